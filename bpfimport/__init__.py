@@ -1,0 +1,37 @@
+"""bpfimport: eBPF programs written in plain Python.
+
+``import bpfimport`` installs an import hook; afterwards ``import mytrace_bpf``
+compiles ``mytrace.bpf.py`` to a BPF object (cached in ``__pycache__/`` like a
+``.pyc``) and returns a module whose attributes are live handles to its
+programs, maps and globals.
+"""
+
+from __future__ import annotations
+
+from ._version import __version__
+from .errors import BpfError, CompileError, VerifierError
+from .importer import install, uninstall
+
+
+def compile_file(path: str, output: str | None = None) -> bytes:
+    """Compile a ``.bpf.py`` file to BPF ELF object bytes, writing them to ``output`` if given."""
+    from .compiler import compile_file as _compile_file
+
+    data = _compile_file(path).object
+    if output is not None:
+        with open(output, "wb") as f:
+            f.write(data)
+    return data
+
+
+install()
+
+__all__ = [
+    "BpfError",
+    "CompileError",
+    "VerifierError",
+    "__version__",
+    "compile_file",
+    "install",
+    "uninstall",
+]

@@ -1,0 +1,53 @@
+"""The compiler: ``.bpf.py`` source → checked model → LLVM IR → BPF ELF object.
+
+Only the import hook (on a cache miss) and the command line import this
+package; it imports llvmlite, which costs ~0.1 s, so the runtime never does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..spec import ModuleSpec
+
+
+@dataclass(frozen=True)
+class CompileOptions:
+    """What changes the object for the same source; part of the cache key."""
+
+    cpu: str = "v3"  # BPF ISA version: v1..v4 ("generic" is v1)
+    opt_level: int = 2  # LLVM -O level for the IR pipeline and codegen
+    debug: bool = True  # BTF line info (keeps Python lines in verifier logs)
+
+    def key(self) -> str:
+        return f"cpu={self.cpu};O{self.opt_level};g={int(self.debug)}"
+
+
+@dataclass(frozen=True)
+class CompiledModule:
+    object: bytes  # the BPF ELF object (with .BTF and .BTF.ext)
+    spec: ModuleSpec
+    ir: str  # the LLVM IR text that produced it (for `python -m bpfimport ir`)
+
+
+def compile_source(
+    source: str | bytes,
+    filename: str,
+    module_name: str | None = None,
+    options: CompileOptions | None = None,
+) -> CompiledModule:
+    """Compile one ``.bpf.py`` source.  Raises ``CompileError`` and nothing else."""
+    from .driver import compile_source as _compile
+
+    return _compile(source, filename, module_name, options or CompileOptions())
+
+
+def compile_file(
+    path: str, module_name: str | None = None, options: CompileOptions | None = None
+) -> CompiledModule:
+    with open(path, "rb") as f:
+        source = f.read()
+    return compile_source(source, path, module_name, options)
+
+
+__all__ = ["CompileOptions", "CompiledModule", "compile_file", "compile_source"]

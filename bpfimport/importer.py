@@ -1,0 +1,9 @@
+"""Placeholder: the meta-path finder lands here (see ARCHITECTURE)."""
+
+
+def install() -> None:
+    pass
+
+
+def uninstall() -> None:
+    pass

@@ -1,0 +1,379 @@
+"""The names a ``.bpf.py`` file imports: types, map kinds, decorators and helpers.
+
+A ``.bpf.py`` file is never executed by Python: bpfimport parses it and compiles
+it to BPF.  This module exists so that the file is still ordinary, well-typed
+Python: editors complete these names, linters resolve them and type checkers
+understand map and helper calls.  Calling a helper or a map method here, in
+user space, raises :class:`NotInKernelError` with a pointer to the right API.
+
+    from bpfimport.lang import *
+
+    counts = HashMap(key=u32, value=u64, max_entries=1024)
+
+    @tracepoint("syscalls/sys_enter_execve")
+    def count_exec(ctx) -> int:
+        counts[tgid()] += 1
+        return 0
+"""
+
+from __future__ import annotations
+
+from ctypes import (
+    c_bool,
+    c_char,
+    c_int8,
+    c_int16,
+    c_int32,
+    c_int64,
+    c_uint8,
+    c_uint16,
+    c_uint32,
+    c_uint64,
+    c_void_p,
+)
+from typing import Any, Callable, Final, Generic, TypeVar
+
+K = TypeVar("K")
+V = TypeVar("V")
+F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+u8 = c_uint8
+u16 = c_uint16
+u32 = c_uint32
+u64 = c_uint64
+i8 = c_int8
+i16 = c_int16
+i32 = c_int32
+i64 = c_int64
+
+
+class NotInKernelError(RuntimeError):
+    """A BPF-side name was used from ordinary Python code."""
+
+
+def _kernel_only(name: str) -> NotInKernelError:
+    return NotInKernelError(
+        f"{name}() runs inside the kernel only: it is compiled from a .bpf.py file, "
+        "not called from Python. From user space, use the handles of the imported module "
+        "(e.g. mod.counts[k], mod.prog.attach())."
+    )
+
+
+# ---------------------------------------------------------------- maps
+
+
+class _Map(Generic[K, V]):
+    """A map declaration.  Only its arguments matter; the compiler reads them."""
+
+    def __init__(
+        self,
+        key: Any = None,
+        value: Any = None,
+        max_entries: int = 0,
+        flags: int = 0,
+        *,
+        key_type: Any = None,
+        value_type: Any = None,
+        key_size: Any = None,
+        value_size: Any = None,
+    ) -> None:
+        self.key = key if key is not None else key_type
+        self.value = value if value is not None else value_type
+        self.max_entries = max_entries
+        self.flags = flags
+
+    def lookup(self, key: Any) -> Any:
+        raise _kernel_only("lookup")
+
+    def update(self, key: Any, value: Any, flags: int = 0) -> int:
+        raise _kernel_only("update")
+
+    def delete(self, key: Any) -> int:
+        raise _kernel_only("delete")
+
+    def get(self, key: Any, default: Any = 0) -> Any:
+        raise _kernel_only("get")
+
+    def __getitem__(self, key: Any) -> Any:
+        raise _kernel_only("map[key]")
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        raise _kernel_only("map[key] = value")
+
+    def __delitem__(self, key: Any) -> None:
+        raise _kernel_only("del map[key]")
+
+    def __contains__(self, key: Any) -> bool:
+        raise _kernel_only("key in map")
+
+    def __call__(self) -> _Map[K, V]:
+        """pythonbpf spelling: ``m().lookup(k)`` is ``m.lookup(k)``."""
+        return self
+
+
+class HashMap(_Map[K, V]):
+    pass
+
+
+class ArrayMap(_Map[K, V]):
+    pass
+
+
+class PerCpuHashMap(_Map[K, V]):
+    pass
+
+
+class PerCpuArrayMap(_Map[K, V]):
+    pass
+
+
+class LruHashMap(_Map[K, V]):
+    pass
+
+
+class LruPerCpuHashMap(_Map[K, V]):
+    pass
+
+
+class LpmTrieMap(_Map[K, V]):
+    pass
+
+
+class ProgArray(_Map[K, V]):
+    pass
+
+
+class StackTraceMap(_Map[K, V]):
+    pass
+
+
+class QueueMap(_Map[K, V]):
+    pass
+
+
+class StackMap(_Map[K, V]):
+    pass
+
+
+class BloomFilterMap(_Map[K, V]):
+    pass
+
+
+class RingBuffer(_Map[Any, Any]):
+    def reserve(self, type_: type[T]) -> T:
+        raise _kernel_only("reserve")
+
+    def submit(self, obj: Any, flags: int = 0) -> None:
+        raise _kernel_only("submit")
+
+    def discard(self, obj: Any, flags: int = 0) -> None:
+        raise _kernel_only("discard")
+
+    def output(self, obj: Any, flags: int = 0) -> int:
+        raise _kernel_only("output")
+
+
+class PerfEventArray(_Map[Any, Any]):
+    def output(self, obj: Any, flags: int = 0) -> int:
+        raise _kernel_only("output")
+
+
+# ---------------------------------------------------------------- decorators
+
+
+def _tag(kind: str, *args: Any) -> Callable[[F], F]:
+    def mark(fn: F) -> F:
+        fn.__bpf_program__ = (kind, args)  # type: ignore[attr-defined]
+        return fn
+
+    return mark
+
+
+def section(name: str) -> Callable[[F], F]:
+    return _tag("section", name)
+
+
+def tracepoint(name: str) -> Callable[[F], F]:
+    return _tag("tracepoint", name)
+
+
+def raw_tracepoint(name: str) -> Callable[[F], F]:
+    return _tag("raw_tracepoint", name)
+
+
+def kprobe(fn: str) -> Callable[[F], F]:
+    return _tag("kprobe", fn)
+
+
+def kretprobe(fn: str) -> Callable[[F], F]:
+    return _tag("kretprobe", fn)
+
+
+def uprobe(path: str, symbol: str) -> Callable[[F], F]:
+    return _tag("uprobe", path, symbol)
+
+
+def uretprobe(path: str, symbol: str) -> Callable[[F], F]:
+    return _tag("uretprobe", path, symbol)
+
+
+def fentry(fn: str) -> Callable[[F], F]:
+    return _tag("fentry", fn)
+
+
+def fexit(fn: str) -> Callable[[F], F]:
+    return _tag("fexit", fn)
+
+
+def lsm(hook: str) -> Callable[[F], F]:
+    return _tag("lsm", hook)
+
+
+def cgroup_skb(direction: str) -> Callable[[F], F]:
+    return _tag("cgroup_skb", direction)
+
+
+def xdp(fn: F) -> F:
+    return fn
+
+
+def socket_filter(fn: F) -> F:
+    return fn
+
+
+def tc(fn: F) -> F:
+    return fn
+
+
+def syscall(fn: F) -> F:
+    return fn
+
+
+def perf_event(fn: F) -> F:
+    return fn
+
+
+def struct(cls: type[T]) -> type[T]:
+    """Mark a class as a C struct; its annotated fields give the layout."""
+    return cls
+
+
+# pythonbpf spellings, accepted and ignored by the compiler
+def bpf(obj: T) -> T:
+    return obj
+
+
+def map(fn: F) -> F:  # noqa: A001 - the pythonbpf name
+    return fn
+
+
+def bpfglobal(fn: F) -> F:
+    return fn
+
+
+def compile() -> None:  # noqa: A001 - the pythonbpf name; a trailing call is ignored
+    """Accepted for pythonbpf compatibility; compilation happens on import."""
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def ktime() -> int:
+    """bpf_ktime_get_ns(): monotonic nanoseconds."""
+    raise _kernel_only("ktime")
+
+
+def pid() -> int:
+    """The kernel pid, i.e. the thread id (pythonbpf's meaning)."""
+    raise _kernel_only("pid")
+
+
+def tgid() -> int:
+    """The process id, what os.getpid() returns."""
+    raise _kernel_only("tgid")
+
+
+def tid() -> int:
+    """The thread id."""
+    raise _kernel_only("tid")
+
+
+def uid() -> int:
+    raise _kernel_only("uid")
+
+
+def gid() -> int:
+    raise _kernel_only("gid")
+
+
+def comm(buf: Any = None) -> Any:
+    """The current task's name as c_char * 16, or written into ``buf``."""
+    raise _kernel_only("comm")
+
+
+def random() -> int:
+    """bpf_get_prandom_u32()."""
+    raise _kernel_only("random")
+
+
+def smp_processor_id() -> int:
+    raise _kernel_only("smp_processor_id")
+
+
+def get_current_cgroup_id() -> int:
+    raise _kernel_only("get_current_cgroup_id")
+
+
+def probe_read(dst: Any, size: int, src: Any) -> int:
+    raise _kernel_only("probe_read")
+
+
+def probe_read_str(dst: Any, src: Any) -> int:
+    raise _kernel_only("probe_read_str")
+
+
+def probe_read_user(dst: Any, size: int, src: Any) -> int:
+    raise _kernel_only("probe_read_user")
+
+
+def probe_read_user_str(dst: Any, src: Any) -> int:
+    raise _kernel_only("probe_read_user_str")
+
+
+def probe_read_kernel(dst: Any, size: int, src: Any) -> int:
+    raise _kernel_only("probe_read_kernel")
+
+
+def get_stack(ctx: Any, buf: Any, size: int, flags: int = 0) -> int:
+    raise _kernel_only("get_stack")
+
+
+def get_stackid(ctx: Any, stack_map: Any, flags: int = 0) -> int:
+    raise _kernel_only("get_stackid")
+
+
+def deref(p: Any) -> Any:
+    raise _kernel_only("deref")
+
+
+def log2(x: int) -> int:
+    raise _kernel_only("log2")
+
+
+__all__ = [
+    "Final",
+    "c_bool", "c_char", "c_int8", "c_int16", "c_int32", "c_int64",
+    "c_uint8", "c_uint16", "c_uint32", "c_uint64", "c_void_p",
+    "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
+    "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
+    "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
+    "StackMap", "BloomFilterMap", "RingBuffer", "PerfEventArray",
+    "section", "tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe",
+    "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
+    "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
+    "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
+    "get_current_cgroup_id", "probe_read", "probe_read_str", "probe_read_user",
+    "probe_read_user_str", "probe_read_kernel", "get_stack", "get_stackid", "deref", "log2",
+    "NotInKernelError",
+]

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Install the peers that benchmarks/bench.py compares bpfimport against.
+# For benchmark runs on a developer machine (root, Debian 12), not for CI.
+#
+#   bash benchmarks/setup_peers.sh            # everything
+#   PEERS_VENV=/opt/pbf bash benchmarks/setup_peers.sh
+#
+# What it installs:
+#   - llvm-22 (opt/llc for pythonbpf, llvm-objdump for instruction counts)
+#   - clang-22 and clang (the C baseline: clang -O2 -target bpf)
+#   - libbpf-dev (bpf_helpers.h for the C baseline), bpftool if packaged
+#   - a Python 3.12 venv with pythonbpf==0.2.0 (pythonbpf needs Python >= 3.12)
+set -euo pipefail
+
+VENV="${PEERS_VENV:-$HOME/.cache/bpfimport-peers/pythonbpf-venv}"
+PYTHONBPF_VERSION="${PYTHONBPF_VERSION:-0.2.0}"
+
+if command -v apt-get >/dev/null 2>&1; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -q
+    pkgs=(llvm-22 clang-22 clang libbpf-dev)
+    if apt-cache show bpftool >/dev/null 2>&1; then
+        pkgs+=(bpftool)
+    fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${pkgs[@]}"
+else
+    echo "setup_peers.sh: no apt-get; install llvm >= 21, clang, libbpf headers by hand" >&2
+fi
+
+# Find a Python >= 3.12: pyenv's versions first (pyenv shims on PATH may exist
+# but refuse to run), then PATH; each candidate must actually run.
+PY312=""
+cands=()
+if command -v pyenv >/dev/null 2>&1; then
+    root="$(pyenv root)"
+    for v in "$root"/versions/3.12* "$root"/versions/3.13*; do
+        cands+=("$v/bin/python3")
+    done
+fi
+cands+=(python3.12 python3.13)
+for cand in "${cands[@]}"; do
+    if "$cand" -c 'import sys; assert sys.version_info >= (3, 12)' >/dev/null 2>&1; then
+        PY312="$cand"; break
+    fi
+done
+if [ -z "$PY312" ]; then
+    echo "setup_peers.sh: no Python >= 3.12 found; pythonbpf column will be skipped" >&2
+    exit 0
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY312" -m venv "$VENV"
+fi
+"$VENV/bin/pip" install -q "pythonbpf==$PYTHONBPF_VERSION"
+"$VENV/bin/python" -c "import pythonbpf, sys; print('pythonbpf OK in', sys.executable)"
+echo "pythonbpf venv: $VENV   (bench.py finds it there, or set PYTHONBPF_PYTHON=$VENV/bin/python)"
+echo "llvm-22 tools: /usr/lib/llvm-22/bin (bench.py puts it on PATH for pythonbpf)"

@@ -1,0 +1,383 @@
+"""The object cache: where a compiled ``.bpf.py`` lives, how it is keyed, validated and written.
+
+Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
+
+* **Where.** ``pkg/mytrace.bpf.py`` is cached as
+  ``pkg/__pycache__/mytrace.bpf.bpfimport-<version>.o``.  Under
+  ``sys.pycache_prefix`` (``PYTHONPYCACHEPREFIX``, ``-X pycache_prefix``) it is
+  ``<prefix>/<absolute source folder>/mytrace.bpf.bpfimport-<version>.o``
+  instead, exactly like ``.pyc`` files.  The version is in the name so that two
+  bpfimport versions sharing a tree keep one object each instead of
+  overwriting each other's.
+
+* **What.** The file is a standard BPF ELF object (``bpftool``/libbpf load it
+  as-is: ELF readers ignore bytes after the section headers) followed by the
+  module's :class:`~bpfimport.spec.ModuleSpec` as JSON and a fixed
+  :data:`TRAILER` of 56 bytes::
+
+      ELF object | spec JSON (UTF-8) | trailer
+      trailer = <u16 format, u16 flags, u32 spec_len, u64 elf_len,
+                 8s source_key, 8s build_key, 8s toolchain_key, 8s checksum,
+                 8s magic "BPFIMPC\\0">    (little-endian; flags are 0)
+
+  ``source_key`` hashes the source bytes; ``build_key`` the bpfimport
+  version, the cache and spec formats and the compile options; ``toolchain_key``
+  llvmlite's version file and the size of its LLVM library (which tells LLVM
+  builds apart); ``checksum`` everything before the trailer.  The hashes are
+  CPython's own ``_imp.source_hash`` (keyed SipHash, the one hash-based
+  ``.pyc`` files use): it is built in, so checking a hit imports nothing.
+
+* **When it is trusted.** Only when the file is complete, the magic, format,
+  lengths and checksum agree, every key matches the current source and
+  toolchain, and the spec parses.  Anything else (truncated, corrupt, foreign,
+  stale) is silently recompiled, never trusted and never a crash.  A hit never
+  imports llvmlite or :mod:`bpfimport.compiler`: the llvmlite version is read
+  from its small ``_version.py`` without importing it.  Where llvmlite is not
+  installed at all (a runtime-only deployment whose caches were prefilled with
+  ``python -m bpfimport compileall``), the toolchain key is not compared: an
+  object built for this exact source, bpfimport version and options is used
+  rather than failing for want of a compiler.
+
+* **Writing.** Atomic: a temporary file in the same folder, then
+  ``os.replace``, so a reader sees the old file or the new one, never half of
+  one, and concurrent importers of the same new module each leave a valid
+  object.  A failed compile writes nothing.  An unwritable folder (read-only
+  tree, no permission for ``__pycache__``) is not an error: the object is
+  compiled in memory and the import succeeds.  With ``sys.dont_write_bytecode``
+  (``PYTHONDONTWRITEBYTECODE``, ``-B``) nothing is written, but a valid
+  existing cache file is still read, as CPython does for ``.pyc`` files.
+  ``python -X verbose`` (``-v``) reports what the cache did on stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import sys
+from _imp import source_hash as _source_hash
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+from ._version import __version__
+from .spec import SPEC_FORMAT, ModuleSpec
+
+if TYPE_CHECKING:
+    from .compiler import CompileOptions
+
+CACHE_FORMAT = 1
+MAGIC = b"BPFIMPC\0"
+TRAILER = struct.Struct("<HHIQ8s8s8s8s8s")
+CACHE_TAG = f"bpfimport-{__version__}"
+SOURCE_SUFFIX = ".bpf.py"
+OBJECT_SUFFIX = ".o"
+
+# What CompileOptions().key() returns for the options an import uses.  It is
+# repeated here because a cache hit must not import bpfimport.compiler;
+# tests/test_cache.py checks the two agree.  Were they ever to differ, every
+# import would recompile (slow, never wrong): the key written is the real one.
+DEFAULT_OPTIONS_KEY = "cpu=v3;O2;g=1"
+
+_HASH_KEY = 0x6270_6669_6D70_6F72  # "bpfimpor": any fixed 64-bit key keeps hashes stable
+_PYCACHE = "__pycache__"
+
+
+def _verbose(message: str) -> None:
+    """Trace like CPython's importer does for ``.pyc`` files under ``python -v``."""
+    if sys.flags.verbose:
+        print(f"# bpfimport: {message}", file=sys.stderr)
+
+
+def cache_path(source_path: str) -> str:
+    """The cached object's path for a ``.bpf.py`` file (which need not exist).
+
+    ``dir/NAME.bpf.py`` → ``dir/__pycache__/NAME.bpf.bpfimport-<version>.o``, or
+    under ``sys.pycache_prefix`` the absolute source folder mirrored below the
+    prefix, the rule CPython uses for ``.pyc`` files.
+    """
+    head, tail = os.path.split(os.fspath(source_path))
+    base = tail[:-3] if tail.endswith(".py") else tail
+    filename = f"{base}.{CACHE_TAG}{OBJECT_SUFFIX}"
+    prefix = sys.pycache_prefix
+    if prefix is not None:
+        if not os.path.isabs(head):
+            head = os.path.join(os.getcwd(), head)
+        return os.path.join(prefix, head.lstrip(os.sep), filename)
+    return os.path.join(head, _PYCACHE, filename)
+
+
+# ---------------------------------------------------------------- keys
+
+
+def _hash(data: bytes | memoryview) -> bytes:
+    return _source_hash(_HASH_KEY, data)
+
+
+_toolchain: tuple[str, bytes | None] | None = None
+
+
+def _find_llvmlite() -> str | None:
+    """llvmlite's package folder, found the way ``import llvmlite`` would, without importing it.
+
+    A stat per ``sys.path`` entry (microseconds) before the general but slower
+    ``importlib.util.find_spec`` (a few hundred µs on a cold path cache).
+    """
+    mod = sys.modules.get("llvmlite")
+    if mod is not None and getattr(mod, "__file__", None):
+        return os.path.dirname(mod.__file__)
+    for entry in sys.path:
+        if not isinstance(entry, str):
+            continue
+        folder = os.path.join(entry or os.getcwd(), "llvmlite")
+        if os.path.isfile(os.path.join(folder, "__init__.py")):
+            return folder
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("llvmlite")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    return os.path.dirname(spec.origin)
+
+
+def toolchain() -> tuple[str, bytes | None]:
+    """(description, key) of the LLVM that compiles; the key is None when llvmlite is absent.
+
+    The key hashes llvmlite's ``_version.py`` (its version and git revision)
+    and the size of its LLVM shared library: wheels of one llvmlite version
+    bundle one LLVM, and a build against another LLVM has another size.
+    Computed once per process.
+    """
+    global _toolchain
+    if _toolchain is not None:
+        return _toolchain
+    folder = _find_llvmlite()
+    if folder is None:
+        _toolchain = ("llvmlite not installed", None)
+        return _toolchain
+    try:
+        with open(os.path.join(folder, "_version.py"), "rb") as f:
+            version_file = f.read()
+    except OSError:
+        version_file = b""
+    size = -1
+    binding = os.path.join(folder, "binding")
+    for lib in ("libllvmlite.so", "libllvmlite.dylib", "llvmlite.dll"):
+        try:
+            size = os.stat(os.path.join(binding, lib)).st_size
+            break
+        except OSError:
+            continue
+    version = "unknown"
+    for line in version_file.decode("utf-8", "replace").splitlines():
+        if line.startswith("version_version"):
+            version = line.partition("=")[2].strip().strip("'\"")
+            break
+    description = f"llvmlite {version} ({folder}, LLVM library {size} bytes)"
+    _toolchain = (description, _hash(version_file + b"\0" + str(size).encode()))
+    return _toolchain
+
+
+def build_key(options_key: str = DEFAULT_OPTIONS_KEY) -> bytes:
+    """Hash of everything besides the source and LLVM that shapes the cached file."""
+    text = f"{__version__}\0{CACHE_FORMAT}\0{SPEC_FORMAT}\0{options_key}"
+    return _hash(text.encode())
+
+
+# ---------------------------------------------------------------- format
+
+
+def pack(obj: bytes, spec: ModuleSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY) -> bytes:
+    """The cache file's bytes: the ELF object, the spec as JSON, the trailer."""
+    spec_json = spec.to_json().encode()
+    body = obj + spec_json
+    tool_key = toolchain()[1] or bytes(8)
+    trailer = TRAILER.pack(
+        CACHE_FORMAT, 0, len(spec_json), len(obj),
+        _hash(source), build_key(options_key), tool_key, _hash(body), MAGIC,
+    )
+    return body + trailer
+
+
+def unpack(data: bytes, source: bytes, module_name: str | None = None) -> tuple[bytes, ModuleSpec] | str:
+    """The (object, spec) in a cache file's bytes, or a string saying why they can't be trusted.
+
+    Checked in order of cost; nothing here raises for any input.
+    """
+    size = len(data)
+    if size < TRAILER.size + 4:
+        return "too short"
+    (fmt, flags, spec_len, elf_len, source_key, build, tool_key, checksum,
+     magic) = TRAILER.unpack_from(data, size - TRAILER.size)
+    if magic != MAGIC or fmt != CACHE_FORMAT or flags:
+        return "not a bpfimport cache file of this format"
+    if elf_len + spec_len + TRAILER.size != size or data[:4] != b"\x7fELF":
+        return "truncated or malformed"
+    if build != build_key():
+        return "built by another bpfimport version or with other options"
+    if source_key != _hash(source):
+        return "source changed"
+    current_tool = toolchain()[1]
+    if current_tool is not None and tool_key != current_tool:
+        return "built by another llvmlite/LLVM"
+    view = memoryview(data)
+    if checksum != _hash(view[: elf_len + spec_len]):
+        return "checksum mismatch (corrupt)"
+    try:
+        spec = ModuleSpec.from_json(bytes(view[elf_len : elf_len + spec_len]))
+    except (ValueError, KeyError, TypeError) as exc:
+        return f"unreadable spec ({exc})"
+    if module_name is not None and spec.name != module_name:
+        # One file imported under two names (two sys.path entries): the object
+        # is the same, only the spec's name differs.
+        spec = replace(spec, name=module_name)
+    return data[:elf_len], spec
+
+
+# ---------------------------------------------------------------- files
+
+
+def read(path: str, source: bytes, module_name: str | None = None) -> tuple[bytes, ModuleSpec] | None:
+    """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return None
+    result = unpack(data, source, module_name)
+    if isinstance(result, str):
+        _verbose(f"ignoring {path}: {result}")
+        return None
+    _verbose(f"{path} matches its source")
+    return result
+
+
+def write_atomic(path: str, data: bytes, mode: int = 0o666) -> None:
+    """Write ``data`` to ``path`` so readers see the old file or the new one, never a part.
+
+    The temporary name carries the pid so concurrent writers never share one;
+    ``O_EXCL`` refuses to follow anything planted there.  Raises OSError.
+    """
+    tmp = f"{path}.{os.getpid()}.{id(data):x}.tmp"
+    fd = os.open(tmp, os.O_EXCL | os.O_CREAT | os.O_WRONLY, mode & 0o666)
+    try:
+        with open(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def write(path: str, data: bytes, mode: int = 0o666) -> bool:
+    """Store a cache file, creating missing folders; False (and no error) when it can't be written.
+
+    Like CPython's ``SourceFileLoader.set_data``: an unwritable location only
+    means no cache, never a failed import.
+    """
+    parent = os.path.dirname(path)
+    missing = []
+    while parent and not os.path.isdir(parent):
+        parent, part = os.path.split(parent)
+        missing.append(part)
+    for part in reversed(missing):
+        parent = os.path.join(parent, part)
+        try:
+            os.mkdir(parent)
+        except FileExistsError:
+            continue  # another process made it first
+        except OSError as exc:
+            _verbose(f"could not create {parent!r}: {exc!r}")
+            return False
+    try:
+        write_atomic(path, data, mode)
+    except OSError as exc:
+        _verbose(f"could not write {path!r}: {exc!r}")
+        return False
+    _verbose(f"wrote {path}")
+    return True
+
+
+# ---------------------------------------------------------------- the entry point
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A module's object and spec, and where they came from."""
+
+    object: bytes
+    spec: ModuleSpec
+    cached: str  # the cache file's path (whether or not it exists)
+    hit: bool  # True: read from the cache; False: compiled now
+    written: bool = False  # a fresh cache file was written
+
+
+def load(
+    source_path: str,
+    module_name: str,
+    *,
+    source: bytes | None = None,
+    cached: str | None = None,
+    write_cache: bool | None = None,
+    force: bool = False,
+    options: CompileOptions | None = None,
+) -> Entry:
+    """The compiled object and spec for a ``.bpf.py`` file: from the cache, or compiled and cached.
+
+    ``write_cache`` None follows ``sys.dont_write_bytecode``; ``force`` ignores
+    a valid cache file (``compileall -f``).  Non-default ``options`` bypass the
+    cache entirely: it holds objects for the options an import uses.  Raises
+    the :class:`~bpfimport.CompileError` for the user's file when it does not
+    compile (and writes nothing then), OSError when the source can't be read.
+    """
+    if source is None:
+        with open(source_path, "rb") as f:
+            source = f.read()
+    if cached is None:
+        cached = cache_path(source_path)
+    if options is not None:
+        from .compiler import compile_source
+
+        compiled = compile_source(source, source_path, module_name, options)
+        return Entry(compiled.object, compiled.spec, cached, hit=False)
+    if not force:
+        found = read(cached, source, module_name)
+        if found is not None:
+            return Entry(found[0], found[1], cached, hit=True)
+
+    from .compiler import CompileOptions, compile_source
+
+    options = CompileOptions()
+    compiled = compile_source(source, source_path, module_name, options)
+    if write_cache is None:
+        write_cache = not sys.dont_write_bytecode
+    written = False
+    if write_cache:
+        try:
+            mode = os.stat(source_path).st_mode | 0o200  # owner can rewrite it, as CPython does
+        except OSError:
+            mode = 0o666
+        data = pack(compiled.object, compiled.spec, source, options.key())
+        written = write(cached, data, mode)
+    else:
+        _verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
+    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
+
+
+__all__ = [
+    "CACHE_TAG",
+    "Entry",
+    "TRAILER",
+    "cache_path",
+    "load",
+    "pack",
+    "read",
+    "toolchain",
+    "unpack",
+    "write",
+    "write_atomic",
+]

@@ -1,0 +1,339 @@
+"""The import hook: finding NAME.bpf.py for NAME_bpf, module attributes, reload, the cache in use.
+
+Most tests use the fake compiler (fast, independent of the compiler's
+progress); the ones marked "real" compile for real and skip until the
+compiler handles the trivial module.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import shutil
+import stat
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import test_importer_support as support
+from test_importer_support import TRIVIAL, FakeCompiler, child, need_compiler
+
+import bpfimport
+from bpfimport import CompileError, cache
+from bpfimport.importer import BpfFinder, BpfLoader, module_name, source_name
+
+# fixtures shared with the other importer/cache/CLI tests
+fake_compiler = support.fake_compiler
+runtime = support.runtime
+writable_cache = support.writable_cache
+
+
+@pytest.fixture
+def hooked(bpf_dir: Path, fake_compiler: FakeCompiler, runtime: list, writable_cache: None) -> Path:
+    """A sys.path folder, the fake compiler, the (recorded) runtime and a writable cache."""
+    bpfimport.install()
+    return bpf_dir
+
+
+# ---------------------------------------------------------------- names and the finder
+
+
+def test_names() -> None:
+    assert source_name("mytrace_bpf") == "mytrace.bpf.py"
+    assert source_name("app.probes.mytrace_bpf") == "mytrace.bpf.py"
+    assert source_name("_bpf") is None and source_name("json") is None
+    assert module_name("/x/my.trace.bpf.py") == "my_trace_bpf"
+    assert module_name("count.bpf.py") == "count_bpf"
+
+
+def test_install_is_idempotent_and_before_path_finder() -> None:
+    from importlib.machinery import PathFinder
+
+    bpfimport.install()
+    bpfimport.install()
+    assert sys.meta_path.count(BpfFinder) == 1
+    assert sys.meta_path.index(BpfFinder) < sys.meta_path.index(PathFinder)
+    bpfimport.uninstall()
+    assert BpfFinder not in sys.meta_path
+    bpfimport.install()
+    assert sys.meta_path.count(BpfFinder) == 1
+
+
+def test_other_names_fall_through(hooked: Path) -> None:
+    (hooked / "plain.py").write_text("X = 1\n")
+    assert BpfFinder.find_spec("plain") is None
+    assert importlib.import_module("plain").X == 1
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("nothing_here_bpf")
+
+
+def test_import_sets_the_module_attributes(hooked: Path, runtime: list) -> None:
+    src = hooked / "mytrace.bpf.py"
+    src.write_text(TRIVIAL)
+    import mytrace_bpf  # type: ignore[import-not-found]
+    from bpfimport.runtime.module import BpfModule
+
+    assert isinstance(mytrace_bpf, BpfModule)
+    assert mytrace_bpf.__name__ == "mytrace_bpf"
+    assert mytrace_bpf.__file__ == str(src)
+    assert mytrace_bpf.__cached__ == cache.cache_path(str(src))
+    assert Path(mytrace_bpf.__cached__).parent == hooked / "__pycache__"
+    assert mytrace_bpf.__spec__.origin == str(src) and mytrace_bpf.__spec__.name == "mytrace_bpf"
+    assert isinstance(mytrace_bpf.__loader__, BpfLoader)
+    assert mytrace_bpf.__loader__.get_source("mytrace_bpf") == TRIVIAL
+    assert not mytrace_bpf.__loader__.is_package("mytrace_bpf")
+    [(module, spec, data)] = runtime
+    assert module is mytrace_bpf and spec.name == "mytrace_bpf" and data.startswith(b"\x7fELF")
+    assert Path(mytrace_bpf.__cached__).is_file()
+
+
+def test_the_source_is_never_executed(hooked: Path) -> None:
+    marker = hooked / "executed"
+    (hooked / "side.bpf.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    importlib.import_module("side_bpf")
+    assert not marker.exists()
+
+
+def test_relative_and_empty_path_entries_give_absolute_files(
+    hooked: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (hooked / "rel.bpf.py").write_text(TRIVIAL)
+    monkeypatch.chdir(hooked)
+    monkeypatch.setattr(sys, "path", ["", *sys.path])
+    spec = BpfFinder.find_spec("rel_bpf")
+    assert spec.origin == str(hooked / "rel.bpf.py")
+
+
+def test_import_from_a_package_uses_its_path(hooked: Path) -> None:
+    probes = hooked / "app" / "probes"
+    probes.mkdir(parents=True)
+    (hooked / "app" / "__init__.py").write_text("")
+    (probes / "__init__.py").write_text("")
+    (probes / "mytrace.bpf.py").write_text(TRIVIAL)
+    (hooked / "mytrace.bpf.py").write_text(TRIVIAL + "# the top-level one\n")
+    from app.probes import mytrace_bpf  # type: ignore[import-not-found]
+
+    assert mytrace_bpf.__name__ == "app.probes.mytrace_bpf"
+    assert mytrace_bpf.__file__ == str(probes / "mytrace.bpf.py")
+    assert mytrace_bpf.__cached__ == str(probes / "__pycache__" / Path(mytrace_bpf.__cached__).name)
+
+
+def test_bpf_file_wins_over_a_same_named_python_module(hooked: Path) -> None:
+    (hooked / "both_bpf.py").write_text("")
+    (hooked / "both.bpf.py").write_text(TRIVIAL)
+    assert importlib.import_module("both_bpf").__file__ == str(hooked / "both.bpf.py")
+
+
+def test_compile_error_carries_the_users_file_and_line(hooked: Path, fake_compiler: FakeCompiler) -> None:
+    src = hooked / "broken.bpf.py"
+    src.write_text(TRIVIAL + "SYNTAX_ERROR\n")
+    with pytest.raises(CompileError) as info:
+        importlib.import_module("broken_bpf")
+    assert (info.value.filename, info.value.lineno) == (str(src), 3)
+    assert "broken_bpf" not in sys.modules
+    assert not (hooked / "__pycache__").exists()
+
+
+# ---------------------------------------------------------------- the cache in use
+
+
+def test_second_import_is_a_cache_hit(hooked: Path, fake_compiler: FakeCompiler, runtime: list) -> None:
+    (hooked / "hit.bpf.py").write_text(TRIVIAL)
+    importlib.import_module("hit_bpf")
+    del sys.modules["hit_bpf"]
+    importlib.import_module("hit_bpf")
+    assert len(fake_compiler.calls) == 1
+    assert runtime[0][2] == runtime[1][2]
+
+
+def test_dont_write_bytecode_compiles_in_memory_but_reads_a_cache(
+    hooked: Path, fake_compiler: FakeCompiler, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = hooked / "dw.bpf.py"
+    src.write_text(TRIVIAL)
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    mod = importlib.import_module("dw_bpf")
+    assert not os.path.exists(mod.__cached__)  # __cached__ is where it would be, as for .pyc
+    cache.load(str(src), "dw_bpf", write_cache=True)  # prefilled (compileall)
+    del sys.modules["dw_bpf"]
+    importlib.import_module("dw_bpf")
+    assert len(fake_compiler.calls) == 2  # the import after prefilling was a hit
+
+
+def test_pycache_prefix(hooked: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
+    prefix = tmp_path_factory.mktemp("prefix")
+    monkeypatch.setattr(sys, "pycache_prefix", str(prefix))
+    (hooked / "pre.bpf.py").write_text(TRIVIAL)
+    mod = importlib.import_module("pre_bpf")
+    assert mod.__cached__.startswith(str(prefix) + os.sep + str(hooked).lstrip(os.sep))
+    assert os.path.isfile(mod.__cached__)
+    assert not (hooked / "__pycache__").exists()
+
+
+def test_corrupt_cache_is_recompiled(hooked: Path, fake_compiler: FakeCompiler) -> None:
+    (hooked / "cor.bpf.py").write_text(TRIVIAL)
+    cached = Path(importlib.import_module("cor_bpf").__cached__)
+    good = cached.read_bytes()
+    for bad in (b"", good[:100], b"garbage" * 50, good[:-1] + b"\x01"):
+        cached.write_bytes(bad)
+        del sys.modules["cor_bpf"]
+        importlib.import_module("cor_bpf")
+        assert cached.read_bytes() == good
+    assert len(fake_compiler.calls) == 5
+
+
+def test_unwritable_pycache_falls_back_to_memory(hooked: Path, fake_compiler: FakeCompiler) -> None:
+    (hooked / "__pycache__").write_text("a file where the folder should be")
+    (hooked / "nw.bpf.py").write_text(TRIVIAL)
+    mod = importlib.import_module("nw_bpf")
+    assert mod.__file__ == str(hooked / "nw.bpf.py")
+    assert (hooked / "__pycache__").is_file()
+
+
+def test_reload_recompiles_a_changed_source_and_closes_the_old_object(
+    hooked: Path, fake_compiler: FakeCompiler, runtime: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bpfimport.runtime.module import BpfModule
+
+    closed = []
+    monkeypatch.setattr(BpfModule, "close", lambda self: closed.append(self), raising=False)
+    src = hooked / "rl.bpf.py"
+    src.write_text(TRIVIAL)
+    mod = importlib.import_module("rl_bpf")
+    assert closed == []
+    src.write_text(TRIVIAL + "# changed\n")
+    again = importlib.reload(mod)
+    assert again is mod and closed == [mod]
+    assert len(fake_compiler.calls) == 2
+    assert runtime[1][2].endswith(b"# changed\n")
+    # a reload that fails to compile leaves the module bound to the old object
+    src.write_text(TRIVIAL + "SYNTAX_ERROR\n")
+    with pytest.raises(CompileError):
+        importlib.reload(mod)
+    assert closed == [mod] and len(runtime) == 2
+
+
+# ---------------------------------------------------------------- fresh processes
+
+
+def test_cache_hit_imports_neither_llvmlite_nor_the_compiler(tmp_path: Path) -> None:
+    (tmp_path / "hot.bpf.py").write_text(TRIVIAL)
+    fill = child("import hot_bpf", tmp_path, fake=True)
+    assert fill.returncode == 0, fill.stderr
+    r = child(
+        """
+        import hot_bpf
+        assert hot_bpf.__cached__
+        heavy = sorted(m for m in sys.modules if m.startswith(("llvmlite", "bpfimport.compiler")))
+        print(heavy)
+        """,
+        tmp_path,
+        args=("-X", "importtime"),
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"
+    assert "llvmlite" not in r.stderr and "bpfimport.compiler" not in r.stderr
+
+
+def test_eight_processes_importing_a_new_module_at_once(tmp_path: Path) -> None:
+    (tmp_path / "race.bpf.py").write_text(TRIVIAL)
+    import subprocess
+
+    from test_importer_support import FAKE_COMPILER, STUB_RUNTIME, child_env
+
+    code = (
+        "import sys; sys.path.insert(0, '.')\nimport bpfimport\n" + STUB_RUNTIME
+        + ("" if os.environ.get("BPFIMPORT_TEST_REAL_RACE") else FAKE_COMPILER)
+        + "import race_bpf\nprint(race_bpf.__cached__)\n"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=child_env(),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(8)
+    ]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [o[1] for o in outs]
+    cached = {o[0].strip() for o in outs}
+    assert len(cached) == 1
+    path = Path(cached.pop())
+    assert os.listdir(path.parent) == [path.name]  # one object, no temporary files left
+    assert not isinstance(cache.unpack(path.read_bytes(), TRIVIAL.encode()), str)
+
+
+@pytest.fixture
+def readonly_tree() -> Iterator[Path]:
+    """A folder root owns and ``nobody`` can read but not write (root ignores permission bits)."""
+    path = Path(tempfile.mkdtemp(prefix="bpfimport-ro-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path)
+
+
+def _need_setpriv() -> None:
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        pytest.skip("needs root and setpriv to run a child as nobody")
+
+
+def test_read_only_folder_imports_without_writing(readonly_tree: Path) -> None:
+    _need_setpriv()
+    (readonly_tree / "ro.bpf.py").write_text(TRIVIAL)
+    os.chmod(readonly_tree / "ro.bpf.py", 0o644)
+    r = child("import ro_bpf; print(ro_bpf.__file__)", readonly_tree, fake=True, user="nobody")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == str(readonly_tree / "ro.bpf.py")
+    assert os.listdir(readonly_tree) == ["ro.bpf.py"]
+    assert r.stderr == ""
+
+
+def test_prefilled_cache_in_a_read_only_folder_is_used(readonly_tree: Path) -> None:
+    _need_setpriv()
+    (readonly_tree / "pf.bpf.py").write_text(TRIVIAL)
+    fill = child("import pf_bpf", readonly_tree, fake=True)  # as root: writes the cache
+    assert fill.returncode == 0, fill.stderr
+    for p in [readonly_tree / "pf.bpf.py", *(readonly_tree / "__pycache__").iterdir()]:
+        os.chmod(p, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    os.chmod(readonly_tree / "__pycache__", 0o755)
+    r = child(
+        """
+        import bpfimport.compiler
+        def refuse(*a, **k):
+            raise AssertionError("compiled instead of using the cache")
+        bpfimport.compiler.compile_source = refuse
+        import pf_bpf
+        print("ok")
+        """,
+        readonly_tree,
+        user="nobody",
+    )
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "ok"
+
+
+# ---------------------------------------------------------------- with the real compiler
+
+
+def test_real_compile_then_hit(bpf_dir: Path, runtime: list, writable_cache: None) -> None:
+    need_compiler()
+    (bpf_dir / "real.bpf.py").write_text(TRIVIAL)
+    mod = importlib.import_module("real_bpf")
+    assert os.path.isfile(mod.__cached__)
+    spec = runtime[0][1]
+    assert [p.name for p in spec.programs] == ["prog"]
+    assert [m.name for m in spec.maps] == ["counts"]
+    del sys.modules["real_bpf"]
+    importlib.import_module("real_bpf")
+    assert runtime[1][1] == spec and runtime[1][2] == runtime[0][2]
+
+
+def test_real_compile_error_from_import(bpf_dir: Path, writable_cache: None) -> None:
+    need_compiler()
+    src = bpf_dir / "bad.bpf.py"
+    src.write_text(TRIVIAL + "x = 1 / 2\nprint('user space code')\n")
+    with pytest.raises(CompileError) as info:
+        importlib.import_module("bad_bpf")
+    assert info.value.filename == str(src) and info.value.lineno and info.value.lineno >= 12
+    assert not (bpf_dir / "__pycache__").exists()

@@ -1,0 +1,285 @@
+"""The command line: ``python -m bpfimport`` (also installed as ``bpfimport``).
+
+Sub-commands are small functions over the compiler and the cache, so the
+command line does exactly what an import does.  Errors in the user's file are
+one line, ``file:line:col: error: message``, with exit status 1 and no
+traceback, the way compilers report them; usage errors exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+from . import __version__, cache
+from .errors import CompileError
+from .importer import SOURCE_SUFFIX, module_name
+
+if TYPE_CHECKING:
+    from .compiler import CompiledModule, CompileOptions
+
+PROG = "python -m bpfimport"
+
+DESCRIPTION = """\
+Compile eBPF programs written in Python (.bpf.py files).
+
+An `import NAME_bpf` does all of this on its own (and caches the object in
+__pycache__/); these commands are for looking at what the compiler makes,
+for shipping objects to other tools, and for prefilling caches.
+"""
+
+EPILOG = f"""\
+examples:
+  {PROG} compile mytrace.bpf.py              # writes mytrace.bpf.o beside it
+  {PROG} compile mytrace.bpf.py -o out.o     # for bpftool / libbpf / other loaders
+  {PROG} ir mytrace.bpf.py | less            # the LLVM IR
+  {PROG} asm mytrace.bpf.py                  # BPF instructions under their Python lines
+  {PROG} compileall app/                     # fill caches before deploying read-only
+  sudo {PROG} run mytrace.bpf.py             # load, attach, stream output, dump maps
+
+`{PROG} COMMAND --help` describes each command.
+"""
+
+
+class CommandError(Exception):
+    """A failure to report as one line (not the user's source: a file, a tool, the kernel)."""
+
+
+# ---------------------------------------------------------------- shared pieces
+
+
+def _options(args: argparse.Namespace) -> CompileOptions:
+    from .compiler import CompileOptions
+
+    return CompileOptions(cpu=args.cpu, opt_level=args.opt_level, debug=not args.no_debug)
+
+
+def _compile(path: str, args: argparse.Namespace) -> CompiledModule:
+    from .compiler import compile_source
+
+    try:
+        with open(path, "rb") as f:
+            source = f.read()
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return compile_source(source, path, module_name(path), _options(args))
+
+
+def _write(path: str, data: bytes | str) -> None:
+    try:
+        mode = "w" if isinstance(data, str) else "wb"
+        with open(path, mode) as f:
+            f.write(data)
+    except OSError as exc:
+        raise CommandError(f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def default_output(source: str) -> str:
+    """``dir/NAME.bpf.py`` → ``dir/NAME.bpf.o``: the name clang users give a libbpf object."""
+    base = source[:-3] if source.endswith(".py") else source
+    return base + ".o"
+
+
+def _add_compile_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("code generation (the defaults are what an import uses)")
+    g.add_argument("--cpu", default="v3", choices=["v1", "v2", "v3", "v4", "generic"],
+                   help="BPF instruction set version (default: %(default)s)")
+    g.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3],
+                   help="LLVM optimisation level (default: %(default)s)")
+    g.add_argument("--no-debug", action="store_true",
+                   help="omit BTF line info (verifier logs then lose the Python lines)")
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_compile(args: argparse.Namespace) -> int:
+    out = args.output or default_output(args.file)
+    compiled = _compile(args.file, args)
+    _write(out, compiled.object)
+    if not args.quiet:
+        print(f"{out}: {len(compiled.object)} bytes, "
+              f"{len(compiled.spec.programs)} program(s), {len(compiled.spec.maps)} map(s)")
+    return 0
+
+
+def cmd_ir(args: argparse.Namespace) -> int:
+    ir = _compile(args.file, args).ir
+    if args.output:
+        _write(args.output, ir)
+    else:
+        sys.stdout.write(ir if ir.endswith("\n") else ir + "\n")
+    return 0
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    from . import disasm
+
+    compiled = _compile(args.file, args)
+    try:
+        text = disasm.disassemble(compiled.object, args.file)
+    except disasm.DisasmError as exc:
+        raise CommandError(str(exc)) from None
+    sys.stdout.write(text)
+    return 0
+
+
+def _sources(paths: Sequence[str]) -> Iterator[str]:
+    for path in paths:
+        if os.path.isfile(path):
+            yield path
+            continue
+        if not os.path.isdir(path):
+            raise CommandError(f"{path}: no such file or folder")
+        for folder, dirs, files in os.walk(path):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
+            for name in sorted(files):
+                if name.endswith(SOURCE_SUFFIX):
+                    yield os.path.join(folder, name)
+
+
+def cmd_compileall(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in _sources(args.paths):
+        try:
+            entry = cache.load(path, module_name(path), write_cache=True, force=args.force)
+        except CompileError as exc:
+            print(exc.one_line(), file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(f"{path}: error: cannot read: {exc.strerror or exc}", file=sys.stderr)
+            failed += 1
+            continue
+        if entry.hit:
+            status = "up to date"
+        elif entry.written:
+            status = "compiled"
+        else:
+            print(f"{path}: error: could not write {entry.cached}", file=sys.stderr)
+            failed += 1
+            continue
+        if not args.quiet:
+            print(f"{path}: {status} -> {entry.cached}")
+    return 1 if failed else 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from . import run
+
+    return run.main(args)
+
+
+# ---------------------------------------------------------------- the parser
+
+
+def _version_text() -> str:
+    try:
+        import llvmlite
+        import llvmlite.binding as llvm
+
+        toolchain = f"llvmlite {llvmlite.__version__}, LLVM {'.'.join(map(str, llvm.llvm_version_info))}"
+    except Exception as exc:  # noqa: BLE001 - --version must always answer
+        toolchain = f"no compiler: {type(exc).__name__}: {exc}"
+    py = ".".join(map(str, sys.version_info[:3]))
+    return f"bpfimport {__version__} ({toolchain}; Python {py})"
+
+
+class _Version(argparse.Action):
+    """--version without importing llvmlite unless asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version (and LLVM's) and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[no-untyped-def]
+        print(_version_text())
+        parser.exit()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION, epilog=EPILOG, formatter_class=fmt)
+    parser.add_argument("--version", action=_Version)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "compile", help="compile a .bpf.py file to a BPF ELF object", formatter_class=fmt,
+        description="Compile a .bpf.py file to a standard BPF ELF object (with BTF) that\n"
+        "bpftool, libbpf and other loaders accept.",
+        epilog=f"example:\n  {PROG} compile mytrace.bpf.py -o mytrace.o\n"
+        "  bpftool prog loadall mytrace.o /sys/fs/bpf/mytrace",
+    )
+    p.add_argument("file", metavar="FILE.bpf.py", help="the source to compile")
+    p.add_argument("-o", "--output", metavar="OUT.o",
+                   help="where to write the object (default: FILE.bpf.o beside the source)")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    _add_compile_options(p)
+    p.set_defaults(func=cmd_compile)
+
+    p = sub.add_parser("ir", help="print the LLVM IR", formatter_class=fmt,
+                       description="Print the LLVM IR the compiler generates for the file.")
+    p.add_argument("file", metavar="FILE.bpf.py")
+    p.add_argument("-o", "--output", metavar="OUT.ll", help="write the IR to a file instead of stdout")
+    _add_compile_options(p)
+    p.set_defaults(func=cmd_ir)
+
+    p = sub.add_parser(
+        "asm", help="print BPF instructions under their Python lines", formatter_class=fmt,
+        description="Compile, then print each program's BPF instructions, each group under\n"
+        "the Python source line it came from (from the object's BTF line info).",
+    )
+    p.add_argument("file", metavar="FILE.bpf.py")
+    _add_compile_options(p)
+    p.set_defaults(func=cmd_asm)
+
+    p = sub.add_parser(
+        "compileall", help="prefill __pycache__ for every .bpf.py under folders", formatter_class=fmt,
+        description="Compile every .bpf.py file under the given folders (or the given files) into\n"
+        "its cache file, as an import would, so that a later import is a cache hit.\n"
+        "For read-only deployments (containers, packages): run it at build time.\n"
+        "Like `python -m compileall` it writes even under PYTHONDONTWRITEBYTECODE and\n"
+        "honours PYTHONPYCACHEPREFIX. Exit status 1 if any file failed.",
+        epilog=f"example:\n  {PROG} compileall /opt/app && chmod -R a-w /opt/app",
+    )
+    p.add_argument("paths", nargs="+", metavar="DIR")
+    p.add_argument("-f", "--force", action="store_true", help="recompile even when the cache is up to date")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.set_defaults(func=cmd_compileall)
+
+    p = sub.add_parser(
+        "run", help="load and attach every program; stream output; dump maps on Ctrl-C",
+        formatter_class=fmt,
+        description="Import FILE.bpf.py, load it, attach every program, and stream the\n"
+        "output of its print() calls (trace_pipe) and ring/perf buffer events until\n"
+        "Ctrl-C (or --duration); then print every map. Needs root (or CAP_BPF).",
+    )
+    p.add_argument("file", metavar="FILE.bpf.py")
+    p.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after this long")
+    p.add_argument("--no-trace", action="store_true", help="do not stream trace_pipe")
+    p.set_defaults(func=cmd_run)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (the console script's entry point)."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CompileError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return 1
+    except CommandError as exc:
+        print(f"{PROG.split()[-1]}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:  # `... | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

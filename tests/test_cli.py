@@ -1,0 +1,169 @@
+"""The command line: compile, ir, asm, compileall, --help, --version, error reporting."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import test_importer_support as support
+from test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child_env, need_compiler
+
+from bpfimport import cache
+from bpfimport.__main__ import default_output, main
+
+fake_compiler = support.fake_compiler
+writable_cache = support.writable_cache
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bpfimport", *args], cwd=cwd, env=child_env(),
+        capture_output=True, text=True, timeout=60,
+    )
+
+
+@pytest.fixture
+def src(tmp_path: Path) -> Path:
+    path = tmp_path / "mytrace.bpf.py"
+    path.write_text(TRIVIAL)
+    return path
+
+
+def test_default_output_is_beside_the_source() -> None:
+    assert default_output("/a/mytrace.bpf.py") == "/a/mytrace.bpf.o"
+    assert default_output("x.py") == "x.o"
+
+
+def test_compile_writes_the_object(src: Path, fake_compiler: FakeCompiler, capsys) -> None:
+    assert main(["compile", str(src)]) == 0
+    out = src.with_name("mytrace.bpf.o")
+    assert out.read_bytes().startswith(FAKE_ELF)
+    assert str(out) in capsys.readouterr().out
+    assert fake_compiler.calls == [(str(src), "mytrace_bpf")]
+
+
+def test_compile_output_option_writes_a_plain_elf(src: Path, tmp_path: Path, fake_compiler: FakeCompiler) -> None:
+    out = tmp_path / "sub.o"
+    assert main(["compile", str(src), "-o", str(out), "-q"]) == 0
+    data = out.read_bytes()
+    assert data.startswith(FAKE_ELF) and not data.endswith(cache.MAGIC)  # no cache trailer
+
+
+def test_compile_error_is_one_line(src: Path, fake_compiler: FakeCompiler, capsys) -> None:
+    src.write_text("SYNTAX_ERROR\n")
+    assert main(["compile", str(src)]) == 1
+    err = capsys.readouterr().err
+    assert err == f"{src}:3:5: error: bad construct\n"
+    assert not src.with_name("mytrace.bpf.o").exists()
+
+
+def test_missing_file_is_one_line(tmp_path: Path, fake_compiler: FakeCompiler, capsys) -> None:
+    assert main(["compile", str(tmp_path / "nope.bpf.py")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("bpfimport: error: cannot read ") and err.count("\n") == 1
+
+
+def test_unwritable_output_is_one_line(src: Path, fake_compiler: FakeCompiler, capsys) -> None:
+    assert main(["compile", str(src), "-o", str(src.parent / "no" / "such" / "x.o")]) == 1
+    assert capsys.readouterr().err.startswith("bpfimport: error: cannot write ")
+
+
+def test_ir_prints_the_ir(src: Path, fake_compiler: FakeCompiler, capsys) -> None:
+    assert main(["ir", str(src)]) == 0
+    assert capsys.readouterr().out == "; ir\n"
+
+
+def test_options_reach_the_compiler(src: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bpfimport.compiler
+    from bpfimport.compiler import CompileOptions
+
+    seen = []
+
+    def spy(source, filename, module_name=None, options=None):
+        seen.append(options)
+        return FakeCompiler()(source, filename, module_name, options)
+
+    monkeypatch.setattr(bpfimport.compiler, "compile_source", spy)
+    assert main(["compile", str(src), "--cpu", "v1", "-O", "0", "--no-debug", "-q"]) == 0
+    assert seen == [CompileOptions(cpu="v1", opt_level=0, debug=False)]
+
+
+def test_compileall_fills_caches_even_under_dont_write_bytecode(
+    tmp_path: Path, fake_compiler: FakeCompiler, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(sys, "dont_write_bytecode", True)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    pkg = tmp_path / "app" / "probes"
+    pkg.mkdir(parents=True)
+    (tmp_path / "app" / "a.bpf.py").write_text(TRIVIAL)
+    (pkg / "b.bpf.py").write_text(TRIVIAL)
+    (pkg / "not_bpf.py").write_text("")
+    assert main(["compileall", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("compiled") == 2
+    for s in (tmp_path / "app" / "a.bpf.py", pkg / "b.bpf.py"):
+        assert cache.read(cache.cache_path(str(s)), s.read_bytes()) is not None
+    assert main(["compileall", "-q", str(tmp_path)]) == 0
+    assert capsys.readouterr().out == ""
+    assert len(fake_compiler.calls) == 2  # the second run found them up to date
+    assert main(["compileall", "-f", str(tmp_path / "app")]) == 0
+    assert len(fake_compiler.calls) == 4
+
+
+def test_compileall_reports_every_failure_and_exits_1(
+    tmp_path: Path, fake_compiler: FakeCompiler, writable_cache: None, capsys
+) -> None:
+    (tmp_path / "good.bpf.py").write_text(TRIVIAL)
+    (tmp_path / "bad.bpf.py").write_text("SYNTAX_ERROR\n")
+    assert main(["compileall", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"{tmp_path / 'bad.bpf.py'}:3:5: error: bad construct\n"
+    assert "good.bpf.py: compiled" in captured.out
+    assert main(["compileall", str(tmp_path / "missing")]) == 1
+
+
+def test_help_reads_well() -> None:
+    r = run_cli("--help")
+    assert r.returncode == 0
+    for word in ("compile", "ir", "asm", "compileall", "run", "examples:", "-o out.o"):
+        assert word in r.stdout
+    r = run_cli("compileall", "--help")
+    assert r.returncode == 0 and "read-only" in r.stdout
+
+
+def test_version() -> None:
+    from bpfimport import __version__
+
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.startswith(f"bpfimport {__version__} (llvmlite ")
+
+
+def test_usage_error_exits_2() -> None:
+    r = run_cli("compile")
+    assert r.returncode == 2 and "usage:" in r.stderr and "Traceback" not in r.stderr
+
+
+# ---------------------------------------------------------------- with the real compiler
+
+
+def test_real_compile_gives_an_elf_object(src: Path) -> None:
+    need_compiler()
+    r = run_cli("compile", str(src), "-o", str(src.with_suffix(".o")))
+    assert r.returncode == 0, r.stderr
+    assert src.with_suffix(".o").read_bytes()[:4] == b"\x7fELF"
+
+
+def test_real_compile_error_has_no_traceback(tmp_path: Path) -> None:
+    need_compiler()
+    bad = tmp_path / "bad.bpf.py"
+    bad.write_text(TRIVIAL + "x = 1 / 2\n")
+    r = run_cli("compile", str(bad))
+    assert r.returncode == 1
+    assert "Traceback" not in r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{bad}:12:") and ": error: " in lines[0]
+    assert not os.path.exists(default_output(str(bad)))

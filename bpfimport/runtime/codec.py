@@ -1,0 +1,228 @@
+"""Python values ↔ the bytes the kernel stores, one codec per spec type string.
+
+Maps and globals move raw bytes; a codec turns them into what LANGUAGE.md §5
+promises: integers ↔ ``int``, ``char[N]`` → ``bytes``, structs ↔ the module's
+ctypes class, other arrays ↔ lists.  Codecs also decode many values at once
+from one buffer (``decode_many``), which is what makes batched map reads fast:
+integer arrays go through a single ``memoryview.cast(...).tolist()``.
+
+The ctypes struct classes are built on first use, not when a module is bound,
+so a cache-hit import creates no ctypes classes at all.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..spec import SCALARS, CTypes, ModuleSpec, parse_type
+
+_INT_FORMATS = {
+    (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
+    (1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q",
+}
+
+
+class Codec:
+    """Encode one Python value to exactly ``size`` bytes, and decode it back."""
+
+    size: int
+    ctype: type
+
+    def encode(self, value: Any) -> bytes:
+        raise NotImplementedError
+
+    def decode(self, buf: Any, offset: int = 0) -> Any:
+        raise NotImplementedError
+
+    def decode_many(self, buf: Any, count: int, stride: int | None = None) -> list[Any]:
+        """``count`` values laid out every ``stride`` bytes (default: packed) from ``buf``."""
+        stride = stride or self.size
+        dec = self.decode
+        return [dec(buf, i * stride) for i in range(count)]
+
+
+class IntCodec(Codec):
+    """Fixed-width integers; out-of-range values raise, negatives wrap into unsigned types."""
+
+    def __init__(self, size: int, signed: bool, ctype: type, is_bool: bool = False) -> None:
+        self.size = size
+        self.signed = signed
+        self.ctype = ctype
+        self.is_bool = is_bool
+        self.fmt = "?" if is_bool else _INT_FORMATS[(size, signed)]
+        self.lo = -(1 << (8 * size - 1))
+        self.hi = 1 << (8 * size)
+        self.mask = self.hi - 1
+
+    def encode(self, value: Any) -> bytes:
+        if isinstance(value, ctypes._SimpleCData):
+            value = value.value
+        try:
+            v = value.__index__()
+        except AttributeError:
+            raise TypeError(f"expected an int, got {type(value).__name__}") from None
+        if not self.lo <= v < self.hi:
+            raise OverflowError(f"{v} does not fit in {8 * self.size} bits")
+        return (v & self.mask).to_bytes(self.size, "little")
+
+    def decode(self, buf: Any, offset: int = 0) -> Any:
+        v = int.from_bytes(buf[offset:offset + self.size], "little", signed=self.signed)
+        return bool(v) if self.is_bool else v
+
+    def decode_many(self, buf: Any, count: int, stride: int | None = None) -> list[Any]:
+        if not count:
+            return []
+        if stride is None or stride == self.size:
+            return memoryview(buf)[:count * self.size].cast("B").cast(self.fmt).tolist()
+        pad = stride - self.size
+        unpack = struct.Struct(f"<{self.fmt}{pad}x").iter_unpack
+        return [t[0] for t in unpack(memoryview(buf)[:count * stride])]
+
+
+class CharCodec(Codec):
+    """A single ``char``: one byte, as ``bytes`` of length 1 (what ctypes.c_char gives)."""
+
+    size = 1
+    ctype = ctypes.c_char
+
+    def encode(self, value: Any) -> bytes:
+        if isinstance(value, int):
+            return value.to_bytes(1, "little", signed=value < 0)
+        if isinstance(value, (bytes, bytearray)) and len(value) == 1:
+            return bytes(value)
+        raise TypeError(f"expected one byte, got {value!r}")
+
+    def decode(self, buf: Any, offset: int = 0) -> bytes:
+        return bytes(buf[offset:offset + 1])
+
+
+class BytesCodec(Codec):
+    """``char[N]``: bytes up to the first NUL (as ctypes char arrays read); shorter input is NUL-padded."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.ctype = ctypes.c_char * size
+
+    def encode(self, value: Any) -> bytes:
+        if isinstance(value, str):
+            value = value.encode()
+        elif isinstance(value, ctypes.Array):
+            value = bytes(value)
+        if not isinstance(value, (bytes, bytearray, memoryview)):
+            raise TypeError(f"expected bytes for char[{self.size}], got {type(value).__name__}")
+        value = bytes(value)
+        if len(value) > self.size:
+            raise ValueError(f"{len(value)} bytes do not fit in char[{self.size}]")
+        return value.ljust(self.size, b"\0")
+
+    def decode(self, buf: Any, offset: int = 0) -> bytes:
+        raw = bytes(buf[offset:offset + self.size])
+        end = raw.find(b"\0")
+        return raw if end < 0 else raw[:end]
+
+
+class ArrayCodec(Codec):
+    """``T[N]`` for non-char T: a list of N decoded elements; accepts any sequence of N."""
+
+    def __init__(self, elem: Codec, n: int) -> None:
+        self.elem = elem
+        self.n = n
+        self.size = elem.size * n
+        self.ctype = elem.ctype * n
+
+    def encode(self, value: Any) -> bytes:
+        if isinstance(value, ctypes.Array) and ctypes.sizeof(value) == self.size:
+            return bytes(value)
+        if isinstance(value, (bytes, bytearray)) and len(value) == self.size:
+            return bytes(value)
+        if not isinstance(value, Sequence) or len(value) != self.n:
+            raise ValueError(f"expected a sequence of {self.n} elements")
+        return b"".join(self.elem.encode(v) for v in value)
+
+    def decode(self, buf: Any, offset: int = 0) -> list[Any]:
+        return self.elem.decode_many(memoryview(buf)[offset:offset + self.size], self.n)
+
+
+class StructCodec(Codec):
+    """A struct ↔ an instance of the module's ctypes class (also accepts a tuple, dict or bytes)."""
+
+    def __init__(self, get_class: Callable[[], type], size: int, name: str) -> None:
+        self._get_class = get_class
+        self._cls: type | None = None
+        self.size = size
+        self.name = name
+
+    @property
+    def ctype(self) -> type:  # type: ignore[override]
+        if self._cls is None:
+            self._cls = self._get_class()
+        return self._cls
+
+    def encode(self, value: Any) -> bytes:
+        cls = self.ctype
+        if isinstance(value, cls):
+            return bytes(value)
+        if isinstance(value, ctypes.Structure) and ctypes.sizeof(value) == self.size:
+            return bytes(value)  # a structurally identical class (e.g. from another import)
+        if isinstance(value, (bytes, bytearray)) and len(value) == self.size:
+            return bytes(value)
+        if isinstance(value, dict):
+            return bytes(cls(**value))
+        if isinstance(value, tuple):
+            return bytes(cls(*value))
+        raise TypeError(f"expected struct {self.name} (or a tuple/dict of its fields), "
+                        f"got {type(value).__name__}")
+
+    def decode(self, buf: Any, offset: int = 0) -> Any:
+        return self.ctype.from_buffer_copy(buf, offset)
+
+    def decode_many(self, buf: Any, count: int, stride: int | None = None) -> list[Any]:
+        stride = stride or self.size
+        make = self.ctype.from_buffer_copy
+        return [make(buf, i * stride) for i in range(count)]
+
+
+class TypeSystem:
+    """One module's codecs and ctypes classes, created on demand and cached."""
+
+    def __init__(self, spec: ModuleSpec) -> None:
+        self.spec = spec
+        self._ctypes: CTypes | None = None
+        self._codecs: dict[str, Codec] = {}
+
+    @property
+    def ctypes(self) -> CTypes:
+        if self._ctypes is None:
+            self._ctypes = CTypes(self.spec)
+        return self._ctypes
+
+    def struct_class(self, name: str) -> type:
+        return self.ctypes.structs[name]
+
+    def ctype(self, type_text: str) -> type:
+        return self.codec(type_text).ctype
+
+    def codec(self, type_text: str) -> Codec:
+        c = self._codecs.get(type_text)
+        if c is None:
+            c = self._codecs[type_text] = self._make(type_text)
+        return c
+
+    def _make(self, type_text: str) -> Codec:
+        base, dims = parse_type(type_text)
+        if dims:
+            if base == "char" and len(dims) == 1:
+                return BytesCodec(dims[0])
+            inner = type_text[:type_text.index("[")] + "".join(f"[{d}]" for d in dims[1:])
+            return ArrayCodec(self.codec(inner), dims[0])
+        if base.startswith("struct "):
+            name = base[len("struct "):]
+            s = self.spec.struct(name)
+            return StructCodec(lambda: self.struct_class(name), s.size, name)
+        if base == "char":
+            return CharCodec()
+        size, signed, ct = SCALARS[base]
+        return IntCodec(size, signed, ct, is_bool=base == "bool")

@@ -1,0 +1,172 @@
+"""Turn what the kernel and libbpf say into errors a Python programmer can act on.
+
+The raw material is an errno, libbpf's captured log and, for program loads,
+the verifier log.  Each function here returns (never raises) an exception, so
+call sites read ``raise load_error(...)``.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import os
+import re
+
+from ..errors import BpfError, VerifierError
+
+TRACEFS = "/sys/kernel/tracing"
+KPROBE_PMU = "/sys/bus/event_source/devices/kprobe"
+
+# A BTF line-info annotation in a verifier log: "; <source text> @ <file>:<line>"
+_SOURCE_LINE = re.compile(r"^; (?P<text>.*?)(?: @ (?P<file>[^:]+):(?P<line>\d+))?\s*$")
+# Summary lines the verifier prints after the complaint
+_SUMMARY = ("processed ", "verification time", "stack depth", "mark_precise",
+            "-- END PROG LOAD LOG", "max_states_per_insn")
+# Program types the kernel may refuse even to root (lockdown, missing config)
+_TRACING_TYPES = {"tracing", "lsm", "ext", "struct_ops"}
+
+
+def _has_privilege() -> bool:
+    """Root, or CAP_BPF / CAP_SYS_ADMIN in the effective set."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("CapEff:"):
+                    caps = int(line.split()[1], 16)
+                    return bool(caps & ((1 << 39) | (1 << 21)))  # CAP_BPF, CAP_SYS_ADMIN
+    except OSError:
+        pass
+    return False
+
+
+def privilege_error(what: str, err: int, libbpf_log: str = "") -> BpfError:
+    msg = f"{what}: loading BPF programs needs root or CAP_BPF (run as root, or grant CAP_BPF)"
+    return BpfError(_with_log(msg, libbpf_log), err)
+
+
+def split_verifier_log(log: str) -> tuple[str, str | None]:
+    """The verifier's complaint and the Python source line it points at.
+
+    The complaint is the last line before the summary (``processed N insns``);
+    the source line is the last ``; text @ file:line`` annotation above it,
+    rendered as ``file:line: text``.
+    """
+    lines = [ln.rstrip() for ln in log.splitlines()]
+    while lines and (not lines[-1] or lines[-1].startswith(_SUMMARY)):
+        lines.pop()
+    if not lines:
+        return "", None
+    complaint_at = len(lines) - 1
+    complaint = lines[complaint_at].strip()
+    for i in range(complaint_at - 1, -1, -1):
+        m = _SOURCE_LINE.match(lines[i])
+        if m:
+            text = m.group("text").strip()
+            if m.group("file"):
+                return complaint, f"{m.group('file')}:{m.group('line')}: {text}"
+            return complaint, text
+    return complaint, None
+
+
+def verifier_error(program: str, log: str, err: int) -> VerifierError:
+    """``program 'p' rejected by the verifier:`` + source line + complaint; ``.log`` the whole log."""
+    complaint, source = split_verifier_log(log)
+    parts = [f"program '{program}' rejected by the verifier:"]
+    if source:
+        parts.append(f"  {source}")
+    parts.append(f"  {complaint or '(empty verifier log)'}")
+    return VerifierError("\n".join(parts), program, log, err)
+
+
+def program_type_error(program: str, ptype: str | None, err: int, libbpf_log: str) -> BpfError:
+    """A program type this kernel refuses (tracing/lsm under lockdown, or not configured)."""
+    kind = f"type {ptype}" if ptype else "its type"
+    msg = (f"program '{program}' ({kind}) cannot be loaded: this kernel does not allow "
+           f"{ptype or 'this'} programs (not configured, or refused in lockdown mode); "
+           f"use a tracepoint or raw_tracepoint program instead")
+    return BpfError(_with_log(msg, libbpf_log), err)
+
+
+def load_error(
+    object_name: str,
+    err: int,
+    libbpf_log: str,
+    program: str | None = None,
+    program_type: str | None = None,
+    verifier_log: str = "",
+) -> BpfError:
+    """The best explanation for a failed ``bpf_object__load``."""
+    err = abs(err)
+    if program and verifier_log.strip() and err not in (E.EPERM,):
+        return verifier_error(program, verifier_log, err)
+    if err in (E.EPERM, E.EACCES) and not _has_privilege():
+        return privilege_error(f"cannot load BPF object '{object_name}'", err, libbpf_log)
+    if program and err == E.EPERM and program_type in _TRACING_TYPES:
+        return program_type_error(program, program_type, err, libbpf_log)
+    if program and err in (E.EINVAL, E.EPERM, E.ENOTSUP, 524) and program_type in _TRACING_TYPES:
+        return program_type_error(program, program_type, err, libbpf_log)
+    where = f"program '{program}' of " if program else ""
+    msg = f"failed to load {where}BPF object '{object_name}': {_strerror(err)}"
+    return BpfError(_with_log(msg, libbpf_log), err)
+
+
+def attach_error(program: str, section: str, err: int, libbpf_log: str) -> BpfError:
+    """Why ``bpf_program__attach`` failed, with the fix when there is a known one."""
+    err = abs(err)
+    kind = section.split("/", 1)[0]
+    if kind in ("tp", "tracepoint") and not _tracefs_mounted():
+        msg = (f"cannot attach program '{program}' to {section}: tracefs is not mounted; "
+               f"mount it as root with `mount -t tracefs nodev {TRACEFS}`")
+        return BpfError(_with_log(msg, libbpf_log), err)
+    if kind in ("kprobe", "kretprobe", "ksyscall", "kretsyscall") and not kprobes_available():
+        msg = (f"cannot attach program '{program}' to {section}: this kernel has no kprobes "
+               f"(CONFIG_KPROBES is off); attach to a tracepoint or raw_tracepoint instead")
+        return BpfError(_with_log(msg, libbpf_log), err)
+    if err in (E.EPERM, E.EACCES) and not _has_privilege():
+        return privilege_error(f"cannot attach program '{program}'", err, libbpf_log)
+    if err == E.EOPNOTSUPP:
+        msg = (f"program '{program}' (section '{section}') cannot be attached automatically; "
+               f"its section does not say where (e.g. xdp/tc/socket programs need an interface "
+               f"or socket, syscall programs are run with test_run())")
+        return BpfError(_with_log(msg, libbpf_log), err)
+    msg = f"cannot attach program '{program}' to {section}: {_strerror(err)}"
+    return BpfError(_with_log(msg, libbpf_log), err)
+
+
+def _tracefs_mounted() -> bool:
+    return os.path.isdir(os.path.join(TRACEFS, "events")) or os.path.isdir(
+        "/sys/kernel/debug/tracing/events"
+    )
+
+
+def kprobes_available() -> bool:
+    """Whether the kernel can create kprobes (perf PMU or legacy kprobe_events)."""
+    if os.path.isdir(KPROBE_PMU):
+        return True
+    return any(os.path.exists(os.path.join(d, "kprobe_events"))
+               for d in (TRACEFS, "/sys/kernel/debug/tracing"))
+
+
+def _strerror(err: int) -> str:
+    if err >= 4000:
+        from . import libbpf
+
+        return libbpf.strerror(err)
+    name = E.errorcode.get(err, str(err))
+    return f"{os.strerror(err)} ({name})" if err else "unknown error"
+
+
+def _with_log(msg: str, libbpf_log: str) -> str:
+    log = _relevant(libbpf_log)
+    if not log:
+        return msg
+    return f"{msg}\nlibbpf said:\n{log}"
+
+
+def _relevant(libbpf_log: str, limit: int = 40) -> str:
+    """The last few libbpf lines (its debug chatter about ELF sections is noise)."""
+    lines = [ln for ln in libbpf_log.splitlines()
+             if ln.strip() and not ln.startswith(("libbpf: elf:", "libbpf: sec '"))]
+    lines = lines[-limit:]
+    return "\n".join(f"  {ln}" for ln in lines)

@@ -1,0 +1,206 @@
+"""Globals: ``skel.NAME.value`` before and after load.
+
+Globals live in libbpf's internal maps, one per section (``.rodata``,
+``.data``, ``.bss``), each a one-entry array whose value is the section image.
+
+* Before load, reads give the pending write or the compiled initial value, and
+  writes are kept; between open and load they are patched into the section
+  image with ``bpf_map__set_initial_value`` (this is how ``Final`` settings
+  reach the verifier, which then treats them as constants).
+* After load, reads and writes go to the live map: through an ``mmap`` of the
+  map when it is mmapable (field-sized accesses that do not disturb the
+  program's concurrent writes to neighbouring globals), otherwise through a
+  lookup/update of key 0.  libbpf 1.1's ``bpf_map__initial_value`` is not live
+  after a plain ``bpf_object__load``, so it is not used for reads.
+* ``.rodata`` is frozen by libbpf at load: writing a ``Final`` global after
+  load raises ``AttributeError`` saying to set it before load.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import mmap
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BpfError
+from ..spec import GlobalSpec
+
+if TYPE_CHECKING:
+    from .codec import Codec
+    from .object import BpfObject
+
+
+class DataSections:
+    """Pending writes before load, live access after load, for one object's global-data maps."""
+
+    def __init__(self, obj: BpfObject) -> None:
+        self.obj = obj
+        self.pending: dict[str, bytes] = {}  # global name -> encoded value
+        self._live: dict[str, _LiveSection] = {}
+
+    # -- called by BpfObject -------------------------------------------------------
+
+    def apply_pending(self, maps: dict[str, int]) -> None:
+        """Patch pending writes into the section images (between open and load)."""
+        from . import libbpf as L
+
+        if not self.pending:
+            return
+        lb = L.lib()
+        by_section: dict[str, list[tuple[GlobalSpec, bytes]]] = {}
+        for g in self.obj.spec.globals:
+            if g.name in self.pending:
+                by_section.setdefault(g.section, []).append((g, self.pending[g.name]))
+        for section, items in by_section.items():
+            m = maps.get(section)
+            if not m:
+                raise BpfError(f"BPF object '{self.obj.name}' has no {section} map for global "
+                               f"'{items[0][0].name}'")
+            size = ctypes.c_size_t()
+            ptr = lb.bpf_map__initial_value(m, ctypes.byref(size))
+            if not ptr:
+                raise BpfError(f"cannot read the initial {section} image of '{self.obj.name}'",
+                               L.last_errno())
+            image = bytearray(ctypes.string_at(ptr, size.value))
+            for g, raw in items:
+                image[g.offset:g.offset + len(raw)] = raw
+            buf = (ctypes.c_char * len(image)).from_buffer(image)
+            rc = lb.bpf_map__set_initial_value(m, buf, len(image))
+            if rc < 0:
+                raise BpfError(f"cannot set the initial {section} image of '{self.obj.name}'", -rc)
+
+    def on_loaded(self) -> None:
+        self._live = {}
+
+    def on_closed(self) -> None:
+        for live in self._live.values():
+            live.close()
+        self._live = {}
+
+    # -- called by Global ------------------------------------------------------------
+
+    def read(self, g: GlobalSpec, codec: Codec) -> Any:
+        if not self.obj.loaded:
+            raw = self.pending.get(g.name)
+            if raw is None:
+                raw = _initial_bytes(g, codec.size)
+            return codec.decode(raw)
+        return codec.decode(self._section(g.section).read(g.offset, codec.size))
+
+    def write(self, g: GlobalSpec, codec: Codec, value: Any) -> None:
+        raw = codec.encode(value)
+        if not self.obj.loaded:
+            self.pending[g.name] = raw
+            return
+        if g.final or g.section == ".rodata":
+            raise AttributeError(
+                f"global '{g.name}' is Final (in .rodata, frozen when the module is loaded): "
+                f"set {g.name}.value before the first use of the module's programs or maps, "
+                f"or close() the module and set it again")
+        self._section(g.section).write(g.offset, raw)
+        self.pending[g.name] = raw  # survives close() + reload, like a write before load
+
+    def _section(self, section: str) -> _LiveSection:
+        live = self._live.get(section)
+        if live is None:
+            live = self._live[section] = _LiveSection(self.obj, section)
+        return live
+
+
+class _LiveSection:
+    """Access to a loaded global-data map: mmap when possible, else key-0 lookup/update."""
+
+    def __init__(self, obj: BpfObject, section: str) -> None:
+        from . import libbpf as L
+
+        self.lb = L.lib()
+        m = obj.map_ptr(section)
+        self.fd = self.lb.bpf_map__fd(m)
+        self.size = self.lb.bpf_map__value_size(m)
+        self.section = section
+        self.mm: mmap.mmap | None = None
+        if self.lb.bpf_map__map_flags(m) & L.BPF_F_MMAPABLE:
+            prot = mmap.PROT_READ if section == ".rodata" else mmap.PROT_READ | mmap.PROT_WRITE
+            try:
+                self.mm = mmap.mmap(self.fd, self.size, mmap.MAP_SHARED, prot)
+            except OSError:
+                self.mm = None
+
+    def read(self, offset: int, size: int) -> bytes:
+        if self.mm is not None:
+            return self.mm[offset:offset + size]
+        return bytes(self._lookup()[offset:offset + size])
+
+    def write(self, offset: int, raw: bytes) -> None:
+        if self.mm is not None:
+            self.mm[offset:offset + len(raw)] = raw
+            return
+        image = self._lookup()
+        image[offset:offset + len(raw)] = raw
+        key = ctypes.c_uint32(0)
+        rc = self.lb.bpf_map_update_elem(self.fd, ctypes.byref(key), image, 0)
+        if rc < 0:
+            raise BpfError(f"cannot write {self.section}", -rc)
+
+    def _lookup(self) -> Any:
+        key = ctypes.c_uint32(0)
+        image = ctypes.create_string_buffer(self.size)
+        rc = self.lb.bpf_map_lookup_elem(self.fd, ctypes.byref(key), image)
+        if rc < 0:
+            raise BpfError(f"cannot read {self.section}", -rc)
+        return image
+
+    def close(self) -> None:
+        if self.mm is not None:
+            self.mm.close()
+            self.mm = None
+
+
+def _initial_bytes(g: GlobalSpec, size: int) -> bytes:
+    """The compiled initial value as bytes: an int, or hex of the bytes for arrays/structs."""
+    if isinstance(g.initial, str):
+        raw = bytes.fromhex(g.initial)
+        return raw.ljust(size, b"\0")[:size]
+    return (g.initial & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
+
+
+class Global:
+    """A module-level BPF global: ``.value`` reads and writes it (LANGUAGE.md §5, pinned)."""
+
+    __slots__ = ("_obj", "spec", "_codec")
+
+    def __init__(self, obj: BpfObject, spec: GlobalSpec) -> None:
+        self._obj = obj
+        self.spec = spec
+        self._codec: Codec | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def final(self) -> bool:
+        return self.spec.final
+
+    @property
+    def type(self) -> type:
+        """The global's ctypes type."""
+        return self.codec.ctype
+
+    @property
+    def codec(self) -> Codec:
+        if self._codec is None:
+            self._codec = self._obj.types.codec(self.spec.type)
+        return self._codec
+
+    @property
+    def value(self) -> Any:
+        return self._obj.sections.read(self.spec, self.codec)
+
+    @value.setter
+    def value(self, new: Any) -> None:
+        self._obj.sections.write(self.spec, self.codec, new)
+
+    def __repr__(self) -> str:
+        kind = "Final " if self.spec.final else ""
+        return f"<Global {kind}{self.spec.type} {self.spec.name}>"

@@ -1,0 +1,60 @@
+"""Links: a program attached somewhere, detached explicitly or when the module closes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..errors import BpfError
+
+if TYPE_CHECKING:
+    from .object import BpfObject
+
+
+class Link:
+    """One attachment of a program (libbpf ``struct bpf_link``).
+
+    The owning object keeps every live link, so an attachment lasts until
+    ``detach()`` or the module's ``close()`` even when the caller drops the
+    handle, which is what ``prog.attach()`` at the top of a script expects.
+    """
+
+    def __init__(self, obj: BpfObject, ptr: int, program: str) -> None:
+        self._obj = obj
+        self._ptr: int | None = ptr
+        self.program = program
+
+    @property
+    def attached(self) -> bool:
+        return self._ptr is not None
+
+    @property
+    def fd(self) -> int:
+        from . import libbpf as L
+
+        if self._ptr is None:
+            raise BpfError(f"link of program '{self.program}' is detached")
+        return L.lib().bpf_link__fd(self._ptr)
+
+    def detach(self) -> None:
+        """Detach and free the link. Idempotent."""
+        ptr, self._ptr = self._ptr, None
+        if ptr is None:
+            return
+        self._obj.forget_link(self)
+        from . import libbpf as L
+
+        rc = L.lib().bpf_link__destroy(ptr)
+        if rc < 0:
+            raise BpfError(f"detaching program '{self.program}' failed", -rc)
+
+    close = detach
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.detach()
+
+    def __repr__(self) -> str:
+        state = "attached" if self._ptr is not None else "detached"
+        return f"<Link {self.program!r} {state}>"

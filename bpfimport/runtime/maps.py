@@ -1,0 +1,532 @@
+"""Map handles: BPF maps as Python dicts (LANGUAGE.md §5, pinned protocol).
+
+``m[k]`` raises KeyError when missing, ``m.get(k)`` gives None, ``m[k] = v``,
+``del m[k]``, ``k in m``, ``len(m)``, ``keys() values() items()``, ``clear()``
+and iteration all work.  ``keys()/values()/items()`` return lists: a snapshot
+of a map the kernel keeps changing, not a live view.
+
+Bulk reads use the kernel's batch operations (``BPF_MAP_LOOKUP_BATCH``): a
+few syscalls for the whole map, decoded in one pass per column (integers with
+one ``memoryview.cast``).  Where the kernel or the map type has no batch ops,
+they fall back to a ``get_next_key`` walk; ``items(batch=False)`` forces the
+walk (the benchmark compares the two).
+
+Per-CPU maps give and take a list with one value per *possible* CPU; a single
+value written to a per-CPU map is stored on every CPU.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno as E
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BpfError
+from ..spec import MAP_KINDS, MapSpec
+from . import errors as rterrors
+
+if TYPE_CHECKING:
+    from .codec import Codec
+    from .object import BpfObject
+
+BPF_ANY = 0
+_BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
+_BATCH_MIN = 256
+_NO_BATCH = (E.EINVAL, E.ENOTSUP, E.EOPNOTSUPP, 524, E.ENOSYS)
+_MISSING = object()
+
+
+class MapError(BpfError, TypeError):
+    """An operation the map's kind does not have (e.g. deleting from an ArrayMap).
+
+    It is a TypeError too, as for ``del`` on a tuple.
+    """
+
+
+def _round8(n: int) -> int:
+    return (n + 7) & ~7
+
+
+class Map:
+    """A map of the module (``skel.NAME``). See the module docstring for the protocol."""
+
+    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
+        self._obj = obj
+        self.spec = spec
+        self._kind = MAP_KINDS[spec.kind]
+        self._kc: Codec | None = None
+        self._vc: Codec | None = None
+        self._batch_ok = self._kind.type_id in (1, 2, 5, 6, 9, 10)
+
+    # ---- description (no kernel needed) -------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        """The map kind as LANGUAGE.md spells it (``HashMap``, ``ArrayMap``, ...)."""
+        return self.spec.kind
+
+    @property
+    def max_entries(self) -> int:
+        return self.spec.max_entries
+
+    @property
+    def flags(self) -> int:
+        return self.spec.flags
+
+    @property
+    def key_type(self) -> type | None:
+        """The key's ctypes type (None for keyless maps)."""
+        return self._key_codec().ctype if self.spec.key is not None else None
+
+    @property
+    def value_type(self) -> type | None:
+        """The value's ctypes type (per CPU, for per-CPU maps; None when untyped)."""
+        return self._value_codec().ctype if self.spec.value is not None else None
+
+    @property
+    def percpu(self) -> bool:
+        return self._kind.percpu
+
+    @property
+    def fd(self) -> int:
+        """The map's fd (loads the module's object on first use)."""
+        return self._obj.map_fd(self.spec.name)
+
+    def __repr__(self) -> str:
+        kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
+        return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
+
+    def __bool__(self) -> bool:
+        return True  # a handle is always truthy, even for an empty map (unlike a dict)
+
+    # ---- codecs -------------------------------------------------------------------------
+
+    def _key_codec(self) -> Codec:
+        if self._kc is None:
+            if self.spec.key is None:
+                raise MapError(f"{self.spec.kind} '{self.name}' has no keys")
+            self._kc = self._obj.types.codec(self.spec.key)
+        return self._kc
+
+    def _value_codec(self) -> Codec:
+        if self._vc is None:
+            if self.spec.value is None:
+                raise MapError(f"{self.spec.kind} '{self.name}' has no value type")
+            self._vc = self._obj.types.codec(self.spec.value)
+        return self._vc
+
+    def _ncpu(self) -> int:
+        from . import libbpf as L
+
+        return L.num_possible_cpus() if self._kind.percpu else 1
+
+    def _value_stride(self) -> int:
+        """Bytes per value in the kernel's buffers: per-CPU values are 8-aligned per CPU."""
+        vc = self._value_codec()
+        return _round8(vc.size) if self._kind.percpu else vc.size
+
+    def _value_buf_size(self) -> int:
+        return self._value_stride() * self._ncpu()
+
+    def _encode_value(self, value: Any) -> bytes:
+        vc = self._value_codec()
+        if not self._kind.percpu:
+            return vc.encode(value)
+        ncpu = self._ncpu()
+        stride = _round8(vc.size)
+        if isinstance(value, list):  # one value per CPU; anything else is stored on every CPU
+            if len(value) != ncpu:
+                raise ValueError(f"per-CPU map '{self.name}' needs {ncpu} values "
+                                 f"(one per possible CPU), got {len(value)}")
+            return b"".join(vc.encode(v).ljust(stride, b"\0") for v in value)
+        return vc.encode(value).ljust(stride, b"\0") * ncpu
+
+    def _decode_value(self, buf: Any) -> Any:
+        vc = self._value_codec()
+        if not self._kind.percpu:
+            return vc.decode(buf)
+        return vc.decode_many(buf, self._ncpu(), _round8(vc.size))
+
+    def _check_keyed(self) -> None:
+        if self._kind.keyless or self._kind.events:
+            raise MapError(f"{self.spec.kind} '{self.name}' is not a key/value map")
+
+    def _lib(self) -> Any:
+        from . import libbpf as L
+
+        return L.lib()
+
+    def _error(self, op: str, err: int) -> BpfError:
+        return BpfError(f"{op} on map '{self.name}' failed: {rterrors._strerror(err)}", err)
+
+    # ---- single-element operations ----------------------------------------------------
+
+    def _lookup(self, key: Any) -> Any:
+        """The decoded value, or _MISSING."""
+        self._check_keyed()
+        kb = self._key_codec().encode(key)
+        fd = self.fd
+        vbuf = ctypes.create_string_buffer(self._value_buf_size())
+        rc = self._lib().bpf_map_lookup_elem(fd, kb, vbuf)
+        if rc < 0:
+            if rc == -E.ENOENT:
+                return _MISSING
+            raise self._error("lookup", -rc)
+        return self._decode_value(vbuf.raw)
+
+    def __getitem__(self, key: Any) -> Any:
+        v = self._lookup(key)
+        if v is _MISSING:
+            raise KeyError(key)
+        return v
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        v = self._lookup(key)
+        return default if v is _MISSING else v
+
+    def __contains__(self, key: Any) -> bool:
+        try:
+            return self._lookup(key) is not _MISSING
+        except (OverflowError, TypeError, ValueError):
+            return False  # a key that cannot exist in this map
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self.set(key, value)
+
+    def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
+        """``m[k] = v`` with explicit update flags (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2)."""
+        self._check_keyed()
+        kb = self._key_codec().encode(key)
+        vb = self._encode_value(value)
+        rc = self._lib().bpf_map_update_elem(self.fd, kb, vb, flags)
+        if rc < 0:
+            err = -rc
+            if err == E.E2BIG and self._kind.array:
+                raise KeyError(f"index {key!r} is out of range for {self.spec.kind} "
+                               f"'{self.name}' (max_entries={self.max_entries})")
+            if err == E.E2BIG:
+                raise self._error(f"update (map is full: max_entries={self.max_entries})", err)
+            raise self._error("update", err)
+
+    def __delitem__(self, key: Any) -> None:
+        self._check_keyed()
+        if self._kind.array:
+            raise MapError(f"{self.spec.kind} '{self.name}' has every index from 0 to "
+                           f"{self.max_entries - 1}; entries cannot be deleted "
+                           f"(assign a zero value instead)", E.EINVAL)
+        kb = self._key_codec().encode(key)
+        rc = self._lib().bpf_map_delete_elem(self.fd, kb)
+        if rc < 0:
+            if rc == -E.ENOENT:
+                raise KeyError(key)
+            raise self._error("delete", -rc)
+
+    def pop(self, key: Any, default: Any = _MISSING) -> Any:
+        v = self._lookup(key)
+        if v is _MISSING:
+            if default is _MISSING:
+                raise KeyError(key)
+            return default
+        try:
+            del self[key]
+        except KeyError:
+            pass
+        return v
+
+    def update(self, other: Any = (), **kw: Any) -> None:
+        """dict.update: from a mapping or an iterable of pairs."""
+        items = other.items() if hasattr(other, "items") else other
+        for k, v in items:
+            self[k] = v
+        for k, v in kw.items():
+            self[k] = v
+
+    # ---- bulk operations -------------------------------------------------------------
+
+    def __len__(self) -> int:
+        self._check_keyed()
+        if self._kind.array:
+            return self.max_entries
+        return self._raw_items(True, values=False)[2]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.keys())
+
+    def keys(self, batch: bool = True) -> list[Any]:
+        self._check_keyed()
+        if self._kind.array:
+            return list(range(self.max_entries))
+        raw, _, n = self._raw_items(batch, values=False)
+        return self._key_codec().decode_many(raw, n)
+
+    def values(self, batch: bool = True) -> list[Any]:
+        self._check_keyed()
+        kraw, vraw, n = self._raw_items(batch)
+        return self._decode_values(vraw, n)
+
+    def items(self, batch: bool = True) -> list[tuple[Any, Any]]:
+        """All (key, value) pairs: one batched read when the kernel allows, else a key walk."""
+        self._check_keyed()
+        kraw, vraw, n = self._raw_items(batch)
+        keys = self._key_codec().decode_many(kraw, n)
+        return list(zip(keys, self._decode_values(vraw, n)))
+
+    def clear(self) -> None:
+        """Delete every entry (an ArrayMap has every index: its values are zeroed instead)."""
+        self._check_keyed()
+        lib = self._lib()
+        fd = self.fd
+        ks = self._key_codec().size
+        if self._kind.array:
+            zero = bytes(self._value_buf_size())
+            kc = self._key_codec()
+            for i in range(self.max_entries):
+                rc = lib.bpf_map_update_elem(fd, kc.encode(i), zero, BPF_ANY)
+                if rc < 0:
+                    raise self._error("clear", -rc)
+            return
+        raw, _, n = self._raw_items(True, values=False)
+        if not n:
+            return
+        if self._batch_ok:
+            from . import libbpf as L
+
+            count = ctypes.c_uint32(n)
+            opts = L.MapBatchOpts(sz=ctypes.sizeof(L.MapBatchOpts))
+            rc = lib.bpf_map_delete_batch(fd, raw, ctypes.byref(count), ctypes.byref(opts))
+            if rc >= 0 or rc == -E.ENOENT:
+                return  # ENOENT: an entry vanished meanwhile; the rest are deleted
+            if -rc not in _NO_BATCH:
+                raise self._error("clear", -rc)
+        view = memoryview(raw)
+        for i in range(n):
+            rc = lib.bpf_map_delete_elem(fd, bytes(view[i * ks:(i + 1) * ks]))
+            if rc < 0 and rc != -E.ENOENT:
+                raise self._error("clear", -rc)
+
+    def _decode_values(self, vraw: bytes, n: int) -> list[Any]:
+        vc = self._value_codec()
+        if not self._kind.percpu:
+            return vc.decode_many(vraw, n)
+        ncpu = self._ncpu()
+        flat = vc.decode_many(vraw, n * ncpu, _round8(vc.size))
+        return [flat[i:i + ncpu] for i in range(0, n * ncpu, ncpu)]
+
+    def _raw_items(self, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
+        """Every key (and value) as packed bytes, plus the count."""
+        if batch and self._batch_ok:
+            got = self._raw_items_batch()
+            if got is not None:
+                return got
+        return self._raw_items_walk(values)
+
+    def _raw_items_batch(self) -> tuple[bytes, bytes, int] | None:
+        """BPF_MAP_LOOKUP_BATCH over the whole map; None when the kernel has no batch ops."""
+        from . import libbpf as L
+
+        lib = self._lib()
+        fd = self.fd
+        ks = self._key_codec().size
+        vs = self._value_buf_size()
+        per = max(_BATCH_MIN, min(self.max_entries, _BATCH_BYTES // (ks + vs)))
+        tok_size = max(ks, 8)
+        tokens = (ctypes.create_string_buffer(tok_size), ctypes.create_string_buffer(tok_size))
+        opts = L.MapBatchOpts(sz=ctypes.sizeof(L.MapBatchOpts))
+        count = ctypes.c_uint32()
+        kparts: list[bytes] = []
+        vparts: list[bytes] = []
+        total = 0
+        in_tok = None
+        turn = 0
+        kbuf = ctypes.create_string_buffer(per * ks)
+        vbuf = ctypes.create_string_buffer(per * vs)
+        while True:
+            out_tok = tokens[turn]
+            count.value = per
+            rc = lib.bpf_map_lookup_batch(fd, in_tok, out_tok, kbuf, vbuf, ctypes.byref(count),
+                                          ctypes.byref(opts))
+            if rc < 0 and rc != -E.ENOENT:
+                err = -rc
+                if err == E.ENOSPC and count.value == 0:
+                    per *= 2  # a hash bucket holds more entries than one batch
+                    kbuf = ctypes.create_string_buffer(per * ks)
+                    vbuf = ctypes.create_string_buffer(per * vs)
+                    continue
+                if err in _NO_BATCH and total == 0:
+                    self._batch_ok = False
+                    return None
+                raise self._error("batch lookup", err)
+            n = count.value
+            if n:
+                kparts.append(kbuf.raw[:n * ks] if n < per else kbuf.raw)
+                vparts.append(vbuf.raw[:n * vs] if n < per else vbuf.raw)
+                total += n
+            if rc == -E.ENOENT:
+                break
+            in_tok = out_tok
+            turn ^= 1
+        kraw = kparts[0] if len(kparts) == 1 else b"".join(kparts)
+        vraw = vparts[0] if len(vparts) == 1 else b"".join(vparts)
+        return kraw, vraw, total
+
+    def _raw_items_walk(self, values: bool = True) -> tuple[bytes, bytes, int]:
+        """get_next_key from the start, then one lookup per key (the pre-batch way)."""
+        lib = self._lib()
+        fd = self.fd
+        ks = self._key_codec().size
+        next_key = lib.bpf_map_get_next_key
+        lookup = lib.bpf_map_lookup_elem
+        keys: list[bytes] = []
+        cur = ctypes.create_string_buffer(ks)
+        prev = None
+        while True:
+            rc = next_key(fd, prev, cur)
+            if rc < 0:
+                if rc == -E.ENOENT:
+                    break
+                raise self._error("get_next_key", -rc)
+            prev = cur.raw
+            keys.append(prev)
+        if not values:
+            return b"".join(keys), b"", len(keys)
+        vs = self._value_buf_size()
+        vbuf = ctypes.create_string_buffer(vs)
+        kout: list[bytes] = []
+        vout: list[bytes] = []
+        for k in keys:
+            rc = lookup(fd, k, vbuf)
+            if rc < 0:
+                if rc == -E.ENOENT:
+                    continue  # deleted since the walk
+                raise self._error("lookup", -rc)
+            kout.append(k)
+            vout.append(vbuf.raw)
+        return b"".join(kout), b"".join(vout), len(kout)
+
+    # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
+
+    def push(self, value: Any, flags: int = BPF_ANY) -> None:
+        """Queue/stack: push a value; bloom filter: add one."""
+        if not self._kind.keyless or self._kind.events:
+            raise MapError(f"{self.spec.kind} '{self.name}' has no push(); use m[k] = v")
+        rc = self._lib().bpf_map_update_elem(self.fd, None, self._encode_value(value), flags)
+        if rc < 0:
+            raise self._error("push", -rc)
+
+    add = push
+
+    def pop_value(self) -> Any:
+        """Queue/stack: remove and return the next value (None when empty)."""
+        return self._take(delete=True)
+
+    def peek(self) -> Any:
+        """Queue/stack: the next value without removing it (None when empty)."""
+        return self._take(delete=False)
+
+    def _take(self, delete: bool) -> Any:
+        if not self._kind.keyless or self._kind.events:
+            raise MapError(f"{self.spec.kind} '{self.name}' is not a queue or stack")
+        lib = self._lib()
+        vbuf = ctypes.create_string_buffer(self._value_buf_size())
+        fn = lib.bpf_map_lookup_and_delete_elem if delete else lib.bpf_map_lookup_elem
+        rc = fn(self.fd, None, vbuf)
+        if rc < 0:
+            if rc == -E.ENOENT:
+                return None
+            raise self._error("pop" if delete else "peek", -rc)
+        return self._decode_value(vbuf.raw)
+
+
+class RingBufferMap(Map):
+    """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
+
+    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
+        super().__init__(obj, spec)
+        self._reader: _RingReader | None = None
+
+    def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100) -> int:
+        """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
+
+        An event is decoded with the map's value type when the spec gives one
+        (the struct the programs submit), otherwise it is ``bytes``.  Returns
+        the number of events handled.  An exception raised by the callback
+        stops the poll and propagates; the callback's return value is ignored.
+        """
+        reader = self._reader
+        if reader is None or reader.closed or reader.obj_ptr != self._obj.map_ptr(self.name):
+            reader = self._reader = _RingReader(self)
+        return reader.poll(callback, timeout_ms)
+
+    def consume(self, callback: Callable[[Any], Any]) -> int:
+        """Handle every event already in the buffer without waiting."""
+        return self.poll(callback, 0)
+
+
+class _RingReader:
+    """A libbpf ``ring_buffer`` on one map, closed with the object."""
+
+    def __init__(self, m: RingBufferMap) -> None:
+        from . import libbpf as L
+
+        self.lib = L.lib()
+        self.map = m
+        self.obj_ptr = m._obj.map_ptr(m.name)
+        self.closed = False
+        self.callback: Callable[[Any], Any] | None = None
+        self.error: BaseException | None = None
+        self.count = 0
+        decode: Callable[[bytes], Any] | None = None
+        if m.spec.value is not None:
+            vc = m._value_codec()
+            decode = vc.decode
+        self.decode = decode
+        self._cb = L.RINGBUF_SAMPLE_FN(self._on_sample)
+        self.ptr = self.lib.ring_buffer__new(m.fd, self._cb, None, None)
+        if not self.ptr:
+            raise m._error("ring_buffer__new", L.last_errno())
+        m._obj.add_resource(self)
+
+    def _on_sample(self, _ctx: int, data: int, size: int) -> int:
+        try:
+            raw = ctypes.string_at(data, size)
+            event = self.decode(raw) if self.decode is not None else raw
+            assert self.callback is not None
+            self.callback(event)
+            self.count += 1
+            return 0
+        except BaseException as e:  # noqa: BLE001 - re-raised by poll()
+            self.error = e
+            return -E.ECANCELED
+
+    def poll(self, callback: Callable[[Any], Any], timeout_ms: int) -> int:
+        self.callback = callback
+        self.error = None
+        self.count = 0
+        if timeout_ms == 0:
+            rc = self.lib.ring_buffer__consume(self.ptr)
+        else:
+            rc = self.lib.ring_buffer__poll(self.ptr, timeout_ms)
+        self.callback = None
+        if self.error is not None:
+            err, self.error = self.error, None
+            raise err
+        if rc < 0 and rc != -E.EINTR:
+            raise self.map._error("ring buffer poll", -rc)
+        return self.count
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.lib.ring_buffer__free(self.ptr)
+
+
+def make_map(obj: BpfObject, spec: MapSpec) -> Map:
+    """The handle class for a map's kind."""
+    if spec.kind == "RingBuffer":
+        return RingBufferMap(obj, spec)
+    return Map(obj, spec)

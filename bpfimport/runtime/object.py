@@ -1,0 +1,266 @@
+"""One BPF object per module: opened and loaded on first kernel use, closed explicitly.
+
+A :class:`BpfObject` owns the libbpf ``struct bpf_object`` and everything hung
+off it: program and map fds, the links attached from its programs, ring
+buffers polled from its maps, and mmaps of its global-data maps.  ``close()``
+tears them down in dependency order (links, event buffers, mmaps, then the
+object) and returns the object to its unloaded state, so the next use loads a
+fresh copy.  Handles (Program, Map, Global) only keep a reference to the
+object and a name, so they stay valid across close/load cycles.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import BpfError
+from ..spec import ModuleSpec
+from . import errors as rterrors
+from .codec import TypeSystem
+from .globals import DataSections
+
+if TYPE_CHECKING:
+    from .link import Link
+
+# Per-program verifier log buffer.  Only used when a load fails (libbpf retries
+# with logging on), and the kernel keeps the log's tail when it overflows.
+VERIFIER_LOG_SIZE = 1 << 20
+BTF_LOG_SIZE = 1 << 16
+
+_FAILED_PROG = re.compile(r"prog '([^']+)': (?:failed to load|BPF program load failed)")
+_BTF_IGNORED = ("BTF is optional, ignoring", "Error loading .BTF into kernel",
+                "Ignored and continue")
+
+
+class Closable(Protocol):
+    def close(self) -> None: ...
+
+
+class BpfObject:
+    """The live kernel side of one compiled module.
+
+    ``data`` is the ELF object, ``spec`` what it declares, ``name`` the
+    object name libbpf uses (it prefixes the global-data map names).
+    """
+
+    def __init__(self, data: bytes, spec: ModuleSpec, name: str) -> None:
+        self.data = data
+        self.spec = spec
+        self.name = name
+        self.types = TypeSystem(spec)
+        self.sections = DataSections(self)
+        self.libbpf_log = ""  # what libbpf said during the last load
+        self._lock = threading.RLock()
+        self._ptr: int | None = None
+        self._buf: Any = None
+        self._progs: dict[str, int] = {}
+        self._maps: dict[str, int] = {}
+        self._links: dict[int, Link] = {}
+        self._resources: list[Closable] = []
+
+    # ---- state -------------------------------------------------------------
+
+    @property
+    def loaded(self) -> bool:
+        return self._ptr is not None
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.loaded else "not loaded"
+        return f"<BpfObject {self.name!r} {state}, {len(self._links)} links>"
+
+    def __enter__(self) -> BpfObject:
+        self.load()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+    # ---- load ----------------------------------------------------------------
+
+    def load(self) -> BpfObject:
+        """Open and load the object into the kernel (no-op when already loaded).
+
+        Raises VerifierError when the verifier rejects a program, BpfError for
+        everything else; a failed load leaves no fd open.
+        """
+        if self._ptr is not None:
+            return self
+        with self._lock:
+            if self._ptr is None:
+                self._load()
+        return self
+
+    def _load(self) -> None:
+        from . import libbpf as L
+
+        lb = L.lib()
+        buf = ctypes.create_string_buffer(self.data, len(self.data))
+        btf_log = ctypes.create_string_buffer(BTF_LOG_SIZE)
+        opts = L.ObjectOpenOpts()
+        opts.sz = ctypes.sizeof(opts)
+        opts.object_name = self.name.encode()
+        opts.kernel_log_buf = ctypes.cast(btf_log, ctypes.c_void_p)
+        opts.kernel_log_size = BTF_LOG_SIZE
+        opts.kernel_log_level = 0
+        with L.capture() as lines:
+            ptr = lb.bpf_object__open_mem(buf, len(self.data), ctypes.byref(opts))
+            if not ptr:
+                err = L.last_errno()
+                raise BpfError(rterrors._with_log(
+                    f"cannot open BPF object '{self.name}': {rterrors._strerror(err)}",
+                    L.log_text(lines)), err)
+            try:
+                progs, logs = self._collect_programs(lb, ptr)
+                maps = self._collect_maps(lb, ptr)
+                self.sections.apply_pending(maps)
+                rc = lb.bpf_object__load(ptr)
+            except BaseException:
+                lb.bpf_object__close(ptr)
+                raise
+        self.libbpf_log = L.log_text(lines)
+        if rc < 0:
+            failed = self._failed_program(progs, logs) or self._failed_from_log()
+            ptype = None
+            vlog = ""
+            if failed is not None and failed in progs:
+                ptype = L.prog_type_str(lb.bpf_program__type(progs[failed]))
+                vlog = logs[failed].value.decode("utf-8", "replace")
+            lb.bpf_object__close(ptr)
+            raise rterrors.load_error(self.name, rc, self.libbpf_log, failed, ptype, vlog)
+        if any(marker in self.libbpf_log for marker in _BTF_IGNORED):
+            lb.bpf_object__close(ptr)
+            btf_text = btf_log.value.decode("utf-8", "replace").strip()
+            # the kernel's complaint is the last line of its BTF dump
+            tail = "\n".join(f"  {ln}" for ln in btf_text.splitlines()[-3:])
+            detail = f"\nkernel BTF log (end):\n{tail}" if btf_text else ""
+            raise BpfError(rterrors._with_log(
+                f"the kernel rejected the BTF of '{self.name}' (libbpf would load it without "
+                f"BTF, losing source lines and map types; this is a compiler bug){detail}",
+                self.libbpf_log))
+        for prog in progs.values():  # libbpf keeps the pointer: hand the buffers back
+            lb.bpf_program__set_log_buf(prog, None, 0)
+        self._ptr = ptr
+        self._buf = buf
+        self._progs = progs
+        self._maps = maps
+        try:
+            self.sections.on_loaded()
+        except BaseException:
+            self.close()
+            raise
+
+    def _collect_programs(self, lb: Any, ptr: int) -> tuple[dict[str, int], dict[str, Any]]:
+        progs: dict[str, int] = {}
+        logs: dict[str, Any] = {}
+        prog = lb.bpf_object__next_program(ptr, None)
+        while prog:
+            name = lb.bpf_program__name(prog).decode()
+            progs[name] = prog
+            logs[name] = log = ctypes.create_string_buffer(VERIFIER_LOG_SIZE)
+            lb.bpf_program__set_log_buf(prog, log, VERIFIER_LOG_SIZE)
+            prog = lb.bpf_object__next_program(ptr, prog)
+        return progs, logs
+
+    def _collect_maps(self, lb: Any, ptr: int) -> dict[str, int]:
+        """Maps by the spec's name: user maps by name, global-data maps by section (.rodata...)."""
+        maps: dict[str, int] = {}
+        m = lb.bpf_object__next_map(ptr, None)
+        while m:
+            maps[lb.bpf_map__name(m).decode()] = m
+            m = lb.bpf_object__next_map(ptr, m)
+        for section in (".rodata", ".data", ".bss"):
+            found = lb.bpf_object__find_map_by_name(ptr, section.encode())
+            if found:
+                maps[section] = found
+        return maps
+
+    @staticmethod
+    def _failed_program(progs: dict[str, int], logs: dict[str, Any]) -> str | None:
+        """The program whose load failed: the one with a verifier log, else libbpf's word."""
+        for name, log in logs.items():
+            if log.value:
+                return name
+        return None
+
+    def _failed_from_log(self) -> str | None:
+        m = _FAILED_PROG.search(self.libbpf_log)
+        return m.group(1) if m else None
+
+    # ---- access for handles ----------------------------------------------------
+
+    def program_ptr(self, name: str) -> int:
+        self.load()
+        try:
+            return self._progs[name]
+        except KeyError:
+            raise BpfError(f"BPF object '{self.name}' has no program '{name}'") from None
+
+    def program_fd(self, name: str) -> int:
+        from . import libbpf as L
+
+        return L.lib().bpf_program__fd(self.program_ptr(name))
+
+    def map_ptr(self, name: str) -> int:
+        self.load()
+        try:
+            return self._maps[name]
+        except KeyError:
+            raise BpfError(f"BPF object '{self.name}' has no map '{name}'") from None
+
+    def map_fd(self, name: str) -> int:
+        from . import libbpf as L
+
+        return L.lib().bpf_map__fd(self.map_ptr(name))
+
+    def add_link(self, link: Link) -> None:
+        self._links[id(link)] = link
+
+    def forget_link(self, link: Link) -> None:
+        self._links.pop(id(link), None)
+
+    @property
+    def links(self) -> list[Link]:
+        return list(self._links.values())
+
+    def add_resource(self, res: Closable) -> None:
+        """Something (a ring buffer, an mmap) to close before the object itself."""
+        self._resources.append(res)
+
+    # ---- close -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Detach every link, free event buffers and mmaps, close every fd. Idempotent."""
+        with self._lock:
+            errors: list[BaseException] = []
+            for link in list(self._links.values()):
+                try:
+                    link.detach()
+                except BaseException as e:  # noqa: BLE001 - keep closing the rest
+                    errors.append(e)
+            self._links.clear()
+            resources, self._resources = self._resources, []
+            for res in reversed(resources):
+                try:
+                    res.close()
+                except BaseException as e:  # noqa: BLE001
+                    errors.append(e)
+            self.sections.on_closed()
+            ptr, self._ptr = self._ptr, None
+            self._progs = {}
+            self._maps = {}
+            self._buf = None
+            if ptr is not None:
+                from . import libbpf as L
+
+                L.lib().bpf_object__close(ptr)
+            if errors:
+                raise errors[0]

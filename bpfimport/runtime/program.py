@@ -1,0 +1,233 @@
+"""Program handles: name, section and type without the kernel; attach and test_run with it."""
+
+from __future__ import annotations
+
+import ctypes
+import errno as E
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BpfError
+from ..spec import ProgramSpec
+from . import errors as rterrors
+from .link import Link
+
+if TYPE_CHECKING:
+    from .object import BpfObject
+
+# Section prefix -> libbpf's program type name (libbpf_bpf_prog_type_str), so
+# `.type` needs neither libbpf nor the kernel for the common sections.
+_SECTION_TYPES = {
+    "socket": "socket_filter",
+    "kprobe": "kprobe", "kretprobe": "kprobe", "uprobe": "kprobe", "uretprobe": "kprobe",
+    "uprobe.s": "kprobe", "uretprobe.s": "kprobe", "ksyscall": "kprobe",
+    "kretsyscall": "kprobe", "usdt": "kprobe", "kprobe.multi": "kprobe",
+    "kretprobe.multi": "kprobe",
+    "tc": "sched_cls", "classifier": "sched_cls", "action": "sched_act",
+    "tracepoint": "tracepoint", "tp": "tracepoint",
+    "raw_tracepoint": "raw_tracepoint", "raw_tp": "raw_tracepoint",
+    "raw_tracepoint.w": "raw_tracepoint_writable", "raw_tp.w": "raw_tracepoint_writable",
+    "tp_btf": "tracing", "fentry": "tracing", "fexit": "tracing", "fmod_ret": "tracing",
+    "fentry.s": "tracing", "fexit.s": "tracing", "fmod_ret.s": "tracing", "iter": "tracing",
+    "iter.s": "tracing", "freplace": "ext",
+    "lsm": "lsm", "lsm.s": "lsm", "lsm_cgroup": "lsm",
+    "xdp": "xdp", "xdp.frags": "xdp",
+    "perf_event": "perf_event",
+    "cgroup_skb": "cgroup_skb",
+    "syscall": "syscall",
+    "sk_skb": "sk_skb", "sk_msg": "sk_msg", "sockops": "sock_ops",
+    "flow_dissector": "flow_dissector", "sk_lookup": "sk_lookup",
+    "lwt_in": "lwt_in", "lwt_out": "lwt_out", "lwt_xmit": "lwt_xmit",
+    "lwt_seg6local": "lwt_seg6local", "struct_ops": "struct_ops",
+    "netfilter": "netfilter",
+}
+
+# Types whose BPF_PROG_TEST_RUN runs once and refuses repeat/duration/data.
+_RUN_ONCE = {"raw_tracepoint", "raw_tracepoint_writable", "syscall", "tracing"}
+# Types whose test run writes the context back into ctx_in (no ctx_out allowed).
+_CTX_IN_PLACE = {"syscall"}
+# Types whose test run refuses ctx_out.
+_NO_CTX_OUT = {"raw_tracepoint", "raw_tracepoint_writable", "syscall", "tracing"}
+_XDP_HEADROOM = 256
+
+
+def section_type(section: str) -> str | None:
+    """libbpf's program type name for a section, from the section's first component."""
+    head = section.split("/", 1)[0]
+    if head.startswith("cgroup") and head != "cgroup_skb":
+        return None  # cgroup/* has many types; ask libbpf
+    return _SECTION_TYPES.get(head)
+
+
+@dataclass(frozen=True)
+class TestRunResult:
+    """What one BPF_PROG_TEST_RUN gave back.
+
+    ``retval`` is the program's return value (as a signed 32-bit int), ``data``
+    the output packet (None without input data), ``ctx`` the output context (same
+    type as the input ctx: bytes or the ctypes instance's class), ``duration_ns``
+    the kernel's average run time per repetition (0 for run-once types).
+    """
+
+    __test__ = False  # not a pytest class, despite the name
+
+    retval: int
+    data: bytes | None
+    ctx: Any
+    duration_ns: int
+
+
+class Program:
+    """A program of the module (``skel.NAME``): ``.name .section .type``, ``attach()``, ``test_run()``."""
+
+    __slots__ = ("_obj", "spec", "_type")
+
+    def __init__(self, obj: BpfObject, spec: ProgramSpec) -> None:
+        self._obj = obj
+        self.spec = spec
+        self._type: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def section(self) -> str:
+        return self.spec.section
+
+    @property
+    def type(self) -> str:
+        """libbpf's program type name (``tracepoint``, ``xdp``, ``syscall``, ...)."""
+        if self._type is None:
+            t = section_type(self.spec.section)
+            if t is None:
+                from . import libbpf as L
+
+                if self._obj.loaded:
+                    t = L.prog_type_str(L.lib().bpf_program__type(self._obj.program_ptr(self.name)))
+                else:
+                    tid = L.prog_type_by_section(self.spec.section)
+                    t = L.prog_type_str(tid) if tid is not None else None
+            self._type = t or "unspec"
+        return self._type
+
+    @property
+    def fd(self) -> int:
+        """The program's fd (loads the module's object on first use)."""
+        return self._obj.program_fd(self.name)
+
+    def __repr__(self) -> str:
+        return f"<Program {self.name!r} section={self.section!r}>"
+
+    def attach(self) -> Link:
+        """Attach where the section says (tracepoint, raw_tracepoint, kprobe, uprobe, ...).
+
+        Loads the module's object first if needed.  The link stays attached
+        until ``detach()`` or the module's ``close()``.
+        """
+        from . import libbpf as L
+
+        ptr = self._obj.program_ptr(self.name)
+        with L.capture() as lines:
+            link = L.lib().bpf_program__attach(ptr)
+            err = L.last_errno() if not link else 0
+        if not link:
+            raise rterrors.attach_error(self.name, self.section, err, L.log_text(lines))
+        handle = Link(self._obj, link, self.name)
+        self._obj.add_link(handle)
+        return handle
+
+    def test_run(
+        self,
+        data: bytes | bytearray | None = None,
+        ctx: Any = None,
+        repeat: int | None = None,
+        data_size_out: int | None = None,
+        flags: int = 0,
+        cpu: int = 0,
+    ) -> TestRunResult:
+        """Run the program once (or ``repeat`` times) in the kernel with BPF_PROG_TEST_RUN.
+
+        ``data`` is the packet for XDP/tc/socket programs; ``ctx`` the context
+        (bytes or a ctypes instance: the u64 argument array for raw
+        tracepoints, the argument struct for syscall programs, which may change
+        it; the result's ``ctx`` holds it afterwards).  Raw tracepoint and
+        syscall programs run exactly once; ``repeat`` must then be 0 or 1.
+        """
+        from . import libbpf as L
+
+        ptype = self.type
+        run_once = ptype in _RUN_ONCE
+        if repeat is None:
+            repeat = 0 if run_once else 1
+        elif run_once:
+            if repeat not in (0, 1):
+                raise ValueError(f"{ptype} programs run once per test_run; repeat must be 0 or 1")
+            repeat = 0
+        fd = self.fd
+        opts = L.TestRunOpts()
+        opts.sz = ctypes.sizeof(opts)
+        opts.repeat = repeat
+        opts.flags = flags
+        opts.cpu = cpu
+        keep: list[Any] = []
+        data_out = None
+        if data is not None:
+            data = bytes(data)
+            din = ctypes.create_string_buffer(data, len(data))
+            size_out = data_size_out if data_size_out is not None else len(data) + _XDP_HEADROOM
+            data_out = ctypes.create_string_buffer(max(size_out, 1))
+            keep += [din, data_out]
+            opts.data_in = ctypes.cast(din, ctypes.c_void_p)
+            opts.data_size_in = len(data)
+            opts.data_out = ctypes.cast(data_out, ctypes.c_void_p)
+            opts.data_size_out = len(data_out)
+        ctx_in = ctx_out = None
+        ctx_cls = type(ctx) if isinstance(ctx, (ctypes.Structure, ctypes.Array, ctypes.Union)) else None
+        if ctx is not None:
+            raw = bytes(ctx)
+            ctx_in = ctypes.create_string_buffer(raw, len(raw))
+            opts.ctx_in = ctypes.cast(ctx_in, ctypes.c_void_p)
+            opts.ctx_size_in = len(raw)
+            if ptype not in _NO_CTX_OUT:
+                ctx_out = ctypes.create_string_buffer(len(raw))
+                opts.ctx_out = ctypes.cast(ctx_out, ctypes.c_void_p)
+                opts.ctx_size_out = len(raw)
+        rc = L.lib().bpf_prog_test_run_opts(fd, ctypes.byref(opts))
+        if rc < 0:
+            raise self._test_run_error(-rc, ptype, data)
+        out_data = None
+        if data_out is not None:
+            out_data = data_out.raw[:opts.data_size_out]
+        out_ctx: Any = None
+        if ctx_out is not None:
+            out_ctx = ctx_out.raw[:opts.ctx_size_out]
+        elif ctx_in is not None and ptype in _CTX_IN_PLACE:
+            out_ctx = ctx_in.raw  # the kernel wrote the context back in place
+        if out_ctx is not None and ctx_cls is not None and len(out_ctx) >= ctypes.sizeof(ctx_cls):
+            out_ctx = ctx_cls.from_buffer_copy(out_ctx)
+        retval = opts.retval
+        if retval >= 1 << 31:
+            retval -= 1 << 32
+        return TestRunResult(retval, out_data, out_ctx, opts.duration)
+
+    def _test_run_error(self, err: int, ptype: str, data: bytes | None) -> BpfError:
+        what = f"test_run of program '{self.name}' ({ptype})"
+        if err in (E.ENOTSUP, E.EOPNOTSUPP, 524):
+            return BpfError(f"{what}: the kernel cannot test-run {ptype} programs "
+                            f"(attach it and trigger the event instead)", err)
+        if err == E.ENOSPC:
+            return BpfError(f"{what}: the output is larger than data_size_out; pass a larger "
+                            f"data_size_out", err)
+        if err == E.EINVAL:
+            hint = ""
+            if ptype == "xdp" and (data is None or len(data) < 14):
+                hint = ": XDP programs need data of at least 14 bytes (an Ethernet header)"
+            elif ptype in ("sched_cls", "socket_filter", "cgroup_skb") and data is None:
+                hint = ": packet programs need data (at least an Ethernet header)"
+            else:
+                hint = ": the kernel refused these arguments (data/ctx sizes, repeat)"
+            return BpfError(f"{what}{hint}", err)
+        if err in (E.EPERM, E.EACCES):
+            return rterrors.privilege_error(what, err)
+        return BpfError(f"{what} failed: {rterrors._strerror(err)}", err)

@@ -18,6 +18,7 @@ user space, raises :class:`NotInKernelError` with a pointer to the right API.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from ctypes import (
     c_bool,
     c_char,
@@ -31,7 +32,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import Any, Callable, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -1,0 +1,72 @@
+"""IR text → BPF ELF object, in-process through llvmlite (no llc on PATH)."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from .elf import Elf, stack_depth
+
+TRIPLE = "bpfel-unknown-none"
+STACK_LIMIT = 512
+
+
+class BackendError(Exception):
+    """LLVM refused IR the compiler generated: a bug in bpfimport, reported as one."""
+
+
+@functools.cache
+def _llvm() -> Any:
+    try:
+        import llvmlite.binding as llvm
+    except ImportError as e:  # pragma: no cover - install problem
+        raise BackendError("llvmlite is not installed: pip install llvmlite") from e
+    llvm.initialize_all_targets()
+    llvm.initialize_all_asmprinters()
+    try:
+        llvm.Target.from_triple(TRIPLE)
+    except RuntimeError as e:
+        raise BackendError(
+            f"this llvmlite ({llvm.llvm_version_info}) was built without the BPF target: "
+            "install llvmlite from PyPI (pip install --force-reinstall llvmlite)"
+        ) from e
+    # LLVM's own stack check ends the process; raise it and check the object ourselves instead
+    llvm.set_option("bpfimport", "-bpf-stack-size=65536")
+    return llvm
+
+
+def llvm_version() -> str:
+    return ".".join(map(str, _llvm().llvm_version_info))
+
+
+def emit_object(ir: str, cpu: str, opt_level: int) -> bytes:
+    llvm = _llvm()
+    try:
+        module = llvm.parse_assembly(ir)
+        module.verify()
+    except RuntimeError as e:
+        raise BackendError(f"LLVM rejected the generated IR: {e}") from e
+    target = llvm.Target.from_triple(TRIPLE)
+    machine = target.create_target_machine(cpu=cpu, opt=opt_level, reloc="static", codemodel="small")
+    if opt_level:
+        tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        builder = llvm.create_pass_builder(machine, tuning)
+        builder.getModulePassManager().run(module, builder)
+    return machine.emit_object(module)
+
+
+def optimized_ir(ir: str, cpu: str, opt_level: int) -> str:
+    llvm = _llvm()
+    module = llvm.parse_assembly(ir)
+    machine = llvm.Target.from_triple(TRIPLE).create_target_machine(cpu=cpu, opt=opt_level)
+    if opt_level:
+        tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+        builder = llvm.create_pass_builder(machine, tuning)
+        builder.getModulePassManager().run(module, builder)
+    return str(module)
+
+
+def deepest_stack(obj: bytes) -> dict[str, int]:
+    """Stack bytes used by each code section of the object."""
+    elf = Elf(obj)
+    return {s.name: stack_depth(elf.body(s)) for s in elf.code_sections()}

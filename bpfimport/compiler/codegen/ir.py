@@ -1,0 +1,185 @@
+"""A small emitter of LLVM IR text.
+
+Why text and not ``llvmlite.ir``: BTF needs debug metadata with cycles (a
+subprogram's retained parameters point back at the subprogram), which
+llvmlite's IR objects cannot build without recursing in their hashing.  Text
+gives us every construct the BPF backend understands; llvmlite parses and
+verifies it, so a mistake here is caught as an internal error, never as a
+wrong program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..types import BpfType, mem_llvm
+
+
+@dataclass(frozen=True)
+class Value:
+    """An IR operand with the compiler type of what it holds.
+
+    Scalars are SSA values; for aggregates (structs, arrays) ``ref`` is the
+    address of the memory holding the value.
+    """
+
+    ty: BpfType
+    ref: str
+
+    @property
+    def llvm(self) -> str:
+        return "ptr" if self.ty.aggregate else self.ty.llvm
+
+
+@dataclass
+class Block:
+    label: str
+    lines: list[str] = field(default_factory=list)
+    terminated: bool = False
+
+
+class FunctionIR:
+    """One function's blocks and the counter that names its temporaries."""
+
+    def __init__(self, name: str, ret: str, params: list[tuple[str, str]], header_extra: str) -> None:
+        self.name = name
+        self.ret = ret
+        self.params = params  # (llvm type, name)
+        self.header_extra = header_extra  # linkage/attributes/section/!dbg after the signature
+        self.linkage = "dso_local"
+        self.allocas: list[str] = []
+        self.blocks: list[Block] = []
+        self._count = 0
+        self._labels: dict[str, int] = {}
+
+    def tmp(self, hint: str = "t") -> str:
+        self._count += 1
+        return f"%{hint}{self._count}"
+
+    def new_block(self, hint: str) -> Block:
+        n = self._labels.get(hint, 0)
+        self._labels[hint] = n + 1
+        block = Block(hint if hint == "entry" else f"{hint}.{n}")
+        self.blocks.append(block)
+        return block
+
+    def text(self) -> str:
+        params = ", ".join(f"{t} noundef %{n}" for t, n in self.params)
+        out = [f"define {self.linkage} {self.ret} @{self.name}({params}) {self.header_extra} {{"]
+        for i, block in enumerate(self.blocks):
+            out.append(f"{block.label}:")
+            if i == 0:
+                out.extend(self.allocas)
+            out.extend(block.lines)
+        out.append("}")
+        return "\n".join(out)
+
+
+class Builder:
+    """Appends instructions to the current block, each tagged with the current source location."""
+
+    def __init__(self, fn: FunctionIR) -> None:
+        self.fn = fn
+        self.block = fn.new_block("entry")
+        self.dbg: int | None = None  # metadata id of the current DILocation
+
+    # ------------------------------------------------------------ plumbing
+    def _suffix(self) -> str:
+        return f", !dbg !{self.dbg}" if self.dbg is not None else ""
+
+    def emit(self, text: str) -> None:
+        if self.block.terminated:
+            # code after return/break: keep it out of the IR, it cannot run
+            return
+        self.block.lines.append(f"  {text}{self._suffix()}")
+
+    def assign(self, text: str, hint: str = "t") -> str:
+        name = self.fn.tmp(hint)
+        self.emit(f"{name} = {text}")
+        return name
+
+    def terminate(self, text: str) -> None:
+        self.emit(text)
+        self.block.terminated = True
+
+    def position(self, block: Block) -> None:
+        self.block = block
+
+    def new_block(self, hint: str) -> Block:
+        return self.fn.new_block(hint)
+
+    # ------------------------------------------------------------ memory
+    def alloca(self, ty: BpfType, hint: str = "v") -> str:
+        name = self.fn.tmp(hint)
+        self.fn.allocas.append(f"  {name} = alloca {mem_llvm(ty)}, align {max(ty.align, 1)}")
+        return name
+
+    def load(self, llvm_ty: str, ptr: str, align: int, volatile: bool = False) -> str:
+        v = "volatile " if volatile else ""
+        return self.assign(f"load {v}{llvm_ty}, ptr {ptr}, align {align}")
+
+    def store(self, llvm_ty: str, value: str, ptr: str, align: int) -> None:
+        self.emit(f"store {llvm_ty} {value}, ptr {ptr}, align {align}")
+
+    def gep(self, base_llvm: str, ptr: str, indices: list[tuple[str, str]]) -> str:
+        idx = ", ".join(f"{t} {v}" for t, v in indices)
+        return self.assign(f"getelementptr inbounds {base_llvm}, ptr {ptr}, {idx}", "p")
+
+    def byte_gep(self, ptr: str, offset: int) -> str:
+        if offset == 0:
+            return ptr
+        return self.assign(f"getelementptr inbounds i8, ptr {ptr}, i64 {offset}", "p")
+
+    def memset(self, ptr: str, size: int, align: int) -> None:
+        self.emit(f"call void @llvm.memset.p0.i64(ptr align {align} {ptr}, i8 0, i64 {size}, i1 false)")
+
+    def memcpy(self, dst: str, src: str, size: int, align: int) -> None:
+        self.emit(
+            f"call void @llvm.memcpy.p0.p0.i64(ptr align {align} {dst}, ptr align {align} {src}, "
+            f"i64 {size}, i1 false)"
+        )
+
+    # ------------------------------------------------------------ arithmetic
+    def binop(self, op: str, llvm_ty: str, a: str, b: str) -> str:
+        return self.assign(f"{op} {llvm_ty} {a}, {b}")
+
+    def icmp(self, pred: str, llvm_ty: str, a: str, b: str) -> str:
+        return self.assign(f"icmp {pred} {llvm_ty} {a}, {b}", "c")
+
+    def select(self, cond: str, llvm_ty: str, a: str, b: str) -> str:
+        return self.assign(f"select i1 {cond}, {llvm_ty} {a}, {llvm_ty} {b}")
+
+    def cast(self, op: str, from_ty: str, value: str, to_ty: str) -> str:
+        return self.assign(f"{op} {from_ty} {value} to {to_ty}")
+
+    def atomicrmw(self, op: str, ptr: str, llvm_ty: str, value: str, align: int) -> str:
+        # monotonic: counters need atomicity, not ordering; BPF then uses the plain lock-add form
+        return self.assign(f"atomicrmw {op} ptr {ptr}, {llvm_ty} {value} monotonic, align {align}")
+
+    # ------------------------------------------------------------ calls
+    def call_helper(self, helper_id: int, ret: str, args: list[tuple[str, str]]) -> str:
+        """Call a BPF helper the way clang does: through an inttoptr of its number."""
+        argtypes = ", ".join(t for t, _ in args)
+        argv = ", ".join(f"{t} {v}" for t, v in args)
+        return self.assign(f"call {ret} ({argtypes}) inttoptr (i64 {helper_id} to ptr)({argv})", "r")
+
+    def call(self, ret: str, name: str, args: list[tuple[str, str]]) -> str | None:
+        argv = ", ".join(f"{t} {v}" for t, v in args)
+        if ret == "void":
+            self.emit(f"call void @{name}({argv})")
+            return None
+        return self.assign(f"call {ret} @{name}({argv})", "r")
+
+    # ------------------------------------------------------------ control flow
+    def br(self, target: Block) -> None:
+        self.terminate(f"br label %{target.label}")
+
+    def cbr(self, cond: str, then: Block, other: Block) -> None:
+        self.terminate(f"br i1 {cond}, label %{then.label}, label %{other.label}")
+
+    def phi(self, llvm_ty: str, incoming: list[tuple[str, Block]]) -> str:
+        pairs = ", ".join(f"[ {v}, %{b.label} ]" for v, b in incoming)
+        return self.assign(f"phi {llvm_ty} {pairs}")
+
+    def ret(self, llvm_ty: str, value: str | None) -> None:
+        self.terminate(f"ret {llvm_ty} {value}" if value is not None else "ret void")

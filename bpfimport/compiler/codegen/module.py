@@ -1,0 +1,138 @@
+"""Module level codegen: maps, globals, LICENSE, strings, functions, and the debug info tying them to BTF."""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from ..._version import __version__
+from ...spec import MAP_KINDS
+from ..debuginfo import DebugInfo
+from ..frontend.model import GlobalDecl, ModuleModel
+from ..types import CHAR, BoolType, IntType, mem_llvm
+from .function import FunctionCodegen
+
+HEADER = (
+    'target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"\n'
+    'target triple = "bpfel-unknown-none"\n'
+)
+INTRINSICS = (
+    "declare void @llvm.memset.p0.i64(ptr nocapture writeonly, i8, i64, i1 immarg)\n"
+    "declare void @llvm.memcpy.p0.p0.i64(ptr noalias nocapture writeonly, ptr noalias nocapture readonly, "
+    "i64, i1 immarg)\n"
+)
+DEFAULT_LICENSE = "GPL"
+
+
+class ModuleCodegen:
+    def __init__(self, model: ModuleModel) -> None:
+        self.model = model
+        path = os.path.abspath(model.source.filename)
+        self.debug = DebugInfo(os.path.basename(path), os.path.dirname(path), model.source.text,
+                               f"bpfimport {__version__}")
+        self._strings: dict[bytes, str] = {}
+        self.current: FunctionCodegen | None = None  # the function being lowered, for error locations
+
+    def string_constant(self, data: bytes) -> str:
+        """A read-only byte string in .rodata (format strings must live in a read-only map)."""
+        name = self._strings.get(data)
+        if name is None:
+            name = f"@.str.{len(self._strings)}"
+            self._strings[data] = name
+        return name
+
+    # ------------------------------------------------------------ the module
+    def generate(self) -> str:
+        self.check_calls()
+        parts = [HEADER]
+        parts += [self.map_ir(name) for name in self.model.maps]
+        parts += [self.global_ir(g) for g in self.model.globals.values()]
+        parts.append(self.license_ir())
+        functions = []
+        for decl in self.model.functions.values():
+            self.current = FunctionCodegen(self, decl)
+            functions.append(self.current.generate())
+        parts += [self.string_ir(data, name) for data, name in self._strings.items()]
+        parts += functions
+        parts.append(INTRINSICS)
+        parts.append('attributes #0 = { nounwind "frame-pointer"="all" }')
+        parts.append(self.debug.render([]))
+        return "\n".join(parts) + "\n"
+
+    def map_ir(self, name: str) -> str:
+        decl = self.model.maps[name]
+        d = self.debug
+        ty = d.map_type(MAP_KINDS[decl.kind].type_id, decl.max_entries, d.type(decl.key), d.type(decl.value),
+                        decl.flags, decl.lineno, decl.key_size, decl.value_size)
+        members = 1 + bool(decl.max_entries) + (decl.key is not None or decl.key_size is not None) \
+            + (decl.value is not None or decl.value_size is not None) + bool(decl.flags)
+        var = d.global_var(name, ty, decl.lineno)
+        body = ", ".join(["ptr"] * members)
+        return f'@{name} = dso_local global {{ {body} }} zeroinitializer, section ".maps", align 8, !dbg !{var}'
+
+    def global_ir(self, g: GlobalDecl) -> str:
+        var = self.debug.global_var(g.name, self.debug.type(g.ty), g.lineno)
+        # Final globals are constants read with volatile loads (C's `const volatile`): one
+        # read-only .rodata section that user space may still fill in before load
+        kind = "constant" if g.final else "global"
+        return (f"@{g.name} = dso_local {kind} {mem_llvm(g.ty)} {initializer(g)}, "
+                f'section "{g.section}", align {g.ty.align}, !dbg !{var}')
+
+    def license_ir(self) -> str:
+        text = (self.model.license or DEFAULT_LICENSE).encode() + b"\0"
+        arr = self.debug.array(self.debug.type(CHAR), 8 * len(text), len(text))
+        var = self.debug.global_var("LICENSE", arr, self.model.license_line)
+        return (f"@LICENSE = dso_local global [{len(text)} x i8] c{ir_bytes(text)}, "
+                f'section "license", align 1, !dbg !{var}')
+
+    def string_ir(self, data: bytes, name: str) -> str:
+        return (f"{name} = private constant [{len(data)} x i8] c{ir_bytes(data)}, "
+                f'section ".rodata", align 1')
+
+    # ------------------------------------------------------------ checks across functions
+    def check_calls(self) -> None:
+        """Reject recursion up front: BPF has no recursion and LLVM would not say so clearly."""
+        graph: dict[str, list[ast.Call]] = {}
+        for name, decl in self.model.functions.items():
+            graph[name] = [
+                node for node in ast.walk(decl.node)
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                and node.func.id in self.model.functions
+            ]
+        state: dict[str, int] = {}
+
+        def visit(name: str) -> None:
+            state[name] = 1
+            for call in graph[name]:
+                callee = call.func.id  # type: ignore[attr-defined]
+                if state.get(callee) == 1:
+                    raise self.model.source.error(
+                        call, f"'{callee}' is called recursively ({name} → {callee})",
+                        "BPF does not allow recursion: rewrite it as a bounded loop")
+                if callee not in state:
+                    visit(callee)
+            state[name] = 2
+
+        for name in graph:
+            if name not in state:
+                visit(name)
+
+
+def initializer(g: GlobalDecl) -> str:
+    if isinstance(g.initial, bytes):
+        return "zeroinitializer" if not any(g.initial) else f"c{ir_bytes(g.initial)}"
+    if isinstance(g.ty, BoolType):
+        return "1" if g.initial else "0"
+    if isinstance(g.ty, IntType):
+        return str(g.ty.wrap(g.initial))
+    return "zeroinitializer"
+
+
+def ir_bytes(data: bytes) -> str:
+    out = []
+    for b in data:
+        if 0x20 <= b < 0x7F and b not in (0x22, 0x5C):
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:02X}")
+    return '"' + "".join(out) + '"'

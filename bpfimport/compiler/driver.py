@@ -1,0 +1,113 @@
+"""The compiler pipeline: parse → frontend → codegen → backend → object + spec.
+
+``compile_source`` raises ``CompileError`` and nothing else: an unexpected
+exception inside the compiler is reported as an internal error at the line
+being compiled, so a user never sees a traceback from the compiler's guts.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+
+from ..errors import CompileError
+from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
+from . import CompiledModule, CompileOptions
+from .backend import STACK_LIMIT, BackendError, deepest_stack, emit_object
+from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
+from .elf import Elf
+from .frontend import ModuleModel, analyze_module
+from .frontend.model import Source
+
+BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
+
+
+def compile_source(source: str | bytes, filename: str, module_name: str | None,
+                   options: CompileOptions) -> CompiledModule:
+    if isinstance(source, bytes):
+        try:
+            text = source.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise CompileError(f"{filename} is not UTF-8: {e}", filename, 1, 1) from None
+    else:
+        text = source
+    src = Source(filename, text)
+    name = module_name or _module_name(filename)
+    try:
+        tree = ast.parse(text, filename=filename)
+    except SyntaxError as e:
+        raise CompileError(e.msg, filename, e.lineno, e.offset, e.text) from None
+    except ValueError as e:  # e.g. source with NUL bytes
+        raise CompileError(str(e), filename, 1, 1) from None
+    model: ModuleModel | None = None
+    codegen: ModuleCodegen | None = None
+    try:
+        model = analyze_module(src, tree, name)
+        codegen = ModuleCodegen(model)
+        ir = codegen.generate()
+        obj = emit_object(ir, options.cpu, options.opt_level)
+        check_stack(obj, model)
+        spec = build_spec(model, obj)
+    except CompileError:
+        raise
+    except RecursionError:
+        raise src.error(_current_node(codegen), "expression nested too deeply",
+                        "split it into several statements") from None
+    except BackendError as e:
+        raise src.error(_current_node(codegen), f"internal compiler error: {e}", BUG_HINT) from None
+    except Exception as e:  # noqa: BLE001 - nothing else may escape the compiler
+        raise src.error(_current_node(codegen), f"internal compiler error: {type(e).__name__}: {e}",
+                        BUG_HINT) from e
+    return CompiledModule(obj, spec, ir)
+
+
+def _current_node(codegen: ModuleCodegen | None) -> ast.AST | None:
+    fc = getattr(codegen, "current", None)
+    return getattr(fc, "node", None)
+
+
+def _module_name(filename: str) -> str:
+    base = os.path.basename(filename)
+    for suffix in (".bpf.py", ".py"):
+        if base.endswith(suffix):
+            return base[: -len(suffix)] + ("_bpf" if suffix == ".bpf.py" else "")
+    return base
+
+
+def check_stack(obj: bytes, model: ModuleModel) -> None:
+    for section, depth in deepest_stack(obj).items():
+        if depth <= STACK_LIMIT:
+            continue
+        owner = next((f for f in model.functions.values() if f.section == section), None)
+        node = owner.node if owner else next(iter(model.functions.values())).node
+        raise model.source.error(
+            node, f"'{node.name}' uses {depth} bytes of BPF stack; the kernel allows {STACK_LIMIT}",
+            "keep large structs in a map (e.g. a PerCpuArrayMap with one entry) and work on the map value")
+
+
+def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
+    elf = Elf(obj)
+    offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
+    programs = tuple(
+        ProgramSpec(f.name, f.section, f.decorator or "section", f.node.lineno)
+        for f in model.functions.values() if f.section is not None
+    )
+    maps = tuple(
+        MapSpec(m.name, m.kind,
+                m.key.spec if m.key is not None else ("u32" if m.key_size else None),
+                m.value.spec if m.value is not None else ("u32" if m.value_size else None),
+                m.max_entries, m.flags, m.lineno)
+        for m in model.maps.values()
+    )
+    structs = tuple(
+        StructSpec(s.name, s.size, s.align, tuple(FieldSpec(f.name, f.type.spec, f.offset) for f in s.fields),
+                   s.lineno)
+        for s in model.structs.values()
+    )
+    globals_ = tuple(
+        GlobalSpec(g.name, g.ty.spec, g.section, offsets.get(g.name, 0),
+                   g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
+        for g in model.globals.values()
+    )
+    return ModuleSpec(model.module_name, os.path.abspath(model.source.filename),
+                      model.license or DEFAULT_LICENSE, programs, maps, structs, globals_)

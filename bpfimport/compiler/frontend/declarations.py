@@ -1,0 +1,453 @@
+"""Module level: imports, maps, structs, globals, constants, LICENSE and function signatures.
+
+A ``.bpf.py`` module holds declarations only.  Anything else at module level
+is user-space code, which belongs in the Python module that imports this one.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ...lang import __all__ as LANG_NAMES
+from ...spec import MAP_KINDS
+from ..tables import (
+    CTYPES_MODULE,
+    IGNORED_DECORATORS,
+    IGNORED_IMPORTS,
+    LANG_MODULES,
+    PROGRAM_KINDS,
+    RESERVED_NAMES,
+    TYPING_MODULES,
+)
+from ..types import (
+    CHAR,
+    I32,
+    I64,
+    VOID,
+    VOID_PTR,
+    ArrayType,
+    BoolType,
+    BpfType,
+    IntType,
+    PtrType,
+    StructType,
+)
+from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, Source
+from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
+
+USER_SPACE_HINT = (
+    "a .bpf.py file holds only BPF declarations (imports, maps, structs, globals, "
+    "programs); user-space code belongs in the Python module that imports it"
+)
+TYPE_HINT = "use u8/u16/u32/u64/i8/i16/i32/i64, c_char * N, c_uint64 * N, or a @struct class"
+
+
+def analyze_module(source: Source, tree: ast.Module, module_name: str) -> ModuleModel:
+    model = ModuleModel(source, module_name)
+    analyzer = _Declarations(model)
+    for stmt in tree.body:
+        analyzer.statement(stmt)
+    if not any(f.section for f in model.functions.values()):
+        raise source.error(
+            None, f"{source.filename} declares no BPF program",
+            "decorate a function with a program decorator, e.g. @tracepoint(\"syscalls/sys_enter_execve\")",
+        )
+    return model
+
+
+class _Declarations:
+    def __init__(self, model: ModuleModel) -> None:
+        self.model = model
+        self.src = model.source
+
+    def err(self, node: ast.AST | None, message: str, hint: str | None = None) -> Exception:
+        return self.src.error(node, message, hint)
+
+    # ------------------------------------------------------------ dispatch
+    def statement(self, stmt: ast.stmt) -> None:
+        handler = getattr(self, "stmt_" + type(stmt).__name__, None)
+        if handler is None:
+            raise self.err(stmt, f"{_describe(stmt)} is not allowed at module level in a .bpf.py file",
+                           USER_SPACE_HINT)
+        handler(stmt)
+
+    def stmt_Import(self, stmt: ast.Import) -> None:
+        for alias in stmt.names:
+            self.check_module(stmt, alias.name)
+            if alias.asname:
+                self.model.modules[alias.asname] = alias.name
+            else:
+                head = alias.name.split(".")[0]
+                self.model.modules[head] = head
+
+    def stmt_ImportFrom(self, stmt: ast.ImportFrom) -> None:
+        module = stmt.module or ""
+        if stmt.level:
+            raise self.err(stmt, "relative imports are not supported in a .bpf.py file",
+                           "import from bpfimport.lang (or ctypes) by absolute name")
+        self.check_module(stmt, module)
+        if module in IGNORED_IMPORTS:
+            return
+        for alias in stmt.names:
+            if alias.name == "*":
+                star = CTYPES_NAMES if module == CTYPES_MODULE else (
+                    {"Final"} if module in TYPING_MODULES else set(LANG_NAMES)
+                )
+                for name in star:
+                    self.model.names[name] = name
+                continue
+            known = self.known_in(module, alias.name)
+            if not known:
+                raise self.err(stmt, f"'{alias.name}' cannot be imported from {module} in a .bpf.py file",
+                               f"the names bpfimport.lang provides are: {', '.join(sorted(LANG_NAMES)[:12])}, ...")
+            self.model.names[alias.asname or alias.name] = alias.name
+
+    def known_in(self, module: str, name: str) -> bool:
+        if module == CTYPES_MODULE:
+            return name in CTYPES_NAMES or name in ("c_char_p",)
+        if module in TYPING_MODULES:
+            return name in ("Final", "Any")
+        return name in LANG_NAMES or name in CTYPES_NAMES or name in ("BPF", "trace_pipe", "trace_fields")
+
+    def check_module(self, stmt: ast.stmt, module: str) -> None:
+        ok = (module in LANG_MODULES or module == CTYPES_MODULE or module in TYPING_MODULES
+              or module in IGNORED_IMPORTS)
+        if not ok:
+            raise self.err(stmt, f"'import {module}' is not allowed in a .bpf.py file",
+                           "BPF code can use bpfimport.lang, ctypes and typing.Final; " + USER_SPACE_HINT)
+
+    def stmt_Expr(self, stmt: ast.Expr) -> None:
+        value = stmt.value
+        if isinstance(value, ast.Constant) and isinstance(value.value, str):
+            return  # a docstring
+        if (isinstance(value, ast.Call) and builtin_name(self.model, value.func) == "compile"
+                and not value.args and not value.keywords):
+            return  # pythonbpf's trailing compile()
+        raise self.err(stmt, f"{_describe(stmt)} at module level would run user-space code",
+                       USER_SPACE_HINT)
+
+    def stmt_Pass(self, stmt: ast.Pass) -> None:
+        return
+
+    # ------------------------------------------------------------ assignments
+    def stmt_Assign(self, stmt: ast.Assign) -> None:
+        if len(stmt.targets) != 1 or not isinstance(stmt.targets[0], ast.Name):
+            raise self.err(stmt, "module-level assignment must bind one name",
+                           "write one declaration per line, e.g. counts = HashMap(...)")
+        name = stmt.targets[0].id
+        self.declare(stmt.targets[0], name, stmt.value, None)
+
+    def stmt_AnnAssign(self, stmt: ast.AnnAssign) -> None:
+        if not isinstance(stmt.target, ast.Name):
+            raise self.err(stmt, "module-level annotated assignment must bind a name")
+        if stmt.value is None:
+            raise self.err(stmt, f"global '{stmt.target.id}' needs an initial value",
+                           f"e.g. {stmt.target.id}: u64 = 0")
+        self.declare(stmt.target, stmt.target.id, stmt.value, stmt.annotation)
+
+    def declare(self, target: ast.expr, name: str, value: ast.expr, annotation: ast.expr | None) -> None:
+        self.check_new_name(target, name)
+        if name == "LICENSE":
+            text = const_value(self.model, value)
+            if not isinstance(text, str):
+                raise self.err(value, "LICENSE must be a string", 'LICENSE = "GPL"')
+            self.model.license, self.model.license_line = text, target.lineno
+            return
+        if isinstance(value, ast.Call) and self.map_kind(value.func):
+            if annotation is not None and not self.map_kind(annotation):
+                raise self.err(annotation, "a map's annotation must be its map type")
+            self.model.maps[name] = self.map_decl(name, value)
+            return
+        if annotation is None:
+            folded = const_value(self.model, value)
+            if folded is None:
+                raise self.err(value, f"'{name} = ...' at module level must be a constant, a map or "
+                               "an annotated global", "for a mutable global write e.g. "
+                               f"{name}: u64 = 0; for a constant, an integer expression")
+            self.model.constants[name] = folded
+            return
+        self.global_decl(name, target, value, annotation)
+
+    def global_decl(self, name: str, target: ast.expr, value: ast.expr, annotation: ast.expr) -> None:
+        final = False
+        ann = annotation
+        if isinstance(ann, ast.Subscript) and builtin_name(self.model, ann.value) == "Final":
+            final, ann = True, ann.slice
+        elif builtin_name(self.model, ann) == "Final":
+            final, ann = True, None
+        ty = resolve_type(self.model, ann) if ann is not None else I64
+        if ty is None:
+            raise self.err(ann, f"unknown type for global '{name}'", TYPE_HINT)
+        initial = self.initial_value(value, ty, name)
+        zero = initial == 0 or (isinstance(initial, bytes) and not any(initial))
+        section = ".rodata" if final else (".bss" if zero else ".data")
+        self.model.globals[name] = GlobalDecl(name, ty, section, initial, final, target.lineno)
+
+    def initial_value(self, value: ast.expr, ty: BpfType, name: str) -> int | bytes:
+        # c_uint64(0) spelling (pythonbpf) or a plain constant
+        if (isinstance(value, ast.Call) and len(value.args) <= 1 and not value.keywords
+                and resolve_type(self.model, value.func) is not None):
+            value = value.args[0] if value.args else ast.Constant(0)
+        folded = const_value(self.model, value)
+        if isinstance(ty, (IntType, BoolType)):
+            if not isinstance(folded, int):
+                raise self.err(value, f"global '{name}' needs a constant initial value")
+            if not isinstance(ty, BoolType) and not ty.fits(folded):
+                raise self.err(value, f"{folded} does not fit in {ty} (global '{name}')",
+                               f"{ty} holds {ty.min}..{ty.max}")
+            return int(folded)
+        if isinstance(ty, ArrayType) and ty.elem == CHAR:
+            if isinstance(folded, str):
+                data = folded.encode()
+                if len(data) > ty.length:
+                    raise self.err(value, f"string of {len(data)} bytes does not fit in {ty}")
+                return data.ljust(ty.length, b"\0")
+            if folded == 0:
+                return bytes(ty.size)
+        if folded == 0:
+            return bytes(ty.size)
+        raise self.err(value, f"global '{name}' of type {ty} can only start as zero",
+                       "initialise it to 0 and fill it from a program or from user space")
+
+    # ------------------------------------------------------------ maps
+    def map_kind(self, node: ast.expr) -> str | None:
+        name = builtin_name(self.model, node)
+        return name if name in MAP_KINDS else None
+
+    def map_decl(self, name: str, call: ast.Call) -> MapDecl:
+        kind = self.map_kind(call.func)
+        assert kind is not None
+        args: dict[str, ast.expr] = {}
+        positional = ["key", "value", "max_entries", "flags"]
+        if len(call.args) > len(positional):
+            raise self.err(call, f"{kind}() takes at most {len(positional)} positional arguments")
+        for pname, arg in zip(positional, call.args):
+            args[pname] = arg
+        for kw in call.keywords:
+            if kw.arg is None:
+                raise self.err(kw.value, "**kwargs is not supported in a map declaration")
+            canonical = {"key_type": "key", "value_type": "value"}.get(kw.arg, kw.arg)
+            if canonical not in ("key", "value", "max_entries", "flags", "key_size", "value_size"):
+                raise self.err(kw.value, f"{kind}() has no argument '{kw.arg}'",
+                               "use key=, value=, max_entries=, flags=")
+            if canonical in args:
+                raise self.err(kw.value, f"{kind}() got '{canonical}' twice")
+            args[canonical] = kw.value
+        mk = MAP_KINDS[kind]
+        key = value = None
+        key_size = value_size = None
+        if kind in ("PerfEventArray",):
+            # the kernel fixes these at 4 bytes; accept pythonbpf's key_size=c_int32 spelling
+            key_size, value_size = 4, 4
+        elif not mk.keyless or kind in ("QueueMap", "StackMap", "BloomFilterMap"):
+            key = self.map_type_arg(kind, "key", args.get("key"), call, optional=mk.keyless)
+            value = self.map_type_arg(kind, "value", args.get("value"), call,
+                                      optional=kind in ("ProgArray", "StackTraceMap"))
+            if kind == "ProgArray":
+                key, value = key or IntType(32, False), IntType(32, False)
+        default_entries = 1 if kind == "PerfEventArray" else 0
+        max_entries = default_entries
+        if "max_entries" in args:
+            max_entries = const_int(self.model, args["max_entries"])
+            if max_entries is None or max_entries <= 0:
+                raise self.err(args["max_entries"], "max_entries must be a positive constant")
+        elif kind not in ("PerfEventArray",):
+            raise self.err(call, f"{kind}() needs max_entries=", f"e.g. {kind}(..., max_entries=1024)")
+        flags = 0
+        if "flags" in args:
+            flags_v = const_int(self.model, args["flags"])
+            if flags_v is None or flags_v < 0:
+                raise self.err(args["flags"], "flags must be a non-negative constant")
+            flags = flags_v
+        if kind == "PerfEventArray":
+            max_entries = 0  # libbpf sizes it to the number of CPUs
+        return MapDecl(name, kind, key, value, max_entries, flags, call.lineno, key_size, value_size)
+
+    def map_type_arg(self, kind: str, what: str, node: ast.expr | None, call: ast.Call,
+                     optional: bool) -> BpfType | None:
+        if node is None:
+            if optional:
+                return None
+            raise self.err(call, f"{kind}() needs {what}=", f"e.g. {kind}(key=u32, value=u64, max_entries=1024)")
+        ty = resolve_type(self.model, node)
+        if ty is None or isinstance(ty, PtrType):
+            raise self.err(node, f"unknown {what} type for {kind}", TYPE_HINT)
+        return ty
+
+    # ------------------------------------------------------------ structs
+    def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
+        decorators = [builtin_name(self.model, d) for d in stmt.decorator_list]
+        if "struct" not in decorators:
+            raise self.err(stmt, f"class '{stmt.name}' is not a @struct",
+                           "decorate BPF data types with @struct (from bpfimport.lang)")
+        if stmt.bases or stmt.keywords:
+            raise self.err(stmt, f"@struct class '{stmt.name}' cannot have base classes")
+        self.check_new_name(stmt, stmt.name)
+        members: list[tuple[str, BpfType]] = []
+        for item in stmt.body:
+            if isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant):
+                continue  # docstring
+            if isinstance(item, ast.Pass):
+                continue
+            if not isinstance(item, ast.AnnAssign) or not isinstance(item.target, ast.Name):
+                raise self.err(item, f"@struct '{stmt.name}' may contain only annotated fields",
+                               "e.g. pid: u32")
+            if item.value is not None:
+                raise self.err(item.value, "struct fields cannot have default values",
+                               "fields start as zero; set them after construction")
+            fname = item.target.id
+            if any(fname == m for m, _ in members):
+                raise self.err(item, f"field '{fname}' is declared twice")
+            ftype = resolve_type(self.model, item.annotation)
+            if ftype is None or (isinstance(ftype, PtrType)):
+                raise self.err(item.annotation, f"unknown type for field '{fname}'", TYPE_HINT)
+            members.append((fname, ftype))
+        if not members:
+            raise self.err(stmt, f"@struct '{stmt.name}' has no fields", "add fields such as pid: u32")
+        self.model.structs[stmt.name] = StructType.layout(stmt.name, members, stmt.lineno)
+
+    # ------------------------------------------------------------ functions
+    def stmt_FunctionDef(self, stmt: ast.FunctionDef) -> None:
+        self.check_new_name(stmt, stmt.name)
+        program: tuple[str, str] | None = None
+        role = "subprogram"
+        for deco in stmt.decorator_list:
+            target = deco.func if isinstance(deco, ast.Call) else deco
+            name = builtin_name(self.model, target)
+            if name in IGNORED_DECORATORS:
+                continue
+            if name in ("map", "bpfglobal"):
+                role = name
+                continue
+            if name in PROGRAM_KINDS:
+                if program is not None:
+                    raise self.err(deco, f"'{stmt.name}' has two program decorators")
+                program = (name, self.section_of(name, deco))
+                continue
+            raise self.err(deco, f"unknown decorator on '{stmt.name}'",
+                           "use a program decorator such as @tracepoint(...), @xdp or @section(...)")
+        if role == "map":
+            self.seed_map(stmt)
+        elif role == "bpfglobal":
+            self.seed_global(stmt)
+        else:
+            self.function(stmt, program)
+
+    def section_of(self, kind: str, deco: ast.expr) -> str:
+        spec = PROGRAM_KINDS[kind]
+        if spec.args == 0:
+            if isinstance(deco, ast.Call):
+                raise self.err(deco, f"@{kind} takes no arguments", f"write @{kind}")
+            return spec.section
+        if not isinstance(deco, ast.Call) or deco.keywords or len(deco.args) != spec.args:
+            example = ", ".join(['"..."'] * spec.args)
+            raise self.err(deco, f"@{kind} takes {spec.args} string argument(s)", f"@{kind}({example})")
+        values = []
+        for arg in deco.args:
+            v = const_value(self.model, arg)
+            if not isinstance(v, str) or not v:
+                raise self.err(arg, f"@{kind} needs a constant string")
+            values.append(v)
+        if kind in ("uprobe", "uretprobe"):
+            values[0] = values[0]  # the path keeps its leading slash: uprobe//bin/bash:readline
+        return spec.section.format(*values)
+
+    def function(self, stmt: ast.FunctionDef, program: tuple[str, str] | None) -> None:
+        args = stmt.args
+        if args.vararg or args.kwarg or args.kwonlyargs or args.posonlyargs or args.defaults:
+            raise self.err(stmt, f"'{stmt.name}' uses *args, **kwargs, keyword-only or default "
+                           "parameters, which BPF functions do not support",
+                           "use plain positional parameters")
+        params: list[tuple[str, BpfType]] = []
+        for arg in args.args:
+            if program is not None:
+                ty = resolve_type(self.model, arg.annotation) if arg.annotation else VOID_PTR
+                params.append((arg.arg, VOID_PTR if ty is None or not isinstance(ty, PtrType) else ty))
+                continue
+            if arg.annotation is None:
+                raise self.err(arg, f"parameter '{arg.arg}' of subprogram '{stmt.name}' needs a type",
+                               f"annotate it, e.g. {arg.arg}: u64")
+            ty = resolve_type(self.model, arg.annotation)
+            if ty is None or ty.aggregate:
+                raise self.err(arg.annotation, f"unsupported type for parameter '{arg.arg}'",
+                               "subprogram parameters are integers (u8..u64, i8..i64) or bool")
+            params.append((arg.arg, ty))
+        if program is not None and len(params) != 1:
+            raise self.err(stmt, f"program '{stmt.name}' must take exactly one parameter, the context",
+                           f"def {stmt.name}(ctx) -> int:")
+        if len(params) > 5:
+            raise self.err(stmt, f"'{stmt.name}' has {len(params)} parameters; BPF passes at most 5",
+                           "pass fewer values, or group them in a map or global")
+        ret = self.return_type(stmt, program is not None)
+        self.model.functions[stmt.name] = FunctionDecl(
+            stmt.name, stmt, params, ret,
+            program[1] if program else None, program[0] if program else None,
+        )
+
+    def return_type(self, stmt: ast.FunctionDef, is_program: bool) -> BpfType:
+        ann = stmt.returns
+        if ann is None:
+            if is_program:
+                return I32
+            returns_value = any(isinstance(n, ast.Return) and n.value is not None for n in ast.walk(stmt))
+            return I64 if returns_value else VOID
+        if isinstance(ann, ast.Constant) and ann.value is None:
+            if is_program:
+                raise self.err(ann, "a BPF program returns an integer", "-> int")
+            return VOID
+        ty = resolve_type(self.model, ann)
+        if ty is None or ty.aggregate or isinstance(ty, PtrType):
+            raise self.err(ann, f"unsupported return type for '{stmt.name}'",
+                           "return an integer type: int, u32, i64, c_int64, ...")
+        return ty
+
+    def seed_map(self, stmt: ast.FunctionDef) -> None:
+        """pythonbpf: ``@map def counts() -> HashMap: return HashMap(...)``."""
+        body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if (len(body) != 1 or not isinstance(body[0], ast.Return) or not isinstance(body[0].value, ast.Call)
+                or not self.map_kind(body[0].value.func)):
+            raise self.err(stmt, f"@map function '{stmt.name}' must be 'return MapType(...)'",
+                           "or declare it directly: counts = HashMap(key=u32, value=u64, max_entries=1024)")
+        self.model.maps[stmt.name] = self.map_decl(stmt.name, body[0].value)
+
+    def seed_global(self, stmt: ast.FunctionDef) -> None:
+        """pythonbpf: ``@bpfglobal def LICENSE() -> str: return "GPL"`` or a typed global."""
+        body = [s for s in stmt.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+        if len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+            raise self.err(stmt, f"@bpfglobal function '{stmt.name}' must be a single return of its value")
+        value = body[0].value
+        if stmt.name == "LICENSE":
+            self.declare(stmt, "LICENSE", value, None)
+            return
+        if stmt.returns is None:
+            raise self.err(stmt, f"@bpfglobal '{stmt.name}' needs a return annotation giving its type",
+                           f"def {stmt.name}() -> c_uint64: ...")
+        self.global_decl(stmt.name, stmt, value, stmt.returns)
+
+    # ------------------------------------------------------------ guards
+    def check_new_name(self, node: ast.AST, name: str) -> None:
+        if self.model.defined(name):
+            raise self.err(node, f"'{name}' is declared twice in this module")
+        if name in RESERVED_NAMES:
+            raise self.err(node, f"'{name}' is reserved for the module's own handle methods",
+                           "choose another name")
+        if name.startswith("__") and name.endswith("__"):
+            raise self.err(node, f"'{name}' is a reserved Python name")
+        if name in self.model.names and name != "LICENSE":
+            raise self.err(node, f"'{name}' shadows the imported name '{self.model.names[name]}'",
+                           "choose another name")
+
+
+def _describe(stmt: ast.AST) -> str:
+    names = {
+        "If": "an if statement", "For": "a for loop", "While": "a while loop",
+        "With": "a with statement", "Try": "a try statement", "Expr": "an expression statement",
+        "AsyncFunctionDef": "an async function", "Delete": "del", "AugAssign": "an augmented assignment",
+        "Global": "global", "Nonlocal": "nonlocal", "Raise": "raise", "Assert": "assert",
+        "Return": "return", "Break": "break", "Continue": "continue", "Match": "a match statement",
+        "TypeAlias": "a type alias", "AsyncFor": "async for", "AsyncWith": "async with",
+    }
+    return names.get(type(stmt).__name__, type(stmt).__name__)
+
+
+__all__ = ["analyze_module", "USER_SPACE_HINT"]

@@ -1,0 +1,142 @@
+"""Name, type and constant resolution shared by declarations and function bodies."""
+
+from __future__ import annotations
+
+import ast
+
+from ...lang import __all__ as LANG_NAMES
+from ..types import (
+    CHAR,
+    I64,
+    SCALAR_NAMES,
+    ArrayType,
+    BpfType,
+)
+from .model import ModuleModel
+
+CTYPES_NAMES = {n for n in SCALAR_NAMES if n.startswith("c_")}
+KNOWN_LANG = set(LANG_NAMES) | CTYPES_NAMES | {"str", "int", "bool", "print", "range", "len"}
+
+
+def builtin_name(model: ModuleModel, node: ast.expr) -> str | None:
+    """The bpfimport.lang / ctypes / typing name an expression refers to, if any.
+
+    ``u32`` (imported), ``ctypes.c_uint32``, ``bl.ktime`` (``import bpfimport.lang as bl``)
+    and the Python builtins the compiler gives a meaning (``int``, ``print``, ``range``).
+    """
+    if isinstance(node, ast.Name):
+        if node.id in model.names:
+            return model.names[node.id]
+        if model.defined(node.id):
+            return None
+        if node.id in ("int", "bool", "str", "print", "range", "len"):
+            return node.id
+        return None
+    if isinstance(node, ast.Attribute):
+        dotted = dotted_name(node.value)
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        module = model.modules.get(head)
+        if module is None:
+            return None
+        full = module + ("." + rest if rest else "")
+        if full in ("ctypes", "typing", "typing_extensions") or full.startswith(("bpfimport", "pythonbpf")):
+            return node.attr
+    return None
+
+
+def dotted_name(node: ast.expr) -> str | None:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr}" if base else None
+    return None
+
+
+def const_int(model: ModuleModel, node: ast.expr) -> int | None:
+    """Fold an integer constant expression (literals, module constants, operators) or None."""
+    value = const_value(model, node)
+    if isinstance(value, bool):
+        return int(value)
+    return value if isinstance(value, int) else None
+
+
+_FOLD_BIN = {
+    ast.Add: lambda a, b: a + b,
+    ast.Sub: lambda a, b: a - b,
+    ast.Mult: lambda a, b: a * b,
+    ast.FloorDiv: lambda a, b: a // b,
+    ast.Mod: lambda a, b: a % b,
+    ast.Pow: lambda a, b: a**b,
+    ast.LShift: lambda a, b: a << b,
+    ast.RShift: lambda a, b: a >> b,
+    ast.BitOr: lambda a, b: a | b,
+    ast.BitAnd: lambda a, b: a & b,
+    ast.BitXor: lambda a, b: a ^ b,
+}
+
+
+def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, str)):
+        return node.value
+    if isinstance(node, ast.Name) and node.id in model.constants:
+        return model.constants[node.id]
+    if isinstance(node, ast.UnaryOp):
+        v = const_value(model, node.operand)
+        if isinstance(v, int):
+            if isinstance(node.op, ast.USub):
+                return -v
+            if isinstance(node.op, ast.UAdd):
+                return v
+            if isinstance(node.op, ast.Invert):
+                return ~v
+            if isinstance(node.op, ast.Not):
+                return int(not v)
+    if isinstance(node, ast.BinOp) and type(node.op) in _FOLD_BIN:
+        a = const_value(model, node.left)
+        b = const_value(model, node.right)
+        if isinstance(a, int) and isinstance(b, int):
+            if isinstance(node.op, (ast.FloorDiv, ast.Mod)) and b == 0:
+                return None
+            if isinstance(node.op, (ast.LShift, ast.RShift)) and not 0 <= b < 4096:
+                return None
+            if isinstance(node.op, ast.Pow) and not 0 <= b < 4096:
+                return None
+            return _FOLD_BIN[type(node.op)](a, b)
+    return None
+
+
+def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
+    """A type expression (annotation, ``key=``/``value=``) → type, or None if it is not one."""
+    if node is None:
+        return None
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        try:
+            inner = ast.parse(node.value, mode="eval").body
+        except SyntaxError:
+            return None
+        ast.copy_location(inner, node)
+        for sub in ast.walk(inner):
+            ast.copy_location(sub, node)
+        return resolve_type(model, inner)
+    if isinstance(node, ast.Name) and node.id in model.structs:
+        return model.structs[node.id]
+    name = builtin_name(model, node)
+    if name is not None and name in SCALAR_NAMES:
+        return SCALAR_NAMES[name]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
+        elem = resolve_type(model, node.left)
+        count = const_int(model, node.right)
+        if elem is not None and count is not None and count > 0:
+            return ArrayType(elem, count)
+        return None
+    if isinstance(node, ast.Call) and builtin_name(model, node.func) == "str" and len(node.args) == 1:
+        count = const_int(model, node.args[0])  # pythonbpf's str(16)
+        if count is not None and count > 0:
+            return ArrayType(CHAR, count)
+    return None
+
+
+DEFAULT_INT = I64

@@ -1,0 +1,94 @@
+"""Data, not if-chains: helper ids, program decorators and their sections, import names."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ---------------------------------------------------------------- BPF helpers
+# Numbers from include/uapi/linux/bpf.h (___BPF_FUNC_MAPPER order).
+
+
+class Helper:
+    MAP_LOOKUP_ELEM = 1
+    MAP_UPDATE_ELEM = 2
+    MAP_DELETE_ELEM = 3
+    PROBE_READ = 4
+    KTIME_GET_NS = 5
+    TRACE_PRINTK = 6
+    GET_PRANDOM_U32 = 7
+    GET_SMP_PROCESSOR_ID = 8
+    GET_CURRENT_PID_TGID = 14
+    GET_CURRENT_UID_GID = 15
+    GET_CURRENT_COMM = 16
+    PERF_EVENT_OUTPUT = 25
+    GET_STACKID = 27
+    PROBE_READ_STR = 45
+    GET_STACK = 67
+    GET_CURRENT_CGROUP_ID = 80
+    PROBE_READ_USER = 112
+    PROBE_READ_KERNEL = 113
+    PROBE_READ_USER_STR = 114
+    PROBE_READ_KERNEL_STR = 115
+    RINGBUF_OUTPUT = 130
+    RINGBUF_RESERVE = 131
+    RINGBUF_SUBMIT = 132
+    RINGBUF_DISCARD = 133
+    TRACE_VPRINTK = 177
+
+
+# map update flags
+BPF_ANY = 0
+BPF_NOEXIST = 1
+BPF_EXIST = 2
+
+# ---------------------------------------------------------------- programs
+
+
+@dataclass(frozen=True)
+class ProgramKind:
+    """A program decorator: how many string arguments it takes and the section it makes."""
+
+    args: int  # string arguments; 0 means a bare decorator (@xdp)
+    section: str  # a format over the arguments
+    ctx_args: int = 1  # BPF programs take one argument, the context
+
+
+PROGRAM_KINDS: dict[str, ProgramKind] = {
+    "section": ProgramKind(1, "{0}"),
+    "tracepoint": ProgramKind(1, "tracepoint/{0}"),
+    "raw_tracepoint": ProgramKind(1, "raw_tracepoint/{0}"),
+    "kprobe": ProgramKind(1, "kprobe/{0}"),
+    "kretprobe": ProgramKind(1, "kretprobe/{0}"),
+    "uprobe": ProgramKind(2, "uprobe/{0}:{1}"),
+    "uretprobe": ProgramKind(2, "uretprobe/{0}:{1}"),
+    "fentry": ProgramKind(1, "fentry/{0}"),
+    "fexit": ProgramKind(1, "fexit/{0}"),
+    "lsm": ProgramKind(1, "lsm/{0}"),
+    "cgroup_skb": ProgramKind(1, "cgroup_skb/{0}"),
+    "xdp": ProgramKind(0, "xdp"),
+    "socket_filter": ProgramKind(0, "socket"),
+    "tc": ProgramKind(0, "tc"),
+    "syscall": ProgramKind(0, "syscall"),
+    "perf_event": ProgramKind(0, "perf_event"),
+}
+
+# Decorators accepted and ignored (pythonbpf's markers).
+IGNORED_DECORATORS = {"bpf"}
+
+# ---------------------------------------------------------------- imports
+# Modules a .bpf.py may import from; each maps to the names it provides
+# (None: every name bpfimport.lang knows).
+LANG_MODULES = {
+    "bpfimport.lang",
+    "bpfimport",
+    "pythonbpf",
+    "pythonbpf.helper",
+    "pythonbpf.helpers",
+    "pythonbpf.maps",
+}
+CTYPES_MODULE = "ctypes"
+TYPING_MODULES = {"typing", "typing_extensions"}
+IGNORED_IMPORTS = {"__future__"}
+
+# Names a module's handles use; programs, maps and globals may not take them.
+RESERVED_NAMES = {"load", "close", "loaded"}

@@ -55,12 +55,11 @@ import os
 import struct
 import sys
 from _imp import source_hash as _source_hash
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
 
 from ._version import __version__
 from .spec import SPEC_FORMAT, ModuleSpec
 
+TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
 if TYPE_CHECKING:
     from .compiler import CompileOptions
 
@@ -231,6 +230,8 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None) -> tuple[
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.
+        from dataclasses import replace
+
         spec = replace(spec, name=module_name)
     return data[:elf_len], spec
 
@@ -305,15 +306,26 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
 # ---------------------------------------------------------------- the entry point
 
 
-@dataclass(frozen=True)
 class Entry:
-    """A module's object and spec, and where they came from."""
+    """A module's object and spec, and where they came from.
 
-    object: bytes
-    spec: ModuleSpec
-    cached: str  # the cache file's path (whether or not it exists)
-    hit: bool  # True: read from the cache; False: compiled now
-    written: bool = False  # a fresh cache file was written
+    A plain class, not a dataclass: creating a dataclass costs more at import
+    than this whole module does otherwise.
+    """
+
+    __slots__ = ("cached", "hit", "object", "spec", "written")
+
+    def __init__(
+        self, object: bytes, spec: ModuleSpec, cached: str, hit: bool, written: bool = False
+    ) -> None:
+        self.object = object
+        self.spec = spec
+        self.cached = cached  # the cache file's path (whether or not it exists)
+        self.hit = hit  # True: read from the cache; False: compiled now
+        self.written = written  # a fresh cache file was written
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.cached!r} hit={self.hit} written={self.written}>"
 
 
 def load(

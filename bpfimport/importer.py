@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import sys
-import weakref
 from importlib.machinery import ModuleSpec, PathFinder
 from stat import S_ISREG
 from types import ModuleType
@@ -107,16 +106,14 @@ class BpfLoader:
 
         from .runtime.module import bind_module
 
-        if module in _bound:
-            close = getattr(type(module), "close", None)
-            if callable(close):
-                close(module)
+        # A reload: detach and close what the old object had in the kernel.
+        # BpfModule.close() is idempotent and does nothing on a fresh module,
+        # so no bookkeeping is needed to tell a reload from a first import.
+        # (Looked up on the type: a program may be called `close`.)
+        close = getattr(type(module), "close", None)
+        if callable(close):
+            close(module)
         bind_module(module, entry.spec, entry.object)
-        _bound.add(module)
-
-
-# Modules this loader has bound: exec_module on one of them again is a reload.
-_bound: weakref.WeakSet[ModuleType] = weakref.WeakSet()
 
 
 class BpfFinder:

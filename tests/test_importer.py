@@ -73,6 +73,7 @@ def test_import_sets_the_module_attributes(hooked: Path, runtime: list) -> None:
     src = hooked / "mytrace.bpf.py"
     src.write_text(TRIVIAL)
     import mytrace_bpf  # type: ignore[import-not-found]
+
     from bpfimport.runtime.module import BpfModule
 
     assert isinstance(mytrace_bpf, BpfModule)
@@ -197,22 +198,23 @@ def test_reload_recompiles_a_changed_source_and_closes_the_old_object(
 ) -> None:
     from bpfimport.runtime.module import BpfModule
 
-    closed = []
-    monkeypatch.setattr(BpfModule, "close", lambda self: closed.append(self), raising=False)
+    events: list[str] = []
+    real_close = BpfModule.close
+    monkeypatch.setattr(BpfModule, "close", lambda self: (events.append("close"), real_close(self)))
     src = hooked / "rl.bpf.py"
     src.write_text(TRIVIAL)
     mod = importlib.import_module("rl_bpf")
-    assert closed == []
+    events.clear()
     src.write_text(TRIVIAL + "# changed\n")
     again = importlib.reload(mod)
-    assert again is mod and closed == [mod]
-    assert len(fake_compiler.calls) == 2
-    assert runtime[1][2].endswith(b"# changed\n")
+    assert again is mod and events == ["close"]
+    assert len(fake_compiler.calls) == 2 and len(runtime) == 2
+    assert runtime[1][0] is mod and runtime[1][2].endswith(b"# changed\n")
     # a reload that fails to compile leaves the module bound to the old object
     src.write_text(TRIVIAL + "SYNTAX_ERROR\n")
     with pytest.raises(CompileError):
         importlib.reload(mod)
-    assert closed == [mod] and len(runtime) == 2
+    assert events == ["close"] and len(runtime) == 2
 
 
 # ---------------------------------------------------------------- fresh processes

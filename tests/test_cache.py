@@ -216,3 +216,58 @@ def test_non_default_options_bypass_the_cache(src: Path, fake_compiler: FakeComp
     entry = cache.load(str(src), "m_bpf", options=CompileOptions(cpu="v1"))
     assert not entry.hit and not entry.written
     assert not Path(entry.cached).exists()
+
+
+# ---------------------------------------------------------------- the file is a standard object
+
+
+@pytest.fixture
+def real_cached(tmp_path: Path, writable_cache: None) -> Path:
+    """A cache file written for TRIVIAL by the real compiler."""
+    support.need_compiler()
+    src = tmp_path / "trivial.bpf.py"
+    src.write_text(TRIVIAL)
+    entry = cache.load(str(src), "trivial_bpf")
+    assert entry.written
+    return Path(entry.cached)
+
+
+def test_libbpf_opens_the_cache_file_as_is(real_cached: Path) -> None:
+    import ctypes
+
+    try:
+        libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
+    except OSError:
+        pytest.skip("libbpf.so.1 is not installed")
+    libbpf.bpf_object__open_file.restype = ctypes.c_void_p
+    libbpf.bpf_object__open_file.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    libbpf.bpf_object__find_program_by_name.restype = ctypes.c_void_p
+    libbpf.bpf_object__find_program_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    libbpf.bpf_object__find_map_by_name.restype = ctypes.c_void_p
+    libbpf.bpf_object__find_map_by_name.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    libbpf.bpf_object__close.argtypes = [ctypes.c_void_p]
+    obj = libbpf.bpf_object__open_file(str(real_cached).encode(), None)
+    assert obj, f"libbpf refused the cache file: errno {ctypes.get_errno()}"
+    try:
+        assert libbpf.bpf_object__find_program_by_name(obj, b"prog")
+        assert libbpf.bpf_object__find_map_by_name(obj, b"counts")
+    finally:
+        libbpf.bpf_object__close(obj)
+
+
+def test_bpftool_loads_the_cache_file_into_the_kernel(real_cached: Path, kernel: None) -> None:
+    import shutil
+    import subprocess
+
+    bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else None)
+    if bpftool is None:
+        pytest.skip("bpftool is not installed (apt-get install bpftool)")
+    if not os.path.ismount("/sys/fs/bpf"):
+        pytest.skip("bpffs is not mounted at /sys/fs/bpf")
+    pin = f"/sys/fs/bpf/bpfimport-test-{os.getpid()}"
+    r = subprocess.run([bpftool, "prog", "loadall", str(real_cached), pin], capture_output=True, text=True)
+    try:
+        assert r.returncode == 0, r.stderr
+        assert os.path.exists(os.path.join(pin, "prog"))
+    finally:
+        shutil.rmtree(pin, ignore_errors=True)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import functools
 
-from irkit import Module
-
 from bpfimport.spec import ModuleSpec
+from tests.irkit import Module
 
 SOURCE = """\
 from bpfimport.lang import *

@@ -117,7 +117,7 @@ class BpfObject:
                 err = L.last_errno()
                 raise BpfError(rterrors._with_log(
                     f"cannot open BPF object '{self.name}': {rterrors._strerror(err)}",
-                    L.log_text(lines)), err)
+                    L.log_text(lines, L.LIBBPF_WARN)), err)
             try:
                 progs, logs = self._collect_programs(lb, ptr)
                 maps = self._collect_maps(lb, ptr)
@@ -126,7 +126,8 @@ class BpfObject:
             except BaseException:
                 lb.bpf_object__close(ptr)
                 raise
-        self.libbpf_log = L.log_text(lines)
+        self.libbpf_log = L.log_text(lines)  # everything, for debugging
+        warnings = L.log_text(lines, L.LIBBPF_WARN)  # what errors quote
         if rc < 0:
             failed = self._failed_program(progs, logs) or self._failed_from_log()
             ptype = None
@@ -135,7 +136,7 @@ class BpfObject:
                 ptype = L.prog_type_str(lb.bpf_program__type(progs[failed]))
                 vlog = logs[failed].value.decode("utf-8", "replace")
             lb.bpf_object__close(ptr)
-            raise rterrors.load_error(self.name, rc, self.libbpf_log, failed, ptype, vlog)
+            raise rterrors.load_error(self.name, rc, warnings, failed, ptype, vlog)
         if any(marker in self.libbpf_log for marker in _BTF_IGNORED):
             lb.bpf_object__close(ptr)
             btf_text = btf_log.value.decode("utf-8", "replace").strip()
@@ -145,7 +146,7 @@ class BpfObject:
             raise BpfError(rterrors._with_log(
                 f"the kernel rejected the BTF of '{self.name}' (libbpf would load it without "
                 f"BTF, losing source lines and map types; this is a compiler bug){detail}",
-                self.libbpf_log))
+                warnings))
         for prog in progs.values():  # libbpf keeps the pointer: hand the buffers back
             lb.bpf_program__set_log_buf(prog, None, 0)
         self._ptr = ptr

@@ -132,7 +132,8 @@ class Program:
             link = L.lib().bpf_program__attach(ptr)
             err = L.last_errno() if not link else 0
         if not link:
-            raise rterrors.attach_error(self.name, self.section, err, L.log_text(lines))
+            raise rterrors.attach_error(self.name, self.section, err,
+                                        L.log_text(lines, L.LIBBPF_WARN))
         handle = Link(self._obj, link, self.name)
         self._obj.add_link(handle)
         return handle

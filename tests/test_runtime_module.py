@@ -1,0 +1,155 @@
+"""BpfModule and bind_module: cheap binding, lazy load, explicit close, no leaks; ring buffers."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from bpfimport.runtime.globals import Global
+from bpfimport.runtime.maps import Map, RingBufferMap
+from bpfimport.runtime.module import BpfModule, bind_module
+from bpfimport.runtime.object import BpfObject
+from bpfimport.runtime.program import Program
+from tests import runtime_objects as RO
+from tests.conftest import ROOT
+
+
+def bound(builder=RO.main) -> BpfModule:  # type: ignore[no-untyped-def]
+    data, spec = builder()
+    mod = BpfModule(spec.name)
+    bind_module(mod, spec, data)
+    return mod
+
+
+def fds() -> list[str]:
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+def test_bind_sets_one_handle_per_declaration() -> None:
+    m = bound()
+    spec = m.__bpf_spec__
+    assert isinstance(m.__bpf_object__, BpfObject)
+    for p in spec.programs:
+        assert isinstance(getattr(m, p.name), Program)
+    for mp in spec.maps:
+        assert isinstance(getattr(m, mp.name), Map)
+    assert isinstance(m.rb, RingBufferMap)
+    for g in spec.globals:
+        assert isinstance(getattr(m, g.name), Global)
+    assert issubclass(m.Event, ctypes.Structure)
+    assert m.Event is m.Event
+    assert m.events.value_type is m.Event
+    assert ctypes.sizeof(m.Event) == spec.struct("Event").size
+    assert {"Event", "Key", "counts", "put", "TARGET"} <= set(dir(m))
+    with pytest.raises(AttributeError):
+        m.nonexistent  # noqa: B018
+    assert callable(m.load) and callable(m.close)
+
+
+def test_binding_touches_neither_libbpf_nor_ctypes_classes() -> None:
+    """The cache-hit path: no dlopen, no llvmlite, no struct classes, fast."""
+    data, spec = RO.main()
+    script = textwrap.dedent(f"""
+        import sys, time
+        sys.path.insert(0, {str(ROOT)!r})
+        from bpfimport.spec import ModuleSpec
+        spec = ModuleSpec.from_json(sys.stdin.read())
+        t = time.perf_counter()
+        from bpfimport.runtime.module import BpfModule, bind_module
+        t1 = time.perf_counter()
+        for i in range(200):
+            m = BpfModule("main_bpf")
+            bind_module(m, spec, b"")
+        t2 = time.perf_counter()
+        import bpfimport.runtime.libbpf as L
+        with open("/proc/self/maps") as f:
+            mapped = f.read()
+        print(L._lib is None, "libbpf.so" in mapped, "llvmlite" in sys.modules,
+              m.__bpf_object__.types._ctypes is None, (t2 - t1) / 200 * 1e6)
+    """)
+    r = subprocess.run([sys.executable, "-c", script], input=spec.to_json(), capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    no_lib, mapped, llvmlite, no_ctypes, bind_us = r.stdout.split()
+    assert (no_lib, mapped, llvmlite, no_ctypes) == ("True", "False", "False", "True")
+    assert float(bind_us) < 300, f"bind_module took {bind_us} us"
+
+
+def test_context_manager_loads_and_closes_every_fd(kernel: None) -> None:
+    m = bound()
+    m.load()  # first load probes kernel features: later loads open nothing new
+    m.close()
+    before = fds()
+    with m as same:
+        assert same is m
+        assert m.__bpf_object__.loaded
+        assert len(fds()) > len(before)
+        m.rawtp.attach()
+        m.counts[1] = 2
+        m.hits.value  # noqa: B018 - maps .bss
+    assert not m.__bpf_object__.loaded
+    assert fds() == before
+
+
+def test_close_then_use_again(kernel: None) -> None:
+    m = bound()
+    try:
+        m.counts[1] = 1
+        m.close()
+        m.close()
+        assert 1 not in m.counts  # a fresh object: fresh maps
+        m.counts[2] = 2
+        assert m.counts.items() == [(2, 2)]
+    finally:
+        m.close()
+
+
+def test_two_modules_are_independent(kernel: None) -> None:
+    a, b = bound(), bound()
+    try:
+        a.counts[1] = 10
+        assert 1 not in b.counts
+        assert a.counts.fd != b.counts.fd
+    finally:
+        a.close()
+        b.close()
+
+
+def test_ring_buffer_poll(kernel: None) -> None:
+    m = bound()
+    try:
+        Event = m.Event
+        got: list[object] = []
+        assert m.rb.poll(got.append, timeout_ms=0) == 0
+        for i in range(3):
+            r = m.emit.test_run(ctx=Event(pid=i, ts=100 + i, comm=b"proc%d" % i))
+            assert r.retval == 0
+        assert m.rb.poll(got.append, timeout_ms=100) == 3
+        assert [(e.pid, e.ts, e.comm) for e in got] == [(i, 100 + i, b"proc%d" % i)
+                                                        for i in range(3)]
+        assert all(isinstance(e, Event) for e in got)
+        t = time.perf_counter()
+        assert m.rb.poll(got.append, timeout_ms=50) == 0
+        assert time.perf_counter() - t >= 0.04
+
+        def boom(event: object) -> None:
+            raise RuntimeError("from the callback")
+
+        m.emit.test_run(ctx=Event(pid=9))
+        with pytest.raises(RuntimeError, match="from the callback"):
+            m.rb.poll(boom)
+    finally:
+        m.close()
+    # after close the reader is freed; a new load gets a new one
+    try:
+        m.emit.test_run(ctx=m.Event(pid=5))
+        out: list[object] = []
+        assert m.rb.poll(out.append) == 1 and out[0].pid == 5  # type: ignore[attr-defined]
+    finally:
+        m.close()

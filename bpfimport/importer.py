@@ -22,6 +22,7 @@ from stat import S_ISREG
 from types import ModuleType
 
 from . import cache
+from .errors import CompileError
 
 SUFFIX = "_bpf"
 SOURCE_SUFFIX = ".bpf.py"
@@ -102,7 +103,12 @@ class BpfLoader:
             source = self.get_data(self.path)
         except OSError as exc:
             raise ImportError(f"cannot read {self.path}: {exc}", name=self.name, path=self.path) from exc
-        entry = cache.load(self.path, self.name, source=source, cached=cached)
+        try:
+            entry = cache.load(self.path, self.name, source=source, cached=cached)
+        except CompileError as exc:
+            # The user's error is in their file, not in the compiler: drop the
+            # compiler's frames, as Python shows a SyntaxError without the parser's.
+            raise exc.with_traceback(None) from None
 
         from .runtime.module import bind_module
 

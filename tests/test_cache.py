@@ -7,12 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import test_importer_support as support
-from test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child
 
 from bpfimport import CompileError, cache
 from bpfimport._version import __version__
 from bpfimport.spec import ModuleSpec, ProgramSpec
+from tests import test_importer_support as support
+from tests.test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child
 
 SPEC = ModuleSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
 SOURCE = TRIVIAL.encode()

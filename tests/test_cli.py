@@ -8,11 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import test_importer_support as support
-from test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child_env, need_compiler
 
 from bpfimport import cache
 from bpfimport.__main__ import default_output, main
+from tests import test_importer_support as support
+from tests.test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child_env, need_compiler
 
 fake_compiler = support.fake_compiler
 writable_cache = support.writable_cache

@@ -17,12 +17,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import test_importer_support as support
-from test_importer_support import TRIVIAL, FakeCompiler, child, need_compiler
 
 import bpfimport
 from bpfimport import CompileError, cache
 from bpfimport.importer import BpfFinder, BpfLoader, module_name, source_name
+from tests import test_importer_support as support
+from tests.test_importer_support import TRIVIAL, FakeCompiler, child, need_compiler
 
 # fixtures shared with the other importer/cache/CLI tests
 fake_compiler = support.fake_compiler
@@ -243,7 +243,7 @@ def test_eight_processes_importing_a_new_module_at_once(tmp_path: Path) -> None:
     (tmp_path / "race.bpf.py").write_text(TRIVIAL)
     import subprocess
 
-    from test_importer_support import FAKE_COMPILER, STUB_RUNTIME, child_env
+    from tests.test_importer_support import FAKE_COMPILER, STUB_RUNTIME, child_env
 
     code = (
         "import sys; sys.path.insert(0, '.')\nimport bpfimport\n" + STUB_RUNTIME

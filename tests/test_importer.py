@@ -243,11 +243,11 @@ def test_eight_processes_importing_a_new_module_at_once(tmp_path: Path) -> None:
     (tmp_path / "race.bpf.py").write_text(TRIVIAL)
     import subprocess
 
-    from tests.test_importer_support import FAKE_COMPILER, STUB_RUNTIME, child_env
+    from tests.test_importer_support import FAKE_COMPILER, child_env, compiler_ready
 
     code = (
-        "import sys; sys.path.insert(0, '.')\nimport bpfimport\n" + STUB_RUNTIME
-        + ("" if os.environ.get("BPFIMPORT_TEST_REAL_RACE") else FAKE_COMPILER)
+        "import sys; sys.path.insert(0, '.')\nimport bpfimport\n"
+        + (FAKE_COMPILER if compiler_ready() else "")  # the real compiler once it works
         + "import race_bpf\nprint(race_bpf.__cached__)\n"
     )
     procs = [

@@ -8,8 +8,6 @@
   machinery is tested on its own, fast, and before the compiler exists.
 * ``child()``: run Python code in a fresh interpreter with the cache enabled
   (``PYTHONDONTWRITEBYTECODE`` unset), optionally with the fake compiler.
-* A stand-in runtime module used only while ``bpfimport.runtime.module`` does
-  not exist yet.
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import types
 from pathlib import Path
 
 import pytest
@@ -65,25 +62,6 @@ def need_compiler() -> None:
         pytest.skip(reason)
 
 
-STUB_RUNTIME = textwrap.dedent(
-    """\
-    import sys as _sys, types as _types
-    try:
-        import bpfimport.runtime.module
-    except ImportError:
-        _stub = _types.ModuleType("bpfimport.runtime.module")
-        class BpfModule(_types.ModuleType):
-            def close(self):
-                self.__dict__["_closed"] = self.__dict__.get("_closed", 0) + 1
-        def bind_module(module, spec, data):
-            module.__dict__["_bound"] = (spec, data)
-        _stub.BpfModule, _stub.bind_module = BpfModule, bind_module
-        import bpfimport.runtime
-        bpfimport.runtime.module = _stub
-        _sys.modules["bpfimport.runtime.module"] = _stub
-    """
-)
-
 FAKE_COMPILER = textwrap.dedent(
     """\
     import bpfimport.compiler as _c
@@ -96,11 +74,6 @@ FAKE_COMPILER = textwrap.dedent(
     _c.compile_source = _fake
     """
 ) % (FAKE_ELF,)
-
-
-def ensure_runtime() -> None:
-    """Install the stand-in runtime in this process if the real one is missing."""
-    exec(STUB_RUNTIME, {})
 
 
 class FakeCompiler:
@@ -134,8 +107,7 @@ def fake_compiler(monkeypatch: pytest.MonkeyPatch) -> FakeCompiler:
 
 @pytest.fixture
 def runtime(monkeypatch: pytest.MonkeyPatch) -> list:
-    """The runtime (real, or the stand-in), with every bind_module call recorded as (module, spec, data)."""
-    ensure_runtime()
+    """The runtime, with every bind_module call recorded as (module, spec, data)."""
     import bpfimport.runtime.module as rm
 
     calls: list = []
@@ -176,7 +148,7 @@ def child(
     timeout: float = 60,
 ) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter in ``cwd`` (on its sys.path); ``user`` runs it as that user."""
-    prelude = "import sys; sys.path.insert(0, '.')\nimport bpfimport\n" + STUB_RUNTIME
+    prelude = "import sys; sys.path.insert(0, '.')\nimport bpfimport\n"
     if fake:
         prelude += FAKE_COMPILER
     cmd = [sys.executable, *args, "-c", prelude + textwrap.dedent(code)]
@@ -185,10 +157,3 @@ def child(
     return subprocess.run(
         cmd, cwd=cwd, env=env or child_env(), capture_output=True, text=True, timeout=timeout
     )
-
-
-def module_stub() -> types.ModuleType:
-    ensure_runtime()
-    from bpfimport.runtime.module import BpfModule
-
-    return BpfModule("x_bpf")

@@ -148,9 +148,12 @@ class ExpressionsMixin:
             return self.shift(op, a, b, node)
         if isinstance(op, ast.Pow):
             return self.power(a, b, node)
+        if isinstance(op, (ast.FloorDiv, ast.Mod)) and isinstance(b.ty, LitType) and b.ty.value == 0:
+            raise self.err(node, "integer division or modulo by zero")
         ty = self.unify(a, b)
-        a = self.coerce(a, ty, node)
-        b = self.coerce(b, ty, node)
+        # a literal that does not fit converts like C's (x + -1 on a u64 subtracts one)
+        a = self.coerce(a, ty, node, explicit=True)
+        b = self.coerce(b, ty, node, explicit=True)
         if isinstance(op, (ast.FloorDiv, ast.Mod)):
             return self.divide(op, a, b, node)
         return Value(ty, self.b.binop(_ARITH[type(op)], ty.llvm, a.ref, b.ref))
@@ -239,8 +242,8 @@ class ExpressionsMixin:
         t = ty.llvm
         quotient = isinstance(op, ast.FloorDiv)
         const_b = _int_or_none(b.ref)
-        if const_b == 0:
-            raise self.err(node, "integer division or modulo by zero")
+        if const_b == 0:  # only reachable through folding, e.g. x // (y << 99)
+            return Value(ty, "0" if quotient else a.ref)
         if not ty.signed:
             if const_b is not None:
                 return Value(ty, self.b.binop("udiv" if quotient else "urem", t, a.ref, b.ref))

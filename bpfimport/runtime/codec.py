@@ -14,10 +14,15 @@ from __future__ import annotations
 
 import ctypes
 import struct
-from collections.abc import Callable, Sequence
-from typing import Any
 
-from ..spec import SCALARS, CTypes, ModuleSpec, parse_type
+from ..spec import SCALARS, CTypes, parse_type
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from ..spec import ModuleSpec
 
 _INT_FORMATS = {
     (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
@@ -138,7 +143,7 @@ class ArrayCodec(Codec):
             return bytes(value)
         if isinstance(value, (bytes, bytearray)) and len(value) == self.size:
             return bytes(value)
-        if not isinstance(value, Sequence) or len(value) != self.n:
+        if not isinstance(value, (list, tuple, range)) or len(value) != self.n:
             raise ValueError(f"expected a sequence of {self.n} elements")
         return b"".join(self.elem.encode(v) for v in value)
 

@@ -19,13 +19,15 @@ Globals live in libbpf's internal maps, one per section (``.rodata``,
 from __future__ import annotations
 
 import ctypes
-import mmap
-from typing import TYPE_CHECKING, Any
 
 from ..errors import BpfError
-from ..spec import GlobalSpec
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import mmap
+    from typing import Any
+
+    from ..spec import GlobalSpec
     from .codec import Codec
     from .object import BpfObject
 
@@ -111,6 +113,8 @@ class _LiveSection:
     """Access to a loaded global-data map: mmap when possible, else key-0 lookup/update."""
 
     def __init__(self, obj: BpfObject, section: str) -> None:
+        import mmap
+
         from . import libbpf as L
 
         self.lb = L.lib()

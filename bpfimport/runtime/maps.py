@@ -20,14 +20,16 @@ from __future__ import annotations
 import ctypes
 import errno as E
 import gc
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
 
 from ..errors import BpfError
-from ..spec import MAP_KINDS, MapSpec
-from . import errors as rterrors
+from ..spec import MAP_KINDS
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+    from typing import Any
+
+    from ..spec import MapSpec
     from .codec import Codec
     from .object import BpfObject
 
@@ -163,6 +165,8 @@ class Map:
         return L.lib()
 
     def _error(self, op: str, err: int) -> BpfError:
+        from . import errors as rterrors
+
         return BpfError(f"{op} on map '{self.name}' failed: {rterrors._strerror(err)}", err)
 
     # ---- single-element operations ----------------------------------------------------

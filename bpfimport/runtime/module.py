@@ -9,13 +9,17 @@ access (``skel.Event``), through the module's ``__getattr__``.
 from __future__ import annotations
 
 import types
-from typing import Any
 
-from ..spec import ModuleSpec
 from .globals import Global
 from .maps import make_map
 from .object import BpfObject
 from .program import Program
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from ..spec import ModuleSpec
 
 
 class BpfModule(types.ModuleType):

@@ -12,31 +12,30 @@ object and a name, so they stay valid across close/load cycles.
 from __future__ import annotations
 
 import ctypes
-import re
-import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from _thread import RLock  # not `threading`: binding a module must stay cheap
 
 from ..errors import BpfError
-from ..spec import ModuleSpec
-from . import errors as rterrors
-from .codec import TypeSystem
 from .globals import DataSections
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any, Protocol
+
+    from ..spec import ModuleSpec
+    from .codec import TypeSystem
     from .link import Link
+
+    class Closable(Protocol):
+        def close(self) -> None: ...
 
 # Per-program verifier log buffer.  Only used when a load fails (libbpf retries
 # with logging on), and the kernel keeps the log's tail when it overflows.
 VERIFIER_LOG_SIZE = 1 << 20
 BTF_LOG_SIZE = 1 << 16
 
-_FAILED_PROG = re.compile(r"prog '([^']+)': (?:failed to load|BPF program load failed)")
+_FAILED_PROG = r"prog '([^']+)': (?:failed to load|BPF program load failed)"
 _BTF_IGNORED = ("BTF is optional, ignoring", "Error loading .BTF into kernel",
                 "Ignored and continue")
-
-
-class Closable(Protocol):
-    def close(self) -> None: ...
 
 
 class BpfObject:
@@ -50,16 +49,25 @@ class BpfObject:
         self.data = data
         self.spec = spec
         self.name = name
-        self.types = TypeSystem(spec)
+        self._types: TypeSystem | None = None
         self.sections = DataSections(self)
         self.libbpf_log = ""  # what libbpf said during the last load
-        self._lock = threading.RLock()
+        self._lock = RLock()
         self._ptr: int | None = None
         self._buf: Any = None
         self._progs: dict[str, int] = {}
         self._maps: dict[str, int] = {}
         self._links: dict[int, Link] = {}
         self._resources: list[Closable] = []
+
+    @property
+    def types(self) -> TypeSystem:
+        """The module's codecs and ctypes classes (built on first use, not at bind)."""
+        if self._types is None:
+            from .codec import TypeSystem
+
+            self._types = TypeSystem(self.spec)
+        return self._types
 
     # ---- state -------------------------------------------------------------
 
@@ -100,6 +108,7 @@ class BpfObject:
         return self
 
     def _load(self) -> None:
+        from . import errors as rterrors
         from . import libbpf as L
 
         lb = L.lib()
@@ -193,7 +202,9 @@ class BpfObject:
         return None
 
     def _failed_from_log(self) -> str | None:
-        m = _FAILED_PROG.search(self.libbpf_log)
+        import re
+
+        m = re.search(_FAILED_PROG, self.libbpf_log)
         return m.group(1) if m else None
 
     # ---- access for handles ----------------------------------------------------

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import ctypes
 import errno as E
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from ..errors import BpfError
-from ..spec import ProgramSpec
-from . import errors as rterrors
-from .link import Link
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
+    from ..spec import ProgramSpec
+    from .link import Link
     from .object import BpfObject
 
 # Section prefix -> libbpf's program type name (libbpf_bpf_prog_type_str), so
@@ -59,7 +59,6 @@ def section_type(section: str) -> str | None:
     return _SECTION_TYPES.get(head)
 
 
-@dataclass(frozen=True)
 class TestRunResult:
     """What one BPF_PROG_TEST_RUN gave back.
 
@@ -70,11 +69,24 @@ class TestRunResult:
     """
 
     __test__ = False  # not a pytest class, despite the name
+    __slots__ = ("retval", "data", "ctx", "duration_ns")
 
-    retval: int
-    data: bytes | None
-    ctx: Any
-    duration_ns: int
+    def __init__(self, retval: int, data: bytes | None, ctx: Any, duration_ns: int) -> None:
+        self.retval = retval
+        self.data = data
+        self.ctx = ctx
+        self.duration_ns = duration_ns
+
+    def __repr__(self) -> str:
+        return (f"TestRunResult(retval={self.retval}, data={self.data!r}, ctx={self.ctx!r}, "
+                f"duration_ns={self.duration_ns})")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TestRunResult):
+            return NotImplemented
+        return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    __hash__ = None  # type: ignore[assignment]
 
 
 class Program:
@@ -126,12 +138,15 @@ class Program:
         until ``detach()`` or the module's ``close()``.
         """
         from . import libbpf as L
+        from .link import Link
 
         ptr = self._obj.program_ptr(self.name)
         with L.capture() as lines:
             link = L.lib().bpf_program__attach(ptr)
             err = L.last_errno() if not link else 0
         if not link:
+            from . import errors as rterrors
+
             raise rterrors.attach_error(self.name, self.section, err,
                                         L.log_text(lines, L.LIBBPF_WARN))
         handle = Link(self._obj, link, self.name)
@@ -213,6 +228,8 @@ class Program:
         return TestRunResult(retval, out_data, out_ctx, opts.duration)
 
     def _test_run_error(self, err: int, ptype: str, data: bytes | None) -> BpfError:
+        from . import errors as rterrors
+
         what = f"test_run of program '{self.name}' ({ptype})"
         if err in (E.ENOTSUP, E.EOPNOTSUPP, 524):
             return BpfError(f"{what}: the kernel cannot test-run {ptype} programs "

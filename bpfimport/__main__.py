@@ -115,15 +115,72 @@ def cmd_ir(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_asm(args: argparse.Namespace) -> int:
-    from . import disasm
+OBJDUMPS = ("llvm-objdump", *(f"llvm-objdump-{v}" for v in range(22, 13, -1)))
 
+
+def _objdump() -> str | None:
+    """An llvm-objdump with the BPF target (every LLVM build has it since LLVM 3.7)."""
+    import shutil
+
+    for name in OBJDUMPS:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _helper_names() -> dict[str, str]:
+    """``"14"`` → ``"bpf_get_current_pid_tgid"``, from the compiler's helper table."""
+    from .compiler.tables import Helper
+
+    return {str(v): f"bpf_{k.lower()}" for k, v in vars(Helper).items() if isinstance(v, int)}
+
+
+def cmd_asm(args: argparse.Namespace) -> int:
+    import re
+    import subprocess
+    import tempfile
+
+    objdump = _objdump()
+    if objdump is None:
+        raise CommandError(
+            "asm needs llvm-objdump (Debian/Ubuntu: apt-get install llvm); "
+            f"or write the object with `{PROG} compile FILE -o OUT.o` and disassemble it elsewhere"
+        )
     compiled = _compile(args.file, args)
-    try:
-        text = disasm.disassemble(compiled.object, args.file)
-    except disasm.DisasmError as exc:
-        raise CommandError(str(exc)) from None
-    sys.stdout.write(text)
+    with tempfile.TemporaryDirectory(prefix="bpfimport-asm-") as tmp:
+        obj = os.path.join(tmp, os.path.basename(default_output(args.file)))
+        _write(obj, compiled.object)
+        # -S interleaves the Python lines (from the object's line info), -r names the
+        # maps and globals an `r1 = 0 ll` refers to
+        r = subprocess.run([objdump, "-d", "-l", "-S", "-r", "--no-show-raw-insn", obj],
+                           capture_output=True, text=True)
+    if r.returncode != 0:
+        raise CommandError(f"{objdump} failed: {r.stderr.strip()}")
+    helpers = _helper_names()
+    out = []
+    lineno = None
+    for line in r.stdout.splitlines():
+        if line.startswith(obj) and "file format" in line:
+            line = f"{args.file}: BPF object, {len(compiled.object)} bytes"
+        elif line.startswith("; "):
+            # -l gives "; func():" and "; path:N" before the "; text" that -S gives:
+            # fold them into "; N | text"
+            where = re.fullmatch(r"; (.*):(\d+)", line)
+            if where and where.group(1).endswith(".py"):
+                lineno = where.group(2)
+                continue
+            if re.fullmatch(r"; [\w.]+\(\):", line):
+                continue
+            if lineno is not None:
+                line = f"; {lineno:>4} | {line[2:]}"
+                lineno = None
+        else:
+            m = re.search(r"\bcall (\d+)$", line)
+            if m and m.group(1) in helpers:
+                line += f"\t# {helpers[m.group(1)]}"
+        out.append(line)
+    sys.stdout.write("\n".join(out).strip("\n") + "\n")
     return 0
 
 
@@ -229,7 +286,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "asm", help="print BPF instructions under their Python lines", formatter_class=fmt,
         description="Compile, then print each program's BPF instructions, each group under\n"
-        "the Python source line it came from (from the object's BTF line info).",
+        "the Python source line it came from. Needs llvm-objdump (any LLVM >= 14).",
     )
     p.add_argument("file", metavar="FILE.bpf.py")
     _add_compile_options(p)

@@ -167,3 +167,26 @@ def test_real_compile_error_has_no_traceback(tmp_path: Path) -> None:
     lines = r.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"{bad}:12:") and ": error: " in lines[0]
     assert not os.path.exists(default_output(str(bad)))
+
+
+def test_asm_interleaves_python_lines(src: Path) -> None:
+    need_compiler()
+    from bpfimport.__main__ import _objdump
+
+    if _objdump() is None:
+        pytest.skip("llvm-objdump is not installed")
+    r = run_cli("asm", str(src))
+    assert r.returncode == 0, r.stderr
+    assert "<prog>:" in r.stdout
+    assert "|         return 0" in r.stdout  # "; <line> | <source>" above its instructions
+    assert "exit" in r.stdout
+
+
+def test_asm_without_objdump_says_what_to_install(
+    src: Path, fake_compiler: FakeCompiler, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import bpfimport.__main__ as cli
+
+    monkeypatch.setattr(cli, "_objdump", lambda: None)
+    assert main(["asm", str(src)]) == 1
+    assert "apt-get install llvm" in capsys.readouterr().err

@@ -178,7 +178,7 @@ def test_asm_interleaves_python_lines(src: Path) -> None:
     r = run_cli("asm", str(src))
     assert r.returncode == 0, r.stderr
     assert "<prog>:" in r.stdout
-    assert "|         return 0" in r.stdout  # "; <line> | <source>" above its instructions
+    assert ";    8 |     return 0" in r.stdout  # "; <line> | <source>" above its instructions
     assert "exit" in r.stdout
 
 

@@ -224,10 +224,105 @@ def cmd_compileall(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from . import run
+TRACE_PIPES = ("/sys/kernel/tracing/trace_pipe", "/sys/kernel/debug/tracing/trace_pipe")
 
-    return run.main(args)
+
+def _open_trace_pipe() -> int | None:
+    for path in TRACE_PIPES:
+        try:
+            return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        except OSError:
+            continue
+    return None
+
+
+def _dump_maps(module: object, spec: object) -> None:
+    """Print every map's entries (arrays: the non-zero ones), the way a user would read them."""
+    for m in spec.maps:  # type: ignore[attr-defined]
+        handle = getattr(module, m.name)
+        if not hasattr(handle, "items") or m.map_kind.events or m.map_kind.keyless:
+            continue
+        try:
+            items = handle.items()
+        except Exception as exc:  # noqa: BLE001 - one unreadable map must not hide the others
+            print(f"{m.name}: (cannot read: {exc})")
+            continue
+        shown = [(k, v) for k, v in items if v or not m.map_kind.array]
+        hidden = len(items) - len(shown)
+        note = f", {hidden} zero entries not shown" if hidden else ""
+        print(f"{m.name} ({m.kind}, {len(shown)} entries{note}):")
+        try:
+            shown.sort()
+        except TypeError:  # struct keys
+            shown.sort(key=repr)
+        for k, v in shown:
+            print(f"  {k!r}: {v!r}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    import select
+    import time
+
+    from .errors import BpfError
+    from .importer import load_file
+
+    try:
+        module = load_file(args.file)
+    except OSError as exc:
+        raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    spec = module.__bpf_spec__
+    try:
+        module.load()
+    except BpfError as exc:
+        raise CommandError(str(exc)) from None
+    attached = 0
+    for p in spec.programs:
+        try:
+            getattr(module, p.name).attach()
+            attached += 1
+            print(f"attached {p.name} ({p.section})", file=sys.stderr)
+        except BpfError as exc:
+            print(f"not attached {p.name} ({p.section}): {exc}", file=sys.stderr)
+    events = [getattr(module, m.name) for m in spec.maps if m.map_kind.events]
+    events = [e for e in events if hasattr(e, "poll")]
+    pipe = None if args.no_trace else _open_trace_pipe()
+    if not args.no_trace and pipe is None:
+        print("print() output not shown: tracefs is not mounted "
+              "(mount -t tracefs nodev /sys/kernel/tracing)", file=sys.stderr)
+    until = time.monotonic() + args.duration if args.duration is not None else None
+    print(f"{attached} program(s) attached; Ctrl-C to stop and print the maps", file=sys.stderr)
+
+    def show(event: object) -> None:
+        print(f"event: {event!r}", flush=True)
+
+    pending = b""
+
+    try:
+        while until is None or time.monotonic() < until:
+            wait = 0.1 if until is None else max(0.0, min(0.1, until - time.monotonic()))
+            if pipe is not None:
+                ready, _, _ = select.select([pipe], [], [], 0 if events else wait)
+                if ready:
+                    pending += os.read(pipe, 65536)
+                    *lines, pending = pending.split(b"\n")
+                    # print() ends its text with a newline and the trace adds one: skip the blanks
+                    text = "".join(f"{ln}\n" for ln in (x.decode("utf-8", "replace") for x in lines) if ln.strip())
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+            elif not events:
+                time.sleep(wait)
+            for e in events:
+                e.poll(show, timeout_ms=int(wait * 1000) // len(events))
+    except KeyboardInterrupt:
+        print(file=sys.stderr)
+    finally:
+        if pipe is not None:
+            os.close(pipe)
+    try:
+        _dump_maps(module, spec)
+    finally:
+        module.close()
+    return 0
 
 
 # ---------------------------------------------------------------- the parser

@@ -122,6 +122,24 @@ class BpfLoader:
         bind_module(module, entry.spec, entry.object)
 
 
+def load_file(path: str, name: str | None = None) -> ModuleType:
+    """Import a ``.bpf.py`` file by path, through the cache, as ``import`` would (``run`` uses it).
+
+    The module is not put in ``sys.modules``; ``name`` defaults to
+    :func:`module_name` of the file.
+    """
+    from importlib.util import module_from_spec
+
+    path = os.path.abspath(path)
+    name = name or module_name(path)
+    spec = ModuleSpec(name, BpfLoader(name, path), origin=path)
+    spec.has_location = True
+    spec.cached = cache.cache_path(path)
+    module = module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class BpfFinder:
     """Meta-path finder for ``*_bpf`` modules (PEP 451)."""
 
@@ -178,4 +196,4 @@ def uninstall() -> None:
         sys.meta_path.remove(BpfFinder)
 
 
-__all__ = ["BpfFinder", "BpfLoader", "install", "module_name", "source_name", "uninstall"]
+__all__ = ["BpfFinder", "BpfLoader", "install", "load_file", "module_name", "source_name", "uninstall"]

@@ -190,3 +190,55 @@ def test_asm_without_objdump_says_what_to_install(
     monkeypatch.setattr(cli, "_objdump", lambda: None)
     assert main(["asm", str(src)]) == 1
     assert "apt-get install llvm" in capsys.readouterr().err
+
+
+RUN_SOURCE = """\
+from bpfimport.lang import *
+
+counts = HashMap(key=u32, value=u64, max_entries=1024)
+
+
+@tracepoint("syscalls/sys_enter_getppid")
+def on_getppid(ctx) -> int:
+    counts[tgid()] += 1
+    print("getppid seen")
+    return 0
+
+
+@syscall
+def not_attachable(ctx) -> int:
+    return 0
+
+
+LICENSE = "GPL"
+"""
+
+
+def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: None) -> None:
+    need_compiler()
+    import threading
+    import time
+
+    src = tmp_path / "watch.bpf.py"
+    src.write_text(RUN_SOURCE)
+    stop = time.monotonic() + 4
+    done = threading.Event()
+
+    def poke() -> None:
+        while not done.is_set() and time.monotonic() < stop:
+            os.getppid()
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poke)
+    t.start()
+    try:
+        r = run_cli("run", str(src), "--duration", "1.5")
+    finally:
+        done.set()
+        t.join()
+    assert r.returncode == 0, r.stderr
+    assert "attached on_getppid" in r.stderr
+    assert "not attached not_attachable" in r.stderr  # reported, not fatal
+    assert "getppid seen" in r.stdout
+    assert "counts (HashMap" in r.stdout
+    assert f"  {os.getpid()}: " in r.stdout

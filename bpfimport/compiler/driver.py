@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import os
+import warnings
 
 from ..errors import CompileError
 from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
@@ -34,7 +35,9 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
     src = Source(filename, text)
     name = module_name or _module_name(filename)
     try:
-        tree = ast.parse(text, filename=filename)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # SyntaxWarnings are Python's to give, not the compiler's
+            tree = ast.parse(text, filename=filename)
     except SyntaxError as e:
         raise CompileError(e.msg, filename, e.lineno, e.offset, e.text) from None
     except ValueError as e:  # e.g. source with NUL bytes

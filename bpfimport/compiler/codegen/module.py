@@ -98,6 +98,7 @@ class ModuleCodegen:
                 node for node in ast.walk(decl.node)
                 if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
                 and node.func.id in self.model.functions
+                and self.model.functions[node.func.id].section is None  # calling a program: its own error
             ]
         state: dict[str, int] = {}
 

@@ -212,8 +212,8 @@ class StatementsMixin:
             from .function import NoneType_
 
             if not isinstance(value.ty, NoneType_):
-                raise self.err(target, f"'{name}' holds a map value reference; it cannot become a "
-                               f"{self.show(value.ty)}",
+                raise self.err(target, f"'{name}' holds a map value reference and cannot be "
+                               f"rebound to a {self.show(value.ty)}",
                                f"write through it ({name}.field = ...) or use another name")
         self.store(value, local.ty, local.ptr, target)
 

@@ -1,0 +1,243 @@
+"""Every unsupported construct is a CompileError at the user's line, with a hint.
+
+No other exception type may escape the compiler, and none of these may be an
+"internal compiler error" (that would mean the check came from a crash).
+"""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from bpfimport import CompileError
+from bpfimport.compiler import compile_source
+
+HEAD = """\
+from bpfimport.lang import *
+m = HashMap(key=u32, value=u64, max_entries=8)
+arr = ArrayMap(key=u32, value=u64, max_entries=8)
+LIMIT: Final[u32] = 5
+hits: u64 = 0
+@struct
+class S:
+    a: u32
+    b: u64
+def helper(x: u64) -> u64:
+    return x + 1
+@syscall
+def p(ctx) -> int:
+"""
+BODY_LINE = HEAD.count("\n") + 1  # the first line of a body snippet
+
+BODY_ERRORS = [
+    ("x = 1.5", "floating point", "integers"),
+    ("x = [1, 2]", "a list is not supported", "no heap"),
+    ("x = 3 / 2", "true division", "'//'"),
+    ("try:\n    pass\nexcept Exception:\n    pass", "try/except", "exceptions"),
+    ("raise ValueError()", "raise is not supported", "error code"),
+    ("with open('x') as f:\n    pass", "with is not supported", None),
+    ("x = m", "map 'm' cannot be used as a value", "m[key]"),
+    ("x = undefined_name", "name 'undefined_name' is not defined", None),
+    ("for i in [1, 2]:\n    pass", "range(...) only", "range(n)"),
+    ("x: u8 = 300", "300 does not fit in u8", "u8(300)"),
+    ("s = S()\ns.c = 1", "struct S has no field 'c'", "a, b"),
+    ("s = S()\nif s:\n    pass", "no truth value", None),
+    ("x = 'abc'", "cannot hold a string", None),
+    ("m.frob(1)", "has no method 'frob'", "lookup"),
+    ("x = m.lookup(1)\nx = 5", "holds a map value reference", None),
+    ("print(f'{1.5}')", "floating point", None),
+    ("x = 1 // 0", "division or modulo by zero", None),
+    ("assert ktime() > 0", "known at compile time", "return 0"),
+    ("assert 1 == 2", "assertion failed at compile time", None),
+    ("import os", "import inside a function", None),
+    ("x = lambda: 1", "a lambda", "module-level function"),
+    ("x = (1, 2)", "a tuple value", "unpacked"),
+    ("x = {}", "a dict", "HashMap"),
+    ("x = [i for i in range(3)]", "list comprehension", "for loop"),
+    ("x = tgid(1)", "tgid() takes no arguments", None),
+    ("del m", "del only removes map entries", None),
+    ("x = u32(1, 2)", "u32() takes exactly one argument", None),
+    ("x: c_char * 600 = 0", "more than 512 bytes of BPF stack", "PerCpuArrayMap"),
+    ("LIMIT = 3\nglobal LIMIT", None, None),  # Python itself rejects this: SyntaxError
+    ("global LIMIT\nLIMIT = 3", "is Final", "before loading"),
+    ("hits += 1", "declare 'global hits'", None),
+    ("global nothere", "not a module-level global", None),
+    ("x = p(ctx)", "is a BPF program and cannot be called", "undecorated function"),
+    ("x = helper(1, 2)", "takes 1 argument(s), got 2", None),
+    ("x = helper(y=1)", "keyword arguments", None),
+    ("break", None, None),  # SyntaxError from Python's own parser
+    ("x = 1\nx = S()", "a struct S is not a number", None),
+    ("x = 1 if ktime() else S()", "not a number", None),
+    ("m[1] = S()", "a struct S is not a number", None),
+    ("del arr[0]", "cannot be deleted", "store 0"),
+    ("print(x=1)", "does not take 'x='", "f-string"),
+    ("print(f'{ktime():>10}')", "format spec '>10'", "{x:x}"),
+    ("x = 1 ** ktime()", "constant, non-negative exponent", None),
+    ("x = 1 << -1", "negative shift count", None),
+    ("x = ktime() @ 2", "operator '@'", None),
+    ("x = not_a_fn()", "cannot call 'not_a_fn'", None),
+    ("x = 5\nx.y = 1", "has no fields", None),
+    ("x = 5\nx[0] = 1", "has no fields or elements", None),
+    ("x: nosuchtype = 1", "unknown type for 'x'", "u8"),
+    ("x = S(c=1)", "struct S has no field 'c'", None),
+    ("x = S(1, 2, 3)", "at most 2 positional", None),
+    ("a, b = 1", "only a tuple of values can be unpacked", "a, b = x, y"),
+    ("a, b = 1, 2, 3", "cannot unpack 3 values into 2", None),
+    ("x = m.lookup(1)\nif x is 3:\n    pass", "'is' only compares a map lookup result with None", None),
+    ("x = 1 in 2", "'in' tests a map", None),
+    ("x = 5\ndel x", "del only removes map entries", None),
+    ("for i in range(0, 10, 0):\n    pass", "non-zero constant", None),
+    ("for i in range(ktime(), 10, ktime()):\n    pass", "non-zero constant", None),
+    ("x = range(3)", "range() only drives a for loop", None),
+    ("x = len(5)", "fixed-size arrays", None),
+    ("x = deref(5)", "deref() reads through a map value reference", None),
+    ("comm(5)", "writes into a buffer", None),
+    ("x = get_stackid(ctx, m, 0)", "not supported yet", "stack"),
+    ("x = print", "cannot be used as a value here", None),
+    ("x = 'a' < 'b'", "strings cannot be compared", None),
+    ("x = m.lookup(1) == None", "using 'is'", None),
+    ("match 1:\n    case 1:\n        pass", "match is not supported", "if/elif"),
+    ("def inner():\n    pass", "a nested function", None),
+    ("nonlocal q", None, None),  # SyntaxError from Python
+]
+
+MODULE_ERRORS = [
+    ("import os\n", "'import os' is not allowed", "bpfimport.lang"),
+    ("print('hi')\n", "would run user-space code", "imports it"),
+    ("b = BPF()\n", "must be a constant, a map or an annotated global", None),
+    ("if __name__ == '__main__':\n    pass\n", "an if statement is not allowed at module level", "user-space"),
+    ("class C:\n    x: u32\n", "is not a @struct", "@struct"),
+    ("@struct\nclass C:\n    x: float\n", "unknown type for field 'x'", "u8/u16"),
+    ("@struct\nclass C:\n    x: u32 = 1\n", "cannot have default values", None),
+    ("@struct\nclass C:\n    pass\n", "has no fields", None),
+    ("m2 = HashMap(key=u32, value=u64)\n", "needs max_entries=", None),
+    ("m2 = HashMap(key=u32, max_entries=4)\n", "needs value=", None),
+    ("m2 = HashMap(key=float, value=u64, max_entries=4)\n", "unknown key type", None),
+    ("m2 = HashMap(key=u32, value=u64, max_entries=-1)\n", "positive constant", None),
+    ("m2 = HashMap(key=u32, value=u64, max_entries=4, colour=1)\n", "has no argument 'colour'", None),
+    ("g: u8 = 300\n", "300 does not fit in u8", None),
+    ("g: Final[u32] = ktime()\n", "constant initial value", None),
+    ("g: wat = 1\n", "unknown type for global 'g'", None),
+    ("LICENSE = 5\n", "LICENSE must be a string", None),
+    ("m = 1\n", "declared twice", None),
+    ("load = 1\n", "reserved", None),
+    ("from bpfimport.lang import nope\n", "cannot be imported", None),
+    ("from . import x\n", "relative imports", None),
+    ("@tracepoint\ndef t(ctx):\n    return 0\n", "takes 1 string argument", None),
+    ("@xdp('eth0')\ndef t(ctx):\n    return 0\n", "takes no arguments", "@xdp"),
+    ("@unknown_deco\ndef t(ctx):\n    return 0\n", "unknown decorator", None),
+    ("@xdp\n@tc\ndef t(ctx):\n    return 0\n", "two program decorators", None),
+    ("@xdp\ndef t(ctx, other):\n    return 0\n", "exactly one parameter", None),
+    ("def f(x):\n    return x\n", "needs a type", "x: u64"),
+    ("def f(*a: u64):\n    return 0\n", "*args", None),
+    ("def f(a: u64, b: u64, c: u64, d: u64, e: u64, f: u64) -> u64:\n    return 0\n", "at most 5", None),
+    ("def f(x: S) -> u64:\n    return 0\n", "unsupported type for parameter", None),
+    ("def f(x: u64) -> S:\n    return 0\n", "unsupported return type", None),
+    ("def f(x: u64) -> u64:\n    return f(x)\n@syscall\ndef q(ctx) -> int:\n    return f(1)\n",
+     "called recursively", "bounded loop"),
+]
+
+
+def compile_text(src: str) -> None:
+    compile_source(src, "/virtual/mod.bpf.py", "mod_bpf")
+
+
+def body_source(snippet: str) -> str:
+    return HEAD + textwrap.indent(snippet, "    ") + "\n    return 0\n"
+
+
+@pytest.mark.parametrize("snippet,fragment,hint", BODY_ERRORS, ids=[c[0].splitlines()[-1][:40] for c in BODY_ERRORS])
+def test_body_errors(snippet: str, fragment: str | None, hint: str | None) -> None:
+    src = body_source(snippet)
+    with pytest.raises(SyntaxError) as info:
+        compile_text(src)
+    err = info.value
+    assert isinstance(err, CompileError) or fragment is None, f"not a CompileError: {err!r}"
+    assert isinstance(err, SyntaxError)
+    assert err.filename == "/virtual/mod.bpf.py"
+    assert "internal compiler error" not in str(err)
+    assert BODY_LINE <= (err.lineno or 0) <= BODY_LINE + snippet.count("\n"), (err.lineno, str(err))
+    if fragment is not None:
+        assert fragment in err.msg, err.msg
+        assert err.text is not None and err.text.strip() in src
+        assert err.offset and err.offset >= 1
+    if hint is not None:
+        assert hint in (err.hint or ""), err.hint
+
+
+@pytest.mark.parametrize("snippet,fragment,hint", MODULE_ERRORS, ids=[c[0].splitlines()[0][:40] for c in MODULE_ERRORS])
+def test_module_errors(snippet: str, fragment: str, hint: str | None) -> None:
+    base = "from bpfimport.lang import *\nm = HashMap(key=u32, value=u64, max_entries=8)\n"
+    tail = "@syscall\ndef prog_ok(ctx) -> int:\n    return 0\n"
+    src = base + snippet + tail
+    with pytest.raises(CompileError) as info:
+        compile_text(src)
+    err = info.value
+    assert fragment in err.msg, err.msg
+    assert "internal compiler error" not in err.msg
+    first = base.count("\n") + 1
+    assert first <= err.lineno <= first + snippet.count("\n"), (err.lineno, err.msg)
+    if hint is not None:
+        assert hint in (err.hint or ""), err.hint
+
+
+def test_error_shape_is_a_syntax_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.bpf.py"
+    path.write_text(body_source("x = 1.5"))
+    with pytest.raises(CompileError) as info:
+        compile_source(path.read_bytes(), str(path), "bad_bpf")
+    err = info.value
+    assert isinstance(err, SyntaxError)
+    assert (err.filename, err.lineno, err.offset) == (str(path), BODY_LINE, 9)
+    assert err.text.rstrip("\n") == "    x = 1.5"
+    assert err.one_line().startswith(f"{path}:{BODY_LINE}:9: error: floating point")
+
+
+def test_no_program_is_an_error() -> None:
+    with pytest.raises(CompileError, match="declares no BPF program"):
+        compile_text("from bpfimport.lang import *\nm = HashMap(key=u32, value=u64, max_entries=8)\n")
+
+
+def test_python_syntax_error_becomes_compile_error() -> None:
+    with pytest.raises(CompileError) as info:
+        compile_text("from bpfimport.lang import *\n@syscall\ndef p(ctx):\n    return (\n")
+    assert info.value.lineno >= 4
+
+
+def test_non_utf8_source() -> None:
+    with pytest.raises(CompileError, match="not UTF-8"):
+        compile_source(b"\xff\xfe x = 1", "/virtual/bad.bpf.py", "bad_bpf")
+
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").rglob("*.bpf.py"))
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_mutated_sources_never_crash(seed: int) -> None:
+    """Random edits of real programs give a clean result or a CompileError, never a crash."""
+    rng = random.Random(seed)
+    sources = [p.read_text() for p in EXAMPLES] or [body_source("x = 1")]
+    tokens = ["0", "-1", "ktime()", "m", "S()", "x", "1.5", "'s'", "None", "(", ")", "[", "]", ".a",
+              "+", "//", "<<", " and ", " not ", "u8(", "c_char * 4", "if", "for", ":", "=", ",", "**"]
+    for _ in range(60):
+        lines = rng.choice(sources).splitlines()
+        for _ in range(rng.randint(1, 3)):
+            i = rng.randrange(len(lines))
+            action = rng.random()
+            if action < 0.3:
+                del lines[i]
+            elif action < 0.6:
+                lines[i] = lines[i] + rng.choice(tokens)
+            elif action < 0.8 and lines[i].strip():
+                cut = rng.randrange(len(lines[i]))
+                lines[i] = lines[i][:cut] + rng.choice(tokens) + lines[i][cut:]
+            else:
+                lines.insert(i, lines[rng.randrange(len(lines))])
+        src = "\n".join(lines) + "\n"
+        try:
+            compile_text(src)
+        except CompileError as e:
+            assert "internal compiler error" not in e.msg, f"{e.msg}\n--- source ---\n{src}"

@@ -220,6 +220,9 @@ class _Metadata:
             members.append(("key", self.ptr(self.type(m.key))))
         if m.value is not None and typed:
             members.append(("value", self.ptr(self.type(m.value))))
+        if m.kind == "PerfEventArray":  # libbpf 1.1 does not default these
+            members.append(("key_size", self.int_array_ptr(4)))
+            members.append(("value_size", self.int_array_ptr(4)))
         if m.flags:
             members.append(("map_flags", self.int_array_ptr(m.flags)))
         ids = []
@@ -247,6 +250,7 @@ class _Metadata:
         for m in mod.maps:
             typed = not MAP_KINDS[m.kind].events
             n = 2 + (m.key is not None and typed) + (m.value is not None and typed) + bool(m.flags)
+            n += 2 * (m.kind == "PerfEventArray")
             g = self.global_var(m.name, self.map_type(m))
             gvars.append(g)
             out.append(f'@{m.name} = dso_local global [{n} x ptr] zeroinitializer, '

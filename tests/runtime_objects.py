@@ -73,6 +73,15 @@ EMIT = """
 """
 MEMCPY = "declare void @llvm.memcpy.p0.p0.i64(ptr, ptr, i64, i1) #0"
 
+# raw_tracepoint `perf_out`: the 4 u64 args (32 bytes) into the perf event array
+PERF_OUT = """
+  %buf = alloca [32 x i8], align 8
+  call void @llvm.memcpy.p0.p0.i64(ptr align 8 %buf, ptr align 8 %ctx, i64 32, i1 false), {loc:5}
+  %r = call i64 {helper:25}(ptr %ctx, ptr @pe, i64 4294967295, ptr %buf, i64 32), {loc:5}
+  %t = trunc i64 %r to i32
+  ret i32 %t, {loc:5}
+"""
+
 XDP = """
   ret i32 2, {loc:3}
 """
@@ -99,6 +108,7 @@ def main() -> tuple[bytes, ModuleSpec]:
     m.map("arrs", "HashMap", "u32", "u16[4]", 8)
     m.map("queue", "QueueMap", None, "u32", 8)
     m.map("rb", "RingBuffer", None, "struct Event", 4096)
+    m.map("pe", "PerfEventArray", None, "struct Event", 128)
     m.global_("TARGET", "u32", ".rodata", 0, 7, final=True)
     m.global_("LIMIT", "i64", ".rodata", 8, -5, final=True)
     m.global_("TAG", "char[8]", ".rodata", 16, b"abc", final=True)
@@ -112,6 +122,7 @@ def main() -> tuple[bytes, ModuleSpec]:
     m.program("tp", "tracepoint/syscalls/sys_enter_getppid", TP, line=14, decorator="tracepoint")
     m.declarations.append(MEMCPY)
     m.program("emit", "syscall", EMIT, line=4, decorator="syscall")
+    m.program("perf_out", "raw_tracepoint/sys_enter", PERF_OUT, line=4, decorator="raw_tracepoint")
     m.program("xdp_pass", "xdp", XDP, line=2, decorator="xdp")
     m.program("kp", "kprobe/do_nanosleep", NOOP, line=2, decorator="kprobe")
     m.program("sock", "socket", NOOP, line=2, decorator="socket_filter")

@@ -153,3 +153,22 @@ def test_ring_buffer_poll(kernel: None) -> None:
         assert m.rb.poll(out.append) == 1 and out[0].pid == 5  # type: ignore[attr-defined]
     finally:
         m.close()
+
+
+def test_perf_event_array_poll(kernel: None) -> None:
+    m = bound()
+    try:
+        got: list[object] = []
+        assert m.pe.poll(got.append, timeout_ms=0) == 0
+        for i in range(3):
+            # a raw tracepoint's ctx is its u64 args; the program copies 32 bytes of
+            # them into the perf buffer, laid out as an Event {pid, ts, comm[16]}
+            args = (ctypes.c_uint64 * 4)(i, 1000 + i, int.from_bytes(b"perf%d" % i, "little"), 0)
+            assert m.perf_out.test_run(ctx=args).retval == 0
+        assert m.pe.poll(got.append, timeout_ms=100) == 3
+        assert all(isinstance(e, m.Event) for e in got)
+        assert [(e.pid, e.ts, e.comm) for e in got] == [(i, 1000 + i, b"perf%d" % i)
+                                                        for i in range(3)]
+        assert m.pe.lost == 0
+    finally:
+        m.close()

@@ -455,12 +455,12 @@ class Map:
         return self._decode_value(vbuf.raw)
 
 
-class RingBufferMap(Map):
-    """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
+class _EventMap(Map):
+    """Shared by RingBuffer and PerfEventArray: ``poll(callback, timeout_ms=100)``."""
 
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         super().__init__(obj, spec)
-        self._reader: _RingReader | None = None
+        self._reader: _EventReader | None = None
 
     def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
@@ -471,40 +471,48 @@ class RingBufferMap(Map):
         stops the poll and propagates; the callback's return value is ignored.
         """
         reader = self._reader
-        if reader is None or reader.closed or reader.obj_ptr != self._obj.map_ptr(self.name):
-            reader = self._reader = _RingReader(self)
+        if reader is None or reader.closed or reader.map_ptr != self._obj.map_ptr(self.name):
+            reader = self._reader = self._reader_class(self)
         return reader.poll(callback, timeout_ms)
 
     def consume(self, callback: Callable[[Any], Any]) -> int:
         """Handle every event already in the buffer without waiting."""
         return self.poll(callback, 0)
 
+    @property
+    def lost(self) -> int:
+        """Events the kernel dropped because the buffer was full (perf buffers only)."""
+        return self._reader.lost if self._reader is not None else 0
 
-class _RingReader:
-    """A libbpf ``ring_buffer`` on one map, closed with the object."""
 
-    def __init__(self, m: RingBufferMap) -> None:
+class _EventReader:
+    """A libbpf ring_buffer / perf_buffer on one map, closed with the object."""
+
+    def __init__(self, m: _EventMap) -> None:
         from . import libbpf as L
 
         self.lib = L.lib()
         self.map = m
-        self.obj_ptr = m._obj.map_ptr(m.name)
+        self.map_ptr = m._obj.map_ptr(m.name)
         self.closed = False
         self.callback: Callable[[Any], Any] | None = None
         self.error: BaseException | None = None
         self.count = 0
-        decode: Callable[[bytes], Any] | None = None
+        self.lost = 0
+        self.decode: Callable[[bytes], Any] | None = None
         if m.spec.value is not None:
-            vc = m._value_codec()
-            decode = vc.decode
-        self.decode = decode
-        self._cb = L.RINGBUF_SAMPLE_FN(self._on_sample)
-        self.ptr = self.lib.ring_buffer__new(m.fd, self._cb, None, None)
+            self.decode = m._value_codec().decode
+        self.ptr = self._open(L, m.fd)
         if not self.ptr:
-            raise m._error("ring_buffer__new", L.last_errno())
+            raise m._error(f"opening the {m.spec.kind} reader", L.last_errno())
         m._obj.add_resource(self)
 
-    def _on_sample(self, _ctx: int, data: int, size: int) -> int:
+    def _open(self, L: Any, fd: int) -> int:  # noqa: N803 - the libbpf module
+        raise NotImplementedError
+
+    def _deliver(self, data: int, size: int) -> int:
+        if self.error is not None:
+            return -E.ECANCELED
         try:
             raw = ctypes.string_at(data, size)
             event = self.decode(raw) if self.decode is not None else raw
@@ -520,17 +528,37 @@ class _RingReader:
         self.callback = callback
         self.error = None
         self.count = 0
-        if timeout_ms == 0:
-            rc = self.lib.ring_buffer__consume(self.ptr)
-        else:
-            rc = self.lib.ring_buffer__poll(self.ptr, timeout_ms)
-        self.callback = None
+        try:
+            rc = self._consume() if timeout_ms == 0 else self._poll(timeout_ms)
+        finally:
+            self.callback = None
         if self.error is not None:
             err, self.error = self.error, None
             raise err
         if rc < 0 and rc != -E.EINTR:
-            raise self.map._error("ring buffer poll", -rc)
+            raise self.map._error(f"{self.map.spec.kind} poll", -rc)
         return self.count
+
+    def _poll(self, timeout_ms: int) -> int:
+        raise NotImplementedError
+
+    def _consume(self) -> int:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+
+class _RingReader(_EventReader):
+    def _open(self, L: Any, fd: int) -> int:  # noqa: N803
+        self._cb = L.RINGBUF_SAMPLE_FN(lambda _ctx, data, size: self._deliver(data, size))
+        return self.lib.ring_buffer__new(fd, self._cb, None, None)
+
+    def _poll(self, timeout_ms: int) -> int:
+        return self.lib.ring_buffer__poll(self.ptr, timeout_ms)
+
+    def _consume(self) -> int:
+        return self.lib.ring_buffer__consume(self.ptr)
 
     def close(self) -> None:
         if not self.closed:
@@ -538,8 +566,51 @@ class _RingReader:
             self.lib.ring_buffer__free(self.ptr)
 
 
+class _PerfReader(_EventReader):
+    PAGES = 64  # per CPU; a power of two
+
+    def _open(self, L: Any, fd: int) -> int:  # noqa: N803
+        def sample(_ctx: int, _cpu: int, data: int, size: int) -> None:
+            self._deliver(data, size)
+
+        def lost(_ctx: int, _cpu: int, count: int) -> None:
+            self.lost += count
+
+        self._cbs = (L.PERFBUF_SAMPLE_FN(sample), L.PERFBUF_LOST_FN(lost))
+        return self.lib.perf_buffer__new(fd, self.PAGES, self._cbs[0], self._cbs[1], None, None)
+
+    def _poll(self, timeout_ms: int) -> int:
+        return self.lib.perf_buffer__poll(self.ptr, timeout_ms)
+
+    def _consume(self) -> int:
+        return self.lib.perf_buffer__consume(self.ptr)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.lib.perf_buffer__free(self.ptr)
+
+
+class RingBufferMap(_EventMap):
+    """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
+
+    _reader_class = _RingReader
+
+
+class PerfEventArrayMap(_EventMap):
+    """A PerfEventArray map: ``poll(callback, timeout_ms=100)`` delivers its events.
+
+    Perf samples carry padding up to an 8-byte boundary, so an undecoded event
+    may be a few bytes longer than what the program wrote.
+    """
+
+    _reader_class = _PerfReader
+
+
 def make_map(obj: BpfObject, spec: MapSpec) -> Map:
     """The handle class for a map's kind."""
     if spec.kind == "RingBuffer":
         return RingBufferMap(obj, spec)
+    if spec.kind == "PerfEventArray":
+        return PerfEventArrayMap(obj, spec)
     return Map(obj, spec)

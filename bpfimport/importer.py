@@ -74,8 +74,7 @@ class BpfLoader:
         return False
 
     def get_data(self, path: str) -> bytes:
-        with open(path, "rb") as f:
-            return f.read()
+        return cache._read(path)
 
     def get_source(self, fullname: str | None = None) -> str:
         """The ``.bpf.py`` text (for linecache, inspect and tracebacks)."""

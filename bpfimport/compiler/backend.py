@@ -32,6 +32,9 @@ def _llvm() -> Any:
         ) from e
     # LLVM's own stack check ends the process; raise it and check the object ourselves instead
     llvm.set_option("bpfimport", "-bpf-stack-size=65536")
+    # Parsing IR with debug info verifies it and aborts the process on a bad module; turn
+    # that off so our own verify() call raises an exception instead
+    llvm.set_option("bpfimport", "-disable-auto-upgrade-debug-info")
     return llvm
 
 

@@ -423,13 +423,16 @@ class ExpressionsMixin:
             return self.compare_pair(op, left, right_node, node)
         return self.compare(op, left, right, node)
 
-    def branch(self: FunctionCodegen, c: Value, then: Block, other: Block) -> None:
+    def branch(self: FunctionCodegen, c: Value, then: Block, other: Block) -> tuple[Block, ...]:
+        """Branch on an ``i1``; a constant becomes a plain jump.  Returns the blocks jumped to."""
         if c.ref == "true":
             self.b.br(then)
-        elif c.ref == "false":
+            return (then,)
+        if c.ref == "false":
             self.b.br(other)
-        else:
-            self.b.cbr(c.ref, then, other)
+            return (other,)
+        self.b.cbr(c.ref, then, other)
+        return (then, other)
 
     def at_expr(self: FunctionCodegen, node: ast.AST) -> None:
         """Keep the statement's line: expressions inside it share it."""
@@ -460,13 +463,15 @@ class ExpressionsMixin:
         for v, blk, truth, nxt in arms:
             self.b.position(blk)
             cv = self.truth(v, node) if isinstance(ty, BoolType) else self.coerce(v, ty, node)
-            incoming.append((cv.ref, blk))
             if truth is None or nxt is None:
                 self.b.br(done)
+                targets: tuple[Block, ...] = (done,)
             elif isinstance(node.op, ast.Or):
-                self.branch(truth, done, nxt)
+                targets = self.branch(truth, done, nxt)
             else:
-                self.branch(truth, nxt, done)
+                targets = self.branch(truth, nxt, done)
+            if done in targets:  # a constant operand may skip the join entirely
+                incoming.append((cv.ref, blk))
         self.b.position(done)
         return Value(ty, self.b.phi(ty.llvm, incoming))
 

@@ -31,7 +31,7 @@ class Value:
         return "ptr" if self.ty.aggregate else self.ty.llvm
 
 
-@dataclass
+@dataclass(eq=False)
 class Block:
     label: str
     lines: list[str] = field(default_factory=list)

@@ -111,9 +111,6 @@ def _hash(data: bytes | memoryview) -> bytes:
     return _source_hash(_HASH_KEY, data)
 
 
-_toolchain: tuple[str, bytes | None] | None = None
-
-
 def _read(path: str) -> bytes:
     """A whole file; unbuffered (one fstat-sized read), the cheapest way measured."""
     with open(path, "rb", buffering=0) as f:
@@ -147,6 +144,9 @@ def _llvmlite_version_file() -> tuple[str, bytes] | None:
         return folder, _read(os.path.join(folder, "_version.py"))
     except OSError:
         return folder, b""
+
+
+_toolchain: tuple[str, bytes | None] | None = None
 
 
 def toolchain() -> tuple[str, bytes | None]:
@@ -229,8 +229,8 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None) -> tuple[
         return "checksum mismatch (corrupt)"
     try:
         spec = ModuleSpec.from_json(bytes(view[elf_len : elf_len + spec_len]))
-    except (ValueError, KeyError, TypeError) as exc:
-        return f"unreadable spec ({exc})"
+    except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
+        return f"unreadable spec ({type(exc).__name__}: {exc})"
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.

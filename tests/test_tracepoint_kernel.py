@@ -1,0 +1,55 @@
+"""Attach a tracepoint through an import and count exact events."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+import bpfimport  # noqa: F401 - installs the import hook
+from tests.conftest import need
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+@pytest.fixture
+def exact(tracing, bpf_dir):
+    need(os.path.isdir("/sys/kernel/tracing/events/syscalls/sys_enter_getppid"),
+         "syscall tracepoints (CONFIG_FTRACE_SYSCALLS) are not available")
+    shutil.copy(PROGRAMS / "exact_count.bpf.py", bpf_dir)
+    import exact_count_bpf as mod
+
+    yield mod
+    mod.close()
+
+
+def test_counts_exactly_the_calls_made_while_attached(exact):
+    exact.THREAD.value = threading.get_native_id()
+    for _ in range(3):
+        os.getppid()  # before attach: not counted
+    with exact.on_getppid.attach():
+        for _ in range(1000):
+            os.getppid()
+    for _ in range(3):
+        os.getppid()  # after detach: not counted
+    assert exact.calls[0] == 1000
+    assert exact.seen.value == 1000
+
+
+def test_close_detaches_and_reimport_starts_fresh(exact):
+    exact.THREAD.value = threading.get_native_id()
+    exact.on_getppid.attach()
+    os.getppid()
+    assert exact.calls[0] == 1
+    fds_before_close = len(os.listdir("/proc/self/fd"))
+    exact.close()
+    assert len(os.listdir("/proc/self/fd")) < fds_before_close
+    os.getppid()
+    exact.THREAD.value = threading.get_native_id()
+    with exact.on_getppid.attach():  # loads again, from zero
+        os.getppid()
+        os.getppid()
+    assert exact.calls[0] == 2

@@ -107,7 +107,8 @@ BODY_ERRORS = [
 MODULE_ERRORS = [
     ("import os\n", "'import os' is not allowed", "bpfimport.lang"),
     ("print('hi')\n", "would run user-space code", "imports it"),
-    ("b = BPF()\n", "must be a constant, a map or an annotated global", None),
+    ("b = BPF()\n", "would run user-space code", "imports it"),
+    ("b = m.x\n", "must be a constant, a map or an annotated global", None),
     ("if __name__ == '__main__':\n    pass\n", "an if statement is not allowed at module level", "user-space"),
     ("class C:\n    x: u32\n", "is not a @struct", "@struct"),
     ("@struct\nclass C:\n    x: float\n", "unknown type for field 'x'", "u8/u16"),

@@ -160,6 +160,9 @@ class _Declarations:
             return
         if annotation is None:
             folded = const_value(self.model, value)
+            if folded is None and isinstance(value, ast.Call):
+                raise self.err(value, f"'{name} = {ast.unparse(value.func)}(...)' at module level would "
+                               "run user-space code", USER_SPACE_HINT)
             if folded is None:
                 raise self.err(value, f"'{name} = ...' at module level must be a constant, a map or "
                                "an annotated global", "for a mutable global write e.g. "

@@ -1,0 +1,53 @@
+"""pythonbpf programs compile unchanged (LANGUAGE.md §3) and behave the same in the kernel."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+import bpfimport  # noqa: F401 - installs the import hook
+from bpfimport import CompileError
+from bpfimport.compiler import compile_source
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+def test_seed_spellings_compile():
+    src = (PROGRAMS / "seed_style.bpf.py").read_text()
+    spec = compile_source(src, "seed_style.bpf.py", "seed_style_bpf").spec
+    assert {m.name: m.kind for m in spec.maps} == {"last": "HashMap", "records": "HashMap", "results": "ArrayMap"}
+    assert {p.name: p.section for p in spec.programs} == {
+        "seeded": "syscall", "traced": "tracepoint/syscalls/sys_enter_execve"}
+    assert [(f.name, f.type) for f in spec.struct("data_t").fields] == [
+        ("pid", "u64"), ("ts", "u64"), ("comm", "char[16]")]
+    (counter,) = spec.globals
+    assert (counter.name, counter.type, counter.initial, counter.section) == ("counter", "u64", 5, ".data")
+    assert spec.license == "GPL"
+
+
+def test_seed_program_runs(kernel, bpf_dir):
+    shutil.copy(PROGRAMS / "seed_style.bpf.py", bpf_dir)
+    import seed_style_bpf as mod
+
+    with mod:
+        mod.seeded.test_run()
+        assert 0 in mod.last
+        assert mod.results[0] == (5 ^ 8) + (6 & 3)
+        mod.seeded.test_run()  # second run finds the timestamp and deletes it
+        assert 0 not in mod.last
+        rec = mod.records[1]
+        assert rec.pid == threading.get_native_id()
+        assert rec.comm == Path("/proc/thread-self/comm").read_text().strip().encode()[:15]
+        assert mod.counter.value == 5
+
+
+def test_user_space_code_in_a_seed_file_is_a_clear_error():
+    src = (PROGRAMS / "seed_style.bpf.py").read_text().replace(
+        "compile()", "b = BPF()\nb.load()\nb.attach_all()\ntrace_pipe()")
+    with pytest.raises(CompileError) as info:
+        compile_source(src, "seed_style.bpf.py", "seed_style_bpf")
+    assert "user-space code belongs in the Python module that imports it" in str(info.value)
+    assert info.value.text.strip() == "b = BPF()"

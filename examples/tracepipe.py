@@ -60,8 +60,18 @@ def trace_pipe_path() -> Path:
 class TracePipe:
     """A non-blocking reader of trace_pipe; ``drain()`` drops what is already queued."""
 
-    def __init__(self) -> None:
-        self.fd = os.open(trace_pipe_path(), os.O_RDONLY | os.O_NONBLOCK)
+    def __init__(self, wait: float = 20.0) -> None:
+        """Open trace_pipe; the kernel allows one reader at a time, so wait up to ``wait`` s."""
+        path = trace_pipe_path()
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+                break
+            except OSError as e:
+                if e.errno != errno.EBUSY or time.monotonic() >= deadline:
+                    raise SystemExit(f"cannot open {path}: another process is reading it") from e
+                time.sleep(0.1)
         self._partial = b""
 
     def close(self) -> None:

@@ -21,6 +21,8 @@ def on_sync(ctx: c_void_p) -> c_int64:
     if not countp:
         last.update(count_key, 0)
         countp = last.lookup(count_key)
+        if not countp:  # the verifier needs the second lookup tested too
+            return c_int64(0)
     if tsp:
         delta = ktime() - tsp
         if delta < 1000000000:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
-from ..types import BoolType, BpfType, IntType, PtrType, StructType
+from ..types import I64, BoolType, BpfType, IntType, PtrType, StructType
 from .ir import Value
 
 if TYPE_CHECKING:
@@ -348,6 +348,12 @@ class StatementsMixin:
         self.b.position(done)
 
     def stmt_For(self: FunctionCodegen, stmt: ast.For) -> None:
+        """``for i in range(...)``: the counter never wraps, so the loop runs exactly as Python's.
+
+        After each pass the loop continues while the distance left to ``stop``
+        exceeds the step; ``i + step`` is never compared with ``stop``, because
+        it may wrap around the counter's width (``range(0, n, 2)`` with ``n: u8 = 255``).
+        """
         from .function import LitType, Loop
 
         it = stmt.iter
@@ -365,13 +371,7 @@ class StatementsMixin:
             if not isinstance(args[2].ty, LitType) or args[2].ty.value == 0:
                 raise self.err(it.args[2], "range()'s step must be a non-zero constant")
             step = args[2].ty.value
-        existing = self.locals.get(stmt.target.id)
-        if existing is not None and isinstance(existing.ty, IntType):
-            ty = existing.ty
-        else:
-            ty = self.unify(start, stop)
-        if not ty.fits(step):
-            raise self.err(it, f"step {step} does not fit the loop's type {ty}")
+        ty = self.range_type(stmt.target.id, start, stop, it)
         start_v = self.coerce(start, ty, it)
         stop_v = self.coerce(stop, ty, it)
         counter = self.alloca(ty, "i")
@@ -387,21 +387,52 @@ class StatementsMixin:
         pred = ("slt" if step > 0 else "sgt") if ty.signed else ("ult" if step > 0 else "ugt")
         self.b.cbr(self.b.icmp(pred, ty.llvm, current, stop_v.ref), body, orelse)
         self.b.position(body)
-        self.assign_name(stmt.target, Value(ty, current))
+        self.assign_name(stmt.target, Value(ty, self.b.load(ty.llvm, counter, ty.align)))
         self.loops.append(Loop(step_block, done))
         self.block_of(stmt.body)
         self.loops.pop()
         self.b.br(step_block)
         self.b.position(step_block)
         self.at(stmt)
-        nxt = self.b.binop("add", ty.llvm, self.b.load(ty.llvm, counter, ty.align), str(step))
+        current = self.b.load(ty.llvm, counter, ty.align)
+        left = (stop_v.ref, current) if step > 0 else (current, stop_v.ref)
+        distance = self.b.binop("sub", ty.llvm, *left)  # exact as an unsigned number
+        if abs(step) > IntType(ty.bits, False).max:
+            more = "false"
+        else:
+            more = self.b.icmp("ugt", ty.llvm, distance, str(abs(step)))
+        nxt = self.b.binop("add", ty.llvm, current, str(IntType(ty.bits, True).wrap(step)))
         self.b.store(ty.llvm, nxt, counter, ty.align)
-        self.b.br(head)
+        self.branch(Value(BoolType(), more), body, orelse)
         if stmt.orelse:
             self.b.position(orelse)
             self.block_of(stmt.orelse)
             self.b.br(done)
         self.b.position(done)
+
+    def range_type(self: FunctionCodegen, name: str, start: Value, stop: Value, node: ast.AST) -> IntType:
+        """The counter's type: exact for both bounds (``range(i32, u32)`` counts in ``i64``).
+
+        An existing loop variable keeps its type, so a bound it cannot hold is an error
+        rather than a loop that silently runs differently from Python's.
+        """
+        from .function import LitType
+
+        existing = self.locals.get(name)
+        if existing is not None and isinstance(existing.ty, IntType):
+            for bound in (start, stop):
+                if isinstance(bound.ty, IntType) and not (existing.ty.fits(bound.ty.min)
+                                                          and existing.ty.fits(bound.ty.max)):
+                    raise self.err(node, f"loop variable '{name}' is a {existing.ty}, which cannot hold "
+                                   f"every {bound.ty} bound of this range()", "use a new name for the loop variable")
+            return existing.ty
+        ty = self.unify(start, stop)
+        if isinstance(start.ty, LitType) or isinstance(stop.ty, LitType):
+            return ty
+        ta, tb = self.int_type_of(start), self.int_type_of(stop)
+        if ta.signed != tb.signed and ty.bits < 64:
+            return I64
+        return ty
 
     def stmt_Break(self: FunctionCodegen, stmt: ast.Break) -> None:
         if not self.loops:

@@ -1,0 +1,33 @@
+"""Programs that once compiled wrong: each syscall program writes what it computed into `out`."""
+
+from bpfimport.lang import *
+
+out = ArrayMap(key=u32, value=u64, max_entries=64)
+
+NEG: Final[i32] = -5
+TOP: Final[u32] = 3
+
+
+@syscall
+def range_loops(ctx) -> int:
+    n: u8 = 255
+    c = 0
+    for i in range(0, n, 2):  # i + 2 wraps a u8 after 254: the loop must still end
+        c += 1
+    out[0] = c
+    out[1] = i
+    c = 0
+    for k in range(NEG, TOP):  # i32 and u32 bounds: counted exactly, not as u32
+        c += 1
+    out[2] = c
+    m: u32 = 10
+    c = 0
+    for j in range(m, 0, -1):  # a negative step on an unsigned counter
+        c += j
+    out[3] = c
+    big: u8 = 250
+    c = 0
+    for q in range(big, 255, 100):
+        c += q
+    out[4] = c
+    return 0

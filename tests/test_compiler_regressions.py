@@ -1,0 +1,60 @@
+"""Compiler bugs found by probing, each pinned by the program that showed it.
+
+Kernel tests run tests/programs/regressions.bpf.py with BPF_PROG_TEST_RUN and
+compare what it wrote with what Python computes; compile tests check that a
+construct gives a clean CompileError (or compiles) instead of crashing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import bpfimport  # noqa: F401 - installs the import hook
+from bpfimport import CompileError
+from bpfimport.compiler import compile_source
+from tests.conftest import bpf_syscall_works, need
+
+PROGRAMS = Path(__file__).parent / "programs"
+
+
+@pytest.fixture(scope="module")
+def reg(tmp_path_factory):
+    """The regressions module, loaded once: each test runs its own program."""
+    need(os.geteuid() == 0, "loading BPF programs needs root")
+    need(bpf_syscall_works(), "the bpf() syscall is not usable here")
+    folder = tmp_path_factory.mktemp("reg")
+    shutil.copy(PROGRAMS / "regressions.bpf.py", folder)
+    sys.path.insert(0, str(folder))
+    try:
+        import regressions_bpf as mod
+    finally:
+        sys.path.remove(str(folder))
+    yield mod
+    mod.close()
+    sys.modules.pop("regressions_bpf", None)
+
+
+def run(mod, prog: str, first: int, count: int) -> list[int]:
+    getattr(mod, prog).test_run()
+    return [mod.out[i] for i in range(first, first + count)]
+
+
+def compile_body(body: str, head: str = "") -> None:
+    src = "from bpfimport.lang import *\n" + textwrap.dedent(head) + "@syscall\ndef p(ctx) -> int:\n"
+    src += textwrap.indent(textwrap.dedent(body), "    ") + "\n    return 0\n"
+    compile_source(src, "/tmp/reg.bpf.py", "reg_bpf")
+
+
+def test_range_loops_never_wrap(reg):
+    assert run(reg, "range_loops", 0, 5) == [128, 254, 8, 55, 250]
+
+
+def test_range_into_narrow_existing_variable_is_an_error():
+    with pytest.raises(CompileError, match="loop variable 'i' is a u8"):
+        compile_body("i: u8 = 0\nn: u32 = 300\nfor i in range(n):\n    pass")

@@ -58,3 +58,7 @@ def test_range_loops_never_wrap(reg):
 def test_range_into_narrow_existing_variable_is_an_error():
     with pytest.raises(CompileError, match="loop variable 'i' is a u8"):
         compile_body("i: u8 = 0\nn: u32 = 300\nfor i in range(n):\n    pass")
+
+
+def test_atomic_update_with_negative_literal(reg):
+    assert run(reg, "atomic_negative_literal", 5, 2) == [12, 2**32 - 1]

@@ -6,6 +6,8 @@ out = ArrayMap(key=u32, value=u64, max_entries=64)
 
 NEG: Final[i32] = -5
 TOP: Final[u32] = 3
+level: u32 = 10
+small = HashMap(key=u32, value=u32, max_entries=8)
 
 
 @syscall
@@ -30,4 +32,15 @@ def range_loops(ctx) -> int:
     for q in range(big, 255, 100):
         c += q
     out[4] = c
+    return 0
+
+
+@syscall
+def atomic_negative_literal(ctx) -> int:
+    global level
+    level += -1  # atomic add of a literal that only fits after wrapping, like level = level + -1
+    level -= -3
+    out[5] = level
+    small[1] += -1
+    out[6] = small[1]
     return 0

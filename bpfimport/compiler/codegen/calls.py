@@ -521,7 +521,8 @@ class CallsMixin:
         self.b.cbr(self.b.icmp("ne", "ptr", p, "null"), ok, skip)
         self.b.position(ok)
         if type(op) in _ATOMIC_MAP_OPS and vty.bits >= 32:
-            v = self.coerce(self.numeric(value, node), vty, node)
+            # wrapping like the read-modify-write would (m[k] += -1 on a u64 subtracts one)
+            v = self.coerce(self.numeric(value, node), vty, node, explicit=True)
             self.b.atomicrmw(_ATOMIC_MAP_OPS[type(op)], p, vty.llvm, v.ref, vty.align)
         else:
             current = self.load(vty, p)

@@ -304,7 +304,8 @@ class StatementsMixin:
         """``*ptr op= value``: one atomic instruction where the location is shared and BPF has it."""
         value = self.expr(value_node)
         if shared and isinstance(ty, IntType) and ty.bits >= 32 and type(op) in _ATOMIC:
-            v = self.coerce(self.numeric(value, value_node), ty, stmt)
+            # wrapping like the read-modify-write would (hits += -1 on a u64 subtracts one)
+            v = self.coerce(self.numeric(value, value_node), ty, stmt, explicit=True)
             self.b.atomicrmw(_ATOMIC[type(op)], ptr, ty.llvm, v.ref, ty.align)
             return
         current = self.load(ty, ptr)

@@ -62,3 +62,7 @@ def test_range_into_narrow_existing_variable_is_an_error():
 
 def test_atomic_update_with_negative_literal(reg):
     assert run(reg, "atomic_negative_literal", 5, 2) == [12, 2**32 - 1]
+
+
+def test_assignment_copies_a_constructed_struct(reg):
+    assert run(reg, "struct_copies", 7, 4) == [513, 1, 7, 8]

@@ -10,6 +10,20 @@ level: u32 = 10
 small = HashMap(key=u32, value=u32, max_entries=8)
 
 
+@struct
+class Inner:
+    x: u16
+    ok: bool
+    y: i8
+
+
+@struct
+class Outer:
+    flag: bool
+    inner: Inner
+    arr: Inner * 3
+
+
 @syscall
 def range_loops(ctx) -> int:
     n: u8 = 255
@@ -43,4 +57,19 @@ def atomic_negative_literal(ctx) -> int:
     out[5] = level
     small[1] += -1
     out[6] = small[1]
+    return 0
+
+
+@syscall
+def struct_copies(ctx) -> int:
+    o = Outer()  # o adopts the constructor's temporary...
+    o.inner.x = 513
+    p = o  # ...so p must get a copy of it, not the same memory
+    p.inner.x = 1
+    a = b = Inner(x=7)
+    b.x = 8
+    out[7] = o.inner.x
+    out[8] = p.inner.x
+    out[9] = a.x
+    out[10] = b.x
     return 0

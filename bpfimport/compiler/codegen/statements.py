@@ -205,6 +205,7 @@ class StatementsMixin:
         if local is None:
             ty = self.default_type(value)
             if ty.aggregate and value.ref in self.fresh:
+                self.fresh.discard(value.ref)  # adopted once: b = a must copy, and so must a = b = S()
                 self.declare_local(name, ty, value.ref)  # adopt the temporary, no copy
                 return
             local = self.declare_local(name, ty)

@@ -66,3 +66,12 @@ def test_atomic_update_with_negative_literal(reg):
 
 def test_assignment_copies_a_constructed_struct(reg):
     assert run(reg, "struct_copies", 7, 4) == [513, 1, 7, 8]
+
+
+def test_one_byte_strings_are_chars(reg):
+    assert run(reg, "char_literals", 11, 4) == [ord("c"), 1, 1, 1]
+
+
+def test_constant_string_index_out_of_range_is_an_error():
+    with pytest.raises(CompileError, match="constant index"):
+        compile_body("x = b'ab'[2]")

@@ -24,6 +24,12 @@ class Outer:
     arr: Inner * 3
 
 
+@struct
+class Tagged:
+    tag: c_char
+    name: c_char * 4
+
+
 @syscall
 def range_loops(ctx) -> int:
     n: u8 = 255
@@ -72,4 +78,15 @@ def struct_copies(ctx) -> int:
     out[8] = p.inner.x
     out[9] = a.x
     out[10] = b.x
+    return 0
+
+
+@syscall
+def char_literals(ctx) -> int:
+    t = Tagged(tag=b"x", name="ab")  # a one-byte string is a c_char, as ctypes allows
+    t.name[2] = b"c"
+    out[11] = t.name[2]
+    out[12] = t.name[0] == b"a"[0]  # the spelling the 'strings cannot be compared' hint suggests
+    out[13] = t.tag == b"x"
+    out[14] = b"y" != t.tag
     return 0

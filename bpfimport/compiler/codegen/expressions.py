@@ -20,6 +20,7 @@ from ..types import (
     ArrayType,
     BoolType,
     BpfType,
+    CharType,
     IntType,
     PtrType,
     StructType,
@@ -320,6 +321,7 @@ class ExpressionsMixin:
             return Value(BOOL, self.b.icmp(pred, "ptr", a.ref, "null"))
         if isinstance(op, (ast.In, ast.NotIn)):
             raise self.err(node, "'in' tests a map: key in some_map", "the right side must be a map")
+        a, b = _char_side(a, b), _char_side(b, a)
         if isinstance(a.ty, StrType) or isinstance(b.ty, StrType):
             raise self.err(node, "strings cannot be compared in BPF code yet",
                            "compare individual bytes, e.g. comm[0] == b'b'[0]")
@@ -548,10 +550,22 @@ class ExpressionsMixin:
         decl = self.map_of(node.value)
         if decl is not None:
             return self.map_get(decl, self.expr(node.slice), None, node)
+        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, (str, bytes)):
+            return self.string_byte(node)
         base = self.aggregate_ref(node.value)
         if not isinstance(base.ty, ArrayType):
             raise self.err(node, f"a {self.show(base.ty)} cannot be indexed")
         return self.element(base, node.slice, node, None)
+
+    def string_byte(self: FunctionCodegen, node: ast.Subscript) -> Value:
+        """``b'x'[0]``: a byte of a constant string, folded (the spelling comparisons with chars use)."""
+        from .function import LitType, lit
+
+        data = self.expr(node.value).ty.value.encode()  # type: ignore[attr-defined]
+        index = self.numeric(self.expr(node.slice), node.slice)
+        if not isinstance(index.ty, LitType) or not -len(data) <= index.ty.value < len(data):
+            raise self.err(node.slice, f"a constant string takes a constant index in 0..{len(data) - 1}")
+        return lit(data[index.ty.value])
 
     def element(self: FunctionCodegen, base: Value, index_node: ast.expr, node: ast.AST,
                 store: Value | None) -> Value:
@@ -606,6 +620,16 @@ class ExpressionsMixin:
         from .function import _show
 
         return _show(t)
+
+
+def _char_side(v: Value, other: Value) -> Value:
+    """A one-byte string compared with a char is that byte (``comm[0] == b'b'``, as in ctypes)."""
+    from .function import char_literal, lit
+
+    byte = char_literal(v)
+    if byte is not None and isinstance(other.ty, CharType):
+        return lit(byte)
+    return v
 
 
 def _int_or_none(ref: str) -> int | None:

@@ -265,7 +265,8 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
                 return Value(ty, self.b.cast("inttoptr", "i64", src.ref, "ptr"))
             raise self.err(node, f"cannot use a {_show(v.ty)} as a pointer")
         if isinstance(ty, CharType):
-            return Value(CHAR, self.coerce(v, U8, node, explicit).ref)
+            byte = char_literal(v)
+            return Value(CHAR, str(byte) if byte is not None else self.coerce(v, U8, node, explicit).ref)
         if isinstance(ty, BoolType):
             return self.truth(v, node)
         if not isinstance(ty, IntType):
@@ -325,6 +326,15 @@ def _assigned_names(fn: ast.FunctionDef) -> set[str]:
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
     return names
+
+
+def char_literal(v: Value) -> int | None:
+    """A one-byte string as the byte it holds: ``buf[0] = b'x'`` and ``c == b'x'``, as ctypes allows."""
+    if isinstance(v.ty, StrType):
+        data = v.ty.value.encode()
+        if len(data) == 1:
+            return data[0]
+    return None
 
 
 def is_intlike(t: BpfType) -> bool:

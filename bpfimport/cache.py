@@ -193,7 +193,7 @@ def build_key(options_key: str = DEFAULT_OPTIONS_KEY) -> bytes:
 
 def pack(obj: bytes, spec: ModuleSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY) -> bytes:
     """The cache file's bytes: the ELF object, the spec as JSON, the trailer."""
-    spec_json = spec.to_json().encode()
+    spec_json = spec.to_bytes()
     body = obj + spec_json
     tool_key = toolchain()[1] or bytes(8)
     trailer = TRAILER.pack(
@@ -228,15 +228,13 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None) -> tuple[
     if checksum != _hash(view[: elf_len + spec_len]):
         return "checksum mismatch (corrupt)"
     try:
-        spec = ModuleSpec.from_json(bytes(view[elf_len : elf_len + spec_len]))
+        spec = ModuleSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
     except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
         return f"unreadable spec ({type(exc).__name__}: {exc})"
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.
-        from dataclasses import replace
-
-        spec = replace(spec, name=module_name)
+        spec = spec.replace(name=module_name)
     return data[:elf_len], spec
 
 

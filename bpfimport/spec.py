@@ -13,37 +13,94 @@ Types are written as short strings so the spec serialises to JSON as-is:
 
 from __future__ import annotations
 
-import ctypes
-import json
-from dataclasses import asdict, dataclass, field
+TYPE_CHECKING = False  # typing itself costs ~4 ms to import, and this is on the cache-hit path
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
 
 SPEC_FORMAT = 1
 
-# name -> (size in bytes, signed, ctypes type)
-SCALARS: dict[str, tuple[int, bool, type]] = {
-    "u8": (1, False, ctypes.c_uint8),
-    "u16": (2, False, ctypes.c_uint16),
-    "u32": (4, False, ctypes.c_uint32),
-    "u64": (8, False, ctypes.c_uint64),
-    "i8": (1, True, ctypes.c_int8),
-    "i16": (2, True, ctypes.c_int16),
-    "i32": (4, True, ctypes.c_int32),
-    "i64": (8, True, ctypes.c_int64),
-    "bool": (1, False, ctypes.c_bool),
-    "char": (1, True, ctypes.c_char),
-    "ptr": (8, False, ctypes.c_uint64),
+# name -> (size in bytes, signed, ctypes type name); ctypes itself is imported only when needed
+SCALARS: dict[str, tuple[int, bool, str]] = {
+    "u8": (1, False, "c_uint8"),
+    "u16": (2, False, "c_uint16"),
+    "u32": (4, False, "c_uint32"),
+    "u64": (8, False, "c_uint64"),
+    "i8": (1, True, "c_int8"),
+    "i16": (2, True, "c_int16"),
+    "i32": (4, True, "c_int32"),
+    "i64": (8, True, "c_int64"),
+    "bool": (1, False, "c_bool"),
+    "char": (1, True, "c_char"),
+    "ptr": (8, False, "c_uint64"),
 }
 
 
-@dataclass(frozen=True)
-class MapKind:
+class _Record:
+    """A small immutable record.
+
+    Plain classes rather than dataclasses: this module is on the cache-hit
+    import path, and creating seven dataclasses (plus importing ``dataclasses``
+    and ``inspect``) cost ~20 ms there.
+    """
+
+    __slots__: tuple[str, ...] = ()
+    _defaults: dict[str, Any] = {}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        names = self.__slots__
+        if len(args) > len(names):
+            raise TypeError(f"{type(self).__name__} takes at most {len(names)} arguments")
+        values = dict(zip(names, args))
+        for key, value in kwargs.items():
+            if key not in names or key in values:
+                raise TypeError(f"{type(self).__name__}: unexpected or repeated argument {key!r}")
+            values[key] = value
+        for name in names:
+            if name not in values:
+                if name not in self._defaults:
+                    raise TypeError(f"{type(self).__name__} needs {name!r}")
+                values[name] = self._defaults[name]
+            object.__setattr__(self, name, values[name])
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable")
+
+    def _items(self) -> Iterator[tuple[str, Any]]:
+        return ((n, getattr(self, n)) for n in self.__slots__)
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, n) == getattr(other, n) for n in self.__slots__)
+
+    def __hash__(self) -> int:
+        return hash(tuple(v if not isinstance(v, dict) else None for _, v in self._items()))
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{n}={v!r}" for n, v in self._items())
+        return f"{type(self).__name__}({args})"
+
+    def replace(self, **changes: Any) -> Any:
+        """A copy with some fields changed (like ``dataclasses.replace``)."""
+        return type(self)(**{**dict(self._items()), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        def plain(v: Any) -> Any:
+            if isinstance(v, _Record):
+                return v.to_dict()
+            if isinstance(v, (tuple, list)):
+                return [plain(x) for x in v]
+            return v
+        return {n: plain(v) for n, v in self._items()}
+
+
+class MapKind(_Record):
     """One map flavour: its kernel type number and how user space sees it."""
 
-    type_id: int
-    percpu: bool = False
-    array: bool = False  # every index exists; delete is refused
-    keyless: bool = False  # no key (ring buffer, queue, stack, bloom filter)
-    events: bool = False  # read with poll(), not as a dict
+    __slots__ = ("type_id", "percpu", "array", "keyless", "events")
+    _defaults = {"percpu": False, "array": False, "keyless": False, "events": False}
+    # array: every index exists, delete is refused; keyless: ring buffer, queue, stack,
+    # bloom filter; events: read with poll(), not as a dict
 
 
 # The names LANGUAGE.md gives, with the kernel's BPF_MAP_TYPE_* numbers.
@@ -65,74 +122,81 @@ MAP_KINDS: dict[str, MapKind] = {
 }
 
 
-@dataclass(frozen=True)
-class FieldSpec:
-    name: str
-    type: str
-    offset: int
+class FieldSpec(_Record):
+    __slots__ = ("name", "type", "offset")
 
 
-@dataclass(frozen=True)
-class StructSpec:
-    name: str
-    size: int
-    align: int
-    fields: tuple[FieldSpec, ...]
-    lineno: int = 0
+class StructSpec(_Record):
+    __slots__ = ("name", "size", "align", "fields", "lineno")
+    _defaults = {"lineno": 0}
 
 
-@dataclass(frozen=True)
-class MapSpec:
-    name: str
-    kind: str  # a key of MAP_KINDS
-    key: str | None  # a type string, None for keyless maps
-    value: str | None
-    max_entries: int
-    flags: int = 0
-    lineno: int = 0
+class MapSpec(_Record):
+    """A map: ``kind`` is a key of MAP_KINDS; ``key``/``value`` are type strings (None: keyless)."""
+
+    __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno")
+    _defaults = {"flags": 0, "lineno": 0}
 
     @property
     def map_kind(self) -> MapKind:
         return MAP_KINDS[self.kind]
 
 
-@dataclass(frozen=True)
-class ProgramSpec:
-    name: str
-    section: str  # the ELF section, which libbpf reads the program type from
-    decorator: str  # e.g. "tracepoint", "section", "xdp"
-    lineno: int = 0
+class ProgramSpec(_Record):
+    """A program: ``section`` is the ELF section libbpf reads its type and attach point from."""
+
+    __slots__ = ("name", "section", "decorator", "lineno")
+    _defaults = {"lineno": 0}
 
 
-@dataclass(frozen=True)
-class GlobalSpec:
-    name: str
-    type: str
-    section: str  # ".rodata", ".data" or ".bss"
-    offset: int  # within its section
-    initial: int | str = 0  # int, or hex of the bytes for arrays/structs
-    final: bool = False
-    lineno: int = 0
+class GlobalSpec(_Record):
+    """A global: ``section`` is .rodata/.data/.bss, ``offset`` within it; ``initial`` is an int
+    or the hex of its bytes (arrays, structs)."""
+
+    __slots__ = ("name", "type", "section", "offset", "initial", "final", "lineno")
+    _defaults = {"initial": 0, "final": False, "lineno": 0}
 
 
-@dataclass(frozen=True)
-class ModuleSpec:
-    name: str  # the module name, e.g. "mytrace_bpf"
-    filename: str  # the .bpf.py it was compiled from
-    license: str = "GPL"
-    programs: tuple[ProgramSpec, ...] = ()
-    maps: tuple[MapSpec, ...] = ()
-    structs: tuple[StructSpec, ...] = ()
-    globals: tuple[GlobalSpec, ...] = ()
-    format: int = SPEC_FORMAT
-    extra: dict = field(default_factory=dict)
+class ModuleSpec(_Record):
+    __slots__ = ("name", "filename", "license", "programs", "maps", "structs", "globals",
+                 "format", "extra")
+    _defaults = {"license": "GPL", "programs": (), "maps": (), "structs": (), "globals": (),
+                 "format": SPEC_FORMAT, "extra": None}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.extra is None:
+            object.__setattr__(self, "extra", {})
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True)
+        """Readable form, for tools and tests."""
+        import json
+
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> ModuleSpec:
-        raw = json.loads(text)
+        import json
+
+        return cls.from_dict(json.loads(text))
+
+    def to_bytes(self) -> bytes:
+        """Compact form stored in the cache: marshal, which is built in (json costs ~3 ms to import)."""
+        import marshal
+
+        return marshal.dumps(self.to_dict())
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> ModuleSpec:
+        import marshal
+
+        raw = marshal.loads(data)
+        if not isinstance(raw, dict):
+            raise ValueError("spec is not a mapping")
+        return cls.from_dict(raw)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> ModuleSpec:
         if raw.get("format") != SPEC_FORMAT:
             raise ValueError(f"spec format {raw.get('format')!r} is not {SPEC_FORMAT}")
         structs = tuple(
@@ -184,6 +248,9 @@ class CTypes:
     """
 
     def __init__(self, spec: ModuleSpec) -> None:
+        import ctypes
+
+        self._ctypes = ctypes
         self.structs: dict[str, type] = {}
         for s in spec.structs:  # the compiler lists structs before their users
             self.structs[s.name] = self._make_struct(s, spec.name)
@@ -194,13 +261,13 @@ class CTypes:
         if base.startswith("struct "):
             ct = self.structs[base[len("struct "):]]
         else:
-            ct = SCALARS[base][2]
+            ct = getattr(self._ctypes, SCALARS[base][2])
         for n in reversed(dims):
             ct = ct * n
         return ct
 
     def _make_struct(self, s: StructSpec, module: str) -> type:
-        cls = type(s.name, (ctypes.Structure,), {
+        cls = type(s.name, (self._ctypes.Structure,), {
             "_fields_": [(f.name, self.ctype(f.type)) for f in s.fields],
             "__module__": module,
         })
@@ -210,6 +277,7 @@ class CTypes:
                 raise TypeError(
                     f"struct {s.name}: field {f.name} at offset {got} in ctypes, {f.offset} in BPF"
                 )
-        if ctypes.sizeof(cls) != s.size:
-            raise TypeError(f"struct {s.name}: size {ctypes.sizeof(cls)} in ctypes, {s.size} in BPF")
+        size = self._ctypes.sizeof(cls)
+        if size != s.size:
+            raise TypeError(f"struct {s.name}: size {size} in ctypes, {s.size} in BPF")
         return cls

@@ -50,7 +50,7 @@ def test_default_options_key_matches_the_compiler() -> None:
 def test_pack_unpack_round_trip() -> None:
     data = cache.pack(FAKE_ELF, SPEC, SOURCE)
     assert data.startswith(FAKE_ELF)
-    assert len(data) == len(FAKE_ELF) + len(SPEC.to_json()) + cache.TRAILER.size
+    assert len(data) == len(FAKE_ELF) + len(SPEC.to_bytes()) + cache.TRAILER.size
     assert data.endswith(cache.MAGIC)
     obj, spec = cache.unpack(data, SOURCE)
     assert obj == FAKE_ELF

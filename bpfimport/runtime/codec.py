@@ -229,5 +229,5 @@ class TypeSystem:
             return StructCodec(lambda: self.struct_class(name), s.size, name)
         if base == "char":
             return CharCodec()
-        size, signed, ct = SCALARS[base]
-        return IntCodec(size, signed, ct, is_bool=base == "bool")
+        size, signed, ct_name = SCALARS[base]
+        return IntCodec(size, signed, getattr(ctypes, ct_name), is_bool=base == "bool")

@@ -18,9 +18,8 @@ Globals live in libbpf's internal maps, one per section (``.rodata``,
 
 from __future__ import annotations
 
-import ctypes
-
 from ..errors import BpfError
+from ._lazy import ctypes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

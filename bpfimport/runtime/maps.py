@@ -17,12 +17,12 @@ value written to a per-CPU map is stored on every CPU.
 
 from __future__ import annotations
 
-import ctypes
 import errno as E
 import gc
 
 from ..errors import BpfError
 from ..spec import MAP_KINDS
+from ._lazy import ctypes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

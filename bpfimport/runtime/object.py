@@ -11,10 +11,10 @@ object and a name, so they stay valid across close/load cycles.
 
 from __future__ import annotations
 
-import ctypes
 from _thread import RLock  # not `threading`: binding a module must stay cheap
 
 from ..errors import BpfError
+from ._lazy import ctypes
 from .globals import DataSections
 
 TYPE_CHECKING = False

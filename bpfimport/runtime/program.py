@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import ctypes
 import errno as E
 
 from ..errors import BpfError
+from ._lazy import ctypes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -75,3 +75,15 @@ def test_one_byte_strings_are_chars(reg):
 def test_constant_string_index_out_of_range_is_an_error():
     with pytest.raises(CompileError, match="constant index"):
         compile_body("x = b'ab'[2]")
+
+
+@pytest.mark.parametrize("body, message", [
+    ("x = nothing(1)", "returns nothing"),  # was an LLVM IR error (a void local)
+    ("x = print('a')", "returns nothing"),
+    ("print(f'{5:s}')", "format spec 's' does not apply to an integer"),  # was a ValueError
+])
+def test_clean_errors_instead_of_crashes(body, message):
+    head = "def nothing(x: u64) -> None:\n    return\n"
+    with pytest.raises(CompileError, match=message) as info:
+        compile_body(body, head)
+    assert "internal compiler error" not in str(info.value)

@@ -373,7 +373,10 @@ class CallsMixin:
             raise self.err(node, f"a {self.show(v.ty)} cannot be printed whole", "print its fields")
         v = self.numeric(v, node)
         if isinstance(v.ty, LitType):
-            fmt.append(str(v.ty.value) if spec in ("", "d") else format(v.ty.value, spec))
+            try:  # a constant is formatted now, exactly as Python would
+                fmt.append(format(v.ty.value, spec).replace("%", "%%"))
+            except ValueError as e:
+                raise self.err(node, f"format spec '{spec}' does not apply to an integer: {e}") from None
             return
         ty = self.int_type_of(v) if not isinstance(v.ty, BoolType) else IntType(32, False)
         conv = {"": "d" if ty.signed else "u", "d": "d" if ty.signed else "u", "x": "x", "X": "X",

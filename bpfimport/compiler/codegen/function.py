@@ -313,6 +313,9 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
             return I64 if I64.fits(v.ty.value) else U64
         if isinstance(v.ty, CharType):
             return U8
+        if isinstance(v.ty, VoidType):
+            raise self.err(self.node, "this call returns nothing, so its result cannot be stored",
+                           "call it as a statement of its own")
         if isinstance(v.ty, (StrType, NoneType_)):
             raise self.err(self.node, f"a local cannot hold a {_show(v.ty)}",
                            "strings can be printed or stored in c_char * N fields")

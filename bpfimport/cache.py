@@ -57,11 +57,8 @@ import sys
 from _imp import source_hash as _source_hash
 
 from ._version import __version__
+from .options import DEFAULT_OPTIONS, CompileOptions
 from .spec import SPEC_FORMAT, ModuleSpec
-
-TYPE_CHECKING = False  # not typing.TYPE_CHECKING: importing typing costs milliseconds
-if TYPE_CHECKING:
-    from .compiler import CompileOptions
 
 CACHE_FORMAT = 1
 MAGIC = b"BPFIMPC\0"
@@ -70,11 +67,8 @@ CACHE_TAG = f"bpfimport-{__version__}"
 SOURCE_SUFFIX = ".bpf.py"
 OBJECT_SUFFIX = ".o"
 
-# What CompileOptions().key() returns for the options an import uses.  It is
-# repeated here because a cache hit must not import bpfimport.compiler;
-# tests/test_cache.py checks the two agree.  Were they ever to differ, every
-# import would recompile (slow, never wrong): the key written is the real one.
-DEFAULT_OPTIONS_KEY = "cpu=v3;O2;g=1"
+# The options an import compiles with (bpfimport.options is small: no compiler import).
+DEFAULT_OPTIONS_KEY = DEFAULT_OPTIONS.key()
 
 _HASH_KEY = 0x6270_6669_6D70_6F72  # "bpfimpor": any fixed 64-bit key keeps hashes stable
 _PYCACHE = "__pycache__"
@@ -361,7 +355,7 @@ def load(
         if found is not None:
             return Entry(found[0], found[1], cached, hit=True)
 
-    from .compiler import CompileOptions, compile_source
+    from .compiler import compile_source
 
     options = CompileOptions()
     compiled = compile_source(source, source_path, module_name, options)

@@ -186,3 +186,19 @@ raise SystemExit(rc)
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "Retrying without BTF" not in r.stderr and "BTF is optional" not in r.stderr, r.stderr
+
+
+def test_line_info_follows_the_debug_option(tmp_path):
+    """BTF line info carries the Python source lines; debug=False leaves them out."""
+    from bpfimport.compiler import CompileOptions, compile_file
+    from bpfimport.compiler.elf import Elf
+
+    src = PROGRAMS / "exact_count.bpf.py"
+    marker = b"calls[0] += 1"
+    with_lines = compile_file(str(src)).object
+    without = compile_file(str(src), options=CompileOptions(debug=False)).object
+    btf = Elf(with_lines).section(".BTF")
+    assert marker in Elf(with_lines).body(btf)
+    ext_with, ext_without = Elf(with_lines).section(".BTF.ext"), Elf(without).section(".BTF.ext")
+    assert ext_without is None or ext_without.size < ext_with.size
+    assert marker not in Elf(without).body(Elf(without).section(".BTF"))

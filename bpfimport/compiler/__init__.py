@@ -8,19 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..options import CompileOptions
 from ..spec import ModuleSpec
-
-
-@dataclass(frozen=True)
-class CompileOptions:
-    """What changes the object for the same source; part of the cache key."""
-
-    cpu: str = "v3"  # BPF ISA version: v1..v4 ("generic" is v1)
-    opt_level: int = 2  # LLVM -O level for the IR pipeline and codegen
-    debug: bool = True  # BTF line info (keeps Python lines in verifier logs)
-
-    def key(self) -> str:
-        return f"cpu={self.cpu};O{self.opt_level};g={int(self.debug)}"
 
 
 @dataclass(frozen=True)

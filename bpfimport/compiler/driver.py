@@ -12,8 +12,9 @@ import os
 import warnings
 
 from ..errors import CompileError
+from ..options import CompileOptions
 from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
-from . import CompiledModule, CompileOptions
+from . import CompiledModule
 from .backend import STACK_LIMIT, BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .elf import Elf
@@ -46,7 +47,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
     codegen: ModuleCodegen | None = None
     try:
         model = analyze_module(src, tree, name)
-        codegen = ModuleCodegen(model)
+        codegen = ModuleCodegen(model, line_info=options.debug)
         ir = codegen.generate()
         obj = emit_object(ir, options.cpu, options.opt_level)
         check_stack(obj, model)

@@ -145,6 +145,8 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
         return self.fn.text()
 
     def at_end(self) -> None:
+        if not self.module.line_info:
+            return
         last = self.decl.node.body[-1]
         line = getattr(last, "end_lineno", None) or last.lineno
         self.b.dbg = self.module.debug.location(line, 0, self.scope)
@@ -175,7 +177,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
         """Tag the instructions that follow with ``node``'s line (BTF line info)."""
         self.node = node
         line = getattr(node, "lineno", None)
-        if line is not None:
+        if line is not None and self.module.line_info:
             col = getattr(node, "col_offset", 0) + 1
             self.b.dbg = self.module.debug.location(line, col, self.scope)
 

@@ -25,8 +25,9 @@ DEFAULT_LICENSE = "GPL"
 
 
 class ModuleCodegen:
-    def __init__(self, model: ModuleModel) -> None:
+    def __init__(self, model: ModuleModel, line_info: bool = True) -> None:
         self.model = model
+        self.line_info = line_info  # DILocations on instructions: .BTF.ext line info
         path = os.path.abspath(model.source.filename)
         self.debug = DebugInfo(os.path.basename(path), os.path.dirname(path), model.source.text,
                                f"bpfimport {__version__}")

@@ -87,3 +87,27 @@ def test_clean_errors_instead_of_crashes(body, message):
     with pytest.raises(CompileError, match=message) as info:
         compile_body(body, head)
     assert "internal compiler error" not in str(info.value)
+
+
+def test_unicode_locals_and_constants_compile():
+    """Only names that reach the object must be ASCII; locals and folded constants may be any Python name."""
+    compile_body("ñ = ä + 1\nout = ñ", "ä = 41\n")
+
+
+@pytest.mark.parametrize("src", [
+    "@syscall\ndef pé(ctx) -> int:\n    return 0\n",  # was an LLVM IR parse error
+    "gé: u32 = 0\n",
+    "@struct\nclass S:\n    é: u32\n",
+    "def f(é: u32) -> u32:\n    return é\n",
+])
+def test_non_ascii_object_names_are_errors(src):
+    with pytest.raises(CompileError, match="not an ASCII name") as info:
+        compile_source("from bpfimport.lang import *\n" + src, "/tmp/reg.bpf.py", "reg_bpf")
+    assert info.value.lineno is not None and info.value.lineno > 1
+
+
+def test_expression_too_deep_for_pythons_parser():
+    src = "from bpfimport.lang import *\n@syscall\ndef p(ctx) -> int:\n    x = ktime()\n"
+    src += "    return " + "+".join(["x"] * 5000) + "\n"
+    with pytest.raises(CompileError, match="nested too deeply"):  # was a RecursionError
+        compile_source(src, "/tmp/reg.bpf.py", "reg_bpf")

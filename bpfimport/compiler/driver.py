@@ -41,6 +41,9 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
             tree = ast.parse(text, filename=filename)
     except SyntaxError as e:
         raise CompileError(e.msg, filename, e.lineno, e.offset, e.text) from None
+    except RecursionError:  # Python's own parser gives up on very deep expressions
+        raise CompileError("expression nested too deeply for Python's parser", filename, 1, 1,
+                           hint="split it into several statements") from None
     except ValueError as e:  # e.g. source with NUL bytes
         raise CompileError(str(e), filename, 1, 1) from None
     model: ModuleModel | None = None

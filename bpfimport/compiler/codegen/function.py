@@ -347,7 +347,7 @@ def is_intlike(t: BpfType) -> bool:
 
 
 def _ident(hint: str) -> str:
-    return "".join(ch if ch.isalnum() or ch == "_" else "_" for ch in hint) or "v"
+    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in hint) or "v"
 
 
 def _show(t: BpfType) -> str:

@@ -156,6 +156,7 @@ class _Declarations:
         if isinstance(value, ast.Call) and self.map_kind(value.func):
             if annotation is not None and not self.map_kind(annotation):
                 raise self.err(annotation, "a map's annotation must be its map type")
+            self.check_ascii(target, name)
             self.model.maps[name] = self.map_decl(name, value)
             return
         if annotation is None:
@@ -167,8 +168,9 @@ class _Declarations:
                 raise self.err(value, f"'{name} = ...' at module level must be a constant, a map or "
                                "an annotated global", "for a mutable global write e.g. "
                                f"{name}: u64 = 0; for a constant, an integer expression")
-            self.model.constants[name] = folded
+            self.model.constants[name] = folded  # folded away: any Python name will do
             return
+        self.check_ascii(target, name)
         self.global_decl(name, target, value, annotation)
 
     def global_decl(self, name: str, target: ast.expr, value: ast.expr, annotation: ast.expr) -> None:
@@ -286,6 +288,7 @@ class _Declarations:
         if stmt.bases or stmt.keywords:
             raise self.err(stmt, f"@struct class '{stmt.name}' cannot have base classes")
         self.check_new_name(stmt, stmt.name)
+        self.check_ascii(stmt, stmt.name)
         members: list[tuple[str, BpfType]] = []
         for item in stmt.body:
             if isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant):
@@ -299,6 +302,7 @@ class _Declarations:
                 raise self.err(item.value, "struct fields cannot have default values",
                                "fields start as zero; set them after construction")
             fname = item.target.id
+            self.check_ascii(item, fname)
             if any(fname == m for m, _ in members):
                 raise self.err(item, f"field '{fname}' is declared twice")
             ftype = resolve_type(self.model, item.annotation)
@@ -312,6 +316,7 @@ class _Declarations:
     # ------------------------------------------------------------ functions
     def stmt_FunctionDef(self, stmt: ast.FunctionDef) -> None:
         self.check_new_name(stmt, stmt.name)
+        self.check_ascii(stmt, stmt.name)
         program: tuple[str, str] | None = None
         role = "subprogram"
         for deco in stmt.decorator_list:
@@ -363,6 +368,7 @@ class _Declarations:
                            "use plain positional parameters")
         params: list[tuple[str, BpfType]] = []
         for arg in args.args:
+            self.check_ascii(arg, arg.arg)
             if program is not None:
                 ty = resolve_type(self.model, arg.annotation) if arg.annotation else VOID_PTR
                 params.append((arg.arg, VOID_PTR if ty is None or not isinstance(ty, PtrType) else ty))
@@ -439,6 +445,12 @@ class _Declarations:
         if name in self.model.names and name != "LICENSE":
             raise self.err(node, f"'{name}' shadows the imported name '{self.model.names[name]}'",
                            "choose another name")
+
+    def check_ascii(self, node: ast.AST, name: str) -> None:
+        """Names reach the object's symbols and BTF, which the kernel only accepts in ASCII."""
+        if not name.isascii():
+            raise self.err(node, f"'{name}' is not an ASCII name; names in a BPF object (BTF) must be",
+                           "use letters a-z, A-Z, digits and _ for module-level names, fields and parameters")
 
 
 def _describe(stmt: ast.AST) -> str:

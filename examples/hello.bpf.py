@@ -1,6 +1,5 @@
-# hello.bpf.py: print a line to the kernel trace buffer on every execve().
-#
-# Run the app next to it:  sudo python examples/hello.py
+"""Print a line to the kernel's trace buffer on every execve() (the app: hello.py)."""
+
 from bpfimport.lang import *
 
 

@@ -1,4 +1,5 @@
-# syscount.bpf.py: count system calls per process, in the kernel.
+"""Count system calls per process, in the kernel (the app: syscount.py)."""
+
 from bpfimport.lang import *
 
 
@@ -13,10 +14,7 @@ counts = HashMap(key=Key, value=u64, max_entries=10240)
 
 @tracepoint("raw_syscalls/sys_enter")
 def count_syscalls(ctx) -> int:
-    key = Key()
-    key.pid = tgid()
-    key.comm = comm()
-    counts[key] += 1
+    counts[Key(pid=tgid(), comm=comm())] += 1
     return 0
 
 

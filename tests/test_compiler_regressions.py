@@ -111,3 +111,14 @@ def test_expression_too_deep_for_pythons_parser():
     src += "    return " + "+".join(["x"] * 5000) + "\n"
     with pytest.raises(CompileError, match="nested too deeply"):  # was a RecursionError
         compile_source(src, "/tmp/reg.bpf.py", "reg_bpf")
+
+
+def test_and_or_values(reg):
+    assert run(reg, "boolop_values", 15, 5) == [10, 5, 0, 2**64 - 1, 2**64 - 1]
+
+
+def test_local_names_never_clash_with_temporaries():
+    """A local r1 was %r1<n>, the same IR name as temporary r<1n> (an LLVM parse error)."""
+    names = [f"{p}{i}" for p in "rtcpv" for i in range(1, 10)]
+    body = "".join(f"{n} = ktime()\n" for n in names) * 3
+    compile_body(body + "x = " + " + ".join(names))

@@ -8,6 +8,7 @@ NEG: Final[i32] = -5
 TOP: Final[u32] = 3
 level: u32 = 10
 small = HashMap(key=u32, value=u32, max_entries=8)
+table = HashMap(key=u32, value=u64, max_entries=8)
 
 
 @struct
@@ -89,4 +90,19 @@ def char_literals(ctx) -> int:
     out[12] = t.name[0] == b"a"[0]  # the spelling the 'strings cannot be compared' hint suggests
     out[13] = t.tag == b"x"
     out[14] = b"y" != t.tag
+    return 0
+
+
+@syscall
+def boolop_values(ctx) -> int:
+    table[1] = 10
+    present = table.lookup(1)
+    missing = table.lookup(2)
+    out[15] = present or 5  # the reference is read only when it is there
+    out[16] = missing or 5  # (reading it first was a verifier rejection)
+    out[17] = missing and 5  # None counts as 0
+    x: u8 = 0
+    y: i8 = -1
+    out[18] = x or y  # -1, not 255: u8 and i8 join as i16
+    out[19] = x if x else y
     return 0

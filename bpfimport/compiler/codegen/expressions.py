@@ -449,13 +449,12 @@ class ExpressionsMixin:
         arms: list[tuple[Value, Block, Value | None, Block | None]] = []
         last = len(node.values) - 1
         for i, operand in enumerate(node.values):
-            v = self.expr(operand)
-            if not isinstance(v.ty, BoolType):
-                v = self.numeric(v, operand)
-            if i == last:
+            raw = self.expr(operand)
+            truth = self.truth(raw, operand) if i != last else None  # a reference: is it there?
+            v = self.operand_value(raw, operand)
+            if truth is None:
                 arms.append((v, self.b.block, None, None))
                 break
-            truth = self.truth(v, operand)
             end = self.b.block
             nxt = self.b.new_block("boolop.next")
             arms.append((v, end, truth, nxt))
@@ -477,6 +476,23 @@ class ExpressionsMixin:
         self.b.position(done)
         return Value(ty, self.b.phi(ty.llvm, incoming))
 
+    def operand_value(self: FunctionCodegen, v: Value, node: ast.expr) -> Value:
+        """An ``and``/``or`` operand as a number; a map reference is read only when present (else 0)."""
+        if isinstance(v.ty, BoolType):
+            return v
+        if not (isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None):
+            return self.numeric(v, node)
+        before = self.b.block
+        found, done = self.b.new_block("ref.found"), self.b.new_block("ref.done")
+        self.b.cbr(self.b.icmp("ne", "ptr", v.ref, "null"), found, done)
+        self.b.position(found)
+        loaded = self.numeric(v, node)
+        end = self.b.block
+        self.b.br(done)
+        self.b.position(done)
+        zero = "false" if isinstance(loaded.ty, BoolType) else "0"
+        return Value(loaded.ty, self.b.phi(loaded.ty.llvm, [(loaded.ref, end), (zero, before)]))
+
     def join_type(self: FunctionCodegen, values: list[Value], node: ast.AST) -> BpfType:
         from .function import LitType
 
@@ -487,12 +503,12 @@ class ExpressionsMixin:
             if isinstance(v.ty, LitType):
                 continue
             it = self.int_type_of(self.numeric(v, node)) if not isinstance(v.ty, IntType) else v.ty
-            ty = it if ty is None else common_int(ty, it)
+            ty = it if ty is None else _exact_join(ty, it)
         if ty is None:
             return I64
         for v in values:
             if isinstance(v.ty, LitType) and not ty.fits(v.ty.value):
-                ty = common_int(ty, self.int_type_of(v))
+                ty = _exact_join(ty, self.int_type_of(v))
         return ty
 
     def expr_IfExp(self: FunctionCodegen, node: ast.IfExp) -> Value:
@@ -630,6 +646,22 @@ def _char_side(v: Value, other: Value) -> Value:
     if byte is not None and isinstance(other.ty, CharType):
         return lit(byte)
     return v
+
+
+def _exact_join(a: IntType, b: IntType) -> IntType:
+    """A type holding every value of ``a`` and ``b`` (u8 and i8 join as i16), where one exists.
+
+    ``x or y`` and ``x if c else y`` give one operand's value unchanged, as in
+    Python: C's unsigned-wins rule would turn ``-1`` into ``255``.
+    """
+    if a.signed == b.signed:
+        return common_int(a, b)
+    signed, unsigned = (a, b) if a.signed else (b, a)
+    if signed.bits > unsigned.bits:
+        return signed
+    if unsigned.bits < 64:
+        return IntType(unsigned.bits * 2, True)
+    return common_int(a, b)  # u64 with a signed type: no exact type; C's rule
 
 
 def _int_or_none(ref: str) -> int | None:

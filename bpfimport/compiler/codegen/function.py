@@ -190,7 +190,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
                                f"BPF stack (this {ty} takes {ty.size})",
                                "keep large structs in a map (e.g. a PerCpuArrayMap with one entry) "
                                "and work on the map value")
-        return self.b.alloca(ty, _ident(hint))
+        return self.b.alloca(ty, _ident(hint) + ".")  # '.': local r1 + 63 is not temporary r + 163
 
     def temp_aggregate(self, ty: BpfType, zero: bool = True) -> Value:
         ptr = self.alloca(ty, "tmp")

@@ -24,6 +24,10 @@ from types import ModuleType
 from . import cache
 from .errors import CompileError
 
+TYPE_CHECKING = False  # typing costs milliseconds on the import path
+if TYPE_CHECKING:
+    from importlib.abc import Traversable
+
 SUFFIX = "_bpf"
 SOURCE_SUFFIX = ".bpf.py"
 
@@ -139,6 +143,48 @@ def load_file(path: str, name: str | None = None) -> ModuleType:
     return module
 
 
+class BpfResourceLoader(BpfLoader):
+    """Reads the source as a package resource: packages in zip files and zipapps.
+
+    The cache file cannot be written into a zip, so such modules compile in
+    memory, or into ``sys.pycache_prefix`` when one is set.
+    """
+
+    def __init__(self, fullname: str, path: str, resource: Traversable) -> None:
+        super().__init__(fullname, path)
+        self.resource = resource
+
+    def get_data(self, path: str) -> bytes:
+        if path == self.path:
+            return self.resource.read_bytes()
+        return super().get_data(path)
+
+
+def _resource_spec(fullname: str, filename: str) -> ModuleSpec | None:
+    """``pkg.NAME_bpf`` where ``pkg`` is not a plain folder: look for ``NAME.bpf.py`` as a resource.
+
+    importlib-resources rather than the stdlib's ``importlib.resources``
+    before Python 3.12: the backport also handles namespace packages there.
+    """
+    if sys.version_info >= (3, 12):
+        from importlib.resources import files
+    else:
+        from importlib_resources import files
+
+    package = fullname.rpartition(".")[0]
+    try:
+        resource = files(package).joinpath(filename)
+        if not resource.is_file():
+            return None
+    except (ImportError, TypeError, ValueError, OSError):
+        return None
+    origin = str(resource)
+    spec = ModuleSpec(fullname, BpfResourceLoader(fullname, origin, resource), origin=origin)
+    spec.has_location = True
+    spec.cached = cache.cache_path(origin)
+    return spec
+
+
 class BpfFinder:
     """Meta-path finder for ``*_bpf`` modules (PEP 451)."""
 
@@ -171,6 +217,8 @@ class BpfFinder:
             spec.has_location = True  # so __file__ is set from origin
             spec.cached = cache.cache_path(candidate)
             return spec
+        if path is not None:
+            return _resource_spec(fullname, filename)
         return None
 
     @classmethod

@@ -11,6 +11,7 @@ import importlib
 import os
 import shutil
 import stat
+import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -339,3 +340,28 @@ def test_real_compile_error_from_import(bpf_dir: Path, writable_cache: None) -> 
         importlib.import_module("bad_bpf")
     assert info.value.filename == str(src) and info.value.lineno and info.value.lineno >= 12
     assert not (bpf_dir / "__pycache__").exists()
+
+
+def test_bpf_module_inside_a_zipped_package(tmp_path: Path) -> None:
+    """A package shipped in a zip file (a zipapp) finds its .bpf.py as a resource and compiles it."""
+    import zipfile
+
+    archive = tmp_path / "app.zip"
+    source = (Path(__file__).parent / "programs" / "exact_count.bpf.py").read_text()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("zapp/__init__.py", "")
+        z.writestr("zapp/probes/__init__.py", "")
+        z.writestr("zapp/probes/counter.bpf.py", source)
+    code = f"""
+import sys
+sys.path.insert(0, {str(archive)!r})
+import bpfimport
+from zapp.probes import counter_bpf as m
+print(m.__file__)
+print(m.on_getppid.section, m.calls.kind, m.THREAD.value)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    file_line, handles = r.stdout.splitlines()
+    assert file_line.endswith("app.zip/zapp/probes/counter.bpf.py")
+    assert handles == "tracepoint/syscalls/sys_enter_getppid ArrayMap 0"

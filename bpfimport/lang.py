@@ -48,6 +48,11 @@ i16 = c_int16
 i32 = c_int32
 i64 = c_int64
 
+# Flags of m.update(key, value, flags), the kernel's values.
+BPF_ANY: Final = 0  # create or replace
+BPF_NOEXIST: Final = 1  # create only: a present key is left alone (the call returns -EEXIST)
+BPF_EXIST: Final = 2  # replace only: a missing key is not created (the call returns -ENOENT)
+
 
 class NotInKernelError(RuntimeError):
     """A BPF-side name was used from ordinary Python code."""
@@ -367,6 +372,7 @@ __all__ = [
     "c_bool", "c_char", "c_int8", "c_int16", "c_int32", "c_int64",
     "c_uint8", "c_uint16", "c_uint32", "c_uint64", "c_void_p",
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
+    "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
     "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
     "StackMap", "BloomFilterMap", "RingBuffer", "PerfEventArray",

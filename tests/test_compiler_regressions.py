@@ -122,3 +122,7 @@ def test_local_names_never_clash_with_temporaries():
     names = [f"{p}{i}" for p in "rtcpv" for i in range(1, 10)]
     body = "".join(f"{n} = ktime()\n" for n in names) * 3
     compile_body(body + "x = " + " + ".join(names))
+
+
+def test_update_flags_by_name(reg):
+    assert run(reg, "update_flags", 20, 5) == [0, 2**64 - 17, 2**64 - 2, 0, 5]

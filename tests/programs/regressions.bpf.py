@@ -106,3 +106,13 @@ def boolop_values(ctx) -> int:
     out[18] = x or y  # -1, not 255: u8 and i8 join as i16
     out[19] = x if x else y
     return 0
+
+
+@syscall
+def update_flags(ctx) -> int:
+    out[20] = table.update(6, 1, BPF_NOEXIST)  # the flags' names were not constants
+    out[21] = table.update(6, 2, BPF_NOEXIST)  # -EEXIST
+    out[22] = table.update(7, 2, BPF_EXIST)  # -ENOENT
+    out[23] = table.update(6, 5, BPF_EXIST)
+    out[24] = table[6]
+    return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from typing import TYPE_CHECKING
 
+from ..frontend.resolve import const_value
 from ..types import (
     BOOL,
     I64,
@@ -116,6 +117,9 @@ class ExpressionsMixin:
         if name in self.model.constants:
             c = self.model.constants[name]
             return Value(StrType(c), "") if isinstance(c, str) else lit(c)
+        flag = const_value(self.model, node)  # BPF_NOEXIST and the other flags of bpfimport.lang
+        if isinstance(flag, int):
+            return lit(flag)
         if name in self.model.maps:
             raise self.err(node, f"map '{name}' cannot be used as a value",
                            f"index it ({name}[key]) or call a method ({name}.lookup(key))")

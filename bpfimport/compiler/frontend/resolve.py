@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from ...lang import __all__ as LANG_NAMES
+from ..tables import BPF_ANY, BPF_EXIST, BPF_NOEXIST
 from ..types import (
     CHAR,
     I64,
@@ -15,6 +16,7 @@ from ..types import (
 from .model import ModuleModel
 
 CTYPES_NAMES = {n for n in SCALAR_NAMES if n.startswith("c_")}
+LANG_CONSTANTS = {"BPF_ANY": BPF_ANY, "BPF_NOEXIST": BPF_NOEXIST, "BPF_EXIST": BPF_EXIST}
 KNOWN_LANG = set(LANG_NAMES) | CTYPES_NAMES | {"str", "int", "bool", "print", "range", "len"}
 
 
@@ -83,6 +85,8 @@ def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
         return node.value
     if isinstance(node, ast.Name) and node.id in model.constants:
         return model.constants[node.id]
+    if isinstance(node, (ast.Name, ast.Attribute)) and builtin_name(model, node) in LANG_CONSTANTS:
+        return LANG_CONSTANTS[builtin_name(model, node)]  # type: ignore[index]
     if isinstance(node, ast.UnaryOp):
         v = const_value(model, node.operand)
         if isinstance(v, int):

@@ -9,7 +9,7 @@ programs, maps and globals.
 from __future__ import annotations
 
 from ._version import __version__
-from .errors import BpfError, CompileError, VerifierError
+from .errors import BpfError, CompileError, SetupError, VerifierError
 from .importer import install, uninstall
 
 
@@ -29,6 +29,7 @@ install()
 __all__ = [
     "BpfError",
     "CompileError",
+    "SetupError",
     "VerifierError",
     "__version__",
     "compile_file",

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from . import __version__, cache
-from .errors import CompileError
+from .errors import CompileError, SetupError
 from .importer import SOURCE_SUFFIX, module_name
 
 if TYPE_CHECKING:
@@ -423,7 +423,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CompileError as exc:
         print(exc.one_line(), file=sys.stderr)
         return 1
-    except CommandError as exc:
+    except (CommandError, SetupError) as exc:
         print(f"{PROG.split()[-1]}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -76,4 +76,8 @@ class VerifierError(BpfError):
         self.log = log
 
 
-__all__ = ["BpfError", "CompileError", "VerifierError"]
+class SetupError(RuntimeError):
+    """Something bpfimport needs is missing from this machine; the message says what to install."""
+
+
+__all__ = ["BpfError", "CompileError", "SetupError", "VerifierError"]

@@ -242,3 +242,22 @@ def test_mutated_sources_never_crash(seed: int) -> None:
             compile_text(src)
         except CompileError as e:
             assert "internal compiler error" not in e.msg, f"{e.msg}\n--- source ---\n{src}"
+
+
+def test_llvm_without_the_bpf_target_is_one_clear_sentence() -> None:
+    from bpfimport import SetupError
+    from bpfimport.compiler.backend import require_bpf_target
+
+    class NoBpf:
+        llvm_version_info = (22, 1, 0)
+
+        class Target:
+            @staticmethod
+            def from_triple(triple: str) -> None:
+                raise RuntimeError(f"No available targets are compatible with triple \"{triple}\"")
+
+    with pytest.raises(SetupError) as info:
+        require_bpf_target(NoBpf)
+    message = str(info.value)
+    assert "without the BPF target" in message and "pip install" in message
+    assert "\n" not in message

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from ..errors import SetupError
 from .elf import Elf, stack_depth
 
 TRIPLE = "bpfel-unknown-none"
@@ -19,23 +20,29 @@ class BackendError(Exception):
 def _llvm() -> Any:
     try:
         import llvmlite.binding as llvm
-    except ImportError as e:  # pragma: no cover - install problem
-        raise BackendError("llvmlite is not installed: pip install llvmlite") from e
+    except ImportError as e:
+        raise SetupError("llvmlite is not installed: pip install llvmlite") from e
     llvm.initialize_all_targets()
     llvm.initialize_all_asmprinters()
-    try:
-        llvm.Target.from_triple(TRIPLE)
-    except RuntimeError as e:
-        raise BackendError(
-            f"this llvmlite ({llvm.llvm_version_info}) was built without the BPF target: "
-            "install llvmlite from PyPI (pip install --force-reinstall llvmlite)"
-        ) from e
+    require_bpf_target(llvm)
     # LLVM's own stack check ends the process; raise it and check the object ourselves instead
     llvm.set_option("bpfimport", "-bpf-stack-size=65536")
     # Parsing IR with debug info verifies it and aborts the process on a bad module; turn
     # that off so our own verify() call raises an exception instead
     llvm.set_option("bpfimport", "-disable-auto-upgrade-debug-info")
     return llvm
+
+
+def require_bpf_target(llvm: Any) -> None:
+    """One clear sentence when this llvmlite's LLVM was built without the BPF backend."""
+    try:
+        llvm.Target.from_triple(TRIPLE)
+    except RuntimeError as e:
+        version = ".".join(map(str, llvm.llvm_version_info))
+        raise SetupError(
+            f"this llvmlite (LLVM {version}) was built without the BPF target; install the "
+            "llvmlite wheel from PyPI, which has it: pip install --force-reinstall llvmlite"
+        ) from e
 
 
 def llvm_version() -> str:

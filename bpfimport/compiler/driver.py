@@ -11,7 +11,7 @@ import ast
 import os
 import warnings
 
-from ..errors import CompileError
+from ..errors import CompileError, SetupError
 from ..options import CompileOptions
 from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
 from . import CompiledModule
@@ -55,7 +55,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
         obj = emit_object(ir, options.cpu, options.opt_level)
         check_stack(obj, model)
         spec = build_spec(model, obj)
-    except CompileError:
+    except (CompileError, SetupError):
         raise
     except RecursionError:
         raise src.error(_current_node(codegen), "expression nested too deeply",

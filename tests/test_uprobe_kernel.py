@@ -1,0 +1,86 @@
+"""Uprobes and uretprobes attach by section and count calls into a shared library."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+
+import pytest
+
+import bpfimport  # noqa: F401 - installs the import hook
+from tests.conftest import need
+
+
+def libc_path() -> str:
+    """The libc this process has mapped, as the kernel resolves uprobes by file."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "/libc.so" in path or "/libc-" in path:
+                return os.path.realpath(path)
+    return ""
+
+
+SOURCE = '''
+from bpfimport.lang import *
+
+THREAD: Final[u32] = 0
+entries: u64 = 0
+exits: u64 = 0
+
+
+@uprobe("{libc}", "getppid")
+def on_call(ctx) -> int:
+    global entries
+    if tid() == THREAD:
+        entries += 1
+    return 0
+
+
+@uretprobe("{libc}", "getppid")
+def on_return(ctx) -> int:
+    global exits
+    if tid() == THREAD:
+        exits += 1
+    return 0
+'''
+
+
+def test_uprobe_and_uretprobe_count_library_calls(kernel, bpf_dir):
+    libc = libc_path()
+    need(bool(libc), "no libc mapped in this process")
+    (bpf_dir / "libc_calls.bpf.py").write_text(SOURCE.format(libc=libc))
+    import libc_calls_bpf as mod
+
+    getppid = ctypes.CDLL(libc).getppid
+    mod.THREAD.value = threading.get_native_id()
+    with mod:
+        with mod.on_call.attach(), mod.on_return.attach():
+            for _ in range(25):
+                getppid()
+        getppid()  # detached: not counted
+        assert mod.entries.value == 25
+        assert mod.exits.value == 25
+    assert mod.on_call.section == f"uprobe/{libc}:getppid"
+
+
+@pytest.mark.parametrize("kind", ["kprobe", "kretprobe"])
+def test_kprobes_attach_or_say_why(kernel, bpf_dir, kind):
+    """Where the kernel has kprobes they count; where it does not, the error says so."""
+    from bpfimport import BpfError
+    from bpfimport.runtime import errors as rterrors
+
+    (bpf_dir / f"kp_{kind}.bpf.py").write_text(
+        "from bpfimport.lang import *\nhits: u64 = 0\n"
+        f"@{kind}('__x64_sys_getppid')\ndef probe(ctx) -> int:\n    global hits\n    hits += 1\n    return 0\n")
+    mod = __import__(f"kp_{kind}_bpf")
+    with mod:
+        if rterrors.kprobes_available():
+            with mod.probe.attach():
+                os.getppid()
+            assert mod.hits.value >= 1
+        else:
+            with pytest.raises(BpfError) as info:
+                mod.probe.attach()
+            assert "kprobe" in str(info.value).lower()

@@ -42,6 +42,9 @@ ROOT = HERE.parent
 EXAMPLES = ROOT / "examples"
 C_DIR = HERE / "c"
 DEFAULT_PBF_VENV = Path.home() / ".cache" / "bpfimport-peers" / "pythonbpf-venv"
+# setup_peers.sh installs this tree there in "compat" editable mode (a path .pth):
+# interpreter start-up as with a regular install, no editable-finder import
+DEFAULT_OURS_VENV = Path.home() / ".cache" / "bpfimport-peers" / "bpfimport-venv"
 TIMEOUT = 120.0
 
 
@@ -89,16 +92,21 @@ def find_examples(only: set[str] | None) -> list[Example]:
     return found
 
 
+def describe(e: Exception) -> str:
+    """A failed measurement as a table cell: "n/a (reason)"."""
+    if isinstance(e, NA):
+        return f"n/a ({e})"
+    if isinstance(e, subprocess.TimeoutExpired):
+        return f"n/a (timed out after {e.timeout:.0f} s)"
+    return f"n/a ({type(e).__name__}: {first_line(str(e))})"
+
+
 def guarded(fn: Callable[[], float]) -> tuple[float | None, str]:
     """Run one measurement: (value, "") or (None, "n/a (reason)")."""
     try:
         return fn(), ""
-    except NA as e:
-        return None, f"n/a ({e})"
-    except subprocess.TimeoutExpired as e:
-        return None, f"n/a (timed out after {e.timeout:.0f} s)"
     except Exception as e:  # a benchmark must never crash on one bad cell
-        return None, f"n/a ({type(e).__name__}: {first_line(str(e))})"
+        return None, describe(e)
 
 
 def first_line(text: str, limit: int = 120) -> str:
@@ -168,6 +176,18 @@ def llvm_bin_dir(min_version: int = 21) -> str | None:
             if best is None or int(m[1]) > best[0]:
                 best = (int(m[1]), d)
     return best[1] if best else None
+
+
+def default_python() -> str:
+    cand = DEFAULT_OURS_VENV / "bin" / "python"
+    if cand.exists():
+        try:
+            where = run([str(cand), "-c", "import bpfimport; print(bpfimport.__file__)"])
+        except (NA, OSError):
+            return sys.executable
+        if Path(where.strip()).resolve().is_relative_to(ROOT):
+            return str(cand)
+    return sys.executable
 
 
 def find_peers(python: str) -> Peers:
@@ -289,17 +309,18 @@ print(dt)
 # ---------------------------------------------------------------- row 1: cold compile
 
 
-def our_cold_compile(peers: Peers, ex: Example, runs: int, tmp: Path) -> float:
+def our_cold_runner(peers: Peers, ex: Example, tmp: Path) -> Callable[[], float]:
+    """One timed fresh-process compile per call; the first, checked call is not timed."""
     out = tmp / f"{ex.name}.ours.o"
     code = "import sys, bpfimport; bpfimport.compile_file(sys.argv[1], sys.argv[2])"
     cmd = [peers.python, "-c", code, str(ex.path), str(out)]
-    t = median_of(runs, lambda: timed_run(cmd, base_env()))
+    run(cmd, base_env())
     if not out.exists() or out.stat().st_size == 0:
         raise NA("no object written")
-    return t
+    return lambda: timed_run(cmd, base_env())
 
 
-def pythonbpf_cold_compile(peers: Peers, ex: Example, runs: int, tmp: Path) -> float:
+def pythonbpf_cold_runner(peers: Peers, ex: Example, tmp: Path) -> Callable[[], float]:
     if not ex.seed:
         raise NA("bpfimport syntax; pythonbpf compiles the seed/ examples")
     if peers.pythonbpf is None:
@@ -312,12 +333,22 @@ def pythonbpf_cold_compile(peers: Peers, ex: Example, runs: int, tmp: Path) -> f
     obj = src.with_suffix(".o")
     cmd = [peers.pythonbpf, str(src)]
     try:
-        t = median_of(runs, lambda: timed_run(cmd, peers.pythonbpf_env(), work))
+        run(cmd, peers.pythonbpf_env(), work)
     except NA as e:
         raise NA(f"pythonbpf {peers.pythonbpf_version} fails: {pythonbpf_diagnosis(peers, src) or e}") from e
     if not obj.exists() or obj.stat().st_size == 0:
         raise NA("pythonbpf wrote no object")
-    return t
+    return lambda: timed_run(cmd, peers.pythonbpf_env(), work)
+
+
+def interleaved(runners: list[Callable[[], float] | None], runs: int) -> list[list[float]]:
+    """Alternate the runners run by run, so both sides see the same machine load."""
+    times: list[list[float]] = [[] for _ in runners]
+    for _ in range(runs):
+        for i, once in enumerate(runners):
+            if once is not None:
+                times[i].append(once())
+    return times
 
 
 PBF_DIAGNOSE = """
@@ -382,8 +413,20 @@ def row_cold_compile(peers: Peers, examples: list[Example], runs: int, tmp: Path
     for ex in examples:
         r = Row("1. cold compile (fresh process)", ex.label, unit="s", target="<= 0.5x")
         r.peer_name = f"pythonbpf {peers.pythonbpf_version}".strip()
-        r.ours, r.ours_note = guarded(lambda ex=ex: our_cold_compile(peers, ex, runs, tmp))
-        r.peer, r.peer_note = guarded(lambda ex=ex: pythonbpf_cold_compile(peers, ex, runs, tmp))
+        runners: list[Callable[[], float] | None] = [None, None]
+        notes = ["", ""]
+        for i, make in enumerate((our_cold_runner, pythonbpf_cold_runner)):
+            try:
+                runners[i] = make(peers, ex, tmp)
+            except Exception as e:
+                notes[i] = describe(e)
+        try:
+            ours, peer = interleaved(runners, runs)
+        except Exception as e:
+            ours, peer = [], []
+            notes = [describe(e)] * 2
+        r.ours, r.ours_note = (statistics.median(ours), "") if ours else (None, notes[0])
+        r.peer, r.peer_note = (statistics.median(peer), "") if peer else (None, notes[1])
         if r.ours is not None and r.peer is not None:
             r.ratio = r.ours / r.peer
             r.ok = r.ratio <= 0.5
@@ -518,7 +561,7 @@ def clang_object(peers: Peers, ex: Example, tmp: Path) -> bytes:
 def pythonbpf_object(peers: Peers, ex: Example, tmp: Path) -> bytes:
     obj = tmp / "pythonbpf" / (ex.path.name[: -len(".py")] + ".o")
     if not obj.exists():
-        pythonbpf_cold_compile(peers, ex, 1, tmp)
+        pythonbpf_cold_runner(peers, ex, tmp)
     return obj.read_bytes()
 
 
@@ -663,7 +706,8 @@ def machine_info(peers: Peers) -> dict[str, str]:
         "date": datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z"),
         "kernel": platform.release(),
         "cpu": f"{cpu} ({os.cpu_count()} cores)",
-        "python": run([peers.python, "-c", "import sys; print(sys.version.split()[0])"]).strip(),
+        "python": run([peers.python, "-c", "import sys; print(sys.version.split()[0])"]).strip()
+        + f" ({peers.python})",
         "llvmlite": llvmlite,
         "pythonbpf": peers.pythonbpf_version or peers.pythonbpf_note,
         "clang": peers.clang_version or peers.clang_note,
@@ -703,13 +747,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=5, help="repetitions per timing (median; default 5)")
     ap.add_argument("--examples", default="", help="comma-separated example names (default all)")
     ap.add_argument("--entries", type=int, default=100_000, help="map size for row 5")
-    ap.add_argument("--python", default=sys.executable, help="interpreter with bpfimport installed")
+    ap.add_argument(
+        "--python",
+        default=None,
+        help="interpreter with bpfimport installed (default: the bench venv of setup_peers.sh "
+        "if it has this tree, else the one running bench.py)",
+    )
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' for stdout)")
     args = ap.parse_args(argv)
 
     wanted = {int(x) for x in args.rows.split(",") if x.strip()}
     examples = find_examples({x.strip() for x in args.examples.split(",") if x.strip()} or None)
-    peers = find_peers(args.python)
+    peers = find_peers(args.python or default_python())
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="bpfimport-bench-") as t:
         tmp = Path(t)
@@ -727,7 +776,7 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 rows += step()
             except Exception as e:  # a whole row failing is still a line in the table
-                rows.append(Row(f"{number}.", "-", ours_note=f"n/a ({type(e).__name__}: {first_line(str(e))})"))
+                rows.append(Row(f"{number}.", "-", ours_note=describe(e)))
         info = machine_info(peers)
     print(markdown(rows, info))
     if args.json:

@@ -10,7 +10,13 @@
 #   - clang-22 and clang (the C baseline: clang -O2 -target bpf)
 #   - libbpf-dev (bpf_helpers.h for the C baseline), bpftool if packaged
 #   - a Python 3.12 venv with pythonbpf==0.2.0 (pythonbpf needs Python >= 3.12)
+#   - a venv with this tree installed in setuptools' "compat" editable mode (a plain
+#     path .pth): start-up like a regular install, without the ~20 ms import-hook
+#     finder of a default `pip install -e`; bench.py runs bpfimport with it
 set -euo pipefail
+
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+BENCH_VENV="${BENCH_VENV:-$HOME/.cache/bpfimport-peers/bpfimport-venv}"
 
 VENV="${PEERS_VENV:-$HOME/.cache/bpfimport-peers/pythonbpf-venv}"
 PYTHONBPF_VERSION="${PYTHONBPF_VERSION:-0.2.0}"
@@ -27,6 +33,12 @@ if command -v apt-get >/dev/null 2>&1; then
 else
     echo "setup_peers.sh: no apt-get; install llvm >= 21, clang, libbpf headers by hand" >&2
 fi
+
+if [ ! -x "$BENCH_VENV/bin/python" ]; then
+    python3 -m venv "$BENCH_VENV"
+fi
+"$BENCH_VENV/bin/pip" install -q -e "$REPO" --config-settings editable_mode=compat
+echo "bpfimport bench venv: $BENCH_VENV"
 
 # Find a Python >= 3.12: pyenv's versions first (pyenv shims on PATH may exist
 # but refuse to run), then PATH; each candidate must actually run.

@@ -184,3 +184,18 @@ def test_seed_kprobes_attaches_or_says_why(tracing: None) -> None:
         assert "no kprobes" in result.stderr
     else:
         assert "do_unlinkat" in check(result)
+
+
+def test_tracepipe_parses_kernel_trace_lines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tracepipe", EXAMPLES / "tracepipe.py")
+    assert spec is not None and spec.loader is not None
+    tracepipe = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "tracepipe", tracepipe)  # dataclasses look their module up
+    spec.loader.exec_module(tracepipe)
+    line = tracepipe.parse("   kworker/u4:1-events-123  [001] d..31  5678.123456: bpf_trace_printk: a: b")
+    assert (line.task, line.pid, line.cpu, line.ts, line.msg) == ("kworker/u4:1-events", 123, 1, 5678.123456, "a: b")
+    line = tracepipe.parse("           <...>-6357    [001] ...1.   785.489509: tracing_mark_write: hi")
+    assert (line.task, line.pid, line.msg) == ("<...>", 6357, "hi")
+    assert tracepipe.parse("# tracer: nop") is None

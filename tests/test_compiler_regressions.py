@@ -11,6 +11,7 @@ import os
 import shutil
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,18 @@ def test_local_names_never_clash_with_temporaries():
 
 def test_update_flags_by_name(reg):
     assert run(reg, "update_flags", 20, 5) == [0, 2**64 - 17, 2**64 - 2, 0, 5]
+
+
+def test_print_formats_like_python(tracing, reg):
+    """Bools print as True/False and negative hex as -12c, as Python's f-strings do."""
+    want = f"regtest-print {True} {False} {True:d} {-300:x} {2**64 - 1:x}"
+    trace = Path("/sys/kernel/tracing/trace")  # read without consuming, unlike trace_pipe
+    lines: list[str] = []
+    for _ in range(10):  # another reader of trace_pipe may consume a line first: run again
+        reg.print_values.test_run()
+        lines = [x for x in trace.read_text(errors="replace").splitlines() if "regtest-print" in x]
+        if lines:
+            break
+        time.sleep(0.3)
+    assert lines, "no output in the trace buffer"
+    assert lines[-1].endswith(want), lines[-1]

@@ -125,7 +125,7 @@ def test_print_reaches_trace_pipe(tracing, lang):
     lang.printer.test_run()
     reader.join()
     assert any("bpfimport-print -5 3 hi bpf 100%" in x for x in result), result
-    assert any("bpfimport-many 1 2 -5 3 1 6" in x for x in result), result
+    assert any("bpfimport-many 1 2 -5 3 True 6" in x for x in result), result
 
 
 SECTIONS = {

@@ -9,6 +9,7 @@ TOP: Final[u32] = 3
 level: u32 = 10
 small = HashMap(key=u32, value=u32, max_entries=8)
 table = HashMap(key=u32, value=u64, max_entries=8)
+hex_value: i16 = -300
 
 
 @struct
@@ -115,4 +116,12 @@ def update_flags(ctx) -> int:
     out[22] = table.update(7, 2, BPF_EXIST)  # -ENOENT
     out[23] = table.update(6, 5, BPF_EXIST)
     out[24] = table[6]
+    return 0
+
+
+@syscall
+def print_values(ctx) -> int:
+    flag = hex_value < 0
+    big: u64 = 2**64 - 1  # an intermediate constant beyond 64 bits, as Python allows
+    print(f"regtest-print {flag} {not flag} {flag:d} {hex_value:x} {big:x}")
     return 0

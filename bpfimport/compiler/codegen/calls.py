@@ -378,6 +378,10 @@ class CallsMixin:
             except ValueError as e:
                 raise self.err(node, f"format spec '{spec}' does not apply to an integer: {e}") from None
             return
+        if isinstance(v.ty, BoolType) and spec == "":
+            fmt.append("%s")  # True / False, as Python prints a bool
+            args.append(self.choose_string(v.ref, b"True", b"False"))
+            return
         ty = self.int_type_of(v) if not isinstance(v.ty, BoolType) else IntType(32, False)
         conv = {"": "d" if ty.signed else "u", "d": "d" if ty.signed else "u", "x": "x", "X": "X",
                 "u": "u", "i": "d"}.get(spec)
@@ -386,9 +390,20 @@ class CallsMixin:
                            "use {x}, {x:d}, {x:x} or {x:X}")
         if conv == "X":
             conv = "x"
+        wide = self.coerce(self.coerce(v, ty, node), IntType(64, ty.signed), node).ref
+        if conv == "x" and ty.signed:  # Python writes -0x2 as '-2', not as two's complement
+            negative = self.b.icmp("slt", "i64", wide, "0")
+            fmt.append("%s%llx")
+            args.append(self.choose_string(negative, b"-", b""))
+            args.append(self.b.select(negative, "i64", self.b.binop("sub", "i64", "0", wide), wide))
+            return
         fmt.append("%ll" + conv if ty.bits == 64 else "%" + conv)
-        wide = IntType(64, ty.signed)
-        args.append(self.coerce(self.coerce(v, ty, node), wide, node).ref)
+        args.append(wide)
+
+    def choose_string(self: FunctionCodegen, cond: str, yes: bytes, no: bytes) -> str:
+        """The address of one of two constant strings, as a printk ``%s`` argument."""
+        refs = [self.b.cast("ptrtoint", "ptr", self.module.string_constant(t + b"\0"), "i64") for t in (yes, no)]
+        return self.b.select(cond, "i64", *refs)
 
     # ------------------------------------------------------------ maps
     def map_method(self: FunctionCodegen, decl: MapDecl, method: str, node: ast.Call) -> Value:

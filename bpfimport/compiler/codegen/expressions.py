@@ -171,7 +171,9 @@ class ExpressionsMixin:
         if isinstance(op, (ast.LShift, ast.Pow)) and b > 128:
             raise self.err(node, "constant is far too large for 64 bits")
         value = _FOLD[type(op)](a, b)
-        if not -(1 << 64) < value < (1 << 64):
+        # Intermediate constants may exceed 64 bits, as in Python (2**64 - 1); where a constant
+        # is used, it must fit its type.  The bound only keeps folding cheap.
+        if not -(1 << 128) < value < (1 << 128):
             raise self.err(node, f"constant {value} does not fit in 64 bits")
         return value
 

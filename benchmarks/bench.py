@@ -732,7 +732,7 @@ def markdown(rows: list[Row], info: dict[str, str]) -> str:
             f"{r.peer_name or '-'} | {peer_value} | {ratio} | {r.target or '-'} |"
         )
     extras = [
-        f"- {r.example}: pythonbpf {fmt_value(v, v, 'insn') if isinstance(v, float) else v} instructions"
+        f"- {r.example}: " + (f"{v:.0f} instructions" if isinstance(v, float) else str(v))
         for r in rows
         if (v := r.extra.get("pythonbpf")) is not None
     ]

@@ -14,6 +14,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -330,6 +331,43 @@ def test_real_compile_then_hit(bpf_dir: Path, runtime: list, writable_cache: Non
     del sys.modules["real_bpf"]
     importlib.import_module("real_bpf")
     assert runtime[1][1] == spec and runtime[1][2] == runtime[0][2]
+
+
+def test_reload_drops_what_the_new_source_no_longer_declares(bpf_dir: Path) -> None:
+    """After a reload, a removed map or struct is gone (not a handle on the closed old object)."""
+    need_compiler()
+    before = textwrap.dedent("""\
+        from bpfimport.lang import *
+
+
+        @struct
+        class Key:
+            pid: u32
+
+
+        counts = HashMap(key=Key, value=u64, max_entries=16)
+        gone = ArrayMap(key=u32, value=u64, max_entries=4)
+        LIMIT: Final[u32] = 3
+
+
+        @syscall
+        def prog(ctx) -> int:
+            return 0
+    """)
+    src = bpf_dir / "rb.bpf.py"
+    src.write_text(before)
+    mod = importlib.import_module("rb_bpf")
+    assert [f for f, _ in mod.Key._fields_] == ["pid"]  # the struct class, built and kept
+    old_gone = mod.gone
+    after = (before.replace("gone = ArrayMap(key=u32, value=u64, max_entries=4)\n", "")
+             .replace("    pid: u32\n", "    pid: u32\n    tid: u32\n"))
+    src.write_text(after)
+    assert importlib.reload(mod) is mod
+    assert not hasattr(mod, "gone") and "gone" not in dir(mod)
+    assert old_gone._obj is not mod.__bpf_object__
+    assert [f for f, _ in mod.Key._fields_] == ["pid", "tid"]  # rebuilt for the new layout
+    assert mod.counts.key_type is mod.Key
+    assert mod.LIMIT.value == 3 and mod.prog.section == "syscall"
 
 
 def test_real_compile_error_from_import(bpf_dir: Path, writable_cache: None) -> None:

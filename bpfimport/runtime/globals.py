@@ -14,12 +14,17 @@ Globals live in libbpf's internal maps, one per section (``.rodata``,
   after a plain ``bpf_object__load``, so it is not used for reads.
 * ``.rodata`` is frozen by libbpf at load: writing a ``Final`` global after
   load raises ``AttributeError`` saying to set it before load.
+
+The :class:`Global` class itself is in :mod:`bpfimport.runtime.handles` (what
+binding a module needs); this module is its cold half, installed on the class
+when it is first needed (see ``handles`` for why).
 """
 
 from __future__ import annotations
 
 from ..errors import BpfError
 from ._lazy import ctypes
+from .handles import Global, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -28,7 +33,7 @@ if TYPE_CHECKING:
 
     from ..spec import GlobalSpec
     from .codec import Codec
-    from .object import BpfObject
+    from .handles import BpfObject
 
 
 class DataSections:
@@ -167,23 +172,8 @@ def _initial_bytes(g: GlobalSpec, size: int) -> bytes:
     return (g.initial & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
 
-class Global:
-    """A module-level BPF global: ``.value`` reads and writes it (LANGUAGE.md §5, pinned)."""
-
-    __slots__ = ("_obj", "spec", "_codec")
-
-    def __init__(self, obj: BpfObject, spec: GlobalSpec) -> None:
-        self._obj = obj
-        self.spec = spec
-        self._codec: Codec | None = None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def final(self) -> bool:
-        return self.spec.final
+class _GlobalColdHalf:
+    """Installed on :class:`Global`: its type and codec."""
 
     @property
     def type(self) -> type:
@@ -196,14 +186,7 @@ class Global:
             self._codec = self._obj.types.codec(self.spec.type)
         return self._codec
 
-    @property
-    def value(self) -> Any:
-        return self._obj.sections.read(self.spec, self.codec)
 
-    @value.setter
-    def value(self, new: Any) -> None:
-        self._obj.sections.write(self.spec, self.codec, new)
+install_cold_half(Global, _GlobalColdHalf)
 
-    def __repr__(self) -> str:
-        kind = "Final " if self.spec.final else ""
-        return f"<Global {kind}{self.spec.type} {self.spec.name}>"
+__all__ = ["DataSections", "Global"]

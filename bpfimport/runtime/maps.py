@@ -13,6 +13,10 @@ walk (the benchmark compares the two).
 
 Per-CPU maps give and take a list with one value per *possible* CPU; a single
 value written to a per-CPU map is stored on every CPU.
+
+The classes themselves are in :mod:`bpfimport.runtime.handles` (what binding
+a module needs); this module is their cold half, installed on them when it is
+first needed (see ``handles`` for why).
 """
 
 from __future__ import annotations
@@ -21,17 +25,22 @@ import errno as E
 import gc
 
 from ..errors import BpfError
-from ..spec import MAP_KINDS
 from ._lazy import ctypes
+from .handles import (
+    Map,
+    PerfEventArrayMap,
+    RingBufferMap,
+    _EventMap,
+    install_cold_half,
+    make_map,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from typing import Any
 
-    from ..spec import MapSpec
     from .codec import Codec
-    from .object import BpfObject
 
 BPF_ANY = 0
 _BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
@@ -51,35 +60,8 @@ def _round8(n: int) -> int:
     return (n + 7) & ~7
 
 
-class Map:
-    """A map of the module (``skel.NAME``). See the module docstring for the protocol."""
-
-    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
-        self._obj = obj
-        self.spec = spec
-        self._kind = MAP_KINDS[spec.kind]
-        self._kc: Codec | None = None
-        self._vc: Codec | None = None
-        self._batch_ok = self._kind.type_id in (1, 2, 5, 6, 9, 10)
-
-    # ---- description (no kernel needed) -------------------------------------------
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def kind(self) -> str:
-        """The map kind as LANGUAGE.md spells it (``HashMap``, ``ArrayMap``, ...)."""
-        return self.spec.kind
-
-    @property
-    def max_entries(self) -> int:
-        return self.spec.max_entries
-
-    @property
-    def flags(self) -> int:
-        return self.spec.flags
+class _MapColdHalf:
+    """Installed on :class:`Map`: every operation (see the module docstring)."""
 
     @property
     def key_type(self) -> type | None:
@@ -90,22 +72,6 @@ class Map:
     def value_type(self) -> type | None:
         """The value's ctypes type (per CPU, for per-CPU maps; None when untyped)."""
         return self._value_codec().ctype if self.spec.value is not None else None
-
-    @property
-    def percpu(self) -> bool:
-        return self._kind.percpu
-
-    @property
-    def fd(self) -> int:
-        """The map's fd (loads the module's object on first use)."""
-        return self._obj.map_fd(self.spec.name)
-
-    def __repr__(self) -> str:
-        kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
-        return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
-
-    def __bool__(self) -> bool:
-        return True  # a handle is always truthy, even for an empty map (unlike a dict)
 
     # ---- codecs -------------------------------------------------------------------------
 
@@ -455,12 +421,8 @@ class Map:
         return self._decode_value(vbuf.raw)
 
 
-class _EventMap(Map):
-    """Shared by RingBuffer and PerfEventArray: ``poll(callback, timeout_ms=100)``."""
-
-    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
-        super().__init__(obj, spec)
-        self._reader: _EventReader | None = None
+class _EventMapColdHalf:
+    """Installed on RingBufferMap and PerfEventArrayMap (through their base ``_EventMap``)."""
 
     def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
@@ -591,26 +553,17 @@ class _PerfReader(_EventReader):
             self.lib.perf_buffer__free(self.ptr)
 
 
-class RingBufferMap(_EventMap):
-    """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
-
+class _RingBufferColdHalf:
     _reader_class = _RingReader
 
 
-class PerfEventArrayMap(_EventMap):
-    """A PerfEventArray map: ``poll(callback, timeout_ms=100)`` delivers its events.
-
-    Perf samples carry padding up to an 8-byte boundary, so an undecoded event
-    may be a few bytes longer than what the program wrote.
-    """
-
+class _PerfEventArrayColdHalf:
     _reader_class = _PerfReader
 
 
-def make_map(obj: BpfObject, spec: MapSpec) -> Map:
-    """The handle class for a map's kind."""
-    if spec.kind == "RingBuffer":
-        return RingBufferMap(obj, spec)
-    if spec.kind == "PerfEventArray":
-        return PerfEventArrayMap(obj, spec)
-    return Map(obj, spec)
+install_cold_half(Map, _MapColdHalf)
+install_cold_half(_EventMap, _EventMapColdHalf)
+install_cold_half(RingBufferMap, _RingBufferColdHalf)
+install_cold_half(PerfEventArrayMap, _PerfEventArrayColdHalf)
+
+__all__ = ["BPF_ANY", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap", "make_map"]

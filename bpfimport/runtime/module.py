@@ -2,18 +2,17 @@
 
 Binding is the cache-hit path of every import, so it must be cheap: it
 creates one BpfObject (no libbpf, no kernel) and one small handle per
-program, map and global.  Struct classes are ctypes classes built on first
-access (``skel.Event``), through the module's ``__getattr__``.
+program, map and global, and imports only :mod:`bpfimport.runtime.handles`
+(the code that talks to the kernel is imported on first use).  Struct
+classes are ctypes classes built on first access (``skel.Event``), through
+the module's ``__getattr__``.
 """
 
 from __future__ import annotations
 
 import types
 
-from .globals import Global
-from .maps import make_map
-from .object import BpfObject
-from .program import Program
+from .handles import BpfObject, Global, Program, make_map
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -75,7 +74,16 @@ def bind_module(module: BpfModule, spec: ModuleSpec, data: bytes) -> None:
     programs → Program, maps → Map, globals → Global, structs → ctypes classes
     (lazily), plus ``__bpf_object__`` (the BpfObject) and ``__bpf_spec__``.
     Touches neither libbpf nor the kernel.
+
+    Binding a module again (``importlib.reload`` after the source changed)
+    first drops every name the previous spec declared: a handle the new
+    source no longer declares would otherwise stay, bound to the old, closed
+    object, and a struct class already built would keep the old layout.
     """
+    previous = module.__dict__.get("__bpf_spec__")
+    if previous is not None:
+        for name in _declared_names(previous):
+            module.__dict__.pop(name, None)
     obj = BpfObject(data, spec, spec.name)
     ns: dict[str, Any] = {"__bpf_object__": obj, "__bpf_spec__": spec}
     for p in spec.programs:
@@ -85,6 +93,12 @@ def bind_module(module: BpfModule, spec: ModuleSpec, data: bytes) -> None:
     for g in spec.globals:
         ns[g.name] = Global(obj, g)
     module.__dict__.update(ns)
+
+
+def _declared_names(spec: ModuleSpec) -> list[str]:
+    """The module attributes binding ``spec`` creates: handles, and struct classes once built."""
+    return [d.name for group in (spec.programs, spec.maps, spec.globals, spec.structs)
+            for d in group]
 
 
 __all__ = ["BpfModule", "bind_module"]

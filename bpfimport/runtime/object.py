@@ -7,22 +7,23 @@ tears them down in dependency order (links, event buffers, mmaps, then the
 object) and returns the object to its unloaded state, so the next use loads a
 fresh copy.  Handles (Program, Map, Global) only keep a reference to the
 object and a name, so they stay valid across close/load cycles.
+
+The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
+module needs); this module is its cold half, installed on the class when it
+is first needed (see ``handles`` for why).
 """
 
 from __future__ import annotations
 
-from _thread import RLock  # not `threading`: binding a module must stay cheap
-
 from ..errors import BpfError
 from ._lazy import ctypes
-from .globals import DataSections
+from .handles import BpfObject, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Protocol
 
-    from ..spec import ModuleSpec
-    from .codec import TypeSystem
+    from .globals import DataSections
     from .link import Link
 
     class Closable(Protocol):
@@ -38,59 +39,17 @@ _BTF_IGNORED = ("BTF is optional, ignoring", "Error loading .BTF into kernel",
                 "Ignored and continue")
 
 
-class BpfObject:
-    """The live kernel side of one compiled module.
-
-    ``data`` is the ELF object, ``spec`` what it declares, ``name`` the
-    object name libbpf uses (it prefixes the global-data map names).
-    """
-
-    def __init__(self, data: bytes, spec: ModuleSpec, name: str) -> None:
-        self.data = data
-        self.spec = spec
-        self.name = name
-        self._types: TypeSystem | None = None
-        self.sections = DataSections(self)
-        self.libbpf_log = ""  # what libbpf said during the last load
-        self._lock = RLock()
-        self._ptr: int | None = None
-        self._buf: Any = None
-        self._progs: dict[str, int] = {}
-        self._maps: dict[str, int] = {}
-        self._links: dict[int, Link] = {}
-        self._resources: list[Closable] = []
+class _BpfObjectColdHalf:
+    """Installed on :class:`BpfObject`: loading, access for handles, closing."""
 
     @property
-    def types(self) -> TypeSystem:
-        """The module's codecs and ctypes classes (built on first use, not at bind)."""
-        if self._types is None:
-            from .codec import TypeSystem
+    def sections(self) -> DataSections:
+        """Pending and live values of the globals (made on first use of a global)."""
+        if self._sections is None:
+            from .globals import DataSections
 
-            self._types = TypeSystem(self.spec)
-        return self._types
-
-    # ---- state -------------------------------------------------------------
-
-    @property
-    def loaded(self) -> bool:
-        return self._ptr is not None
-
-    def __repr__(self) -> str:
-        state = "loaded" if self.loaded else "not loaded"
-        return f"<BpfObject {self.name!r} {state}, {len(self._links)} links>"
-
-    def __enter__(self) -> BpfObject:
-        self.load()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - never raise from a finaliser
-            pass
+            self._sections = DataSections(self)
+        return self._sections
 
     # ---- load ----------------------------------------------------------------
 
@@ -130,7 +89,8 @@ class BpfObject:
             try:
                 progs, logs = self._collect_programs(lb, ptr)
                 maps = self._collect_maps(lb, ptr)
-                self.sections.apply_pending(maps)
+                if self._sections is not None:  # globals written before load
+                    self._sections.apply_pending(maps)
                 rc = lb.bpf_object__load(ptr)
             except BaseException:
                 lb.bpf_object__close(ptr)
@@ -163,7 +123,8 @@ class BpfObject:
         self._progs = progs
         self._maps = maps
         try:
-            self.sections.on_loaded()
+            if self._sections is not None:
+                self._sections.on_loaded()
         except BaseException:
             self.close()
             raise
@@ -239,40 +200,41 @@ class BpfObject:
     def forget_link(self, link: Link) -> None:
         self._links.pop(id(link), None)
 
-    @property
-    def links(self) -> list[Link]:
-        return list(self._links.values())
-
     def add_resource(self, res: Closable) -> None:
         """Something (a ring buffer, an mmap) to close before the object itself."""
         self._resources.append(res)
 
     # ---- close -------------------------------------------------------------------
 
-    def close(self) -> None:
-        """Detach every link, free event buffers and mmaps, close every fd. Idempotent."""
-        with self._lock:
-            errors: list[BaseException] = []
-            for link in list(self._links.values()):
-                try:
-                    link.detach()
-                except BaseException as e:  # noqa: BLE001 - keep closing the rest
-                    errors.append(e)
-            self._links.clear()
-            resources, self._resources = self._resources, []
-            for res in reversed(resources):
-                try:
-                    res.close()
-                except BaseException as e:  # noqa: BLE001
-                    errors.append(e)
-            self.sections.on_closed()
-            ptr, self._ptr = self._ptr, None
-            self._progs = {}
-            self._maps = {}
-            self._buf = None
-            if ptr is not None:
-                from . import libbpf as L
+    def _close_locked(self) -> None:
+        """BpfObject.close() once it holds the lock and knows there is something to free."""
+        errors: list[BaseException] = []
+        for link in list(self._links.values()):
+            try:
+                link.detach()
+            except BaseException as e:  # noqa: BLE001 - keep closing the rest
+                errors.append(e)
+        self._links.clear()
+        resources, self._resources = self._resources, []
+        for res in reversed(resources):
+            try:
+                res.close()
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+        if self._sections is not None:
+            self._sections.on_closed()
+        ptr, self._ptr = self._ptr, None
+        self._progs = {}
+        self._maps = {}
+        self._buf = None
+        if ptr is not None:
+            from . import libbpf as L
 
-                L.lib().bpf_object__close(ptr)
-            if errors:
-                raise errors[0]
+            L.lib().bpf_object__close(ptr)
+        if errors:
+            raise errors[0]
+
+
+install_cold_half(BpfObject, _BpfObjectColdHalf)
+
+__all__ = ["BTF_LOG_SIZE", "VERIFIER_LOG_SIZE", "BpfObject"]

@@ -1,4 +1,9 @@
-"""Program handles: name, section and type without the kernel; attach and test_run with it."""
+"""Program handles: name, section and type without the kernel; attach and test_run with it.
+
+The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
+module needs); this module is its cold half, installed on the class when it
+is first needed (see ``handles`` for why).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,13 @@ import errno as E
 
 from ..errors import BpfError
 from ._lazy import ctypes
+from .handles import Program, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..spec import ProgramSpec
     from .link import Link
-    from .object import BpfObject
 
 # Section prefix -> libbpf's program type name (libbpf_bpf_prog_type_str), so
 # `.type` needs neither libbpf nor the kernel for the common sections.
@@ -89,23 +93,8 @@ class TestRunResult:
     __hash__ = None  # type: ignore[assignment]
 
 
-class Program:
-    """A program of the module (``skel.NAME``): ``.name .section .type``, ``attach()``, ``test_run()``."""
-
-    __slots__ = ("_obj", "spec", "_type")
-
-    def __init__(self, obj: BpfObject, spec: ProgramSpec) -> None:
-        self._obj = obj
-        self.spec = spec
-        self._type: str | None = None
-
-    @property
-    def name(self) -> str:
-        return self.spec.name
-
-    @property
-    def section(self) -> str:
-        return self.spec.section
+class _ProgramColdHalf:
+    """Installed on :class:`Program`: the type from libbpf, attach, test_run."""
 
     @property
     def type(self) -> str:
@@ -122,14 +111,6 @@ class Program:
                     t = L.prog_type_str(tid) if tid is not None else None
             self._type = t or "unspec"
         return self._type
-
-    @property
-    def fd(self) -> int:
-        """The program's fd (loads the module's object on first use)."""
-        return self._obj.program_fd(self.name)
-
-    def __repr__(self) -> str:
-        return f"<Program {self.name!r} section={self.section!r}>"
 
     def attach(self) -> Link:
         """Attach where the section says (tracepoint, raw_tracepoint, kprobe, uprobe, ...).
@@ -249,3 +230,8 @@ class Program:
         if err in (E.EPERM, E.EACCES):
             return rterrors.privilege_error(what, err)
         return BpfError(f"{what} failed: {rterrors._strerror(err)}", err)
+
+
+install_cold_half(Program, _ProgramColdHalf)
+
+__all__ = ["Program", "TestRunResult", "section_type"]

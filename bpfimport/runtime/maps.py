@@ -14,9 +14,9 @@ walk (the benchmark compares the two).
 Per-CPU maps give and take a list with one value per *possible* CPU; a single
 value written to a per-CPU map is stored on every CPU.
 
-The classes themselves are in :mod:`bpfimport.runtime.handles` (what binding
+The classes themselves are in :mod:`bpfimport.runtime.module` (what binding
 a module needs); this module is their cold half, installed on them when it is
-first needed (see ``handles`` for why).
+first needed (see ``module`` for why).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import gc
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .handles import (
+from .module import (
     Map,
     PerfEventArrayMap,
     RingBufferMap,

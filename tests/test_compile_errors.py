@@ -261,3 +261,10 @@ def test_llvm_without_the_bpf_target_is_one_clear_sentence() -> None:
     message = str(info.value)
     assert "without the BPF target" in message and "pip install" in message
     assert "\n" not in message
+
+
+def test_the_compiler_knows_every_name_lang_exports() -> None:
+    import bpfimport.lang
+    from bpfimport.compiler.tables import LANG_NAMES
+
+    assert set(bpfimport.lang.__all__) == LANG_NAMES

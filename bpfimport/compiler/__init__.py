@@ -6,17 +6,19 @@ package; it imports llvmlite, which costs ~0.1 s, so the runtime never does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ..options import CompileOptions
 from ..spec import ModuleSpec
 
 
-@dataclass(frozen=True)
 class CompiledModule:
-    object: bytes  # the BPF ELF object (with .BTF and .BTF.ext)
-    spec: ModuleSpec
-    ir: str  # the LLVM IR text that produced it (for `python -m bpfimport ir`)
+    """What a compile produces: the object, its spec, and the IR it came from."""
+
+    __slots__ = ("object", "spec", "ir")
+
+    def __init__(self, object: bytes, spec: ModuleSpec, ir: str) -> None:
+        self.object = object  # the BPF ELF object (with .BTF and .BTF.ext)
+        self.spec = spec
+        self.ir = ir  # the LLVM IR text that produced it (for `python -m bpfimport ir`)
 
 
 def compile_source(

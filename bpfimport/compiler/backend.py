@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
-from typing import Any
 
 from ..errors import SetupError
 from .elf import Elf, stack_depth
+
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every cold compile
+if TYPE_CHECKING:
+    from typing import Any
 
 TRIPLE = "bpfel-unknown-none"
 STACK_LIMIT = 512

@@ -3,28 +3,24 @@
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 
 SHF_EXECINSTR = 0x4
 
 
-@dataclass
 class Section:
-    index: int
-    name: str
-    type: int
-    flags: int
-    offset: int
-    size: int
+    __slots__ = ("index", "name", "type", "flags", "offset", "size")
+
+    def __init__(self, index: int, name: str, type: int, flags: int, offset: int, size: int) -> None:
+        self.index, self.name, self.type, self.flags = index, name, type, flags
+        self.offset, self.size = offset, size
 
 
-@dataclass
 class Symbol:
-    name: str
-    section: int
-    value: int
-    size: int
-    kind: int  # STT_*
+    __slots__ = ("name", "section", "value", "size", "kind")
+
+    def __init__(self, name: str, section: int, value: int, size: int, kind: int) -> None:
+        self.name, self.section, self.value, self.size = name, section, value, size
+        self.kind = kind  # STT_*
 
 
 class Elf:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # ---------------------------------------------------------------- BPF helpers
 # Numbers from include/uapi/linux/bpf.h (___BPF_FUNC_MAPPER order).
 
@@ -44,13 +42,14 @@ BPF_EXIST = 2
 # ---------------------------------------------------------------- programs
 
 
-@dataclass(frozen=True)
 class ProgramKind:
     """A program decorator: how many string arguments it takes and the section it makes."""
 
-    args: int  # string arguments; 0 means a bare decorator (@xdp)
-    section: str  # a format over the arguments
-    ctx_args: int = 1  # BPF programs take one argument, the context
+    __slots__ = ("args", "section")
+
+    def __init__(self, args: int, section: str) -> None:
+        self.args = args  # string arguments; 0 means a bare decorator (@xdp)
+        self.section = section  # a format over the arguments
 
 
 PROGRAM_KINDS: dict[str, ProgramKind] = {
@@ -89,6 +88,22 @@ LANG_MODULES = {
 CTYPES_MODULE = "ctypes"
 TYPING_MODULES = {"typing", "typing_extensions"}
 IGNORED_IMPORTS = {"__future__"}
+
+# Every name bpfimport.lang exports (tests/test_compile_errors.py keeps this in step with
+# lang.__all__); a copy, so compiling never imports lang and, through it, typing and ctypes.
+LANG_NAMES = frozenset({
+    "ArrayMap", "BPF_ANY", "BPF_EXIST", "BPF_NOEXIST", "BloomFilterMap", "Final", "HashMap",
+    "LpmTrieMap", "LruHashMap", "LruPerCpuHashMap", "NotInKernelError", "PerCpuArrayMap",
+    "PerCpuHashMap", "PerfEventArray", "ProgArray", "QueueMap", "RingBuffer", "StackMap",
+    "StackTraceMap", "bpf", "bpfglobal", "c_bool", "c_char", "c_int16", "c_int32", "c_int64",
+    "c_int8", "c_uint16", "c_uint32", "c_uint64", "c_uint8", "c_void_p", "cgroup_skb", "comm",
+    "compile", "deref", "fentry", "fexit", "get_current_cgroup_id", "get_stack", "get_stackid",
+    "gid", "i16", "i32", "i64", "i8", "kprobe", "kretprobe", "ktime", "log2", "lsm", "map",
+    "perf_event", "pid", "probe_read", "probe_read_kernel", "probe_read_str",
+    "probe_read_user", "probe_read_user_str", "random", "raw_tracepoint", "section",
+    "smp_processor_id", "socket_filter", "struct", "syscall", "tc", "tgid", "tid",
+    "tracepoint", "u16", "u32", "u64", "u8", "uid", "uprobe", "uretprobe", "xdp",
+})
 
 # Names a module's handles use; programs, maps and globals may not take them.
 RESERVED_NAMES = {"load", "close", "loaded"}

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from ..frontend.model import MapDecl
 from ..frontend.resolve import builtin_name, resolve_type
@@ -26,6 +25,7 @@ from ..types import (
 )
 from .ir import Block, Value
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .function import FunctionCodegen
 

@@ -11,7 +11,6 @@ are mathematically exact even between signed and unsigned operands.
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from ..frontend.resolve import const_value
 from ..types import (
@@ -29,6 +28,7 @@ from ..types import (
 )
 from .ir import Block, Value
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .function import FunctionCodegen
 

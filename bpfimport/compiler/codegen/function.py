@@ -8,8 +8,6 @@ statements, expressions and calls live in their own mixins.
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from ..frontend.model import FunctionDecl, ModuleModel
 from ..types import (
@@ -33,51 +31,44 @@ from .expressions import ExpressionsMixin
 from .ir import Block, Builder, FunctionIR, Value
 from .statements import StatementsMixin
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .module import ModuleCodegen
 
 STACK_LIMIT = 512
 
 
-@dataclass(frozen=True, eq=True)
 class LitType(BpfType):
     """An integer literal not yet given a width; it takes the type of what it meets."""
 
-    value: int
+    __slots__ = ("value",)
 
-    @property
-    def llvm(self) -> str:
-        return "i64"
+    def __init__(self, value: int) -> None:
+        super().__init__(8, 8, "i64", "int")
+        self.value = value
 
-    @property
-    def spec(self) -> str:
-        return "int"
+    def key(self) -> tuple:
+        return ("lit", self.value)
 
 
-@dataclass(frozen=True, eq=True)
 class StrType(BpfType):
     """A string literal: only meaningful in print(), char array initialisers and LICENSE."""
 
-    value: str
+    __slots__ = ("value",)
 
-    @property
-    def llvm(self) -> str:
-        return "ptr"
+    def __init__(self, value: str) -> None:
+        super().__init__(8, 8, "ptr", "str")
+        self.value = value
 
-    @property
-    def spec(self) -> str:
-        return "str"
+    def key(self) -> tuple:
+        return ("str", self.value)
 
 
-@dataclass(frozen=True, eq=True)
 class NoneType_(BpfType):
-    @property
-    def llvm(self) -> str:
-        return "ptr"
+    __slots__ = ()
 
-    @property
-    def spec(self) -> str:
-        return "None"
+    def __init__(self) -> None:
+        super().__init__(8, 8, "ptr", "None")
 
 
 NONE = Value(NoneType_(), "null")
@@ -87,16 +78,24 @@ def lit(value: int) -> Value:
     return Value(LitType(value), str(value))
 
 
-@dataclass
 class Local:
-    ty: BpfType
-    ptr: str  # its alloca
+    """A local variable: its type and its alloca."""
+
+    __slots__ = ("ty", "ptr")
+
+    def __init__(self, ty: BpfType, ptr: str) -> None:
+        self.ty = ty
+        self.ptr = ptr
 
 
-@dataclass
 class Loop:
-    cont: Block
-    brk: Block
+    """Where ``continue`` and ``break`` jump in the innermost loop."""
+
+    __slots__ = ("cont", "brk")
+
+    def __init__(self, cont: Block, brk: Block) -> None:
+        self.cont = cont
+        self.brk = brk
 
 
 class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):

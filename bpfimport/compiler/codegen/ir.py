@@ -10,12 +10,9 @@ wrong program.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from ..types import BpfType, mem_llvm
 
 
-@dataclass(frozen=True)
 class Value:
     """An IR operand with the compiler type of what it holds.
 
@@ -23,19 +20,35 @@ class Value:
     address of the memory holding the value.
     """
 
-    ty: BpfType
-    ref: str
+    __slots__ = ("ty", "ref")
+
+    def __init__(self, ty: BpfType, ref: str) -> None:
+        self.ty = ty
+        self.ref = ref
 
     @property
     def llvm(self) -> str:
         return "ptr" if self.ty.aggregate else self.ty.llvm
 
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Value) and (self.ty, self.ref) == (other.ty, other.ref)
 
-@dataclass(eq=False)
+    def __hash__(self) -> int:
+        return hash((self.ty, self.ref))
+
+    def __repr__(self) -> str:
+        return f"Value({self.ty!r}, {self.ref!r})"
+
+
 class Block:
-    label: str
-    lines: list[str] = field(default_factory=list)
-    terminated: bool = False
+    """A basic block; compared by identity."""
+
+    __slots__ = ("label", "lines", "terminated")
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.lines: list[str] = []
+        self.terminated = False
 
 
 class FunctionIR:

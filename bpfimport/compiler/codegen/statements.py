@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import ast
-from typing import TYPE_CHECKING
 
 from ..types import I64, BoolType, BpfType, IntType, PtrType, StructType
 from .ir import Value
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .function import FunctionCodegen
 

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import ast
 
-from ...lang import __all__ as LANG_NAMES
 from ...spec import MAP_KINDS
 from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
     IGNORED_IMPORTS,
     LANG_MODULES,
+    LANG_NAMES,
     PROGRAM_KINDS,
     RESERVED_NAMES,
     TYPING_MODULES,

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import ast
-from dataclasses import dataclass, field
 
 from ...errors import CompileError
 from ..types import BpfType, StructType
 
 
-@dataclass
 class MapDecl:
-    name: str
-    kind: str  # a key of spec.MAP_KINDS
-    key: BpfType | None
-    value: BpfType | None
-    max_entries: int
-    flags: int
-    lineno: int
-    key_size: int | None = None  # for maps declared by size (perf event arrays)
-    value_size: int | None = None
+    """A map: ``kind`` is a key of spec.MAP_KINDS; perf event arrays give sizes, not types."""
+
+    def __init__(self, name: str, kind: str, key: BpfType | None, value: BpfType | None,
+                 max_entries: int, flags: int, lineno: int, key_size: int | None = None,
+                 value_size: int | None = None) -> None:
+        self.name = name
+        self.kind = kind
+        self.key = key
+        self.value = value
+        self.max_entries = max_entries
+        self.flags = flags
+        self.lineno = lineno
+        self.key_size = key_size
+        self.value_size = value_size
 
     @property
     def map_kind_array(self) -> bool:
@@ -29,37 +32,39 @@ class MapDecl:
         return MAP_KINDS[self.kind].array
 
 
-@dataclass
 class GlobalDecl:
-    name: str
-    ty: BpfType
-    section: str  # ".rodata", ".data" or ".bss"
-    initial: int | bytes
-    final: bool
-    lineno: int
-    offset: int = 0  # filled in by the codegen's layout of each section
+    """A global variable in ``.rodata`` (Final), ``.data`` or ``.bss``."""
+
+    def __init__(self, name: str, ty: BpfType, section: str, initial: int | bytes, final: bool,
+                 lineno: int) -> None:
+        self.name = name
+        self.ty = ty
+        self.section = section
+        self.initial = initial
+        self.final = final
+        self.lineno = lineno
 
 
-@dataclass
 class FunctionDecl:
-    name: str
-    node: ast.FunctionDef
-    params: list[tuple[str, BpfType]]
-    ret: BpfType
-    section: str | None = None  # programs only
-    decorator: str | None = None
+    """A program (``section`` set) or a subprogram, with its checked signature."""
+
+    def __init__(self, name: str, node: ast.FunctionDef, params: list[tuple[str, BpfType]],
+                 ret: BpfType, section: str | None = None, decorator: str | None = None) -> None:
+        self.name = name
+        self.node = node
+        self.params = params
+        self.ret = ret
+        self.section = section
+        self.decorator = decorator
 
 
-@dataclass
 class Source:
     """The user's file: every error points into it."""
 
-    filename: str
-    text: str
-    lines: list[str] = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.lines = self.text.splitlines()
+    def __init__(self, filename: str, text: str) -> None:
+        self.filename = filename
+        self.text = text
+        self.lines = text.splitlines()
 
     def error(self, node: ast.AST | None, message: str, hint: str | None = None) -> CompileError:
         lineno = getattr(node, "lineno", None)
@@ -79,19 +84,21 @@ class Source:
         )
 
 
-@dataclass
 class ModuleModel:
-    source: Source
-    module_name: str
-    names: dict[str, str] = field(default_factory=dict)  # local name -> builtin name ("u32", "ktime")
-    modules: dict[str, str] = field(default_factory=dict)  # local name -> imported module
-    structs: dict[str, StructType] = field(default_factory=dict)
-    maps: dict[str, MapDecl] = field(default_factory=dict)
-    globals: dict[str, GlobalDecl] = field(default_factory=dict)
-    constants: dict[str, int | str] = field(default_factory=dict)
-    functions: dict[str, FunctionDecl] = field(default_factory=dict)
-    license: str | None = None
-    license_line: int = 0
+    """Everything a module declares, in declaration order."""
+
+    def __init__(self, source: Source, module_name: str) -> None:
+        self.source = source
+        self.module_name = module_name
+        self.names: dict[str, str] = {}  # local name -> builtin name ("u32", "ktime")
+        self.modules: dict[str, str] = {}  # local name -> imported module
+        self.structs: dict[str, StructType] = {}
+        self.maps: dict[str, MapDecl] = {}
+        self.globals: dict[str, GlobalDecl] = {}
+        self.constants: dict[str, int | str] = {}
+        self.functions: dict[str, FunctionDecl] = {}
+        self.license: str | None = None
+        self.license_line = 0
 
     def defined(self, name: str) -> bool:
         return any(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from ...lang import __all__ as LANG_NAMES
-from ..tables import BPF_ANY, BPF_EXIST, BPF_NOEXIST
+from ..tables import BPF_ANY, BPF_EXIST, BPF_NOEXIST, LANG_NAMES
 from ..types import (
     CHAR,
     I64,

@@ -1,8 +1,15 @@
-"""IR text → BPF ELF object, in-process through llvmlite (no llc on PATH)."""
+"""IR text → BPF ELF object, in-process through llvmlite's LLVM (no llc on PATH).
+
+Two ways to the same library: :mod:`.llvmffi` calls llvmlite's C functions
+directly (no ``llvmlite`` Python module imported: ~40 ms less per cold
+compile), for the llvmlite versions it was checked against; any other
+llvmlite goes through ``llvmlite.binding``.  Both do the same calls and give
+byte-identical objects.  ``BPFIMPORT_LLVMLITE_BINDING=1`` forces the second.
+"""
 
 from __future__ import annotations
 
-import functools
+import os
 
 from ..errors import SetupError
 from .elf import Elf, stack_depth
@@ -13,70 +20,160 @@ if TYPE_CHECKING:
 
 TRIPLE = "bpfel-unknown-none"
 STACK_LIMIT = 512
+OPTIONS = (
+    # LLVM's own stack check ends the process; raise it and check the object ourselves instead
+    "-bpf-stack-size=65536",
+    # Parsing IR with debug info verifies it and aborts the process on a bad module; turn
+    # that off so our own verify call raises an exception instead
+    "-disable-auto-upgrade-debug-info",
+)
 
 
 class BackendError(Exception):
     """LLVM refused IR the compiler generated: a bug in bpfimport, reported as one."""
 
 
-@functools.cache
-def _llvm() -> Any:
+class _Binding:
+    """The same calls as :class:`.llvmffi.Lib` through ``llvmlite.binding`` (any llvmlite)."""
+
+    kind = "llvmlite.binding"
+
+    def __init__(self) -> None:
+        try:
+            import llvmlite.binding as llvm
+        except ImportError as e:
+            raise SetupError("llvmlite is not installed: pip install llvmlite") from e
+        self.llvm = llvm
+
+    def version_info(self) -> tuple[int, ...]:
+        return tuple(self.llvm.llvm_version_info)
+
+    def initialize(self) -> None:
+        self.llvm.initialize_all_targets()
+        self.llvm.initialize_all_asmprinters()
+
+    def set_option(self, name: str, option: str) -> None:
+        self.llvm.set_option(name, option)
+
+    def target(self, triple: str) -> Any:
+        return self.llvm.Target.from_triple(triple)
+
+    def compile(self, ir: str, triple: str, cpu: str, opt_level: int, *, emit: bool = True) -> bytes | str:
+        llvm = self.llvm
+        # One context per compile, as llvmffi (the global one keeps every module's metadata).
+        # Everything is closed explicitly, the module before its context: left to the garbage
+        # collector (a traceback cycle), the context may go first and the module's close crash.
+        context = llvm.create_context()
+        module = machine = tuning = builder = manager = None
+        try:
+            try:
+                module = llvm.parse_assembly(ir, context)
+                module.verify()
+            except RuntimeError as e:
+                raise BackendError(f"LLVM rejected the generated IR: {e}") from e
+            machine = llvm.Target.from_triple(triple).create_target_machine(
+                cpu=cpu, opt=opt_level, reloc="static", codemodel="small")
+            if opt_level:
+                tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+                builder = llvm.create_pass_builder(machine, tuning)
+                manager = builder.getModulePassManager()
+                manager.run(module, builder)
+            return machine.emit_object(module) if emit else str(module)
+        finally:
+            for ref in (manager, builder, tuning, machine, module, context):
+                if ref is not None:
+                    ref.close()
+
+
+def _fast_lib() -> Any:
+    """:class:`.llvmffi.Lib` on the installed llvmlite's library, or None when it is not one
+    of the verified versions (or the library is missing, or lacks a function)."""
+    from ..cache import _llvmlite_version_file  # finds llvmlite's folder without importing it
+
+    found = _llvmlite_version_file()
+    if found is None:
+        return None
+    folder, version_file = found
+    version = ""
+    for line in version_file.decode("utf-8", "replace").splitlines():
+        if line.startswith("version_version"):
+            version = line.partition("=")[2].strip().strip("'\"")
+            break
+    from . import llvmffi
+
+    if not version.startswith(llvmffi.VERIFIED):
+        return None
     try:
-        import llvmlite.binding as llvm
-    except ImportError as e:
-        raise SetupError("llvmlite is not installed: pip install llvmlite") from e
-    llvm.initialize_all_targets()
-    llvm.initialize_all_asmprinters()
-    require_bpf_target(llvm)
-    # LLVM's own stack check ends the process; raise it and check the object ourselves instead
-    llvm.set_option("bpfimport", "-bpf-stack-size=65536")
-    # Parsing IR with debug info verifies it and aborts the process on a bad module; turn
-    # that off so our own verify() call raises an exception instead
-    llvm.set_option("bpfimport", "-disable-auto-upgrade-debug-info")
-    return llvm
+        return llvmffi.Lib(os.path.join(folder, "binding", "libllvmlite.so"))
+    except (OSError, AttributeError):
+        return None
+
+
+_backend: Any = None
+
+
+def backend(kind: str | None = None) -> Any:
+    """The LLVM this process compiles with, initialised: llvmffi when it can, else llvmlite.binding.
+
+    ``kind`` ("llvmffi" or "llvmlite.binding") asks for one (tests compare them).
+    """
+    global _backend
+    if kind is None and _backend is not None:
+        return _backend
+    impl = None
+    if kind != "llvmlite.binding" and (kind == "llvmffi" or not os.environ.get("BPFIMPORT_LLVMLITE_BINDING")):
+        impl = _fast_lib()
+        if impl is None and kind == "llvmffi":
+            raise SetupError("the installed llvmlite is not one llvmffi was checked against")
+    if impl is None:
+        impl = _Binding()
+    impl.initialize()
+    try:
+        impl.target(TRIPLE)
+    except RuntimeError as e:
+        raise no_bpf_target(impl.version_info()) from e
+    for option in OPTIONS:
+        impl.set_option("bpfimport", option)
+    if kind is None:
+        _backend = impl
+    return impl
+
+
+def no_bpf_target(version_info: tuple[int, ...]) -> SetupError:
+    """One clear sentence when this llvmlite's LLVM was built without the BPF backend."""
+    version = ".".join(map(str, version_info))
+    return SetupError(
+        f"this llvmlite (LLVM {version}) was built without the BPF target; install the "
+        "llvmlite wheel from PyPI, which has it: pip install --force-reinstall llvmlite")
 
 
 def require_bpf_target(llvm: Any) -> None:
-    """One clear sentence when this llvmlite's LLVM was built without the BPF backend."""
+    """:func:`no_bpf_target` for an ``llvmlite.binding``-like module without the BPF target."""
     try:
         llvm.Target.from_triple(TRIPLE)
     except RuntimeError as e:
-        version = ".".join(map(str, llvm.llvm_version_info))
-        raise SetupError(
-            f"this llvmlite (LLVM {version}) was built without the BPF target; install the "
-            "llvmlite wheel from PyPI, which has it: pip install --force-reinstall llvmlite"
-        ) from e
+        raise no_bpf_target(llvm.llvm_version_info) from e
 
 
 def llvm_version() -> str:
-    return ".".join(map(str, _llvm().llvm_version_info))
+    return ".".join(map(str, backend().version_info()))
 
 
-def emit_object(ir: str, cpu: str, opt_level: int) -> bytes:
-    llvm = _llvm()
+def emit_object(ir: str, cpu: str, opt_level: int, impl: Any = None) -> bytes:
+    return _compile(impl or backend(), ir, cpu, opt_level, True)
+
+
+def optimized_ir(ir: str, cpu: str, opt_level: int, impl: Any = None) -> str:
+    return _compile(impl or backend(), ir, cpu, opt_level, False)
+
+
+def _compile(impl: Any, ir: str, cpu: str, opt_level: int, emit: bool) -> Any:
+    from .llvmffi import InvalidIR
+
     try:
-        module = llvm.parse_assembly(ir)
-        module.verify()
-    except RuntimeError as e:
+        return impl.compile(ir, TRIPLE, cpu, opt_level, emit=emit)
+    except InvalidIR as e:
         raise BackendError(f"LLVM rejected the generated IR: {e}") from e
-    target = llvm.Target.from_triple(TRIPLE)
-    machine = target.create_target_machine(cpu=cpu, opt=opt_level, reloc="static", codemodel="small")
-    if opt_level:
-        tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-        builder = llvm.create_pass_builder(machine, tuning)
-        builder.getModulePassManager().run(module, builder)
-    return machine.emit_object(module)
-
-
-def optimized_ir(ir: str, cpu: str, opt_level: int) -> str:
-    llvm = _llvm()
-    module = llvm.parse_assembly(ir)
-    machine = llvm.Target.from_triple(TRIPLE).create_target_machine(cpu=cpu, opt=opt_level)
-    if opt_level:
-        tuning = llvm.create_pipeline_tuning_options(speed_level=opt_level)
-        builder = llvm.create_pass_builder(machine, tuning)
-        builder.getModulePassManager().run(module, builder)
-    return str(module)
 
 
 def deepest_stack(obj: bytes) -> dict[str, int]:

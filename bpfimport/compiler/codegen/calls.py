@@ -78,6 +78,13 @@ _LATER = {
 }
 
 
+def same_bytes(a: BpfType, b: BpfType) -> bool:
+    """Do values of ``a`` and ``b`` look the same in memory (``u32`` and ``i32`` do)?"""
+    if isinstance(a, IntType) and isinstance(b, IntType):
+        return a.bits == b.bits
+    return a == b
+
+
 class CallsMixin:
     # ------------------------------------------------------------ name helpers
     def builtin(self: FunctionCodegen, node: ast.expr) -> str | None:
@@ -452,6 +459,8 @@ class CallsMixin:
                 self.b.memset(ptr, ty.size, ty.align)
                 return ptr
             return src.ref
+        if v.home is not None and same_bytes(v.ty, ty):
+            return v.home
         ptr = self.slot(role, ty)
         self.store(v, ty, ptr, node)
         return ptr

@@ -107,7 +107,10 @@ class ExpressionsMixin:
         name = node.id
         local = self.locals.get(name)
         if local is not None:
-            return self.load(local.ty, local.ptr)
+            v = self.load(local.ty, local.ptr)
+            if not local.ty.aggregate:
+                v.home = local.ptr
+            return v
         if name in self.assigned and name not in self.global_names:
             raise self.err(node, f"local variable '{name}' is used before it is assigned",
                            f"assign {name} before this line")

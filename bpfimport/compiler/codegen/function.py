@@ -137,7 +137,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
         if not self.b.block.terminated:
             self.at_end()
             self.return_default()
-        for block in self.fn.blocks:
+        for block in self.fn.all_blocks():
             if not block.terminated:  # blocks nothing reaches, e.g. after a return in a loop
                 block.lines.append("  unreachable")
                 block.terminated = True

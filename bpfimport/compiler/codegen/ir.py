@@ -20,11 +20,14 @@ class Value:
     address of the memory holding the value.
     """
 
-    __slots__ = ("ty", "ref")
+    __slots__ = ("ty", "ref", "home")
 
-    def __init__(self, ty: BpfType, ref: str) -> None:
+    def __init__(self, ty: BpfType, ref: str, home: str | None = None) -> None:
         self.ty = ty
         self.ref = ref
+        # A scalar just read from a local: the local's stack slot, which map helpers can
+        # take as a key pointer directly instead of a fresh copy (as clang passes &key)
+        self.home = home
 
     @property
     def llvm(self) -> str:
@@ -43,12 +46,13 @@ class Value:
 class Block:
     """A basic block; compared by identity."""
 
-    __slots__ = ("label", "lines", "terminated")
+    __slots__ = ("label", "lines", "terminated", "placed")
 
     def __init__(self, label: str) -> None:
         self.label = label
         self.lines: list[str] = []
         self.terminated = False
+        self.placed = False  # in the function's layout yet
 
 
 class FunctionIR:
@@ -61,7 +65,8 @@ class FunctionIR:
         self.header_extra = header_extra  # linkage/attributes/section/!dbg after the signature
         self.linkage = "dso_local"
         self.allocas: list[str] = []
-        self.blocks: list[Block] = []
+        self.blocks: list[Block] = []  # in layout order
+        self._created: list[Block] = []
         self._count = 0
         self._labels: dict[str, int] = {}
 
@@ -70,16 +75,33 @@ class FunctionIR:
         return f"%{hint}{self._count}"
 
     def new_block(self, hint: str) -> Block:
+        """A block that joins the layout when code is first placed in it (see ``place``)."""
         n = self._labels.get(hint, 0)
         self._labels[hint] = n + 1
         block = Block(hint if hint == "entry" else f"{hint}.{n}")
-        self.blocks.append(block)
+        self._created.append(block)
         return block
+
+    def place(self, block: Block) -> None:
+        """Lay blocks out in the order code is written into them, i.e. source order.
+
+        Blocks are made before their code (a branch needs its targets), so
+        appending at creation would put an ``if``'s join block before the
+        blocks of its body, and LLVM keeps much of that layout: extra jumps.
+        """
+        if not block.placed:
+            block.placed = True
+            self.blocks.append(block)
+
+    def all_blocks(self) -> list[Block]:
+        for block in self._created:
+            self.place(block)
+        return self.blocks
 
     def text(self) -> str:
         params = ", ".join(f"{t} noundef %{n}" for t, n in self.params)
         out = [f"define {self.linkage} {self.ret} @{self.name}({params}) {self.header_extra} {{"]
-        for i, block in enumerate(self.blocks):
+        for i, block in enumerate(self.all_blocks()):
             out.append(f"{block.label}:")
             if i == 0:
                 out.extend(self.allocas)
@@ -94,6 +116,7 @@ class Builder:
     def __init__(self, fn: FunctionIR) -> None:
         self.fn = fn
         self.block = fn.new_block("entry")
+        fn.place(self.block)
         self.dbg: int | None = None  # metadata id of the current DILocation
 
     # ------------------------------------------------------------ plumbing
@@ -116,6 +139,7 @@ class Builder:
         self.block.terminated = True
 
     def position(self, block: Block) -> None:
+        self.fn.place(block)
         self.block = block
 
     def new_block(self, hint: str) -> Block:

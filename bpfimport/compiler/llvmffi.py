@@ -1,0 +1,212 @@
+"""The few C functions of llvmlite's ``libllvmlite.so`` the backend needs, called directly.
+
+``import llvmlite.binding`` costs ~50 ms on a cold compile, of which the
+``dlopen`` of its library is ~14 ms: the rest is its Python layer (``ffi``
+finds the library through ``importlib.resources``, then ~15 modules declare
+hundreds of functions).  This module loads the same library with ctypes and
+declares only the ~25 ``LLVMPY_*`` functions the backend calls, each with the
+argtypes/restype llvmlite's own Python sources give it, and calls them the
+way llvmlite's wrappers do (output strings read then freed with
+``LLVMPY_DisposeString``; the object read from the memory buffer with
+``string_at``).  Opaque LLVM references are ``c_void_p`` (llvmlite uses
+pointers to empty structures: the same C ABI).
+
+The C signatures are llvmlite's internals and have changed between releases
+(``LLVMPY_buildPerModuleDefaultPipeline`` took a size level in some), so
+the backend uses this module only for the llvmlite versions listed in
+:data:`VERIFIED` and goes through ``llvmlite.binding`` otherwise.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from _thread import allocate_lock
+from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint, c_void_p
+
+# llvmlite versions whose binding/*.py sources these declarations were checked against:
+# 0.50.0 (initfini, options, context, module, targets, newpassmanagers, ffi).
+VERIFIED = ("0.50.",)
+
+
+
+class InvalidIR(RuntimeError):
+    """LLVM could not parse or verify the IR (llvmlite raises a plain RuntimeError, same text)."""
+
+
+_P = c_void_p  # every opaque LLVM*Ref
+_OUT = POINTER(c_char_p)  # a string the callee allocates with LLVMPY_CreateString
+
+# name: (argtypes, restype); None where llvmlite declares nothing (no arguments / void)
+_FUNCTIONS: dict[str, tuple[list | None, type | None]] = {
+    "LLVMPY_GetVersionInfo": (None, c_uint),
+    "LLVMPY_InitializeAllTargetInfos": (None, None),
+    "LLVMPY_InitializeAllTargets": (None, None),
+    "LLVMPY_InitializeAllTargetMCs": (None, None),
+    "LLVMPY_InitializeAllAsmPrinters": (None, None),
+    "LLVMPY_SetCommandLine": ([c_char_p, c_char_p], None),
+    "LLVMPY_DisposeString": ([c_char_p], None),
+    "LLVMPY_ContextCreate": (None, _P),
+    "LLVMPY_ContextDispose": ([_P], None),
+    "LLVMPY_ParseAssembly": ([_P, c_char_p, _OUT], _P),
+    "LLVMPY_DisposeModule": ([_P], None),
+    "LLVMPY_VerifyModule": ([_P, _OUT], c_bool),
+    "LLVMPY_PrintModuleToString": ([_P, _OUT], None),
+    "LLVMPY_GetTargetFromTriple": ([c_char_p, _OUT], _P),
+    # target, triple, cpu, features, opt level, reloc, code model, printmc, jit, abiname
+    "LLVMPY_CreateTargetMachine": ([_P, c_char_p, c_char_p, c_char_p, c_int, c_char_p, c_char_p,
+                                    c_int, c_int, c_char_p], _P),
+    "LLVMPY_DisposeTargetMachine": ([_P], None),
+    "LLVMPY_CreatePipelineTuningOptions": (None, _P),
+    "LLVMPY_DisposePipelineTuningOptions": ([_P], None),
+    "LLVMPY_CreatePassBuilder": ([_P, _P], _P),
+    "LLVMPY_DisposePassBuilder": ([_P], None),
+    "LLVMPY_buildPerModuleDefaultPipeline": ([_P, c_int], _P),
+    "LLVMPY_RunNewModulePassManager": ([_P, _P, _P], None),
+    "LLVMPY_DisposeNewModulePassManger": ([_P], None),  # sic: llvmlite's spelling
+    "LLVMPY_TargetMachineEmitToMemory": ([_P, _P, c_int, _OUT], _P),
+    "LLVMPY_GetBufferStart": ([_P], c_void_p),
+    "LLVMPY_GetBufferSize": ([_P], c_size_t),
+    "LLVMPY_DisposeMemoryBuffer": ([_P], None),
+}
+
+
+class Lib:
+    """``libllvmlite.so`` with the functions above declared; every call under one lock.
+
+    The lock plays the part of llvmlite's: LLVM's C API is not thread-safe.
+    Each compile holds it from parsing to the object, and uses a context of
+    its own that is disposed afterwards (the global context would keep every
+    module's metadata, source text included, for the life of the process).
+    """
+
+    kind = "llvmffi"
+
+    def __init__(self, path: str) -> None:
+        dll = ctypes.CDLL(path)
+        self.path = path
+        self.lock = allocate_lock()
+        for name, (argtypes, restype) in _FUNCTIONS.items():
+            fn = getattr(dll, name)  # AttributeError: not the library these declarations are for
+            if argtypes is not None:
+                fn.argtypes = argtypes
+            fn.restype = restype
+            setattr(self, name[7:], fn)  # "LLVMPY_ParseAssembly" -> self.ParseAssembly
+
+    # ------------------------------------------------------------ set-up
+
+    def version_info(self) -> tuple[int, ...]:
+        """``llvmlite.binding.llvm_version_info``: (major, minor, patch)."""
+        x = self.GetVersionInfo()
+        v = []
+        while x:
+            v.append(x & 0xFF)
+            x >>= 8
+        return tuple(reversed(v))
+
+    def initialize(self) -> None:
+        """``initialize_all_targets()`` then ``initialize_all_asmprinters()``."""
+        self.InitializeAllTargetInfos()
+        self.InitializeAllTargets()
+        self.InitializeAllTargetMCs()
+        self.InitializeAllAsmPrinters()
+
+    def set_option(self, name: str, option: str) -> None:
+        with self.lock:
+            self.SetCommandLine(name.encode(), option.encode())
+
+    def _take(self, out: c_char_p) -> str:
+        """The text of an output string, freed (``ffi.OutputString``)."""
+        if not out:
+            return ""
+        try:
+            return (out.value or b"").decode("utf-8")
+        finally:
+            self.DisposeString(out)
+
+    def target(self, triple: str) -> int:
+        """``Target.from_triple``: RuntimeError with LLVM's message when there is none."""
+        err = c_char_p(None)
+        with self.lock:
+            target = self.GetTargetFromTriple(triple.encode(), ctypes.byref(err))
+            message = self._take(err)
+        if not target:
+            raise RuntimeError(message)
+        return target
+
+    # ------------------------------------------------------------ compile
+
+    def compile(self, ir: str, triple: str, cpu: str, opt_level: int, *, emit: bool = True) -> bytes | str:
+        """IR text → object bytes (``emit``) or optimized IR text, as ``backend`` does with llvmlite.
+
+        parse_assembly, verify, create_target_machine(cpu, opt, reloc="static",
+        codemodel="small"), the -O<opt_level> module pipeline when opt_level > 0,
+        then emit_object (or str(module)).  Errors are RuntimeErrors with llvmlite's
+        messages; :class:`InvalidIR` for parsing and verifying.
+        """
+        if not 0 <= opt_level <= 3:
+            raise ValueError("Optimization level for speed should be 0, 1, 2, or 3")
+        with self.lock:
+            context = self.ContextCreate()
+            module = None
+            try:
+                err = c_char_p(None)
+                module = self.ParseAssembly(context, ir.encode("utf-8"), ctypes.byref(err))
+                message = self._take(err)
+                if message or not module:
+                    raise InvalidIR(f"LLVM IR parsing error\n{message}")
+                err = c_char_p(None)
+                failed = self.VerifyModule(module, ctypes.byref(err))
+                message = self._take(err)
+                if failed:
+                    raise InvalidIR(message)
+                return self._codegen(module, triple, cpu, opt_level, emit)
+            finally:
+                if module:
+                    self.DisposeModule(module)
+                self.ContextDispose(context)
+
+    def _codegen(self, module: int, triple: str, cpu: str, opt_level: int, emit: bool) -> bytes | str:
+        err = c_char_p(None)
+        target = self.GetTargetFromTriple(triple.encode(), ctypes.byref(err))
+        message = self._take(err)
+        if not target:
+            raise RuntimeError(message)
+        machine = self.CreateTargetMachine(target, triple.encode(), cpu.encode(), b"", opt_level,
+                                           b"static", b"small", 0, 0, b"")
+        if not machine:
+            raise RuntimeError("Cannot create target machine")
+        try:
+            if opt_level:
+                self._optimize(module, machine, opt_level)
+            if not emit:
+                out = c_char_p(None)
+                self.PrintModuleToString(module, ctypes.byref(out))
+                return self._take(out)
+            err = c_char_p(None)
+            buffer = self.TargetMachineEmitToMemory(machine, module, 1, ctypes.byref(err))
+            message = self._take(err)
+            if not buffer:
+                raise RuntimeError(message)
+            try:
+                return ctypes.string_at(self.GetBufferStart(buffer), self.GetBufferSize(buffer))
+            finally:
+                self.DisposeMemoryBuffer(buffer)
+        finally:
+            self.DisposeTargetMachine(machine)
+
+    def _optimize(self, module: int, machine: int, opt_level: int) -> None:
+        """create_pipeline_tuning_options(speed_level), create_pass_builder,
+        getModulePassManager().run(module, builder)."""
+        tuning = self.CreatePipelineTuningOptions()
+        try:
+            builder = self.CreatePassBuilder(machine, tuning)
+            try:
+                manager = self.buildPerModuleDefaultPipeline(builder, opt_level)
+                try:
+                    self.RunNewModulePassManager(manager, module, builder)
+                finally:
+                    self.DisposeNewModulePassManger(manager)
+            finally:
+                self.DisposePassBuilder(builder)
+        finally:
+            self.DisposePipelineTuningOptions(tuning)

@@ -24,11 +24,11 @@ from ..types import (
     StructType,
 )
 from .ir import Block, Value
+from .values import LitType, StrType
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .function import FunctionCodegen
-
 COMM_LEN = 16
 MAX_PRINTK_ARGS = 3
 MAX_VPRINTK_ARGS = 12
@@ -171,8 +171,6 @@ class CallsMixin:
         return self.coerce(v, ty, arg, explicit=True)
 
     def lit_type(self: FunctionCodegen, value: int) -> BpfType:
-        from .function import LitType
-
         return LitType(value)
 
     def construct(self: FunctionCodegen, struct: StructType, node: ast.Call) -> Value:
@@ -358,8 +356,6 @@ class CallsMixin:
         raise self.err(part, "format specs must be constant in BPF print", "e.g. {x:x}")
 
     def format_value(self: FunctionCodegen, node: ast.expr, spec: str, fmt: list[str], args: list[str]) -> None:
-        from .function import LitType, StrType
-
         v = self.expr(node)
         if isinstance(v.ty, StrType):
             fmt.append(v.ty.value.replace("%", "%%"))

@@ -27,11 +27,11 @@ from ..types import (
     common_int,
 )
 from .ir import Block, Value
+from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .function import FunctionCodegen
-
 _ARITH = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
     ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor",
@@ -83,8 +83,6 @@ class ExpressionsMixin:
         return handler(node)
 
     def expr_Constant(self: FunctionCodegen, node: ast.Constant) -> Value:
-        from .function import NONE, StrType, lit
-
         v = node.value
         if isinstance(v, bool):
             return Value(BOOL, "true" if v else "false")
@@ -102,8 +100,6 @@ class ExpressionsMixin:
         raise self.err(node, f"constant {v!r} is not supported in BPF code")
 
     def expr_Name(self: FunctionCodegen, node: ast.Name) -> Value:
-        from .function import StrType, lit
-
         name = node.id
         local = self.locals.get(name)
         if local is not None:
@@ -141,8 +137,6 @@ class ExpressionsMixin:
         return self.binop(node.op, self.expr(node.left), self.expr(node.right), node)
 
     def binop(self: FunctionCodegen, op: ast.operator, a: Value, b: Value, node: ast.AST) -> Value:
-        from .function import LitType, lit
-
         if isinstance(op, ast.Div):
             raise self.err(node, "'/' is true division, which BPF cannot do (no floating point)",
                            "use '//' for integer division")
@@ -182,8 +176,6 @@ class ExpressionsMixin:
 
     def unify(self: FunctionCodegen, a: Value, b: Value) -> IntType:
         """The type a binary operation on ``a`` and ``b`` is computed in."""
-        from .function import LitType
-
         ta, tb = self.int_type_of(a), self.int_type_of(b)
         if isinstance(a.ty, LitType):
             return tb if tb.fits(a.ty.value) else common_int(ta, tb)
@@ -192,8 +184,6 @@ class ExpressionsMixin:
         return common_int(ta, tb)
 
     def int_type_of(self: FunctionCodegen, v: Value) -> IntType:
-        from .function import LitType
-
         if isinstance(v.ty, IntType):
             return v.ty
         if isinstance(v.ty, LitType):
@@ -202,8 +192,6 @@ class ExpressionsMixin:
 
     def shift(self: FunctionCodegen, op: ast.operator, a: Value, b: Value, node: ast.AST) -> Value:
         """Shifts keep the left operand's type; counts >= its width give 0 (or the sign)."""
-        from .function import LitType
-
         ty = self.int_type_of(a)
         a = self.coerce(a, ty, node)
         left = isinstance(op, ast.LShift)
@@ -229,8 +217,6 @@ class ExpressionsMixin:
         return Value(ty, self.b.select(too_big, ty.llvm, overflow, shifted))
 
     def power(self: FunctionCodegen, a: Value, b: Value, node: ast.AST) -> Value:
-        from .function import LitType
-
         if not isinstance(b.ty, LitType) or b.ty.value < 0:
             raise self.err(node, "'**' needs a constant, non-negative exponent",
                            "multiply in a bounded loop for a variable exponent")
@@ -294,8 +280,6 @@ class ExpressionsMixin:
         return Value(ty, result)
 
     def expr_UnaryOp(self: FunctionCodegen, node: ast.UnaryOp) -> Value:
-        from .function import LitType, lit
-
         if isinstance(node.op, ast.Not):
             v = self.truth(self.expr(node.operand), node)
             if v.ref in ("true", "false"):
@@ -316,8 +300,6 @@ class ExpressionsMixin:
     # ------------------------------------------------------------ comparisons
     def compare(self: FunctionCodegen, op: ast.cmpop, a: Value, b: Value, node: ast.AST) -> Value:
         """One comparison as an ``i1``, exact between signed and unsigned like Python's ints."""
-        from .function import LitType, NoneType_, StrType
-
         if isinstance(op, (ast.Is, ast.IsNot)):
             if isinstance(a.ty, NoneType_):
                 a, b = b, a
@@ -503,8 +485,6 @@ class ExpressionsMixin:
         return Value(loaded.ty, self.b.phi(loaded.ty.llvm, [(loaded.ref, end), (zero, before)]))
 
     def join_type(self: FunctionCodegen, values: list[Value], node: ast.AST) -> BpfType:
-        from .function import LitType
-
         if all(isinstance(v.ty, BoolType) for v in values):
             return BOOL
         ty: IntType | None = None
@@ -584,8 +564,6 @@ class ExpressionsMixin:
 
     def string_byte(self: FunctionCodegen, node: ast.Subscript) -> Value:
         """``b'x'[0]``: a byte of a constant string, folded (the spelling comparisons with chars use)."""
-        from .function import LitType, lit
-
         data = self.expr(node.value).ty.value.encode()  # type: ignore[attr-defined]
         index = self.numeric(self.expr(node.slice), node.slice)
         if not isinstance(index.ty, LitType) or not -len(data) <= index.ty.value < len(data):
@@ -600,8 +578,6 @@ class ExpressionsMixin:
         time, as the verifier demands: out of range, a read gives 0 and a write
         does nothing (Python would raise IndexError; BPF cannot).
         """
-        from .function import LitType
-
         arr = base.ty
         assert isinstance(arr, ArrayType)
         index = self.numeric(self.expr(index_node), index_node)
@@ -642,15 +618,11 @@ class ExpressionsMixin:
         return Value(v.ty, self.b.phi(v.llvm, [(v.ref, end), (zero, before)]))
 
     def show(self: FunctionCodegen, t: BpfType) -> str:
-        from .function import _show
-
-        return _show(t)
+        return show(t)
 
 
 def _char_side(v: Value, other: Value) -> Value:
     """A one-byte string compared with a char is that byte (``comm[0] == b'b'``, as in ctypes)."""
-    from .function import char_literal, lit
-
     byte = char_literal(v)
     if byte is not None and isinstance(other.ty, CharType):
         return lit(byte)

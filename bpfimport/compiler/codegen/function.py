@@ -22,80 +22,20 @@ from ..types import (
     CharType,
     IntType,
     PtrType,
-    StructType,
     VoidType,
     mem_llvm,
 )
 from .calls import CallsMixin
 from .expressions import ExpressionsMixin
-from .ir import Block, Builder, FunctionIR, Value
+from .ir import Builder, FunctionIR, Value
 from .statements import StatementsMixin
+from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_intlike, show
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .module import ModuleCodegen
 
 STACK_LIMIT = 512
-
-
-class LitType(BpfType):
-    """An integer literal not yet given a width; it takes the type of what it meets."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: int) -> None:
-        super().__init__(8, 8, "i64", "int")
-        self.value = value
-
-    def key(self) -> tuple:
-        return ("lit", self.value)
-
-
-class StrType(BpfType):
-    """A string literal: only meaningful in print(), char array initialisers and LICENSE."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        super().__init__(8, 8, "ptr", "str")
-        self.value = value
-
-    def key(self) -> tuple:
-        return ("str", self.value)
-
-
-class NoneType_(BpfType):
-    __slots__ = ()
-
-    def __init__(self) -> None:
-        super().__init__(8, 8, "ptr", "None")
-
-
-NONE = Value(NoneType_(), "null")
-
-
-def lit(value: int) -> Value:
-    return Value(LitType(value), str(value))
-
-
-class Local:
-    """A local variable: its type and its alloca."""
-
-    __slots__ = ("ty", "ptr")
-
-    def __init__(self, ty: BpfType, ptr: str) -> None:
-        self.ty = ty
-        self.ptr = ptr
-
-
-class Loop:
-    """Where ``continue`` and ``break`` jump in the innermost loop."""
-
-    __slots__ = ("cont", "brk")
-
-    def __init__(self, cont: Block, brk: Block) -> None:
-        self.cont = cont
-        self.brk = brk
 
 
 class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
@@ -237,7 +177,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
                 raise self.err(node, f"string of {len(data)} bytes does not fit in {ty}")
             return Value(ty, self.module.string_constant(data.ljust(ty.length, b"\0")))
         if value.ty != ty:
-            raise self.err(node, f"cannot use a value of type {_show(value.ty)} as {_show(ty)}")
+            raise self.err(node, f"cannot use a value of type {show(value.ty)} as {show(ty)}")
         return value
 
     # ------------------------------------------------------------ conversions
@@ -245,14 +185,14 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
         """A value usable in arithmetic: map references are read, chars are bytes."""
         if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None:
             if not (is_intlike(v.ty.pointee)):
-                raise self.err(node, f"this map value is a {_show(v.ty.pointee)}, not a number",
+                raise self.err(node, f"this map value is a {show(v.ty.pointee)}, not a number",
                                "read one of its fields, e.g. v.count")
             return self.numeric(self.load(v.ty.pointee, v.ref), node)
         if isinstance(v.ty, CharType):
             return Value(U8, v.ref)
         if isinstance(v.ty, (IntType, LitType, BoolType)):
             return v
-        raise self.err(node, f"a {_show(v.ty)} is not a number")
+        raise self.err(node, f"a {show(v.ty)} is not a number")
 
     def coerce(self, v: Value, ty: BpfType, node: ast.AST, explicit: bool = False) -> Value:
         """Convert a scalar to ``ty``: literals are range-checked, ints extend or truncate."""
@@ -264,14 +204,14 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
             if isinstance(v.ty, (IntType, LitType)) and explicit:
                 src = self.coerce(v, U64, node, True)
                 return Value(ty, self.b.cast("inttoptr", "i64", src.ref, "ptr"))
-            raise self.err(node, f"cannot use a {_show(v.ty)} as a pointer")
+            raise self.err(node, f"cannot use a {show(v.ty)} as a pointer")
         if isinstance(ty, CharType):
             byte = char_literal(v)
             return Value(CHAR, str(byte) if byte is not None else self.coerce(v, U8, node, explicit).ref)
         if isinstance(ty, BoolType):
             return self.truth(v, node)
         if not isinstance(ty, IntType):
-            raise self.err(node, f"cannot convert {_show(v.ty)} to {_show(ty)}")
+            raise self.err(node, f"cannot convert {show(v.ty)} to {show(ty)}")
         if isinstance(v.ty, PtrType) and not v.ty.nullable and explicit:
             return Value(ty, self.b.cast("ptrtoint", "ptr", v.ref, ty.llvm))
         v = self.numeric(v, node)
@@ -305,7 +245,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
             return Value(BOOL, self.b.icmp("ne", "ptr", v.ref, "null"))
         if isinstance(v.ty, (IntType, CharType)):
             return Value(BOOL, self.b.icmp("ne", v.ty.llvm, v.ref, "0"))
-        raise self.err(node, f"a {_show(v.ty)} has no truth value",
+        raise self.err(node, f"a {show(v.ty)} has no truth value",
                        "compare a field or element instead")
 
     def default_type(self, v: Value) -> BpfType:
@@ -318,7 +258,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
             raise self.err(self.node, "this call returns nothing, so its result cannot be stored",
                            "call it as a statement of its own")
         if isinstance(v.ty, (StrType, NoneType_)):
-            raise self.err(self.node, f"a local cannot hold a {_show(v.ty)}",
+            raise self.err(self.node, f"a local cannot hold a {show(v.ty)}",
                            "strings can be printed or stored in c_char * N fields")
         return v.ty
 
@@ -332,37 +272,8 @@ def _assigned_names(fn: ast.FunctionDef) -> set[str]:
     return names
 
 
-def char_literal(v: Value) -> int | None:
-    """A one-byte string as the byte it holds: ``buf[0] = b'x'`` and ``c == b'x'``, as ctypes allows."""
-    if isinstance(v.ty, StrType):
-        data = v.ty.value.encode()
-        if len(data) == 1:
-            return data[0]
-    return None
-
-
-def is_intlike(t: BpfType) -> bool:
-    return isinstance(t, (IntType, BoolType, CharType))
-
-
 def _ident(hint: str) -> str:
     return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in hint) or "v"
 
 
-def _show(t: BpfType) -> str:
-    if isinstance(t, LitType):
-        return "int literal"
-    if isinstance(t, StrType):
-        return "string"
-    if isinstance(t, NoneType_):
-        return "None"
-    if isinstance(t, PtrType):
-        if t.nullable and t.pointee is not None:
-            return f"reference to a map value ({_show(t.pointee)})"
-        return "pointer"
-    if isinstance(t, StructType):
-        return f"struct {t.name}"
-    return str(t)
-
-
-__all__ = ["FunctionCodegen", "LitType", "StrType", "NONE", "lit", "is_intlike", "U8"]
+__all__ = ["FunctionCodegen"]

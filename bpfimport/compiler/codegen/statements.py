@@ -6,11 +6,11 @@ import ast
 
 from ..types import I64, BoolType, BpfType, IntType, PtrType, StructType
 from .ir import Value
+from .values import LitType, Local, Loop, NoneType_
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from .function import FunctionCodegen
-
 _UNSUPPORTED = {
     "Try": ("try/except", "BPF has no exceptions: check values with if"),
     "TryStar": ("try/except*", "BPF has no exceptions: check values with if"),
@@ -57,8 +57,6 @@ class StatementsMixin:
         self.expr(stmt.value)
 
     def stmt_Assert(self: FunctionCodegen, stmt: ast.Assert) -> None:
-        from .function import LitType
-
         test = self.expr(stmt.test)
         if isinstance(test.ty, LitType):
             holds = test.ty.value != 0
@@ -72,8 +70,6 @@ class StatementsMixin:
             raise self.err(stmt, f"assertion failed at compile time: {msg}")
 
     def stmt_Return(self: FunctionCodegen, stmt: ast.Return) -> None:
-        from .function import NoneType_
-
         ret = self.decl.ret
         if stmt.value is None or (isinstance(stmt.value, ast.Constant) and stmt.value.value is None):
             self.return_default()
@@ -157,8 +153,6 @@ class StatementsMixin:
             self.b.memset(self.locals[name].ptr, ty.size, ty.align)
 
     def declare_local(self: FunctionCodegen, name: str, ty: BpfType, storage: str | None = None):
-        from .function import Local
-
         if storage is None:
             storage = self.alloca(ty, name)
             if not ty.aggregate:  # a defined value on every path (Python would raise instead)
@@ -210,8 +204,6 @@ class StatementsMixin:
                 return
             local = self.declare_local(name, ty)
         elif isinstance(local.ty, PtrType) and not isinstance(value.ty, PtrType):
-            from .function import NoneType_
-
             if not isinstance(value.ty, NoneType_):
                 raise self.err(target, f"'{name}' holds a map value reference and cannot be "
                                f"rebound to a {self.show(value.ty)}",
@@ -328,8 +320,6 @@ class StatementsMixin:
         self.b.position(done)
 
     def stmt_While(self: FunctionCodegen, stmt: ast.While) -> None:
-        from .function import Loop
-
         head = self.b.new_block("while.cond")
         body = self.b.new_block("while.body")
         done = self.b.new_block("while.end")
@@ -356,8 +346,6 @@ class StatementsMixin:
         exceeds the step; ``i + step`` is never compared with ``stop``, because
         it may wrap around the counter's width (``range(0, n, 2)`` with ``n: u8 = 255``).
         """
-        from .function import LitType, Loop
-
         it = stmt.iter
         if not (isinstance(it, ast.Call) and self.builtin(it.func) == "range"):
             raise self.err(it, "for loops iterate over range(...) only",
@@ -418,8 +406,6 @@ class StatementsMixin:
         An existing loop variable keeps its type, so a bound it cannot hold is an error
         rather than a loop that silently runs differently from Python's.
         """
-        from .function import LitType
-
         existing = self.locals.get(name)
         if existing is not None and isinstance(existing.ty, IntType):
             for bound in (start, stop):

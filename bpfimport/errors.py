@@ -76,6 +76,9 @@ class VerifierError(BpfError):
         self.program = program
         self.log = log
 
+    def __str__(self) -> str:
+        return self.message  # the complaint says it all; errno (EACCES) adds nothing
+
 
 class SetupError(RuntimeError):
     """Something bpfimport needs is missing from this machine; the message says what to install."""

@@ -113,6 +113,8 @@ def test_verifier_error_names_the_python_line(kernel: None, bpf_dir: Path) -> No
     assert lines == [
         "program 'unchecked' rejected by the verifier:",
         "  rt_broken.bpf.py:13: return v + 1",
-        "  R0 invalid mem access 'map_value_or_null' [EACCES]",
+        "  R0 invalid mem access 'map_value_or_null'",
+        "  hint: a map lookup may find nothing: test it first (`if v:` / `if v is not None:`),"
+        " or read with m.get(k, 0) / m[k]",
     ]
     assert "call bpf_map_lookup_elem" in e.log

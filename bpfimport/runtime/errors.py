@@ -69,13 +69,39 @@ def split_verifier_log(log: str) -> tuple[str, str | None]:
     return complaint, None
 
 
+# What the verifier's usual complaints mean in bpfimport's terms: (fragment, hint).
+VERIFIER_HINTS = (
+    ("map_value_or_null", "a map lookup may find nothing: test it first (`if v:` / "
+                          "`if v is not None:`), or read with m.get(k, 0) / m[k]"),
+    ("invalid read from stack", "a local or struct is read before it was set on every path"),
+    ("unbounded memory access", "bound the index first, e.g. `if i < len(arr):`"),
+    ("back-edge", "the verifier cannot prove this loop ends: loop over range(N) with a constant N"),
+    ("infinite loop detected", "the verifier cannot prove this loop ends: loop over range(N)"),
+    ("program is too large", "split the work into subprograms or smaller programs"),
+    ("combined stack size", "the functions on this call chain use more than 512 bytes of stack "
+                            "together; keep large structs in a per-CPU array map"),
+    ("unknown func", "this helper is not available to this program type or kernel"),
+    ("R0 !read_ok", "the program must return a value on every path"),
+)
+
+
+def verifier_hint(complaint: str) -> str | None:
+    for fragment, hint in VERIFIER_HINTS:
+        if fragment in complaint:
+            return hint
+    return None
+
+
 def verifier_error(program: str, log: str, err: int) -> VerifierError:
-    """``program 'p' rejected by the verifier:`` + source line + complaint; ``.log`` the whole log."""
+    """``program 'p' rejected by the verifier:`` + source line + complaint (+ a hint); ``.log`` the whole log."""
     complaint, source = split_verifier_log(log)
     parts = [f"program '{program}' rejected by the verifier:"]
     if source:
         parts.append(f"  {source}")
     parts.append(f"  {complaint or '(empty verifier log)'}")
+    hint = verifier_hint(complaint or "")
+    if hint:
+        parts.append(f"  hint: {hint}")
     return VerifierError("\n".join(parts), program, log, err)
 
 

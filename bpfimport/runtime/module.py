@@ -168,13 +168,18 @@ def install_cold_half(cls: type, cold_half: type) -> None:
     """Put the methods and properties of ``cold_half`` (a plain class body) on ``cls``.
 
     Called once by each companion module when it is imported.  Every
-    placeholder of ``cls`` must be replaced: a name the handle class defers but
-    the companion does not define is a bug, reported here rather than as a
-    confusing AttributeError on first use.
+    placeholder of ``cls`` must be replaced, and nothing else of ``cls``:
+    a name the handle class defers but the companion does not define, or one
+    both halves define, is a bug, reported here rather than as a confusing
+    AttributeError or a silently replaced method on first use.
     """
     for name, attr in vars(cold_half).items():
         if name.startswith("__") and not callable(attr):
             continue  # the class body's own machinery: __module__, __doc__, __dict__, ...
+        if name in vars(cls) and not isinstance(vars(cls)[name], _InColdHalf):
+            raise TypeError(f"{cls.__name__}.{name} is defined in both halves")
+        if isinstance(attr, types.FunctionType):
+            attr.__qualname__ = f"{cls.__qualname__}.{name}"  # help() and reprs say Map.items
         setattr(cls, name, attr)
     missing = [n for n, a in vars(cls).items() if isinstance(a, _InColdHalf)]
     if missing:

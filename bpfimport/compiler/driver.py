@@ -19,7 +19,7 @@ from .backend import STACK_LIMIT, BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
-from .frontend.model import Source
+from .frontend.model import MapDecl, Source
 
 BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
 
@@ -92,6 +92,15 @@ def check_stack(obj: bytes, model: ModuleModel) -> None:
             "keep large structs in a map (e.g. a PerCpuArrayMap with one entry) and work on the map value")
 
 
+def map_value_spec(m: MapDecl) -> str | None:
+    """The value type user space decodes; for an event map, the one type its programs send."""
+    if m.value is not None:
+        return m.value.spec
+    if len(m.event_types) == 1:
+        return m.event_types[0].spec
+    return None
+
+
 def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
     elf = Elf(obj)
     offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
@@ -100,9 +109,7 @@ def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
         for f in model.functions.values() if f.section is not None
     )
     maps = tuple(
-        MapSpec(m.name, m.kind,
-                m.key.spec if m.key is not None else ("u32" if m.key_size else None),
-                m.value.spec if m.value is not None else ("u32" if m.value_size else None),
+        MapSpec(m.name, m.kind, m.key.spec if m.key is not None else None, map_value_spec(m),
                 m.max_entries, m.flags, m.lineno)
         for m in model.maps.values()
     )

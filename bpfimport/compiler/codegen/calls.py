@@ -412,6 +412,8 @@ class CallsMixin:
     def map_method(self: FunctionCodegen, decl: MapDecl, method: str, node: ast.Call) -> Value:
         if node.keywords:
             raise self.err(node, f"{method}() takes positional arguments in BPF code")
+        if decl.kind in ("RingBuffer", "PerfEventArray"):
+            return self.event_method(decl, method, node)
         n = len(node.args)
         if method == "lookup" and n == 1:
             return self.map_lookup(decl, self.expr(node.args[0]), node)

@@ -26,6 +26,7 @@ from ..types import (
     mem_llvm,
 )
 from .calls import CallsMixin
+from .events import EventsMixin
 from .expressions import ExpressionsMixin
 from .ir import Builder, FunctionIR, Value
 from .statements import StatementsMixin
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
 STACK_LIMIT = 512
 
 
-class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin):
+class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin):
     def __init__(self, module: ModuleCodegen, decl: FunctionDecl) -> None:
         self.module = module
         self.model: ModuleModel = module.model

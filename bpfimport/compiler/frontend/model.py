@@ -23,6 +23,7 @@ class MapDecl:
         self.lineno = lineno
         self.key_size = key_size
         self.value_size = value_size
+        self.event_types: list[BpfType] = []  # what programs send through an event map
 
     @property
     def map_kind_array(self) -> bool:

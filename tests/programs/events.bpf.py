@@ -1,0 +1,34 @@
+from bpfimport.lang import *
+
+
+@struct
+class Event:
+    pid: u32
+    n: u64
+    comm: c_char * 16
+
+
+events = RingBuffer(max_entries=4096)
+perf = PerfEventArray()
+counter: u64 = 0
+
+
+@syscall
+def send(ctx) -> int:
+    global counter
+    counter += 1
+    e = events.reserve(Event)
+    if e:
+        e.pid = tgid()
+        e.n = counter
+        e.comm = comm()
+        events.submit(e)
+    ev = Event(pid=tgid(), n=counter + 100)
+    events.output(ev)
+    return 0
+
+
+@tracepoint("syscalls/sys_enter_getppid")
+def on_getppid(ctx) -> int:
+    perf.output(Event(pid=tgid(), n=7))
+    return 0

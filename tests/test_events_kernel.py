@@ -46,8 +46,7 @@ def test_perf_output_on_the_current_cpu(events, tracing):
     need(os.path.isdir("/sys/kernel/tracing/events/syscalls/sys_enter_getppid"),
          "syscall tracepoints (CONFIG_FTRACE_SYSCALLS) are not available")
     got: list[tuple[int, int]] = []
-    events.perf.poll(lambda e: got.append((e.pid, e.n)), timeout_ms=0)  # open the reader first
-    with events.on_getppid.attach():
+    with events.on_getppid.attach():  # the reader opens at load: nothing is sent unread
         for _ in range(3):
             os.getppid()
     events.perf.poll(lambda e: got.append((e.pid, e.n)), timeout_ms=100)

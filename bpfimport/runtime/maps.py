@@ -432,10 +432,14 @@ class _EventMapColdHalf:
         the number of events handled.  An exception raised by the callback
         stops the poll and propagates; the callback's return value is ignored.
         """
+        return self._open_reader().poll(callback, timeout_ms)
+
+    def _open_reader(self) -> Any:
+        """The reader for the loaded object, opened on first need (or at load, for perf arrays)."""
         reader = self._reader
         if reader is None or reader.closed or reader.map_ptr != self._obj.map_ptr(self.name):
             reader = self._reader = self._reader_class(self)
-        return reader.poll(callback, timeout_ms)
+        return reader
 
     def consume(self, callback: Callable[[Any], Any]) -> int:
         """Handle every event already in the buffer without waiting."""

@@ -111,7 +111,11 @@ def bind_module(module: BpfModule, spec: ModuleSpec, data: bytes) -> None:
     for p in spec.programs:
         ns[p.name] = Program(obj, p)
     for m in spec.maps:
-        ns[m.name] = make_map(obj, m)
+        ns[m.name] = handle = make_map(obj, m)
+        if m.kind == "PerfEventArray":
+            # a perf event array drops what is sent while no reader is open: open one at load,
+            # so events sent before the first poll() are kept
+            obj.after_load.append(lambda h=handle: h._open_reader())  # looked up at load, not now
     for g in spec.globals:
         ns[g.name] = Global(obj, g)
     module.__dict__.update(ns)
@@ -215,6 +219,7 @@ class BpfObject:
         self._maps: dict[str, int] = {}
         self._links: dict[int, Link] = {}
         self._resources: list[Any] = []
+        self.after_load: list[Any] = []  # callables run after each successful load
 
     @property
     def types(self) -> TypeSystem:
@@ -345,7 +350,7 @@ class Map:
         return True  # a handle is always truthy, even for an empty map (unlike a dict)
 
 
-@cold_half_in("maps", "poll consume lost")
+@cold_half_in("maps", "poll consume lost _open_reader")
 class _EventMap(Map):
     """Shared by RingBufferMap and PerfEventArrayMap: ``poll(callback, timeout_ms=100)``."""
 

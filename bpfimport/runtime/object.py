@@ -125,6 +125,8 @@ class _BpfObjectColdHalf:
         try:
             if self._sections is not None:
                 self._sections.on_loaded()
+            for hook in self.after_load:
+                hook()
         except BaseException:
             self.close()
             raise

@@ -384,7 +384,6 @@ def pythonbpf_diagnosis(peers: Peers, src: Path) -> str:
 
 FLOORS = [
     ("interpreter start-up", "pass"),
-    ("start-up + import llvmlite.binding", "import llvmlite.binding"),
 ]
 
 

@@ -51,3 +51,14 @@ def test_user_space_code_in_a_seed_file_is_a_clear_error():
         compile_source(src, "seed_style.bpf.py", "seed_style_bpf")
     assert "user-space code belongs in the Python module that imports it" in str(info.value)
     assert info.value.text.strip() == "b = BPF()"
+
+
+def test_a_local_bound_once_to_a_string_prints_as_text():
+    """pythonbpf's struct_and_perf prints ``strobj = "hellohellohello"``: a named constant."""
+    src = (
+        "from pythonbpf import bpf, section\nfrom ctypes import c_void_p, c_int32\n"
+        "@bpf\n@section('syscall')\ndef p(ctx: c_void_p) -> c_int32:\n"
+        "    strobj = 'hellohellohello'\n    print(f'says {strobj}')\n    return c_int32(0)\n"
+    )
+    ir = compile_source(src, "s.bpf.py", "s_bpf").ir
+    assert 'c"says hellohellohello\\0A\\00"' in ir

@@ -101,6 +101,8 @@ class ExpressionsMixin:
 
     def expr_Name(self: FunctionCodegen, node: ast.Name) -> Value:
         name = node.id
+        if name in self.string_locals:
+            return self.string_locals[name]
         local = self.locals.get(name)
         if local is not None:
             v = self.load(local.ty, local.ptr)

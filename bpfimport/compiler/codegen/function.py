@@ -61,6 +61,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
         self.global_names: set[str] = set()
         self.loops: list[Loop] = []
         self.stack_bytes = 0
+        self.string_locals: dict[str, Value] = {}  # names bound once to a string constant
         self.fresh: set[str] = set()  # temporaries a new local may adopt instead of copying
         self.scratch: dict[tuple[str, str], str] = {}  # reusable key/value slots for helpers
         self.node: ast.AST = decl.node
@@ -264,12 +265,12 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
         return v.ty
 
 
-def _assigned_names(fn: ast.FunctionDef) -> set[str]:
-    """Names a function binds anywhere: Python makes them local to the whole function."""
-    names: set[str] = set()
+def _assigned_names(fn: ast.FunctionDef) -> dict[str, int]:
+    """How often a function binds each name: Python makes them local to the whole function."""
+    names: dict[str, int] = {}
     for node in ast.walk(fn):
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names.add(node.id)
+            names[node.id] = names.get(node.id, 0) + 1
     return names
 
 

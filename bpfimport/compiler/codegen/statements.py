@@ -6,7 +6,7 @@ import ast
 
 from ..types import I64, BoolType, BpfType, IntType, PtrType, StructType
 from .ir import Value
-from .values import LitType, Local, Loop, NoneType_
+from .values import LitType, Local, Loop, NoneType_, StrType
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -196,6 +196,9 @@ class StatementsMixin:
             raise self.err(target, f"cannot rebind '{name}', a module-level map or function",
                            "choose another name for the local")
         local = self.locals.get(name)
+        if isinstance(value.ty, StrType):
+            self.bind_string(target, value, local is None)
+            return
         if local is None:
             ty = self.default_type(value)
             if ty.aggregate and value.ref in self.fresh:
@@ -209,6 +212,19 @@ class StatementsMixin:
                                f"rebound to a {self.show(value.ty)}",
                                f"write through it ({name}.field = ...) or use another name")
         self.store(value, local.ty, local.ptr, target)
+
+    def bind_string(self: FunctionCodegen, target: ast.Name, value: Value, new: bool) -> None:
+        """``s = "text"`` names a constant (pythonbpf programs print such locals).
+
+        Only a name bound exactly once: with two bindings, which one a later
+        read sees depends on the path taken, which a constant cannot follow.
+        """
+        name = target.id
+        if not new or self.assigned.get(name, 0) != 1:
+            raise self.err(target, f"'{name}' is given a string, so it must be assigned only once",
+                           "strings in BPF code are constants; use another name, or a c_char * N "
+                           "field for text that changes")
+        self.string_locals[name] = value
 
     def check_writable(self: FunctionCodegen, target: ast.expr) -> None:
         root = target

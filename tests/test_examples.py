@@ -170,6 +170,13 @@ def test_seed_clone_count_counts_its_own_forks(tracing: None) -> None:
     assert rows.get(pid, 0) >= 7, out
 
 
+def test_seed_struct_and_perf_reads_its_own_clones(tracing: None) -> None:
+    result, _ = run_app("seed/struct_and_perf.py", "--forks", "4")
+    out = check(result)
+    m = re.search(r"(\d+) clone\(\) events from this process", out)
+    assert m and int(m[1]) >= 4, out
+
+
 def test_seed_xdp_pass_counts_test_packets(kernel: None) -> None:
     result, _ = run_app("seed/xdp_pass.py", "--packets", "4")
     out = check(result)

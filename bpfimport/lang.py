@@ -53,6 +53,20 @@ BPF_ANY: Final = 0  # create or replace
 BPF_NOEXIST: Final = 1  # create only: a present key is left alone (the call returns -EEXIST)
 BPF_EXIST: Final = 2  # replace only: a missing key is not created (the call returns -ENOENT)
 
+# What an @xdp program returns.
+XDP_ABORTED: Final = 0
+XDP_DROP: Final = 1
+XDP_PASS: Final = 2
+XDP_TX: Final = 3
+XDP_REDIRECT: Final = 4
+
+# What a @tc program returns.
+TC_ACT_UNSPEC: Final = -1
+TC_ACT_OK: Final = 0
+TC_ACT_SHOT: Final = 2
+TC_ACT_PIPE: Final = 3
+TC_ACT_REDIRECT: Final = 7
+
 
 class NotInKernelError(RuntimeError):
     """A BPF-side name was used from ordinary Python code."""
@@ -373,6 +387,8 @@ __all__ = [
     "c_uint8", "c_uint16", "c_uint32", "c_uint64", "c_void_p",
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
     "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
+    "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
+    "TC_ACT_UNSPEC", "TC_ACT_OK", "TC_ACT_SHOT", "TC_ACT_PIPE", "TC_ACT_REDIRECT",
     "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
     "StackMap", "BloomFilterMap", "RingBuffer", "PerfEventArray",

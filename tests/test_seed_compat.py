@@ -62,3 +62,17 @@ def test_a_local_bound_once_to_a_string_prints_as_text():
     )
     ir = compile_source(src, "s.bpf.py", "s_bpf").ir
     assert 'c"says hellohellohello\\0A\\00"' in ir
+
+
+def test_xdp_action_names(kernel, bpf_dir):
+    """``return XDP_DROP`` (also imported from pythonbpf.helper) is the kernel's value."""
+    (bpf_dir / "xdp_names.bpf.py").write_text(
+        "from pythonbpf.helper import XDP_DROP\nfrom bpfimport.lang import xdp, XDP_PASS\n"
+        "@xdp\ndef drop(ctx) -> int:\n    return XDP_DROP\n"
+        "@xdp\ndef keep(ctx) -> int:\n    return XDP_PASS\n")
+    import xdp_names_bpf as mod
+
+    with mod:
+        packet = bytes(64)
+        assert mod.drop.test_run(data=packet).retval == 1
+        assert mod.keep.test_run(data=packet).retval == 2

@@ -89,9 +89,18 @@ CTYPES_MODULE = "ctypes"
 TYPING_MODULES = {"typing", "typing_extensions"}
 IGNORED_IMPORTS = {"__future__"}
 
+# Named constants of bpfimport.lang (the kernel's values), folded at compile time.
+LANG_CONSTANTS: dict[str, int] = {
+    "BPF_ANY": BPF_ANY, "BPF_NOEXIST": BPF_NOEXIST, "BPF_EXIST": BPF_EXIST,
+    "XDP_ABORTED": 0, "XDP_DROP": 1, "XDP_PASS": 2, "XDP_TX": 3, "XDP_REDIRECT": 4,
+    "TC_ACT_UNSPEC": -1, "TC_ACT_OK": 0, "TC_ACT_SHOT": 2, "TC_ACT_PIPE": 3, "TC_ACT_REDIRECT": 7,
+}
+
 # Every name bpfimport.lang exports (tests/test_compile_errors.py keeps this in step with
 # lang.__all__); a copy, so compiling never imports lang and, through it, typing and ctypes.
 LANG_NAMES = frozenset({
+    "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
+    "TC_ACT_UNSPEC", "TC_ACT_OK", "TC_ACT_SHOT", "TC_ACT_PIPE", "TC_ACT_REDIRECT",
     "ArrayMap", "BPF_ANY", "BPF_EXIST", "BPF_NOEXIST", "BloomFilterMap", "Final", "HashMap",
     "LpmTrieMap", "LruHashMap", "LruPerCpuHashMap", "NotInKernelError", "PerCpuArrayMap",
     "PerCpuHashMap", "PerfEventArray", "ProgArray", "QueueMap", "RingBuffer", "StackMap",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from ..tables import BPF_ANY, BPF_EXIST, BPF_NOEXIST, LANG_NAMES
+from ..tables import LANG_CONSTANTS, LANG_NAMES
 from ..types import (
     CHAR,
     I64,
@@ -15,7 +15,6 @@ from ..types import (
 from .model import ModuleModel
 
 CTYPES_NAMES = {n for n in SCALAR_NAMES if n.startswith("c_")}
-LANG_CONSTANTS = {"BPF_ANY": BPF_ANY, "BPF_NOEXIST": BPF_NOEXIST, "BPF_EXIST": BPF_EXIST}
 KNOWN_LANG = set(LANG_NAMES) | CTYPES_NAMES | {"str", "int", "bool", "print", "range", "len"}
 
 

@@ -177,3 +177,66 @@ def test_perf_event_array_poll(kernel: None) -> None:
         assert m.pe.lost == 0
     finally:
         m.close()
+
+
+def _perf_events(m: BpfModule, n: int) -> None:
+    for i in range(n):
+        args = (ctypes.c_uint64 * 4)(i, 1000 + i, 0, 0)
+        assert m.perf_out.test_run(ctx=args).retval == 0
+
+
+def test_perf_callback_error_keeps_the_later_samples(kernel: None) -> None:
+    """libbpf consumes a whole perf poll: the samples after a failing callback are kept, not lost."""
+    m = bound()
+    try:
+        _perf_events(m, 3)
+        seen: list[int] = []
+
+        def fail_first(event: object) -> None:
+            seen.append(event.pid)  # type: ignore[attr-defined]
+            if len(seen) == 1:
+                raise RuntimeError("from the callback")
+
+        with pytest.raises(RuntimeError, match="from the callback"):
+            m.pe.poll(fail_first, timeout_ms=100)
+        assert seen == [0]
+        got: list[int] = []
+        # the kept samples come first, and without waiting for the timeout
+        t = time.perf_counter()
+        assert m.pe.poll(lambda e: got.append(e.pid), timeout_ms=2000) == 2
+        assert time.perf_counter() - t < 1
+        assert got == [1, 2]
+        _perf_events(m, 2)
+        with pytest.raises(ZeroDivisionError):
+            m.pe.poll(lambda e: 1 / 0)
+        assert m.pe.consume(lambda e: got.append(e.pid)) == 1
+        assert got == [1, 2, 1]
+    finally:
+        m.close()
+
+
+def test_ring_callback_error_keeps_the_later_events(kernel: None) -> None:
+    m = bound()
+    try:
+        for i in range(3):
+            m.emit.test_run(ctx=m.Event(pid=i))
+        with pytest.raises(ZeroDivisionError):
+            m.rb.poll(lambda e: 1 / 0)
+        got: list[int] = []
+        assert m.rb.poll(lambda e: got.append(e.pid)) == 2
+        assert got == [1, 2]
+    finally:
+        m.close()
+
+
+@pytest.mark.parametrize("args,fragment", [
+    (("not callable",), "takes a callback"),
+    ((print, "1"), "timeout_ms must be an int"),
+    ((print, 1.5), "timeout_ms must be an int"),
+])
+def test_poll_checks_its_arguments(args: tuple, fragment: str) -> None:
+    m = bound()
+    with pytest.raises(TypeError, match=fragment):
+        m.pe.poll(*args)
+    with pytest.raises(TypeError, match=fragment):
+        m.rb.poll(*args)

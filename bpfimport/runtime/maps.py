@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import errno as E
 import gc
+from collections import deque
 
 from ..errors import BpfError
 from ._lazy import ctypes
@@ -430,8 +431,15 @@ class _EventMapColdHalf:
         An event is decoded with the map's value type when the spec gives one
         (the struct the programs submit), otherwise it is ``bytes``.  Returns
         the number of events handled.  An exception raised by the callback
-        stops the poll and propagates; the callback's return value is ignored.
+        stops the poll and propagates; the events after it stay for the next
+        poll().  The callback's return value is ignored.
         """
+        if not callable(callback):
+            raise TypeError(f"poll() takes a callback called with each event, "
+                            f"got {type(callback).__name__}")
+        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int):
+            raise TypeError(f"timeout_ms must be an int (milliseconds; 0: do not wait, "
+                            f"-1: wait forever), got {type(timeout_ms).__name__}")
         return self._open_reader().poll(callback, timeout_ms)
 
     def _open_reader(self) -> Any:
@@ -466,6 +474,8 @@ class _EventReader:
         self.count = 0
         self.lost = 0
         self.decode: Callable[[bytes], Any] | None = None
+        # events consumed from the kernel but not yet handed to a callback (perf buffers only)
+        self.backlog: deque[bytes] = deque()
         if m.spec.value is not None:
             self.decode = m._value_codec().decode
         self.ptr = self._open(L, m.fd)
@@ -479,8 +489,11 @@ class _EventReader:
     def _deliver(self, data: int, size: int) -> int:
         if self.error is not None:
             return -E.ECANCELED
+        return self._handle(ctypes.string_at(data, size))
+
+    def _handle(self, raw: bytes) -> int:
+        """Decode one event and call the callback; an exception is kept for poll() to raise."""
         try:
-            raw = ctypes.string_at(data, size)
             event = self.decode(raw) if self.decode is not None else raw
             assert self.callback is not None
             self.callback(event)
@@ -495,7 +508,15 @@ class _EventReader:
         self.error = None
         self.count = 0
         try:
-            rc = self._consume() if timeout_ms == 0 else self._poll(timeout_ms)
+            backlog = self.backlog
+            while backlog and self.error is None:
+                self._handle(backlog.popleft())
+            if self.error is not None:
+                rc = 0
+            elif timeout_ms == 0 or self.count:  # events already handled: do not wait for more
+                rc = self._consume()
+            else:
+                rc = self._poll(timeout_ms)
         finally:
             self.callback = None
         if self.error is not None:
@@ -537,7 +558,13 @@ class _PerfReader(_EventReader):
 
     def _open(self, L: Any, fd: int) -> int:  # noqa: N803
         def sample(_ctx: int, _cpu: int, data: int, size: int) -> None:
-            self._deliver(data, size)
+            if self.error is None:
+                self._deliver(data, size)
+            else:
+                # Unlike a ring buffer, a perf buffer cannot stop mid-poll (this callback
+                # returns nothing): the samples after a failed callback are consumed
+                # anyway, so keep them for the next poll() rather than lose them.
+                self.backlog.append(ctypes.string_at(data, size))
 
         def lost(_ctx: int, _cpu: int, count: int) -> None:
             self.lost += count

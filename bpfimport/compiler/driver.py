@@ -50,7 +50,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
     codegen: ModuleCodegen | None = None
     try:
         model = analyze_module(src, tree, name)
-        codegen = ModuleCodegen(model, line_info=options.debug)
+        codegen = ModuleCodegen(model, line_info=options.debug, cpu=options.cpu)
         ir = codegen.generate()
         obj = emit_object(ir, options.cpu, options.opt_level)
         check_stack(obj, model)

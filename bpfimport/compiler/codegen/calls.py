@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 COMM_LEN = 16
 MAX_PRINTK_ARGS = 3
 MAX_VPRINTK_ARGS = 12
-_ATOMIC_MAP_OPS = {ast.Add: "add", ast.Sub: "sub", ast.BitOr: "or", ast.BitAnd: "and", ast.BitXor: "xor"}
 
 
 def _helper_u64(helper: int) -> Callable[[FunctionCodegen], Value]:
@@ -328,7 +327,7 @@ class CallsMixin:
                         self.format_value(part.value, self.format_spec(part), fmt, args)
             else:
                 self.format_value(arg, "", fmt, args)
-        text = ("".join(fmt) + "\n").encode()
+        text = ("".join(fmt) + "\n").encode("utf-8", "surrogateescape")
         if len(args) > MAX_VPRINTK_ARGS:
             raise self.err(node, f"print() can show at most {MAX_VPRINTK_ARGS} values, got {len(args)}",
                            "split it into several print() calls")
@@ -358,7 +357,7 @@ class CallsMixin:
     def format_value(self: FunctionCodegen, node: ast.expr, spec: str, fmt: list[str], args: list[str]) -> None:
         v = self.expr(node)
         if isinstance(v.ty, StrType):
-            fmt.append(v.ty.value.replace("%", "%%"))
+            fmt.append(v.ty.text.replace("%", "%%"))
             return
         if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None:
             v = self.load(v.ty.pointee, v.ref)
@@ -386,13 +385,11 @@ class CallsMixin:
             args.append(self.choose_string(v.ref, b"True", b"False"))
             return
         ty = self.int_type_of(v) if not isinstance(v.ty, BoolType) else IntType(32, False)
-        conv = {"": "d" if ty.signed else "u", "d": "d" if ty.signed else "u", "x": "x", "X": "X",
+        conv = {"": "d" if ty.signed else "u", "d": "d" if ty.signed else "u", "x": "x",
                 "u": "u", "i": "d"}.get(spec)
-        if conv is None:
+        if conv is None:  # the kernel's printk refuses %X: nothing would be printed
             raise self.err(node, f"format spec '{spec}' is not supported by bpf_trace_printk",
-                           "use {x}, {x:d}, {x:x} or {x:X}")
-        if conv == "X":
-            conv = "x"
+                           "use {x}, {x:d} or {x:x} (lowercase hex)")
         wide = self.coerce(self.coerce(v, ty, node), IntType(64, ty.signed), node).ref
         if conv == "x" and ty.signed:  # Python writes -0x2 as '-2', not as two's complement
             negative = self.b.icmp("slt", "i64", wide, "0")
@@ -545,13 +542,7 @@ class CallsMixin:
         ok, skip = self.b.new_block("aug.update"), self.b.new_block("aug.end")
         self.b.cbr(self.b.icmp("ne", "ptr", p, "null"), ok, skip)
         self.b.position(ok)
-        if type(op) in _ATOMIC_MAP_OPS and vty.bits >= 32:
-            # wrapping like the read-modify-write would (m[k] += -1 on a u64 subtracts one)
-            v = self.coerce(self.numeric(value, node), vty, node, explicit=True)
-            self.b.atomicrmw(_ATOMIC_MAP_OPS[type(op)], p, vty.llvm, v.ref, vty.align)
-        else:
-            current = self.load(vty, p)
-            self.store(self.binop(op, current, value, node), vty, p, node)
+        self.update_at(p, vty, op, value, node, shared=True)
         self.b.br(skip)
         self.b.position(skip)
 

@@ -31,6 +31,8 @@ from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from .function import FunctionCodegen
 _ARITH = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
@@ -89,9 +91,9 @@ class ExpressionsMixin:
         if isinstance(v, int):
             return lit(v)
         if isinstance(v, str):
-            return Value(StrType(v), "")
+            return Value(StrType(v.encode()), "")
         if isinstance(v, bytes):
-            return Value(StrType(v.decode("latin-1")), "")
+            return Value(StrType(v), "")
         if v is None:
             return NONE
         if isinstance(v, float):
@@ -114,10 +116,10 @@ class ExpressionsMixin:
                            f"assign {name} before this line")
         g = self.model.globals.get(name)
         if g is not None:
-            return self.load(g.ty, f"@{name}", volatile=g.final)
+            return self.load(g.ty, f"@{name}")
         if name in self.model.constants:
             c = self.model.constants[name]
-            return Value(StrType(c), "") if isinstance(c, str) else lit(c)
+            return Value(StrType(c.encode()), "") if isinstance(c, str) else lit(c)
         flag = const_value(self.model, node)  # BPF_NOEXIST and the other flags of bpfimport.lang
         if isinstance(flag, int):
             return lit(flag)
@@ -557,16 +559,24 @@ class ExpressionsMixin:
         decl = self.map_of(node.value)
         if decl is not None:
             return self.map_get(decl, self.expr(node.slice), None, node)
-        if isinstance(node.value, ast.Constant) and isinstance(node.value.value, (str, bytes)):
+        if self.is_constant_string(node.value):
             return self.string_byte(node)
         base = self.aggregate_ref(node.value)
         if not isinstance(base.ty, ArrayType):
             raise self.err(node, f"a {self.show(base.ty)} cannot be indexed")
         return self.element(base, node.slice, node, None)
 
+    def is_constant_string(self: FunctionCodegen, node: ast.expr) -> bool:
+        """A string literal, a module constant string, or a local bound once to a string."""
+        if isinstance(node, ast.Constant):
+            return isinstance(node.value, (str, bytes))
+        if isinstance(node, ast.Name) and node.id not in self.locals:
+            return node.id in self.string_locals or isinstance(self.model.constants.get(node.id), str)
+        return False
+
     def string_byte(self: FunctionCodegen, node: ast.Subscript) -> Value:
         """``b'x'[0]``: a byte of a constant string, folded (the spelling comparisons with chars use)."""
-        data = self.expr(node.value).ty.value.encode()  # type: ignore[attr-defined]
+        data = self.expr(node.value).ty.value  # type: ignore[attr-defined]
         index = self.numeric(self.expr(node.slice), node.slice)
         if not isinstance(index.ty, LitType) or not -len(data) <= index.ty.value < len(data):
             raise self.err(node.slice, f"a constant string takes a constant index in 0..{len(data) - 1}")
@@ -574,50 +584,57 @@ class ExpressionsMixin:
 
     def element(self: FunctionCodegen, base: Value, index_node: ast.expr, node: ast.AST,
                 store: Value | None) -> Value:
-        """Read (or, with ``store``, write) ``base[index]``.
-
-        A constant index is checked here.  A variable index is checked at run
-        time, as the verifier demands: out of range, a read gives 0 and a write
-        does nothing (Python would raise IndexError; BPF cannot).
-        """
+        """Read (or, with ``store``, write) ``base[index]``."""
         arr = base.ty
         assert isinstance(arr, ArrayType)
         index = self.numeric(self.expr(index_node), index_node)
+        if store is not None:
+            self.at_element(base, index, index_node, lambda ptr: self.store(store, arr.elem, ptr, node))
+            return store
+        if arr.elem.aggregate and not isinstance(index.ty, LitType):
+            raise self.err(node, "indexing an array of structs or arrays with a variable is not supported yet",
+                           "use a constant index")
+        result = self.at_element(base, index, index_node, lambda ptr: self.load(arr.elem, ptr))
+        assert result is not None
+        return result
+
+    def at_element(self: FunctionCodegen, base: Value, index: Value, index_node: ast.expr,
+                   action: Callable[[str], Value | None]) -> Value | None:
+        """Run ``action`` on the address of ``base[index]`` (``index`` already evaluated, once).
+
+        A constant index is checked here.  A variable one is checked at run
+        time, as the verifier demands; a negative one counts from the end, as
+        in Python.  Out of range, ``action`` does not run and a read gives 0
+        (Python would raise IndexError; BPF cannot).
+        """
+        arr = base.ty
+        assert isinstance(arr, ArrayType)
         if isinstance(index.ty, LitType):
             i = index.ty.value
             if i < 0:
                 i += arr.length
             if not 0 <= i < arr.length:
                 raise self.err(index_node, f"index {index.ty.value} is out of range for {arr}")
-            ptr = self.b.byte_gep(base.ref, i * arr.elem.size)
-            if store is not None:
-                self.store(store, arr.elem, ptr, node)
-                return store
-            return self.load(arr.elem, ptr)
+            return action(self.b.byte_gep(base.ref, i * arr.elem.size))
         ity = self.int_type_of(index)
-        idx = self.coerce(self.coerce(index, ity, node), IntType(64, ity.signed), node)
-        ok = self.b.icmp("ult", "i64", idx.ref, str(arr.length))
+        idx = self.coerce(self.coerce(index, ity, index_node), IntType(64, ity.signed), index_node).ref
+        if ity.signed:  # a[-1] is the last element
+            negative = self.b.icmp("slt", "i64", idx, "0")
+            idx = self.b.select(negative, "i64", self.b.binop("add", "i64", idx, str(arr.length)), idx)
+        ok = self.b.icmp("ult", "i64", idx, str(arr.length))
         inside, done = self.b.new_block("index.ok"), self.b.new_block("index.done")
         before = self.b.block
         self.b.cbr(ok, inside, done)
         self.b.position(inside)
-        offset = self.b.binop("mul", "i64", idx.ref, str(arr.elem.size))
-        ptr = self.b.assign(f"getelementptr inbounds i8, ptr {base.ref}, i64 {offset}", "p")
-        if store is not None:
-            self.store(store, arr.elem, ptr, node)
-            end = self.b.block
-            self.b.br(done)
-            self.b.position(done)
-            return store
-        if arr.elem.aggregate:
-            raise self.err(node, "indexing an array of structs or arrays with a variable is not supported yet",
-                           "use a constant index")
-        v = self.load(arr.elem, ptr)
+        offset = self.b.binop("mul", "i64", idx, str(arr.elem.size))
+        result = action(self.b.assign(f"getelementptr inbounds i8, ptr {base.ref}, i64 {offset}", "p"))
         end = self.b.block
         self.b.br(done)
         self.b.position(done)
+        if result is None:
+            return None
         zero = "false" if isinstance(arr.elem, BoolType) else "0"
-        return Value(v.ty, self.b.phi(v.llvm, [(v.ref, end), (zero, before)]))
+        return Value(result.ty, self.b.phi(result.llvm, [(result.ref, end), (zero, before)]))
 
     def show(self: FunctionCodegen, t: BpfType) -> str:
         return show(t)

@@ -57,6 +57,10 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
         if local:
             self.fn.linkage = "internal"
         self.b = Builder(self.fn)
+        if not module.line_info:
+            # One location for the whole function: calls need one (LLVM insists), and the
+            # object then carries no per-statement Python lines
+            self.b.dbg = module.debug.location(decl.node.lineno, 0, self.scope)
         self.locals: dict[str, Local] = {}
         self.global_names: set[str] = set()
         self.loops: list[Loop] = []
@@ -131,7 +135,8 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
                                f"BPF stack (this {ty} takes {ty.size})",
                                "keep large structs in a map (e.g. a PerCpuArrayMap with one entry) "
                                "and work on the map value")
-        return self.b.alloca(ty, _ident(hint) + ".")  # '.': local r1 + 63 is not temporary r + 163
+        # "l." keeps stack slots apart from temporaries (%r163) and block labels (%cmp.2)
+        return self.b.alloca(ty, "l." + _ident(hint) + ".")
 
     def temp_aggregate(self, ty: BpfType, zero: bool = True) -> Value:
         ptr = self.alloca(ty, "tmp")
@@ -174,7 +179,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
         if isinstance(value.ty, PtrType) and value.ty.pointee == ty:
             return Value(ty, value.ref)  # a map value reference: copy what it points at
         if isinstance(value.ty, StrType) and isinstance(ty, ArrayType) and ty.elem == CHAR:
-            data = value.ty.value.encode()
+            data = value.ty.value
             if len(data) > ty.length:
                 raise self.err(node, f"string of {len(data)} bytes does not fit in {ty}")
             return Value(ty, self.module.string_constant(data.ljust(ty.length, b"\0")))

@@ -125,8 +125,9 @@ class Builder:
 
     def emit(self, text: str) -> None:
         if self.block.terminated:
-            # code after return/break: keep it out of the IR, it cannot run
-            return
+            # Code after return/break cannot run, but later code may use what it
+            # defines: give it a block of its own, which nothing jumps to.
+            self.position(self.new_block("dead"))
         self.block.lines.append(f"  {text}{self._suffix()}")
 
     def assign(self, text: str, hint: str = "t") -> str:

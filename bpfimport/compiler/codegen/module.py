@@ -25,9 +25,11 @@ DEFAULT_LICENSE = "GPL"
 
 
 class ModuleCodegen:
-    def __init__(self, model: ModuleModel, line_info: bool = True) -> None:
+    def __init__(self, model: ModuleModel, line_info: bool = True, cpu: str = "v3") -> None:
         self.model = model
         self.line_info = line_info  # DILocations on instructions: .BTF.ext line info
+        # atomic or/and/xor arrived with ISA v3; LLVM exits on them for older CPUs
+        self.has_atomics = cpu not in ("v1", "v2", "generic")
         path = os.path.abspath(model.source.filename)
         self.debug = DebugInfo(os.path.basename(path), os.path.dirname(path), model.source.text,
                                f"bpfimport {__version__}")
@@ -73,9 +75,11 @@ class ModuleCodegen:
 
     def global_ir(self, g: GlobalDecl) -> str:
         var = self.debug.global_var(g.name, self.debug.type(g.ty), g.lineno)
-        # Final globals are constants read with volatile loads (C's `const volatile`): one
-        # read-only .rodata section that user space may still fill in before load
-        kind = "constant" if g.final else "global"
+        # Final globals are constants that user space may fill in before load:
+        # externally_initialized tells LLVM their initializer is not their value, so no
+        # read of one (a field, an element, a copy) is folded.  They share one
+        # read-only .rodata section with the print format strings.
+        kind = "externally_initialized constant" if g.final else "global"
         return (f"@{g.name} = dso_local {kind} {mem_llvm(g.ty)} {initializer(g)}, "
                 f'section "{g.section}", align {g.ty.align}, !dbg !{var}')
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from ..types import I64, BoolType, BpfType, IntType, PtrType, StructType
+from ..types import I64, ArrayType, BoolType, BpfType, IntType, PtrType, StructType, mem_llvm
 from .ir import Value
 from .values import LitType, Local, Loop, NoneType_, StrType
 
@@ -28,7 +28,7 @@ _UNSUPPORTED = {
     "TypeAlias": ("a type alias", "declare types at module level"),
 }
 # Operations a shared location (map value, global) can do atomically at 32 and 64 bits.
-_ATOMIC = {ast.Add: "add", ast.Sub: "sub", ast.BitOr: "or", ast.BitAnd: "and", ast.BitXor: "xor"}
+_ATOMIC = {ast.Add: "add", ast.Sub: "add", ast.BitOr: "or", ast.BitAnd: "and", ast.BitXor: "xor"}
 
 
 class StatementsMixin:
@@ -122,9 +122,13 @@ class StatementsMixin:
             self.assign(t, v, stmt)
 
     def snapshot(self: FunctionCodegen, v: Value) -> Value:
-        """Copy an aggregate so a later store cannot change it (``a, b = b, a``)."""
+        """Copy an aggregate so a later store cannot change it (``a, b = b, a``).
+
+        A scalar is already a copy, but must forget the local it was read from:
+        ``k, m[0] = 0, k`` would otherwise hand the helper k's slot, by then 0.
+        """
         if not v.ty.aggregate:
-            return v
+            return Value(v.ty, v.ref)
         copy = self.temp_aggregate(v.ty, zero=False)
         self.b.memcpy(copy.ref, v.ref, v.ty.size, v.ty.align)
         return copy
@@ -153,11 +157,16 @@ class StatementsMixin:
             self.b.memset(self.locals[name].ptr, ty.size, ty.align)
 
     def declare_local(self: FunctionCodegen, name: str, ty: BpfType, storage: str | None = None):
+        """A new local, zero on every path from the function's start (Python would raise
+        UnboundLocalError on a path that skips the assignment; BPF reads a defined zero)."""
         if storage is None:
             storage = self.alloca(ty, name)
-            if not ty.aggregate:  # a defined value on every path (Python would raise instead)
-                zero = "0" if not isinstance(ty, PtrType) else "null"
-                self.fn.allocas.append(f"  store {'i8' if isinstance(ty, BoolType) else ty.llvm} {zero}, ptr {storage}")
+        if ty.aggregate:
+            self.fn.allocas.append(f"  call void @llvm.memset.p0.i64(ptr align {ty.align} {storage}, "
+                                   f"i8 0, i64 {ty.size}, i1 false)")
+        else:
+            zero = "0" if not isinstance(ty, PtrType) else "null"
+            self.fn.allocas.append(f"  store {mem_llvm(ty)} {zero}, ptr {storage}")
         local = Local(ty, storage)
         self.locals[name] = local
         return local
@@ -175,7 +184,7 @@ class StatementsMixin:
                 self.map_update(decl, self.expr(target.slice), value, 0, target)
                 return
             base = self.aggregate_ref(target.value)
-            if not hasattr(base.ty, "length"):
+            if not isinstance(base.ty, ArrayType):
                 raise self.err(target, f"a {self.show(base.ty)} cannot be indexed")
             self.check_writable(target)
             self.element(base, target.slice, target, value)
@@ -196,7 +205,7 @@ class StatementsMixin:
             raise self.err(target, f"cannot rebind '{name}', a module-level map or function",
                            "choose another name for the local")
         local = self.locals.get(name)
-        if isinstance(value.ty, StrType):
+        if isinstance(value.ty, StrType) and (local is None or not local.ty.aggregate):
             self.bind_string(target, value, local is None)
             return
         if local is None:
@@ -241,8 +250,8 @@ class StatementsMixin:
         if not isinstance(value, ast.Call) or not isinstance(target, (ast.Attribute, ast.Name)):
             return False
         kind = self.in_place_kind(value)
-        if kind is None:
-            return False
+        if kind is None or reads_root(value, target):
+            return False  # S(a=s.b, b=s.a) must read s before it is overwritten
         if isinstance(target, ast.Name):
             local = self.locals.get(target.id)
             if local is None or target.id in self.global_names or not local.ty.aggregate:
@@ -262,11 +271,14 @@ class StatementsMixin:
                 self.map_augment(decl, self.expr(target.slice), stmt.op, self.expr(stmt.value), stmt)
                 return
             base = self.aggregate_ref(target.value)
-            if not hasattr(base.ty, "length"):
+            if not isinstance(base.ty, ArrayType):
                 raise self.err(target, f"a {self.show(base.ty)} cannot be indexed")
             self.check_writable(target)
-            current = self.element(base, target.slice, target, None)
-            self.element(base, target.slice, target, self.binop(stmt.op, current, self.expr(stmt.value), stmt))
+            elem, shared = base.ty.elem, self.is_shared(target.value)
+            index = self.numeric(self.expr(target.slice), target.slice)  # once, before the value
+            value = self.expr(stmt.value)
+            self.at_element(base, index, target.slice,
+                            lambda ptr: self.update_at(ptr, elem, stmt.op, value, stmt, shared))
             return
         if isinstance(target, ast.Name):
             name = target.id
@@ -310,15 +322,36 @@ class StatementsMixin:
 
     def update_in_memory(self: FunctionCodegen, ptr: str, ty: BpfType, op: ast.operator,
                          value_node: ast.expr, stmt: ast.stmt, shared: bool) -> None:
-        """``*ptr op= value``: one atomic instruction where the location is shared and BPF has it."""
-        value = self.expr(value_node)
-        if shared and isinstance(ty, IntType) and ty.bits >= 32 and type(op) in _ATOMIC:
-            # wrapping like the read-modify-write would (hits += -1 on a u64 subtracts one)
-            v = self.coerce(self.numeric(value, value_node), ty, stmt, explicit=True)
-            self.b.atomicrmw(_ATOMIC[type(op)], ptr, ty.llvm, v.ref, ty.align)
+        """``*ptr op= value`` (a field, a global, a map value through a reference)."""
+        self.update_at(ptr, ty, op, self.expr(value_node), stmt, shared)
+
+    def update_at(self: FunctionCodegen, ptr: str, ty: BpfType, op: ast.operator, value: Value,
+                  node: ast.AST, shared: bool) -> None:
+        """``*ptr op= value``: one atomic instruction where the location is shared and BPF has one.
+
+        Add and subtract are atomic on every CPU version (subtract adds the
+        negation: BPF has no atomic subtract); or/and/xor from v3.  8- and
+        16-bit values, and the other operators, are read, changed and written.
+        """
+        atomic = self.atomic_op(op, ty) if shared else None
+        if atomic is None:
+            current = self.load(ty, ptr)
+            self.store(self.binop(op, current, value, node), ty, ptr, node)
             return
-        current = self.load(ty, ptr)
-        self.store(self.binop(op, current, value, stmt), ty, ptr, stmt)
+        # wrapping like the read-modify-write would (hits += -1 on a u64 subtracts one)
+        v = self.coerce(self.numeric(value, node), ty, node, explicit=True)
+        ref = v.ref
+        if isinstance(op, ast.Sub):
+            ref = self.b.binop("sub", ty.llvm, "0", ref)
+        self.b.atomicrmw(atomic, ptr, ty.llvm, ref, ty.align)
+
+    def atomic_op(self: FunctionCodegen, op: ast.operator, ty: BpfType) -> str | None:
+        if not isinstance(ty, IntType) or ty.bits < 32:
+            return None
+        name = _ATOMIC.get(type(op))
+        if name in ("or", "and", "xor") and not self.module.has_atomics:
+            return None
+        return name
 
     # ------------------------------------------------------------ control flow
     def stmt_If(self: FunctionCodegen, stmt: ast.If) -> None:
@@ -450,3 +483,18 @@ class StatementsMixin:
 
 
 __all__ = ["StatementsMixin", "StructType"]
+
+
+def root_name(node: ast.expr) -> str | None:
+    """The variable an lvalue like ``o.i.q`` or ``a[i].x`` lives in."""
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def reads_root(value: ast.expr, target: ast.expr) -> bool:
+    """Does ``value`` mention the variable ``target`` writes into?"""
+    root = root_name(target)
+    return root is not None and any(
+        isinstance(n, ast.Name) and n.id == root for n in ast.walk(value))
+

@@ -26,13 +26,21 @@ class LitType(BpfType):
 
 
 class StrType(BpfType):
-    """A string literal: only meaningful in print(), char array initialisers and LICENSE."""
+    """A string or bytes literal, as the bytes it puts in memory (str is UTF-8).
+
+    Only meaningful in print(), char array initialisers, and indexing by a constant.
+    """
 
     __slots__ = ("value",)
 
-    def __init__(self, value: str) -> None:
+    def __init__(self, value: bytes) -> None:
         super().__init__(8, 8, "ptr", "str")
         self.value = value
+
+    @property
+    def text(self) -> str:
+        """For a format string: the same bytes back after ``encode("utf-8", "surrogateescape")``."""
+        return self.value.decode("utf-8", "surrogateescape")
 
     def key(self) -> tuple:
         return ("str", self.value)
@@ -75,7 +83,7 @@ class Loop:
 def char_literal(v: Value) -> int | None:
     """A one-byte string as the byte it holds: ``buf[0] = b'x'`` and ``c == b'x'``, as ctypes allows."""
     if isinstance(v.ty, StrType):
-        data = v.ty.value.encode()
+        data = v.ty.value
         if len(data) == 1:
             return data[0]
     return None

@@ -254,15 +254,15 @@ class _Declarations:
         max_entries = default_entries
         if "max_entries" in args:
             max_entries = const_int(self.model, args["max_entries"])
-            if max_entries is None or max_entries <= 0:
-                raise self.err(args["max_entries"], "max_entries must be a positive constant")
+            if max_entries is None or not 0 < max_entries < 1 << 32:
+                raise self.err(args["max_entries"], "max_entries must be a constant from 1 to 2**32 - 1")
         elif kind not in ("PerfEventArray",):
             raise self.err(call, f"{kind}() needs max_entries=", f"e.g. {kind}(..., max_entries=1024)")
         flags = 0
         if "flags" in args:
             flags_v = const_int(self.model, args["flags"])
-            if flags_v is None or flags_v < 0:
-                raise self.err(args["flags"], "flags must be a non-negative constant")
+            if flags_v is None or not 0 <= flags_v < 1 << 32:
+                raise self.err(args["flags"], "flags must be a constant from 0 to 2**32 - 1")
             flags = flags_v
         if kind == "PerfEventArray":
             max_entries = 0  # libbpf sizes it to the number of CPUs

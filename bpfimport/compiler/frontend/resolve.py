@@ -110,6 +110,11 @@ def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
     return None
 
 
+# The largest type a map key or value may be: the kernel's limit on a map value (KMALLOC_MAX_SIZE
+# is larger, but no BPF map takes values over a few MiB in practice; 16 MiB keeps sizes in range).
+MAX_TYPE_SIZE = 1 << 24
+
+
 def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
     """A type expression (annotation, ``key=``/``value=``) → type, or None if it is not one."""
     if node is None:
@@ -131,12 +136,12 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         elem = resolve_type(model, node.left)
         count = const_int(model, node.right)
-        if elem is not None and count is not None and count > 0:
+        if elem is not None and count is not None and 0 < count and elem.size * count <= MAX_TYPE_SIZE:
             return ArrayType(elem, count)
         return None
     if isinstance(node, ast.Call) and builtin_name(model, node.func) == "str" and len(node.args) == 1:
         count = const_int(model, node.args[0])  # pythonbpf's str(16)
-        if count is not None and count > 0:
+        if count is not None and 0 < count <= MAX_TYPE_SIZE:
             return ArrayType(CHAR, count)
     return None
 

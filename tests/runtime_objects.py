@@ -107,6 +107,7 @@ def main() -> tuple[bytes, ModuleSpec]:
     m.map("lru", "LruHashMap", "u64", "u64", 64)
     m.map("arrs", "HashMap", "u32", "u16[4]", 8)
     m.map("queue", "QueueMap", None, "u32", 8)
+    m.map("bloom", "BloomFilterMap", None, "u32", 64)
     m.map("rb", "RingBuffer", None, "struct Event", 4096)
     m.map("pe", "PerfEventArray", None, "struct Event", 128)
     m.global_("TARGET", "u32", ".rodata", 0, 7, final=True)

@@ -250,3 +250,46 @@ def test_percpu_batch_on_many_entries(kernel: None) -> None:
         assert sorted(items) == sorted(m.pbig.items(batch=False))
     finally:
         m.close()
+
+
+def test_clear_goes_on_past_an_entry_that_vanished(mod: BpfModule, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The kernel's delete batch stops at a missing key: clear() must still delete the rest."""
+    c = mod.counts
+    for k in (1, 2, 3):
+        c[k] = k
+    real = c._raw_items
+
+    def snapshot_with_a_vanished_key(batch: bool, values: bool = True):  # type: ignore[no-untyped-def]
+        kraw, vraw, n = real(batch, values)
+        return (99).to_bytes(4, "little") + kraw, vraw, n + 1  # 99 was deleted meanwhile
+
+    monkeypatch.setattr(c, "_raw_items", snapshot_with_a_vanished_key)
+    c.clear()
+    monkeypatch.undo()
+    assert c.items() == []
+
+
+def test_membership_of_a_map_without_keys_raises(mod: BpfModule) -> None:
+    for m in (mod.rb, mod.pe, mod.queue):
+        with pytest.raises(MapError):
+            5 in m  # noqa: B015
+        with pytest.raises(MapError):
+            m.get(5)
+
+
+def test_get_of_a_key_that_cannot_exist_gives_the_default(mod: BpfModule) -> None:
+    assert 2**40 not in mod.counts
+    assert mod.counts.get(2**40) is None
+    assert mod.counts.get("x", 7) == 7
+    assert mod.names.get(b"123456789", 0) == 0  # longer than char[8]
+
+
+def test_bloom_filter_membership(mod: BpfModule) -> None:
+    b = mod.bloom
+    assert 5 not in b
+    b.add(5)
+    b.push(6)
+    assert 5 in b and 6 in b
+    assert 2**40 not in b  # cannot be a u32
+    with pytest.raises(MapError, match="value in m"):
+        b.peek()

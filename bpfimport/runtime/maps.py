@@ -141,15 +141,28 @@ class _MapColdHalf:
     def _lookup(self, key: Any) -> Any:
         """The decoded value, or _MISSING."""
         self._check_keyed()
-        kb = self._key_codec().encode(key)
-        fd = self.fd
+        return self._lookup_raw(self._key_codec().encode(key))
+
+    def _lookup_raw(self, kb: bytes) -> Any:
         vbuf = ctypes.create_string_buffer(self._value_buf_size())
-        rc = self._lib().bpf_map_lookup_elem(fd, kb, vbuf)
+        rc = self._lib().bpf_map_lookup_elem(self.fd, kb, vbuf)
         if rc < 0:
             if rc == -E.ENOENT:
                 return _MISSING
             raise self._error("lookup", -rc)
         return self._decode_value(vbuf.raw)
+
+    def _key_or_none(self, key: Any) -> bytes | None:
+        """The encoded key, or None for a key that cannot be in this map (wrong type, out of range).
+
+        As for a dict, ``k in m`` is then False and ``m.get(k)`` the default;
+        a map that has no keys at all still raises (MapError).
+        """
+        self._check_keyed()
+        try:
+            return self._key_codec().encode(key)
+        except (OverflowError, TypeError, ValueError):
+            return None
 
     def __getitem__(self, key: Any) -> Any:
         v = self._lookup(key)
@@ -158,14 +171,28 @@ class _MapColdHalf:
         return v
 
     def get(self, key: Any, default: Any = None) -> Any:
-        v = self._lookup(key)
+        kb = self._key_or_none(key)
+        v = _MISSING if kb is None else self._lookup_raw(kb)
         return default if v is _MISSING else v
 
     def __contains__(self, key: Any) -> bool:
+        if self.spec.kind == "BloomFilterMap":
+            return self._bloom_may_contain(key)
+        kb = self._key_or_none(key)
+        return kb is not None and self._lookup_raw(kb) is not _MISSING
+
+    def _bloom_may_contain(self, value: Any) -> bool:
+        """A bloom filter's test: False means never added, True only *maybe* added."""
         try:
-            return self._lookup(key) is not _MISSING
+            vb = self._encode_value(value)
         except (OverflowError, TypeError, ValueError):
-            return False  # a key that cannot exist in this map
+            return False
+        rc = self._lib().bpf_map_lookup_elem(self.fd, None, vb)  # the kernel only reads vb
+        if rc == -E.ENOENT:
+            return False
+        if rc < 0:
+            raise self._error("lookup", -rc)
+        return True
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.set(key, value)
@@ -273,18 +300,23 @@ class _MapColdHalf:
         raw, _, n = self._raw_items(True, values=False)
         if not n:
             return
+        start = 0
         if self._batch_ok:
             from . import libbpf as L
 
             count = ctypes.c_uint32(n)
             opts = L.MapBatchOpts(sz=ctypes.sizeof(L.MapBatchOpts))
             rc = lib.bpf_map_delete_batch(fd, raw, ctypes.byref(count), ctypes.byref(opts))
-            if rc >= 0 or rc == -E.ENOENT:
-                return  # ENOENT: an entry vanished meanwhile; the rest are deleted
-            if -rc not in _NO_BATCH:
+            if rc >= 0:
+                return
+            if rc == -E.ENOENT:
+                # an entry vanished since the snapshot: the kernel stops at that key
+                # (count says where), so delete the rest one by one
+                start = count.value
+            elif -rc not in _NO_BATCH:
                 raise self._error("clear", -rc)
         view = memoryview(raw)
-        for i in range(n):
+        for i in range(start, n):
             rc = lib.bpf_map_delete_elem(fd, bytes(view[i * ks:(i + 1) * ks]))
             if rc < 0 and rc != -E.ENOENT:
                 raise self._error("clear", -rc)
@@ -409,6 +441,9 @@ class _MapColdHalf:
         return self._take(delete=False)
 
     def _take(self, delete: bool) -> Any:
+        if self.spec.kind == "BloomFilterMap":
+            raise MapError(f"BloomFilterMap '{self.name}' gives no values back; "
+                           f"test one with `value in m`")
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' is not a queue or stack")
         lib = self._lib()

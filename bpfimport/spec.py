@@ -97,23 +97,25 @@ class _Record:
 class MapKind(_Record):
     """One map flavour: its kernel type number and how user space sees it."""
 
-    __slots__ = ("type_id", "percpu", "array", "keyless", "events")
-    _defaults = {"percpu": False, "array": False, "keyless": False, "events": False}
+    __slots__ = ("type_id", "percpu", "array", "keyless", "events", "batch")
+    _defaults = {"percpu": False, "array": False, "keyless": False, "events": False,
+                 "batch": False}
     # array: every index exists, delete is refused; keyless: ring buffer, queue, stack,
-    # bloom filter; events: read with poll(), not as a dict
+    # bloom filter; events: read with poll(), not as a dict; batch: the kernel has
+    # BPF_MAP_LOOKUP_BATCH/DELETE_BATCH for it (hash and array maps)
 
 
 # The names LANGUAGE.md gives, with the kernel's BPF_MAP_TYPE_* numbers.
 MAP_KINDS: dict[str, MapKind] = {
-    "HashMap": MapKind(1),
-    "ArrayMap": MapKind(2, array=True),
+    "HashMap": MapKind(1, batch=True),
+    "ArrayMap": MapKind(2, array=True, batch=True),
     "ProgArray": MapKind(3, array=True),
     "PerfEventArray": MapKind(4, array=True, events=True),
-    "PerCpuHashMap": MapKind(5, percpu=True),
-    "PerCpuArrayMap": MapKind(6, percpu=True, array=True),
+    "PerCpuHashMap": MapKind(5, percpu=True, batch=True),
+    "PerCpuArrayMap": MapKind(6, percpu=True, array=True, batch=True),
     "StackTraceMap": MapKind(7),
-    "LruHashMap": MapKind(9),
-    "LruPerCpuHashMap": MapKind(10, percpu=True),
+    "LruHashMap": MapKind(9, batch=True),
+    "LruPerCpuHashMap": MapKind(10, percpu=True, batch=True),
     "LpmTrieMap": MapKind(11),
     "QueueMap": MapKind(22, keyless=True),
     "StackMap": MapKind(23, keyless=True),

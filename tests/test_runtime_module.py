@@ -240,3 +240,27 @@ def test_poll_checks_its_arguments(args: tuple, fragment: str) -> None:
         m.pe.poll(*args)
     with pytest.raises(TypeError, match=fragment):
         m.rb.poll(*args)
+
+
+def test_every_cold_half_installs_completely() -> None:
+    """Import each companion module in a fresh process: a placeholder it does not define fails here.
+
+    install_cold_half checks this on import, but only when some test happens to
+    touch a name of that class first; this imports all four unconditionally.
+    """
+    script = textwrap.dedent(f"""
+        import sys
+        sys.path.insert(0, {str(ROOT)!r})
+        import importlib
+        from bpfimport.runtime import module
+        for name in ("object", "program", "maps", "globals"):
+            importlib.import_module("bpfimport.runtime." + name)
+        left = [f"{{cls.__name__}}.{{n}}"
+                for cls in (module.BpfObject, module.Program, module.Map, module._EventMap,
+                            module.RingBufferMap, module.PerfEventArrayMap, module.Global)
+                for n, a in vars(cls).items() if isinstance(a, module._InColdHalf)]
+        print(",".join(left) or "-")
+    """)
+    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "-"

@@ -314,7 +314,7 @@ class Map:
         self._kind = MAP_KINDS[spec.kind]
         self._kc: Any = None  # key and value codecs, made on first use
         self._vc: Any = None
-        self._batch_ok = self._kind.type_id in (1, 2, 5, 6, 9, 10)
+        self._batch_ok = self._kind.batch  # cleared when the kernel turns batches down
 
     @property
     def name(self) -> str:

@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 TRIPLE = "bpfel-unknown-none"
-STACK_LIMIT = 512
 OPTIONS = (
     # LLVM's own stack check ends the process; raise it and check the object ourselves instead
     "-bpf-stack-size=65536",

@@ -15,11 +15,12 @@ from ..errors import CompileError, SetupError
 from ..options import CompileOptions
 from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
 from . import CompiledModule
-from .backend import STACK_LIMIT, BackendError, deepest_stack, emit_object
+from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
 from .frontend.model import MapDecl, Source
+from .tables import STACK_HINT, STACK_LIMIT
 
 BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
 
@@ -82,14 +83,19 @@ def _module_name(filename: str) -> str:
 
 
 def check_stack(obj: bytes, model: ModuleModel) -> None:
+    """LLVM was told not to stop at 512 bytes (it would exit the process): check here."""
     for section, depth in deepest_stack(obj).items():
         if depth <= STACK_LIMIT:
             continue
         owner = next((f for f in model.functions.values() if f.section == section), None)
-        node = owner.node if owner else next(iter(model.functions.values())).node
+        if owner is not None:
+            what, node = f"'{owner.name}'", owner.node
+        else:  # .text: the subprograms, which LLVM lays out together
+            subprograms = [f for f in model.functions.values() if f.section is None]
+            what = "the subprograms (" + ", ".join(f.name for f in subprograms) + ")"
+            node = subprograms[0].node if subprograms else None
         raise model.source.error(
-            node, f"'{node.name}' uses {depth} bytes of BPF stack; the kernel allows {STACK_LIMIT}",
-            "keep large structs in a map (e.g. a PerCpuArrayMap with one entry) and work on the map value")
+            node, f"{what} use {depth} bytes of BPF stack; the kernel allows {STACK_LIMIT}", STACK_HINT)
 
 
 def map_value_spec(m: MapDecl) -> str | None:

@@ -34,6 +34,11 @@ class Helper:
     TRACE_VPRINTK = 177
 
 
+# The kernel's limit on a program's stack, and what to do instead of a large local.
+STACK_LIMIT = 512
+STACK_HINT = ("keep large structs in a map (e.g. a PerCpuArrayMap with one entry) "
+              "and work on the map value")
+
 # map update flags
 BPF_ANY = 0
 BPF_NOEXIST = 1

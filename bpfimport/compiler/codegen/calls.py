@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..frontend.model import MapDecl
 from ..frontend.resolve import builtin_name, resolve_type
-from ..tables import BPF_ANY, BPF_NOEXIST, Helper
+from ..tables import BPF_NOEXIST, Helper
 from ..types import (
     BOOL,
     CHAR,
@@ -23,8 +23,8 @@ from ..types import (
     PtrType,
     StructType,
 )
-from .ir import Block, Value
-from .values import LitType, StrType
+from .ir import Value
+from .values import LitType, StrType, lit, show
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -162,15 +162,12 @@ class CallsMixin:
         if not node.args:
             if node.keywords:
                 raise self.err(node, "casts take one positional argument")
-            return self.coerce(Value(self.lit_type(0), "0"), ty, node, True)
+            return self.coerce(lit(0), ty, node, True)
         arg = self.one_arg(node, str(ty))
         v = self.expr(arg)
         if isinstance(ty, BoolType):
             return self.truth(v, arg)
         return self.coerce(v, ty, arg, explicit=True)
-
-    def lit_type(self: FunctionCodegen, value: int) -> BpfType:
-        return LitType(value)
 
     def construct(self: FunctionCodegen, struct: StructType, node: ast.Call) -> Value:
         tmp = self.temp_aggregate(struct)
@@ -291,7 +288,7 @@ class CallsMixin:
         arg = self.one_arg(node, "len")
         v = self.expr(arg)
         if isinstance(v.ty, ArrayType):
-            return Value(self.lit_type(v.ty.length), str(v.ty.length))
+            return lit(v.ty.length)
         raise self.err(arg, "len() works on fixed-size arrays only")
 
     def log2_call(self: FunctionCodegen, node: ast.Call) -> Value:
@@ -372,7 +369,7 @@ class CallsMixin:
             args.append(self.coerce(Value(U32, self.b.cast("zext", "i8", v.ref, "i32")), U64, node).ref)
             return
         if v.ty.aggregate:
-            raise self.err(node, f"a {self.show(v.ty)} cannot be printed whole", "print its fields")
+            raise self.err(node, f"a {show(v.ty)} cannot be printed whole", "print its fields")
         v = self.numeric(v, node)
         if isinstance(v.ty, LitType):
             try:  # a constant is formatted now, exactly as Python would
@@ -509,7 +506,7 @@ class CallsMixin:
 
     def map_delete(self: FunctionCodegen, decl: MapDecl, key: Value, node: ast.AST) -> Value:
         kty, _ = self.check_keyed(decl, node)
-        if decl.map_kind_array:
+        if decl.is_array:
             raise self.err(node, f"entries of {decl.kind} '{decl.name}' cannot be deleted",
                            "array maps hold every index; store 0 instead")
         kp = self.operand_ptr("key", kty, key, node)
@@ -521,12 +518,12 @@ class CallsMixin:
         """``m[k] += n``: insert 0 when missing, then update in place (atomically for + - | & ^)."""
         kty, vty = self.check_keyed(decl, node)
         if not isinstance(vty, IntType):
-            raise self.err(node, f"'{decl.name}[k] op= ...' needs integer values, not {self.show(vty)}")
+            raise self.err(node, f"'{decl.name}[k] op= ...' needs integer values, not {show(vty)}")
         kp = self.operand_ptr("key", kty, key, node)
         mp = f"@{decl.name}"
         p = self.b.call_helper(Helper.MAP_LOOKUP_ELEM, "ptr", [("ptr", mp), ("ptr", kp)])
         have = self.b.block
-        if not decl.map_kind_array:
+        if not decl.is_array:
             missing, done = self.b.new_block("aug.insert"), self.b.new_block("aug.have")
             self.b.cbr(self.b.icmp("eq", "ptr", p, "null"), missing, done)
             self.b.position(missing)
@@ -547,4 +544,4 @@ class CallsMixin:
         self.b.position(skip)
 
 
-__all__ = ["CallsMixin", "BPF_ANY", "Block"]
+__all__ = ["CallsMixin"]

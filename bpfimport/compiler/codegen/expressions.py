@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import ast
 
-from ..frontend.resolve import const_value
+from ..frontend.resolve import FOLD_BINOPS, const_value
 from ..types import (
     BOOL,
     I64,
@@ -37,13 +37,6 @@ if TYPE_CHECKING:
 _ARITH = {
     ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul",
     ast.BitAnd: "and", ast.BitOr: "or", ast.BitXor: "xor",
-}
-_FOLD = {
-    ast.Add: lambda a, b: a + b, ast.Sub: lambda a, b: a - b, ast.Mult: lambda a, b: a * b,
-    ast.BitAnd: lambda a, b: a & b, ast.BitOr: lambda a, b: a | b, ast.BitXor: lambda a, b: a ^ b,
-    ast.FloorDiv: lambda a, b: a // b, ast.Mod: lambda a, b: a % b,
-    ast.LShift: lambda a, b: a << b, ast.RShift: lambda a, b: a >> b,
-    ast.Pow: lambda a, b: a**b,
 }
 _CMP_SIGNED = {ast.Lt: "slt", ast.LtE: "sle", ast.Gt: "sgt", ast.GtE: "sge", ast.Eq: "eq", ast.NotEq: "ne"}
 _CMP_UNSIGNED = {ast.Lt: "ult", ast.LtE: "ule", ast.Gt: "ugt", ast.GtE: "uge", ast.Eq: "eq", ast.NotEq: "ne"}
@@ -144,7 +137,7 @@ class ExpressionsMixin:
         if isinstance(op, ast.Div):
             raise self.err(node, "'/' is true division, which BPF cannot do (no floating point)",
                            "use '//' for integer division")
-        if type(op) not in _FOLD:
+        if type(op) not in FOLD_BINOPS:
             raise self.err(node, f"operator '{_PY_OPS.get(type(op), '?')}' is not supported on integers")
         a = self.numeric(a, node)
         b = self.numeric(b, node)
@@ -171,7 +164,7 @@ class ExpressionsMixin:
             raise self.err(node, "negative shift count or exponent")
         if isinstance(op, (ast.LShift, ast.Pow)) and b > 128:
             raise self.err(node, "constant is far too large for 64 bits")
-        value = _FOLD[type(op)](a, b)
+        value = FOLD_BINOPS[type(op)](a, b)
         # Intermediate constants may exceed 64 bits, as in Python (2**64 - 1); where a constant
         # is used, it must fit its type.  The bound only keeps folding cheap.
         if not -(1 << 128) < value < (1 << 128):
@@ -411,7 +404,6 @@ class ExpressionsMixin:
                     self.b.position(nxt)
                 left = right_v
             return
-        self.at_expr(node)
         self.branch(self.truth(self.expr(node), node), then, other)
 
     def compare_pair_values(self: FunctionCodegen, op: ast.cmpop, left: Value, right: Value,
@@ -430,9 +422,6 @@ class ExpressionsMixin:
             return (other,)
         self.b.cbr(c.ref, then, other)
         return (then, other)
-
-    def at_expr(self: FunctionCodegen, node: ast.AST) -> None:
-        """Keep the statement's line: expressions inside it share it."""
 
     # ------------------------------------------------------------ value-producing control flow
     def expr_BoolOp(self: FunctionCodegen, node: ast.BoolOp) -> Value:
@@ -536,7 +525,7 @@ class ExpressionsMixin:
         base = self.aggregate_ref(node.value)
         struct = base.ty
         if not isinstance(struct, StructType):
-            raise self.err(node, f"a {self.show(base.ty)} has no field '{node.attr}'")
+            raise self.err(node, f"a {show(base.ty)} has no field '{node.attr}'")
         f = struct.field(node.attr)
         if f is None:
             names = ", ".join(x.name for x in struct.fields)
@@ -552,7 +541,7 @@ class ExpressionsMixin:
         if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
             return Value(v.ty.pointee, v.ref)
         if not v.ty.aggregate:
-            raise self.err(node, f"a {self.show(v.ty)} has no fields or elements")
+            raise self.err(node, f"a {show(v.ty)} has no fields or elements")
         return v
 
     def expr_Subscript(self: FunctionCodegen, node: ast.Subscript) -> Value:
@@ -563,7 +552,7 @@ class ExpressionsMixin:
             return self.string_byte(node)
         base = self.aggregate_ref(node.value)
         if not isinstance(base.ty, ArrayType):
-            raise self.err(node, f"a {self.show(base.ty)} cannot be indexed")
+            raise self.err(node, f"a {show(base.ty)} cannot be indexed")
         return self.element(base, node.slice, node, None)
 
     def is_constant_string(self: FunctionCodegen, node: ast.expr) -> bool:
@@ -635,9 +624,6 @@ class ExpressionsMixin:
             return None
         zero = "false" if isinstance(arr.elem, BoolType) else "0"
         return Value(result.ty, self.b.phi(result.llvm, [(result.ref, end), (zero, before)]))
-
-    def show(self: FunctionCodegen, t: BpfType) -> str:
-        return show(t)
 
 
 def _char_side(v: Value, other: Value) -> Value:

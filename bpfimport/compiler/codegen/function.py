@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 
 from ..frontend.model import FunctionDecl, ModuleModel
+from ..tables import STACK_HINT, STACK_LIMIT
 from ..types import (
     BOOL,
     CHAR,
@@ -36,7 +37,6 @@ TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of ev
 if TYPE_CHECKING:
     from .module import ModuleCodegen
 
-STACK_LIMIT = 512
 
 
 class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin):
@@ -132,9 +132,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
             self.stack_bytes += (ty.size + 7) // 8 * 8
             if self.stack_bytes > STACK_LIMIT:
                 raise self.err(self.node, f"'{self.decl.name}' needs more than {STACK_LIMIT} bytes of "
-                               f"BPF stack (this {ty} takes {ty.size})",
-                               "keep large structs in a map (e.g. a PerCpuArrayMap with one entry) "
-                               "and work on the map value")
+                               f"BPF stack (this {ty} takes {ty.size})", STACK_HINT)
         # "l." keeps stack slots apart from temporaries (%r163) and block labels (%cmp.2)
         return self.b.alloca(ty, "l." + _ident(hint) + ".")
 

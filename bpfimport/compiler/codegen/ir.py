@@ -159,10 +159,6 @@ class Builder:
     def store(self, llvm_ty: str, value: str, ptr: str, align: int) -> None:
         self.emit(f"store {llvm_ty} {value}, ptr {ptr}, align {align}")
 
-    def gep(self, base_llvm: str, ptr: str, indices: list[tuple[str, str]]) -> str:
-        idx = ", ".join(f"{t} {v}" for t, v in indices)
-        return self.assign(f"getelementptr inbounds {base_llvm}, ptr {ptr}, {idx}", "p")
-
     def byte_gep(self, ptr: str, offset: int) -> str:
         if offset == 0:
             return ptr

@@ -53,6 +53,7 @@ class ModuleCodegen:
         parts.append(self.license_ir())
         functions = []
         for decl in self.model.functions.values():
+            self.current = None  # an error while setting up points at no stale function
             self.current = FunctionCodegen(self, decl)
             functions.append(self.current.generate())
         parts += [self.string_ir(data, name) for data, name in self._strings.items()]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from ..types import I64, ArrayType, BoolType, BpfType, IntType, PtrType, StructType, mem_llvm
+from ..types import BOOL, I64, ArrayType, BoolType, BpfType, IntType, PtrType, mem_llvm
 from .ir import Value
-from .values import LitType, Local, Loop, NoneType_, StrType
+from .values import LitType, Local, Loop, NoneType_, StrType, show
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class StatementsMixin:
             raise self.err(stmt, f"'{name}' is declared global; its type is set at module level")
         existing = self.locals.get(name)
         if existing is not None and existing.ty != ty:
-            raise self.err(stmt, f"'{name}' is already a {self.show(existing.ty)}")
+            raise self.err(stmt, f"'{name}' is already a {show(existing.ty)}")
         if existing is None:
             self.declare_local(name, ty)
         if stmt.value is not None:
@@ -185,7 +185,7 @@ class StatementsMixin:
                 return
             base = self.aggregate_ref(target.value)
             if not isinstance(base.ty, ArrayType):
-                raise self.err(target, f"a {self.show(base.ty)} cannot be indexed")
+                raise self.err(target, f"a {show(base.ty)} cannot be indexed")
             self.check_writable(target)
             self.element(base, target.slice, target, value)
         else:
@@ -197,8 +197,7 @@ class StatementsMixin:
         if name in self.global_names:
             g = self.model.globals[name]
             if g.final:
-                raise self.err(target, f"'{name}' is Final: BPF code cannot change it",
-                               f"set it from user space before loading: mod.{name}.value = ...")
+                raise self.final_error(target, name)
             self.store(value, g.ty, f"@{name}", target)
             return
         if name in self.model.maps or name in self.model.functions:
@@ -215,10 +214,13 @@ class StatementsMixin:
                 self.declare_local(name, ty, value.ref)  # adopt the temporary, no copy
                 return
             local = self.declare_local(name, ty)
+        elif isinstance(local.ty, PtrType) and not local.ty.nullable and local.ty != value.ty:
+            raise self.err(target, f"'{name}' is the program's context and cannot be rebound",
+                           "use another name for the local")
         elif isinstance(local.ty, PtrType) and not isinstance(value.ty, PtrType):
             if not isinstance(value.ty, NoneType_):
                 raise self.err(target, f"'{name}' holds a map value reference and cannot be "
-                               f"rebound to a {self.show(value.ty)}",
+                               f"rebound to a {show(value.ty)}",
                                f"write through it ({name}.field = ...) or use another name")
         self.store(value, local.ty, local.ptr, target)
 
@@ -235,6 +237,10 @@ class StatementsMixin:
                            "field for text that changes")
         self.string_locals[name] = value
 
+    def final_error(self: FunctionCodegen, node: ast.AST, name: str) -> Exception:
+        return self.err(node, f"'{name}' is Final: BPF code cannot change it",
+                        f"set it from user space before loading: mod.{name}.value = ...")
+
     def check_writable(self: FunctionCodegen, target: ast.expr) -> None:
         root = target
         while isinstance(root, (ast.Attribute, ast.Subscript)):
@@ -242,8 +248,7 @@ class StatementsMixin:
         if isinstance(root, ast.Name) and root.id not in self.locals:
             g = self.model.globals.get(root.id)
             if g is not None and g.final:
-                raise self.err(target, f"'{root.id}' is Final: BPF code cannot change it",
-                               f"set it from user space before loading: mod.{root.id}.value = ...")
+                raise self.final_error(target, root.id)
 
     def construct_in_place(self: FunctionCodegen, target: ast.expr, value: ast.expr) -> bool:
         """``e.comm = comm()`` and ``key = Key(...)`` write straight into the destination."""
@@ -272,7 +277,7 @@ class StatementsMixin:
                 return
             base = self.aggregate_ref(target.value)
             if not isinstance(base.ty, ArrayType):
-                raise self.err(target, f"a {self.show(base.ty)} cannot be indexed")
+                raise self.err(target, f"a {show(base.ty)} cannot be indexed")
             self.check_writable(target)
             elem, shared = base.ty.elem, self.is_shared(target.value)
             index = self.numeric(self.expr(target.slice), target.slice)  # once, before the value
@@ -290,7 +295,7 @@ class StatementsMixin:
             if local is None and name in self.global_names:
                 g = self.model.globals[name]
                 if g.final:
-                    raise self.err(target, f"'{name}' is Final: BPF code cannot change it")
+                    raise self.final_error(target, name)
                 self.update_in_memory(f"@{name}", g.ty, stmt.op, stmt.value, stmt, shared=True)
                 return
             if local is None:
@@ -442,7 +447,7 @@ class StatementsMixin:
             more = self.b.icmp("ugt", ty.llvm, distance, str(abs(step)))
         nxt = self.b.binop("add", ty.llvm, current, str(IntType(ty.bits, True).wrap(step)))
         self.b.store(ty.llvm, nxt, counter, ty.align)
-        self.branch(Value(BoolType(), more), body, orelse)
+        self.branch(Value(BOOL, more), body, orelse)
         if stmt.orelse:
             self.b.position(orelse)
             self.block_of(stmt.orelse)
@@ -482,7 +487,7 @@ class StatementsMixin:
         self.b.br(self.loops[-1].cont)
 
 
-__all__ = ["StatementsMixin", "StructType"]
+__all__ = ["StatementsMixin"]
 
 
 def root_name(node: ast.expr) -> str | None:

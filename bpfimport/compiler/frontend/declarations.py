@@ -241,7 +241,7 @@ class _Declarations:
         mk = MAP_KINDS[kind]
         key = value = None
         key_size = value_size = None
-        if kind in ("PerfEventArray",):
+        if kind == "PerfEventArray":
             # the kernel fixes these at 4 bytes; accept pythonbpf's key_size=c_int32 spelling
             key_size, value_size = 4, 4
         elif not mk.keyless or kind in ("QueueMap", "StackMap", "BloomFilterMap"):
@@ -256,7 +256,7 @@ class _Declarations:
             max_entries = const_int(self.model, args["max_entries"])
             if max_entries is None or not 0 < max_entries < 1 << 32:
                 raise self.err(args["max_entries"], "max_entries must be a constant from 1 to 2**32 - 1")
-        elif kind not in ("PerfEventArray",):
+        elif kind != "PerfEventArray":
             raise self.err(call, f"{kind}() needs max_entries=", f"e.g. {kind}(..., max_entries=1024)")
         flags = 0
         if "flags" in args:
@@ -356,8 +356,6 @@ class _Declarations:
             if not isinstance(v, str) or not v:
                 raise self.err(arg, f"@{kind} needs a constant string")
             values.append(v)
-        if kind in ("uprobe", "uretprobe"):
-            values[0] = values[0]  # the path keeps its leading slash: uprobe//bin/bash:readline
         return spec.section.format(*values)
 
     def function(self, stmt: ast.FunctionDef, program: tuple[str, str] | None) -> None:

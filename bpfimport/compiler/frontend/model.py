@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 
 from ...errors import CompileError
+from ...spec import MAP_KINDS
 from ..types import BpfType, StructType
 
 
@@ -26,10 +27,8 @@ class MapDecl:
         self.event_types: list[BpfType] = []  # what programs send through an event map
 
     @property
-    def map_kind_array(self) -> bool:
+    def is_array(self) -> bool:
         """Array maps hold every index: no insert on first use, no delete."""
-        from ...spec import MAP_KINDS
-
         return MAP_KINDS[self.kind].array
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import ast
 
-from ..tables import LANG_CONSTANTS, LANG_NAMES
+from ..tables import LANG_CONSTANTS
 from ..types import (
     CHAR,
-    I64,
     SCALAR_NAMES,
     ArrayType,
     BpfType,
@@ -15,7 +14,6 @@ from ..types import (
 from .model import ModuleModel
 
 CTYPES_NAMES = {n for n in SCALAR_NAMES if n.startswith("c_")}
-KNOWN_LANG = set(LANG_NAMES) | CTYPES_NAMES | {"str", "int", "bool", "print", "range", "len"}
 
 
 def builtin_name(model: ModuleModel, node: ast.expr) -> str | None:
@@ -63,7 +61,7 @@ def const_int(model: ModuleModel, node: ast.expr) -> int | None:
     return value if isinstance(value, int) else None
 
 
-_FOLD_BIN = {
+FOLD_BINOPS = {
     ast.Add: lambda a, b: a + b,
     ast.Sub: lambda a, b: a - b,
     ast.Mult: lambda a, b: a * b,
@@ -96,7 +94,7 @@ def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
                 return ~v
             if isinstance(node.op, ast.Not):
                 return int(not v)
-    if isinstance(node, ast.BinOp) and type(node.op) in _FOLD_BIN:
+    if isinstance(node, ast.BinOp) and type(node.op) in FOLD_BINOPS:
         a = const_value(model, node.left)
         b = const_value(model, node.right)
         if isinstance(a, int) and isinstance(b, int):
@@ -106,7 +104,7 @@ def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
                 return None
             if isinstance(node.op, ast.Pow) and not 0 <= b < 4096:
                 return None
-            return _FOLD_BIN[type(node.op)](a, b)
+            return FOLD_BINOPS[type(node.op)](a, b)
     return None
 
 
@@ -145,5 +143,3 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
             return ArrayType(CHAR, count)
     return None
 
-
-DEFAULT_INT = I64

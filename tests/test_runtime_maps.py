@@ -293,3 +293,45 @@ def test_bloom_filter_membership(mod: BpfModule) -> None:
     assert 2**40 not in b  # cannot be a u32
     with pytest.raises(MapError, match="value in m"):
         b.peek()
+
+
+def test_integer_ranges_follow_the_type() -> None:
+    """Signed types take their C range; unsigned ones also the negatives that wrap; bool 0/1."""
+    from bpfimport.runtime.codec import TypeSystem
+
+    types = TypeSystem(RO.main()[1])
+    i32, u32, i8, b = (types.codec(t) for t in ("i32", "u32", "i8", "bool"))
+    assert i32.encode(2**31 - 1) == (2**31 - 1).to_bytes(4, "little")
+    assert i32.decode(i32.encode(-2**31)) == -2**31
+    for bad in (2**31, 3 * 10**9, -2**31 - 1):
+        with pytest.raises(OverflowError, match=r"out of range for i32 \(-2147483648..2147483647\)"):
+            i32.encode(bad)
+    assert u32.decode(u32.encode(-1)) == 2**32 - 1
+    with pytest.raises(OverflowError, match="u32"):
+        u32.encode(2**32)
+    with pytest.raises(OverflowError):
+        i8.encode(128)
+    assert b.decode(b.encode(True)) is True and b.decode(b.encode(0)) is False
+    for bad in (200, 2, -1):
+        with pytest.raises(ValueError, match="not a bool"):
+            b.encode(bad)
+
+
+def test_struct_writes_refuse_unknown_fields_and_other_structs() -> None:
+    from bpfimport.runtime.codec import TypeSystem
+
+    types = TypeSystem(RO.main()[1])
+    key = types.codec("struct Key")  # {u32 a; u16 b}: 8 bytes
+    assert key.encode({"a": 1, "b": 2}) == bytes([1, 0, 0, 0, 2, 0, 0, 0])
+    with pytest.raises(TypeError, match="struct Key has no field 'c'"):
+        key.encode({"a": 1, "c": 2})
+
+    class Other(ctypes.Structure):  # same size, other fields
+        _fields_ = [("x", ctypes.c_uint64)]
+
+    class Same(ctypes.Structure):  # the same layout, e.g. the class from before a reload
+        _fields_ = [("a", ctypes.c_uint32), ("b", ctypes.c_uint16)]
+
+    with pytest.raises(TypeError, match="expected struct Key"):
+        key.encode(Other(5))
+    assert key.encode(Same(1, 2)) == bytes([1, 0, 0, 0, 2, 0, 0, 0])

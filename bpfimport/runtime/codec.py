@@ -52,15 +52,20 @@ class Codec:
 class IntCodec(Codec):
     """Fixed-width integers; out-of-range values raise, negatives wrap into unsigned types."""
 
-    def __init__(self, size: int, signed: bool, ctype: type, is_bool: bool = False) -> None:
+    def __init__(self, size: int, signed: bool, ctype: type, is_bool: bool = False,
+                 name: str = "") -> None:
         self.size = size
         self.signed = signed
         self.ctype = ctype
         self.is_bool = is_bool
+        self.name = name or f"{'i' if signed else 'u'}{8 * size}"
         self.fmt = "?" if is_bool else _INT_FORMATS[(size, signed)]
-        self.lo = -(1 << (8 * size - 1))
-        self.hi = 1 << (8 * size)
-        self.mask = self.hi - 1
+        bits = 8 * size
+        # signed: the C range; unsigned: also the negatives of the same width, which wrap
+        # (-1 is 0xffffffff in a u32), as the docs promise
+        self.lo = 0 if is_bool else -(1 << (bits - 1))
+        self.hi = 2 if is_bool else 1 << (bits - 1 if signed else bits)
+        self.mask = (1 << bits) - 1
 
     def encode(self, value: Any) -> bytes:
         if isinstance(value, ctypes._SimpleCData):
@@ -70,7 +75,10 @@ class IntCodec(Codec):
         except AttributeError:
             raise TypeError(f"expected an int, got {type(value).__name__}") from None
         if not self.lo <= v < self.hi:
-            raise OverflowError(f"{v} does not fit in {8 * self.size} bits")
+            if self.is_bool:
+                raise ValueError(f"{v} is not a bool (True/False, 1/0)")
+            raise OverflowError(f"{v} is out of range for {self.name} "
+                                f"({self.lo}..{self.hi - 1})")
         return (v & self.mask).to_bytes(self.size, "little")
 
     def decode(self, buf: Any, offset: int = 0) -> Any:
@@ -168,13 +176,18 @@ class StructCodec(Codec):
 
     def encode(self, value: Any) -> bytes:
         cls = self.ctype
-        if isinstance(value, cls):
-            return bytes(value)
-        if isinstance(value, ctypes.Structure) and ctypes.sizeof(value) == self.size:
-            return bytes(value)  # a structurally identical class (e.g. from another import)
+        if isinstance(value, cls) or (isinstance(value, ctypes.Structure)
+                                      and ctypes.sizeof(value) == self.size
+                                      and _layout(type(value)) == _layout(cls)):
+            return bytes(value)  # or a class with the same fields (e.g. from before a reload)
         if isinstance(value, (bytes, bytearray)) and len(value) == self.size:
             return bytes(value)
         if isinstance(value, dict):
+            names = {f[0] for f in cls._fields_}
+            unknown = [k for k in value if k not in names]
+            if unknown:  # cls(**value) would set them as plain attributes and drop them
+                raise TypeError(f"struct {self.name} has no field {unknown[0]!r} "
+                                f"(fields: {', '.join(f[0] for f in cls._fields_)})")
             return bytes(cls(**value))
         if isinstance(value, tuple):
             return bytes(cls(*value))
@@ -188,6 +201,11 @@ class StructCodec(Codec):
         stride = stride or self.size
         make = self.ctype.from_buffer_copy
         return [make(buf, i * stride) for i in range(count)]
+
+
+def _layout(cls: type) -> list[tuple[str, int, int]]:
+    """A struct class's fields as (name, offset, size): equal layouts hold the same data."""
+    return [(f[0], getattr(cls, f[0]).offset, getattr(cls, f[0]).size) for f in cls._fields_]
 
 
 class TypeSystem:
@@ -230,4 +248,4 @@ class TypeSystem:
         if base == "char":
             return CharCodec()
         size, signed, ct_name = SCALARS[base]
-        return IntCodec(size, signed, getattr(ctypes, ct_name), is_bool=base == "bool")
+        return IntCodec(size, signed, getattr(ctypes, ct_name), is_bool=base == "bool", name=base)

@@ -1,8 +1,8 @@
 """The compiler: ``.bpf.py`` source → checked model → LLVM IR → BPF ELF object.
 
 Only the import hook (on a cache miss) and the command line import this
-package: it loads LLVM (llvmlite's shared library, ~10 ms through
-``llvmffi``; ~0.1 s through ``llvmlite.binding``), so the runtime never does.
+package: it loads LLVM (llvmlite's shared library, ~10-15 ms through
+``llvmffi``; ~50 ms through ``llvmlite.binding``), so the runtime never does.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The few C functions of llvmlite's ``libllvmlite.so`` the backend needs, called directly.
 
 ``import llvmlite.binding`` costs ~50 ms on a cold compile, of which the
-``dlopen`` of its library is ~14 ms: the rest is its Python layer (``ffi``
+``dlopen`` of its library is ~10-15 ms: the rest is its Python layer (``ffi``
 finds the library through ``importlib.resources``, then ~15 modules declare
 hundreds of functions).  This module loads the same library with ctypes and
 declares only the ~25 ``LLVMPY_*`` functions the backend calls, each with the

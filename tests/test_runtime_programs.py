@@ -194,3 +194,17 @@ def test_tracepoint_attach_without_tracefs(kernel: None, tmp_path) -> None:  # t
     assert r.returncode == 0, r.stderr
     assert "BpfError" in r.stdout, r.stdout
     assert "mount -t tracefs nodev /sys/kernel/tracing" in r.stdout
+
+
+@pytest.mark.parametrize("kwargs,fragment", [
+    ({"data": "abc"}, r"data=\.\.\.\) takes the packet as bytes, got str"),
+    ({"data": 14}, "takes the packet as bytes, got int"),
+    ({"ctx": "abc"}, r"ctx=\.\.\.\) takes bytes or a ctypes instance"),
+    ({"repeat": "1"}, r"repeat=\.\.\.\) takes a non-negative int"),
+    ({"data_size_out": -1}, "non-negative int"),
+])
+def test_test_run_says_what_to_pass(kwargs: dict, fragment: str) -> None:
+    m = bound(RO.main)  # checked before anything needs the kernel
+    with pytest.raises(TypeError, match=fragment):
+        m.xdp_pass.test_run(**kwargs)
+    assert not m.__bpf_object__.loaded

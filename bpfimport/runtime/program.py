@@ -46,12 +46,11 @@ _SECTION_TYPES = {
     "netfilter": "netfilter",
 }
 
-# Types whose BPF_PROG_TEST_RUN runs once and refuses repeat/duration/data.
+# Types whose BPF_PROG_TEST_RUN runs once and refuses repeat/duration/data, and
+# ctx_out too (the same kernel code path: bpf_prog_test_run_raw_tp/_syscall/_tracing).
 _RUN_ONCE = {"raw_tracepoint", "raw_tracepoint_writable", "syscall", "tracing"}
 # Types whose test run writes the context back into ctx_in (no ctx_out allowed).
 _CTX_IN_PLACE = {"syscall"}
-# Types whose test run refuses ctx_out.
-_NO_CTX_OUT = {"raw_tracepoint", "raw_tracepoint_writable", "syscall", "tracing"}
 _XDP_HEADROOM = 256
 
 
@@ -91,6 +90,19 @@ class TestRunResult:
         return all(getattr(self, n) == getattr(other, n) for n in self.__slots__)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+def _check_test_run_args(data: Any, ctx: Any, repeat: Any, data_size_out: Any) -> None:
+    """Say what to pass before ``bytes()`` or ctypes give an error about their own internals."""
+    if data is not None and not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"test_run(data=...) takes the packet as bytes, got {type(data).__name__}")
+    if ctx is not None and not isinstance(ctx, (bytes, bytearray, memoryview, ctypes.Structure,
+                                                ctypes.Array, ctypes.Union)):
+        raise TypeError(f"test_run(ctx=...) takes bytes or a ctypes instance (a Structure, or "
+                        f"(c_uint64 * N)(...) for raw tracepoints), got {type(ctx).__name__}")
+    for name, v in (("repeat", repeat), ("data_size_out", data_size_out)):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 0):
+            raise TypeError(f"test_run({name}=...) takes a non-negative int, got {v!r}")
 
 
 class _ProgramColdHalf:
@@ -153,6 +165,7 @@ class _ProgramColdHalf:
         """
         from . import libbpf as L
 
+        _check_test_run_args(data, ctx, repeat, data_size_out)
         ptype = self.type
         run_once = ptype in _RUN_ONCE
         if repeat is None:
@@ -186,7 +199,7 @@ class _ProgramColdHalf:
             ctx_in = ctypes.create_string_buffer(raw, len(raw))
             opts.ctx_in = ctypes.cast(ctx_in, ctypes.c_void_p)
             opts.ctx_size_in = len(raw)
-            if ptype not in _NO_CTX_OUT:
+            if not run_once:
                 ctx_out = ctypes.create_string_buffer(len(raw))
                 opts.ctx_out = ctypes.cast(ctx_out, ctypes.c_void_p)
                 opts.ctx_size_out = len(raw)

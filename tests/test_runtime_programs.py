@@ -208,3 +208,13 @@ def test_test_run_says_what_to_pass(kwargs: dict, fragment: str) -> None:
     with pytest.raises(TypeError, match=fragment):
         m.xdp_pass.test_run(**kwargs)
     assert not m.__bpf_object__.loaded
+
+
+def test_attaching_twice_says_detach_first(mod: BpfModule, tracing: None) -> None:
+    need(os.path.isdir("/sys/kernel/tracing/events/syscalls/sys_enter_getppid"),
+         "syscall tracepoints (CONFIG_FTRACE_SYSCALLS) are not available")
+    link = mod.tp.attach()
+    with pytest.raises(BpfError, match="already attached there; detach the existing link first"):
+        mod.tp.attach()
+    link.detach()
+    mod.tp.attach().detach()  # and once detached, it attaches again

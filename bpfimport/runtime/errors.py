@@ -42,7 +42,7 @@ def _has_privilege() -> bool:
 
 def privilege_error(what: str, err: int, libbpf_log: str = "") -> BpfError:
     msg = f"{what}: loading BPF programs needs root or CAP_BPF (run as root, or grant CAP_BPF)"
-    return BpfError(_with_log(msg, libbpf_log), err)
+    return BpfError(with_log(msg, libbpf_log), err)
 
 
 def split_verifier_log(log: str) -> tuple[str, str | None]:
@@ -111,7 +111,7 @@ def program_type_error(program: str, ptype: str | None, err: int, libbpf_log: st
     msg = (f"program '{program}' ({kind}) cannot be loaded: this kernel does not allow "
            f"{ptype or 'this'} programs (not configured, or refused in lockdown mode); "
            f"use a tracepoint or raw_tracepoint program instead")
-    return BpfError(_with_log(msg, libbpf_log), err)
+    return BpfError(with_log(msg, libbpf_log), err)
 
 
 def load_error(
@@ -124,17 +124,15 @@ def load_error(
 ) -> BpfError:
     """The best explanation for a failed ``bpf_object__load``."""
     err = abs(err)
-    if program and verifier_log.strip() and err not in (E.EPERM,):
+    if program and verifier_log.strip() and err != E.EPERM:
         return verifier_error(program, verifier_log, err)
     if err in (E.EPERM, E.EACCES) and not _has_privilege():
         return privilege_error(f"cannot load BPF object '{object_name}'", err, libbpf_log)
-    if program and err == E.EPERM and program_type in _TRACING_TYPES:
-        return program_type_error(program, program_type, err, libbpf_log)
     if program and err in (E.EINVAL, E.EPERM, E.ENOTSUP, 524) and program_type in _TRACING_TYPES:
         return program_type_error(program, program_type, err, libbpf_log)
     where = f"program '{program}' of " if program else ""
-    msg = f"failed to load {where}BPF object '{object_name}': {_strerror(err)}"
-    return BpfError(_with_log(msg, libbpf_log), err)
+    msg = f"failed to load {where}BPF object '{object_name}': {strerror(err)}"
+    return BpfError(with_log(msg, libbpf_log), err)
 
 
 def attach_error(program: str, section: str, err: int, libbpf_log: str) -> BpfError:
@@ -144,20 +142,24 @@ def attach_error(program: str, section: str, err: int, libbpf_log: str) -> BpfEr
     if kind in ("tp", "tracepoint") and not _tracefs_mounted():
         msg = (f"cannot attach program '{program}' to {section}: tracefs is not mounted; "
                f"mount it as root with `mount -t tracefs nodev {TRACEFS}`")
-        return BpfError(_with_log(msg, libbpf_log), err)
+        return BpfError(with_log(msg, libbpf_log), err)
     if kind in ("kprobe", "kretprobe", "ksyscall", "kretsyscall") and not kprobes_available():
         msg = (f"cannot attach program '{program}' to {section}: this kernel has no kprobes "
                f"(CONFIG_KPROBES is off); attach to a tracepoint or raw_tracepoint instead")
-        return BpfError(_with_log(msg, libbpf_log), err)
+        return BpfError(with_log(msg, libbpf_log), err)
     if err in (E.EPERM, E.EACCES) and not _has_privilege():
         return privilege_error(f"cannot attach program '{program}'", err, libbpf_log)
     if err == E.EOPNOTSUPP:
         msg = (f"program '{program}' (section '{section}') cannot be attached automatically; "
                f"its section does not say where (e.g. xdp/tc/socket programs need an interface "
                f"or socket, syscall programs are run with test_run())")
-        return BpfError(_with_log(msg, libbpf_log), err)
-    msg = f"cannot attach program '{program}' to {section}: {_strerror(err)}"
-    return BpfError(_with_log(msg, libbpf_log), err)
+        return BpfError(with_log(msg, libbpf_log), err)
+    if err == E.EEXIST:
+        msg = (f"cannot attach program '{program}' to {section}: {strerror(err)}: the "
+               f"program is already attached there; detach the existing link first")
+        return BpfError(with_log(msg, libbpf_log), err)
+    msg = f"cannot attach program '{program}' to {section}: {strerror(err)}"
+    return BpfError(with_log(msg, libbpf_log), err)
 
 
 def _tracefs_mounted() -> bool:
@@ -174,7 +176,8 @@ def kprobes_available() -> bool:
                for d in (TRACEFS, "/sys/kernel/debug/tracing"))
 
 
-def _strerror(err: int) -> str:
+def strerror(err: int) -> str:
+    """``File exists (EEXIST)``: the text and the name to search for; libbpf's own codes too."""
     if err >= 4000:
         from . import libbpf
 
@@ -183,7 +186,8 @@ def _strerror(err: int) -> str:
     return f"{os.strerror(err)} ({name})" if err else "unknown error"
 
 
-def _with_log(msg: str, libbpf_log: str) -> str:
+def with_log(msg: str, libbpf_log: str) -> str:
+    """``msg``, then what libbpf said that explains it (if anything)."""
     log = _relevant(libbpf_log)
     if not log:
         return msg

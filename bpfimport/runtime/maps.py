@@ -134,7 +134,7 @@ class _MapColdHalf:
     def _error(self, op: str, err: int) -> BpfError:
         from . import errors as rterrors
 
-        return BpfError(f"{op} on map '{self.name}' failed: {rterrors._strerror(err)}", err)
+        return BpfError(f"{op} on map '{self.name}' failed: {rterrors.strerror(err)}", err)
 
     # ---- single-element operations ----------------------------------------------------
 

@@ -83,8 +83,8 @@ class _BpfObjectColdHalf:
             ptr = lb.bpf_object__open_mem(buf, len(self.data), ctypes.byref(opts))
             if not ptr:
                 err = L.last_errno()
-                raise BpfError(rterrors._with_log(
-                    f"cannot open BPF object '{self.name}': {rterrors._strerror(err)}",
+                raise BpfError(rterrors.with_log(
+                    f"cannot open BPF object '{self.name}': {rterrors.strerror(err)}",
                     L.log_text(lines, L.LIBBPF_WARN)), err)
             try:
                 progs, logs = self._collect_programs(lb, ptr)
@@ -112,7 +112,7 @@ class _BpfObjectColdHalf:
             # the kernel's complaint is the last line of its BTF dump
             tail = "\n".join(f"  {ln}" for ln in btf_text.splitlines()[-3:])
             detail = f"\nkernel BTF log (end):\n{tail}" if btf_text else ""
-            raise BpfError(rterrors._with_log(
+            raise BpfError(rterrors.with_log(
                 f"the kernel rejected the BTF of '{self.name}' (libbpf would load it without "
                 f"BTF, losing source lines and map types; this is a compiler bug){detail}",
                 warnings))

@@ -242,7 +242,7 @@ class _ProgramColdHalf:
             return BpfError(f"{what}{hint}", err)
         if err in (E.EPERM, E.EACCES):
             return rterrors.privilege_error(what, err)
-        return BpfError(f"{what} failed: {rterrors._strerror(err)}", err)
+        return BpfError(f"{what} failed: {rterrors.strerror(err)}", err)
 
 
 install_cold_half(Program, _ProgramColdHalf)

@@ -403,3 +403,26 @@ print(m.on_getppid.section, m.calls.kind, m.THREAD.value)
     file_line, handles = r.stdout.splitlines()
     assert file_line.endswith("app.zip/zapp/probes/counter.bpf.py")
     assert handles == "tracepoint/syscalls/sys_enter_getppid ArrayMap 0"
+
+
+def test_handles_from_before_a_reload_refuse_to_load_the_old_object(
+        bpf_dir: Path, kernel: None) -> None:
+    """`old = mod.h` then a reload: old must not load a private copy that mod.close() misses."""
+    need_compiler()
+    src = bpf_dir / "rh.bpf.py"
+    src.write_text(TRIVIAL)
+    mod = importlib.import_module("rh_bpf")
+    name = next(p.name for p in mod.__bpf_spec__.programs)
+    old_prog = getattr(mod, name)
+    old_prog.fd  # noqa: B018 - loaded
+    old_obj = mod.__bpf_object__
+    src.write_text(TRIVIAL + "# changed\n")
+    importlib.reload(mod)
+    assert not old_obj.loaded
+    with pytest.raises(bpfimport.BpfError, match=f"module 'rh_bpf' was reloaded; .* use rh_bpf.{name} again"):
+        old_prog.fd  # noqa: B018
+    with pytest.raises(bpfimport.BpfError, match="was reloaded"):
+        old_obj.load()
+    assert not old_obj.loaded
+    assert getattr(mod, name).fd >= 0  # the new handle works
+    mod.close()

@@ -264,3 +264,32 @@ def test_every_cold_half_installs_completely() -> None:
     r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "-"
+
+
+def test_a_concurrent_close_does_not_make_a_program_missing(
+        kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A close() in another thread right after load() must not turn into 'has no program'."""
+    import threading
+
+    m = bound()
+    obj = m.__bpf_object__
+    real_load = BpfObject.load
+    closers: list[threading.Thread] = []
+
+    def load_then_close_elsewhere(self: BpfObject) -> BpfObject:
+        real_load(self)
+        t = threading.Thread(target=self.close)
+        closers.append(t)
+        t.start()
+        t.join(0.3)  # blocks on the object's lock once program_ptr holds it
+        return self
+
+    monkeypatch.setattr(BpfObject, "load", load_then_close_elsewhere)
+    try:
+        assert obj.program_ptr("put")
+        assert obj.map_ptr("counts")
+    finally:
+        monkeypatch.undo()
+        for t in closers:
+            t.join()
+        m.close()

@@ -87,6 +87,7 @@ class DataSections:
 
     def read(self, g: GlobalSpec, codec: Codec) -> Any:
         if not self.obj.loaded:
+            self.obj.check_current(g.name)
             raw = self.pending.get(g.name)
             if raw is None:
                 raw = _initial_bytes(g, codec.size)
@@ -96,6 +97,7 @@ class DataSections:
     def write(self, g: GlobalSpec, codec: Codec, value: Any) -> None:
         raw = codec.encode(value)
         if not self.obj.loaded:
+            self.obj.check_current(g.name)  # a write to a reloaded module's old object is lost
             self.pending[g.name] = raw
             return
         if g.final or g.section == ".rodata":

@@ -106,6 +106,9 @@ def bind_module(module: BpfModule, spec: ModuleSpec, data: bytes) -> None:
     if previous is not None:
         for name in _declared_names(previous):
             module.__dict__.pop(name, None)
+    old_obj = module.__dict__.get("__bpf_object__")
+    if old_obj is not None:
+        old_obj.retire(module.__name__)
     obj = BpfObject(data, spec, spec.name)
     ns: dict[str, Any] = {"__bpf_object__": obj, "__bpf_spec__": spec}
     for p in spec.programs:
@@ -195,7 +198,7 @@ def install_cold_half(cls: type, cold_half: type) -> None:
 
 
 @cold_half_in("object", """
-    load program_ptr program_fd map_ptr map_fd add_link forget_link add_resource sections
+    load check_current program_ptr program_fd map_ptr map_fd add_link forget_link add_resource sections
     _close_locked
 """)
 class BpfObject:
@@ -220,6 +223,7 @@ class BpfObject:
         self._links: dict[int, Link] = {}
         self._resources: list[Any] = []
         self.after_load: list[Any] = []  # callables run after each successful load
+        self.retired_from: str | None = None  # the module that was rebound to a new object
 
     @property
     def types(self) -> TypeSystem:
@@ -254,6 +258,16 @@ class BpfObject:
             self.close()
         except Exception:  # noqa: BLE001 - never raise from a finaliser
             pass
+
+    def retire(self, module_name: str) -> None:
+        """Close for good: ``module_name`` now has a new object (``importlib.reload``).
+
+        Handles kept from before the reload still point here; loading again
+        would give them a private copy that the module's ``close()`` never
+        reaches, so they raise instead, saying to look the handle up again.
+        """
+        self.retired_from = module_name
+        self.close()
 
     def close(self) -> None:
         """Detach every link, free event buffers and mmaps, close every fd. Idempotent."""

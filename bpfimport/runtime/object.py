@@ -63,8 +63,16 @@ class _BpfObjectColdHalf:
             return self
         with self._lock:
             if self._ptr is None:
+                self.check_current()
                 self._load()
         return self
+
+    def check_current(self, name: str = "NAME") -> None:
+        """Refuse a handle from before ``importlib.reload`` (see ``BpfObject.retire``)."""
+        if self.retired_from is not None:
+            mod = self.retired_from
+            raise BpfError(f"module '{mod}' was reloaded; this handle belongs to the object "
+                           f"it had before: use {mod}.{name} again")
 
     def _load(self) -> None:
         from . import errors as rterrors
@@ -173,11 +181,15 @@ class _BpfObjectColdHalf:
     # ---- access for handles ----------------------------------------------------
 
     def program_ptr(self, name: str) -> int:
-        self.load()
-        try:
-            return self._progs[name]
-        except KeyError:
-            raise BpfError(f"BPF object '{self.name}' has no program '{name}'") from None
+        # under the lock: a close() in another thread between load() and the lookup
+        # would otherwise report a program that exists as missing
+        with self._lock:
+            self.check_current(name)
+            self.load()
+            ptr = self._progs.get(name)
+        if ptr is None:
+            raise BpfError(f"BPF object '{self.name}' has no program '{name}'")
+        return ptr
 
     def program_fd(self, name: str) -> int:
         from . import libbpf as L
@@ -185,11 +197,13 @@ class _BpfObjectColdHalf:
         return L.lib().bpf_program__fd(self.program_ptr(name))
 
     def map_ptr(self, name: str) -> int:
-        self.load()
-        try:
-            return self._maps[name]
-        except KeyError:
-            raise BpfError(f"BPF object '{self.name}' has no map '{name}'") from None
+        with self._lock:  # as in program_ptr
+            self.check_current(name)
+            self.load()
+            ptr = self._maps.get(name)
+        if ptr is None:
+            raise BpfError(f"BPF object '{self.name}' has no map '{name}'")
+        return ptr
 
     def map_fd(self, name: str) -> int:
         from . import libbpf as L

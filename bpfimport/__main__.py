@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, cache
 from .errors import CompileError, SetupError
@@ -247,7 +247,7 @@ def _dump_maps(module: object, spec: object) -> None:
         except Exception as exc:  # noqa: BLE001 - one unreadable map must not hide the others
             print(f"{m.name}: (cannot read: {exc})")
             continue
-        shown = [(k, v) for k, v in items if v or not m.map_kind.array]
+        shown = [(k, v) for k, v in items if not (m.map_kind.array and _is_zero(v))]
         hidden = len(items) - len(shown)
         note = f", {hidden} zero entries not shown" if hidden else ""
         print(f"{m.name} ({m.kind}, {len(shown)} entries{note}):")
@@ -259,10 +259,16 @@ def _dump_maps(module: object, spec: object) -> None:
             print(f"  {k!r}: {v!r}")
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    import select
-    import time
+def _is_zero(value: object) -> bool:
+    """An array map's untouched entry: 0, a per-CPU list of zeros, an all-zero struct."""
+    if isinstance(value, list):
+        return all(_is_zero(v) for v in value)
+    if hasattr(value, "_fields_"):
+        return not any(bytes(value))  # type: ignore[call-overload]
+    return not value
 
+
+def cmd_run(args: argparse.Namespace) -> int:
     from .errors import BpfError
     from .importer import load_file
 
@@ -273,8 +279,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     spec = module.__bpf_spec__
     try:
         module.load()
-    except BpfError as exc:
+        _attach_stream_dump(module, spec, args)
+    except BpfError as exc:  # e.g. from poll(): one line, like every other failure here
         raise CommandError(str(exc)) from None
+    finally:
+        module.close()
+    return 0
+
+
+def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> None:
+    """``run`` once the module is loaded: attach, stream until stopped, print the maps."""
+    import select
+    import time
+
+    from .errors import BpfError
+
     attached = 0
     for p in spec.programs:
         try:
@@ -318,11 +337,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     finally:
         if pipe is not None:
             os.close(pipe)
-    try:
-        _dump_maps(module, spec)
-    finally:
-        module.close()
-    return 0
+    _dump_maps(module, spec)
 
 
 # ---------------------------------------------------------------- the parser

@@ -272,6 +272,7 @@ class CTypes:
         cls = type(s.name, (self._ctypes.Structure,), {
             "_fields_": [(f.name, self.ctype(f.type)) for f in s.fields],
             "__module__": module,
+            "__repr__": _struct_repr,
         })
         for f in s.fields:
             got = getattr(cls, f.name).offset
@@ -283,3 +284,18 @@ class CTypes:
         if size != s.size:
             raise TypeError(f"struct {s.name}: size {size} in ctypes, {s.size} in BPF")
         return cls
+
+
+def _struct_repr(self: Any) -> str:
+    """``Pair(lo=1, hi=2, tag=b'ab')``: events and map values print as data, not addresses."""
+    fields = ", ".join(f"{f[0]}={_plain(getattr(self, f[0]))!r}" for f in self._fields_)
+    return f"{type(self).__name__}({fields})"
+
+
+def _plain(value: Any) -> Any:
+    """A ctypes array field as a list (char arrays already read as bytes)."""
+    import ctypes
+
+    if isinstance(value, ctypes.Array):
+        return [_plain(v) for v in value]
+    return value

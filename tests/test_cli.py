@@ -242,3 +242,63 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
     assert "getppid seen" in r.stdout
     assert "counts (HashMap" in r.stdout
     assert f"  {os.getpid()}: " in r.stdout
+
+
+def test_struct_classes_print_their_fields() -> None:
+    """run prints events and map values with repr(): fields, not `<x_bpf.Pair object at 0x…>`."""
+    from bpfimport.spec import CTypes, FieldSpec, ModuleSpec, StructSpec
+
+    pair = StructSpec("Pair", 12, 4, (FieldSpec("lo", "u32", 0), FieldSpec("hi", "u16[2]", 4),
+                                      FieldSpec("tag", "char[4]", 8)))
+    Pair = CTypes(ModuleSpec(name="x_bpf", filename="x.bpf.py", structs=(pair,))).structs["Pair"]
+    assert repr(Pair(1, (2, 3), b"ab")) == "Pair(lo=1, hi=[2, 3], tag=b'ab')"
+
+
+def test_dump_maps_hides_zero_array_entries_including_per_cpu_ones(capsys) -> None:  # type: ignore[no-untyped-def]
+    from bpfimport.__main__ import _dump_maps
+    from bpfimport.spec import MapSpec
+
+    class Handle:
+        def __init__(self, items: list) -> None:
+            self._items = items
+
+        def items(self) -> list:
+            return self._items
+
+    class Spec:
+        maps = (MapSpec("pc", "PerCpuArrayMap", "u32", "u64", 3),
+                MapSpec("h", "HashMap", "u32", "u64", 8))
+
+    class Module:
+        pc = Handle([(0, [0, 0]), (1, [0, 5]), (2, [0, 0])])
+        h = Handle([(1, 0)])  # a hash map's zero value is an entry: shown
+
+    _dump_maps(Module(), Spec())
+    out = capsys.readouterr().out
+    assert "pc (PerCpuArrayMap, 1 entries, 2 zero entries not shown):\n  1: [0, 5]\n" in out
+    assert "h (HashMap, 1 entries):\n  1: 0\n" in out
+
+
+def test_run_turns_a_poll_error_into_one_line_and_closes(
+        tmp_path: Path, kernel: None, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    need_compiler()
+    from bpfimport.errors import BpfError
+    from bpfimport.runtime.maps import RingBufferMap
+    from bpfimport.runtime.module import BpfModule
+
+    src = tmp_path / "rbrun.bpf.py"
+    src.write_text("from bpfimport.lang import *\n\nevents = RingBuffer(max_entries=4096)\n\n\n"
+                   "@syscall\ndef prog(ctx) -> int:\n    return 0\n\n\nLICENSE = 'GPL'\n")
+
+    def broken_poll(self, callback, timeout_ms=100):  # type: ignore[no-untyped-def]
+        raise BpfError("RingBuffer poll on map 'events' failed: Bad file descriptor (EBADF)", 9)
+
+    closed: list[object] = []
+    real_close = BpfModule.close
+    monkeypatch.setattr(RingBufferMap, "poll", broken_poll)
+    monkeypatch.setattr(BpfModule, "close", lambda self: (closed.append(self), real_close(self)))
+    assert main(["run", str(src), "--no-trace", "--duration", "5"]) == 1
+    err = capsys.readouterr().err
+    assert "bpfimport: error: RingBuffer poll on map 'events' failed" in err
+    assert "Traceback" not in err
+    assert closed and not closed[0].__bpf_object__.loaded  # type: ignore[attr-defined]

@@ -88,7 +88,7 @@ def test_foreign_files_are_refused(data: bytes) -> None:
 
 def test_a_changed_source_is_stale() -> None:
     data = cache.pack(FAKE_ELF, SPEC, SOURCE)
-    assert cache.unpack(data, SOURCE + b"\n# edit\n") == "source changed"
+    assert cache.unpack(data, SOURCE + b"\n# edit\n") == "source changed or moved"
 
 
 def test_other_options_or_version_are_stale(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -164,6 +164,23 @@ def test_load_compiles_writes_then_hits(src: Path, fake_compiler: FakeCompiler, 
     second = cache.load(str(src), "m_bpf")
     assert second.hit and second.object == first.object and second.spec == first.spec
     assert len(fake_compiler.calls) == 1
+
+
+def test_a_moved_tree_recompiles(tmp_path: Path, fake_compiler: FakeCompiler,
+                                 writable_cache: None) -> None:
+    """The object's line info names the source path: a moved tree (its __pycache__ too) recompiles."""
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "m.bpf.py").write_text(TRIVIAL)
+    assert not cache.load(str(old / "m.bpf.py"), "m_bpf").hit
+    assert cache.load(str(old / "m.bpf.py"), "m_bpf").hit
+    new = tmp_path / "new"
+    old.rename(new)
+    moved = cache.load(str(new / "m.bpf.py"), "m_bpf")
+    assert not moved.hit and moved.written
+    assert fake_compiler.calls[-1][0] == str(new / "m.bpf.py")
+    assert cache.load(str(new / "m.bpf.py"), "m_bpf").hit
+    assert len(fake_compiler.calls) == 2
 
 
 def test_load_under_dont_write_bytecode_writes_nothing_but_reads(

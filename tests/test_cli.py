@@ -105,7 +105,7 @@ def test_compileall_fills_caches_even_under_dont_write_bytecode(
     out = capsys.readouterr().out
     assert out.count("compiled") == 2
     for s in (tmp_path / "app" / "a.bpf.py", pkg / "b.bpf.py"):
-        assert cache.read(cache.cache_path(str(s)), s.read_bytes()) is not None
+        assert cache.read(cache.cache_path(str(s)), s.read_bytes(), source_path=str(s)) is not None
     assert main(["compileall", "-q", str(tmp_path)]) == 0
     assert capsys.readouterr().out == ""
     assert len(fake_compiler.calls) == 2  # the second run found them up to date

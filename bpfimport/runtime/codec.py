@@ -225,9 +225,6 @@ class TypeSystem:
     def struct_class(self, name: str) -> type:
         return self.ctypes.structs[name]
 
-    def ctype(self, type_text: str) -> type:
-        return self.codec(type_text).ctype
-
     def codec(self, type_text: str) -> Codec:
         c = self._codecs.get(type_text)
         if c is None:

@@ -109,26 +109,19 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_object__open_mem": (c_void_p, [c_void_p, c_size_t, ctypes.POINTER(ObjectOpenOpts)]),
     "bpf_object__load": (c_int, [c_void_p]),
     "bpf_object__close": (None, [c_void_p]),
-    "bpf_object__name": (c_char_p, [c_void_p]),
-    "bpf_object__find_program_by_name": (c_void_p, [c_void_p, c_char_p]),
     "bpf_object__find_map_by_name": (c_void_p, [c_void_p, c_char_p]),
     "bpf_object__next_program": (c_void_p, [c_void_p, c_void_p]),
     "bpf_object__next_map": (c_void_p, [c_void_p, c_void_p]),
     "bpf_program__name": (c_char_p, [c_void_p]),
-    "bpf_program__section_name": (c_char_p, [c_void_p]),
     "bpf_program__fd": (c_int, [c_void_p]),
     "bpf_program__type": (c_int, [c_void_p]),
     "bpf_program__set_log_buf": (c_int, [c_void_p, c_void_p, c_size_t]),
-    "bpf_program__set_log_level": (c_int, [c_void_p, c_uint32]),
     "bpf_program__attach": (c_void_p, [c_void_p]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "bpf_link__fd": (c_int, [c_void_p]),
     "bpf_map__fd": (c_int, [c_void_p]),
     "bpf_map__name": (c_char_p, [c_void_p]),
-    "bpf_map__type": (c_int, [c_void_p]),
-    "bpf_map__key_size": (c_uint32, [c_void_p]),
     "bpf_map__value_size": (c_uint32, [c_void_p]),
-    "bpf_map__max_entries": (c_uint32, [c_void_p]),
     "bpf_map__map_flags": (c_uint32, [c_void_p]),
     "bpf_map__initial_value": (c_void_p, [c_void_p, ctypes.POINTER(c_size_t)]),
     "bpf_map__set_initial_value": (c_int, [c_void_p, c_void_p, c_size_t]),
@@ -203,7 +196,7 @@ def _load() -> ctypes.CDLL:
     for name, (restype, argtypes) in _SIGNATURES.items():
         fn = getattr(handle, name, None)
         if fn is None:
-            continue  # optional in older 1.x; callers check with has()
+            continue  # missing from this 1.x: calling it raises AttributeError
         fn.restype = restype
         fn.argtypes = argtypes
     libc = ctypes.CDLL(None)
@@ -213,16 +206,6 @@ def _load() -> ctypes.CDLL:
     _print_cb = PRINT_FN(_on_print)
     handle.libbpf_set_print(_print_cb)
     return handle
-
-
-def has(name: str) -> bool:
-    """Whether this libbpf exports ``name`` (some calls are newer than 1.0)."""
-    return hasattr(lib(), name)
-
-
-def version() -> str:
-    lb = lib()
-    return f"{lb.libbpf_major_version()}.{lb.libbpf_minor_version()}"
 
 
 def _on_print(level: int, fmt: bytes, ap: int) -> int:

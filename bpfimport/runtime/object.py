@@ -106,7 +106,7 @@ class _BpfObjectColdHalf:
         self.libbpf_log = L.log_text(lines)  # everything, for debugging
         warnings = L.log_text(lines, L.LIBBPF_WARN)  # what errors quote
         if rc < 0:
-            failed = self._failed_program(progs, logs) or self._failed_from_log()
+            failed = self._failed_program(logs) or self._failed_from_log()
             ptype = None
             vlog = ""
             if failed is not None and failed in progs:
@@ -165,14 +165,15 @@ class _BpfObjectColdHalf:
         return maps
 
     @staticmethod
-    def _failed_program(progs: dict[str, int], logs: dict[str, Any]) -> str | None:
-        """The program whose load failed: the one with a verifier log, else libbpf's word."""
+    def _failed_program(logs: dict[str, Any]) -> str | None:
+        """The program whose load failed: the one the verifier wrote a log for (if any)."""
         for name, log in logs.items():
             if log.value:
                 return name
         return None
 
     def _failed_from_log(self) -> str | None:
+        """The program libbpf's log names as failed (no verifier log: e.g. a refused type)."""
         import re
 
         m = re.search(_FAILED_PROG, self.libbpf_log)

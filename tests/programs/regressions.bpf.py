@@ -36,12 +36,12 @@ class Tagged:
 def range_loops(ctx) -> int:
     n: u8 = 255
     c = 0
-    for i in range(0, n, 2):  # i + 2 wraps a u8 after 254: the loop must still end
+    for i in range(0, n, 2):  # noqa: B007 - i is read after the loop; i + 2 wraps a u8 after 254: the loop must still end
         c += 1
     out[0] = c
     out[1] = i
     c = 0
-    for k in range(NEG, TOP):  # i32 and u32 bounds: counted exactly, not as u32
+    for _k in range(NEG, TOP):  # i32 and u32 bounds: counted exactly, not as u32
         c += 1
     out[2] = c
     m: u32 = 10

@@ -283,16 +283,9 @@ for _ in range(runs):
 print(statistics.median(times))
 """
 
-# The runtime package is imported by the first *_bpf module of a process; row 3 reports
-# the import with it (what a fresh process pays) and without it (the per-module cost).
-PRELOAD_RUNTIME = """import bpfimport
-for _name in ("bpfimport.runtime.module", "bpfimport.runtime"):
-    try:
-        __import__(_name)
-        break
-    except ImportError:
-        pass
-"""
+# A cache hit makes no handle: programs, maps and globals become handles on first use.
+# Row 3 also reports the import plus that first use (touching one handle), for the whole cost.
+FIRST_USE = "getattr({module}, sorted({module}.__bpf_names__)[0])"
 
 IMPORT_WORKER = """
 import sys, time
@@ -300,6 +293,7 @@ sys.path.insert(0, sys.argv[1])
 {pre}
 t0 = time.perf_counter()
 import {module}
+{use}
 dt = time.perf_counter() - t0
 {post}
 print(dt)
@@ -487,12 +481,12 @@ def row_cache_import(peers: Peers, examples: list[Example], runs: int, tmp: Path
 
         def ours(d: Path = d, module: str = module) -> float:
             prefill = IMPORT_WORKER.format(
-                pre="import bpfimport", module=module,
+                pre="import bpfimport", module=module, use="",
                 post=f"assert {module}.__cached__ and __import__('os').path.exists({module}.__cached__),"
                 f" 'no cache file: ' + repr({module}.__cached__)",
             )
             run([peers.python, "-c", prefill, str(d)], write_env)
-            worker = IMPORT_WORKER.format(pre="import bpfimport", module=module, post="")
+            worker = IMPORT_WORKER.format(pre="import bpfimport", module=module, use="", post="")
             return median_of(
                 runs, lambda: float(run([peers.python, "-c", worker, str(d)], read_env).split()[-1])
             ) * 1000
@@ -502,31 +496,33 @@ def row_cache_import(peers: Peers, examples: list[Example], runs: int, tmp: Path
             (d / f"{name}.py").write_text(plain_module_like(ex.path.read_text()))
             run([peers.python, "-m", "compileall", "-q", str(d / f"{name}.py")], write_env)
             worker = IMPORT_WORKER.format(
-                pre="import bpfimport", module=name,
+                pre="import bpfimport", module=name, use="",
                 post=f"assert {name}.__cached__ and __import__('os').path.exists({name}.__cached__)",
             )
             return median_of(
                 runs, lambda: float(run([peers.python, "-c", worker, str(d)], read_env).split()[-1])
             ) * 1000
 
-        def ours_preloaded(d: Path = d, module: str = module) -> float:
-            worker = IMPORT_WORKER.format(pre=PRELOAD_RUNTIME, module=module, post="")
+        def ours_used(d: Path = d, module: str = module) -> float:
+            worker = IMPORT_WORKER.format(pre="import bpfimport", module=module,
+                                          use=FIRST_USE.format(module=module), post="")
             return median_of(
                 runs, lambda: float(run([peers.python, "-c", worker, str(d)], read_env).split()[-1])
             ) * 1000
 
         r.ours, r.ours_note = guarded(ours)
         r.peer, r.peer_note = guarded(plain)
-        r2 = Row("3. cache-hit import, runtime preloaded", ex.label, unit="ms", target="<= 10x")
+        r2 = Row("3. cache-hit import + first handle use", ex.label, unit="ms", target="-")
         r2.peer_name, r2.peer, r2.peer_note = r.peer_name, r.peer, r.peer_note
         if r.ours is not None:  # the cache is filled
-            r2.ours, r2.ours_note = guarded(ours_preloaded)
+            r2.ours, r2.ours_note = guarded(ours_used)
         else:
             r2.ours_note = r.ours_note
         for x in (r, r2):
             if x.ours is not None and x.peer is not None:
                 x.ratio = x.ours / x.peer
-                x.ok = x.ratio <= 10
+        if r.ratio is not None:
+            r.ok = r.ratio <= 10
         rows += [r, r2]
     return rows
 

@@ -252,7 +252,7 @@ def test_every_cold_half_installs_completely() -> None:
         import sys
         sys.path.insert(0, {str(ROOT)!r})
         import importlib
-        from bpfimport.runtime import module
+        from bpfimport.runtime import handles as module
         for name in ("object", "program", "maps", "globals"):
             importlib.import_module("bpfimport.runtime." + name)
         left = [f"{{cls.__name__}}.{{n}}"

@@ -15,7 +15,7 @@ Globals live in libbpf's internal maps, one per section (``.rodata``,
 * ``.rodata`` is frozen by libbpf at load: writing a ``Final`` global after
   load raises ``AttributeError`` saying to set it before load.
 
-The :class:`Global` class itself is in :mod:`bpfimport.runtime.module` (what
+The :class:`Global` class itself is in :mod:`bpfimport.runtime.handles` (what
 binding a module needs); this module is its cold half, installed on the class
 when it is first needed (see ``module`` for why).
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .module import Global, install_cold_half
+from .handles import Global, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
     from ..spec import GlobalSpec
     from .codec import Codec
-    from .module import BpfObject
+    from .handles import BpfObject
 
 
 class DataSections:

@@ -14,7 +14,7 @@ walk (the benchmark compares the two).
 Per-CPU maps give and take a list with one value per *possible* CPU; a single
 value written to a per-CPU map is stored on every CPU.
 
-The classes themselves are in :mod:`bpfimport.runtime.module` (what binding
+The classes themselves are in :mod:`bpfimport.runtime.handles` (what binding
 a module needs); this module is their cold half, installed on them when it is
 first needed (see ``module`` for why).
 """
@@ -27,7 +27,7 @@ from collections import deque
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .module import (
+from .handles import (
     Map,
     PerfEventArrayMap,
     RingBufferMap,

@@ -8,7 +8,7 @@ object) and returns the object to its unloaded state, so the next use loads a
 fresh copy.  Handles (Program, Map, Global) only keep a reference to the
 object and a name, so they stay valid across close/load cycles.
 
-The class itself is in :mod:`bpfimport.runtime.module` (what binding a
+The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
 module needs); this module is its cold half, installed on the class when it
 is first needed (see ``module`` for why).
 """
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .module import BpfObject, install_cold_half
+from .handles import BpfObject, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
 """Program handles: name, section and type without the kernel; attach and test_run with it.
 
-The class itself is in :mod:`bpfimport.runtime.module` (what binding a
+The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
 module needs); this module is its cold half, installed on the class when it
 is first needed (see ``module`` for why).
 """
@@ -11,7 +11,7 @@ import errno as E
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .module import Program, install_cold_half
+from .handles import Program, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -28,7 +28,7 @@ def hello(ctx: c_void_p) -> c_int32:
     strobj = "hellohellohello"
     dataobj.pid = pid()
     dataobj.ts = ktime()
-    dataobj.comm = comm()
+    comm(dataobj.comm)
     print(f"clone called at {dataobj.ts} by pid{dataobj.pid}, comm {strobj}")
     events.output(dataobj)
     return c_int32(0)

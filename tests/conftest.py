@@ -11,17 +11,23 @@ skipped at all: their tests assert the clear error bpfimport gives instead.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import functools
+import importlib
 import os
+import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
 REQUIRE_KERNEL = os.environ.get("BPFIMPORT_REQUIRE_KERNEL") == "1"
 ROOT = Path(__file__).resolve().parent.parent
 TRACEFS = Path("/sys/kernel/tracing")
+PROGRAMS = ROOT / "tests" / "programs"
 
 
 def need(condition: bool, reason: str) -> None:
@@ -78,3 +84,26 @@ def bpf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         close = getattr(mod, "close", None)
         if name.endswith("_bpf") and callable(close):
             close()
+
+
+@contextlib.contextmanager
+def program_module(folder: Path, filename: str) -> Iterator[ModuleType]:
+    """Import ``tests/programs/FILENAME`` from a copy in ``folder``, through the import hook.
+
+    The module is closed (every link and fd released) and forgotten afterwards.
+    """
+    import bpfimport  # noqa: F401 - installs the import hook
+
+    shutil.copy(PROGRAMS / filename, folder)
+    name = filename[: -len(".bpf.py")] + "_bpf"
+    sys.path.insert(0, str(folder))
+    try:
+        mod = importlib.import_module(name)
+    finally:
+        sys.path.remove(str(folder))
+    try:
+        yield mod
+    finally:
+        mod.close()
+        sys.modules.pop(name, None)
+

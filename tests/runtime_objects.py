@@ -6,8 +6,10 @@ compiles each object once per test session.
 
 from __future__ import annotations
 
+import ctypes
 import functools
 
+from bpfimport.runtime.module import BpfModule, bind_module
 from bpfimport.spec import ModuleSpec
 from tests.irkit import Module
 
@@ -187,3 +189,18 @@ def big(max_entries: int = 131072) -> tuple[bytes, ModuleSpec]:
     m.map("pbig", "PerCpuHashMap", "u32", "u32", 4096)
     m.program("noop", "syscall", NOOP, line=2, decorator="syscall")
     return m.build()
+
+
+class PutArgs(ctypes.Structure):
+    """The context of ``main``'s syscall program: store ``value`` under ``key``, report in ``out``."""
+
+    _fields_ = [("key", ctypes.c_uint32), ("out", ctypes.c_uint32), ("value", ctypes.c_uint64)]
+
+
+def bound(builder) -> BpfModule:  # type: ignore[no-untyped-def]
+    """A module bound to one of the objects above, as an import would bind it."""
+    data, spec = builder()
+    mod = BpfModule(spec.name)
+    bind_module(mod, spec, data)
+    return mod
+

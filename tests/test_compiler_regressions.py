@@ -8,8 +8,6 @@ construct gives a clean CompileError (or compiles) instead of crashing.
 from __future__ import annotations
 
 import os
-import shutil
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -19,7 +17,7 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
-from tests.conftest import bpf_syscall_works, need
+from tests.conftest import bpf_syscall_works, need, program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -29,16 +27,8 @@ def reg(tmp_path_factory):
     """The regressions module, loaded once: each test runs its own program."""
     need(os.geteuid() == 0, "loading BPF programs needs root")
     need(bpf_syscall_works(), "the bpf() syscall is not usable here")
-    folder = tmp_path_factory.mktemp("reg")
-    shutil.copy(PROGRAMS / "regressions.bpf.py", folder)
-    sys.path.insert(0, str(folder))
-    try:
-        import regressions_bpf as mod
-    finally:
-        sys.path.remove(str(folder))
-    yield mod
-    mod.close()
-    sys.modules.pop("regressions_bpf", None)
+    with program_module(tmp_path_factory.mktemp("reg"), "regressions.bpf.py") as mod:
+        yield mod
 
 
 def run(mod, prog: str, first: int, count: int) -> list[int]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -11,18 +10,15 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
-from tests.conftest import need
+from tests.conftest import need, program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture
-def events(kernel, bpf_dir):
-    shutil.copy(PROGRAMS / "events.bpf.py", bpf_dir)
-    import events_bpf as mod
-
-    yield mod
-    mod.close()
+def events(kernel, tmp_path):
+    with program_module(tmp_path, "events.bpf.py") as mod:
+        yield mod
 
 
 def test_ring_buffer_reserve_submit_and_output(events):

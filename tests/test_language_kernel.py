@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import select
-import shutil
 import subprocess
 import sys
 import threading
@@ -14,17 +13,15 @@ from pathlib import Path
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
+from tests.conftest import program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture
-def lang(kernel, bpf_dir):
-    shutil.copy(PROGRAMS / "lang_features.bpf.py", bpf_dir)
-    import lang_features_bpf as mod
-
-    yield mod
-    mod.close()
+def lang(kernel, tmp_path):
+    with program_module(tmp_path, "lang_features.bpf.py") as mod:
+        yield mod
 
 
 def test_control_flow(lang):

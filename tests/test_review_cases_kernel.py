@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport.compiler import CompileOptions, compile_source
+from tests.conftest import program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("review")
-    shutil.copy(PROGRAMS / "review_cases.bpf.py", folder)
-    import sys
-
-    sys.path.insert(0, str(folder))
-    try:
-        import review_cases_bpf as mod
-    finally:
-        sys.path.remove(str(folder))
-    yield mod
-    mod.close()
+    with program_module(tmp_path_factory.mktemp("review"), "review_cases.bpf.py") as mod:
+        yield mod
 
 
 def run(mod, program: str) -> None:

@@ -10,15 +10,9 @@ import pytest
 from bpfimport.errors import BpfError
 from bpfimport.runtime import libbpf as L
 from bpfimport.runtime.maps import MapError
-from bpfimport.runtime.module import BpfModule, bind_module
+from bpfimport.runtime.module import BpfModule
 from tests import runtime_objects as RO
-
-
-def bound(builder) -> BpfModule:  # type: ignore[no-untyped-def]
-    data, spec = builder()
-    mod = BpfModule(spec.name)
-    bind_module(mod, spec, data)
-    return mod
+from tests.runtime_objects import PutArgs, bound
 
 
 @pytest.fixture
@@ -26,10 +20,6 @@ def mod(kernel: None):  # type: ignore[no-untyped-def]
     m = bound(RO.main)
     yield m
     m.close()
-
-
-class PutArgs(ctypes.Structure):
-    _fields_ = [("key", ctypes.c_uint32), ("out", ctypes.c_uint32), ("value", ctypes.c_uint64)]
 
 
 def test_description_needs_no_kernel() -> None:

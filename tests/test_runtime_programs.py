@@ -13,17 +13,11 @@ import pytest
 
 from bpfimport.errors import BpfError
 from bpfimport.runtime import errors as rterrors
-from bpfimport.runtime.module import BpfModule, bind_module
+from bpfimport.runtime.module import BpfModule
 from bpfimport.runtime.program import TestRunResult, section_type
 from tests import runtime_objects as RO
 from tests.conftest import ROOT, need
-
-
-def bound(builder) -> BpfModule:  # type: ignore[no-untyped-def]
-    data, spec = builder()
-    mod = BpfModule(spec.name)
-    bind_module(mod, spec, data)
-    return mod
+from tests.runtime_objects import PutArgs, bound
 
 
 @pytest.fixture
@@ -31,10 +25,6 @@ def mod(kernel: None):  # type: ignore[no-untyped-def]
     m = bound(RO.main)
     yield m
     m.close()
-
-
-class PutArgs(ctypes.Structure):
-    _fields_ = [("key", ctypes.c_uint32), ("out", ctypes.c_uint32), ("value", ctypes.c_uint64)]
 
 
 def test_name_section_type_without_kernel() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import threading
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
+from tests.conftest import program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -28,11 +28,8 @@ def test_seed_spellings_compile():
     assert spec.license == "GPL"
 
 
-def test_seed_program_runs(kernel, bpf_dir):
-    shutil.copy(PROGRAMS / "seed_style.bpf.py", bpf_dir)
-    import seed_style_bpf as mod
-
-    with mod:
+def test_seed_program_runs(kernel, tmp_path):
+    with program_module(tmp_path, "seed_style.bpf.py") as mod:
         mod.seeded.test_run()
         assert 0 in mod.last
         assert mod.results[0] == (5 ^ 8) + (6 & 3)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
 
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
-from tests.conftest import need
+from tests.conftest import need, program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
@@ -19,11 +18,8 @@ PROGRAMS = Path(__file__).parent / "programs"
 def exact(tracing, bpf_dir):
     need(os.path.isdir("/sys/kernel/tracing/events/syscalls/sys_enter_getppid"),
          "syscall tracepoints (CONFIG_FTRACE_SYSCALLS) are not available")
-    shutil.copy(PROGRAMS / "exact_count.bpf.py", bpf_dir)
-    import exact_count_bpf as mod
-
-    yield mod
-    mod.close()
+    with program_module(bpf_dir, "exact_count.bpf.py") as mod:
+        yield mod
 
 
 def test_counts_exactly_the_calls_made_while_attached(exact):

@@ -12,6 +12,7 @@ from bpfimport import CompileError, cache
 from bpfimport._version import __version__
 from bpfimport.spec import ModuleSpec, ProgramSpec
 from tests import test_importer_support as support
+from tests.conftest import need
 from tests.test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child
 
 SPEC = ModuleSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
@@ -255,7 +256,8 @@ def test_libbpf_opens_the_cache_file_as_is(real_cached: Path) -> None:
     try:
         libbpf = ctypes.CDLL("libbpf.so.1", use_errno=True)
     except OSError:
-        pytest.skip("libbpf.so.1 is not installed")
+        libbpf = None
+    need(libbpf is not None, "libbpf.so.1 is not installed (apt-get install libbpf1)")
     libbpf.bpf_object__open_file.restype = ctypes.c_void_p
     libbpf.bpf_object__open_file.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
     libbpf.bpf_object__find_program_by_name.restype = ctypes.c_void_p
@@ -277,10 +279,8 @@ def test_bpftool_loads_the_cache_file_into_the_kernel(real_cached: Path, kernel:
     import subprocess
 
     bpftool = shutil.which("bpftool") or ("/usr/sbin/bpftool" if os.path.exists("/usr/sbin/bpftool") else None)
-    if bpftool is None:
-        pytest.skip("bpftool is not installed (apt-get install bpftool)")
-    if not os.path.ismount("/sys/fs/bpf"):
-        pytest.skip("bpffs is not mounted at /sys/fs/bpf")
+    need(bpftool is not None, "bpftool is not installed (apt-get install bpftool)")
+    need(os.path.ismount("/sys/fs/bpf"), "bpffs is not mounted at /sys/fs/bpf (mount -t bpf bpf /sys/fs/bpf)")
     pin = f"/sys/fs/bpf/bpfimport-test-{os.getpid()}"
     r = subprocess.run([bpftool, "prog", "loadall", str(real_cached), pin], capture_output=True, text=True)
     try:

@@ -12,6 +12,7 @@ import pytest
 from bpfimport import cache
 from bpfimport.__main__ import default_output, main
 from tests import test_importer_support as support
+from tests.conftest import need
 from tests.test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child_env, need_compiler
 
 fake_compiler = support.fake_compiler
@@ -173,8 +174,7 @@ def test_asm_interleaves_python_lines(src: Path) -> None:
     need_compiler()
     from bpfimport.__main__ import _objdump
 
-    if _objdump() is None:
-        pytest.skip("llvm-objdump is not installed")
+    need(_objdump() is not None, "llvm-objdump is not installed (apt-get install llvm)")
     r = run_cli("asm", str(src))
     assert r.returncode == 0, r.stderr
     assert "<prog>:" in r.stdout

@@ -24,6 +24,7 @@ import bpfimport
 from bpfimport import CompileError, cache
 from bpfimport.importer import BpfFinder, BpfLoader, module_name, source_name
 from tests import test_importer_support as support
+from tests.conftest import need
 from tests.test_importer_support import TRIVIAL, FakeCompiler, child, need_compiler
 
 # fixtures shared with the other importer/cache/CLI tests
@@ -279,8 +280,8 @@ def readonly_tree() -> Iterator[Path]:
 
 
 def _need_setpriv() -> None:
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
-        pytest.skip("needs root and setpriv to run a child as nobody")
+    need(os.geteuid() == 0 and shutil.which("setpriv") is not None,
+         "needs root and setpriv (util-linux) to run a child as nobody")
 
 
 def test_read_only_folder_imports_without_writing(readonly_tree: Path) -> None:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import need
+
 ROOT = Path(__file__).resolve().parent.parent
 
 TRIVIAL = textwrap.dedent(
@@ -58,8 +60,7 @@ def compiler_ready() -> str | None:
 
 def need_compiler() -> None:
     reason = compiler_ready()
-    if reason:
-        pytest.skip(reason)
+    need(not reason, reason or "")
 
 
 FAKE_COMPILER = textwrap.dedent(

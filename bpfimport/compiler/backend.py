@@ -154,10 +154,6 @@ def require_bpf_target(llvm: Any) -> None:
         raise no_bpf_target(llvm.llvm_version_info) from e
 
 
-def llvm_version() -> str:
-    return ".".join(map(str, backend().version_info()))
-
-
 def emit_object(ir: str, cpu: str, opt_level: int, impl: Any = None) -> bytes:
     return _compile(impl or backend(), ir, cpu, opt_level, True)
 

@@ -199,14 +199,6 @@ SCALAR_NAMES: dict[str, BpfType] = {
 }
 
 
-def is_int(t: BpfType) -> bool:
-    return isinstance(t, IntType)
-
-
-def is_scalar(t: BpfType) -> bool:
-    return isinstance(t, (IntType, BoolType, CharType, PtrType))
-
-
 def common_int(a: IntType, b: IntType) -> IntType:
     """C's usual arithmetic conversions: the wider; at equal width, unsigned wins."""
     if a.bits != b.bits:

@@ -36,7 +36,7 @@ def test_verifier_error_shows_the_python_line(kernel: None) -> None:
     assert e.program == "bad"
     assert str(e).startswith("program 'bad' rejected by the verifier:\n")
     lines = str(e).splitlines()
-    assert lines[1].strip() == "bad.bpf.py:6: v.value += 1"
+    assert lines[1].strip() == "runtime_bad.bpf.py:16: v += 1"
     assert "invalid mem access 'map_value_or_null'" in lines[2]
     assert "processed" in e.log and "call bpf_map_lookup_elem" in e.log
     assert e.errno == 13

@@ -107,3 +107,20 @@ def program_module(folder: Path, filename: str) -> Iterator[ModuleType]:
         mod.close()
         sys.modules.pop(name, None)
 
+
+# ---- shared helpers for the runtime tests (tests/test_runtime_*.py) ----------------------
+
+
+def open_fds() -> list[str]:
+    """This process's open file descriptors: compared before/after to catch a leaked fd."""
+    return sorted(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def mod(kernel: None) -> Iterator[ModuleType]:
+    """The runtime tests' main module (tests/runtime_objects.py), bound and closed afterwards."""
+    from tests.runtime_objects import bound
+
+    m = bound()
+    yield m
+    m.close()

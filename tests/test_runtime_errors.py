@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,25 +10,14 @@ import pytest
 
 from bpfimport.errors import BpfError, VerifierError
 from bpfimport.runtime.errors import split_verifier_log
-from bpfimport.runtime.module import BpfModule, bind_module
 from tests import runtime_objects as RO
-from tests.conftest import ROOT, need
-
-
-def bound(builder) -> BpfModule:  # type: ignore[no-untyped-def]
-    data, spec = builder()
-    mod = BpfModule(spec.name)
-    bind_module(mod, spec, data)
-    return mod
-
-
-def fds() -> list[str]:
-    return sorted(os.listdir("/proc/self/fd"))
+from tests.conftest import ROOT, need, open_fds
+from tests.runtime_objects import bound
 
 
 def test_verifier_error_shows_the_python_line(kernel: None) -> None:
     m = bound(RO.bad)
-    before = fds()
+    before = open_fds()
     with pytest.raises(VerifierError) as info:
         m.load()
     e = info.value
@@ -40,11 +28,11 @@ def test_verifier_error_shows_the_python_line(kernel: None) -> None:
     assert "invalid mem access 'map_value_or_null'" in lines[2]
     assert "processed" in e.log and "call bpf_map_lookup_elem" in e.log
     assert e.errno == 13
-    assert fds() == before, "a failed load must not leak fds"
+    assert open_fds() == before, "a failed load must not leak fds"
     assert not m.__bpf_object__.loaded
     with pytest.raises(VerifierError):  # every use retries, and fails the same way
         m.good.test_run()
-    assert fds() == before
+    assert open_fds() == before
 
 
 def test_split_verifier_log() -> None:
@@ -60,14 +48,14 @@ def test_split_verifier_log() -> None:
 
 def test_rejected_btf_is_an_error(kernel: None) -> None:
     m = bound(RO.bad_btf)
-    before = fds()
+    before = open_fds()
     with pytest.raises(BpfError) as info:
         m.load()
     msg = str(info.value)
     assert "rejected the BTF" in msg
     assert "Invalid arg#1" in msg
     assert "BTF is optional" in msg  # libbpf's own words are quoted
-    assert fds() == before
+    assert open_fds() == before
     assert not m.__bpf_object__.loaded
 
 

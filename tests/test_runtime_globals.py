@@ -6,19 +6,7 @@ import ctypes
 
 import pytest
 
-from bpfimport.runtime.module import BpfModule, bind_module
-from tests import runtime_objects as RO
-
-
-def bound() -> BpfModule:
-    data, spec = RO.main()
-    mod = BpfModule(spec.name)
-    bind_module(mod, spec, data)
-    return mod
-
-
-class PutArgs(ctypes.Structure):
-    _fields_ = [("key", ctypes.c_uint32), ("out", ctypes.c_uint32), ("value", ctypes.c_uint64)]
+from tests.runtime_objects import PutArgs, bound
 
 
 def test_initial_values_without_kernel() -> None:

@@ -15,13 +15,6 @@ from tests import runtime_objects as RO
 from tests.runtime_objects import PutArgs, bound
 
 
-@pytest.fixture
-def mod(kernel: None):  # type: ignore[no-untyped-def]
-    m = bound(RO.main)
-    yield m
-    m.close()
-
-
 def test_description_needs_no_kernel() -> None:
     m = bound(RO.main)
     assert m.counts.name == "counts"

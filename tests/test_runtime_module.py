@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,22 +12,12 @@ import pytest
 
 from bpfimport.runtime.globals import Global
 from bpfimport.runtime.maps import Map, RingBufferMap
-from bpfimport.runtime.module import BpfModule, bind_module
+from bpfimport.runtime.module import BpfModule
 from bpfimport.runtime.object import BpfObject
 from bpfimport.runtime.program import Program
 from tests import runtime_objects as RO
-from tests.conftest import ROOT
-
-
-def bound(builder=RO.main) -> BpfModule:  # type: ignore[no-untyped-def]
-    data, spec = builder()
-    mod = BpfModule(spec.name)
-    bind_module(mod, spec, data)
-    return mod
-
-
-def fds() -> list[str]:
-    return sorted(os.listdir("/proc/self/fd"))
+from tests.conftest import ROOT, open_fds
+from tests.runtime_objects import bound
 
 
 def test_bind_sets_one_handle_per_declaration() -> None:
@@ -90,16 +79,16 @@ def test_context_manager_loads_and_closes_every_fd(kernel: None) -> None:
     m = bound()
     m.load()  # first load probes kernel features: later loads open nothing new
     m.close()
-    before = fds()
+    before = open_fds()
     with m as same:
         assert same is m
         assert m.__bpf_object__.loaded
-        assert len(fds()) > len(before)
+        assert len(open_fds()) > len(before)
         m.rawtp.attach()
         m.counts[1] = 2
         m.hits.value  # noqa: B018 - maps .bss
     assert not m.__bpf_object__.loaded
-    assert fds() == before
+    assert open_fds() == before
 
 
 def test_close_then_use_again(kernel: None) -> None:

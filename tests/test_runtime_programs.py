@@ -20,13 +20,6 @@ from tests.conftest import ROOT, need
 from tests.runtime_objects import PutArgs, bound
 
 
-@pytest.fixture
-def mod(kernel: None):  # type: ignore[no-untyped-def]
-    m = bound(RO.main)
-    yield m
-    m.close()
-
-
 def test_name_section_type_without_kernel() -> None:
     m = bound(RO.main)
     assert (m.put.name, m.put.section, m.put.type) == ("put", "syscall", "syscall")

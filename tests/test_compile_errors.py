@@ -14,6 +14,7 @@ import pytest
 
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
+from tests.conftest import ROOT
 
 HEAD = """\
 from bpfimport.lang import *
@@ -218,7 +219,7 @@ def test_non_utf8_source() -> None:
         compile_source(b"\xff\xfe x = 1", "/virtual/bad.bpf.py", "bad_bpf")
 
 
-EXAMPLES = sorted((Path(__file__).parent.parent / "examples").rglob("*.bpf.py"))
+EXAMPLES = sorted((ROOT / "examples").rglob("*.bpf.py"))
 
 
 @pytest.mark.parametrize("seed", range(6))

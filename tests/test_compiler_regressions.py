@@ -19,8 +19,6 @@ from bpfimport import CompileError
 from bpfimport.compiler import compile_source
 from tests.conftest import bpf_syscall_works, need, program_module
 
-PROGRAMS = Path(__file__).parent / "programs"
-
 
 @pytest.fixture(scope="module")
 def reg(tmp_path_factory):

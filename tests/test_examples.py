@@ -17,7 +17,8 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+
 EXAMPLES = ROOT / "examples"
 BPF_FILES = sorted(EXAMPLES.rglob("*.bpf.py"))
 MAP_KINDS = {

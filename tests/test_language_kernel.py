@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
-from tests.conftest import program_module
-
-PROGRAMS = Path(__file__).parent / "programs"
+from tests.conftest import PROGRAMS, program_module
 
 
 @pytest.fixture

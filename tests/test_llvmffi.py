@@ -11,8 +11,8 @@ import pytest
 
 from bpfimport.compiler import backend as B
 from bpfimport.compiler import compile_file, llvmffi
+from tests.conftest import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted(ROOT.glob("examples/*.bpf.py")) + sorted(ROOT.glob("examples/seed/*.bpf.py"))
 
 

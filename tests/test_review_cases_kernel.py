@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport.compiler import CompileOptions, compile_source
 from tests.conftest import program_module
-
-PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture(scope="module")

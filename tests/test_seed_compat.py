@@ -10,9 +10,7 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
-from tests.conftest import program_module
-
-PROGRAMS = Path(__file__).parent / "programs"
+from tests.conftest import PROGRAMS, program_module
 
 
 def test_seed_spellings_compile():

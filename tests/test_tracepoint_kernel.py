@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import os
 import threading
-from pathlib import Path
 
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
 from tests.conftest import need, program_module
-
-PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture

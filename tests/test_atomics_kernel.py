@@ -3,8 +3,8 @@
 docs/language.md promises that ``m[k] += n`` / ``-=`` on a map value, a global or
 a field through a reference is one atomic add on every CPU version, and
 ``|= &= ^=`` atomic from v3; 8/16-bit values are read-modify-write.  The first
-tests decode the object's instructions themselves (a small ELF reader here,
-independent of the compiler's own ``elf.py``) and count the ``BPF_STX |
+tests decode the object's instructions themselves (tests/elfread.py, independent of
+the compiler's own ``elf.py``) and count the ``BPF_STX |
 BPF_ATOMIC`` instructions by operation.  The kernel test then hammers one
 counter from processes pinned to different CPUs and compares exact counts: a
 lost update shows as a count below what was sent.
@@ -24,28 +24,13 @@ import pytest
 
 from bpfimport.compiler import CompileOptions, compile_source
 from tests.conftest import need
+from tests.elfread import exec_sections
 
 # BPF instruction encoding (include/uapi/linux/bpf.h, Documentation/bpf/standardization)
 BPF_STX, BPF_ATOMIC = 0x03, 0xC0
 SIZE = {0x00: 32, 0x18: 64}  # BPF_W, BPF_DW (atomics exist only at these widths)
 OPS = {0x00: "add", 0x40: "or", 0x50: "and", 0xA0: "xor"}
 BPF_FETCH = 0x01
-SHF_EXECINSTR = 0x4
-
-
-def exec_sections(obj: bytes) -> dict[str, bytes]:
-    """The executable sections of a little-endian ELF64 object, by name."""
-    assert obj[:4] == b"\x7fELF" and obj[4] == 2 and obj[5] == 1, "not a little-endian ELF64"
-    shoff, = struct.unpack_from("<Q", obj, 0x28)
-    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", obj, 0x3A)
-    headers = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + i * shentsize) for i in range(shnum)]
-    strtab = headers[shstrndx]
-    names = obj[strtab[4]: strtab[4] + strtab[5]]
-
-    def name(h: tuple) -> str:
-        return names[h[0]: names.index(b"\0", h[0])].decode()
-
-    return {name(h): obj[h[4]: h[4] + h[5]] for h in headers if h[2] & SHF_EXECINSTR and h[5]}
 
 
 def atomics(code: bytes) -> Counter:

@@ -127,41 +127,81 @@ def make_vars(rng: random.Random) -> list[Var]:
     return out
 
 
+# A folded constant must fit 64 bits (as an i64 or a u64) where it is used.
+CONST_MIN, CONST_MAX = -(1 << 63), (1 << 64) - 1
+
+
+def in_const_range(v: TV) -> bool:
+    return v.ty is not None or CONST_MIN <= v.value <= CONST_MAX
+
+
+def leaf(rng: random.Random, vars_: list[Var]) -> tuple[str, TV]:
+    if rng.random() < 0.7:
+        v = rng.choice(vars_)
+        return v.name, TV(v.value, v.ty)
+    n = rng.choice([0, 1, 2, 3, 7, 8, 31, 63, 64, 255, 256, 65535, 1 << 31, (1 << 32) - 1, -1, -7, -128])
+    return (f"({n})" if n < 0 else str(n)), TV(n, None)
+
+
+def a_var(rng: random.Random, vars_: list[Var]) -> tuple[str, TV]:
+    v = vars_[rng.randrange(len(vars_))]
+    return v.name, TV(v.value, v.ty)
+
+
 def gen(rng: random.Random, vars_: list[Var], depth: int) -> tuple[str, TV]:
-    """A random expression as source text and its reference value."""
+    """A random expression as source text and its reference value.
+
+    Literal-only subexpressions (``(7 - 64)``, ``(-(255))``, ``(3 < 8)``) are
+    generated too: the compiler folds them, and the model checks the folding.
+    """
     if depth == 0 or rng.random() < 0.25:
-        if rng.random() < 0.7:
-            v = rng.choice(vars_)
-            return v.name, TV(v.value, v.ty)
-        n = rng.choice([0, 1, 2, 3, 7, 8, 31, 63, 64, 255, 256, 65535, 1 << 31, (1 << 32) - 1, -1, -7, -128])
-        return (f"({n})" if n < 0 else str(n)), TV(n, None)
+        return leaf(rng, vars_)
     kind = rng.random()
     if kind < 0.65:
-        op = rng.choice(ARITH)
-        ls, lv = gen(rng, vars_, depth - 1)
-        rs, rv = gen(rng, vars_, depth - 1)
-        if lv.ty is None and rv.ty is None:  # keep constant folding in 64-bit range
-            v = vars_[rng.randrange(len(vars_))]
-            rs, rv = v.name, TV(v.value, v.ty)
-        if op in ("<<", ">>") and rv.ty is None and rv.value < 0:
-            rs, rv = "3", TV(3, None)
-        if op in ("//", "%") and rv.ty is None and rv.value == 0:
-            rs, rv = "7", TV(7, None)  # a constant zero divisor is a compile error
-        return f"({ls} {op} {rs})", binop(op, lv, rv)
+        return arith(rng, vars_, depth)
     if kind < 0.8:
         op = rng.choice(CMP)
         ls, lv = gen(rng, vars_, depth - 1)
         rs, rv = gen(rng, vars_, depth - 1)
-        if lv.ty is None and rv.ty is None:
-            v = vars_[rng.randrange(len(vars_))]
-            rs, rv = v.name, TV(v.value, v.ty)
         return f"({ls} {op} {rs})", compare(op, lv, rv)
     op = rng.choice(["-", "~"])
     s, v = gen(rng, vars_, depth - 1)
-    if v.ty is None:
-        w = vars_[rng.randrange(len(vars_))]
-        s, v = w.name, TV(w.value, w.ty)
-    return f"({op}{s})", unary(op, v)
+    result = unary(op, v)
+    if not in_const_range(result):
+        s, v = a_var(rng, vars_)
+        result = unary(op, v)
+    return f"({op}{s})", result
+
+
+def arith(rng: random.Random, vars_: list[Var], depth: int) -> tuple[str, TV]:
+    op = rng.choice(ARITH)
+    ls, lv = gen(rng, vars_, depth - 1)
+    rs, rv = gen(rng, vars_, depth - 1)
+    if op in ("<<", ">>") and rv.ty is None and rv.value < 0:
+        rs, rv = "3", TV(3, None)
+    if op in ("//", "%") and rv.ty is None and rv.value == 0:
+        rs, rv = "7", TV(7, None)  # a constant zero divisor is a compile error
+    folded = lv.ty is None and rv.ty is None
+    if folded and ((op == "<<" and rv.value > 64) or not in_const_range(binop(op, lv, rv))):
+        rs, rv = a_var(rng, vars_)  # keep constant folding in 64-bit range
+    return f"({ls} {op} {rs})", binop(op, lv, rv)
+
+
+def gen_constant(rng: random.Random, depth: int) -> tuple[str, TV]:
+    """A random expression of literals only, which the compiler folds entirely."""
+    ops = ARITH + ["//", "%"] * 2  # floor division and modulo of negative constants most of all
+    while True:
+        if depth == 0 or rng.random() < 0.2:
+            n = rng.choice([0, 1, 2, 3, 7, 8, 63, 64, 255, 65535, 1 << 31, (1 << 63) - 1, -1, -7, -128, -(1 << 63)])
+            return (f"({n})" if n < 0 else str(n)), TV(n, None)
+        op = rng.choice(ops)
+        ls, lv = gen_constant(rng, depth - 1)
+        rs, rv = gen_constant(rng, depth - 1)
+        if op in ("//", "%") and rv.value == 0 or op in ("<<", ">>") and not 0 <= rv.value <= 64:
+            continue
+        result = binop(op, lv, rv)
+        if in_const_range(result):
+            return f"({ls} {op} {rs})", result
 
 
 def expected_u64(v: TV) -> int:

@@ -7,7 +7,9 @@ construct gives a clean CompileError (or compiles) instead of crashing.
 
 from __future__ import annotations
 
+import importlib
 import os
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -78,9 +80,43 @@ def test_clean_errors_instead_of_crashes(body, message):
     assert "internal compiler error" not in str(info.value)
 
 
-def test_unicode_locals_and_constants_compile():
+def run_body(folder: Path, name: str, body: str, head: str = "", **finals: int) -> int:
+    """Compile, load and run ``body`` as a syscall program; return the u64 it leaves in ``result``.
+
+    ``finals`` become ``Final[u64]`` globals set from user space before load, so the
+    compiler cannot fold what the body computes from them.
+    """
+    decls = "".join(f"{k}: Final[u64] = 0\n" for k in finals)
+    src = ("from bpfimport.lang import *\nresult_map = ArrayMap(key=u32, value=u64, max_entries=1)\n"
+           + decls + textwrap.dedent(head) + "@syscall\ndef p(ctx) -> int:\n"
+           + textwrap.indent(textwrap.dedent(body), "    ") + "\n    result_map[0] = u64(result)\n    return 0\n")
+    (folder / f"{name}.bpf.py").write_text(src)
+    sys.path.insert(0, str(folder))
+    try:
+        mod = importlib.import_module(f"{name}_bpf")
+    finally:
+        sys.path.remove(str(folder))
+    try:
+        for k, v in finals.items():
+            getattr(mod, k).value = v
+        assert mod.p.test_run().retval == 0
+        return mod.result_map[0]
+    finally:
+        mod.close()
+        sys.modules.pop(f"{name}_bpf", None)
+
+
+def python_result(body: str, head: str = "", **finals: int) -> int:
+    """What Python computes for the same body (it is plain Python), as a u64."""
+    scope: dict = dict(finals)
+    exec(textwrap.dedent(head) + textwrap.dedent(body), scope)  # noqa: S102 - test source
+    return scope["result"] % 2**64
+
+
+def test_unicode_locals_and_constants_compile_and_compute(kernel, tmp_path):
     """Only names that reach the object must be ASCII; locals and folded constants may be any Python name."""
-    compile_body("ñ = ä + 1\nout = ñ", "ä = 41\n")
+    body, head = "ñ = ä + BASE\nrésultat = ñ * 3\nresult = résultat", "ä = 41\n"
+    assert run_body(tmp_path, "uni", body, head, BASE=5) == python_result(body, head, BASE=5) == 138
 
 
 @pytest.mark.parametrize("src", [
@@ -106,11 +142,18 @@ def test_and_or_values(reg):
     assert run(reg, "boolop_values", 15, 5) == [10, 5, 0, 2**64 - 1, 2**64 - 1]
 
 
-def test_local_names_never_clash_with_temporaries():
-    """A local r1 was %r1<n>, the same IR name as temporary r<1n> (an LLVM parse error)."""
+def test_local_names_never_clash_with_temporaries(kernel, tmp_path):
+    """A local r1 was %r1<n>, the same IR name as temporary r<1n> (an LLVM parse error).
+
+    Each local gets a distinct value (from a Final, so nothing folds) and is
+    reassigned, so a clash that compiled into the wrong register shows in the sum.
+    """
     names = [f"{p}{i}" for p in "rtcpv" for i in range(1, 10)]
-    body = "".join(f"{n} = ktime()\n" for n in names) * 3
-    compile_body(body + "x = " + " + ".join(names))
+    body = "".join(f"{n} = BASE * {k + 1}\n" for k, n in enumerate(names))
+    body += "".join(f"{n} = {n} + {k}\n" for k, n in enumerate(names))
+    body += "result = " + " + ".join(f"{n} * {k + 1}" for k, n in enumerate(names))
+    want = python_result(body, BASE=1000)
+    assert run_body(tmp_path, "clash", body, BASE=1000) == want
 
 
 def test_update_flags_by_name(reg):
@@ -130,3 +173,23 @@ def test_print_formats_like_python(tracing, reg):
         time.sleep(0.3)
     assert lines, "no output in the trace buffer"
     assert lines[-1].endswith(want), lines[-1]
+
+
+def test_dead_code_and_label_like_names_run(kernel, tmp_path):
+    """The dead-code case of test_review_cases_kernel.py, loaded and run on each option set:
+    code after ``return``/``break`` must not run, and ``true`` is just a local."""
+    from bpfimport.compiler import CompileOptions
+    from bpfimport.runtime.module import BpfModule, bind_module
+    from tests.test_review_cases_kernel import DEAD_CODE
+
+    src = DEAD_CODE + "@syscall\ndef chained(ctx) -> int:\n    cmp: u32 = 1\n    true = 2\n" \
+        "    if 0 < cmp < 1:\n        return 3\n    if 0 < cmp < 3 < 4 < 5:\n        return true\n    return 0\n"
+    for options in (CompileOptions(), CompileOptions(debug=False), CompileOptions(cpu="v1")):
+        compiled = compile_source(src, str(tmp_path / "dead.bpf.py"), "dead_bpf", options)
+        mod = BpfModule("dead_bpf")
+        bind_module(mod, compiled.spec, compiled.object)
+        with mod:
+            assert mod.after_return.test_run().retval == 0
+            assert mod.after_break.test_run().retval == 0  # ktime() < 3 is false
+            assert mod.chained.test_run().retval == 2  # 0 < 1 < 1 is false; the long chain true
+            assert len(mod.m) == 0, options  # neither dead m[1] += ... ran

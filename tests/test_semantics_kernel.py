@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import bpfimport  # noqa: F401 - installs the import hook
-from tests.intmodel import expected_u64, gen, make_vars, program, wrap
+from tests.intmodel import ARITH, CMP, expected_u64, gen, gen_constant, make_vars, program, wrap
 
 pytestmark = pytest.mark.kernel
 
@@ -49,19 +49,37 @@ def test_fixed_seeds(kernel, bpf_dir, seed):
     run_batch(bpf_dir, f"fixed{seed}", seed, count=60, depth=4)
 
 
+def test_constant_folding_matches_the_model(kernel, bpf_dir):
+    """Literal-only expressions are folded at compile time: Python's arithmetic, then the cast."""
+    rng = random.Random(77)
+    cases = [gen_constant(rng, 3) for _ in range(300)]
+    (bpf_dir / "folding.bpf.py").write_text(program([], [s for s, _ in cases]))
+    import folding_bpf as mod
+
+    mod.run.test_run()
+    got = [mod.out[i] for i in range(len(cases))]
+    mod.close()
+    bad = [(s, expected_u64(tv), g) for (s, tv), g in zip(cases, got) if expected_u64(tv) != g]
+    assert not bad, f"{len(bad)} of {len(cases)} folded wrong, e.g. {bad[:3]}"
+
+
+CPU_SEEDS = 3
+CPU_BATCH = 150
+
+
+@pytest.mark.parametrize("seed", range(CPU_SEEDS))
 @pytest.mark.parametrize("cpu", ["v1", "v2", "v3", "v4"])
-def test_every_cpu_version(kernel, tmp_path, cpu):
-    """Signed // and % have no instruction before v4: the lowering must work on all of them."""
+def test_every_cpu_version(kernel, tmp_path, cpu, seed):
+    """Every operator on every CPU version: signed // and % have no instruction before v4,
+    atomics none before v3, and each version selects its own instructions."""
     from bpfimport.compiler import CompileOptions, compile_source
     from bpfimport.runtime.module import BpfModule, bind_module
 
-    rng = random.Random(1234)
+    rng = random.Random(1000 + seed)
     vars_ = make_vars(rng)
-    cases = []
-    while len(cases) < 40:
-        s, tv = gen(rng, vars_, 3)
-        if "//" in s or "%" in s:
-            cases.append((s, tv))
+    cases = [gen(rng, vars_, 3) for _ in range(CPU_BATCH)]
+    ops = {op for s, _ in cases for op in ARITH + CMP if f" {op} " in s}
+    assert ops == set(ARITH + CMP), f"seed {seed} misses operators {set(ARITH + CMP) - ops}"
     src = program(vars_, [s for s, _ in cases])
     path = tmp_path / f"cpu_{cpu}.bpf.py"
     path.write_text(src)
@@ -74,4 +92,5 @@ def test_every_cpu_version(kernel, tmp_path, cpu):
         mod.run.test_run()
         got = [mod.out[i] for i in range(len(cases))]
     bad = [(s, expected_u64(tv), g) for (s, tv), g in zip(cases, got) if expected_u64(tv) != g]
-    assert not bad, f"cpu {cpu}: {bad[:3]}"
+    assert not bad, f"cpu {cpu} seed {seed}: {len(bad)} mismatches, e.g. {bad[:3]}"
+

@@ -52,14 +52,21 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import struct
 import sys
 from _imp import source_hash as _source_hash
+from stat import S_ISDIR, S_ISREG
 
 from ._version import __version__
 from .options import DEFAULT_OPTIONS, CompileOptions
 from .spec import SPEC_FORMAT, ModuleSpec
+
+TYPE_CHECKING = False  # typing costs milliseconds on the import path
+if TYPE_CHECKING:
+    from .compiler import CompiledModule
 
 CACHE_FORMAT = 1
 MAGIC = b"BPFIMPC\0"
@@ -70,6 +77,9 @@ OBJECT_SUFFIX = ".o"
 
 # The options an import compiles with (bpfimport.options is small: no compiler import).
 DEFAULT_OPTIONS_KEY = DEFAULT_OPTIONS.key()
+
+# A .bpf.py file is a few KiB; a larger one is a mistake (a device, a log), not a program.
+MAX_SOURCE_BYTES = 8 << 20
 
 _HASH_KEY = 0x6270_6669_6D70_6F72  # "bpfimpor": any fixed 64-bit key keeps hashes stable
 _PYCACHE = "__pycache__"
@@ -110,6 +120,64 @@ def _read(path: str) -> bytes:
     """A whole file; unbuffered (one fstat-sized read), the cheapest way measured."""
     with open(path, "rb", buffering=0) as f:
         return f.readall()
+
+
+class SourceFileError(OSError):
+    """A source path that is not a readable program: a FIFO, a device, a folder, too large.
+
+    An OSError, so callers that report unreadable files report these too;
+    ``strerror`` says what is wrong in words.
+    """
+
+
+def _kind(mode: int) -> str:
+    if S_ISDIR(mode):
+        return "a folder"
+    from stat import S_ISBLK, S_ISCHR, S_ISFIFO, S_ISSOCK
+
+    for test, name in ((S_ISFIFO, "a FIFO"), (S_ISCHR, "a character device"),
+                       (S_ISBLK, "a block device"), (S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _refuse_special(path: str, mode: int) -> None:
+    if not S_ISREG(mode):
+        raise SourceFileError(errno.EINVAL, f"not a regular file ({_kind(mode)})", path)
+
+
+def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
+    """A ``.bpf.py`` file's bytes, refusing what would hang or never end.
+
+    Opening a FIFO blocks until a writer comes and ``/dev/zero`` never ends,
+    so the path is checked before the open, opened non-blocking, checked
+    again on the descriptor (it may have been swapped in between), and read
+    at most ``limit`` bytes.  Raises OSError (:class:`SourceFileError` for
+    the refusals).
+    """
+    _refuse_special(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with open(fd, "rb", buffering=0) as f:
+        st = os.fstat(fd)
+        _refuse_special(path, st.st_mode)
+        data = b"" if st.st_size > limit else _read_at_most(f, limit + 1)
+    if st.st_size > limit or len(data) > limit:
+        raise SourceFileError(
+            errno.EFBIG, f"larger than the {limit >> 20} MiB limit for a .bpf.py source", path)
+    return data
+
+
+def _read_at_most(f: io.RawIOBase, size: int) -> bytes:
+    """Up to ``size`` bytes (fewer at the end of the file): a file may grow while read."""
+    parts = []
+    while size > 0:
+        part = f.read(size)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def _llvmlite_version_file() -> tuple[str, bytes] | None:
@@ -314,6 +382,32 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
     return True
 
 
+def check_source_path(path: str) -> None:
+    """Refuse a path that is not UTF-8 (``surrogateescape``d bytes) with a CompileError.
+
+    The object's debug info (BTF line info, which verifier errors quote)
+    records the path as UTF-8 text; such a path otherwise fails deep in the
+    compiler as an "internal compiler error".
+    """
+    try:
+        os.path.abspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        from .errors import CompileError
+
+        raise CompileError(
+            f"the path {os.fsencode(path)!r} is not valid UTF-8, which the object's debug info needs",
+            path, hint="rename the file (or its folder) to a UTF-8 name") from None
+
+
+def compile_checked(source: bytes, source_path: str, module_name: str,
+                    options: CompileOptions) -> CompiledModule:
+    """``compile_source`` after :func:`check_source_path` (the command line uses it too)."""
+    check_source_path(source_path)
+    from .compiler import compile_source
+
+    return compile_source(source, source_path, module_name, options)
+
+
 # ---------------------------------------------------------------- the entry point
 
 
@@ -358,23 +452,19 @@ def load(
     compile (and writes nothing then), OSError when the source can't be read.
     """
     if source is None:
-        source = _read(source_path)
+        source = read_source(source_path)
     if cached is None:
         cached = cache_path(source_path)
     if options is not None:
-        from .compiler import compile_source
-
-        compiled = compile_source(source, source_path, module_name, options)
+        compiled = compile_checked(source, source_path, module_name, options)
         return Entry(compiled.object, compiled.spec, cached, hit=False)
     if not force:
         found = read(cached, source, module_name, source_path)
         if found is not None:
             return Entry(found[0], found[1], cached, hit=True)
 
-    from .compiler import compile_source
-
     options = CompileOptions()
-    compiled = compile_source(source, source_path, module_name, options)
+    compiled = compile_checked(source, source_path, module_name, options)
     if write_cache is None:
         write_cache = not sys.dont_write_bytecode
     written = False
@@ -395,9 +485,12 @@ __all__ = [
     "Entry",
     "TRAILER",
     "cache_path",
+    "check_source_path",
+    "compile_checked",
     "load",
     "pack",
     "read",
+    "read_source",
     "source_key",
     "toolchain",
     "unpack",

@@ -39,6 +39,11 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
   object built for this exact source, bpfimport version and options is used
   rather than failing for want of a compiler.
 
+* **Who wrote it.** A privileged importer (root, CAP_BPF, CAP_SYS_ADMIN)
+  uses a cache file only when no user besides root, itself and the source's
+  owner could have written it or its folder (:class:`Trust`); otherwise it
+  compiles in memory and writes nothing: the object runs in the kernel.
+
 * **Writing.** Atomic: a temporary file in the same folder, then
   ``os.replace``, so a reader sees the old file or the new one, never half of
   one, and concurrent importers of the same new module each leave a valid
@@ -318,13 +323,129 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
 # ---------------------------------------------------------------- files
 
 
-def read(path: str, source: bytes, module_name: str | None = None,
-         source_path: str | None = None) -> tuple[bytes, ModuleSpec] | None:
-    """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid)."""
+# ---------------------------------------------------------------- who may have written it
+
+_CAP_SYS_ADMIN = 21
+_CAP_BPF = 39
+_privileged: bool | None = None
+
+
+def privileged() -> bool:
+    """Root, or CAP_BPF / CAP_SYS_ADMIN effective: a process whose objects run in the kernel.
+
+    Computed once per process (one read of ``/proc/self/status``).
+    """
+    global _privileged
+    if _privileged is None:
+        _privileged = os.geteuid() == 0 or _effective_caps() & ((1 << _CAP_BPF) | (1 << _CAP_SYS_ADMIN)) != 0
+    return _privileged
+
+
+def _effective_caps() -> int:
     try:
-        data = _read(path)
-    except OSError:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class Trust:
+    """Whose cache files and folders a privileged process may load objects from.
+
+    A cached object becomes kernel code with the importer's privileges, so,
+    as for ``sudo`` and ``.pyc`` files in shared trees, it is used only when
+    no one could have written it who could not also have written the source:
+    its owner is root, this process's user or the source's owner, and it is
+    group- or world-writable only where the source is (a sticky folder, like
+    ``/tmp``, lets no one replace another's file and is fine).  Anything else
+    is recompiled in memory and neither read nor written.
+    """
+
+    def __init__(self, source_path: str) -> None:
+        self.owners = {0, os.geteuid()}
+        self.source_mode = 0
+        self.source_gid = -1
+        try:
+            st = os.stat(source_path)
+        except (OSError, ValueError):  # a source in a zip: only root and this user
+            return
+        self.owners.add(st.st_uid)
+        self.source_mode = st.st_mode
+        self.source_gid = st.st_gid
+
+    def problem(self, st: os.stat_result, what: str) -> str | None:
+        """Why ``what`` (with status ``st``) may hold another user's bytes, or None."""
+        if st.st_uid not in self.owners:
+            return f"{what} is owned by uid {st.st_uid}{_user_name(st.st_uid)}"
+        sticky = S_ISDIR(st.st_mode) and st.st_mode & 0o1000
+        if st.st_mode & 0o002 and not sticky and not self.source_mode & 0o002:
+            return f"{what} is world-writable"
+        if (st.st_mode & 0o020 and not sticky and st.st_gid != 0
+                and not (self.source_mode & 0o020 and st.st_gid == self.source_gid)):
+            return f"{what} is writable by group {st.st_gid}"
         return None
+
+    def folder_problem(self, folder: str) -> str | None:
+        """Why the cache folder can't be trusted (None: trusted, or not there yet)."""
+        try:
+            st = os.stat(folder)
+        except (OSError, ValueError):
+            return None  # a missing folder is created by this process
+        return self.problem(st, f"its folder {folder}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return f" ({pwd.getpwuid(uid).pw_name})"
+    except (ImportError, KeyError):
+        return ""
+
+
+def trust(source_path: str) -> Trust | None:
+    """The :class:`Trust` rules when this process is privileged; None (trust as CPython does) if not."""
+    return Trust(source_path) if privileged() else None
+
+
+def _read_trusted(path: str, trusted: Trust | None) -> bytes | str:
+    """The file's bytes, or why they can't be trusted; the check is on the open file, no race."""
+    with open(path, "rb", buffering=0) as f:
+        if trusted is not None:
+            why = trusted.problem(os.fstat(f.fileno()), "it")
+            if why:
+                return why
+        return f.readall()
+
+
+def read(path: str, source: bytes, module_name: str | None = None,
+         source_path: str | None = None, trusted: Trust | None = None) -> tuple[bytes, ModuleSpec] | None:
+    """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid).
+
+    ``trusted`` (see :func:`trust`) also refuses a file another user could have written.
+    """
+    return _lookup(path, source, module_name, source_path, trusted)[0]
+
+
+def _lookup(path: str, source: bytes, module_name: str | None, source_path: str | None,
+            trusted: Trust | None) -> tuple[tuple[bytes, ModuleSpec] | None, str | None]:
+    """:func:`read`'s answer, and why the file is distrusted (then it must not be replaced either)."""
+    try:
+        data = _read_trusted(path, trusted)
+    except OSError:
+        return None, None
+    if isinstance(data, str):
+        _verbose(f"not using {path}: {data}, and this process is privileged (root or CAP_BPF); "
+                 "compiling in memory")
+        return None, data
+    return _checked(path, data, source, module_name, source_path), None
+
+
+def _checked(path: str, data: bytes, source: bytes, module_name: str | None,
+             source_path: str | None) -> tuple[bytes, ModuleSpec] | None:
     result = unpack(data, source, module_name, source_path)
     if isinstance(result, str):
         _verbose(f"ignoring {path}: {result}")
@@ -458,26 +579,34 @@ def load(
     if options is not None:
         compiled = compile_checked(source, source_path, module_name, options)
         return Entry(compiled.object, compiled.spec, cached, hit=False)
-    if not force:
-        found = read(cached, source, module_name, source_path)
+    trusted = trust(source_path)
+    distrust = trusted.folder_problem(os.path.dirname(cached)) if trusted else None
+    if distrust:
+        _verbose(f"not using or writing {cached}: {distrust}, and this process is "
+                 "privileged (root or CAP_BPF); compiling in memory")
+    elif not force:
+        found, distrust = _lookup(cached, source, module_name, source_path, trusted)
         if found is not None:
             return Entry(found[0], found[1], cached, hit=True)
+    compiled = compile_checked(source, source_path, module_name, CompileOptions())
+    written = False if distrust else _store(cached, compiled, source, source_path, write_cache)
+    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
 
-    options = CompileOptions()
-    compiled = compile_checked(source, source_path, module_name, options)
+
+def _store(cached: str, compiled: CompiledModule, source: bytes, source_path: str,
+           write_cache: bool | None) -> bool:
+    """Write the cache file unless told not to (None: unless ``sys.dont_write_bytecode``)."""
     if write_cache is None:
         write_cache = not sys.dont_write_bytecode
-    written = False
-    if write_cache:
-        try:
-            mode = os.stat(source_path).st_mode | 0o200  # owner can rewrite it, as CPython does
-        except OSError:
-            mode = 0o666
-        data = pack(compiled.object, compiled.spec, source, options.key(), source_path)
-        written = write(cached, data, mode)
-    else:
+    if not write_cache:
         _verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
-    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
+        return False
+    try:
+        mode = os.stat(source_path).st_mode | 0o200  # owner can rewrite it, as CPython does
+    except OSError:
+        mode = 0o666
+    data = pack(compiled.object, compiled.spec, source, DEFAULT_OPTIONS_KEY, source_path)
+    return write(cached, data, mode)
 
 
 __all__ = [
@@ -489,10 +618,12 @@ __all__ = [
     "compile_checked",
     "load",
     "pack",
+    "privileged",
     "read",
     "read_source",
     "source_key",
     "toolchain",
+    "trust",
     "unpack",
     "write",
     "write_atomic",

@@ -474,6 +474,70 @@ def write_atomic(path: str, data: bytes, mode: int = 0o666) -> None:
         raise
 
 
+# A writer's temporary file lives milliseconds; one this old was left by a killed writer.
+# Its pid being gone is not enough on its own: a writer in another pid namespace
+# (a container sharing the tree) has a pid this process cannot see.
+STALE_TMP_SECONDS = 15 * 60
+DEAD_WRITER_TMP_SECONDS = 10
+_TMP_NAME = None  # the compiled pattern, made on first use (re costs ~1 ms to import)
+
+
+def _tmp_writer(name: str) -> int | None:
+    """The writer pid in a name :func:`write_atomic` makes, or None for any other name."""
+    global _TMP_NAME
+    if _TMP_NAME is None:
+        import re
+
+        _TMP_NAME = re.compile(rf".+\.{re.escape(CACHE_TAG)}{re.escape(OBJECT_SUFFIX)}\.(\d+)\.[0-9a-f]+\.tmp")
+    m = _TMP_NAME.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists here (another user's counts: EPERM)."""
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (ProcessLookupError, OverflowError):  # no such process, or no such pid at all
+        return False
+    return True
+
+
+def clean_stale_tmp(folder: str, now: float | None = None) -> list[str]:
+    """Remove temporary files that killed writers left in a cache folder; returns their names.
+
+    A ``SIGKILL`` between the temporary file's creation and its rename leaves
+    it behind for good.  Only names :func:`write_atomic` makes are touched, and
+    only when stale: older than :data:`STALE_TMP_SECONDS`, or older than
+    :data:`DEAD_WRITER_TMP_SECONDS` with its writer's pid gone.  A concurrent
+    writer's file is young and its pid alive, so it is left alone.
+    """
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        pid = _tmp_writer(name)
+        if pid is None:
+            continue
+        path = os.path.join(folder, name)
+        try:
+            age = now - os.lstat(path).st_mtime
+            if age > STALE_TMP_SECONDS or (age > DEAD_WRITER_TMP_SECONDS and not _pid_alive(pid)):
+                os.unlink(path)
+                removed.append(name)
+        except OSError:  # gone already (another cleaner, or its writer finished)
+            continue
+    if removed:
+        _verbose(f"removed stale temporary files in {folder}: {', '.join(removed)}")
+    return removed
+
+
 def write(path: str, data: bytes, mode: int = 0o666) -> bool:
     """Store a cache file, creating missing folders; False (and no error) when it can't be written.
 
@@ -500,6 +564,7 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
         _verbose(f"could not write {path!r}: {exc!r}")
         return False
     _verbose(f"wrote {path}")
+    clean_stale_tmp(os.path.dirname(path) or ".")
     return True
 
 

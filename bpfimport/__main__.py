@@ -3,7 +3,10 @@
 Sub-commands are small functions over the compiler and the cache, so the
 command line does exactly what an import does.  Errors in the user's file are
 one line, ``file:line:col: error: message``, with exit status 1 and no
-traceback, the way compilers report them; usage errors exit with 2.
+traceback, the way compilers report them; usage errors exit with 2.  So are
+the other failures: a missing source, one that is not a regular file (a FIFO
+would hang the read, ``/dev/zero`` never end) or is over the size limit, a
+full or closed stdout.
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 Sub-commands are small functions over the compiler and the cache, so the
 command line does exactly what an import does.  Errors in the user's file are
 one line, ``file:line:col: error: message``, with exit status 1 and no
-traceback, the way compilers report them; usage errors exit with 2.
+traceback, the way compilers report them; usage errors exit with 2.  So are
+the other failures: a missing source, one that is not a regular file (a FIFO
+would hang the read, ``/dev/zero`` never end) or is over the size limit, a
+full or closed stdout.
 """
 
 from __future__ import annotations
@@ -58,14 +61,37 @@ def _options(args: argparse.Namespace) -> CompileOptions:
 
 
 def _compile(path: str, args: argparse.Namespace) -> CompiledModule:
-    from .compiler import compile_source
-
+    """Read (refusing FIFOs, devices and huge files: they would hang or never end) and compile."""
     try:
-        with open(path, "rb") as f:
-            source = f.read()
+        source = cache.read_source(path)
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return compile_source(source, path, module_name(path), _options(args))
+    return cache.compile_checked(source, path, module_name(path), _options(args))
+
+
+class OutputError(CommandError):
+    """stdout is closed or cannot take the output (``> /dev/full``)."""
+
+
+def _stdout(text: str | None = None) -> None:
+    """Write ``text`` to stdout (None: flush it), turning a failure into an :class:`OutputError`.
+
+    stdout may be closed (``>&-``: Python then has no ``sys.stdout``) or full;
+    a closed pipe (``| head``) stays a BrokenPipeError, which is no error.
+    """
+    if sys.stdout is None:
+        if text is None:
+            return
+        raise OutputError("cannot write the output: stdout is closed")
+    try:
+        if text is None:
+            sys.stdout.flush()
+        else:
+            sys.stdout.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write the output: {exc.strerror or exc}") from None
 
 
 def _write(path: str, data: bytes | str) -> None:
@@ -111,7 +137,7 @@ def cmd_ir(args: argparse.Namespace) -> int:
     if args.output:
         _write(args.output, ir)
     else:
-        sys.stdout.write(ir if ir.endswith("\n") else ir + "\n")
+        _stdout(ir if ir.endswith("\n") else ir + "\n")
     return 0
 
 
@@ -180,17 +206,18 @@ def cmd_asm(args: argparse.Namespace) -> int:
             if m and m.group(1) in helpers:
                 line += f"\t# {helpers[m.group(1)]}"
         out.append(line)
-    sys.stdout.write("\n".join(out).strip("\n") + "\n")
+    _stdout("\n".join(out).strip("\n") + "\n")
     return 0
 
 
 def _sources(paths: Sequence[str]) -> Iterator[str]:
+    """The files named, and every ``*.bpf.py`` under the folders named (FIFOs too: reading refuses them)."""
     for path in paths:
-        if os.path.isfile(path):
+        if not os.path.isdir(path):
+            if not os.path.lexists(path):
+                raise CommandError(f"{path}: no such file or folder")
             yield path
             continue
-        if not os.path.isdir(path):
-            raise CommandError(f"{path}: no such file or folder")
         for folder, dirs, files in os.walk(path):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__" and not d.startswith("."))
             for name in sorted(files):
@@ -276,6 +303,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         module = load_file(args.file)
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
+    except ImportError as exc:  # a missing file, a FIFO, a device: the loader says which
+        raise CommandError(str(exc)) from None
     spec = module.__bpf_spec__
     try:
         module.load()
@@ -430,21 +459,44 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _error(message: str) -> int:
+    print(f"{PROG.split()[-1]}: error: {message}", file=sys.stderr)
+    return 1
+
+
+def _detach_stdout() -> None:
+    """Point fd 1 at /dev/null so the interpreter's final flush of a failed stdout is silent.
+
+    Without it, Python prints "Exception ignored ... BrokenPipeError" (or
+    ENOSPC for ``> /dev/full``) with a traceback after ``main`` returns.
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (the console script's entry point)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        status = args.func(args)
+        _stdout()  # flush here, where a full disk is reported, not at exit
+        return status
     except CompileError as exc:
         print(exc.one_line(), file=sys.stderr)
         return 1
+    except OutputError as exc:
+        _detach_stdout()
+        return _error(str(exc))
     except (CommandError, SetupError) as exc:
-        print(f"{PROG.split()[-1]}: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(str(exc))
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:  # `... | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # `... | head`: the reader has what it wanted
+        _detach_stdout()
         return 0
 
 

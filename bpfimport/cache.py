@@ -39,6 +39,11 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
   object built for this exact source, bpfimport version and options is used
   rather than failing for want of a compiler.
 
+* **Who wrote it.** A privileged importer (root, CAP_BPF, CAP_SYS_ADMIN)
+  uses a cache file only when no user besides root, itself and the source's
+  owner could have written it or its folder (:class:`Trust`); otherwise it
+  compiles in memory and writes nothing: the object runs in the kernel.
+
 * **Writing.** Atomic: a temporary file in the same folder, then
   ``os.replace``, so a reader sees the old file or the new one, never half of
   one, and concurrent importers of the same new module each leave a valid
@@ -52,14 +57,21 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
 
 from __future__ import annotations
 
+import errno
+import io
 import os
 import struct
 import sys
 from _imp import source_hash as _source_hash
+from stat import S_ISDIR, S_ISREG
 
 from ._version import __version__
 from .options import DEFAULT_OPTIONS, CompileOptions
 from .spec import SPEC_FORMAT, ModuleSpec
+
+TYPE_CHECKING = False  # typing costs milliseconds on the import path
+if TYPE_CHECKING:
+    from .compiler import CompiledModule
 
 CACHE_FORMAT = 1
 MAGIC = b"BPFIMPC\0"
@@ -70,6 +82,9 @@ OBJECT_SUFFIX = ".o"
 
 # The options an import compiles with (bpfimport.options is small: no compiler import).
 DEFAULT_OPTIONS_KEY = DEFAULT_OPTIONS.key()
+
+# A .bpf.py file is a few KiB; a larger one is a mistake (a device, a log), not a program.
+MAX_SOURCE_BYTES = 8 << 20
 
 _HASH_KEY = 0x6270_6669_6D70_6F72  # "bpfimpor": any fixed 64-bit key keeps hashes stable
 _PYCACHE = "__pycache__"
@@ -110,6 +125,64 @@ def _read(path: str) -> bytes:
     """A whole file; unbuffered (one fstat-sized read), the cheapest way measured."""
     with open(path, "rb", buffering=0) as f:
         return f.readall()
+
+
+class SourceFileError(OSError):
+    """A source path that is not a readable program: a FIFO, a device, a folder, too large.
+
+    An OSError, so callers that report unreadable files report these too;
+    ``strerror`` says what is wrong in words.
+    """
+
+
+def _kind(mode: int) -> str:
+    if S_ISDIR(mode):
+        return "a folder"
+    from stat import S_ISBLK, S_ISCHR, S_ISFIFO, S_ISSOCK
+
+    for test, name in ((S_ISFIFO, "a FIFO"), (S_ISCHR, "a character device"),
+                       (S_ISBLK, "a block device"), (S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def _refuse_special(path: str, mode: int) -> None:
+    if not S_ISREG(mode):
+        raise SourceFileError(errno.EINVAL, f"not a regular file ({_kind(mode)})", path)
+
+
+def read_source(path: str, limit: int = MAX_SOURCE_BYTES) -> bytes:
+    """A ``.bpf.py`` file's bytes, refusing what would hang or never end.
+
+    Opening a FIFO blocks until a writer comes and ``/dev/zero`` never ends,
+    so the path is checked before the open, opened non-blocking, checked
+    again on the descriptor (it may have been swapped in between), and read
+    at most ``limit`` bytes.  Raises OSError (:class:`SourceFileError` for
+    the refusals).
+    """
+    _refuse_special(path, os.stat(path).st_mode)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with open(fd, "rb", buffering=0) as f:
+        st = os.fstat(fd)
+        _refuse_special(path, st.st_mode)
+        data = b"" if st.st_size > limit else _read_at_most(f, limit + 1)
+    if st.st_size > limit or len(data) > limit:
+        raise SourceFileError(
+            errno.EFBIG, f"larger than the {limit >> 20} MiB limit for a .bpf.py source", path)
+    return data
+
+
+def _read_at_most(f: io.RawIOBase, size: int) -> bytes:
+    """Up to ``size`` bytes (fewer at the end of the file): a file may grow while read."""
+    parts = []
+    while size > 0:
+        part = f.read(size)
+        if not part:
+            break
+        parts.append(part)
+        size -= len(part)
+    return b"".join(parts)
 
 
 def _llvmlite_version_file() -> tuple[str, bytes] | None:
@@ -250,13 +323,129 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
 # ---------------------------------------------------------------- files
 
 
-def read(path: str, source: bytes, module_name: str | None = None,
-         source_path: str | None = None) -> tuple[bytes, ModuleSpec] | None:
-    """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid)."""
+# ---------------------------------------------------------------- who may have written it
+
+_CAP_SYS_ADMIN = 21
+_CAP_BPF = 39
+_privileged: bool | None = None
+
+
+def privileged() -> bool:
+    """Root, or CAP_BPF / CAP_SYS_ADMIN effective: a process whose objects run in the kernel.
+
+    Computed once per process (one read of ``/proc/self/status``).
+    """
+    global _privileged
+    if _privileged is None:
+        _privileged = os.geteuid() == 0 or _effective_caps() & ((1 << _CAP_BPF) | (1 << _CAP_SYS_ADMIN)) != 0
+    return _privileged
+
+
+def _effective_caps() -> int:
     try:
-        data = _read(path)
-    except OSError:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class Trust:
+    """Whose cache files and folders a privileged process may load objects from.
+
+    A cached object becomes kernel code with the importer's privileges, so,
+    as for ``sudo`` and ``.pyc`` files in shared trees, it is used only when
+    no one could have written it who could not also have written the source:
+    its owner is root, this process's user or the source's owner, and it is
+    group- or world-writable only where the source is (a sticky folder, like
+    ``/tmp``, lets no one replace another's file and is fine).  Anything else
+    is recompiled in memory and neither read nor written.
+    """
+
+    def __init__(self, source_path: str) -> None:
+        self.owners = {0, os.geteuid()}
+        self.source_mode = 0
+        self.source_gid = -1
+        try:
+            st = os.stat(source_path)
+        except (OSError, ValueError):  # a source in a zip: only root and this user
+            return
+        self.owners.add(st.st_uid)
+        self.source_mode = st.st_mode
+        self.source_gid = st.st_gid
+
+    def problem(self, st: os.stat_result, what: str) -> str | None:
+        """Why ``what`` (with status ``st``) may hold another user's bytes, or None."""
+        if st.st_uid not in self.owners:
+            return f"{what} is owned by uid {st.st_uid}{_user_name(st.st_uid)}"
+        sticky = S_ISDIR(st.st_mode) and st.st_mode & 0o1000
+        if st.st_mode & 0o002 and not sticky and not self.source_mode & 0o002:
+            return f"{what} is world-writable"
+        if (st.st_mode & 0o020 and not sticky and st.st_gid != 0
+                and not (self.source_mode & 0o020 and st.st_gid == self.source_gid)):
+            return f"{what} is writable by group {st.st_gid}"
         return None
+
+    def folder_problem(self, folder: str) -> str | None:
+        """Why the cache folder can't be trusted (None: trusted, or not there yet)."""
+        try:
+            st = os.stat(folder)
+        except (OSError, ValueError):
+            return None  # a missing folder is created by this process
+        return self.problem(st, f"its folder {folder}")
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return f" ({pwd.getpwuid(uid).pw_name})"
+    except (ImportError, KeyError):
+        return ""
+
+
+def trust(source_path: str) -> Trust | None:
+    """The :class:`Trust` rules when this process is privileged; None (trust as CPython does) if not."""
+    return Trust(source_path) if privileged() else None
+
+
+def _read_trusted(path: str, trusted: Trust | None) -> bytes | str:
+    """The file's bytes, or why they can't be trusted; the check is on the open file, no race."""
+    with open(path, "rb", buffering=0) as f:
+        if trusted is not None:
+            why = trusted.problem(os.fstat(f.fileno()), "it")
+            if why:
+                return why
+        return f.readall()
+
+
+def read(path: str, source: bytes, module_name: str | None = None,
+         source_path: str | None = None, trusted: Trust | None = None) -> tuple[bytes, ModuleSpec] | None:
+    """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid).
+
+    ``trusted`` (see :func:`trust`) also refuses a file another user could have written.
+    """
+    return _lookup(path, source, module_name, source_path, trusted)[0]
+
+
+def _lookup(path: str, source: bytes, module_name: str | None, source_path: str | None,
+            trusted: Trust | None) -> tuple[tuple[bytes, ModuleSpec] | None, str | None]:
+    """:func:`read`'s answer, and why the file is distrusted (then it must not be replaced either)."""
+    try:
+        data = _read_trusted(path, trusted)
+    except OSError:
+        return None, None
+    if isinstance(data, str):
+        _verbose(f"not using {path}: {data}, and this process is privileged (root or CAP_BPF); "
+                 "compiling in memory")
+        return None, data
+    return _checked(path, data, source, module_name, source_path), None
+
+
+def _checked(path: str, data: bytes, source: bytes, module_name: str | None,
+             source_path: str | None) -> tuple[bytes, ModuleSpec] | None:
     result = unpack(data, source, module_name, source_path)
     if isinstance(result, str):
         _verbose(f"ignoring {path}: {result}")
@@ -285,6 +474,70 @@ def write_atomic(path: str, data: bytes, mode: int = 0o666) -> None:
         raise
 
 
+# A writer's temporary file lives milliseconds; one this old was left by a killed writer.
+# Its pid being gone is not enough on its own: a writer in another pid namespace
+# (a container sharing the tree) has a pid this process cannot see.
+STALE_TMP_SECONDS = 15 * 60
+DEAD_WRITER_TMP_SECONDS = 10
+_TMP_NAME = None  # the compiled pattern, made on first use (re costs ~1 ms to import)
+
+
+def _tmp_writer(name: str) -> int | None:
+    """The writer pid in a name :func:`write_atomic` makes, or None for any other name."""
+    global _TMP_NAME
+    if _TMP_NAME is None:
+        import re
+
+        _TMP_NAME = re.compile(rf".+\.{re.escape(CACHE_TAG)}{re.escape(OBJECT_SUFFIX)}\.(\d+)\.[0-9a-f]+\.tmp")
+    m = _TMP_NAME.fullmatch(name)
+    return int(m.group(1)) if m else None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process with this pid exists here (another user's counts: EPERM)."""
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except (ProcessLookupError, OverflowError):  # no such process, or no such pid at all
+        return False
+    return True
+
+
+def clean_stale_tmp(folder: str, now: float | None = None) -> list[str]:
+    """Remove temporary files that killed writers left in a cache folder; returns their names.
+
+    A ``SIGKILL`` between the temporary file's creation and its rename leaves
+    it behind for good.  Only names :func:`write_atomic` makes are touched, and
+    only when stale: older than :data:`STALE_TMP_SECONDS`, or older than
+    :data:`DEAD_WRITER_TMP_SECONDS` with its writer's pid gone.  A concurrent
+    writer's file is young and its pid alive, so it is left alone.
+    """
+    import time
+
+    now = time.time() if now is None else now
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        pid = _tmp_writer(name)
+        if pid is None:
+            continue
+        path = os.path.join(folder, name)
+        try:
+            age = now - os.lstat(path).st_mtime
+            if age > STALE_TMP_SECONDS or (age > DEAD_WRITER_TMP_SECONDS and not _pid_alive(pid)):
+                os.unlink(path)
+                removed.append(name)
+        except OSError:  # gone already (another cleaner, or its writer finished)
+            continue
+    if removed:
+        _verbose(f"removed stale temporary files in {folder}: {', '.join(removed)}")
+    return removed
+
+
 def write(path: str, data: bytes, mode: int = 0o666) -> bool:
     """Store a cache file, creating missing folders; False (and no error) when it can't be written.
 
@@ -311,7 +564,34 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
         _verbose(f"could not write {path!r}: {exc!r}")
         return False
     _verbose(f"wrote {path}")
+    clean_stale_tmp(os.path.dirname(path) or ".")
     return True
+
+
+def check_source_path(path: str) -> None:
+    """Refuse a path that is not UTF-8 (``surrogateescape``d bytes) with a CompileError.
+
+    The object's debug info (BTF line info, which verifier errors quote)
+    records the path as UTF-8 text; such a path otherwise fails deep in the
+    compiler as an "internal compiler error".
+    """
+    try:
+        os.path.abspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        from .errors import CompileError
+
+        raise CompileError(
+            f"the path {os.fsencode(path)!r} is not valid UTF-8, which the object's debug info needs",
+            path, hint="rename the file (or its folder) to a UTF-8 name") from None
+
+
+def compile_checked(source: bytes, source_path: str, module_name: str,
+                    options: CompileOptions) -> CompiledModule:
+    """``compile_source`` after :func:`check_source_path` (the command line uses it too)."""
+    check_source_path(source_path)
+    from .compiler import compile_source
+
+    return compile_source(source, source_path, module_name, options)
 
 
 # ---------------------------------------------------------------- the entry point
@@ -358,36 +638,40 @@ def load(
     compile (and writes nothing then), OSError when the source can't be read.
     """
     if source is None:
-        source = _read(source_path)
+        source = read_source(source_path)
     if cached is None:
         cached = cache_path(source_path)
     if options is not None:
-        from .compiler import compile_source
-
-        compiled = compile_source(source, source_path, module_name, options)
+        compiled = compile_checked(source, source_path, module_name, options)
         return Entry(compiled.object, compiled.spec, cached, hit=False)
-    if not force:
-        found = read(cached, source, module_name, source_path)
+    trusted = trust(source_path)
+    distrust = trusted.folder_problem(os.path.dirname(cached)) if trusted else None
+    if distrust:
+        _verbose(f"not using or writing {cached}: {distrust}, and this process is "
+                 "privileged (root or CAP_BPF); compiling in memory")
+    elif not force:
+        found, distrust = _lookup(cached, source, module_name, source_path, trusted)
         if found is not None:
             return Entry(found[0], found[1], cached, hit=True)
+    compiled = compile_checked(source, source_path, module_name, CompileOptions())
+    written = False if distrust else _store(cached, compiled, source, source_path, write_cache)
+    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
 
-    from .compiler import compile_source
 
-    options = CompileOptions()
-    compiled = compile_source(source, source_path, module_name, options)
+def _store(cached: str, compiled: CompiledModule, source: bytes, source_path: str,
+           write_cache: bool | None) -> bool:
+    """Write the cache file unless told not to (None: unless ``sys.dont_write_bytecode``)."""
     if write_cache is None:
         write_cache = not sys.dont_write_bytecode
-    written = False
-    if write_cache:
-        try:
-            mode = os.stat(source_path).st_mode | 0o200  # owner can rewrite it, as CPython does
-        except OSError:
-            mode = 0o666
-        data = pack(compiled.object, compiled.spec, source, options.key(), source_path)
-        written = write(cached, data, mode)
-    else:
+    if not write_cache:
         _verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
-    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
+        return False
+    try:
+        mode = os.stat(source_path).st_mode | 0o200  # owner can rewrite it, as CPython does
+    except OSError:
+        mode = 0o666
+    data = pack(compiled.object, compiled.spec, source, DEFAULT_OPTIONS_KEY, source_path)
+    return write(cached, data, mode)
 
 
 __all__ = [
@@ -395,11 +679,16 @@ __all__ = [
     "Entry",
     "TRAILER",
     "cache_path",
+    "check_source_path",
+    "compile_checked",
     "load",
     "pack",
+    "privileged",
     "read",
+    "read_source",
     "source_key",
     "toolchain",
+    "trust",
     "unpack",
     "write",
     "write_atomic",

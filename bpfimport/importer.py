@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import sys
 from importlib.machinery import ModuleSpec, PathFinder
-from stat import S_ISREG
+from stat import S_ISDIR
 from types import ModuleType
 
 from . import cache
@@ -78,6 +78,9 @@ class BpfLoader:
         return False
 
     def get_data(self, path: str) -> bytes:
+        """The source's bytes: never hangs on a FIFO nor reads a device without end."""
+        if path == self.path:
+            return cache.read_source(path)
         return cache._read(path)
 
     def get_source(self, fullname: str | None = None) -> str:
@@ -105,7 +108,9 @@ class BpfLoader:
         try:
             source = self.get_data(self.path)
         except OSError as exc:
-            raise ImportError(f"cannot read {self.path}: {exc}", name=self.name, path=self.path) from exc
+            why = exc.strerror or str(exc)
+            raise ImportError(f"cannot import {self.name} from {self.path}: {why}",
+                              name=self.name, path=self.path) from None
         try:
             entry = cache.load(self.path, self.name, source=source, cached=cached)
         except CompileError as exc:
@@ -211,8 +216,10 @@ class BpfFinder:
                 st = os.stat(candidate)
             except (OSError, ValueError):
                 continue
-            if not S_ISREG(st.st_mode):
+            if S_ISDIR(st.st_mode):
                 continue
+            # A FIFO, device or socket of that name is found, and the loader refuses
+            # it with a clear ImportError rather than "No module named ..." (or a hang).
             spec = ModuleSpec(fullname, BpfLoader(fullname, candidate), origin=candidate)
             spec.has_location = True  # so __file__ is set from origin
             spec.cached = cache.cache_path(candidate)

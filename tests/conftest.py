@@ -30,6 +30,22 @@ TRACEFS = Path("/sys/kernel/tracing")
 PROGRAMS = ROOT / "tests" / "programs"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """In .ci/run's wheel pass (BPFIMPORT_WHEEL_VENV set), refuse to test anything but the wheel.
+
+    Otherwise a stray checkout on sys.path would make the pass silently test
+    the source tree, and a file the wheel leaves out would go unnoticed.
+    """
+    venv = os.environ.get("BPFIMPORT_WHEEL_VENV")
+    if not venv:
+        return
+    import bpfimport
+
+    where = Path(bpfimport.__file__).resolve()
+    if not where.is_relative_to(Path(venv).resolve()):
+        raise pytest.UsageError(f"BPFIMPORT_WHEEL_VENV={venv} but bpfimport is imported from {where}")
+
+
 def need(condition: bool, reason: str) -> None:
     if condition:
         return

@@ -7,6 +7,16 @@ where the skip becomes a failure: CI cannot go green by skipping.
 
 Features that some kernels lack by design (kprobes, fentry, lsm) are not
 skipped at all: their tests assert the clear error bpfimport gives instead.
+Which branch a test expects comes from probes written here, independently of
+the code under test (``kernel_has_kprobes()``, ``fentry_load_errno()``): a
+test that asked bpfimport whether kprobes exist could not catch bpfimport
+being wrong about it.
+
+Every test that needs root, the bpf() syscall or tracefs carries the
+``kernel`` marker, set at collection from the fixtures it uses (``kernel``,
+``tracing`` or any fixture depending on them) or written explicitly for tests
+that reach the kernel in a child process.  ``pytest -m "not kernel"`` is the
+suite that runs anywhere, as any user.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import functools
 import importlib
 import os
 import shutil
+import struct
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +36,8 @@ from types import ModuleType
 import pytest
 
 REQUIRE_KERNEL = os.environ.get("BPFIMPORT_REQUIRE_KERNEL") == "1"
+KERNEL_FIXTURES = frozenset({"kernel", "tracing"})
+BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}
 ROOT = Path(__file__).resolve().parent.parent
 TRACEFS = Path("/sys/kernel/tracing")
 PROGRAMS = ROOT / "tests" / "programs"
@@ -46,7 +59,7 @@ def bpf_syscall_works() -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     attr = (ctypes.c_uint32 * 30)()
     attr[0], attr[1], attr[2], attr[3] = 2, 4, 4, 1  # ARRAY, key 4, value 4, 1 entry
-    nr = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine)
+    nr = BPF_SYSCALL.get(os.uname().machine)
     if nr is None:
         return False
     fd = libc.syscall(nr, 0, ctypes.byref(attr), ctypes.sizeof(attr))
@@ -58,6 +71,75 @@ def bpf_syscall_works() -> bool:
 
 def tracefs_mounted() -> bool:
     return (TRACEFS / "events").is_dir()
+
+
+@functools.cache
+def kernel_has_kprobes() -> bool:
+    """Whether this kernel was built with kprobes: it then lists ``register_kprobe``.
+
+    /proc/kallsyms names every kernel function (to any user; only the addresses
+    are hidden), so this does not depend on which tracefs or sysfs files
+    bpfimport looks at.
+    """
+    try:
+        with open("/proc/kallsyms", encoding="ascii", errors="replace") as f:
+            return any(line.split()[2:3] == ["register_kprobe"] for line in f)
+    except OSError:
+        return False
+
+
+def vmlinux_func_id(name: str, path: str = "/sys/kernel/btf/vmlinux") -> int | None:
+    """The BTF type id of the kernel function ``name`` (a BTF_KIND_FUNC), read from vmlinux BTF."""
+    data = Path(path).read_bytes()
+    magic, _, _, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII", data)
+    if magic != 0xEB9F:
+        return None
+    strings = data[hdr_len + str_off : hdr_len + str_off + str_len]
+    want = name.encode() + b"\0"
+    # bytes after the 12-byte common header, by BTF kind (linux/btf.h), as a function of vlen
+    extra = {1: 4, 3: 12, 4: -12, 5: -12, 6: -8, 13: -8, 14: 4, 15: -12, 17: 4, 19: -12}
+    pos, end, type_id = hdr_len + type_off, hdr_len + type_off + type_len, 1
+    while pos < end:
+        name_off, info, _ = struct.unpack_from("<III", data, pos)
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        if kind == 12 and strings.startswith(want, name_off):
+            return type_id
+        size = extra.get(kind, 0)
+        pos += 12 + (size if size >= 0 else -size * vlen)
+        type_id += 1
+    return None
+
+
+@functools.cache
+def fentry_load_errno(function: str = "do_nanosleep") -> int:
+    """0 when the kernel loads a minimal fentry program on ``function``, else the errno it gives.
+
+    A raw BPF_PROG_LOAD (type TRACING, attach type TRACE_FENTRY, attach_btf_id
+    from vmlinux BTF) of ``r0 = 0; exit``: what the kernel itself says, with
+    neither libbpf nor bpfimport in between.
+    """
+    btf_id = vmlinux_func_id(function)
+    if btf_id is None:
+        return 2  # ENOENT: no such function in vmlinux BTF
+    libc = ctypes.CDLL(None, use_errno=True)
+    insns = (ctypes.c_uint8 * 16)(0xB7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0)
+    license_ = ctypes.create_string_buffer(b"GPL")
+    attr = ctypes.create_string_buffer(128)  # union bpf_attr, the BPF_PROG_LOAD part
+    struct.pack_into("<IIQQ", attr, 0, 26, 2, ctypes.addressof(insns), ctypes.addressof(license_))
+    struct.pack_into("<I", attr, 68, 24)  # expected_attach_type = BPF_TRACE_FENTRY
+    struct.pack_into("<I", attr, 108, btf_id)  # attach_btf_id
+    fd = libc.syscall(BPF_SYSCALL[os.uname().machine], 5, attr, ctypes.sizeof(attr))
+    if fd < 0:
+        return ctypes.get_errno()
+    os.close(fd)
+    return 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses ``kernel`` or ``tracing`` (directly or through a fixture)."""
+    for item in items:
+        if KERNEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kernel)
 
 
 @pytest.fixture

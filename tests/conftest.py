@@ -14,7 +14,7 @@ being wrong about it.
 
 Every test that needs root, the bpf() syscall or tracefs carries the
 ``kernel`` marker, set at collection from the fixtures it uses (``kernel``,
-``tracing`` or any fixture depending on them) or written explicitly for tests
+``tracing``, ``kernel_session`` or any fixture depending on them) or written explicitly for tests
 that reach the kernel in a child process.  ``pytest -m "not kernel"`` is the
 suite that runs anywhere, as any user.
 """
@@ -36,7 +36,7 @@ from types import ModuleType
 import pytest
 
 REQUIRE_KERNEL = os.environ.get("BPFIMPORT_REQUIRE_KERNEL") == "1"
-KERNEL_FIXTURES = frozenset({"kernel", "tracing"})
+KERNEL_FIXTURES = frozenset({"kernel_session", "kernel", "tracing"})
 BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}
 ROOT = Path(__file__).resolve().parent.parent
 TRACEFS = Path("/sys/kernel/tracing")
@@ -136,17 +136,26 @@ def fentry_load_errno(function: str = "do_nanosleep") -> int:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that uses ``kernel`` or ``tracing`` (directly or through a fixture)."""
+    """Mark every test that uses a kernel fixture, directly or through another fixture.
+
+    ``item.fixturenames`` is the whole closure, so a fixture built on ``kernel``
+    marks its users too.
+    """
     for item in items:
         if KERNEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kernel)
 
 
-@pytest.fixture
-def kernel() -> None:
-    """Root and a working bpf() syscall, or skip (fail under BPFIMPORT_REQUIRE_KERNEL=1)."""
+@pytest.fixture(scope="session")
+def kernel_session() -> None:
+    """``kernel`` for module- and session-scoped fixtures (which cannot use a function fixture)."""
     need(os.geteuid() == 0, "loading BPF programs needs root")
     need(bpf_syscall_works(), "the bpf() syscall is not usable here")
+
+
+@pytest.fixture
+def kernel(kernel_session: None) -> None:
+    """Root and a working bpf() syscall, or skip (fail under BPFIMPORT_REQUIRE_KERNEL=1)."""
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ construct gives a clean CompileError (or compiles) instead of crashing.
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 from pathlib import Path
@@ -17,16 +16,14 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
-from tests.conftest import bpf_syscall_works, need, program_module
+from tests.conftest import program_module
 
 PROGRAMS = Path(__file__).parent / "programs"
 
 
 @pytest.fixture(scope="module")
-def reg(tmp_path_factory):
+def reg(tmp_path_factory, kernel_session):
     """The regressions module, loaded once: each test runs its own program."""
-    need(os.geteuid() == 0, "loading BPF programs needs root")
-    need(bpf_syscall_works(), "the bpf() syscall is not usable here")
     with program_module(tmp_path_factory.mktemp("reg"), "regressions.bpf.py") as mod:
         yield mod
 

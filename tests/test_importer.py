@@ -285,6 +285,7 @@ def _need_setpriv() -> None:
          "needs root and setpriv (util-linux) to run a child as nobody")
 
 
+@pytest.mark.kernel  # needs root: setpriv runs the child as nobody
 def test_read_only_folder_imports_without_writing(readonly_tree: Path) -> None:
     _need_setpriv()
     (readonly_tree / "ro.bpf.py").write_text(TRIVIAL)
@@ -296,6 +297,7 @@ def test_read_only_folder_imports_without_writing(readonly_tree: Path) -> None:
     assert r.stderr == ""
 
 
+@pytest.mark.kernel  # needs root: setpriv runs the child as nobody
 def test_prefilled_cache_in_a_read_only_folder_is_used(readonly_tree: Path) -> None:
     _need_setpriv()
     (readonly_tree / "pf.bpf.py").write_text(TRIVIAL)

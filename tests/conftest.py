@@ -26,10 +26,13 @@ import ctypes
 import functools
 import importlib
 import os
+import select
 import shutil
 import struct
 import sys
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -144,6 +147,45 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if KERNEL_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.kernel)
+
+
+def traced_after_nonce(
+    trigger: Callable[[], object], match: str, want: int, seconds: float = 5.0
+) -> list[str]:
+    """The trace_pipe lines containing ``match`` that follow a per-run nonce, at most ``seconds``.
+
+    The nonce goes to ``trace_marker`` after trace_pipe is open and before
+    ``trigger()`` runs, so a line left in the buffer by an earlier run (the
+    buffer keeps what nobody read) comes before it and is never counted, and no
+    sleep is needed to let a reader start.  Returns as soon as ``want`` lines
+    are in; the caller asserts on what came back.
+    """
+    nonce = f"bpfimport-nonce-{uuid.uuid4().hex}"
+    fd = os.open(TRACEFS / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with open(TRACEFS / "trace_marker", "w") as marker:
+            marker.write(nonce)
+        trigger()
+        return _read_after(fd, nonce, match, want, time.monotonic() + seconds)
+    finally:
+        os.close(fd)
+
+
+def _read_after(fd: int, nonce: str, match: str, want: int, deadline: float) -> list[str]:
+    buf = b""
+    found: list[str] = []
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                buf += os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+        lines = buf.decode(errors="replace").splitlines()
+        after = next((i for i, line in enumerate(lines) if nonce in line), None)
+        found = [] if after is None else [x for x in lines[after + 1 :] if match in x]
+        if len(found) >= want:
+            break
+    return found
 
 
 @pytest.fixture(scope="session")

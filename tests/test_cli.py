@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -227,8 +228,9 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
     import threading
     import time
 
+    nonce = uuid.uuid4().hex  # a line left in the trace buffer by an earlier run lacks it
     src = tmp_path / "watch.bpf.py"
-    src.write_text(RUN_SOURCE)
+    src.write_text(RUN_SOURCE.replace("getppid seen", f"getppid seen {nonce}"))
     stop = time.monotonic() + 4
     done = threading.Event()
 
@@ -247,7 +249,7 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
     assert r.returncode == 0, r.stderr
     assert "attached on_getppid" in r.stderr
     assert "not attached not_attachable" in r.stderr  # reported, not fatal
-    assert "getppid seen" in r.stdout
+    assert f"getppid seen {nonce}" in r.stdout
     assert "counts (HashMap" in r.stdout
     assert f"  {os.getpid()}: " in r.stdout
 

@@ -7,6 +7,16 @@ where the skip becomes a failure: CI cannot go green by skipping.
 
 Features that some kernels lack by design (kprobes, fentry, lsm) are not
 skipped at all: their tests assert the clear error bpfimport gives instead.
+Which branch a test expects comes from probes written here, independently of
+the code under test (``kernel_has_kprobes()``, ``fentry_load_errno()``): a
+test that asked bpfimport whether kprobes exist could not catch bpfimport
+being wrong about it.
+
+Every test that needs root, the bpf() syscall or tracefs carries the
+``kernel`` marker, set at collection from the fixtures it uses (``kernel``,
+``tracing``, ``kernel_session`` or any fixture depending on them) or written
+explicitly (``@pytest.mark.kernel``) on a test that needs root without them.
+``pytest -m "not kernel"`` is the suite that runs anywhere, as any user.
 """
 
 from __future__ import annotations
@@ -16,15 +26,21 @@ import ctypes
 import functools
 import importlib
 import os
+import select
 import shutil
+import struct
 import sys
-from collections.abc import Iterator
+import time
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
 REQUIRE_KERNEL = os.environ.get("BPFIMPORT_REQUIRE_KERNEL") == "1"
+KERNEL_FIXTURES = frozenset({"kernel_session", "kernel", "tracing"})
+BPF_SYSCALL = {"x86_64": 321, "aarch64": 280}
 ROOT = Path(__file__).resolve().parent.parent
 TRACEFS = Path("/sys/kernel/tracing")
 PROGRAMS = ROOT / "tests" / "programs"
@@ -62,7 +78,7 @@ def bpf_syscall_works() -> bool:
     libc = ctypes.CDLL(None, use_errno=True)
     attr = (ctypes.c_uint32 * 30)()
     attr[0], attr[1], attr[2], attr[3] = 2, 4, 4, 1  # ARRAY, key 4, value 4, 1 entry
-    nr = {"x86_64": 321, "aarch64": 280}.get(os.uname().machine)
+    nr = BPF_SYSCALL.get(os.uname().machine)
     if nr is None:
         return False
     fd = libc.syscall(nr, 0, ctypes.byref(attr), ctypes.sizeof(attr))
@@ -76,11 +92,131 @@ def tracefs_mounted() -> bool:
     return (TRACEFS / "events").is_dir()
 
 
-@pytest.fixture
-def kernel() -> None:
-    """Root and a working bpf() syscall, or skip (fail under BPFIMPORT_REQUIRE_KERNEL=1)."""
+@functools.cache
+def kernel_has_kprobes() -> bool:
+    """Whether this kernel was built with kprobes: it then lists ``register_kprobe``.
+
+    /proc/kallsyms names every kernel function (to any user; only the addresses
+    are hidden), so this does not depend on which tracefs or sysfs files
+    bpfimport looks at.
+    """
+    try:
+        with open("/proc/kallsyms", encoding="ascii", errors="replace") as f:
+            return any(line.split()[2:3] == ["register_kprobe"] for line in f)
+    except OSError:
+        return False
+
+
+def vmlinux_func_id(name: str, path: str = "/sys/kernel/btf/vmlinux") -> int | None:
+    """The BTF type id of the kernel function ``name`` (a BTF_KIND_FUNC), read from vmlinux BTF."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError:  # no vmlinux BTF: no fentry either
+        return None
+    magic, _, _, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII", data)
+    if magic != 0xEB9F:
+        return None
+    strings = data[hdr_len + str_off : hdr_len + str_off + str_len]
+    want = name.encode() + b"\0"
+    # bytes after the 12-byte common header, by BTF kind (linux/btf.h), as a function of vlen
+    extra = {1: 4, 3: 12, 4: -12, 5: -12, 6: -8, 13: -8, 14: 4, 15: -12, 17: 4, 19: -12}
+    pos, end, type_id = hdr_len + type_off, hdr_len + type_off + type_len, 1
+    while pos < end:
+        name_off, info, _ = struct.unpack_from("<III", data, pos)
+        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
+        if kind == 12 and strings.startswith(want, name_off):
+            return type_id
+        size = extra.get(kind, 0)
+        pos += 12 + (size if size >= 0 else -size * vlen)
+        type_id += 1
+    return None
+
+
+@functools.cache
+def fentry_load_errno(function: str = "do_nanosleep") -> int:
+    """0 when the kernel loads a minimal fentry program on ``function``, else the errno it gives.
+
+    A raw BPF_PROG_LOAD (type TRACING, attach type TRACE_FENTRY, attach_btf_id
+    from vmlinux BTF) of ``r0 = 0; exit``: what the kernel itself says, with
+    neither libbpf nor bpfimport in between.
+    """
+    btf_id = vmlinux_func_id(function)
+    if btf_id is None:
+        return 2  # ENOENT: no such function in vmlinux BTF
+    libc = ctypes.CDLL(None, use_errno=True)
+    insns = (ctypes.c_uint8 * 16)(0xB7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0)
+    license_ = ctypes.create_string_buffer(b"GPL")
+    attr = ctypes.create_string_buffer(128)  # union bpf_attr, the BPF_PROG_LOAD part
+    struct.pack_into("<IIQQ", attr, 0, 26, 2, ctypes.addressof(insns), ctypes.addressof(license_))
+    struct.pack_into("<I", attr, 68, 24)  # expected_attach_type = BPF_TRACE_FENTRY
+    struct.pack_into("<I", attr, 108, btf_id)  # attach_btf_id
+    fd = libc.syscall(BPF_SYSCALL[os.uname().machine], 5, attr, ctypes.sizeof(attr))
+    if fd < 0:
+        return ctypes.get_errno()
+    os.close(fd)
+    return 0
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses a kernel fixture, directly or through another fixture.
+
+    ``item.fixturenames`` is the whole closure, so a fixture built on ``kernel``
+    marks its users too.
+    """
+    for item in items:
+        if KERNEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.kernel)
+
+
+def traced_after_nonce(
+    trigger: Callable[[], object], match: str, want: int, seconds: float = 5.0
+) -> list[str]:
+    """The trace_pipe lines containing ``match`` that follow a per-run nonce, at most ``seconds``.
+
+    The nonce goes to ``trace_marker`` after trace_pipe is open and before
+    ``trigger()`` runs, so a line left in the buffer by an earlier run (the
+    buffer keeps what nobody read) comes before it and is never counted, and no
+    sleep is needed to let a reader start.  Returns as soon as ``want`` lines
+    are in; the caller asserts on what came back.
+    """
+    nonce = f"bpfimport-nonce-{uuid.uuid4().hex}"
+    fd = os.open(TRACEFS / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        with open(TRACEFS / "trace_marker", "w") as marker:
+            marker.write(nonce)
+        trigger()
+        return _read_after(fd, nonce, match, want, time.monotonic() + seconds)
+    finally:
+        os.close(fd)
+
+
+def _read_after(fd: int, nonce: str, match: str, want: int, deadline: float) -> list[str]:
+    buf = b""
+    found: list[str] = []
+    while time.monotonic() < deadline:
+        if select.select([fd], [], [], 0.05)[0]:
+            try:
+                buf += os.read(fd, 65536)
+            except BlockingIOError:
+                continue
+        lines = buf.decode(errors="replace").splitlines()
+        after = next((i for i, line in enumerate(lines) if nonce in line), None)
+        found = [] if after is None else [x for x in lines[after + 1 :] if match in x]
+        if len(found) >= want:
+            break
+    return found
+
+
+@pytest.fixture(scope="session")
+def kernel_session() -> None:
+    """``kernel`` for module- and session-scoped fixtures (which cannot use a function fixture)."""
     need(os.geteuid() == 0, "loading BPF programs needs root")
     need(bpf_syscall_works(), "the bpf() syscall is not usable here")
+
+
+@pytest.fixture
+def kernel(kernel_session: None) -> None:
+    """Root and a working bpf() syscall, or skip (fail under BPFIMPORT_REQUIRE_KERNEL=1)."""
 
 
 @pytest.fixture

@@ -11,15 +11,16 @@ import pytest
 from bpfimport import CompileError, cache
 from bpfimport._version import __version__
 from bpfimport.spec import ModuleSpec, ProgramSpec
-from tests import test_importer_support as support
+from tests import support
 from tests.conftest import need
-from tests.test_importer_support import FAKE_ELF, TRIVIAL, FakeCompiler, child
+from tests.support import BROKEN_MESSAGE, TRIVIAL, CompileCounter, child
 
 SPEC = ModuleSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
 SOURCE = TRIVIAL.encode()
+FAKE_ELF = b"\x7fELF\x02\x01\x01" + bytes(57) + b"fake object"  # the format tests need no real object
 
 # fixtures shared with the other importer/cache/CLI tests
-fake_compiler = support.fake_compiler
+compile_counter = support.compile_counter
 writable_cache = support.writable_cache
 
 
@@ -158,16 +159,16 @@ def src(tmp_path: Path) -> Path:
     return path
 
 
-def test_load_compiles_writes_then_hits(src: Path, fake_compiler: FakeCompiler, writable_cache: None) -> None:
+def test_load_compiles_writes_then_hits(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
     first = cache.load(str(src), "m_bpf")
     assert (first.hit, first.written) == (False, True)
     assert Path(first.cached).is_file()
     second = cache.load(str(src), "m_bpf")
     assert second.hit and second.object == first.object and second.spec == first.spec
-    assert len(fake_compiler.calls) == 1
+    assert len(compile_counter.calls) == 1
 
 
-def test_a_moved_tree_recompiles(tmp_path: Path, fake_compiler: FakeCompiler,
+def test_a_moved_tree_recompiles(tmp_path: Path, compile_counter: CompileCounter,
                                  writable_cache: None) -> None:
     """The object's line info names the source path: a moved tree (its __pycache__ too) recompiles."""
     old = tmp_path / "old"
@@ -179,13 +180,13 @@ def test_a_moved_tree_recompiles(tmp_path: Path, fake_compiler: FakeCompiler,
     old.rename(new)
     moved = cache.load(str(new / "m.bpf.py"), "m_bpf")
     assert not moved.hit and moved.written
-    assert fake_compiler.calls[-1][0] == str(new / "m.bpf.py")
+    assert compile_counter.calls[-1][0] == str(new / "m.bpf.py")
     assert cache.load(str(new / "m.bpf.py"), "m_bpf").hit
-    assert len(fake_compiler.calls) == 2
+    assert len(compile_counter.calls) == 2
 
 
 def test_load_under_dont_write_bytecode_writes_nothing_but_reads(
-    src: Path, fake_compiler: FakeCompiler, monkeypatch: pytest.MonkeyPatch
+    src: Path, compile_counter: CompileCounter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(sys, "pycache_prefix", None)
@@ -195,17 +196,17 @@ def test_load_under_dont_write_bytecode_writes_nothing_but_reads(
     # a cache prefilled by someone else (compileall) is still used
     assert cache.load(str(src), "m_bpf", write_cache=True).written
     assert cache.load(str(src), "m_bpf").hit
-    assert len(fake_compiler.calls) == 2
+    assert len(compile_counter.calls) == 2
 
 
-def test_force_recompiles(src: Path, fake_compiler: FakeCompiler, writable_cache: None) -> None:
+def test_force_recompiles(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
     cache.load(str(src), "m_bpf")
     assert not cache.load(str(src), "m_bpf", force=True).hit
-    assert len(fake_compiler.calls) == 2
+    assert len(compile_counter.calls) == 2
 
 
 def test_a_corrupt_cache_file_is_recompiled_and_replaced(
-    src: Path, fake_compiler: FakeCompiler, writable_cache: None
+    src: Path, compile_counter: CompileCounter, writable_cache: None
 ) -> None:
     cached = Path(cache.load(str(src), "m_bpf").cached)
     good = cached.read_bytes()
@@ -215,20 +216,20 @@ def test_a_corrupt_cache_file_is_recompiled_and_replaced(
     assert cached.read_bytes() == good
 
 
-def test_a_failed_compile_writes_nothing(src: Path, fake_compiler: FakeCompiler, writable_cache: None) -> None:
+def test_a_failed_compile_writes_nothing(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
     cached = Path(cache.load(str(src), "m_bpf").cached)
     before = cached.read_bytes()
     src.write_text(TRIVIAL + "\nSYNTAX_ERROR\n")
-    with pytest.raises(CompileError) as info:
+    with pytest.raises(CompileError, match=BROKEN_MESSAGE) as info:
         cache.load(str(src), "m_bpf")
-    assert info.value.filename == str(src) and info.value.lineno == 3
+    assert info.value.filename == str(src) and info.value.lineno == TRIVIAL.count("\n") + 2
     assert cached.read_bytes() == before  # the old (now stale) file is untouched, never trusted
     assert sorted(os.listdir(cached.parent)) == [cached.name]
     with pytest.raises(CompileError):
         cache.load(str(src), "m_bpf")  # still an error, not a stale hit
 
 
-def test_non_default_options_bypass_the_cache(src: Path, fake_compiler: FakeCompiler, writable_cache: None) -> None:
+def test_non_default_options_bypass_the_cache(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
     from bpfimport.compiler import CompileOptions
 
     entry = cache.load(str(src), "m_bpf", options=CompileOptions(cpu="v1"))
@@ -242,7 +243,6 @@ def test_non_default_options_bypass_the_cache(src: Path, fake_compiler: FakeComp
 @pytest.fixture
 def real_cached(tmp_path: Path, writable_cache: None) -> Path:
     """A cache file written for TRIVIAL by the real compiler."""
-    support.need_compiler()
     src = tmp_path / "trivial.bpf.py"
     src.write_text(TRIVIAL)
     entry = cache.load(str(src), "trivial_bpf")

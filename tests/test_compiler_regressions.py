@@ -8,10 +8,8 @@ construct gives a clean CompileError (or compiles) instead of crashing.
 from __future__ import annotations
 
 import importlib
-import os
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -19,14 +17,12 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
-from tests.conftest import bpf_syscall_works, need, program_module
+from tests.conftest import program_module, traced_after_nonce
 
 
 @pytest.fixture(scope="module")
-def reg(tmp_path_factory):
+def reg(tmp_path_factory, kernel_session):
     """The regressions module, loaded once: each test runs its own program."""
-    need(os.geteuid() == 0, "loading BPF programs needs root")
-    need(bpf_syscall_works(), "the bpf() syscall is not usable here")
     with program_module(tmp_path_factory.mktemp("reg"), "regressions.bpf.py") as mod:
         yield mod
 
@@ -163,16 +159,9 @@ def test_update_flags_by_name(reg):
 def test_print_formats_like_python(tracing, reg):
     """Bools print as True/False and negative hex as -12c, as Python's f-strings do."""
     want = f"regtest-print {True} {False} {True:d} {-300:x} {2**64 - 1:x}"
-    trace = Path("/sys/kernel/tracing/trace")  # read without consuming, unlike trace_pipe
-    lines: list[str] = []
-    for _ in range(10):  # another reader of trace_pipe may consume a line first: run again
-        reg.print_values.test_run()
-        lines = [x for x in trace.read_text(errors="replace").splitlines() if "regtest-print" in x]
-        if lines:
-            break
-        time.sleep(0.3)
-    assert lines, "no output in the trace buffer"
-    assert lines[-1].endswith(want), lines[-1]
+    lines = traced_after_nonce(reg.print_values.test_run, "regtest-print", 1)
+    assert lines, "no regtest-print line after this run's nonce in trace_pipe"
+    assert lines[0].endswith(want), lines[0]
 
 
 def test_dead_code_and_label_like_names_run(kernel, tmp_path):

@@ -1,8 +1,8 @@
 """The import hook: finding NAME.bpf.py for NAME_bpf, module attributes, reload, the cache in use.
 
-Most tests use the fake compiler (fast, independent of the compiler's
-progress); the ones marked "real" compile for real and skip until the
-compiler handles the trivial module.
+Every test compiles with the real compiler (a few milliseconds per module);
+tests that count compiles wrap it (``compile_counter``), so a compiler crash
+is a failure here, never a skip.
 """
 
 from __future__ import annotations
@@ -23,19 +23,19 @@ import pytest
 import bpfimport
 from bpfimport import CompileError, cache
 from bpfimport.importer import BpfFinder, BpfLoader, module_name, source_name
-from tests import test_importer_support as support
+from tests import support
 from tests.conftest import need
-from tests.test_importer_support import TRIVIAL, FakeCompiler, child, need_compiler
+from tests.support import BROKEN, BROKEN_LINE, TRIVIAL, CompileCounter, child, is_bpf_object
 
 # fixtures shared with the other importer/cache/CLI tests
-fake_compiler = support.fake_compiler
+compile_counter = support.compile_counter
 runtime = support.runtime
 writable_cache = support.writable_cache
 
 
 @pytest.fixture
-def hooked(bpf_dir: Path, fake_compiler: FakeCompiler, runtime: list, writable_cache: None) -> Path:
-    """A sys.path folder, the fake compiler, the (recorded) runtime and a writable cache."""
+def hooked(bpf_dir: Path, compile_counter: CompileCounter, runtime: list, writable_cache: None) -> Path:
+    """A sys.path folder, the counted real compiler, the (recorded) runtime and a writable cache."""
     bpfimport.install()
     return bpf_dir
 
@@ -89,14 +89,15 @@ def test_import_sets_the_module_attributes(hooked: Path, runtime: list) -> None:
     assert mytrace_bpf.__loader__.get_source("mytrace_bpf") == TRIVIAL
     assert not mytrace_bpf.__loader__.is_package("mytrace_bpf")
     [(module, spec, data)] = runtime
-    assert module is mytrace_bpf and spec.name == "mytrace_bpf" and data.startswith(b"\x7fELF")
+    assert module is mytrace_bpf and spec.name == "mytrace_bpf" and is_bpf_object(data)
     assert Path(mytrace_bpf.__cached__).is_file()
 
 
 def test_the_source_is_never_executed(hooked: Path) -> None:
     marker = hooked / "executed"
-    (hooked / "side.bpf.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
-    importlib.import_module("side_bpf")
+    (hooked / "side.bpf.py").write_text(TRIVIAL + f"open({str(marker)!r}, 'w').close()\n")
+    with pytest.raises(CompileError, match="would run user-space code"):
+        importlib.import_module("side_bpf")  # refused, and not run on the way
     assert not marker.exists()
 
 
@@ -130,12 +131,12 @@ def test_bpf_file_wins_over_a_same_named_python_module(hooked: Path) -> None:
     assert importlib.import_module("both_bpf").__file__ == str(hooked / "both.bpf.py")
 
 
-def test_compile_error_carries_the_users_file_and_line(hooked: Path, fake_compiler: FakeCompiler) -> None:
+def test_compile_error_carries_the_users_file_and_line(hooked: Path) -> None:
     src = hooked / "broken.bpf.py"
-    src.write_text(TRIVIAL + "SYNTAX_ERROR\n")
+    src.write_text(BROKEN)
     with pytest.raises(CompileError) as info:
         importlib.import_module("broken_bpf")
-    assert (info.value.filename, info.value.lineno) == (str(src), 3)
+    assert (info.value.filename, info.value.lineno) == (str(src), BROKEN_LINE)
     assert "broken_bpf" not in sys.modules
     assert not (hooked / "__pycache__").exists()
 
@@ -143,17 +144,17 @@ def test_compile_error_carries_the_users_file_and_line(hooked: Path, fake_compil
 # ---------------------------------------------------------------- the cache in use
 
 
-def test_second_import_is_a_cache_hit(hooked: Path, fake_compiler: FakeCompiler, runtime: list) -> None:
+def test_second_import_is_a_cache_hit(hooked: Path, compile_counter: CompileCounter, runtime: list) -> None:
     (hooked / "hit.bpf.py").write_text(TRIVIAL)
     importlib.import_module("hit_bpf")
     del sys.modules["hit_bpf"]
     importlib.import_module("hit_bpf")
-    assert len(fake_compiler.calls) == 1
+    assert len(compile_counter.calls) == 1
     assert runtime[0][2] == runtime[1][2]
 
 
 def test_dont_write_bytecode_compiles_in_memory_but_reads_a_cache(
-    hooked: Path, fake_compiler: FakeCompiler, monkeypatch: pytest.MonkeyPatch
+    hooked: Path, compile_counter: CompileCounter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     src = hooked / "dw.bpf.py"
     src.write_text(TRIVIAL)
@@ -163,7 +164,7 @@ def test_dont_write_bytecode_compiles_in_memory_but_reads_a_cache(
     cache.load(str(src), "dw_bpf", write_cache=True)  # prefilled (compileall)
     del sys.modules["dw_bpf"]
     importlib.import_module("dw_bpf")
-    assert len(fake_compiler.calls) == 2  # the import after prefilling was a hit
+    assert len(compile_counter.calls) == 2  # the import after prefilling was a hit
 
 
 def test_pycache_prefix(hooked: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_factory) -> None:
@@ -176,7 +177,7 @@ def test_pycache_prefix(hooked: Path, monkeypatch: pytest.MonkeyPatch, tmp_path_
     assert not (hooked / "__pycache__").exists()
 
 
-def test_corrupt_cache_is_recompiled(hooked: Path, fake_compiler: FakeCompiler) -> None:
+def test_corrupt_cache_is_recompiled(hooked: Path, compile_counter: CompileCounter) -> None:
     (hooked / "cor.bpf.py").write_text(TRIVIAL)
     cached = Path(importlib.import_module("cor_bpf").__cached__)
     good = cached.read_bytes()
@@ -185,10 +186,10 @@ def test_corrupt_cache_is_recompiled(hooked: Path, fake_compiler: FakeCompiler) 
         del sys.modules["cor_bpf"]
         importlib.import_module("cor_bpf")
         assert cached.read_bytes() == good
-    assert len(fake_compiler.calls) == 5
+    assert len(compile_counter.calls) == 5
 
 
-def test_unwritable_pycache_falls_back_to_memory(hooked: Path, fake_compiler: FakeCompiler) -> None:
+def test_unwritable_pycache_falls_back_to_memory(hooked: Path, compile_counter: CompileCounter) -> None:
     (hooked / "__pycache__").write_text("a file where the folder should be")
     (hooked / "nw.bpf.py").write_text(TRIVIAL)
     mod = importlib.import_module("nw_bpf")
@@ -197,7 +198,7 @@ def test_unwritable_pycache_falls_back_to_memory(hooked: Path, fake_compiler: Fa
 
 
 def test_reload_recompiles_a_changed_source_and_closes_the_old_object(
-    hooked: Path, fake_compiler: FakeCompiler, runtime: list, monkeypatch: pytest.MonkeyPatch
+    hooked: Path, compile_counter: CompileCounter, runtime: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from bpfimport.runtime.module import BpfModule
 
@@ -208,13 +209,14 @@ def test_reload_recompiles_a_changed_source_and_closes_the_old_object(
     src.write_text(TRIVIAL)
     mod = importlib.import_module("rl_bpf")
     events.clear()
-    src.write_text(TRIVIAL + "# changed\n")
+    src.write_text(TRIVIAL.replace("max_entries=16", "max_entries=32"))
     again = importlib.reload(mod)
     assert again is mod and events == ["close"]
-    assert len(fake_compiler.calls) == 2 and len(runtime) == 2
-    assert runtime[1][0] is mod and runtime[1][2].endswith(b"# changed\n")
+    assert len(compile_counter.calls) == 2 and len(runtime) == 2
+    assert runtime[1][0] is mod and runtime[1][2] != runtime[0][2]
+    assert [m.max_entries for m in runtime[1][1].maps] == [32]  # the new object, not the old
     # a reload that fails to compile leaves the module bound to the old object
-    src.write_text(TRIVIAL + "SYNTAX_ERROR\n")
+    src.write_text(BROKEN)
     with pytest.raises(CompileError):
         importlib.reload(mod)
     assert events == ["close"] and len(runtime) == 2
@@ -225,7 +227,7 @@ def test_reload_recompiles_a_changed_source_and_closes_the_old_object(
 
 def test_cache_hit_imports_neither_llvmlite_nor_the_compiler(tmp_path: Path) -> None:
     (tmp_path / "hot.bpf.py").write_text(TRIVIAL)
-    fill = child("import hot_bpf", tmp_path, fake=True)
+    fill = child("import hot_bpf", tmp_path)
     assert fill.returncode == 0, fill.stderr
     r = child(
         """
@@ -246,12 +248,11 @@ def test_eight_processes_importing_a_new_module_at_once(tmp_path: Path) -> None:
     (tmp_path / "race.bpf.py").write_text(TRIVIAL)
     import subprocess
 
-    from tests.test_importer_support import FAKE_COMPILER, child_env, compiler_ready
+    from tests.support import child_env
 
     code = (
         "import sys; sys.path.insert(0, '.')\nimport bpfimport\n"
-        + (FAKE_COMPILER if compiler_ready() else "")  # the real compiler once it works
-        + "import race_bpf\nprint(race_bpf.__cached__)\n"
+        "import race_bpf\nprint(race_bpf.__cached__)\n"
     )
     procs = [
         subprocess.Popen([sys.executable, "-c", code], cwd=tmp_path, env=child_env(),
@@ -284,21 +285,23 @@ def _need_setpriv() -> None:
          "needs root and setpriv (util-linux) to run a child as nobody")
 
 
+@pytest.mark.kernel  # needs root: setpriv runs the child as nobody
 def test_read_only_folder_imports_without_writing(readonly_tree: Path) -> None:
     _need_setpriv()
     (readonly_tree / "ro.bpf.py").write_text(TRIVIAL)
     os.chmod(readonly_tree / "ro.bpf.py", 0o644)
-    r = child("import ro_bpf; print(ro_bpf.__file__)", readonly_tree, fake=True, user="nobody")
+    r = child("import ro_bpf; print(ro_bpf.__file__)", readonly_tree, user="nobody")
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == str(readonly_tree / "ro.bpf.py")
     assert os.listdir(readonly_tree) == ["ro.bpf.py"]
     assert r.stderr == ""
 
 
+@pytest.mark.kernel  # needs root: setpriv runs the child as nobody
 def test_prefilled_cache_in_a_read_only_folder_is_used(readonly_tree: Path) -> None:
     _need_setpriv()
     (readonly_tree / "pf.bpf.py").write_text(TRIVIAL)
-    fill = child("import pf_bpf", readonly_tree, fake=True)  # as root: writes the cache
+    fill = child("import pf_bpf", readonly_tree)  # as root: writes the cache
     assert fill.returncode == 0, fill.stderr
     for p in [readonly_tree / "pf.bpf.py", *(readonly_tree / "__pycache__").iterdir()]:
         os.chmod(p, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
@@ -323,7 +326,6 @@ def test_prefilled_cache_in_a_read_only_folder_is_used(readonly_tree: Path) -> N
 
 
 def test_real_compile_then_hit(bpf_dir: Path, runtime: list, writable_cache: None) -> None:
-    need_compiler()
     (bpf_dir / "real.bpf.py").write_text(TRIVIAL)
     mod = importlib.import_module("real_bpf")
     assert os.path.isfile(mod.__cached__)
@@ -337,7 +339,6 @@ def test_real_compile_then_hit(bpf_dir: Path, runtime: list, writable_cache: Non
 
 def test_reload_drops_what_the_new_source_no_longer_declares(bpf_dir: Path) -> None:
     """After a reload, a removed map or struct is gone (not a handle on the closed old object)."""
-    need_compiler()
     before = textwrap.dedent("""\
         from bpfimport.lang import *
 
@@ -373,7 +374,6 @@ def test_reload_drops_what_the_new_source_no_longer_declares(bpf_dir: Path) -> N
 
 
 def test_real_compile_error_from_import(bpf_dir: Path, writable_cache: None) -> None:
-    need_compiler()
     src = bpf_dir / "bad.bpf.py"
     src.write_text(TRIVIAL + "x = 1 / 2\nprint('user space code')\n")
     with pytest.raises(CompileError) as info:
@@ -410,7 +410,6 @@ print(m.on_getppid.section, m.calls.kind, m.THREAD.value)
 def test_handles_from_before_a_reload_refuse_to_load_the_old_object(
         bpf_dir: Path, kernel: None) -> None:
     """`old = mod.h` then a reload: old must not load a private copy that mod.close() misses."""
-    need_compiler()
     src = bpf_dir / "rh.bpf.py"
     src.write_text(TRIVIAL)
     mod = importlib.import_module("rh_bpf")

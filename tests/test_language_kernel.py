@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import os
-import select
 import subprocess
 import sys
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
-from tests.conftest import PROGRAMS, program_module
+from tests.conftest import PROGRAMS, program_module, traced_after_nonce
 
 
 @pytest.fixture
@@ -91,34 +88,8 @@ def test_globals_and_helpers(lang):
     assert out[49] > 0
 
 
-def read_trace_pipe(marker: str, want: int, seconds: float = 5.0) -> list[str]:
-    """Lines of trace_pipe containing ``marker``, until ``want`` of them or the time is up."""
-    fd = os.open("/sys/kernel/tracing/trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
-    buf = b""
-    try:
-        end = time.monotonic() + seconds
-        while time.monotonic() < end:
-            ready, _, _ = select.select([fd], [], [], 0.1)
-            if ready:
-                try:
-                    buf += os.read(fd, 65536)
-                except BlockingIOError:
-                    continue
-            found = [x for x in buf.decode(errors="replace").splitlines() if marker in x]
-            if len(found) >= want:
-                return found
-    finally:
-        os.close(fd)
-    return [x for x in buf.decode(errors="replace").splitlines() if marker in x]
-
-
 def test_print_reaches_trace_pipe(tracing, lang):
-    result: list[str] = []
-    reader = threading.Thread(target=lambda: result.extend(read_trace_pipe("bpfimport-", 2)))
-    reader.start()
-    time.sleep(0.2)  # let the reader open the pipe first
-    lang.printer.test_run()
-    reader.join()
+    result = traced_after_nonce(lang.printer.test_run, "bpfimport-", 2)
     assert any("bpfimport-print -5 3 hi bpf 100%" in x for x in result), result
     assert any("bpfimport-many 1 2 -5 3 True 6" in x for x in result), result
 

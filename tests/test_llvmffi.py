@@ -29,6 +29,22 @@ def test_installed_llvmlite_is_one_llvmffi_was_checked_against() -> None:
         "declarations of the functions in llvmffi._FUNCTIONS, then add the version")
 
 
+def test_the_llvmlite_pin_is_the_verified_release_series() -> None:
+    """setup.cfg admits exactly the llvmlite series llvmffi.VERIFIED names: a release nobody
+    has qualified (docs/internals.md, "Qualifying a new llvmlite") is not installed by pip."""
+    import configparser
+    import re
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    [pin] = [r for r in cfg["options"]["install_requires"].split("\n") if r.startswith("llvmlite")]
+    m = re.fullmatch(r"llvmlite>=(\d+)\.(\d+),<(\d+)\.(\d+)", pin.replace(" ", ""))
+    assert m, f"setup.cfg pins llvmlite as {pin!r}, not as one release series (>=0.N,<0.N+1)"
+    low, high = (int(m[1]), int(m[2])), (int(m[3]), int(m[4]))
+    assert high == (low[0], low[1] + 1), pin
+    assert llvmffi.VERIFIED == (f"{low[0]}.{low[1]}.",), (pin, llvmffi.VERIFIED)
+
+
 def test_a_fresh_compile_uses_llvmffi_and_imports_no_llvmlite_module(tmp_path: Path) -> None:
     code = (
         "import sys, bpfimport\n"
@@ -113,14 +129,20 @@ def test_llvm_version_and_target(impls: tuple) -> None:
     assert "No available targets" in str(info.value)
 
 
+def resident_kib() -> int:
+    """The resident set now (/proc/self/statm), not ru_maxrss: an earlier peak would hide growth."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
 def test_many_compiles_do_not_grow_memory(impls: tuple) -> None:
     """Each compile disposes of what it created, its context included."""
-    import resource
-
     ir = compile_file(str(ROOT / "examples" / "syscount.bpf.py")).ir
     for _ in range(20):
         B.emit_object(ir, "v3", 2, impls[0])
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    before = resident_kib()
     for _ in range(200):
         B.emit_object(ir, "v3", 2, impls[0])
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 5_000  # KiB (the global context: ~14 MB)
+    grown = resident_kib() - before
+    assert grown < 5_000, f"{grown} KiB more resident after 200 compiles"  # a leaked context: ~14 MB

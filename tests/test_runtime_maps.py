@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ctypes
-import time
 
 import pytest
 
@@ -194,7 +193,27 @@ def test_update_flags_and_full_map(kernel: None) -> None:
         m.close()
 
 
-def test_batch_and_walk_agree_on_a_large_map(kernel: None) -> None:
+def counted_libbpf(monkeypatch: pytest.MonkeyPatch, *names: str) -> dict[str, int]:
+    """Count calls to these libbpf functions (the handles look them up on ``L.lib()`` per call)."""
+    lib = L.lib()
+    calls = dict.fromkeys(names, 0)
+    for name in names:
+        real = getattr(lib, name)
+
+        def counting(*args, _name=name, _real=real):  # type: ignore[no-untyped-def]
+            calls[_name] += 1
+            return _real(*args)
+
+        monkeypatch.setattr(lib, name, counting)
+    return calls
+
+
+def test_batch_and_walk_agree_on_a_large_map(kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """items() reads 100k entries in a few BPF_MAP_LOOKUP_BATCH calls, never key by key.
+
+    How much faster that is is measured by benchmarks/bench.py (row 5, target >= 5x),
+    not asserted here, where a loaded machine would make a timing flaky.
+    """
     m = bound(RO.big)
     try:
         fd = m.big.fd
@@ -204,17 +223,18 @@ def test_batch_and_walk_agree_on_a_large_map(kernel: None) -> None:
         for i in range(n):
             k.value, v.value = i, i * 3
             assert lib.bpf_map_update_elem(fd, ctypes.byref(k), ctypes.byref(v), 0) == 0
-        t0 = time.perf_counter()
+        calls = counted_libbpf(monkeypatch, "bpf_map_lookup_batch", "bpf_map_get_next_key",
+                               "bpf_map_lookup_elem")
         batched = m.big.items()
-        t1 = time.perf_counter()
+        assert calls["bpf_map_get_next_key"] == calls["bpf_map_lookup_elem"] == 0, calls
+        assert 1 <= calls["bpf_map_lookup_batch"] <= n // 100, calls
         walked = m.big.items(batch=False)
-        t2 = time.perf_counter()
+        assert calls["bpf_map_get_next_key"] == n + 1 and calls["bpf_map_lookup_elem"] == n, calls
+        monkeypatch.undo()
         assert len(batched) == n
         assert sorted(batched) == sorted(walked) == [(i, i * 3) for i in range(n)]
         assert len(m.big) == n
         assert sorted(m.big.keys()) == list(range(n))
-        # the point of batching; the benchmark measures it properly (target >= 5x)
-        assert (t2 - t1) > 3 * (t1 - t0), (t1 - t0, t2 - t1)
         m.big.clear()
         assert len(m.big) == 0
     finally:

@@ -255,22 +255,56 @@ def test_every_cold_half_installs_completely() -> None:
     assert r.stdout.strip() == "-"
 
 
+class ContendedLock:
+    """An RLock that reports (``contended``) when a thread has to wait for it."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self._inner = threading.RLock()
+        self.contended = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._inner.acquire(blocking=False):
+            return True
+        self.contended.set()
+        return self._inner.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._inner.release()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
 def test_a_concurrent_close_does_not_make_a_program_missing(
         kernel: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A close() in another thread right after load() must not turn into 'has no program'."""
+    """A close() in another thread right after load() must not turn into 'has no program'.
+
+    The load returns only once the closing thread has either finished (it got
+    in between: the bug) or is waiting for the object's lock (the fix): the race
+    is exercised however slowly that thread is scheduled, with no fixed sleep.
+    """
     import threading
 
     m = bound()
     obj = m.__bpf_object__
+    lock = obj._lock = ContendedLock()
     real_load = BpfObject.load
     closers: list[threading.Thread] = []
 
     def load_then_close_elsewhere(self: BpfObject) -> BpfObject:
         real_load(self)
+        lock.contended.clear()  # this thread holds the lock: only the closer can wait now
         t = threading.Thread(target=self.close)
         closers.append(t)
         t.start()
-        t.join(0.3)  # blocks on the object's lock once program_ptr holds it
+        deadline = time.monotonic() + 30
+        while t.is_alive() and not lock.contended.wait(0.01):
+            assert time.monotonic() < deadline, "the closing thread never ran"
         return self
 
     monkeypatch.setattr(BpfObject, "load", load_then_close_elsewhere)

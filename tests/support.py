@@ -1,0 +1,123 @@
+"""Helpers shared by the importer, cache and command-line tests (a helper module, no tests).
+
+* ``TRIVIAL``: the smallest module the compiler must accept; ``BROKEN`` the same
+  with a statement the compiler must reject at ``BROKEN_LINE``, column 1.
+* ``compile_counter``: a fixture that wraps the REAL ``compile_source`` and
+  records each call, for tests that count compiles (cache hits and misses).
+  Nothing here replaces the compiler: a compiler crash fails these tests.
+* ``child()``: run Python code in a fresh interpreter with the cache enabled
+  (``PYTHONDONTWRITEBYTECODE`` unset), optionally as another user.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TRIVIAL = textwrap.dedent(
+    """\
+    from bpfimport.lang import *
+
+    counts = HashMap(key=u32, value=u64, max_entries=16)
+
+
+    @syscall
+    def prog(ctx) -> int:
+        return 0
+
+
+    LICENSE = "GPL"
+    """
+)
+
+BROKEN = TRIVIAL + "SYNTAX_ERROR\n"
+BROKEN_LINE = TRIVIAL.count("\n") + 1  # the line of SYNTAX_ERROR, counted here, not by the compiler
+BROKEN_MESSAGE = "an expression statement at module level would run user-space code"
+
+EM_BPF = 247  # e_machine of a BPF ELF object (elf.h)
+
+
+def is_bpf_object(data: bytes) -> bool:
+    """An ELF file whose machine is BPF: what the compiler (never a stand-in) produces."""
+    return data[:4] == b"\x7fELF" and len(data) > 20 and struct.unpack_from("<H", data, 18)[0] == EM_BPF
+
+
+class CompileCounter:
+    """Calls the real compiler and records (filename, module_name) for each call."""
+
+    def __init__(self, real: Callable) -> None:
+        self.real = real
+        self.calls: list[tuple[str, str | None]] = []
+
+    def __call__(self, source, filename, module_name=None, options=None):  # type: ignore[no-untyped-def]
+        self.calls.append((filename, module_name))
+        return self.real(source, filename, module_name, options)
+
+
+@pytest.fixture
+def compile_counter(monkeypatch: pytest.MonkeyPatch) -> CompileCounter:
+    import bpfimport.compiler
+
+    counter = CompileCounter(bpfimport.compiler.compile_source)
+    monkeypatch.setattr(bpfimport.compiler, "compile_source", counter)
+    return counter
+
+
+@pytest.fixture
+def runtime(monkeypatch: pytest.MonkeyPatch) -> list:
+    """The runtime, with every bind_module call recorded as (module, spec, data)."""
+    import bpfimport.runtime.module as rm
+
+    calls: list = []
+    real = rm.bind_module
+
+    def recording(module, spec, data):  # type: ignore[no-untyped-def]
+        calls.append((module, spec, data))
+        return real(module, spec, data)
+
+    monkeypatch.setattr(rm, "bind_module", recording)
+    return calls
+
+
+@pytest.fixture
+def writable_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """This environment sets PYTHONDONTWRITEBYTECODE=1; cache-writing tests turn it off."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("PYTHONPYCACHEPREFIX", None)
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
+
+
+def child(
+    code: str,
+    cwd: Path | str,
+    *,
+    args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+    user: str | None = None,
+    timeout: float = 60,
+) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter in ``cwd`` (on its sys.path); ``user`` runs it as that user."""
+    prelude = "import sys; sys.path.insert(0, '.')\nimport bpfimport\n"
+    cmd = [sys.executable, *args, "-c", prelude + textwrap.dedent(code)]
+    if user:
+        cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *cmd]
+    return subprocess.run(
+        cmd, cwd=cwd, env=env or child_env(), capture_output=True, text=True, timeout=timeout
+    )

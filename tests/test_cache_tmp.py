@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bpfimport import cache
-from tests.test_importer_support import child_env
+from tests.support import child_env
 
 KILL_MID_WRITE = """
 import os, signal, sys
@@ -98,13 +98,13 @@ def test_only_names_write_atomic_makes_are_removed(folder: Path) -> None:
 
 def test_an_import_that_writes_the_cache_cleans_up(tmp_path: Path) -> None:
     """Through the import hook: a re-import after a killed compile leaves one file, no tmp."""
-    from tests.test_importer_support import TRIVIAL, child
+    from tests.support import TRIVIAL, child
 
     (tmp_path / "k.bpf.py").write_text(TRIVIAL)
     folder = tmp_path / "__pycache__"
     folder.mkdir()
     left = killed_writer_tmp(folder, name("k"))
     age(left, cache.DEAD_WRITER_TMP_SECONDS + 5)
-    r = child("import k_bpf", tmp_path, fake=True)
+    r = child("import k_bpf", tmp_path)
     assert r.returncode == 0, r.stderr
     assert [p.name for p in folder.iterdir()] == [name("k")]

@@ -25,7 +25,7 @@ import pytest
 from bpfimport import cache
 from bpfimport.options import DEFAULT_OPTIONS
 from tests.conftest import need
-from tests.test_importer_support import TRIVIAL, child, need_compiler
+from tests.support import TRIVIAL, child
 
 PLANTED = TRIVIAL.replace("counts = HashMap", "planted = HashMap")
 SHOW_MAPS = "import real_bpf; print(sorted(m.name for m in real_bpf.__bpf_spec__.maps))"
@@ -45,7 +45,6 @@ def nobody() -> tuple[int, int]:
 @pytest.fixture
 def planted(tmp_path: Path) -> Path:
     """``real.bpf.py`` (map ``counts``) and, in its cache, a forged object with map ``planted``."""
-    need_compiler()
     from bpfimport.compiler import compile_source
 
     source = tmp_path / "real.bpf.py"
@@ -133,7 +132,6 @@ def test_a_file_owned_by_the_sources_owner_is_trusted(planted: Path, nobody: tup
 
 
 def test_a_privileged_import_still_writes_and_hits_its_own_cache(tmp_path: Path) -> None:
-    need_compiler()
     need(os.geteuid() == 0, "a privileged importer is root here")
     (tmp_path / "real.bpf.py").write_text(TRIVIAL)
     first = maps_seen(tmp_path)

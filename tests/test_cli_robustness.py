@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from bpfimport import cache
-from tests.test_importer_support import TRIVIAL, child, child_env, need_compiler
+from tests.support import TRIVIAL, child, child_env
 
 TIMEOUT = 30  # a hang is a failure, not a stuck suite
 
@@ -57,7 +57,6 @@ def test_compileall_given_a_fifo_refuses_it(fifo: Path) -> None:
 
 
 def test_compileall_walk_skips_a_fifo_and_compiles_the_rest(fifo: Path) -> None:
-    need_compiler()
     (fifo.parent / "good.bpf.py").write_text(TRIVIAL)
     r = cli("compileall", ".", cwd=fifo.parent)
     assert_one_line_error(r, "pipe.bpf.py", "a FIFO")
@@ -91,7 +90,6 @@ def test_run_of_a_missing_file_is_one_line(tmp_path: Path) -> None:
 
 
 def test_ir_into_a_full_device_is_one_line(tmp_path: Path) -> None:
-    need_compiler()
     (tmp_path / "t.bpf.py").write_text(TRIVIAL)
     with open("/dev/full", "w") as full:
         r = cli("ir", "t.bpf.py", cwd=tmp_path, stdout=full.fileno())
@@ -99,7 +97,6 @@ def test_ir_into_a_full_device_is_one_line(tmp_path: Path) -> None:
 
 
 def test_ir_with_stdout_closed_is_one_line(tmp_path: Path) -> None:
-    need_compiler()
     (tmp_path / "t.bpf.py").write_text(TRIVIAL)
     r = subprocess.run(
         ["sh", "-c", 'exec "$@" >&-', "sh", sys.executable, "-m", "bpfimport", "ir", "t.bpf.py"],

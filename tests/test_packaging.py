@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_importer_support import TRIVIAL
+from tests.support import TRIVIAL
 
 ROOT = Path(__file__).resolve().parent.parent
 WHEEL_VENV = os.environ.get("BPFIMPORT_WHEEL_VENV")

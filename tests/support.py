@@ -7,12 +7,19 @@
   Nothing here replaces the compiler: a compiler crash fails these tests.
 * ``child()``: run Python code in a fresh interpreter with the cache enabled
   (``PYTHONDONTWRITEBYTECODE`` unset), optionally as another user.
+* ``readable_packages()``: a world-readable copy of ``bpfimport`` (and llvmlite)
+  for children run as another user, who may not enter the checkout's folder.
 """
 
 from __future__ import annotations
 
+import atexit
+import functools
+import importlib.util
 import os
+import shutil
 import struct
+import tempfile
 import subprocess
 import sys
 import textwrap
@@ -95,6 +102,39 @@ def writable_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "pycache_prefix", None)
 
 
+def _copy_package(name: str, into: Path) -> None:
+    """Hard-link (or copy, across file systems) package ``name`` into ``into``."""
+    spec = importlib.util.find_spec(name)
+    assert spec is not None and spec.submodule_search_locations, f"{name} is not installed"
+    source = spec.submodule_search_locations[0]
+
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, into / name, copy_function=link_or_copy,
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+@functools.cache
+def readable_packages() -> Path:
+    """A folder anyone can read holding ``bpfimport`` and ``llvmlite``, removed at exit.
+
+    A test that drops privileges can't rely on the checkout (or its venv) being readable
+    by that user: a clone in a private home or a ``mktemp -d`` is not.  Its child gets
+    this folder as its PYTHONPATH instead.
+    """
+    folder = Path(tempfile.mkdtemp(prefix="bpfimport-readable-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    for name in ("bpfimport", "llvmlite"):
+        _copy_package(name, folder)
+    for path in [folder, *folder.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644 | (path.stat().st_mode & 0o111))
+    return folder
+
+
 def child_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -118,6 +158,8 @@ def child(
     cmd = [sys.executable, *args, "-c", prelude + textwrap.dedent(code)]
     if user:
         cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *cmd]
+        env = dict(env or child_env())
+        env["PYTHONPATH"] = str(readable_packages())
     return subprocess.run(
         cmd, cwd=cwd, env=env or child_env(), capture_output=True, text=True, timeout=timeout
     )

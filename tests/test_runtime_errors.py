@@ -13,6 +13,7 @@ from bpfimport.runtime.errors import split_verifier_log
 from tests import runtime_objects as RO
 from tests.conftest import ROOT, fentry_load_errno, need, open_fds
 from tests.runtime_objects import bound
+from tests.support import readable_packages
 
 
 def test_verifier_error_shows_the_python_line(kernel: None) -> None:
@@ -86,9 +87,11 @@ def test_tracing_program_type(kernel: None) -> None:
 
 
 def _run(script: str, user: str | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    # a user other than root may not enter the checkout: give it a readable copy
+    path = readable_packages() if user else ROOT
     prefix = textwrap.dedent(f"""
         import sys
-        sys.path.insert(0, {str(ROOT)!r})
+        sys.path.insert(0, {str(path)!r})
         sys.dont_write_bytecode = True
     """)
     cmd = [sys.executable, "-c", prefix + textwrap.dedent(script)]

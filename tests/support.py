@@ -19,9 +19,9 @@ import importlib.util
 import os
 import shutil
 import struct
-import tempfile
 import subprocess
 import sys
+import tempfile
 import textwrap
 from collections.abc import Callable
 from pathlib import Path

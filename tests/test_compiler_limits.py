@@ -225,3 +225,62 @@ def test_any_license_or_print_text_round_trips_or_is_refused(text: str) -> None:
     body = f"from bpfimport.lang import *\n@xdp\ndef p(ctx) -> int:\n    print({text!r})\n    return 2\n"
     _expect_clean(body)
 
+
+# ---------------------------------------------------------------- name lengths (BTF)
+
+# kernel/bpf/btf.c, btf_name_valid_identifier: at most KSYM_NAME_LEN (512) characters, then NUL
+BTF_NAME_MAX = 512
+
+# role -> (line of its definition in LONG_NAMES, first letter of its name)
+ROLES = {
+    "struct": (3, "S"), "field": (4, "f"), "map": (5, "m"), "global": (6, "g"),
+    "subprogram": (7, "s"), "parameter": (7, "a"), "program": (10, "p"), "context": (10, "c"),
+}
+LONG_NAMES = """\
+from bpfimport.lang import *
+@struct
+class {struct}:
+    {field}: u32
+{map} = HashMap(key=u32, value={struct}, max_entries=4)
+{global}: u64 = 0
+def {subprogram}({parameter}: u64) -> u64:
+    return {parameter} + 1
+@syscall
+def {program}({context}) -> int:
+    global {global}
+    v = {struct}()
+    v.{field} = 7
+    {map}[1] = v
+    {global} = {subprogram}(41)
+    return 0
+LICENSE = "GPL"
+"""
+
+
+def names(length: int, longer: str | None = None) -> dict[str, str]:
+    """A name of ``length`` characters for every role; ``longer``'s one character more."""
+    return {role: letter + "x" * (length - 1 + (role == longer)) for role, (_, letter) in ROLES.items()}
+
+
+def test_names_at_the_btf_limit_load_and_run(kernel: None) -> None:
+    n = names(BTF_NAME_MAX)
+    compiled = compile_text(LONG_NAMES.format(**n))
+    mod = BpfModule(compiled.spec.name)
+    bind_module(mod, compiled.spec, compiled.object)
+    try:
+        mod.load()
+        assert getattr(mod, n["program"]).test_run().retval == 0
+        assert getattr(mod, n["global"]).value == 42
+        assert getattr(getattr(mod, n["map"])[1], n["field"]) == 7
+    finally:
+        mod.close()
+
+
+@pytest.mark.parametrize("role", list(ROLES))
+def test_a_name_one_past_the_btf_limit_is_refused_at_its_definition(role: str) -> None:
+    with pytest.raises(CompileError) as info:
+        compile_text(LONG_NAMES.format(**names(BTF_NAME_MAX, longer=role)))
+    err = info.value
+    assert f"{BTF_NAME_MAX + 1} characters long" in err.msg and f"at most {BTF_NAME_MAX}" in err.msg
+    assert err.lineno == ROLES[role][0], (role, err.lineno)
+    assert len(err.msg) < 200  # the name is shortened in the message

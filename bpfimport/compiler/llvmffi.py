@@ -245,17 +245,20 @@ _PIC_BYTES = _PIC_VECTORS * _VECTOR_BYTES + 24  # + DenseMap<StringRef, std::str
 _INLINE = 0b010  # unique_function: the callable lives in its inline storage
 _NON_TRIVIAL = 0b100  # unique_function: the callable has a destructor
 
-_mem_fd: int | None = None
+_mem: tuple[int, int] | None = None  # (pid, fd of /proc/self/mem opened by that process)
 _free = None
 
 
 def _peek(address: int, size: int) -> bytes | None:
-    """``size`` bytes of this process's memory at ``address``, or None if not all mapped."""
-    global _mem_fd
+    """``size`` bytes of this process's memory at ``address``, or None if not all mapped.
+
+    The fd is reopened in a forked child: an inherited one still reads the parent's memory.
+    """
+    global _mem
     try:
-        if _mem_fd is None:
-            _mem_fd = os.open("/proc/self/mem", os.O_RDONLY | os.O_CLOEXEC)
-        data = os.pread(_mem_fd, size, address)
+        if _mem is None or _mem[0] != os.getpid():
+            _mem = (os.getpid(), os.open("/proc/self/mem", os.O_RDONLY | os.O_CLOEXEC))
+        data = os.pread(_mem[1], size, address)
     except (OSError, OverflowError, ValueError):
         return None
     return data if len(data) == size else None

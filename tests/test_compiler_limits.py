@@ -69,8 +69,10 @@ def test_compiling_again_and_again_does_not_grow_native_memory(kind: str) -> Non
     assert r.returncode == 0, r.stderr
     malloced, resident = json.loads(r.stdout)
     print(f"{kind}: per compile, malloc'ed +{malloced:.0f} B, resident +{resident:.0f} B")
+    # malloc'ed bytes are exact (the leak was 1,488 / ~65,000); the resident set moves by pages
+    # and pymalloc arenas, so it only has to stay far from the old ~65,000
     assert malloced < 200, f"{kind}: {malloced:.0f} bytes per compile stay allocated"
-    assert resident < 1000, f"{kind}: resident memory grew {resident:.0f} bytes per compile"
+    assert resident < 4000, f"{kind}: resident memory grew {resident:.0f} bytes per compile"
 
 
 
@@ -79,12 +81,16 @@ def test_only_a_finished_compiles_instrumentation_is_ever_freed() -> None:
     that does not look exactly like what a compile leaves is left alone, and no read crashes."""
     from bpfimport.compiler import llvmffi
 
-    assert llvmffi.instrumentation_of(8, 22) is None  # unmapped: read fails, no crash
+    version = llvmffi.LEAKS_INSTRUMENTATION[0]
+    assert llvmffi.instrumentation_of(8, version, 22) is None  # unmapped: read fails, no crash
+    assert llvmffi.release(8) is False
     target = ctypes.create_string_buffer(2048)  # all zeros: not the expected layout
     builder = ctypes.create_string_buffer(256)
     ctypes.memmove(ctypes.addressof(builder) + 96, ctypes.byref(ctypes.c_void_p(ctypes.addressof(target))), 8)
-    assert llvmffi.instrumentation_of(ctypes.addressof(builder), 22) is None
-    assert llvmffi.instrumentation_of(ctypes.addressof(builder), 21) is None  # other LLVM: untouched
+    assert llvmffi.instrumentation_of(ctypes.addressof(builder), version, 22) == ctypes.addressof(target)
+    assert llvmffi.release(ctypes.addressof(target)) is False  # not a PIC's layout: not freed
+    assert llvmffi.instrumentation_of(ctypes.addressof(builder), version, 21) is None  # other LLVM
+    assert llvmffi.instrumentation_of(ctypes.addressof(builder), "0.50.1", 22) is None  # unchecked
 
 
 # ---------------------------------------------------------------- strings that reach the object

@@ -115,10 +115,8 @@ class _Binding:
 
         from . import llvmffi
 
-        if not self.version.startswith(llvmffi.VERIFIED):
-            return None
         address = ctypes.cast(builder._ptr, ctypes.c_void_p).value
-        return llvmffi.instrumentation_of(address, self.llvm.llvm_version_info[0])
+        return llvmffi.instrumentation_of(address, self.version, self.llvm.llvm_version_info[0])
 
 
 def _fast_lib() -> Any:
@@ -140,7 +138,7 @@ def _fast_lib() -> Any:
     if not version.startswith(llvmffi.VERIFIED):
         return None
     try:
-        return llvmffi.Lib(os.path.join(folder, "binding", "libllvmlite.so"))
+        return llvmffi.Lib(os.path.join(folder, "binding", "libllvmlite.so"), version)
     except (OSError, AttributeError):
         return None
 

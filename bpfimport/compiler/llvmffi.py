@@ -83,9 +83,10 @@ class Lib:
 
     kind = "llvmffi"
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, llvmlite_version: str = "") -> None:
         dll = ctypes.CDLL(path)
         self.path = path
+        self.llvmlite_version = llvmlite_version  # the llvmlite release the library comes with
         self.lock = allocate_lock()
         for name, (argtypes, restype) in _FUNCTIONS.items():
             fn = getattr(dll, name)  # AttributeError: not the library these declarations are for
@@ -209,7 +210,7 @@ class Lib:
                     self.RunNewModulePassManager(manager, module, builder)
                 finally:
                     self.DisposeNewModulePassManger(manager)
-                orphan = instrumentation_of(builder, self.version_info()[0])
+                orphan = instrumentation_of(builder, self.llvmlite_version, self.version_info()[0])
             finally:
                 self.DisposePassBuilder(builder)
                 if orphan is not None:
@@ -228,15 +229,18 @@ class Lib:
 # cannot be reused instead: each LLVMPY_RunNewModulePassManager registers callbacks
 # into the PIC that point at a StandardInstrumentations on its own stack.
 #
-# So, for the LLVM whose layout was checked (22, as llvmlite 0.50 bundles): read
-# the PIC's address out of the builder (PassBuilder::PIC), check that the object
-# there is exactly the PIC of one compile — ten SmallVector<unique_function, 4>
-# using their inline storage and holding only inline, trivially destructible
-# callables, then an empty DenseMap — so it owns no memory and its destructor has
-# nothing to do, and free it.  Memory is read through /proc/self/mem, which fails
-# with EIO instead of crashing on a wrong address.  Anything unexpected: leave it
-# (the old behaviour), never free what might not be the PIC.
+# So, for the llvmlite whose leak and layout were checked (0.50.0, bundling LLVM 22):
+# read the PIC's address out of the builder (PassBuilder::PIC) before disposing of
+# it; afterwards, check that the object there is exactly the PIC of one compile —
+# ten SmallVector<unique_function, 4> using their inline storage and holding only
+# inline, trivially destructible callables, then an empty DenseMap — so it owns no
+# memory and its destructor has nothing to do, and free it.  Memory is read through
+# /proc/self/mem, which fails with EIO instead of crashing on a wrong address; an
+# llvmlite that freed the PIC itself would have left malloc's free-list links where
+# the check expects the first vector's header.  Anything unexpected: leave it (the
+# old behaviour), never free what might not be the PIC.
 
+LEAKS_INSTRUMENTATION = ("0.50.0",)  # llvmlite versions checked to leak it, with this layout
 _PIC_LLVM_MAJOR = 22
 _PIC_FIELD = 96  # offsetof(PassBuilder, PIC) in LLVM 22 on LP64
 _PIC_VECTORS = 10  # ShouldRunOptionalPass ... AnalysesCleared, ClassToPassName callbacks
@@ -264,17 +268,30 @@ def _peek(address: int, size: int) -> bytes | None:
     return data if len(data) == size else None
 
 
-def instrumentation_of(builder: int | None, llvm_major: int) -> int | None:
-    """The address of the PassInstrumentationCallbacks ``builder`` was made with, when it is
-    one a finished compile left (see above) and can be freed; None otherwise."""
-    if llvm_major != _PIC_LLVM_MAJOR or not builder:
+def instrumentation_of(builder: int | None, llvmlite_version: str, llvm_major: int) -> int | None:
+    """The address of the PassInstrumentationCallbacks llvmlite made ``builder`` with, for the
+    llvmlite versions known to leak it (see above); None otherwise.  Read it before disposing
+    of the builder, hand it to :func:`release` after."""
+    if llvmlite_version not in LEAKS_INSTRUMENTATION or llvm_major != _PIC_LLVM_MAJOR or not builder:
         return None
     field = _peek(builder + _PIC_FIELD, 8)
-    pic = int.from_bytes(field, "little") if field else 0
-    raw = _peek(pic, _PIC_BYTES) if pic else None
+    return int.from_bytes(field, "little") or None if field else None
+
+
+def release(pic: int) -> bool:
+    """Free the orphaned PassInstrumentationCallbacks at ``pic`` if it is exactly what a
+    compile leaves (it then owns no memory): ``operator delete`` is ``free`` underneath, and
+    the global ``free`` is the one that pairs with whatever ``operator new`` LLVM got."""
+    global _free
+    raw = _peek(pic, _PIC_BYTES)
     if raw is None or not _owns_nothing(raw, pic):
-        return None
-    return pic
+        return False
+    if _free is None:
+        fn = ctypes.CDLL(None).free
+        fn.argtypes, fn.restype = [c_void_p], None
+        _free = fn
+    _free(pic)
+    return True
 
 
 def _owns_nothing(raw: bytes, pic: int) -> bool:
@@ -289,14 +306,3 @@ def _owns_nothing(raw: bytes, pic: int) -> bool:
                 return False
     buckets, entries, tombstones, count = struct.unpack_from("<QIII", raw, _PIC_VECTORS * _VECTOR_BYTES)
     return buckets == entries == tombstones == count == 0
-
-
-def release(pic: int) -> None:
-    """Free what :func:`instrumentation_of` found: ``operator delete`` is ``free`` underneath,
-    and the global ``free`` is the one that pairs with whatever ``operator new`` LLVM got."""
-    global _free
-    if _free is None:
-        fn = ctypes.CDLL(None).free
-        fn.argtypes, fn.restype = [c_void_p], None
-        _free = fn
-    _free(pic)

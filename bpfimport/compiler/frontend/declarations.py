@@ -42,7 +42,7 @@ USER_SPACE_HINT = (
 )
 # The longest BTF name the kernel takes: btf_name_valid_identifier (kernel/bpf/btf.c) reads up
 # to KSYM_NAME_LEN characters and wants the NUL right after, so 512 since Linux 5.19 (128 before);
-# measured on 6.18: 512 loads, 513 is "Invalid name".
+# measured on 6.18: 512 loads, 513 makes the kernel reject the BTF.
 BTF_NAME_MAX = 512
 LICENSE_MAX = 63  # libbpf copies the license into char license[64] (bpf_object__init_license)
 TYPE_HINT = "use u8/u16/u32/u64/i8/i16/i32/i64, c_char * N, c_uint64 * N, or a @struct class"

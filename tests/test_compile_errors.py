@@ -105,6 +105,10 @@ BODY_ERRORS = [
     ("match 1:\n    case 1:\n        pass", "match is not supported", "if/elif"),
     ("def inner():\n    pass", "a nested function", None),
     ("nonlocal q", None, None),  # SyntaxError from Python
+    ("print('a\\0b')", "NUL character", None),
+    ("print(f'{ktime()} \\0')", "NUL character", None),
+    ("print('\\udc80')", "lone surrogate", None),
+    ("print(f'\\ud800 {ktime()}')", "lone surrogate", None),
 ]
 
 MODULE_ERRORS = [
@@ -145,6 +149,26 @@ MODULE_ERRORS = [
     ("def f(x: u64) -> S:\n    return 0\n", "unsupported return type", None),
     ("def f(x: u64) -> u64:\n    return f(x)\n@syscall\ndef q(ctx) -> int:\n    return f(1)\n",
      "called recursively", "bounded loop"),
+    # strings that become the ELF section name (issue 5, item 7)
+    ("@section('xdp\\0x')\ndef t(ctx):\n    return 0\n", "NUL character", "\\0"),
+    ("@section('\\udc80')\ndef t(ctx):\n    return 0\n", "lone surrogate", "\\udXXX"),
+    ("@section('.maps')\ndef t(ctx):\n    return 0\n", "not a program", "does not start with '.'"),
+    ("@section('license')\ndef t(ctx):\n    return 0\n", "reads the license", None),
+    ("@section('maps')\ndef t(ctx):\n    return 0\n", "legacy map definitions", None),
+    ("@tracepoint('sys_enter')\ndef t(ctx):\n    return 0\n", "not 'category/name'", "syscalls/"),
+    ("@tracepoint('a/b/c')\ndef t(ctx):\n    return 0\n", "not 'category/name'", None),
+    ("@uprobe('/opt/a:b', 'main')\ndef t(ctx):\n    return 0\n", "holds ':'", None),
+    ("@uprobe('/bin/bash', 'read line')\ndef t(ctx):\n    return 0\n", "not a symbol libbpf", "+offset"),
+    ("@uprobe('/bin/bash', 'main+08')\ndef t(ctx):\n    return 0\n", "not a symbol libbpf", None),
+    ("@uretprobe('/bin/bash', 'main+8')\ndef t(ctx):\n    return 0\n", "attaches at function entry", None),
+    ("@kprobe('do_sys_open@x')\ndef t(ctx):\n    return 0\n", "not a symbol libbpf", None),
+    ("@kretprobe('do_sys_open+4')\ndef t(ctx):\n    return 0\n", "attaches at function entry", None),
+    ("LICENSE = 'GPL\\0junk'\n", "NUL character", None),
+    ("LICENSE = ''\n", "LICENSE is empty", None),
+    ("LICENSE = '" + "G" * 64 + "'\n", "only the first 63", None),
+    ("LICENSE = '\\ud800'\n", "lone surrogate", None),
+    ("g: c_char * 4 = '\\udc80'\n", "lone surrogate", None),
+    ("S = '\\udfff'\n", "lone surrogate", None),
 ]
 
 

@@ -39,10 +39,12 @@ class _Binding:
 
     def __init__(self) -> None:
         try:
+            import llvmlite
             import llvmlite.binding as llvm
         except ImportError as e:
             raise SetupError("llvmlite is not installed: pip install llvmlite") from e
         self.llvm = llvm
+        self.version = str(getattr(llvmlite, "__version__", ""))
 
     def version_info(self) -> tuple[int, ...]:
         return tuple(self.llvm.llvm_version_info)
@@ -79,9 +81,42 @@ class _Binding:
                 manager.run(module, builder)
             return machine.emit_object(module) if emit else str(module)
         finally:
-            for ref in (manager, builder, tuning, machine, module, context):
+            self._dispose_manager(manager)
+            orphan = self._orphan(builder)
+            for ref in (builder, tuning, machine, module, context):
                 if ref is not None:
                     ref.close()
+            if orphan is not None:
+                from .llvmffi import release
+
+                release(orphan)
+
+    def _dispose_manager(self, manager: Any) -> None:
+        """Dispose of the module pass manager, which ``close()`` does not do in llvmlite 0.50.
+
+        ``ModulePassManager(ObjectRef, NewPassManager)`` finds ``ObjectRef._dispose`` (a
+        no-op) before ``NewPassManager._dispose``: the whole -O2 pipeline, ~64 KB, was
+        left behind by every compile.  Where close() would dispose it, let it.
+        """
+        if manager is None:
+            return
+        if type(manager)._dispose is self.llvm.ffi.ObjectRef._dispose:
+            self.llvm.ffi.lib.LLVMPY_DisposeNewModulePassManger(manager)
+            manager.detach()
+        else:
+            manager.close()
+
+    def _orphan(self, builder: Any) -> int | None:
+        """The PassInstrumentationCallbacks llvmlite leaks with each pass builder, where this
+        llvmlite is one :mod:`.llvmffi` knows the layout of (see ``llvmffi.instrumentation_of``)."""
+        if builder is None or builder.closed:
+            return None
+        import ctypes
+
+        from . import llvmffi
+
+        address = ctypes.cast(builder._ptr, ctypes.c_void_p).value
+        return llvmffi.instrumentation_of(address, self.version, self.llvm.llvm_version_info[0])
 
 
 def _fast_lib() -> Any:
@@ -103,7 +138,7 @@ def _fast_lib() -> Any:
     if not version.startswith(llvmffi.VERIFIED):
         return None
     try:
-        return llvmffi.Lib(os.path.join(folder, "binding", "libllvmlite.so"))
+        return llvmffi.Lib(os.path.join(folder, "binding", "libllvmlite.so"), version)
     except (OSError, AttributeError):
         return None
 

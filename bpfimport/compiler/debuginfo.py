@@ -15,6 +15,7 @@ The rules that matter (measured, see docs/internals.md):
 
 from __future__ import annotations
 
+from .codegen.ir import ir_string
 from .types import (
     ArrayType,
     BoolType,
@@ -28,13 +29,13 @@ from .types import (
 
 
 def _quote(text: str) -> str:
-    out = []
-    for ch in text.encode("utf-8"):
-        if ch in (0x22, 0x5C) or ch < 0x20 or ch > 0x7E:
-            out.append(f"\\{ch:02X}")
-        else:
-            out.append(chr(ch))
-    return '"' + "".join(out) + '"'
+    """A metadata string.  File names may carry undecodable bytes as surrogates (os.fsdecode):
+    they go back to those bytes, so BTF line info names the file that was compiled."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "backslashreplace")
+    return ir_string(data)
 
 
 class DebugInfo:
@@ -144,7 +145,7 @@ class DebugInfo:
         ]
         self.set(
             n,
-            f'distinct !DICompositeType(tag: DW_TAG_structure_type, name: "{t.name}", '
+            f"distinct !DICompositeType(tag: DW_TAG_structure_type, name: {_quote(t.name)}, "
             f"file: !{self.file}, line: {t.lineno}, size: {t.size * 8}, align: {t.align * 8}, "
             f"elements: !{self.tuple(members)})",
         )
@@ -152,14 +153,14 @@ class DebugInfo:
 
     def member(self, scope: int, name: str, ty: int | None, bits: int, offset_bits: int, line: int) -> int:
         return self.node(
-            f'!DIDerivedType(tag: DW_TAG_member, name: "{name}", scope: !{scope}, file: !{self.file}, '
+            f"!DIDerivedType(tag: DW_TAG_member, name: {_quote(name)}, scope: !{scope}, file: !{self.file}, "
             f"line: {line}, baseType: !{ty}, size: {bits}, offset: {offset_bits})"
         )
 
     # ------------------------------------------------------------ globals
     def global_var(self, name: str, ty: int, line: int, local: bool = False) -> int:
         var = self.node(
-            f'distinct !DIGlobalVariable(name: "{name}", scope: !{self.cu}, file: !{self.file}, '
+            f"distinct !DIGlobalVariable(name: {_quote(name)}, scope: !{self.cu}, file: !{self.file}, "
             f"line: {line}, type: !{ty}, isLocal: {'true' if local else 'false'}, isDefinition: true)"
         )
         expr = self.node(f"!DIGlobalVariableExpression(var: !{var}, expr: !DIExpression())")
@@ -219,14 +220,14 @@ class DebugInfo:
             pt = self.type(ptype)
             types.append(f"!{pt}")
             args.append(self.node(
-                f'!DILocalVariable(name: "{pname}", arg: {i}, scope: !{sp}, file: !{self.file}, '
+                f"!DILocalVariable(name: {_quote(pname)}, arg: {i}, scope: !{sp}, file: !{self.file}, "
                 f"line: {line}, type: !{pt})"
             ))
         sub_t = self.node(f"!DISubroutineType(types: !{{{', '.join(types)}}})")
         flags = "DISPFlagDefinition | DISPFlagOptimized" + (" | DISPFlagLocalToUnit" if local else "")
         self.set(
             sp,
-            f'distinct !DISubprogram(name: "{name}", scope: !{self.file}, file: !{self.file}, '
+            f"distinct !DISubprogram(name: {_quote(name)}, scope: !{self.file}, file: !{self.file}, "
             f"line: {line}, type: !{sub_t}, scopeLine: {line}, flags: DIFlagPrototyped | "
             f"DIFlagAllCallsDescribed, spFlags: {flags}, unit: !{self.cu}, retainedNodes: !{self.tuple(args)})",
         )

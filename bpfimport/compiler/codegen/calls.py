@@ -318,6 +318,7 @@ class CallsMixin:
             if isinstance(arg, ast.JoinedStr):
                 for part in arg.values:
                     if isinstance(part, ast.Constant):
+                        self.src.utf8(arg, str(part.value), "this f-string")
                         fmt.append(str(part.value).replace("%", "%%"))
                     else:
                         assert isinstance(part, ast.FormattedValue)
@@ -325,6 +326,9 @@ class CallsMixin:
             else:
                 self.format_value(arg, "", fmt, args)
         text = ("".join(fmt) + "\n").encode("utf-8", "surrogateescape")
+        if b"\0" in text:
+            raise self.err(node, "print() text holds a NUL character; the kernel would print the "
+                           "line only up to it", "remove the \\0")
         if len(args) > MAX_VPRINTK_ARGS:
             raise self.err(node, f"print() can show at most {MAX_VPRINTK_ARGS} values, got {len(args)}",
                            "split it into several print() calls")

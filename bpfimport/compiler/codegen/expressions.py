@@ -84,7 +84,7 @@ class ExpressionsMixin:
         if isinstance(v, int):
             return lit(v)
         if isinstance(v, str):
-            return Value(StrType(v.encode()), "")
+            return Value(StrType(self.src.utf8(node, v, "this string")), "")
         if isinstance(v, bytes):
             return Value(StrType(v), "")
         if v is None:

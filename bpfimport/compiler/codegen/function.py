@@ -29,7 +29,7 @@ from ..types import (
 from .calls import CallsMixin
 from .events import EventsMixin
 from .expressions import ExpressionsMixin
-from .ir import Builder, FunctionIR, Value
+from .ir import Builder, FunctionIR, Value, ir_string
 from .statements import StatementsMixin
 from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_intlike, show
 
@@ -51,7 +51,7 @@ class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin
         self.scope = module.debug.subprogram(decl.name, decl.node.lineno, None if isinstance(decl.ret, VoidType) else decl.ret, decl.params, local)
         extra = "#0"
         if decl.section is not None:
-            extra += f' section "{decl.section}"'
+            extra += f" section {ir_string(decl.section.encode())}"
         extra += f" !dbg !{self.scope}"
         self.fn = FunctionIR(decl.name, ret_llvm, params, extra)
         if local:

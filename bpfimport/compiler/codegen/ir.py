@@ -13,6 +13,19 @@ from __future__ import annotations
 from ..types import BpfType, mem_llvm
 
 
+def ir_string(data: bytes) -> str:
+    """``data`` as an LLVM IR string literal: every byte LLVM would read as syntax (``"``,
+    ``\\``) or that is not printable ASCII becomes ``\\XX``, so the object holds exactly
+    ``data`` (``\\70`` written verbatim would otherwise be read back as ``p``)."""
+    out = []
+    for b in data:
+        if 0x20 <= b < 0x7F and b not in (0x22, 0x5C):
+            out.append(chr(b))
+        else:
+            out.append(f"\\{b:02X}")
+    return '"' + "".join(out) + '"'
+
+
 class Value:
     """An IR operand with the compiler type of what it holds.
 

@@ -11,6 +11,7 @@ from ..debuginfo import DebugInfo
 from ..frontend.model import GlobalDecl, ModuleModel
 from ..types import CHAR, BoolType, IntType, mem_llvm
 from .function import FunctionCodegen
+from .ir import ir_string
 
 HEADER = (
     'target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"\n'
@@ -82,17 +83,17 @@ class ModuleCodegen:
         # read-only .rodata section with the print format strings.
         kind = "externally_initialized constant" if g.final else "global"
         return (f"@{g.name} = dso_local {kind} {mem_llvm(g.ty)} {initializer(g)}, "
-                f'section "{g.section}", align {g.ty.align}, !dbg !{var}')
+                f"section {ir_string(g.section.encode())}, align {g.ty.align}, !dbg !{var}")
 
     def license_ir(self) -> str:
         text = (self.model.license or DEFAULT_LICENSE).encode() + b"\0"
         arr = self.debug.array(self.debug.type(CHAR), 8 * len(text), len(text))
         var = self.debug.global_var("LICENSE", arr, self.model.license_line)
-        return (f"@LICENSE = dso_local global [{len(text)} x i8] c{ir_bytes(text)}, "
+        return (f"@LICENSE = dso_local global [{len(text)} x i8] c{ir_string(text)}, "
                 f'section "license", align 1, !dbg !{var}')
 
     def string_ir(self, data: bytes, name: str) -> str:
-        return (f"{name} = private constant [{len(data)} x i8] c{ir_bytes(data)}, "
+        return (f"{name} = private constant [{len(data)} x i8] c{ir_string(data)}, "
                 f'section ".rodata", align 1')
 
     # ------------------------------------------------------------ checks across functions
@@ -127,19 +128,9 @@ class ModuleCodegen:
 
 def initializer(g: GlobalDecl) -> str:
     if isinstance(g.initial, bytes):
-        return "zeroinitializer" if not any(g.initial) else f"c{ir_bytes(g.initial)}"
+        return "zeroinitializer" if not any(g.initial) else f"c{ir_string(g.initial)}"
     if isinstance(g.ty, BoolType):
         return "1" if g.initial else "0"
     if isinstance(g.ty, IntType):
         return str(g.ty.wrap(g.initial))
     return "zeroinitializer"
-
-
-def ir_bytes(data: bytes) -> str:
-    out = []
-    for b in data:
-        if 0x20 <= b < 0x7F and b not in (0x22, 0x5C):
-            out.append(chr(b))
-        else:
-            out.append(f"\\{b:02X}")
-    return '"' + "".join(out) + '"'

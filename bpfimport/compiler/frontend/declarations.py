@@ -34,11 +34,17 @@ from ..types import (
 )
 from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, Source
 from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
+from .sections import SectionProblem, check_arguments, check_section
 
 USER_SPACE_HINT = (
     "a .bpf.py file holds only BPF declarations (imports, maps, structs, globals, "
     "programs); user-space code belongs in the Python module that imports it"
 )
+# The longest BTF name the kernel takes: btf_name_valid_identifier (kernel/bpf/btf.c) reads up
+# to KSYM_NAME_LEN characters and wants the NUL right after, so 512 since Linux 5.19 (128 before);
+# measured on 6.18: 512 loads, 513 makes the kernel reject the BTF.
+BTF_NAME_MAX = 512
+LICENSE_MAX = 63  # libbpf copies the license into char license[64] (bpf_object__init_license)
 TYPE_HINT = "use u8/u16/u32/u64/i8/i16/i32/i64, c_char * N, c_uint64 * N, or a @struct class"
 
 
@@ -151,12 +157,13 @@ class _Declarations:
             text = const_value(self.model, value)
             if not isinstance(text, str):
                 raise self.err(value, "LICENSE must be a string", 'LICENSE = "GPL"')
+            self.check_license(value, text)
             self.model.license, self.model.license_line = text, target.lineno
             return
         if isinstance(value, ast.Call) and self.map_kind(value.func):
             if annotation is not None and not self.map_kind(annotation):
                 raise self.err(annotation, "a map's annotation must be its map type")
-            self.check_ascii(target, name)
+            self.check_name(target, name)
             self.model.maps[name] = self.map_decl(name, value)
             return
         if annotation is None:
@@ -168,9 +175,11 @@ class _Declarations:
                 raise self.err(value, f"'{name} = ...' at module level must be a constant, a map or "
                                "an annotated global", "for a mutable global write e.g. "
                                f"{name}: u64 = 0; for a constant, an integer expression")
+            if isinstance(folded, str):
+                self.src.utf8(value, folded, f"constant '{name}'")
             self.model.constants[name] = folded  # folded away: any Python name will do
             return
-        self.check_ascii(target, name)
+        self.check_name(target, name)
         self.global_decl(name, target, value, annotation)
 
     def global_decl(self, name: str, target: ast.expr, value: ast.expr, annotation: ast.expr) -> None:
@@ -203,7 +212,7 @@ class _Declarations:
             return int(folded)
         if isinstance(ty, ArrayType) and ty.elem == CHAR:
             if isinstance(folded, str):
-                data = folded.encode()
+                data = self.src.utf8(value, folded, f"the initial value of '{name}'")
                 if len(data) > ty.length:
                     raise self.err(value, f"string of {len(data)} bytes does not fit in {ty}")
                 return data.ljust(ty.length, b"\0")
@@ -288,7 +297,7 @@ class _Declarations:
         if stmt.bases or stmt.keywords:
             raise self.err(stmt, f"@struct class '{stmt.name}' cannot have base classes")
         self.check_new_name(stmt, stmt.name)
-        self.check_ascii(stmt, stmt.name)
+        self.check_name(stmt, stmt.name)
         members: list[tuple[str, BpfType]] = []
         for item in stmt.body:
             if isinstance(item, ast.Expr) and isinstance(item.value, ast.Constant):
@@ -302,7 +311,7 @@ class _Declarations:
                 raise self.err(item.value, "struct fields cannot have default values",
                                "fields start as zero; set them after construction")
             fname = item.target.id
-            self.check_ascii(item, fname)
+            self.check_name(item, fname)
             if any(fname == m for m, _ in members):
                 raise self.err(item, f"field '{fname}' is declared twice")
             ftype = resolve_type(self.model, item.annotation)
@@ -316,7 +325,7 @@ class _Declarations:
     # ------------------------------------------------------------ functions
     def stmt_FunctionDef(self, stmt: ast.FunctionDef) -> None:
         self.check_new_name(stmt, stmt.name)
-        self.check_ascii(stmt, stmt.name)
+        self.check_name(stmt, stmt.name)
         program: tuple[str, str] | None = None
         role = "subprogram"
         for deco in stmt.decorator_list:
@@ -355,8 +364,15 @@ class _Declarations:
             v = const_value(self.model, arg)
             if not isinstance(v, str) or not v:
                 raise self.err(arg, f"@{kind} needs a constant string")
+            self.src.utf8(arg, v, f"the @{kind} argument")
             values.append(v)
-        return spec.section.format(*values)
+        section = spec.section.format(*values)
+        try:
+            check_arguments(kind, values)
+            check_section(section)
+        except SectionProblem as e:
+            raise self.err(deco.args[e.index] if e.index is not None else deco, e.message, e.hint) from None
+        return section
 
     def function(self, stmt: ast.FunctionDef, program: tuple[str, str] | None) -> None:
         args = stmt.args
@@ -366,7 +382,7 @@ class _Declarations:
                            "use plain positional parameters")
         params: list[tuple[str, BpfType]] = []
         for arg in args.args:
-            self.check_ascii(arg, arg.arg)
+            self.check_name(arg, arg.arg)
             if program is not None:
                 ty = resolve_type(self.model, arg.annotation) if arg.annotation else VOID_PTR
                 params.append((arg.arg, VOID_PTR if ty is None or not isinstance(ty, PtrType) else ty))
@@ -432,6 +448,20 @@ class _Declarations:
         self.global_decl(stmt.name, stmt, value, stmt.returns)
 
     # ------------------------------------------------------------ guards
+    def check_license(self, node: ast.expr, text: str) -> None:
+        """The kernel checks the license as a C string, and libbpf hands it over from a 64-byte
+        buffer: a NUL or more than 63 bytes would make it check something else than written."""
+        data = self.src.utf8(node, text, "LICENSE")
+        if not data:
+            raise self.err(node, "LICENSE is empty; the kernel decides from it which helpers "
+                           "programs may call", 'e.g. LICENSE = "GPL" or "Dual BSD/GPL"')
+        if b"\0" in data:
+            raise self.err(node, "LICENSE holds a NUL character; the kernel would read the license "
+                           "only up to it", 'e.g. LICENSE = "GPL" or "Dual BSD/GPL"')
+        if len(data) > LICENSE_MAX:
+            raise self.err(node, f"LICENSE is {len(data)} bytes; libbpf passes only the first "
+                           f"{LICENSE_MAX} to the kernel", 'e.g. LICENSE = "GPL" or "Dual BSD/GPL"')
+
     def check_new_name(self, node: ast.AST, name: str) -> None:
         if self.model.defined(name):
             raise self.err(node, f"'{name}' is declared twice in this module")
@@ -444,11 +474,16 @@ class _Declarations:
             raise self.err(node, f"'{name}' shadows the imported name '{self.model.names[name]}'",
                            "choose another name")
 
-    def check_ascii(self, node: ast.AST, name: str) -> None:
-        """Names reach the object's symbols and BTF, which the kernel only accepts in ASCII."""
+    def check_name(self, node: ast.AST, name: str) -> None:
+        """Names of programs, maps, globals, structs, fields and parameters become BTF names,
+        which the kernel accepts only as ASCII identifiers of at most KSYM_NAME_LEN characters
+        (btf_name_valid_identifier): refused here, at the definition, not at load time."""
         if not name.isascii():
             raise self.err(node, f"'{name}' is not an ASCII name; names in a BPF object (BTF) must be",
                            "use letters a-z, A-Z, digits and _ for module-level names, fields and parameters")
+        if len(name) > BTF_NAME_MAX:
+            raise self.err(node, f"'{name[:24]}...' is {len(name)} characters long; the kernel's BTF "
+                           f"check allows names of at most {BTF_NAME_MAX}", "choose a shorter name")
 
 
 def _describe(stmt: ast.AST) -> str:

@@ -84,6 +84,17 @@ class Source:
         )
 
 
+    def utf8(self, node: ast.AST | None, text: str, what: str) -> bytes:
+        """``text`` as the UTF-8 bytes the object will hold.  A lone surrogate (a ``\\udXXX``
+        escape) has no UTF-8 form: refused here rather than crashing the code generator."""
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise self.error(node, f"{what} holds {text[e.start]!r}, a lone surrogate, which has no "
+                             "UTF-8 encoding", "remove the \\udXXX escape or write the character "
+                             "itself") from None
+
+
 class ModuleModel:
     """Everything a module declares, in declaration order."""
 

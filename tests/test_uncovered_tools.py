@@ -115,8 +115,6 @@ def test_inlined_stack_overflow_is_a_compile_error() -> None:
     assert "512" in info.value.msg
 
 
-@pytest.mark.xfail(strict=True, reason="bug: check_stack() takes the first program of the ELF section, "
-                   "so with two @syscall programs it blames 'first' for 'deep''s stack")
 def test_inlined_stack_overflow_blames_the_program_that_overflows() -> None:
     with pytest.raises(CompileError) as info:
         compile_source(STACK, "stack.bpf.py", "stack_bpf")
@@ -135,9 +133,6 @@ def test_infinite_loop_gets_the_loop_hint(kernel: None, tmp_path: Path) -> None:
     assert "hint: the verifier cannot prove this loop ends" in str(info.value)
 
 
-@pytest.mark.xfail(strict=True, reason="bug: LLVM's loop optimisation turns this sum into a 128-bit "
-                   "multiply (__multi3), which the BPF backend reports by exiting the process "
-                   "(status 1) instead of a CompileError")
 def test_a_closed_form_loop_sum_is_a_compile_error_not_an_exit(tmp_path: Path) -> None:
     code = ("from bpfimport.compiler import compile_source\nfrom bpfimport import CompileError\n"
             "src = open('s.bpf.py').read()\ntry:\n    compile_source(src, 's.bpf.py', 's_bpf')\n"

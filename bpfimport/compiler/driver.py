@@ -84,18 +84,13 @@ def _module_name(filename: str) -> str:
 
 def check_stack(obj: bytes, model: ModuleModel) -> None:
     """LLVM was told not to stop at 512 bytes (it would exit the process): check here."""
-    for section, depth in deepest_stack(obj).items():
-        if depth <= STACK_LIMIT:
-            continue
-        owner = next((f for f in model.functions.values() if f.section == section), None)
-        if owner is not None:
-            what, node = f"'{owner.name}'", owner.node
-        else:  # .text: the subprograms, which LLVM lays out together
-            subprograms = [f for f in model.functions.values() if f.section is None]
-            what = "the subprograms (" + ", ".join(f.name for f in subprograms) + ")"
-            node = subprograms[0].node if subprograms else None
-        raise model.source.error(
-            node, f"{what} use {depth} bytes of BPF stack; the kernel allows {STACK_LIMIT}", STACK_HINT)
+    for name, depth in deepest_stack(obj).items():
+        if depth > STACK_LIMIT:
+            owner = model.functions.get(name)
+            raise model.source.error(
+                owner.node if owner else None,
+                f"'{name}' uses {depth} bytes of BPF stack; the kernel allows {STACK_LIMIT}",
+                STACK_HINT)
 
 
 def map_value_spec(m: MapDecl) -> str | None:

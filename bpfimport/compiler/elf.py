@@ -5,6 +5,7 @@ from __future__ import annotations
 import struct
 
 SHF_EXECINSTR = 0x4
+STT_FUNC = 2
 
 
 class Section:

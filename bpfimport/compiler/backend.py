@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from ..errors import SetupError
-from .elf import Elf, stack_depth
+from .elf import STT_FUNC, Elf, stack_depth
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every cold compile
 if TYPE_CHECKING:
@@ -25,6 +25,10 @@ OPTIONS = (
     # Parsing IR with debug info verifies it and aborts the process on a bad module; turn
     # that off so our own verify call raises an exception instead
     "-disable-auto-upgrade-debug-info",
+    # IndVarSimplify replaces a loop's exit value by its closed form: a sum over a range becomes
+    # a 128-bit multiply (__multi3), which the BPF backend reports by exiting the process. The
+    # loop stays a loop instead, which is what the verifier judges anyway.
+    "-replexitval=never",
 )
 
 
@@ -207,6 +211,15 @@ def _compile(impl: Any, ir: str, cpu: str, opt_level: int, emit: bool) -> Any:
 
 
 def deepest_stack(obj: bytes) -> dict[str, int]:
-    """Stack bytes used by each code section of the object."""
+    """Stack bytes used by each function of the object (programs and subprograms).
+
+    Per function, not per section: several programs may share a section (two ``@syscall``s),
+    and the error must name the one that overflows.
+    """
     elf = Elf(obj)
-    return {s.name: stack_depth(elf.body(s)) for s in elf.code_sections()}
+    code = {s.index: elf.body(s) for s in elf.code_sections()}
+    return {
+        sym.name: stack_depth(code[sym.section][sym.value:sym.value + sym.size or None])
+        for sym in elf.symbols
+        if sym.kind == STT_FUNC and sym.section in code
+    }

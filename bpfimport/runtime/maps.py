@@ -131,6 +131,16 @@ class _MapColdHalf:
 
         return L.lib()
 
+    def _call(self, fn: Callable[..., int], *args: Any) -> int:
+        """``fn(fd, *args)``: one syscall on the map, its object held for the call.
+
+        Holding the object (``obj.using``) is what makes the fd safe: a close()
+        in another thread cannot free it, so the number cannot be handed to
+        another object (and the write land in another module's map) meanwhile.
+        """
+        with self._obj.using(self.spec.name) as live:
+            return fn(live.map_fd(self.spec.name), *args)
+
     def _error(self, op: str, err: int) -> BpfError:
         from . import errors as rterrors
 
@@ -145,7 +155,7 @@ class _MapColdHalf:
 
     def _lookup_raw(self, kb: bytes) -> Any:
         vbuf = ctypes.create_string_buffer(self._value_buf_size())
-        rc = self._lib().bpf_map_lookup_elem(self.fd, kb, vbuf)
+        rc = self._call(self._lib().bpf_map_lookup_elem, kb, vbuf)
         if rc < 0:
             if rc == -E.ENOENT:
                 return _MISSING
@@ -187,7 +197,7 @@ class _MapColdHalf:
             vb = self._encode_value(value)
         except (OverflowError, TypeError, ValueError):
             return False
-        rc = self._lib().bpf_map_lookup_elem(self.fd, None, vb)  # the kernel only reads vb
+        rc = self._call(self._lib().bpf_map_lookup_elem, None, vb)  # the kernel only reads vb
         if rc == -E.ENOENT:
             return False
         if rc < 0:
@@ -202,7 +212,7 @@ class _MapColdHalf:
         self._check_keyed()
         kb = self._key_codec().encode(key)
         vb = self._encode_value(value)
-        rc = self._lib().bpf_map_update_elem(self.fd, kb, vb, flags)
+        rc = self._call(self._lib().bpf_map_update_elem, kb, vb, flags)
         if rc < 0:
             err = -rc
             if err == E.E2BIG and self._kind.array:
@@ -219,7 +229,7 @@ class _MapColdHalf:
                            f"{self.max_entries - 1}; entries cannot be deleted "
                            f"(assign a zero value instead)", E.EINVAL)
         kb = self._key_codec().encode(key)
-        rc = self._lib().bpf_map_delete_elem(self.fd, kb)
+        rc = self._call(self._lib().bpf_map_delete_elem, kb)
         if rc < 0:
             if rc == -E.ENOENT:
                 raise KeyError(key)
@@ -286,17 +296,25 @@ class _MapColdHalf:
     def clear(self) -> None:
         """Delete every entry (an ArrayMap has every index: its values are zeroed instead)."""
         self._check_keyed()
+        with self._obj.using(self.spec.name) as live:
+            fd = live.map_fd(self.spec.name)
+            if self._kind.array:
+                self._zero_all(fd)
+            else:
+                self._delete_all(fd)
+
+    def _zero_all(self, fd: int) -> None:
         lib = self._lib()
-        fd = self.fd
+        zero = bytes(self._value_buf_size())
+        kc = self._key_codec()
+        for i in range(self.max_entries):
+            rc = lib.bpf_map_update_elem(fd, kc.encode(i), zero, BPF_ANY)
+            if rc < 0:
+                raise self._error("clear", -rc)
+
+    def _delete_all(self, fd: int) -> None:
+        lib = self._lib()
         ks = self._key_codec().size
-        if self._kind.array:
-            zero = bytes(self._value_buf_size())
-            kc = self._key_codec()
-            for i in range(self.max_entries):
-                rc = lib.bpf_map_update_elem(fd, kc.encode(i), zero, BPF_ANY)
-                if rc < 0:
-                    raise self._error("clear", -rc)
-            return
         raw, _, n = self._raw_items(True, values=False)
         if not n:
             return
@@ -330,19 +348,20 @@ class _MapColdHalf:
         return [flat[i:i + ncpu] for i in range(0, n * ncpu, ncpu)]
 
     def _raw_items(self, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
-        """Every key (and value) as packed bytes, plus the count."""
-        if batch and self._batch_ok:
-            got = self._raw_items_batch()
-            if got is not None:
-                return got
-        return self._raw_items_walk(values)
+        """Every key (and value) as packed bytes, plus the count; the object held throughout."""
+        with self._obj.using(self.spec.name) as live:
+            fd = live.map_fd(self.spec.name)
+            if batch and self._batch_ok:
+                got = self._raw_items_batch(fd)
+                if got is not None:
+                    return got
+            return self._raw_items_walk(fd, values)
 
-    def _raw_items_batch(self) -> tuple[bytes, bytes, int] | None:
+    def _raw_items_batch(self, fd: int) -> tuple[bytes, bytes, int] | None:
         """BPF_MAP_LOOKUP_BATCH over the whole map; None when the kernel has no batch ops."""
         from . import libbpf as L
 
         lib = self._lib()
-        fd = self.fd
         ks = self._key_codec().size
         vs = self._value_buf_size()
         per = max(_BATCH_MIN, min(self.max_entries, _BATCH_BYTES // (ks + vs)))
@@ -386,28 +405,13 @@ class _MapColdHalf:
         vraw = vparts[0] if len(vparts) == 1 else b"".join(vparts)
         return kraw, vraw, total
 
-    def _raw_items_walk(self, values: bool = True) -> tuple[bytes, bytes, int]:
-        """get_next_key from the start, then one lookup per key (the pre-batch way)."""
-        lib = self._lib()
-        fd = self.fd
-        ks = self._key_codec().size
-        next_key = lib.bpf_map_get_next_key
-        lookup = lib.bpf_map_lookup_elem
-        keys: list[bytes] = []
-        cur = ctypes.create_string_buffer(ks)
-        prev = None
-        while True:
-            rc = next_key(fd, prev, cur)
-            if rc < 0:
-                if rc == -E.ENOENT:
-                    break
-                raise self._error("get_next_key", -rc)
-            prev = cur.raw
-            keys.append(prev)
+    def _raw_items_walk(self, fd: int, values: bool = True) -> tuple[bytes, bytes, int]:
+        """A get_next_key walk, then one lookup per key (the pre-batch way)."""
+        keys = self._walk_keys(fd)
         if not values:
             return b"".join(keys), b"", len(keys)
-        vs = self._value_buf_size()
-        vbuf = ctypes.create_string_buffer(vs)
+        lookup = self._lib().bpf_map_lookup_elem
+        vbuf = ctypes.create_string_buffer(self._value_buf_size())
         kout: list[bytes] = []
         vout: list[bytes] = []
         for k in keys:
@@ -420,13 +424,28 @@ class _MapColdHalf:
             vout.append(vbuf.raw)
         return b"".join(kout), b"".join(vout), len(kout)
 
+    def _walk_keys(self, fd: int) -> list[bytes]:
+        """Every key by get_next_key from the start."""
+        next_key = self._lib().bpf_map_get_next_key
+        keys: list[bytes] = []
+        cur = ctypes.create_string_buffer(self._key_codec().size)
+        prev = None
+        while True:
+            rc = next_key(fd, prev, cur)
+            if rc < 0:
+                if rc == -E.ENOENT:
+                    return keys
+                raise self._error("get_next_key", -rc)
+            prev = cur.raw
+            keys.append(prev)
+
     # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
 
     def push(self, value: Any, flags: int = BPF_ANY) -> None:
         """Queue/stack: push a value; bloom filter: add one."""
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' has no push(); use m[k] = v")
-        rc = self._lib().bpf_map_update_elem(self.fd, None, self._encode_value(value), flags)
+        rc = self._call(self._lib().bpf_map_update_elem, None, self._encode_value(value), flags)
         if rc < 0:
             raise self._error("push", -rc)
 
@@ -449,7 +468,7 @@ class _MapColdHalf:
         lib = self._lib()
         vbuf = ctypes.create_string_buffer(self._value_buf_size())
         fn = lib.bpf_map_lookup_and_delete_elem if delete else lib.bpf_map_lookup_elem
-        rc = fn(self.fd, None, vbuf)
+        rc = self._call(fn, None, vbuf)
         if rc < 0:
             if rc == -E.ENOENT:
                 return None

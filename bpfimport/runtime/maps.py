@@ -425,19 +425,45 @@ class _MapColdHalf:
         return b"".join(kout), b"".join(vout), len(kout)
 
     def _walk_keys(self, fd: int) -> list[bytes]:
-        """Every key by get_next_key from the start."""
+        """Every key by get_next_key, each at most once even while the map changes.
+
+        When the key a step starts from was deleted meanwhile, a hash map's
+        get_next_key starts over from its first key: the keys already seen
+        come again.  They are skipped, and the walk resumes after the latest
+        key seen that is still in the map (so a restart costs a few syscalls,
+        not a second walk).
+        """
         next_key = self._lib().bpf_map_get_next_key
         keys: list[bytes] = []
+        seen: set[bytes] = set()
+        tried: set[bytes] = set()  # resume points used: each at most once, so the walk ends
         cur = ctypes.create_string_buffer(self._key_codec().size)
-        prev = None
+        prev: bytes | None = None
         while True:
             rc = next_key(fd, prev, cur)
             if rc < 0:
                 if rc == -E.ENOENT:
                     return keys
                 raise self._error("get_next_key", -rc)
-            prev = cur.raw
-            keys.append(prev)
+            k = cur.raw
+            if k in seen:  # started over (or a moved key): skip it
+                prev = self._resume_point(fd, keys, tried) or k
+                continue
+            seen.add(k)
+            keys.append(k)
+            prev = k
+
+    def _resume_point(self, fd: int, keys: list[bytes], tried: set[bytes]) -> bytes | None:
+        """The latest of the last few keys walked that is still in the map (and not tried yet)."""
+        lookup = self._lib().bpf_map_lookup_elem
+        vbuf = ctypes.create_string_buffer(self._value_buf_size())
+        for k in reversed(keys[-8:]):
+            if k in tried:
+                continue
+            tried.add(k)
+            if lookup(fd, k, vbuf) == 0:
+                return k
+        return None
 
     # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
 

@@ -126,3 +126,67 @@ def test_nested_structs_arrays_chars_and_bools_are_checked(mod) -> None:  # type
     assert (n[3].inner.a, n[3].inner.b, list(n[3].arr), n[3].name) == (7, -7, [4, 5, 6], b"xy")
     with pytest.raises(OverflowError, match="field pid"):  # set() encodes as m[k] = v does
         mod.by_pid.set((2**33,), (0,))
+
+
+# ---- item 10: update flags -------------------------------------------------------------------
+
+
+def test_update_flags_are_checked(mod) -> None:  # type: ignore[no-untyped-def]
+    p = mod.plain
+    with pytest.raises(OverflowError, match=r"flags must be 0\.\.2\*\*64-1"):
+        p.set(1, 1, flags=2**70)
+    with pytest.raises(OverflowError, match="flags"):
+        p.set(1, 1, flags=-1)
+    with pytest.raises(TypeError, match="flags must be an int"):
+        p.set(1, 1, flags="x")
+    with pytest.raises(TypeError, match="flags must be an int"):
+        p.set(1, 1, flags=1.0)
+    assert 1 not in p, "a refused write must not happen as BPF_ANY"
+    p.set(1, 1, flags=1)  # BPF_NOEXIST
+    from bpfimport.errors import BpfError
+
+    with pytest.raises(BpfError, match="File exists"):
+        p.set(1, 2, flags=1)
+    p.set(1, 3, flags=2)  # BPF_EXIST
+    assert p[1] == 3
+
+
+# ---- item 10: per-CPU values given as lists --------------------------------------------------
+
+
+def test_a_per_cpu_array_value_may_be_a_list(mod) -> None:  # type: ignore[no-untyped-def]
+    from bpfimport.runtime import libbpf as L
+
+    ncpu = L.num_possible_cpus()
+    v = mod.vec
+    v[0] = (1, 2, 3)  # one value for every CPU
+    v[1] = [4, 5, 6]  # the same, as a list (was: "needs N values (one per possible CPU)")
+    assert v[0] == [[1, 2, 3]] * ncpu
+    assert v[1] == [[4, 5, 6]] * ncpu
+    v[0] = [[i, i, i] for i in range(ncpu)]  # one value per CPU
+    assert v[0] == [[i, i, i] for i in range(ncpu)]
+    with pytest.raises(OverflowError):
+        v[0] = [1, 2, 2**32]
+    with pytest.raises(ValueError, match="3 elements"):
+        v[0] = [1, 2]
+    # a per-CPU map of scalars: a list still means one value per CPU
+    with pytest.raises(ValueError, match=f"needs {ncpu} values"):
+        mod.pc[1] = [1] * (ncpu + 1)
+
+
+# ---- item 10: the truth value of a map -------------------------------------------------------
+
+
+def test_a_map_is_true_when_it_has_entries_like_a_dict(mod) -> None:  # type: ignore[no-untyped-def]
+    p = mod.plain
+    assert not p and len(p) == 0
+    p[4] = 4
+    assert p and len(p) == 1
+    del p[4]
+    assert not p
+    assert mod.slots  # an ArrayMap has every index: len() is max_entries
+    assert len(mod.slots) == 4
+    mod.pc[1] = 1
+    assert mod.pc
+    assert isinstance(bool(mod.nested), bool)
+    assert not mod.nested

@@ -240,7 +240,7 @@ class Program:
 @cold_half_in("maps", """
     key_type value_type
     __getitem__ get __contains__ __setitem__ set __delitem__ pop update
-    __len__ __iter__ keys values items clear
+    __bool__ __len__ __iter__ keys values items clear
     push add pop_value peek
 """)
 class Map:
@@ -283,9 +283,6 @@ class Map:
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
         return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
-
-    def __bool__(self) -> bool:
-        return True  # a handle is always truthy, even for an empty map (unlike a dict)
 
 
 @cold_half_in("maps", "poll consume lost _open_reader")

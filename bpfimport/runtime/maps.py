@@ -27,6 +27,7 @@ from collections import deque
 
 from ..errors import BpfError
 from ._lazy import ctypes
+from .codec import ArrayCodec
 from .handles import (
     Map,
     PerfEventArrayMap,
@@ -59,6 +60,15 @@ class MapError(BpfError, TypeError):
 
 def _round8(n: int) -> int:
     return (n + 7) & ~7
+
+
+def _check_flags(flags: Any) -> None:
+    """Update flags are a u64: refuse what ctypes would truncate or fail on obscurely."""
+    if isinstance(flags, bool) or not isinstance(flags, int):
+        raise TypeError(f"flags must be an int (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2, "
+                        f"BPF_F_LOCK=4), got {type(flags).__name__}")
+    if not 0 <= flags < 1 << 64:
+        raise OverflowError(f"flags must be 0..2**64-1, got {flags}")
 
 
 class _MapColdHalf:
@@ -109,12 +119,30 @@ class _MapColdHalf:
             return vc.encode(value)
         ncpu = self._ncpu()
         stride = _round8(vc.size)
-        if isinstance(value, list):  # one value per CPU; anything else is stored on every CPU
+        if isinstance(value, list) and self._per_cpu_list(value, ncpu):
+            return b"".join(vc.encode(v).ljust(stride, b"\0") for v in value)
+        return vc.encode(value).ljust(stride, b"\0") * ncpu
+
+    def _per_cpu_list(self, value: list[Any], ncpu: int) -> bool:
+        """Whether a list written to a per-CPU map is one value per CPU (else: one value).
+
+        A list is one value per CPU, except where the value type is an array,
+        which is written as a list too: there a list of ``ncpu`` values that
+        each fit is per CPU, and any other list is the array itself.
+        """
+        if not isinstance(self._value_codec(), ArrayCodec):
             if len(value) != ncpu:
                 raise ValueError(f"per-CPU map '{self.name}' needs {ncpu} values "
                                  f"(one per possible CPU), got {len(value)}")
-            return b"".join(vc.encode(v).ljust(stride, b"\0") for v in value)
-        return vc.encode(value).ljust(stride, b"\0") * ncpu
+            return True
+        if len(value) != ncpu:
+            return False
+        try:
+            for v in value:
+                self._value_codec().encode(v)
+        except (OverflowError, TypeError, ValueError):
+            return False
+        return True
 
     def _decode_value(self, buf: Any) -> Any:
         vc = self._value_codec()
@@ -210,6 +238,7 @@ class _MapColdHalf:
     def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
         """``m[k] = v`` with explicit update flags (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2)."""
         self._check_keyed()
+        _check_flags(flags)
         kb = self._key_codec().encode(key)
         vb = self._encode_value(value)
         rc = self._call(self._lib().bpf_map_update_elem, kb, vb, flags)
@@ -256,6 +285,24 @@ class _MapColdHalf:
             self[k] = v
 
     # ---- bulk operations -------------------------------------------------------------
+
+    def __bool__(self) -> bool:
+        """As for a dict: whether the map has an entry (one syscall, not a count).
+
+        Maps without a length (queues, stacks, bloom filters, ring and perf
+        buffers) are always true: a handle, as any object.
+        """
+        if self._kind.keyless or self._kind.events:
+            return True
+        if self._kind.array:
+            return self.max_entries > 0
+        cur = ctypes.create_string_buffer(self._key_codec().size)
+        rc = self._call(self._lib().bpf_map_get_next_key, None, cur)
+        if rc == -E.ENOENT:
+            return False
+        if rc < 0:
+            raise self._error("get_next_key", -rc)
+        return True
 
     def __len__(self) -> int:
         self._check_keyed()
@@ -471,6 +518,7 @@ class _MapColdHalf:
         """Queue/stack: push a value; bloom filter: add one."""
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' has no push(); use m[k] = v")
+        _check_flags(flags)
         rc = self._call(self._lib().bpf_map_update_elem, None, self._encode_value(value), flags)
         if rc < 0:
             raise self._error("push", -rc)

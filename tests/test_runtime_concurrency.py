@@ -20,6 +20,8 @@ from tests.conftest import REQUIRE_KERNEL
 # CI runs the race for 10 s (it found 3 bad rounds in 19,167 before the fix);
 # a developer's run is shorter.
 RACE_SECONDS = 10.0 if REQUIRE_KERNEL else 3.0
+# the other races: every kind of operation, and key walks under churn
+SHORT_RACE_SECONDS = 3.0 if REQUIRE_KERNEL else 1.5
 
 WRITER_SRC = """\
 from bpfimport.lang import *
@@ -124,7 +126,7 @@ def test_every_operation_survives_a_concurrent_close(kernel: None, bpf_dir: Path
     t = threading.Thread(target=ops)
     t.start()
     rounds = 0
-    deadline = time.monotonic() + RACE_SECONDS / 2
+    deadline = time.monotonic() + SHORT_RACE_SECONDS
     try:
         while time.monotonic() < deadline and t.is_alive():
             a.close()
@@ -139,7 +141,7 @@ def test_every_operation_survives_a_concurrent_close(kernel: None, bpf_dir: Path
         b.close()
     print(f"{rounds} close/load rounds, {done['ops']} operation rounds")
     assert not errors, f"an operation failed under a concurrent close: {errors[0]!r}"
-    assert rounds > 50 and done["ops"] > 50
+    assert rounds > 20 and done["ops"] > 20
 
 
 WALK_SRC = """\
@@ -181,9 +183,9 @@ def test_a_key_walk_never_yields_a_key_twice_under_concurrent_change(
     t = threading.Thread(target=churner)
     t.start()
     passes = []
-    deadline = time.monotonic() + min(RACE_SECONDS, 5.0)
+    deadline = time.monotonic() + SHORT_RACE_SECONDS
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline or len(passes) < 2:
             keys = m.big.keys(batch=False)
             pairs = m.big.items(batch=False)
             passes.append((len(keys), len(set(keys))))
@@ -197,4 +199,3 @@ def test_a_key_walk_never_yields_a_key_twice_under_concurrent_change(
         t.join()
         m.close()
     print(f"{len(passes)} walks under churn, (keys, distinct) of the first: {passes[:3]}")
-    assert len(passes) >= 2

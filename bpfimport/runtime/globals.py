@@ -78,20 +78,22 @@ class DataSections:
     # -- called by Global ------------------------------------------------------------
 
     def read(self, g: GlobalSpec, codec: Codec) -> Any:
-        with self.obj.using(g.name, load=False) as live:
-            if live is None:  # not loaded: the pending write or the compiled value
-                raw = self.pending.get(g.name)
-                if raw is None:
-                    raw = _initial_bytes(g, codec.size)
-                return codec.decode(raw)
+        live = self.obj._acquire(g.name, load=False)  # obj.using(), without a context object
+        if live is None:  # not loaded: the pending write or the compiled value
+            raw = self.pending.get(g.name)
+            return codec.decode(raw if raw is not None else _initial_bytes(g, codec.size))
+        try:
             return codec.decode(self._section(live, g.section).read(g.offset, codec.size))
+        finally:
+            self.obj._release(live)
 
     def write(self, g: GlobalSpec, codec: Codec, value: Any) -> None:
         raw = codec.encode(value)
-        with self.obj.using(g.name, load=False) as live:
-            if live is None:
-                self.pending[g.name] = raw
-                return
+        live = self.obj._acquire(g.name, load=False)
+        if live is None:
+            self.pending[g.name] = raw
+            return
+        try:
             if g.final or g.section == ".rodata":
                 raise AttributeError(
                     f"global '{g.name}' is Final (in .rodata, frozen when the module is loaded): "
@@ -99,6 +101,8 @@ class DataSections:
                     f"or close() the module and set it again")
             self._section(live, g.section).write(g.offset, raw)
             self.pending[g.name] = raw  # survives close() + reload, like a write before load
+        finally:
+            self.obj._release(live)
 
     def _section(self, live: Loaded, section: str) -> _LiveSection:
         """The load's access to ``section``: made once per load, unmapped when the load is freed."""

@@ -166,8 +166,13 @@ class _MapColdHalf:
         in another thread cannot free it, so the number cannot be handed to
         another object (and the write land in another module's map) meanwhile.
         """
-        with self._obj.using(self.spec.name) as live:
-            return fn(live.map_fd(self.spec.name), *args)
+        obj = self._obj
+        name = self.spec.name
+        live = obj._acquire(name)  # obj.using(name), without a context object: the hot path
+        try:
+            return fn(live.map_fd(name), *args)
+        finally:
+            obj._release(live)
 
     def _error(self, op: str, err: int) -> BpfError:
         from . import errors as rterrors

@@ -278,7 +278,8 @@ class _BpfObjectColdHalf:
 
     def _acquire(self, name: str, load: bool = True) -> Loaded | None:
         with self._lock:
-            self.check_current(name)
+            if self.retired_from is not None:
+                self.check_current(name)
             live = self._live
             if live is None:
                 if not load:

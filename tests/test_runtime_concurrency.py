@@ -15,6 +15,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REQUIRE_KERNEL
 
 # CI runs the race for 10 s (it found 3 bad rounds in 19,167 before the fix);
@@ -199,3 +201,49 @@ def test_a_key_walk_never_yields_a_key_twice_under_concurrent_change(
         t.join()
         m.close()
     print(f"{len(passes)} walks under churn, (keys, distinct) of the first: {passes[:3]}")
+
+
+ATTACH_SRC = """\
+from bpfimport.lang import *
+seen = HashMap(key=u32, value=u64, max_entries=4)
+@raw_tracepoint("sys_enter")
+def on_enter(ctx):
+    return 0
+"""
+
+
+def test_a_close_during_attach_detaches_the_new_link(
+        kernel: None, bpf_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """close() in another thread while bpf_program__attach runs: when close() returns, the
+    link is detached (before, it was added to the closed object afterwards and stayed
+    attached until some later close)."""
+    import bpfimport  # noqa: F401 - installs the import hook
+    from bpfimport.runtime import libbpf as L
+
+    (bpf_dir / "attacher.bpf.py").write_text(ATTACH_SRC)
+    m = importlib.import_module("attacher_bpf")
+    m.load()
+    lib = L.lib()
+    real_attach = lib.bpf_program__attach
+    in_attach = threading.Event()
+
+    def slow_attach(ptr: int) -> int:
+        link = real_attach(ptr)
+        in_attach.set()
+        time.sleep(0.3)  # the closer runs now
+        return link
+
+    monkeypatch.setattr(lib, "bpf_program__attach", slow_attach)
+    links: list = []
+    t = threading.Thread(target=lambda: links.append(m.on_enter.attach()))
+    t.start()
+    try:
+        assert in_attach.wait(10)
+        m.close()
+        t.join()
+        assert links and not links[0].attached, "the link attached during close() outlived it"
+        assert not m.__bpf_object__.links
+    finally:
+        monkeypatch.undo()
+        t.join()
+        m.close()

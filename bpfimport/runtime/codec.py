@@ -160,11 +160,21 @@ class ArrayCodec(Codec):
 
 
 class StructCodec(Codec):
-    """A struct ↔ an instance of the module's ctypes class (also accepts a tuple, dict or bytes)."""
+    """A struct ↔ an instance of the module's ctypes class (also accepts a tuple, dict or bytes).
 
-    def __init__(self, get_class: Callable[[], type], size: int, name: str) -> None:
+    A tuple or dict is encoded field by field with each field's codec, so an
+    out-of-range field raises as a scalar would (building the ctypes instance
+    first would silently truncate it: ``(2**32 + 5,)`` stored 5).  Instances
+    of the module's classes are checked when a field is assigned (see
+    :func:`guard_struct_class`), so their bytes are taken as they are.
+    """
+
+    def __init__(self, get_class: Callable[[], type], size: int, name: str,
+                 get_fields: Callable[[], list[tuple[str, Codec, int]]]) -> None:
         self._get_class = get_class
+        self._get_fields = get_fields
         self._cls: type | None = None
+        self._fields: list[tuple[str, Codec, int]] | None = None
         self.size = size
         self.name = name
 
@@ -174,25 +184,45 @@ class StructCodec(Codec):
             self._cls = self._get_class()
         return self._cls
 
+    @property
+    def fields(self) -> list[tuple[str, Codec, int]]:
+        """(name, codec, offset) per field, in declaration order."""
+        if self._fields is None:
+            self._fields = self._get_fields()
+        return self._fields
+
     def encode(self, value: Any) -> bytes:
-        cls = self.ctype
-        if isinstance(value, cls) or (isinstance(value, ctypes.Structure)
-                                      and ctypes.sizeof(value) == self.size
-                                      and _layout(type(value)) == _layout(cls)):
-            return bytes(value)  # or a class with the same fields (e.g. from before a reload)
+        if isinstance(value, ctypes.Structure):
+            cls = self.ctype
+            if isinstance(value, cls) or (ctypes.sizeof(value) == self.size
+                                          and _layout(type(value)) == _layout(cls)):
+                return bytes(value)  # or a class with the same fields (e.g. from before a reload)
         if isinstance(value, (bytes, bytearray)) and len(value) == self.size:
             return bytes(value)
         if isinstance(value, dict):
-            names = {f[0] for f in cls._fields_}
-            unknown = [k for k in value if k not in names]
-            if unknown:  # cls(**value) would set them as plain attributes and drop them
-                raise TypeError(f"struct {self.name} has no field {unknown[0]!r} "
-                                f"(fields: {', '.join(f[0] for f in cls._fields_)})")
-            return bytes(cls(**value))
+            return self._encode_fields(self._dict_values(value))
         if isinstance(value, tuple):
-            return bytes(cls(*value))
+            if len(value) > len(self.fields):
+                raise TypeError(f"struct {self.name} has {len(self.fields)} fields, "
+                                f"got {len(value)} values")
+            return self._encode_fields(zip(self.fields, value))
         raise TypeError(f"expected struct {self.name} (or a tuple/dict of its fields), "
                         f"got {type(value).__name__}")
+
+    def _dict_values(self, value: dict[str, Any]) -> list[tuple[tuple[str, Codec, int], Any]]:
+        by_name = {f[0]: f for f in self.fields}
+        unknown = [k for k in value if k not in by_name]
+        if unknown:
+            raise TypeError(f"struct {self.name} has no field {unknown[0]!r} "
+                            f"(fields: {', '.join(by_name)})")
+        return [(by_name[k], v) for k, v in value.items()]
+
+    def _encode_fields(self, pairs: Any) -> bytes:
+        """Fields not given stay zero, as in ``cls(*tuple)``."""
+        out = bytearray(self.size)
+        for (fname, codec, offset), v in pairs:
+            out[offset:offset + codec.size] = field_encode(self.name, fname, codec, v)
+        return bytes(out)
 
     def decode(self, buf: Any, offset: int = 0) -> Any:
         return self.ctype.from_buffer_copy(buf, offset)
@@ -201,6 +231,49 @@ class StructCodec(Codec):
         stride = stride or self.size
         make = self.ctype.from_buffer_copy
         return [make(buf, i * stride) for i in range(count)]
+
+
+def field_encode(struct: str, field: str, codec: Codec, value: Any) -> bytes:
+    """``codec.encode(value)``, the error naming the field (same exception type)."""
+    try:
+        return codec.encode(value)
+    except (OverflowError, TypeError, ValueError) as e:
+        raise type(e)(f"struct {struct} field {field}: {e}") from None
+
+
+def guard_struct_class(cls: type, struct: str, fields: list[tuple[str, Codec, int]]) -> None:
+    """Make ``cls(...)`` and ``obj.field = v`` check each value as the field's codec does.
+
+    ctypes truncates silently (``Event(pid=2**32 + 5).pid == 5``); the module's
+    classes raise instead, as map writes of scalars do.  Assigning an element
+    of an array field (``obj.arr[0] = v``) is still ctypes' own, unchecked.
+    """
+    codecs = {name: codec for name, codec, _ in fields}
+    order = [name for name, _, _ in fields]
+    base_init = ctypes.Structure.__init__
+    base_setattr = ctypes.Structure.__setattr__
+
+    def checked(name: str, value: Any) -> Any:
+        codec = codecs[name]
+        raw = field_encode(struct, name, codec, value)
+        if isinstance(codec, IntCodec):
+            return value  # in range; ctypes wraps negatives into unsigned fields the same way
+        if isinstance(codec, (BytesCodec, CharCodec)):
+            return raw  # char fields take bytes only
+        return codec.ctype.from_buffer_copy(raw)  # structs, arrays: assigned as they are
+
+    def __init__(self: Any, *args: Any, **kw: Any) -> None:  # noqa: N807
+        if len(args) > len(order):
+            raise TypeError(f"struct {struct} has {len(order)} fields, got {len(args)} values")
+        args = tuple(checked(n, v) for n, v in zip(order, args))
+        kw = {k: checked(k, v) if k in codecs else v for k, v in kw.items()}
+        base_init(self, *args, **kw)
+
+    def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
+        base_setattr(self, name, checked(name, value) if name in codecs else value)
+
+    cls.__init__ = __init__
+    cls.__setattr__ = __setattr__
 
 
 def _layout(cls: type) -> list[tuple[str, int, int]]:
@@ -219,8 +292,14 @@ class TypeSystem:
     @property
     def ctypes(self) -> CTypes:
         if self._ctypes is None:
-            self._ctypes = CTypes(self.spec)
+            ct = CTypes(self.spec)
+            for s in self.spec.structs:
+                guard_struct_class(ct.structs[s.name], s.name, self._struct_fields(s.name))
+            self._ctypes = ct
         return self._ctypes
+
+    def _struct_fields(self, name: str) -> list[tuple[str, Codec, int]]:
+        return [(f.name, self.codec(f.type), f.offset) for f in self.spec.struct(name).fields]
 
     def struct_class(self, name: str) -> type:
         return self.ctypes.structs[name]
@@ -241,7 +320,8 @@ class TypeSystem:
         if base.startswith("struct "):
             name = base[len("struct "):]
             s = self.spec.struct(name)
-            return StructCodec(lambda: self.struct_class(name), s.size, name)
+            return StructCodec(lambda: self.struct_class(name), s.size, name,
+                               lambda: self._struct_fields(name))
         if base == "char":
             return CharCodec()
         size, signed, ct_name = SCALARS[base]

@@ -45,6 +45,10 @@ def privilege_error(what: str, err: int, libbpf_log: str = "") -> BpfError:
     return BpfError(with_log(msg, libbpf_log), err)
 
 
+# States the verifier prints after its complaint (after "infinite loop detected")
+_STATE_DUMP = ("cur state:", "old state:")
+
+
 def split_verifier_log(log: str) -> tuple[str, str | None]:
     """The verifier's complaint and the Python source line it points at.
 
@@ -53,7 +57,7 @@ def split_verifier_log(log: str) -> tuple[str, str | None]:
     rendered as ``file:line: text``.
     """
     lines = [ln.rstrip() for ln in log.splitlines()]
-    while lines and (not lines[-1] or lines[-1].startswith(_SUMMARY)):
+    while lines and (not lines[-1] or lines[-1].startswith(_SUMMARY + _STATE_DUMP)):
         lines.pop()
     if not lines:
         return "", None

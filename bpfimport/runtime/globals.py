@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..spec import GlobalSpec
     from .codec import Codec
     from .handles import BpfObject
+    from .object import Loaded
 
 
 class DataSections:
@@ -42,7 +43,6 @@ class DataSections:
     def __init__(self, obj: BpfObject) -> None:
         self.obj = obj
         self.pending: dict[str, bytes] = {}  # global name -> encoded value
-        self._live: dict[str, _LiveSection] = {}
 
     # -- called by BpfObject -------------------------------------------------------
 
@@ -75,57 +75,61 @@ class DataSections:
             if rc < 0:
                 raise BpfError(f"cannot set the initial {section} image of '{self.obj.name}'", -rc)
 
-    def on_loaded(self) -> None:
-        self._live = {}
-
-    def on_closed(self) -> None:
-        for live in self._live.values():
-            live.close()
-        self._live = {}
-
     # -- called by Global ------------------------------------------------------------
 
     def read(self, g: GlobalSpec, codec: Codec) -> Any:
-        if not self.obj.loaded:
-            self.obj.check_current(g.name)
+        live = self.obj._acquire(g.name, load=False)  # obj.using(), without a context object
+        if live is None:  # not loaded: the pending write or the compiled value
             raw = self.pending.get(g.name)
-            if raw is None:
-                raw = _initial_bytes(g, codec.size)
-            return codec.decode(raw)
-        return codec.decode(self._section(g.section).read(g.offset, codec.size))
+            return codec.decode(raw if raw is not None else _initial_bytes(g, codec.size))
+        try:
+            return codec.decode(self._section(live, g.section).read(g.offset, codec.size))
+        finally:
+            self.obj._release(live)
 
     def write(self, g: GlobalSpec, codec: Codec, value: Any) -> None:
         raw = codec.encode(value)
-        if not self.obj.loaded:
-            self.obj.check_current(g.name)  # a write to a reloaded module's old object is lost
+        live = self.obj._acquire(g.name, load=False)
+        if live is None:
             self.pending[g.name] = raw
             return
-        if g.final or g.section == ".rodata":
-            raise AttributeError(
-                f"global '{g.name}' is Final (in .rodata, frozen when the module is loaded): "
-                f"set {g.name}.value before the first use of the module's programs or maps, "
-                f"or close() the module and set it again")
-        self._section(g.section).write(g.offset, raw)
-        self.pending[g.name] = raw  # survives close() + reload, like a write before load
+        try:
+            if g.final or g.section == ".rodata":
+                raise AttributeError(
+                    f"global '{g.name}' is Final (in .rodata, frozen when the module is loaded): "
+                    f"set {g.name}.value before the first use of the module's programs or maps, "
+                    f"or close() the module and set it again")
+            self._section(live, g.section).write(g.offset, raw)
+            self.pending[g.name] = raw  # survives close() + reload, like a write before load
+        finally:
+            self.obj._release(live)
 
-    def _section(self, section: str) -> _LiveSection:
-        live = self._live.get(section)
-        if live is None:
-            live = self._live[section] = _LiveSection(self.obj, section)
-        return live
+    def _section(self, live: Loaded, section: str) -> _LiveSection:
+        """The load's access to ``section``: made once per load, unmapped when the load is freed."""
+        sec = live.sections.get(section)
+        if sec is None:
+            with self.obj._lock:  # two threads' first accesses must not map it twice
+                sec = live.sections.get(section)
+                if sec is None:
+                    sec = live.sections[section] = _LiveSection(live, section)
+        return sec
 
 
 class _LiveSection:
-    """Access to a loaded global-data map: mmap when possible, else key-0 lookup/update."""
+    """Access to a loaded global-data map: mmap when possible, else key-0 lookup/update.
 
-    def __init__(self, obj: BpfObject, section: str) -> None:
+    Used only while its load is held (``obj.using``), which keeps the fd and
+    the mapping alive; the load unmaps it when it is freed.
+    """
+
+    def __init__(self, live: Loaded, section: str) -> None:
         import mmap
 
         from . import libbpf as L
 
         self.lb = L.lib()
-        m = obj.map_ptr(section)
-        self.fd = self.lb.bpf_map__fd(m)
+        m = live.map_ptr(section)
+        self.fd = live.map_fd(section)
         self.size = self.lb.bpf_map__value_size(m)
         self.section = section
         self.mm: mmap.mmap | None = None

@@ -124,8 +124,8 @@ def install_cold_half(cls: type, cold_half: type) -> None:
 
 
 @cold_half_in("object", """
-    load check_current program_ptr program_fd map_ptr map_fd add_link forget_link add_resource sections
-    _close_locked
+    load check_current using program_ptr program_fd map_ptr map_fd add_link forget_link add_resource
+    sections _close_locked _acquire _release
 """)
 class BpfObject:
     """The live kernel side of one compiled module (see :mod:`bpfimport.runtime.object`).
@@ -142,12 +142,10 @@ class BpfObject:
         self._types: TypeSystem | None = None
         self._sections: Any = None  # globals.DataSections, made on first use of a global
         self._lock = RLock()
-        self._ptr: int | None = None
-        self._buf: Any = None
-        self._progs: dict[str, int] = {}
-        self._maps: dict[str, int] = {}
+        # object.Loaded while loaded: the libbpf object, its fds and what hangs off them;
+        # it outlives close() until the last operation using it returns (see object.py)
+        self._live: Any = None
         self._links: dict[int, Link] = {}
-        self._resources: list[Any] = []
         self.after_load: list[Any] = []  # callables run after each successful load
         self.retired_from: str | None = None  # the module that was rebound to a new object
 
@@ -162,7 +160,7 @@ class BpfObject:
 
     @property
     def loaded(self) -> bool:
-        return self._ptr is not None
+        return self._live is not None
 
     @property
     def links(self) -> list[Link]:
@@ -200,7 +198,7 @@ class BpfObject:
         with self._lock:
             # Never loaded (or already closed): nothing to free, and no reason to
             # import the cold half (a reload closes every module it rebinds).
-            if self._ptr is None and not self._links and not self._resources:
+            if self._live is None and not self._links:
                 return
             self._close_locked()
 
@@ -242,7 +240,7 @@ class Program:
 @cold_half_in("maps", """
     key_type value_type
     __getitem__ get __contains__ __setitem__ set __delitem__ pop update
-    __len__ __iter__ keys values items clear
+    __bool__ __len__ __iter__ keys values items clear
     push add pop_value peek
 """)
 class Map:
@@ -285,9 +283,6 @@ class Map:
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
         return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
-
-    def __bool__(self) -> bool:
-        return True  # a handle is always truthy, even for an empty map (unlike a dict)
 
 
 @cold_half_in("maps", "poll consume lost _open_reader")

@@ -30,19 +30,21 @@ class Link:
     def fd(self) -> int:
         from . import libbpf as L
 
-        if self._ptr is None:
-            raise BpfError(f"link of program '{self.program}' is detached")
-        return L.lib().bpf_link__fd(self._ptr)
+        with self._obj._lock:  # a detach() in another thread frees the pointer
+            if self._ptr is None:
+                raise BpfError(f"link of program '{self.program}' is detached")
+            return L.lib().bpf_link__fd(self._ptr)
 
     def detach(self) -> None:
-        """Detach and free the link. Idempotent."""
-        ptr, self._ptr = self._ptr, None
-        if ptr is None:
-            return
-        self._obj.forget_link(self)
+        """Detach and free the link. Idempotent, and safe against a concurrent detach or close."""
         from . import libbpf as L
 
-        rc = L.lib().bpf_link__destroy(ptr)
+        with self._obj._lock:  # two threads must not both destroy it
+            ptr, self._ptr = self._ptr, None
+            if ptr is None:
+                return
+            self._obj.forget_link(self)
+            rc = L.lib().bpf_link__destroy(ptr)
         if rc < 0:
             raise BpfError(f"detaching program '{self.program}' failed", -rc)
 

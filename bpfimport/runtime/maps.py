@@ -27,6 +27,7 @@ from collections import deque
 
 from ..errors import BpfError
 from ._lazy import ctypes
+from .codec import ArrayCodec
 from .handles import (
     Map,
     PerfEventArrayMap,
@@ -59,6 +60,15 @@ class MapError(BpfError, TypeError):
 
 def _round8(n: int) -> int:
     return (n + 7) & ~7
+
+
+def _check_flags(flags: Any) -> None:
+    """Update flags are a u64: refuse what ctypes would truncate or fail on obscurely."""
+    if isinstance(flags, bool) or not isinstance(flags, int):
+        raise TypeError(f"flags must be an int (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2, "
+                        f"BPF_F_LOCK=4), got {type(flags).__name__}")
+    if not 0 <= flags < 1 << 64:
+        raise OverflowError(f"flags must be 0..2**64-1, got {flags}")
 
 
 class _MapColdHalf:
@@ -109,12 +119,30 @@ class _MapColdHalf:
             return vc.encode(value)
         ncpu = self._ncpu()
         stride = _round8(vc.size)
-        if isinstance(value, list):  # one value per CPU; anything else is stored on every CPU
+        if isinstance(value, list) and self._per_cpu_list(value, ncpu):
+            return b"".join(vc.encode(v).ljust(stride, b"\0") for v in value)
+        return vc.encode(value).ljust(stride, b"\0") * ncpu
+
+    def _per_cpu_list(self, value: list[Any], ncpu: int) -> bool:
+        """Whether a list written to a per-CPU map is one value per CPU (else: one value).
+
+        A list is one value per CPU, except where the value type is an array,
+        which is written as a list too: there a list of ``ncpu`` values that
+        each fit is per CPU, and any other list is the array itself.
+        """
+        if not isinstance(self._value_codec(), ArrayCodec):
             if len(value) != ncpu:
                 raise ValueError(f"per-CPU map '{self.name}' needs {ncpu} values "
                                  f"(one per possible CPU), got {len(value)}")
-            return b"".join(vc.encode(v).ljust(stride, b"\0") for v in value)
-        return vc.encode(value).ljust(stride, b"\0") * ncpu
+            return True
+        if len(value) != ncpu:
+            return False
+        try:
+            for v in value:
+                self._value_codec().encode(v)
+        except (OverflowError, TypeError, ValueError):
+            return False
+        return True
 
     def _decode_value(self, buf: Any) -> Any:
         vc = self._value_codec()
@@ -131,6 +159,21 @@ class _MapColdHalf:
 
         return L.lib()
 
+    def _call(self, fn: Callable[..., int], *args: Any) -> int:
+        """``fn(fd, *args)``: one syscall on the map, its object held for the call.
+
+        Holding the object (``obj.using``) is what makes the fd safe: a close()
+        in another thread cannot free it, so the number cannot be handed to
+        another object (and the write land in another module's map) meanwhile.
+        """
+        obj = self._obj
+        name = self.spec.name
+        live = obj._acquire(name)  # obj.using(name), without a context object: the hot path
+        try:
+            return fn(live.map_fd(name), *args)
+        finally:
+            obj._release(live)
+
     def _error(self, op: str, err: int) -> BpfError:
         from . import errors as rterrors
 
@@ -145,7 +188,7 @@ class _MapColdHalf:
 
     def _lookup_raw(self, kb: bytes) -> Any:
         vbuf = ctypes.create_string_buffer(self._value_buf_size())
-        rc = self._lib().bpf_map_lookup_elem(self.fd, kb, vbuf)
+        rc = self._call(self._lib().bpf_map_lookup_elem, kb, vbuf)
         if rc < 0:
             if rc == -E.ENOENT:
                 return _MISSING
@@ -187,7 +230,7 @@ class _MapColdHalf:
             vb = self._encode_value(value)
         except (OverflowError, TypeError, ValueError):
             return False
-        rc = self._lib().bpf_map_lookup_elem(self.fd, None, vb)  # the kernel only reads vb
+        rc = self._call(self._lib().bpf_map_lookup_elem, None, vb)  # the kernel only reads vb
         if rc == -E.ENOENT:
             return False
         if rc < 0:
@@ -200,9 +243,10 @@ class _MapColdHalf:
     def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
         """``m[k] = v`` with explicit update flags (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2)."""
         self._check_keyed()
+        _check_flags(flags)
         kb = self._key_codec().encode(key)
         vb = self._encode_value(value)
-        rc = self._lib().bpf_map_update_elem(self.fd, kb, vb, flags)
+        rc = self._call(self._lib().bpf_map_update_elem, kb, vb, flags)
         if rc < 0:
             err = -rc
             if err == E.E2BIG and self._kind.array:
@@ -219,7 +263,7 @@ class _MapColdHalf:
                            f"{self.max_entries - 1}; entries cannot be deleted "
                            f"(assign a zero value instead)", E.EINVAL)
         kb = self._key_codec().encode(key)
-        rc = self._lib().bpf_map_delete_elem(self.fd, kb)
+        rc = self._call(self._lib().bpf_map_delete_elem, kb)
         if rc < 0:
             if rc == -E.ENOENT:
                 raise KeyError(key)
@@ -246,6 +290,24 @@ class _MapColdHalf:
             self[k] = v
 
     # ---- bulk operations -------------------------------------------------------------
+
+    def __bool__(self) -> bool:
+        """As for a dict: whether the map has an entry (one syscall, not a count).
+
+        Maps without a length (queues, stacks, bloom filters, ring and perf
+        buffers) are always true: a handle, as any object.
+        """
+        if self._kind.keyless or self._kind.events:
+            return True
+        if self._kind.array:
+            return self.max_entries > 0
+        cur = ctypes.create_string_buffer(self._key_codec().size)
+        rc = self._call(self._lib().bpf_map_get_next_key, None, cur)
+        if rc == -E.ENOENT:
+            return False
+        if rc < 0:
+            raise self._error("get_next_key", -rc)
+        return True
 
     def __len__(self) -> int:
         self._check_keyed()
@@ -286,17 +348,25 @@ class _MapColdHalf:
     def clear(self) -> None:
         """Delete every entry (an ArrayMap has every index: its values are zeroed instead)."""
         self._check_keyed()
+        with self._obj.using(self.spec.name) as live:
+            fd = live.map_fd(self.spec.name)
+            if self._kind.array:
+                self._zero_all(fd)
+            else:
+                self._delete_all(fd)
+
+    def _zero_all(self, fd: int) -> None:
         lib = self._lib()
-        fd = self.fd
+        zero = bytes(self._value_buf_size())
+        kc = self._key_codec()
+        for i in range(self.max_entries):
+            rc = lib.bpf_map_update_elem(fd, kc.encode(i), zero, BPF_ANY)
+            if rc < 0:
+                raise self._error("clear", -rc)
+
+    def _delete_all(self, fd: int) -> None:
+        lib = self._lib()
         ks = self._key_codec().size
-        if self._kind.array:
-            zero = bytes(self._value_buf_size())
-            kc = self._key_codec()
-            for i in range(self.max_entries):
-                rc = lib.bpf_map_update_elem(fd, kc.encode(i), zero, BPF_ANY)
-                if rc < 0:
-                    raise self._error("clear", -rc)
-            return
         raw, _, n = self._raw_items(True, values=False)
         if not n:
             return
@@ -330,19 +400,20 @@ class _MapColdHalf:
         return [flat[i:i + ncpu] for i in range(0, n * ncpu, ncpu)]
 
     def _raw_items(self, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
-        """Every key (and value) as packed bytes, plus the count."""
-        if batch and self._batch_ok:
-            got = self._raw_items_batch()
-            if got is not None:
-                return got
-        return self._raw_items_walk(values)
+        """Every key (and value) as packed bytes, plus the count; the object held throughout."""
+        with self._obj.using(self.spec.name) as live:
+            fd = live.map_fd(self.spec.name)
+            if batch and self._batch_ok:
+                got = self._raw_items_batch(fd)
+                if got is not None:
+                    return got
+            return self._raw_items_walk(fd, values)
 
-    def _raw_items_batch(self) -> tuple[bytes, bytes, int] | None:
+    def _raw_items_batch(self, fd: int) -> tuple[bytes, bytes, int] | None:
         """BPF_MAP_LOOKUP_BATCH over the whole map; None when the kernel has no batch ops."""
         from . import libbpf as L
 
         lib = self._lib()
-        fd = self.fd
         ks = self._key_codec().size
         vs = self._value_buf_size()
         per = max(_BATCH_MIN, min(self.max_entries, _BATCH_BYTES // (ks + vs)))
@@ -386,28 +457,13 @@ class _MapColdHalf:
         vraw = vparts[0] if len(vparts) == 1 else b"".join(vparts)
         return kraw, vraw, total
 
-    def _raw_items_walk(self, values: bool = True) -> tuple[bytes, bytes, int]:
-        """get_next_key from the start, then one lookup per key (the pre-batch way)."""
-        lib = self._lib()
-        fd = self.fd
-        ks = self._key_codec().size
-        next_key = lib.bpf_map_get_next_key
-        lookup = lib.bpf_map_lookup_elem
-        keys: list[bytes] = []
-        cur = ctypes.create_string_buffer(ks)
-        prev = None
-        while True:
-            rc = next_key(fd, prev, cur)
-            if rc < 0:
-                if rc == -E.ENOENT:
-                    break
-                raise self._error("get_next_key", -rc)
-            prev = cur.raw
-            keys.append(prev)
+    def _raw_items_walk(self, fd: int, values: bool = True) -> tuple[bytes, bytes, int]:
+        """A get_next_key walk, then one lookup per key (the pre-batch way)."""
+        keys = self._walk_keys(fd)
         if not values:
             return b"".join(keys), b"", len(keys)
-        vs = self._value_buf_size()
-        vbuf = ctypes.create_string_buffer(vs)
+        lookup = self._lib().bpf_map_lookup_elem
+        vbuf = ctypes.create_string_buffer(self._value_buf_size())
         kout: list[bytes] = []
         vout: list[bytes] = []
         for k in keys:
@@ -420,13 +476,55 @@ class _MapColdHalf:
             vout.append(vbuf.raw)
         return b"".join(kout), b"".join(vout), len(kout)
 
+    def _walk_keys(self, fd: int) -> list[bytes]:
+        """Every key by get_next_key, each at most once even while the map changes.
+
+        When the key a step starts from was deleted meanwhile, a hash map's
+        get_next_key starts over from its first key: the keys already seen
+        come again.  They are skipped, and the walk resumes after the latest
+        key seen that is still in the map (so a restart costs a few syscalls,
+        not a second walk).
+        """
+        next_key = self._lib().bpf_map_get_next_key
+        keys: list[bytes] = []
+        seen: set[bytes] = set()
+        tried: set[bytes] = set()  # resume points used: each at most once, so the walk ends
+        cur = ctypes.create_string_buffer(self._key_codec().size)
+        prev: bytes | None = None
+        while True:
+            rc = next_key(fd, prev, cur)
+            if rc < 0:
+                if rc == -E.ENOENT:
+                    return keys
+                raise self._error("get_next_key", -rc)
+            k = cur.raw
+            if k in seen:  # started over (or a moved key): skip it
+                prev = self._resume_point(fd, keys, tried) or k
+                continue
+            seen.add(k)
+            keys.append(k)
+            prev = k
+
+    def _resume_point(self, fd: int, keys: list[bytes], tried: set[bytes]) -> bytes | None:
+        """The latest of the last few keys walked that is still in the map (and not tried yet)."""
+        lookup = self._lib().bpf_map_lookup_elem
+        vbuf = ctypes.create_string_buffer(self._value_buf_size())
+        for k in reversed(keys[-8:]):
+            if k in tried:
+                continue
+            tried.add(k)
+            if lookup(fd, k, vbuf) == 0:
+                return k
+        return None
+
     # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
 
     def push(self, value: Any, flags: int = BPF_ANY) -> None:
         """Queue/stack: push a value; bloom filter: add one."""
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' has no push(); use m[k] = v")
-        rc = self._lib().bpf_map_update_elem(self.fd, None, self._encode_value(value), flags)
+        _check_flags(flags)
+        rc = self._call(self._lib().bpf_map_update_elem, None, self._encode_value(value), flags)
         if rc < 0:
             raise self._error("push", -rc)
 
@@ -449,7 +547,7 @@ class _MapColdHalf:
         lib = self._lib()
         vbuf = ctypes.create_string_buffer(self._value_buf_size())
         fn = lib.bpf_map_lookup_and_delete_elem if delete else lib.bpf_map_lookup_elem
-        rc = fn(self.fd, None, vbuf)
+        rc = self._call(fn, None, vbuf)
         if rc < 0:
             if rc == -E.ENOENT:
                 return None

@@ -8,6 +8,16 @@ object) and returns the object to its unloaded state, so the next use loads a
 fresh copy.  Handles (Program, Map, Global) only keep a reference to the
 object and a name, so they stay valid across close/load cycles.
 
+Why operations go through ``obj.using(name)``: an fd is only a number.  If a
+thread read a map's fd, then another thread's ``close()`` freed it and another
+object was loaded, the kernel would give that object the same number, and
+the first thread's syscall would act on the wrong map.  So each load is a
+:class:`Loaded` with a count of its users; an operation holds it for the
+whole of its syscalls (``with obj.using(name) as live: live.map_fd(name)``),
+and ``close()`` detaches the links and unbinds it at once but frees its fds
+only when the last user lets go.  Closing never waits, not even for a
+``poll()`` in progress, and an operation never sees its fds closed under it.
+
 The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
 module needs); this module is its cold half, installed on the class when it
 is first needed (see ``module`` for why).
@@ -29,14 +39,107 @@ if TYPE_CHECKING:
     class Closable(Protocol):
         def close(self) -> None: ...
 
-# Per-program verifier log buffer.  Only used when a load fails (libbpf retries
-# with logging on), and the kernel keeps the log's tail when it overflows.
+# The verifier log buffer: one for the whole object (libbpf's object-level
+# kernel_log_buf, also used for BTF), written only when a load fails (libbpf
+# loads with logging off, then retries a failed program with it on).  One per
+# program cost 1 MiB of RSS each.  The kernel keeps the log's tail when it overflows.
 VERIFIER_LOG_SIZE = 1 << 20
-BTF_LOG_SIZE = 1 << 16
+BTF_LOG_SIZE = VERIFIER_LOG_SIZE  # the same buffer; kept for callers of the old name
 
 _FAILED_PROG = r"prog '([^']+)': (?:failed to load|BPF program load failed)"
 _BTF_IGNORED = ("BTF is optional, ignoring", "Error loading .BTF into kernel",
                 "Ignored and continue")
+
+
+class Loaded:
+    """One load of the object: the libbpf object, its fds and what hangs off them.
+
+    ``users`` counts the operations in progress (see the module docstring);
+    once ``closed`` and unused, :meth:`free` closes everything.  Only touched
+    under the owning BpfObject's lock, except the fd lookups, which read
+    dictionaries that do not change after load.
+    """
+
+    __slots__ = ("name", "ptr", "buf", "progs", "maps", "fds", "resources", "sections", "users",
+                 "closed")
+
+    def __init__(self, name: str, ptr: int, buf: Any, progs: dict[str, int],
+                 maps: dict[str, int]) -> None:
+        self.name = name
+        self.ptr = ptr
+        self.buf = buf  # the ELF image: libbpf keeps pointers into it
+        self.progs = progs
+        self.maps = maps
+        self.fds: dict[str, int] = {}
+        self.resources: list[Closable] = []  # ring/perf buffers: closed before the object
+        self.sections: dict[str, Any] = {}  # globals._LiveSection by section (mmaps)
+        self.users = 0
+        self.closed = False
+
+    def map_fd(self, name: str) -> int:
+        """The fd of map ``name`` (valid while this load is in use)."""
+        fd = self.fds.get(name)
+        if fd is None:
+            from . import libbpf as L
+
+            fd = self.fds[name] = L.lib().bpf_map__fd(self.map_ptr(name))
+        return fd
+
+    def map_ptr(self, name: str) -> int:
+        ptr = self.maps.get(name)
+        if ptr is None:
+            raise BpfError(f"BPF object '{self.name}' has no map '{name}'")
+        return ptr
+
+    def program_ptr(self, name: str) -> int:
+        ptr = self.progs.get(name)
+        if ptr is None:
+            raise BpfError(f"BPF object '{self.name}' has no program '{name}'")
+        return ptr
+
+    def program_fd(self, name: str) -> int:
+        """The fd of program ``name`` (valid while this load is in use)."""
+        from . import libbpf as L
+
+        return L.lib().bpf_program__fd(self.program_ptr(name))
+
+    def free(self) -> list[BaseException]:
+        """Close event buffers, mmaps, then the object; the errors met on the way."""
+        from . import libbpf as L
+
+        errors: list[BaseException] = []
+        resources, self.resources = self.resources, []
+        sections, self.sections = self.sections, {}
+        for res in [*reversed(resources), *sections.values()]:
+            try:
+                res.close()
+            except BaseException as e:  # noqa: BLE001 - keep closing the rest
+                errors.append(e)
+        ptr, self.ptr = self.ptr, 0
+        if ptr:
+            L.lib().bpf_object__close(ptr)
+        return errors
+
+
+class _Use:
+    """``with obj.using(name) as live``: hold one load of ``obj`` for the block (see above)."""
+
+    __slots__ = ("obj", "name", "load", "live")
+
+    def __init__(self, obj: BpfObject, name: str, load: bool) -> None:
+        self.obj = obj
+        self.name = name
+        self.load = load
+        self.live: Loaded | None = None
+
+    def __enter__(self) -> Loaded | None:
+        self.live = self.obj._acquire(self.name, self.load)
+        return self.live
+
+    def __exit__(self, *exc: object) -> None:
+        live, self.live = self.live, None
+        if live is not None:
+            self.obj._release(live)
 
 
 class _BpfObjectColdHalf:
@@ -59,10 +162,10 @@ class _BpfObjectColdHalf:
         Raises VerifierError when the verifier rejects a program, BpfError for
         everything else; a failed load leaves no fd open.
         """
-        if self._ptr is not None:
+        if self._live is not None:
             return self
         with self._lock:
-            if self._ptr is None:
+            if self._live is None:
                 self.check_current()
                 self._load()
         return self
@@ -80,12 +183,12 @@ class _BpfObjectColdHalf:
 
         lb = L.lib()
         buf = ctypes.create_string_buffer(self.data, len(self.data))
-        btf_log = ctypes.create_string_buffer(BTF_LOG_SIZE)
+        log = ctypes.create_string_buffer(VERIFIER_LOG_SIZE)
         opts = L.ObjectOpenOpts()
         opts.sz = ctypes.sizeof(opts)
         opts.object_name = self.name.encode()
-        opts.kernel_log_buf = ctypes.cast(btf_log, ctypes.c_void_p)
-        opts.kernel_log_size = BTF_LOG_SIZE
+        opts.kernel_log_buf = ctypes.cast(log, ctypes.c_void_p)
+        opts.kernel_log_size = VERIFIER_LOG_SIZE
         opts.kernel_log_level = 0
         with L.capture() as lines:
             ptr = lb.bpf_object__open_mem(buf, len(self.data), ctypes.byref(opts))
@@ -95,7 +198,7 @@ class _BpfObjectColdHalf:
                     f"cannot open BPF object '{self.name}': {rterrors.strerror(err)}",
                     L.log_text(lines, L.LIBBPF_WARN)), err)
             try:
-                progs, logs = self._collect_programs(lb, ptr)
+                progs = self._collect_programs(lb, ptr)
                 maps = self._collect_maps(lb, ptr)
                 if self._sections is not None:  # globals written before load
                     self._sections.apply_pending(maps)
@@ -106,17 +209,17 @@ class _BpfObjectColdHalf:
         self.libbpf_log = L.log_text(lines)  # everything, for debugging
         warnings = L.log_text(lines, L.LIBBPF_WARN)  # what errors quote
         if rc < 0:
-            failed = self._failed_program(logs) or self._failed_from_log()
+            failed = self._failed_from_log()
             ptype = None
             vlog = ""
             if failed is not None and failed in progs:
                 ptype = L.prog_type_str(lb.bpf_program__type(progs[failed]))
-                vlog = logs[failed].value.decode("utf-8", "replace")
+                vlog = log.value.decode("utf-8", "replace")  # the failed program's: loading stops there
             lb.bpf_object__close(ptr)
             raise rterrors.load_error(self.name, rc, warnings, failed, ptype, vlog)
         if any(marker in self.libbpf_log for marker in _BTF_IGNORED):
             lb.bpf_object__close(ptr)
-            btf_text = btf_log.value.decode("utf-8", "replace").strip()
+            btf_text = log.value.decode("utf-8", "replace").strip()
             # the kernel's complaint is the last line of its BTF dump
             tail = "\n".join(f"  {ln}" for ln in btf_text.splitlines()[-3:])
             detail = f"\nkernel BTF log (end):\n{tail}" if btf_text else ""
@@ -124,32 +227,22 @@ class _BpfObjectColdHalf:
                 f"the kernel rejected the BTF of '{self.name}' (libbpf would load it without "
                 f"BTF, losing source lines and map types; this is a compiler bug){detail}",
                 warnings))
-        for prog in progs.values():  # libbpf keeps the pointer: hand the buffers back
-            lb.bpf_program__set_log_buf(prog, None, 0)
-        self._ptr = ptr
-        self._buf = buf
-        self._progs = progs
-        self._maps = maps
+        self._live = Loaded(self.name, ptr, buf, progs, maps)
         try:
-            if self._sections is not None:
-                self._sections.on_loaded()
             for hook in self.after_load:
                 hook()
         except BaseException:
             self.close()
             raise
 
-    def _collect_programs(self, lb: Any, ptr: int) -> tuple[dict[str, int], dict[str, Any]]:
+    @staticmethod
+    def _collect_programs(lb: Any, ptr: int) -> dict[str, int]:
         progs: dict[str, int] = {}
-        logs: dict[str, Any] = {}
         prog = lb.bpf_object__next_program(ptr, None)
         while prog:
-            name = lb.bpf_program__name(prog).decode()
-            progs[name] = prog
-            logs[name] = log = ctypes.create_string_buffer(VERIFIER_LOG_SIZE)
-            lb.bpf_program__set_log_buf(prog, log, VERIFIER_LOG_SIZE)
+            progs[lb.bpf_program__name(prog).decode()] = prog
             prog = lb.bpf_object__next_program(ptr, prog)
-        return progs, logs
+        return progs
 
     def _collect_maps(self, lb: Any, ptr: int) -> dict[str, int]:
         """Maps by the spec's name: user maps by name, global-data maps by section (.rodata...)."""
@@ -164,14 +257,6 @@ class _BpfObjectColdHalf:
                 maps[section] = found
         return maps
 
-    @staticmethod
-    def _failed_program(logs: dict[str, Any]) -> str | None:
-        """The program whose load failed: the one the verifier wrote a log for (if any)."""
-        for name, log in logs.items():
-            if log.value:
-                return name
-        return None
-
     def _failed_from_log(self) -> str | None:
         """The program libbpf's log names as failed (no verifier log: e.g. a refused type)."""
         import re
@@ -181,50 +266,91 @@ class _BpfObjectColdHalf:
 
     # ---- access for handles ----------------------------------------------------
 
+    def using(self, name: str = "NAME", load: bool = True) -> _Use:
+        """``with obj.using(name) as live:`` hold the loaded object for the block's syscalls.
+
+        Loads it first (``load=False``: ``live`` is None when not loaded).
+        ``name`` is the handle's, for the message when the object was retired.
+        A concurrent ``close()`` unbinds the load but frees its fds only after
+        the block, so no fd used inside can be handed to another object.
+        """
+        return _Use(self, name, load)
+
+    def _acquire(self, name: str, load: bool = True) -> Loaded | None:
+        with self._lock:
+            if self.retired_from is not None:
+                self.check_current(name)
+            live = self._live
+            if live is None:
+                if not load:
+                    return None
+                self._load()
+                live = self._live
+            live.users += 1
+            return live
+
+    def _release(self, live: Loaded) -> None:
+        with self._lock:
+            live.users -= 1
+            if live.users or not live.closed:
+                return
+            errors = live.free()  # closed while in use: the last user frees it
+        if errors:
+            raise errors[0]
+
     def program_ptr(self, name: str) -> int:
-        # under the lock: a close() in another thread between load() and the lookup
-        # would otherwise report a program that exists as missing
+        """The libbpf program pointer of the current load (valid until close())."""
         with self._lock:
             self.check_current(name)
             self.load()
-            ptr = self._progs.get(name)
+            ptr = self._live.progs.get(name)
         if ptr is None:
             raise BpfError(f"BPF object '{self.name}' has no program '{name}'")
         return ptr
 
     def program_fd(self, name: str) -> int:
-        from . import libbpf as L
-
-        return L.lib().bpf_program__fd(self.program_ptr(name))
+        """The program's fd: a number that stays this program's only until close()."""
+        with self.using(name) as live:
+            return live.program_fd(name)
 
     def map_ptr(self, name: str) -> int:
-        with self._lock:  # as in program_ptr
+        """The libbpf map pointer of the current load (valid until close())."""
+        with self._lock:
             self.check_current(name)
             self.load()
-            ptr = self._maps.get(name)
+            ptr = self._live.maps.get(name)
         if ptr is None:
             raise BpfError(f"BPF object '{self.name}' has no map '{name}'")
         return ptr
 
     def map_fd(self, name: str) -> int:
-        from . import libbpf as L
-
-        return L.lib().bpf_map__fd(self.map_ptr(name))
+        """The map's fd: a number that stays this map's only until close()."""
+        with self.using(name) as live:
+            return live.map_fd(name)
 
     def add_link(self, link: Link) -> None:
-        self._links[id(link)] = link
+        with self._lock:
+            self._links[id(link)] = link
 
     def forget_link(self, link: Link) -> None:
-        self._links.pop(id(link), None)
+        with self._lock:
+            self._links.pop(id(link), None)
 
     def add_resource(self, res: Closable) -> None:
-        """Something (a ring buffer, an mmap) to close before the object itself."""
-        self._resources.append(res)
+        """Something (a ring buffer) to close with the current load, before the object itself."""
+        with self._lock:
+            if self._live is None:
+                raise BpfError(f"BPF object '{self.name}' is not loaded")
+            self._live.resources.append(res)
 
     # ---- close -------------------------------------------------------------------
 
     def _close_locked(self) -> None:
-        """BpfObject.close() once it holds the lock and knows there is something to free."""
+        """BpfObject.close() once it holds the lock and knows there is something to free.
+
+        Links are detached now; the load's fds, buffers and mmaps are freed now
+        if no operation is using them, else by the last one to finish.
+        """
         errors: list[BaseException] = []
         for link in list(self._links.values()):
             try:
@@ -232,26 +358,15 @@ class _BpfObjectColdHalf:
             except BaseException as e:  # noqa: BLE001 - keep closing the rest
                 errors.append(e)
         self._links.clear()
-        resources, self._resources = self._resources, []
-        for res in reversed(resources):
-            try:
-                res.close()
-            except BaseException as e:  # noqa: BLE001
-                errors.append(e)
-        if self._sections is not None:
-            self._sections.on_closed()
-        ptr, self._ptr = self._ptr, None
-        self._progs = {}
-        self._maps = {}
-        self._buf = None
-        if ptr is not None:
-            from . import libbpf as L
-
-            L.lib().bpf_object__close(ptr)
+        live, self._live = self._live, None
+        if live is not None:
+            live.closed = True
+            if not live.users:
+                errors += live.free()
         if errors:
             raise errors[0]
 
 
 install_cold_half(BpfObject, _BpfObjectColdHalf)
 
-__all__ = ["BTF_LOG_SIZE", "VERIFIER_LOG_SIZE", "BpfObject"]
+__all__ = ["BTF_LOG_SIZE", "VERIFIER_LOG_SIZE", "BpfObject", "Loaded"]

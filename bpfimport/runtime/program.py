@@ -116,11 +116,12 @@ class _ProgramColdHalf:
             if t is None:
                 from . import libbpf as L
 
-                if self._obj.loaded:
-                    t = L.prog_type_str(L.lib().bpf_program__type(self._obj.program_ptr(self.name)))
-                else:
-                    tid = L.prog_type_by_section(self.spec.section)
-                    t = L.prog_type_str(tid) if tid is not None else None
+                with self._obj.using(self.name, load=False) as live:
+                    if live is not None:
+                        tid = L.lib().bpf_program__type(live.program_ptr(self.name))
+                    else:
+                        tid = L.prog_type_by_section(self.spec.section)
+                t = L.prog_type_str(tid) if tid is not None else None
             self._type = t or "unspec"
         return self._type
 
@@ -133,18 +134,18 @@ class _ProgramColdHalf:
         from . import libbpf as L
         from .link import Link
 
-        ptr = self._obj.program_ptr(self.name)
-        with L.capture() as lines:
-            link = L.lib().bpf_program__attach(ptr)
+        # Under the object's lock: a close() in another thread waits for the attach, then
+        # detaches the new link with the others (it cannot outlive the close).
+        with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
+            link = L.lib().bpf_program__attach(live.program_ptr(self.name))
             err = L.last_errno() if not link else 0
-        if not link:
-            from . import errors as rterrors
+            if link:
+                handle = Link(self._obj, link, self.name)
+                self._obj.add_link(handle)
+                return handle
+        from . import errors as rterrors
 
-            raise rterrors.attach_error(self.name, self.section, err,
-                                        L.log_text(lines, L.LIBBPF_WARN))
-        handle = Link(self._obj, link, self.name)
-        self._obj.add_link(handle)
-        return handle
+        raise rterrors.attach_error(self.name, self.section, err, L.log_text(lines, L.LIBBPF_WARN))
 
     def test_run(
         self,
@@ -174,7 +175,6 @@ class _ProgramColdHalf:
             if repeat not in (0, 1):
                 raise ValueError(f"{ptype} programs run once per test_run; repeat must be 0 or 1")
             repeat = 0
-        fd = self.fd
         opts = L.TestRunOpts()
         opts.sz = ctypes.sizeof(opts)
         opts.repeat = repeat
@@ -203,7 +203,8 @@ class _ProgramColdHalf:
                 ctx_out = ctypes.create_string_buffer(len(raw))
                 opts.ctx_out = ctypes.cast(ctx_out, ctypes.c_void_p)
                 opts.ctx_size_out = len(raw)
-        rc = L.lib().bpf_prog_test_run_opts(fd, ctypes.byref(opts))
+        with self._obj.using(self.name) as live:  # the fd stays this program's during the run
+            rc = L.lib().bpf_prog_test_run_opts(live.program_fd(self.name), ctypes.byref(opts))
         if rc < 0:
             raise self._test_run_error(-rc, ptype, data)
         out_data = None

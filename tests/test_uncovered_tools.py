@@ -121,9 +121,6 @@ def test_inlined_stack_overflow_blames_the_program_that_overflows() -> None:
     assert "'deep'" in info.value.msg and info.value.lineno == STACK.splitlines().index("def deep(ctx) -> int:") + 1
 
 
-@pytest.mark.xfail(strict=True, reason="bug: on kernel 6.x the verifier prints 'cur state'/'old state' "
-                   "after 'infinite loop detected'; split_verifier_log() takes the last line as the "
-                   "complaint, so the loop hint never shows")
 def test_infinite_loop_gets_the_loop_hint(kernel: None, tmp_path: Path) -> None:
     src = HEAD + "@syscall\ndef spin(ctx) -> int:\n    x: u64 = 0\n    while True:\n        x = x\n    return 0\n"
     mod = bound(src, tmp_path, "spin")

@@ -140,6 +140,55 @@ def test_every_kind_in_vmlinux_decodes_like_bpftool(vmlinux: btf.Spec, vmlinux_d
             assert len(members) == vmlinux_dump.attr(tid, "vlen"), tid
 
 
+def raw_line(t: btf.Type) -> tuple[str, list[str]]:
+    """``t`` printed as ``bpftool btf dump ... format raw`` prints it: the header's tail, the item lines."""
+    anon = lambda name: name or "(anon)"  # noqa: E731
+    linkage = {0: "static", 1: "global", 2: "extern"}
+    if isinstance(t, btf.Int):
+        enc = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}[t.encoding]
+        return f"size={t.size} bits_offset={t.bit_offset} nr_bits={t.bits} encoding={enc}", []
+    if isinstance(t, btf.Array):
+        return f"type_id={t.element_id} index_type_id={t.index_id} nr_elems={t.nelems}", []
+    if isinstance(t, btf.Composite):
+        return f"size={t.size} vlen={len(t.members)}", [
+            f"'{anon(m.name)}' type_id={m.type_id} bits_offset={m.bit_offset}"
+            + (f" bitfield_size={m.bitfield_size}" if m.bitfield_size else "") for m in t.members]
+    if isinstance(t, btf.Enum):
+        suffix = ("LL" if t.signed else "ULL") if isinstance(t, btf.Enum64) else ""
+        return (f"encoding={'SIGNED' if t.signed else 'UNSIGNED'} size={t.size} vlen={len(t.values)}",
+                [f"'{v.name}' val={v.value}{suffix}" for v in t.values])
+    if isinstance(t, btf.Fwd):
+        return f"fwd_kind={'union' if t.is_union else 'struct'}", []
+    if isinstance(t, btf.Func):
+        return f"type_id={t.target_id} linkage={linkage[t.linkage]}", []
+    if isinstance(t, btf.FuncProto):
+        return f"ret_type_id={t.return_id} vlen={len(t.params)}", [
+            f"'{anon(p.name)}' type_id={p.type_id}" for p in t.params]
+    if isinstance(t, btf.Var):
+        return f"type_id={t.target_id}, linkage={linkage[t.linkage]}", []
+    if isinstance(t, btf.Datasec):
+        spec = t._spec
+        assert spec is not None
+        return f"size={t.size} vlen={len(t.vars)}", [
+            f"type_id={v.type_id} offset={v.offset} size={v.size} (VAR '{spec.type_by_id(v.type_id).name}')"
+            for v in t.vars]
+    if isinstance(t, btf.Float):
+        return f"size={t.size}", []
+    if isinstance(t, btf.DeclTag):
+        return f"type_id={t.target_id} component_idx={t.component_idx}", []
+    assert isinstance(t, btf.Ref), t
+    return f"type_id={t.target_id}", []
+
+
+def test_every_vmlinux_type_reads_as_bpftool_reads_it(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
+    """All ~10^5 types: kind, name, every attribute and every member/value/parameter line."""
+    assert set(vmlinux_dump.types) == set(range(1, vmlinux.count))
+    for tid, (kind, name, rest, items) in vmlinux_dump.types.items():
+        t = vmlinux.type_by_id(tid)
+        got = (t.kind.name, t.name or "(anon)", *raw_line(t))
+        assert got == (kind, name, rest.strip(), items), tid
+
+
 def test_kernel_spec_is_lazy(vmlinux: btf.Spec) -> None:
     """Opening vmlinux decodes no type; a lookup decodes what it returns and little else."""
     fresh = btf.kernel_spec()
@@ -211,6 +260,52 @@ def test_split_btf_continues_its_base_ids_and_strings() -> None:
 def test_malformed_btf_is_one_clear_error(data: bytes, match: str) -> None:
     with pytest.raises(btf.BtfFormatError, match=match):
         btf.Spec(data).type_by_id(1)
+
+
+EXT_STRINGS = b"\0int\0pair\0kprobe/f\0f.bpf.py\0    x = 1\0" + b"0:0\0"
+EXT_SPEC = encode([(1, info(1), 4, [1 << 24 | 32]), (5, info(4, 1), 4, [1, 1, 0])], EXT_STRINGS)
+SEC, FILE, TEXT, ACCESS = (EXT_STRINGS.index(x) for x in (b"kprobe/f", b"f.bpf.py", b"    x = 1", b"0:0"))
+
+
+def encode_ext(func: bytes, line: bytes, core: bytes) -> bytes:
+    """A .BTF.ext with a 32-byte header (CO-RE records included) and the three tables after it."""
+    head = struct.pack("<HBBIIIIIII", 0xEB9F, 1, 0, 32, 0, len(func), len(func), len(line),
+                       len(func) + len(line), len(core))
+    return head + func + line + core
+
+
+def table(rec_size: int, sec: int, *records: tuple[int, ...]) -> bytes:
+    body = b"".join(struct.pack(f"<{len(r)}I", *r) for r in records)
+    return struct.pack("<III", rec_size, sec, len(records)) + body
+
+
+def test_btf_ext_records_of_every_kind() -> None:
+    spec = btf.Spec(EXT_SPEC)
+    ext = btf.parse_ext(encode_ext(
+        table(8, SEC, (0, 2)),
+        table(16, SEC, (0, FILE, TEXT, 7 << 10 | 5), (24, FILE, TEXT, 8 << 10)),
+        table(16, SEC, (8, 2, ACCESS, 0))), spec)
+    assert ext.func_info == {"kprobe/f": [btf.FuncInfo(0, 2)]}
+    assert ext.line_info == {"kprobe/f": [btf.LineInfo(0, "f.bpf.py", "    x = 1", 7, 5),
+                                          btf.LineInfo(24, "f.bpf.py", "    x = 1", 8, 0)]}
+    assert ext.core_relos == {"kprobe/f": [btf.CoreRelo(8, 2, "0:0", btf.CoreKind.FIELD_BYTE_OFFSET)]}
+
+
+def test_btf_ext_with_larger_records_skips_the_unknown_tail() -> None:
+    """A newer writer may grow a record; the reader steps by the size the table declares."""
+    ext = btf.parse_ext(encode_ext(table(12, SEC, (0, 2, 99), (8, 2, 99)), b"", b""), btf.Spec(EXT_SPEC))
+    assert ext.func_info == {"kprobe/f": [btf.FuncInfo(0, 2), btf.FuncInfo(8, 2)]}
+
+
+@pytest.mark.parametrize("data, match", [
+    (b"\0" * 8, "too short"),
+    (b"\x00\x00" + encode_ext(b"", b"", b"")[2:], "not .BTF.ext"),
+    (encode_ext(table(8, SEC, (0, 2))[:-4], b"", b""), "past the end"),
+    (encode_ext(table(4, SEC), b"", b""), "record size 4"),
+], ids=["short", "magic", "truncated", "record-size"])
+def test_malformed_btf_ext_is_one_clear_error(data: bytes, match: str) -> None:
+    with pytest.raises(btf.BtfFormatError, match=match):
+        btf.parse_ext(data, btf.Spec(EXT_SPEC))
 
 
 # ---- objects the compiler produces ---------------------------------------------------------

@@ -15,6 +15,7 @@ from .objects import MapDef, ObjectBtf, read_object
 from .reader import BtfFormatError, Index, Spec, kernel_spec, load_raw, module_spec
 from .types import (
     Array,
+    Composite,
     Const,
     Datasec,
     DeclTag,
@@ -30,6 +31,7 @@ from .types import (
     Member,
     Param,
     Ptr,
+    Ref,
     Restrict,
     Struct,
     Type,
@@ -45,9 +47,9 @@ from .types import (
 )
 
 __all__ = [
-    "Array", "BtfFormatError", "Const", "CoreKind", "CoreRelo", "Datasec", "DeclTag", "Enum", "Enum64",
+    "Array", "BtfFormatError", "Composite", "Const", "CoreKind", "CoreRelo", "Datasec", "DeclTag", "Enum", "Enum64",
     "EnumValue", "Ext", "Float", "Func", "FuncInfo", "FuncProto", "Fwd", "Index", "Int", "Kind", "LineInfo",
-    "MapDef", "Member", "ObjectBtf", "Param", "Ptr", "Restrict", "Spec", "Struct", "Type", "TypeTag", "Typedef",
+    "MapDef", "Member", "ObjectBtf", "Param", "Ptr", "Ref", "Restrict", "Spec", "Struct", "Type", "TypeTag", "Typedef",
     "Union", "Var", "VarSecinfo", "Void", "Volatile", "kernel_spec", "load_raw", "module_spec", "parse_ext",
     "read_object", "sizeof", "skip_qualifiers",
 ]

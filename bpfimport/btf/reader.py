@@ -293,7 +293,7 @@ def _datasec(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, 
 Decoder = Callable[[Spec, int, str, int, int, int, list[int], int], t.Type]
 
 
-def _ref(cls: type[t._Ref]) -> Decoder:
+def _ref(cls: type[t.Ref]) -> Decoder:
     def decode(spec: Spec, tid: int, name: str, target: int, vlen: int, kflag: int, w: list[int], at: int) -> t.Type:
         return cls(spec, tid, name, target)
 

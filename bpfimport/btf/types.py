@@ -83,7 +83,7 @@ class Int(Type):
         return bool(self.encoding & Int.SIGNED)
 
 
-class _Ref(Type):
+class Ref(Type):
     """A type that only names another: pointers, qualifiers, typedefs, tags."""
 
     __slots__ = ("target_id",)
@@ -97,32 +97,32 @@ class _Ref(Type):
         return self._resolve(self.target_id)
 
 
-class Ptr(_Ref):
+class Ptr(Ref):
     __slots__ = ()
     kind = Kind.PTR
 
 
-class Typedef(_Ref):
+class Typedef(Ref):
     __slots__ = ()
     kind = Kind.TYPEDEF
 
 
-class Volatile(_Ref):
+class Volatile(Ref):
     __slots__ = ()
     kind = Kind.VOLATILE
 
 
-class Const(_Ref):
+class Const(Ref):
     __slots__ = ()
     kind = Kind.CONST
 
 
-class Restrict(_Ref):
+class Restrict(Ref):
     __slots__ = ()
     kind = Kind.RESTRICT
 
 
-class TypeTag(_Ref):
+class TypeTag(Ref):
     """``__attribute__((btf_type_tag("name")))`` on the target, e.g. ``__user`` pointers."""
 
     __slots__ = ()
@@ -228,7 +228,7 @@ class Fwd(Type):
         self.is_union = is_union
 
 
-class Func(_Ref):
+class Func(Ref):
     """A function: its prototype is ``target`` (a :class:`FuncProto`); ``linkage`` 0 static, 1 global, 2 extern."""
 
     __slots__ = ("linkage",)
@@ -259,7 +259,7 @@ class FuncProto(Type):
         return self._resolve(self.return_id)
 
 
-class Var(_Ref):
+class Var(Ref):
     """A global variable (or a map definition in ``.maps``); ``linkage`` 0 static, 1 global, 2 extern."""
 
     __slots__ = ("linkage",)
@@ -298,7 +298,7 @@ class Float(Type):
         self.size = size
 
 
-class DeclTag(_Ref):
+class DeclTag(Ref):
     """``btf_decl_tag("name")`` on ``target`` (``component_idx`` -1) or on one of its members/params."""
 
     __slots__ = ("component_idx",)
@@ -316,7 +316,7 @@ def skip_qualifiers(t: Type) -> Type:
     """``t`` with typedefs, cv-qualifiers and type tags peeled off (how C sees the underlying type)."""
     seen = 0
     while t.kind in QUALIFIERS:
-        assert isinstance(t, _Ref)
+        assert isinstance(t, Ref)
         t = t.target
         seen += 1
         if seen > 64:

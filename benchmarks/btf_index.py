@@ -6,7 +6,8 @@
 Each run starts from the file's bytes (read once, outside the timing) and builds a
 fresh Spec: ``index`` is the one pass that records where every type starts,
 ``names`` the name -> ids map (built on the first lookup by name), ``lookup``
-decoding ``struct task_struct`` after that.  A last line times the whole thing
+decoding ``struct task_struct`` after that; then the same from an index stored
+with ``Index.to_bytes()`` (what a cache would hand back).  A last line times the whole thing
 as a program sees it: a fresh interpreter importing bpfimport.btf, reading the
 file and looking one struct up (interpreter start-up subtracted).
 Target (issue 7): index well under 0.5 s for the ~5.5 MB vmlinux, ideally 0.1-0.2 s.
@@ -24,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bpfimport.btf import Kind, Spec  # noqa: E402
+from bpfimport.btf import Index, Kind, Spec  # noqa: E402
 
 FRESH = """
 import time
@@ -44,6 +45,14 @@ def one_run(data: bytes) -> tuple[float, float, float]:
     t2 = time.perf_counter()
     spec.type_by_name("task_struct", Kind.STRUCT)
     return t1 - t0, t2 - t1, time.perf_counter() - t2
+
+
+def from_stored(data: bytes, stored: bytes) -> float:
+    """Open with an index a cache stored (Index.to_bytes), then look task_struct up."""
+    t0 = time.perf_counter()
+    spec = Spec(data, index=Index.from_bytes(stored))
+    spec.type_by_name("task_struct", Kind.STRUCT)
+    return time.perf_counter() - t0
 
 
 def fresh_process(path: str) -> float:
@@ -70,6 +79,9 @@ def main() -> int:
         print(f"  {what:<13} {statistics.median(r[i] for r in runs) * 1000:7.1f} ms")
     total = statistics.median(sum(r) for r in runs)
     print(f"  {'total':<13} {total * 1000:7.1f} ms")
+    stored = spec.index.to_bytes()
+    warm = statistics.median(from_stored(data, stored) for _ in range(args.runs))
+    print(f"  from a stored index ({len(stored) / 1e6:.1f} MB): {warm * 1000:.1f} ms")
     fresh = statistics.median(fresh_process(args.path) for _ in range(min(args.runs, 5)))
     print(f"  fresh process: import + read + index + names + lookup {fresh * 1000:.1f} ms")
     return 0

@@ -208,9 +208,16 @@ def test_lookup_errors_are_clear(vmlinux: btf.Spec) -> None:
 def test_index_can_be_reused(vmlinux: btf.Spec) -> None:
     """A spec built from a stored index answers like one that scanned (what a cache will do)."""
     vmlinux.names()
-    again = btf.Spec(VMLINUX.read_bytes(), index=vmlinux.index)
-    assert again.type_by_name("task_struct", Kind.STRUCT).size == vmlinux.type_by_name(
-        "task_struct", Kind.STRUCT).size  # type: ignore[attr-defined]
+    stored = btf.Index.from_bytes(vmlinux.index.to_bytes())
+    assert stored.offsets == vmlinux.index.offsets and stored.names == vmlinux.index.names
+    again = btf.Spec(VMLINUX.read_bytes(), index=stored)
+    for name in ("task_struct", "sk_buff", "pt_regs"):
+        got, want = again.type_by_name(name, Kind.STRUCT), vmlinux.type_by_name(name, Kind.STRUCT)
+        assert (got.id, got.size, got.members) == (want.id, want.size, want.members)  # type: ignore[attr-defined]
+    with pytest.raises(btf.BtfFormatError, match="not a serialised BTF index"):
+        btf.Index.from_bytes(b"garbage")
+    with pytest.raises(btf.BtfFormatError, match="truncated"):
+        btf.Index.from_bytes(vmlinux.index.to_bytes()[:100])
 
 
 # ---- hand-built BTF: split BTF and malformed input ------------------------------------------

@@ -18,6 +18,7 @@ base's string section, so a split spec resolves lower ids and offsets in its bas
 
 from __future__ import annotations
 
+import json
 import struct
 import sys
 from array import array
@@ -71,6 +72,30 @@ class Index:
 
     offsets: array[int]
     names: dict[str, list[int]] | None = field(default=None)
+
+    MAGIC = b"BTFIDX1\0"
+
+    def to_bytes(self) -> bytes:
+        """A portable serialisation (little-endian offsets, JSON names), for a cache file."""
+        names = json.dumps(self.names, separators=(",", ":")).encode()
+        return self.MAGIC + struct.pack("<I", len(self.offsets)) + self.offsets.tobytes() + names
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Index:
+        """The inverse of :meth:`to_bytes`; BtfFormatError if ``data`` is not one."""
+        head = len(cls.MAGIC) + 4
+        if data[: len(cls.MAGIC)] != cls.MAGIC or len(data) < head:
+            raise BtfFormatError("not a serialised BTF index")
+        (n,) = struct.unpack_from("<I", data, len(cls.MAGIC))
+        offsets = array("I")
+        offsets.frombytes(data[head : head + 4 * n])
+        if len(offsets) != n:
+            raise BtfFormatError("a serialised BTF index is truncated")
+        try:
+            names = json.loads(data[head + 4 * n :])
+        except ValueError as e:
+            raise BtfFormatError(f"a serialised BTF index has a bad name table: {e}") from None
+        return cls(offsets, names)
 
 
 class Spec:

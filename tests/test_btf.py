@@ -203,6 +203,8 @@ def test_lookup_errors_are_clear(vmlinux: btf.Spec) -> None:
         vmlinux.type_by_name("no_such_struct_xyz", Kind.STRUCT)
     with pytest.raises(KeyError, match="no BTF type id"):
         vmlinux.type_by_id(vmlinux.count)
+    with pytest.raises(KeyError, match="no BTF type id -1"):
+        vmlinux.type_by_id(-1)
 
 
 def test_index_can_be_reused(vmlinux: btf.Spec) -> None:

@@ -154,6 +154,8 @@ class Spec:
 
     def type_by_id(self, type_id: int) -> t.Type:
         """The type with id ``type_id``, decoded on first use."""
+        if type_id < 0:
+            raise KeyError(f"no BTF type id {type_id} (ids are not negative)")
         if type_id < self.first_id:
             if self.base is None:
                 return t.Void(self, 0, "")

@@ -108,28 +108,19 @@ def kernel_has_kprobes() -> bool:
 
 
 def vmlinux_func_id(name: str, path: str = "/sys/kernel/btf/vmlinux") -> int | None:
-    """The BTF type id of the kernel function ``name`` (a BTF_KIND_FUNC), read from vmlinux BTF."""
+    """The BTF type id of the kernel function ``name`` (a BTF_KIND_FUNC), read from vmlinux BTF.
+
+    Through ``bpfimport.btf``, which tests/test_btf.py checks against bpftool's
+    own reading of the same file.
+    """
+    from bpfimport import btf
+
     try:
-        data = Path(path).read_bytes()
+        spec = btf.kernel_spec(path)
     except OSError:  # no vmlinux BTF: no fentry either
         return None
-    magic, _, _, hdr_len, type_off, type_len, str_off, str_len = struct.unpack_from("<HBBIIIII", data)
-    if magic != 0xEB9F:
-        return None
-    strings = data[hdr_len + str_off : hdr_len + str_off + str_len]
-    want = name.encode() + b"\0"
-    # bytes after the 12-byte common header, by BTF kind (linux/btf.h), as a function of vlen
-    extra = {1: 4, 3: 12, 4: -12, 5: -12, 6: -8, 13: -8, 14: 4, 15: -12, 17: 4, 19: -12}
-    pos, end, type_id = hdr_len + type_off, hdr_len + type_off + type_len, 1
-    while pos < end:
-        name_off, info, _ = struct.unpack_from("<III", data, pos)
-        kind, vlen = (info >> 24) & 0x1F, info & 0xFFFF
-        if kind == 12 and strings.startswith(want, name_off):
-            return type_id
-        size = extra.get(kind, 0)
-        pos += 12 + (size if size >= 0 else -size * vlen)
-        type_id += 1
-    return None
+    found = spec.types_by_name(name, btf.Kind.FUNC)
+    return found[0].id if found else None
 
 
 @functools.cache

@@ -131,11 +131,11 @@ def test_every_decorator_makes_its_section(tmp_path):
 
 def test_object_loads_with_bpftool_style_libbpf(kernel, tmp_path):
     """The object is standard: libbpf opens it as a file with no bpfimport code involved."""
-    from bpfimport.compiler import compile_file
+    from bpfimport.importer import compile_path
 
     src = PROGRAMS / "lang_features.bpf.py"
     obj = tmp_path / "lang.o"
-    obj.write_bytes(compile_file(str(src)).object)
+    obj.write_bytes(compile_path(str(src)).object)
     code = f"""
 import ctypes
 lib = ctypes.CDLL("libbpf.so.1")
@@ -156,13 +156,14 @@ raise SystemExit(rc)
 
 def test_line_info_follows_the_debug_option(tmp_path):
     """BTF line info carries the Python source lines; debug=False leaves them out."""
-    from bpfimport.compiler import CompileOptions, compile_file
+    from bpfimport.compiler import CompileOptions
     from bpfimport.compiler.elf import Elf
+    from bpfimport.importer import compile_path
 
     src = PROGRAMS / "exact_count.bpf.py"
     marker = b"calls[0] += 1"
-    with_lines = compile_file(str(src)).object
-    without = compile_file(str(src), options=CompileOptions(debug=False)).object
+    with_lines = compile_path(str(src)).object
+    without = compile_path(str(src), options=CompileOptions(debug=False)).object
     btf = Elf(with_lines).section(".BTF")
     assert marker in Elf(with_lines).body(btf)
     ext_with, ext_without = Elf(with_lines).section(".BTF.ext"), Elf(without).section(".BTF.ext")

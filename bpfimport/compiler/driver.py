@@ -25,7 +25,7 @@ from .tables import STACK_HINT, STACK_LIMIT
 BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
 
 
-def compile_source(source: str | bytes, filename: str, module_name: str | None,
+def compile_source(source: str | bytes, filename: str, module_name: str,
                    options: CompileOptions) -> CompiledModule:
     if isinstance(source, bytes):
         try:
@@ -35,7 +35,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
     else:
         text = source
     src = Source(filename, text)
-    name = module_name or _module_name(filename)
+    name = module_name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings are Python's to give, not the compiler's
@@ -72,14 +72,6 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
 def _current_node(codegen: ModuleCodegen | None) -> ast.AST | None:
     fc = getattr(codegen, "current", None)
     return getattr(fc, "node", None)
-
-
-def _module_name(filename: str) -> str:
-    base = os.path.basename(filename)
-    for suffix in (".bpf.py", ".py"):
-        if base.endswith(suffix):
-            return base[: -len(suffix)] + ("_bpf" if suffix == ".bpf.py" else "")
-    return base
 
 
 def check_stack(obj: bytes, model: ModuleModel) -> None:

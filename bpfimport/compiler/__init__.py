@@ -11,18 +11,7 @@ given into an object under the name it is given (to compile a file, use
 from __future__ import annotations
 
 from ..options import DEFAULT_OPTIONS, CompileOptions
-from ..spec import ModuleSpec
-
-
-class CompiledModule:
-    """What a compile produces: the object, its spec, and the IR it came from."""
-
-    __slots__ = ("object", "spec", "ir")
-
-    def __init__(self, object: bytes, spec: ModuleSpec, ir: str) -> None:
-        self.object = object  # the BPF ELF object (with .BTF and .BTF.ext)
-        self.spec = spec
-        self.ir = ir  # the LLVM IR text that produced it (for `python -m bpfimport ir`)
+from .compiled import CompiledModule
 
 
 def compile_source(

@@ -14,9 +14,9 @@ import warnings
 from ..errors import CompileError, SetupError
 from ..options import CompileOptions
 from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
-from . import CompiledModule
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
+from .compiled import CompiledModule
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
 from .frontend.model import MapDecl, Source

@@ -71,6 +71,7 @@ from stat import S_ISDIR, S_ISREG
 
 from ._toolchain import installed as installed_llvmlite
 from ._version import __version__
+from .errors import SourceFileError
 from .options import DEFAULT_OPTIONS
 from .spec import SPEC_FORMAT, ModuleSpec
 
@@ -126,14 +127,6 @@ def read_bytes(path: str) -> bytes:
     """A whole file; unbuffered (one fstat-sized read), the cheapest way measured."""
     with open(path, "rb", buffering=0) as f:
         return f.readall()
-
-
-class SourceFileError(OSError):
-    """A source path that is not a readable program: a FIFO, a device, a folder, too large.
-
-    An OSError, so callers that report unreadable files report these too;
-    ``strerror`` says what is wrong in words.
-    """
 
 
 def _kind(mode: int) -> str:
@@ -286,31 +279,20 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
 
 # ---------------------------------------------------------------- who may have written it
 
-_CAP_SYS_ADMIN = 21
-_CAP_BPF = 39
 _privileged: bool | None = None
 
 
 def privileged() -> bool:
     """Root, or CAP_BPF / CAP_SYS_ADMIN effective: a process whose objects run in the kernel.
 
-    Computed once per process (one read of ``/proc/self/status``).
+    Computed once per process (:func:`bpfimport._caps.privileged`).
     """
     global _privileged
     if _privileged is None:
-        _privileged = os.geteuid() == 0 or _effective_caps() & ((1 << _CAP_BPF) | (1 << _CAP_SYS_ADMIN)) != 0
+        from ._caps import privileged as now
+
+        _privileged = now()
     return _privileged
-
-
-def _effective_caps() -> int:
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"CapEff:"):
-                    return int(line.split()[1], 16)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 class Trust:

@@ -16,7 +16,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # typing itself costs ~4 ms to import, and this is on the cache-hit path
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, Final
 
 SPEC_FORMAT = 1
 
@@ -122,6 +122,13 @@ MAP_KINDS: dict[str, MapKind] = {
     "RingBuffer": MapKind(27, keyless=True, events=True),
     "BloomFilterMap": MapKind(30, keyless=True),
 }
+
+
+# The kernel's map update flags: what bpfimport.lang exports, the compiler folds
+# and the runtime's Map.set()/push() pass.
+BPF_ANY: Final = 0  # create or replace
+BPF_NOEXIST: Final = 1  # create only: a present key is left alone (the call returns -EEXIST)
+BPF_EXIST: Final = 2  # replace only: a missing key is not created (the call returns -ENOENT)
 
 
 class FieldSpec(_Record):

@@ -25,7 +25,8 @@ import errno as E
 import gc
 from collections import deque
 
-from ..errors import BpfError
+from ..errors import BpfError, MapError
+from ..spec import BPF_ANY
 from ._lazy import ctypes
 from .handles import (
     Map,
@@ -43,18 +44,10 @@ if TYPE_CHECKING:
 
     from .codec import Codec
 
-BPF_ANY = 0
 _BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
 _BATCH_MIN = 256
 _NO_BATCH = (E.EINVAL, E.ENOTSUP, E.EOPNOTSUPP, 524, E.ENOSYS)
 _MISSING = object()
-
-
-class MapError(BpfError, TypeError):
-    """An operation the map's kind does not have (e.g. deleting from an ArrayMap).
-
-    It is a TypeError too, as for ``del`` on a tuple.
-    """
 
 
 def _round8(n: int) -> int:

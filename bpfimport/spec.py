@@ -105,7 +105,7 @@ class MapKind(_Record):
     # BPF_MAP_LOOKUP_BATCH/DELETE_BATCH for it (hash and array maps)
 
 
-# The names LANGUAGE.md gives, with the kernel's BPF_MAP_TYPE_* numbers.
+# The names bpfimport.lang gives (docs/language.md), with the kernel's BPF_MAP_TYPE_* numbers.
 MAP_KINDS: dict[str, MapKind] = {
     "HashMap": MapKind(1, batch=True),
     "ArrayMap": MapKind(2, array=True, batch=True),

@@ -1,4 +1,4 @@
-"""The language of LANGUAGE.md §2–§4, run in the kernel: each program writes what it computed."""
+"""The language of docs/language.md, run in the kernel: each program writes what it computed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Python values ↔ the bytes the kernel stores, one codec per spec type string.
 
-Maps and globals move raw bytes; a codec turns them into what LANGUAGE.md §5
+Maps and globals move raw bytes; a codec turns them into what docs/runtime.md
 promises: integers ↔ ``int``, ``char[N]`` → ``bytes``, structs ↔ the module's
 ctypes class, other arrays ↔ lists.  Codecs also decode many values at once
 from one buffer (``decode_many``), which is what makes batched map reads fast:

@@ -262,7 +262,7 @@ class Map:
 
     @property
     def kind(self) -> str:
-        """The map kind as LANGUAGE.md spells it (``HashMap``, ``ArrayMap``, ...)."""
+        """The map kind as bpfimport.lang spells it (``HashMap``, ``ArrayMap``, ...)."""
         return self.spec.kind
 
     @property
@@ -327,7 +327,7 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
 
 @cold_half_in("globals", "type codec")
 class Global:
-    """A module-level BPF global: ``.value`` reads and writes it (LANGUAGE.md §5, pinned)."""
+    """A module-level BPF global: ``.value`` reads and writes it (docs/runtime.md, "Globals")."""
 
     __slots__ = ("_obj", "spec", "_codec")
 

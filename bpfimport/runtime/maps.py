@@ -1,4 +1,4 @@
-"""Map handles: BPF maps as Python dicts (LANGUAGE.md §5, pinned protocol).
+"""Map handles: BPF maps as Python dicts (docs/runtime.md, "Maps").
 
 ``m[k]`` raises KeyError when missing, ``m.get(k)`` gives None, ``m[k] = v``,
 ``del m[k]``, ``k in m``, ``len(m)``, ``keys() values() items()``, ``clear()``

@@ -17,7 +17,7 @@ write.
 
 * **What.** The file is a standard BPF ELF object (``bpftool``/libbpf load it
   as-is: ELF readers ignore bytes after the section headers) followed by the
-  module's :class:`~bpfimport.spec.ModuleSpec` (``marshal``: built in, where
+  module's :class:`~bpfimport.spec.ObjectSpec` (``marshal``: built in, where
   ``json`` costs ~3 ms to import) and a fixed :data:`TRAILER` of 56 bytes::
 
       ELF object | spec (marshal) | trailer
@@ -73,7 +73,7 @@ from ._toolchain import installed as installed_llvmlite
 from ._version import __version__
 from .errors import SourceFileError
 from .options import DEFAULT_OPTIONS
-from .spec import SPEC_FORMAT, ModuleSpec
+from .spec import SPEC_FORMAT, ObjectSpec
 
 CACHE_FORMAT = 1
 MAGIC = b"BPFIMPC\0"
@@ -225,7 +225,7 @@ def source_key(source: bytes, source_path: str | None) -> bytes:
     return _hash(os.path.abspath(source_path).encode("utf-8", "surrogateescape") + b"\0" + source)
 
 
-def pack(obj: bytes, spec: ModuleSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY,
+def pack(obj: bytes, spec: ObjectSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY,
          source_path: str | None = None) -> bytes:
     """The cache file's bytes: the ELF object, the spec (marshal), the trailer."""
     spec_bytes = spec.to_bytes()
@@ -239,7 +239,7 @@ def pack(obj: bytes, spec: ModuleSpec, source: bytes, options_key: str = DEFAULT
 
 
 def unpack(data: bytes, source: bytes, module_name: str | None = None,
-           source_path: str | None = None) -> tuple[bytes, ModuleSpec] | str:
+           source_path: str | None = None) -> tuple[bytes, ObjectSpec] | str:
     """The (object, spec) in a cache file's bytes, or a string saying why they can't be trusted.
 
     Checked in order of cost; nothing here raises for any input.
@@ -264,7 +264,7 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
     if checksum != _hash(view[: elf_len + spec_len]):
         return "checksum mismatch (corrupt)"
     try:
-        spec = ModuleSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
+        spec = ObjectSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
     except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
         return f"unreadable spec ({type(exc).__name__}: {exc})"
     if module_name is not None and spec.name != module_name:
@@ -365,7 +365,7 @@ def _read_trusted(path: str, trusted: Trust | None) -> bytes | str:
 
 
 def read(path: str, source: bytes, module_name: str | None = None,
-         source_path: str | None = None, trusted: Trust | None = None) -> tuple[bytes, ModuleSpec] | None:
+         source_path: str | None = None, trusted: Trust | None = None) -> tuple[bytes, ObjectSpec] | None:
     """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid).
 
     ``trusted`` (see :func:`trust`) also refuses a file another user could have written.
@@ -374,7 +374,7 @@ def read(path: str, source: bytes, module_name: str | None = None,
 
 
 def lookup(path: str, source: bytes, module_name: str | None, source_path: str | None,
-            trusted: Trust | None) -> tuple[tuple[bytes, ModuleSpec] | None, str | None]:
+            trusted: Trust | None) -> tuple[tuple[bytes, ObjectSpec] | None, str | None]:
     """:func:`read`'s answer, and why the file is distrusted (then it must not be replaced either).
 
     The loader uses this to decide whether it may write the file after compiling.
@@ -391,7 +391,7 @@ def lookup(path: str, source: bytes, module_name: str | None, source_path: str |
 
 
 def _checked(path: str, data: bytes, source: bytes, module_name: str | None,
-             source_path: str | None) -> tuple[bytes, ModuleSpec] | None:
+             source_path: str | None) -> tuple[bytes, ObjectSpec] | None:
     result = unpack(data, source, module_name, source_path)
     if isinstance(result, str):
         verbose(f"ignoring {path}: {result}")
@@ -514,7 +514,7 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
     return True
 
 
-def store(cached: str, obj: bytes, spec: ModuleSpec, source: bytes, source_path: str) -> bool:
+def store(cached: str, obj: bytes, spec: ObjectSpec, source: bytes, source_path: str) -> bool:
     """Write the cache file for a fresh compile (default options); False when it can't be written.
 
     The file gets the source's mode plus owner-write, as CPython gives ``.pyc`` files.

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
     from .compiler import CompiledModule
     from .options import CompileOptions
-    from .spec import ModuleSpec as ObjectSpec
+    from .spec import ObjectSpec
 
 SUFFIX = "_bpf"
 SOURCE_SUFFIX = ".bpf.py"

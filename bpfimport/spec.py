@@ -1,6 +1,6 @@
 """What a compiled module declares: plain data shared by the compiler and the runtime.
 
-The compiler produces a :class:`ModuleSpec` next to the object bytes; the cache
+The compiler produces an :class:`ObjectSpec` next to the object bytes; the cache
 stores both; the runtime builds live handles from it.  Nothing here touches the
 kernel or imports llvmlite, so a cache hit stays cheap.
 
@@ -166,7 +166,7 @@ class GlobalSpec(_Record):
     _defaults = {"initial": 0, "final": False, "lineno": 0}
 
 
-class ModuleSpec(_Record):
+class ObjectSpec(_Record):
     __slots__ = ("name", "filename", "license", "programs", "maps", "structs", "globals",
                  "format", "extra")
     _defaults = {"license": "GPL", "programs": (), "maps": (), "structs": (), "globals": (),
@@ -184,7 +184,7 @@ class ModuleSpec(_Record):
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> ModuleSpec:
+    def from_json(cls, text: str | bytes) -> ObjectSpec:
         import json
 
         return cls.from_dict(json.loads(text))
@@ -196,7 +196,7 @@ class ModuleSpec(_Record):
         return marshal.dumps(self.to_dict())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> ModuleSpec:
+    def from_bytes(cls, data: bytes) -> ObjectSpec:
         import marshal
 
         raw = marshal.loads(data)
@@ -205,7 +205,7 @@ class ModuleSpec(_Record):
         return cls.from_dict(raw)
 
     @classmethod
-    def from_dict(cls, raw: dict) -> ModuleSpec:
+    def from_dict(cls, raw: dict) -> ObjectSpec:
         if raw.get("format") != SPEC_FORMAT:
             raise ValueError(f"spec format {raw.get('format')!r} is not {SPEC_FORMAT}")
         structs = tuple(
@@ -256,7 +256,7 @@ class CTypes:
     offsets are checked so a disagreement is an error, not silently wrong data.
     """
 
-    def __init__(self, spec: ModuleSpec) -> None:
+    def __init__(self, spec: ObjectSpec) -> None:
         import ctypes
 
         self._ctypes = ctypes

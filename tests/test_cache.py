@@ -11,12 +11,12 @@ import pytest
 from bpfimport import CompileError, cache
 from bpfimport._version import __version__
 from bpfimport.importer import compile_or_read
-from bpfimport.spec import ModuleSpec, ProgramSpec
+from bpfimport.spec import ObjectSpec, ProgramSpec
 from tests import support
 from tests.conftest import need
 from tests.support import BROKEN_MESSAGE, TRIVIAL, CompileCounter, child
 
-SPEC = ModuleSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
+SPEC = ObjectSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
 SOURCE = TRIVIAL.encode()
 FAKE_ELF = b"\x7fELF\x02\x01\x01" + bytes(57) + b"fake object"  # the format tests need no real object
 

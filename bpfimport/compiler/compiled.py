@@ -8,7 +8,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..spec import ModuleSpec
+    from ..spec import ObjectSpec
 
 
 class CompiledModule:
@@ -16,7 +16,7 @@ class CompiledModule:
 
     __slots__ = ("object", "spec", "ir")
 
-    def __init__(self, object: bytes, spec: ModuleSpec, ir: str) -> None:
+    def __init__(self, object: bytes, spec: ObjectSpec, ir: str) -> None:
         self.object = object  # the BPF ELF object (with .BTF and .BTF.ext)
         self.spec = spec
         self.ir = ir  # the LLVM IR text that produced it (for `python -m bpfimport ir`)

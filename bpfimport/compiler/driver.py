@@ -13,7 +13,7 @@ import warnings
 
 from ..errors import CompileError, SetupError
 from ..options import CompileOptions
-from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
+from ..spec import FieldSpec, GlobalSpec, MapSpec, ObjectSpec, ProgramSpec, StructSpec
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
@@ -94,7 +94,7 @@ def map_value_spec(m: MapDecl) -> str | None:
     return None
 
 
-def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
+def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
     elf = Elf(obj)
     offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
     programs = tuple(
@@ -116,5 +116,5 @@ def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
                    g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
         for g in model.globals.values()
     )
-    return ModuleSpec(model.module_name, os.path.abspath(model.source.filename),
+    return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),
                       model.license or DEFAULT_LICENSE, programs, maps, structs, globals_)

@@ -1,6 +1,6 @@
 """The command line: ``python -m bpfimport`` (also installed as ``bpfimport``).
 
-Sub-commands are small functions over the compiler and the cache, so the
+Sub-commands are small functions over the loader (:mod:`bpfimport.importer`), so the
 command line does exactly what an import does.  Errors in the user's file are
 one line, ``file:line:col: error: message``, with exit status 1 and no
 traceback, the way compilers report them; usage errors exit with 2.  So are

@@ -38,7 +38,7 @@ write.
   toolchain, and the spec parses.  Anything else (truncated, corrupt, foreign,
   stale) is silently recompiled, never trusted and never a crash.  A hit never
   imports llvmlite or :mod:`bpfimport.compiler`: the llvmlite version is read
-  from its small ``_version.py`` without importing it (:mod:`bpfimport._toolchain`).  Where llvmlite is not
+  from its small ``_version.py`` without importing it (:mod:`bpfimport._host`).  Where llvmlite is not
   installed at all (a runtime-only deployment whose caches were prefilled with
   ``python -m bpfimport compileall``), the toolchain key is not compared: an
   object built for this exact source, bpfimport version and options is used
@@ -69,7 +69,8 @@ import sys
 from _imp import source_hash as _source_hash
 from stat import S_ISDIR, S_ISREG
 
-from ._toolchain import installed as installed_llvmlite
+from ._host import installed as installed_llvmlite
+from ._host import privileged as _privileged_now
 from ._version import __version__
 from .errors import SourceFileError
 from .options import DEFAULT_OPTIONS
@@ -285,13 +286,11 @@ _privileged: bool | None = None
 def privileged() -> bool:
     """Root, or CAP_BPF / CAP_SYS_ADMIN effective: a process whose objects run in the kernel.
 
-    Computed once per process (:func:`bpfimport._caps.privileged`).
+    Computed once per process (:func:`bpfimport._host.privileged`).
     """
     global _privileged
     if _privileged is None:
-        from ._caps import privileged as now
-
-        _privileged = now()
+        _privileged = _privileged_now()
     return _privileged
 
 

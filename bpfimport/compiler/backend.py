@@ -126,7 +126,7 @@ class _Binding:
 def _fast_lib() -> Any:
     """:class:`.llvmffi.Lib` on the installed llvmlite's library, or None when it is not one
     of the verified versions (or the library is missing, or lacks a function)."""
-    from .._toolchain import installed  # finds llvmlite's folder without importing it
+    from .._host import installed  # finds llvmlite's folder without importing it
 
     found = installed()
     if found is None:

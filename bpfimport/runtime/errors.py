@@ -28,7 +28,7 @@ _TRACING_TYPES = {"tracing", "lsm", "ext", "struct_ops"}
 
 def _has_privilege() -> bool:
     """Root, or CAP_BPF / CAP_SYS_ADMIN in the effective set (asked afresh at each error)."""
-    from .._caps import privileged
+    from .._host import privileged
 
     return privileged()
 

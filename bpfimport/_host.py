@@ -1,10 +1,18 @@
-"""Which llvmlite is installed, found without importing it.
+"""Facts about this machine that several layers need, each found cheaply and in one place.
 
-Both the cache (whose key includes the LLVM that compiled an object) and the
-compiler's backend (which calls llvmlite's library directly when it knows the
-version) need this fact; it lives here, in a module that imports neither of
-them, so that neither imports the other.  Importing llvmlite costs ~50 ms, and
-a cache hit must not pay that, so its ``_version.py`` is read as a file.
+* Which llvmlite is installed (:func:`installed`), found without importing
+  it: the cache's key includes the LLVM that compiled an object, and the
+  compiler's backend calls llvmlite's library directly when it knows the
+  version.  Importing llvmlite costs ~50 ms, which a cache hit must not pay,
+  so its ``_version.py`` is read as a file.
+* Whether this process may load BPF programs (:func:`privileged`): a
+  privileged importer trusts fewer cache files (their objects run in the
+  kernel), and the runtime's errors say "run as root" only to a process that
+  is not.
+
+It imports neither the cache, the compiler nor the runtime, so they share
+these facts without importing each other (one module, not two: each module
+imported on a cache hit costs ~0.15 ms).
 """
 
 from __future__ import annotations
@@ -84,4 +92,33 @@ def _installed_by_find_spec() -> Installed | None:
         return Installed(folder, b"")
 
 
-__all__ = ["Installed", "installed", "parse_version"]
+CAP_SYS_ADMIN = 21
+CAP_BPF = 39
+
+
+def effective_caps() -> int:
+    """The effective capability set (``CapEff`` of ``/proc/self/status``; 0 if unreadable)."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def privileged() -> bool:
+    """Root, or CAP_BPF / CAP_SYS_ADMIN effective, now (one read of ``/proc/self/status``)."""
+    return os.geteuid() == 0 or effective_caps() & ((1 << CAP_BPF) | (1 << CAP_SYS_ADMIN)) != 0
+
+
+__all__ = [
+    "CAP_BPF",
+    "CAP_SYS_ADMIN",
+    "Installed",
+    "effective_caps",
+    "installed",
+    "parse_version",
+    "privileged",
+]

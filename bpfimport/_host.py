@@ -64,8 +64,8 @@ def installed() -> Installed | None:
     One ``open`` per ``sys.path`` entry (tens of µs) before the general but
     slower ``importlib.util.find_spec`` (a few hundred µs).
     """
-    mod = sys.modules.get("llvmlite")
-    folders = [os.path.dirname(mod.__file__)] if mod is not None and getattr(mod, "__file__", None) else []
+    loaded: str | None = getattr(sys.modules.get("llvmlite"), "__file__", None)
+    folders = [os.path.dirname(loaded)] if loaded else []
     folders += [f"{entry or '.'}/llvmlite" for entry in sys.path if isinstance(entry, str)]
     for folder in folders:
         try:

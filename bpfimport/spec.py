@@ -167,6 +167,12 @@ class GlobalSpec(_Record):
 
 
 class ObjectSpec(_Record):
+    """What one compiled object declares: programs, maps, structs, globals (``mod.__bpf_spec__``).
+
+    Named after the object it describes; ``importlib.machinery.ModuleSpec``
+    is the import system's own record, which the importer uses beside it.
+    """
+
     __slots__ = ("name", "filename", "license", "programs", "maps", "structs", "globals",
                  "format", "extra")
     _defaults = {"license": "GPL", "programs": (), "maps": (), "structs": (), "globals": (),

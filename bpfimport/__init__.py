@@ -12,12 +12,21 @@ from ._version import __version__
 from .errors import BpfError, CompileError, SetupError, VerifierError
 from .importer import install, uninstall
 
+TYPE_CHECKING = False  # typing costs milliseconds on the import path
+if TYPE_CHECKING:
+    from .options import CompileOptions
 
-def compile_file(path: str, output: str | None = None) -> bytes:
-    """Compile a ``.bpf.py`` file to BPF ELF object bytes, writing them to ``output`` if given."""
-    from .compiler import compile_file as _compile_file
 
-    data = _compile_file(path).object
+def compile_file(path: str, output: str | None = None, options: CompileOptions | None = None) -> bytes:
+    """Compile a ``.bpf.py`` file to BPF ELF object bytes, writing them to ``output`` if given.
+
+    The object an import of the file would load (same module name, same
+    default options), without touching its cache.  Raises CompileError for
+    the file's mistakes, OSError when it can't be read or written.
+    """
+    from .importer import compile_path
+
+    data = compile_path(path, options).object
     if output is not None:
         with open(output, "wb") as f:
             f.write(data)

@@ -1,6 +1,6 @@
 """The command line: ``python -m bpfimport`` (also installed as ``bpfimport``).
 
-Sub-commands are small functions over the compiler and the cache, so the
+Sub-commands are small functions over the loader (:mod:`bpfimport.importer`), so the
 command line does exactly what an import does.  Errors in the user's file are
 one line, ``file:line:col: error: message``, with exit status 1 and no
 traceback, the way compilers report them; usage errors exit with 2.  So are
@@ -17,12 +17,13 @@ import sys
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from . import __version__, cache
+from . import __version__
 from .errors import CompileError, SetupError
-from .importer import SOURCE_SUFFIX, module_name
+from .importer import SOURCE_SUFFIX, compile_or_read, compile_path, module_name
+from .options import DEFAULT_OPTIONS, CompileOptions
 
 if TYPE_CHECKING:
-    from .compiler import CompiledModule, CompileOptions
+    from .compiler import CompiledModule
 
 PROG = "python -m bpfimport"
 
@@ -55,18 +56,15 @@ class CommandError(Exception):
 
 
 def _options(args: argparse.Namespace) -> CompileOptions:
-    from .compiler import CompileOptions
-
     return CompileOptions(cpu=args.cpu, opt_level=args.opt_level, debug=not args.no_debug)
 
 
 def _compile(path: str, args: argparse.Namespace) -> CompiledModule:
     """Read (refusing FIFOs, devices and huge files: they would hang or never end) and compile."""
     try:
-        source = cache.read_source(path)
+        return compile_path(path, _options(args))
     except OSError as exc:
         raise CommandError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return cache.compile_checked(source, path, module_name(path), _options(args))
 
 
 class OutputError(CommandError):
@@ -111,9 +109,9 @@ def default_output(source: str) -> str:
 
 def _add_compile_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("code generation (the defaults are what an import uses)")
-    g.add_argument("--cpu", default="v3", choices=["v1", "v2", "v3", "v4", "generic"],
+    g.add_argument("--cpu", default=DEFAULT_OPTIONS.cpu, choices=["v1", "v2", "v3", "v4", "generic"],
                    help="BPF instruction set version (default: %(default)s)")
-    g.add_argument("-O", dest="opt_level", type=int, default=2, choices=[0, 1, 2, 3],
+    g.add_argument("-O", dest="opt_level", type=int, default=DEFAULT_OPTIONS.opt_level, choices=[0, 1, 2, 3],
                    help="LLVM optimisation level (default: %(default)s)")
     g.add_argument("--no-debug", action="store_true",
                    help="omit BTF line info (verifier logs then lose the Python lines)")
@@ -229,7 +227,7 @@ def cmd_compileall(args: argparse.Namespace) -> int:
     failed = 0
     for path in _sources(args.paths):
         try:
-            entry = cache.load(path, module_name(path), write_cache=True, force=args.force)
+            entry = compile_or_read(path, module_name(path), write_cache=True, force=args.force)
         except CompileError as exc:
             print(exc.one_line(), file=sys.stderr)
             failed += 1
@@ -297,10 +295,10 @@ def _is_zero(value: object) -> bool:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from .errors import BpfError
-    from .importer import load_file
+    from .importer import import_file
 
     try:
-        module = load_file(args.file)
+        module = import_file(args.file)
     except OSError as exc:
         raise CommandError(f"cannot read {args.file}: {exc.strerror or exc}") from None
     except ImportError as exc:  # a missing file, a FIFO, a device: the loader says which

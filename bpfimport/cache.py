@@ -1,6 +1,11 @@
 """The object cache: where a compiled ``.bpf.py`` lives, how it is keyed, validated and written.
 
-Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
+Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``).
+This module knows files only: paths, the file format, validation and atomic
+writes.  It never compiles and never imports the compiler; the loader
+(:func:`bpfimport.importer.compile_or_read`) owns the flow, as
+``SourceLoader.get_code`` does: read the cache, validate, compile on a miss,
+write.
 
 * **Where.** ``pkg/mytrace.bpf.py`` is cached as
   ``pkg/__pycache__/mytrace.bpf.bpfimport-<version>.o``.  Under
@@ -12,7 +17,7 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
 
 * **What.** The file is a standard BPF ELF object (``bpftool``/libbpf load it
   as-is: ELF readers ignore bytes after the section headers) followed by the
-  module's :class:`~bpfimport.spec.ModuleSpec` (``marshal``: built in, where
+  module's :class:`~bpfimport.spec.ObjectSpec` (``marshal``: built in, where
   ``json`` costs ~3 ms to import) and a fixed :data:`TRAILER` of 56 bytes::
 
       ELF object | spec (marshal) | trailer
@@ -33,7 +38,7 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
   toolchain, and the spec parses.  Anything else (truncated, corrupt, foreign,
   stale) is silently recompiled, never trusted and never a crash.  A hit never
   imports llvmlite or :mod:`bpfimport.compiler`: the llvmlite version is read
-  from its small ``_version.py`` without importing it.  Where llvmlite is not
+  from its small ``_version.py`` without importing it (:mod:`bpfimport._host`).  Where llvmlite is not
   installed at all (a runtime-only deployment whose caches were prefilled with
   ``python -m bpfimport compileall``), the toolchain key is not compared: an
   object built for this exact source, bpfimport version and options is used
@@ -47,12 +52,11 @@ Modelled on CPython's ``.pyc`` handling (``importlib._bootstrap_external``):
 * **Writing.** Atomic: a temporary file in the same folder, then
   ``os.replace``, so a reader sees the old file or the new one, never half of
   one, and concurrent importers of the same new module each leave a valid
-  object.  A failed compile writes nothing.  An unwritable folder (read-only
-  tree, no permission for ``__pycache__``) is not an error: the object is
-  compiled in memory and the import succeeds.  With ``sys.dont_write_bytecode``
-  (``PYTHONDONTWRITEBYTECODE``, ``-B``) nothing is written, but a valid
-  existing cache file is still read, as CPython does for ``.pyc`` files.
-  ``python -X verbose`` (``-v``) reports what the cache did on stderr.
+  object.  An unwritable folder (read-only tree, no permission for
+  ``__pycache__``) is not an error: :func:`write` returns False.  When to
+  write at all (``sys.dont_write_bytecode``, sources inside a zip) is the
+  loader's decision.  ``python -X verbose`` (``-v``) reports what the cache
+  did on stderr.
 """
 
 from __future__ import annotations
@@ -65,13 +69,12 @@ import sys
 from _imp import source_hash as _source_hash
 from stat import S_ISDIR, S_ISREG
 
+from ._host import installed as installed_llvmlite
+from ._host import privileged as _privileged_now
 from ._version import __version__
-from .options import DEFAULT_OPTIONS, CompileOptions
-from .spec import SPEC_FORMAT, ModuleSpec
-
-TYPE_CHECKING = False  # typing costs milliseconds on the import path
-if TYPE_CHECKING:
-    from .compiler import CompiledModule
+from .errors import SourceFileError
+from .options import DEFAULT_OPTIONS
+from .spec import SPEC_FORMAT, ObjectSpec
 
 CACHE_FORMAT = 1
 MAGIC = b"BPFIMPC\0"
@@ -90,7 +93,7 @@ _HASH_KEY = 0x6270_6669_6D70_6F72  # "bpfimpor": any fixed 64-bit key keeps hash
 _PYCACHE = "__pycache__"
 
 
-def _verbose(message: str) -> None:
+def verbose(message: str) -> None:
     """Trace like CPython's importer does for ``.pyc`` files under ``python -v``."""
     if sys.flags.verbose:
         print(f"# bpfimport: {message}", file=sys.stderr)
@@ -121,18 +124,10 @@ def _hash(data: bytes | memoryview) -> bytes:
     return _source_hash(_HASH_KEY, data)
 
 
-def _read(path: str) -> bytes:
+def read_bytes(path: str) -> bytes:
     """A whole file; unbuffered (one fstat-sized read), the cheapest way measured."""
     with open(path, "rb", buffering=0) as f:
         return f.readall()
-
-
-class SourceFileError(OSError):
-    """A source path that is not a readable program: a FIFO, a device, a folder, too large.
-
-    An OSError, so callers that report unreadable files report these too;
-    ``strerror`` says what is wrong in words.
-    """
 
 
 def _kind(mode: int) -> str:
@@ -185,35 +180,6 @@ def _read_at_most(f: io.RawIOBase, size: int) -> bytes:
     return b"".join(parts)
 
 
-def _llvmlite_version_file() -> tuple[str, bytes] | None:
-    """(folder, ``_version.py`` bytes) of the llvmlite ``import llvmlite`` would find, not importing it.
-
-    One ``open`` per ``sys.path`` entry (tens of µs) before the general but
-    slower ``importlib.util.find_spec`` (a few hundred µs).
-    """
-    mod = sys.modules.get("llvmlite")
-    folders = [os.path.dirname(mod.__file__)] if mod is not None and getattr(mod, "__file__", None) else []
-    folders += [f"{entry or '.'}/llvmlite" for entry in sys.path if isinstance(entry, str)]
-    for folder in folders:
-        try:
-            return folder, _read(f"{folder}/_version.py")
-        except OSError:
-            continue
-    import importlib.util
-
-    try:
-        spec = importlib.util.find_spec("llvmlite")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.origin:
-        return None
-    folder = os.path.dirname(spec.origin)
-    try:
-        return folder, _read(os.path.join(folder, "_version.py"))
-    except OSError:
-        return folder, b""
-
-
 _toolchain: tuple[str, bytes | None] | None = None
 
 
@@ -228,25 +194,14 @@ def toolchain() -> tuple[str, bytes | None]:
     global _toolchain
     if _toolchain is not None:
         return _toolchain
-    found = _llvmlite_version_file()
+    found = installed_llvmlite()
     if found is None:
         _toolchain = ("llvmlite not installed", None)
         return _toolchain
-    folder, version_file = found
-    size = -1
-    for lib in ("libllvmlite.so", "libllvmlite.dylib", "llvmlite.dll"):
-        try:
-            size = os.stat(f"{folder}/binding/{lib}").st_size
-            break
-        except OSError:
-            continue
-    version = "unknown"
-    for line in version_file.decode("utf-8", "replace").splitlines():
-        if line.startswith("version_version"):
-            version = line.partition("=")[2].strip().strip("'\"")
-            break
-    description = f"llvmlite {version} ({os.path.abspath(folder)}, LLVM library {size} bytes)"
-    _toolchain = (description, _hash(version_file + b"\0" + str(size).encode()))
+    size = found.library_size()
+    description = (f"llvmlite {found.version or 'unknown'} ({os.path.abspath(found.folder)}, "
+                   f"LLVM library {size} bytes)")
+    _toolchain = (description, _hash(found.version_file + b"\0" + str(size).encode()))
     return _toolchain
 
 
@@ -271,7 +226,7 @@ def source_key(source: bytes, source_path: str | None) -> bytes:
     return _hash(os.path.abspath(source_path).encode("utf-8", "surrogateescape") + b"\0" + source)
 
 
-def pack(obj: bytes, spec: ModuleSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY,
+def pack(obj: bytes, spec: ObjectSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY,
          source_path: str | None = None) -> bytes:
     """The cache file's bytes: the ELF object, the spec (marshal), the trailer."""
     spec_bytes = spec.to_bytes()
@@ -285,7 +240,7 @@ def pack(obj: bytes, spec: ModuleSpec, source: bytes, options_key: str = DEFAULT
 
 
 def unpack(data: bytes, source: bytes, module_name: str | None = None,
-           source_path: str | None = None) -> tuple[bytes, ModuleSpec] | str:
+           source_path: str | None = None) -> tuple[bytes, ObjectSpec] | str:
     """The (object, spec) in a cache file's bytes, or a string saying why they can't be trusted.
 
     Checked in order of cost; nothing here raises for any input.
@@ -310,7 +265,7 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
     if checksum != _hash(view[: elf_len + spec_len]):
         return "checksum mismatch (corrupt)"
     try:
-        spec = ModuleSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
+        spec = ObjectSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
     except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
         return f"unreadable spec ({type(exc).__name__}: {exc})"
     if module_name is not None and spec.name != module_name:
@@ -325,31 +280,18 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
 
 # ---------------------------------------------------------------- who may have written it
 
-_CAP_SYS_ADMIN = 21
-_CAP_BPF = 39
 _privileged: bool | None = None
 
 
 def privileged() -> bool:
     """Root, or CAP_BPF / CAP_SYS_ADMIN effective: a process whose objects run in the kernel.
 
-    Computed once per process (one read of ``/proc/self/status``).
+    Computed once per process (:func:`bpfimport._host.privileged`).
     """
     global _privileged
     if _privileged is None:
-        _privileged = os.geteuid() == 0 or _effective_caps() & ((1 << _CAP_BPF) | (1 << _CAP_SYS_ADMIN)) != 0
+        _privileged = _privileged_now()
     return _privileged
-
-
-def _effective_caps() -> int:
-    try:
-        with open("/proc/self/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"CapEff:"):
-                    return int(line.split()[1], 16)
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
 
 
 class Trust:
@@ -422,35 +364,38 @@ def _read_trusted(path: str, trusted: Trust | None) -> bytes | str:
 
 
 def read(path: str, source: bytes, module_name: str | None = None,
-         source_path: str | None = None, trusted: Trust | None = None) -> tuple[bytes, ModuleSpec] | None:
+         source_path: str | None = None, trusted: Trust | None = None) -> tuple[bytes, ObjectSpec] | None:
     """A trusted (object, spec) from the cache file at ``path``, or None (missing or not valid).
 
     ``trusted`` (see :func:`trust`) also refuses a file another user could have written.
     """
-    return _lookup(path, source, module_name, source_path, trusted)[0]
+    return lookup(path, source, module_name, source_path, trusted)[0]
 
 
-def _lookup(path: str, source: bytes, module_name: str | None, source_path: str | None,
-            trusted: Trust | None) -> tuple[tuple[bytes, ModuleSpec] | None, str | None]:
-    """:func:`read`'s answer, and why the file is distrusted (then it must not be replaced either)."""
+def lookup(path: str, source: bytes, module_name: str | None, source_path: str | None,
+            trusted: Trust | None) -> tuple[tuple[bytes, ObjectSpec] | None, str | None]:
+    """:func:`read`'s answer, and why the file is distrusted (then it must not be replaced either).
+
+    The loader uses this to decide whether it may write the file after compiling.
+    """
     try:
         data = _read_trusted(path, trusted)
     except OSError:
         return None, None
     if isinstance(data, str):
-        _verbose(f"not using {path}: {data}, and this process is privileged (root or CAP_BPF); "
+        verbose(f"not using {path}: {data}, and this process is privileged (root or CAP_BPF); "
                  "compiling in memory")
         return None, data
     return _checked(path, data, source, module_name, source_path), None
 
 
 def _checked(path: str, data: bytes, source: bytes, module_name: str | None,
-             source_path: str | None) -> tuple[bytes, ModuleSpec] | None:
+             source_path: str | None) -> tuple[bytes, ObjectSpec] | None:
     result = unpack(data, source, module_name, source_path)
     if isinstance(result, str):
-        _verbose(f"ignoring {path}: {result}")
+        verbose(f"ignoring {path}: {result}")
         return None
-    _verbose(f"{path} matches its source")
+    verbose(f"{path} matches its source")
     return result
 
 
@@ -534,7 +479,7 @@ def clean_stale_tmp(folder: str, now: float | None = None) -> list[str]:
         except OSError:  # gone already (another cleaner, or its writer finished)
             continue
     if removed:
-        _verbose(f"removed stale temporary files in {folder}: {', '.join(removed)}")
+        verbose(f"removed stale temporary files in {folder}: {', '.join(removed)}")
     return removed
 
 
@@ -556,137 +501,45 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
         except FileExistsError:
             continue  # another process made it first
         except OSError as exc:
-            _verbose(f"could not create {parent!r}: {exc!r}")
+            verbose(f"could not create {parent!r}: {exc!r}")
             return False
     try:
         write_atomic(path, data, mode)
     except OSError as exc:
-        _verbose(f"could not write {path!r}: {exc!r}")
+        verbose(f"could not write {path!r}: {exc!r}")
         return False
-    _verbose(f"wrote {path}")
+    verbose(f"wrote {path}")
     clean_stale_tmp(os.path.dirname(path) or ".")
     return True
 
 
-def check_source_path(path: str) -> None:
-    """Refuse a path that is not UTF-8 (``surrogateescape``d bytes) with a CompileError.
+def store(cached: str, obj: bytes, spec: ObjectSpec, source: bytes, source_path: str) -> bool:
+    """Write the cache file for a fresh compile (default options); False when it can't be written.
 
-    The object's debug info (BTF line info, which verifier errors quote)
-    records the path as UTF-8 text; such a path otherwise fails deep in the
-    compiler as an "internal compiler error".
+    The file gets the source's mode plus owner-write, as CPython gives ``.pyc`` files.
     """
     try:
-        os.path.abspath(path).encode("utf-8")
-    except UnicodeEncodeError:
-        from .errors import CompileError
-
-        raise CompileError(
-            f"the path {os.fsencode(path)!r} is not valid UTF-8, which the object's debug info needs",
-            path, hint="rename the file (or its folder) to a UTF-8 name") from None
-
-
-def compile_checked(source: bytes, source_path: str, module_name: str,
-                    options: CompileOptions) -> CompiledModule:
-    """``compile_source`` after :func:`check_source_path` (the command line uses it too)."""
-    check_source_path(source_path)
-    from .compiler import compile_source
-
-    return compile_source(source, source_path, module_name, options)
-
-
-# ---------------------------------------------------------------- the entry point
-
-
-class Entry:
-    """A module's object and spec, and where they came from.
-
-    A plain class, not a dataclass: creating a dataclass costs more at import
-    than this whole module does otherwise.
-    """
-
-    __slots__ = ("cached", "hit", "object", "spec", "written")
-
-    def __init__(
-        self, object: bytes, spec: ModuleSpec, cached: str, hit: bool, written: bool = False
-    ) -> None:
-        self.object = object
-        self.spec = spec
-        self.cached = cached  # the cache file's path (whether or not it exists)
-        self.hit = hit  # True: read from the cache; False: compiled now
-        self.written = written  # a fresh cache file was written
-
-    def __repr__(self) -> str:
-        return f"<Entry {self.cached!r} hit={self.hit} written={self.written}>"
-
-
-def load(
-    source_path: str,
-    module_name: str,
-    *,
-    source: bytes | None = None,
-    cached: str | None = None,
-    write_cache: bool | None = None,
-    force: bool = False,
-    options: CompileOptions | None = None,
-) -> Entry:
-    """The compiled object and spec for a ``.bpf.py`` file: from the cache, or compiled and cached.
-
-    ``write_cache`` None follows ``sys.dont_write_bytecode``; ``force`` ignores
-    a valid cache file (``compileall -f``).  Non-default ``options`` bypass the
-    cache entirely: it holds objects for the options an import uses.  Raises
-    the :class:`~bpfimport.CompileError` for the user's file when it does not
-    compile (and writes nothing then), OSError when the source can't be read.
-    """
-    if source is None:
-        source = read_source(source_path)
-    if cached is None:
-        cached = cache_path(source_path)
-    if options is not None:
-        compiled = compile_checked(source, source_path, module_name, options)
-        return Entry(compiled.object, compiled.spec, cached, hit=False)
-    trusted = trust(source_path)
-    distrust = trusted.folder_problem(os.path.dirname(cached)) if trusted else None
-    if distrust:
-        _verbose(f"not using or writing {cached}: {distrust}, and this process is "
-                 "privileged (root or CAP_BPF); compiling in memory")
-    elif not force:
-        found, distrust = _lookup(cached, source, module_name, source_path, trusted)
-        if found is not None:
-            return Entry(found[0], found[1], cached, hit=True)
-    compiled = compile_checked(source, source_path, module_name, CompileOptions())
-    written = False if distrust else _store(cached, compiled, source, source_path, write_cache)
-    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
-
-
-def _store(cached: str, compiled: CompiledModule, source: bytes, source_path: str,
-           write_cache: bool | None) -> bool:
-    """Write the cache file unless told not to (None: unless ``sys.dont_write_bytecode``)."""
-    if write_cache is None:
-        write_cache = not sys.dont_write_bytecode
-    if not write_cache:
-        _verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
-        return False
-    try:
-        mode = os.stat(source_path).st_mode | 0o200  # owner can rewrite it, as CPython does
+        mode = os.stat(source_path).st_mode | 0o200
     except OSError:
         mode = 0o666
-    data = pack(compiled.object, compiled.spec, source, DEFAULT_OPTIONS_KEY, source_path)
-    return write(cached, data, mode)
+    return write(cached, pack(obj, spec, source, DEFAULT_OPTIONS_KEY, source_path), mode)
 
 
 __all__ = [
     "CACHE_TAG",
-    "Entry",
     "TRAILER",
+    "SourceFileError",
+    "Trust",
     "cache_path",
-    "check_source_path",
-    "compile_checked",
-    "load",
+    "clean_stale_tmp",
+    "lookup",
     "pack",
     "privileged",
     "read",
+    "read_bytes",
     "read_source",
     "source_key",
+    "store",
     "toolchain",
     "trust",
     "unpack",

@@ -1,7 +1,10 @@
-"""Exception types shared by the compiler and the runtime.
+"""Every exception type bpfimport raises, in one place (``bpfimport.CompileError`` etc.).
 
-This module imports nothing heavy: the runtime raises these on a cache hit,
-when llvmlite must not be imported.
+The compiler, the cache and the runtime all raise these; how a kernel or
+libbpf failure becomes one (errno names, verifier logs with Python lines) is
+in :mod:`bpfimport.runtime.errors`, which defines no types of its own.  This
+module imports nothing heavy: the runtime raises these on a cache hit, when
+llvmlite must not be imported.
 """
 
 from __future__ import annotations
@@ -80,8 +83,23 @@ class VerifierError(BpfError):
         return self.message  # the complaint says it all; errno (EACCES) adds nothing
 
 
+class MapError(BpfError, TypeError):
+    """An operation the map's kind does not have (e.g. deleting from an ArrayMap).
+
+    It is a TypeError too, as for ``del`` on a tuple.
+    """
+
+
+class SourceFileError(OSError):
+    """A source path that is not a readable program: a FIFO, a device, a folder, too large.
+
+    An OSError, so callers that report unreadable files report these too;
+    ``strerror`` says what is wrong in words.
+    """
+
+
 class SetupError(RuntimeError):
     """Something bpfimport needs is missing from this machine; the message says what to install."""
 
 
-__all__ = ["BpfError", "CompileError", "SetupError", "VerifierError"]
+__all__ = ["BpfError", "CompileError", "MapError", "SetupError", "SourceFileError", "VerifierError"]

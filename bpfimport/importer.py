@@ -2,9 +2,16 @@
 
 A meta-path finder (:class:`BpfFinder`) turns ``NAME_bpf`` into ``NAME.bpf.py``
 on ``sys.path`` (or, for ``pkg.NAME_bpf``, on ``pkg.__path__``); a loader
-(:class:`BpfLoader`) gets the object and spec from :mod:`bpfimport.cache`
-(compiling on a miss) and lets the runtime bind them to a
-:class:`~bpfimport.runtime.module.BpfModule`.  The ``.bpf.py`` file is never
+(:class:`BpfLoader`) gets the object and spec through :func:`compile_or_read`
+and lets the runtime bind them to a
+:class:`~bpfimport.runtime.module.BpfModule`.
+
+The loader owns the flow, as CPython's ``SourceLoader.get_code`` does: read
+the cache file, validate it (:mod:`bpfimport.cache`, which knows only files),
+compile on a miss (:mod:`bpfimport.compiler`, which knows neither), write the
+new cache file.  The command line (``compile``, ``compileall``) and
+:func:`bpfimport.compile_file` go through the same functions, and
+:func:`module_name` is the one rule that names a module after its file.  The ``.bpf.py`` file is never
 executed, and importing touches no kernel: the runtime loads lazily.
 
 The finder sits just before CPython's ``PathFinder`` so a ``.bpf.py`` file wins
@@ -23,10 +30,15 @@ from types import ModuleType
 
 from . import cache
 from .errors import CompileError
+from .options import DEFAULT_OPTIONS
 
 TYPE_CHECKING = False  # typing costs milliseconds on the import path
 if TYPE_CHECKING:
     from importlib.abc import Traversable
+
+    from .compiler import CompiledModule
+    from .options import CompileOptions
+    from .spec import ObjectSpec
 
 SUFFIX = "_bpf"
 SOURCE_SUFFIX = ".bpf.py"
@@ -41,7 +53,12 @@ def source_name(fullname: str) -> str | None:
 
 
 def module_name(path: str) -> str:
-    """``dir/mytrace.bpf.py`` → ``mytrace_bpf``, the name that imports it."""
+    """``dir/mytrace.bpf.py`` → ``mytrace_bpf``: the name a file's module and object get.
+
+    The one rule (imports by path, ``compile``, ``compileall``): characters
+    that can't be in a Python name (``.``, ``-``) become ``_``, so
+    ``a-b.bpf.py`` is ``a_b_bpf``.
+    """
     base = os.path.basename(path)
     if base.endswith(SOURCE_SUFFIX):
         base = base[: -len(SOURCE_SUFFIX)]
@@ -81,7 +98,7 @@ class BpfLoader:
         """The source's bytes: never hangs on a FIFO nor reads a device without end."""
         if path == self.path:
             return cache.read_source(path)
-        return cache._read(path)
+        return cache.read_bytes(path)
 
     def get_source(self, fullname: str | None = None) -> str:
         """The ``.bpf.py`` text (for linecache, inspect and tracebacks)."""
@@ -91,6 +108,10 @@ class BpfLoader:
             return decode_source(self.get_data(self.path))
         except OSError as exc:
             raise ImportError(f"cannot read {self.path}", name=self.name, path=self.path) from exc
+
+    def writes_cache(self) -> bool:
+        """Whether a cache file may be written for this source (a plain file: yes)."""
+        return True
 
     def create_module(self, spec: ModuleSpec) -> ModuleType:
         from .runtime.module import BpfModule
@@ -111,8 +132,10 @@ class BpfLoader:
             why = exc.strerror or str(exc)
             raise ImportError(f"cannot import {self.name} from {self.path}: {why}",
                               name=self.name, path=self.path) from None
+        write_cache = None if self.writes_cache() else False
         try:
-            entry = cache.load(self.path, self.name, source=source, cached=cached)
+            entry = compile_or_read(self.path, self.name, source=source, cached=cached,
+                                    write_cache=write_cache)
         except CompileError as exc:
             # The user's error is in their file, not in the compiler: drop the
             # compiler's frames, as Python shows a SyntaxError without the parser's.
@@ -130,7 +153,127 @@ class BpfLoader:
         bind_module(module, entry.spec, entry.object)
 
 
-def load_file(path: str, name: str | None = None) -> ModuleType:
+# ---------------------------------------------------------------- the flow: read, validate, compile, write
+
+
+class Entry:
+    """A module's object and spec, and where they came from.
+
+    A plain class, not a dataclass: creating a dataclass costs more at import
+    than this whole module does otherwise.
+    """
+
+    __slots__ = ("cached", "hit", "object", "spec", "written")
+
+    def __init__(
+        self, object: bytes, spec: ObjectSpec, cached: str, hit: bool, written: bool = False
+    ) -> None:
+        self.object = object
+        self.spec = spec
+        self.cached = cached  # the cache file's path (whether or not it exists)
+        self.hit = hit  # True: read from the cache; False: compiled now
+        self.written = written  # a fresh cache file was written
+
+    def __repr__(self) -> str:
+        return f"<Entry {self.cached!r} hit={self.hit} written={self.written}>"
+
+
+def compile_or_read(
+    source_path: str,
+    module_name: str,
+    *,
+    source: bytes | None = None,
+    cached: str | None = None,
+    write_cache: bool | None = None,
+    force: bool = False,
+    options: CompileOptions | None = None,
+) -> Entry:
+    """The compiled object and spec for a ``.bpf.py`` file: read from its cache file, or compiled.
+
+    The flow of ``SourceLoader.get_code``: read the cache file and validate it
+    (and, in a privileged process, who could have written it); on a miss,
+    compile, then write the new cache file.  ``write_cache`` None follows
+    ``sys.dont_write_bytecode``; ``force`` ignores a valid cache file
+    (``compileall -f``).  Non-default ``options`` bypass the cache: it holds
+    objects for the options an import uses.  Raises the
+    :class:`~bpfimport.CompileError` for the user's file when it does not
+    compile (and writes nothing then), OSError when the source can't be read.
+    """
+    if source is None:
+        source = cache.read_source(source_path)
+    if cached is None:
+        cached = cache.cache_path(source_path)
+    if options is not None:
+        compiled = compile_checked(source, source_path, module_name, options)
+        return Entry(compiled.object, compiled.spec, cached, hit=False)
+    found, distrust = _read_cache(cached, source, source_path, module_name, force)
+    if found is not None:
+        return Entry(found[0], found[1], cached, hit=True)
+    compiled = compile_checked(source, source_path, module_name, DEFAULT_OPTIONS)
+    written = False if distrust else _write_cache(cached, compiled, source, source_path, write_cache)
+    return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
+
+
+def _read_cache(cached: str, source: bytes, source_path: str, module_name: str,
+                force: bool) -> tuple[tuple[bytes, ObjectSpec] | None, str | None]:
+    """A valid (object, spec) from the cache file, and why it must not be written (or None)."""
+    trusted = cache.trust(source_path)
+    distrust = trusted.folder_problem(os.path.dirname(cached)) if trusted else None
+    if distrust:
+        cache.verbose(f"not using or writing {cached}: {distrust}, and this process is "
+                      "privileged (root or CAP_BPF); compiling in memory")
+        return None, distrust
+    if force:
+        return None, None
+    return cache.lookup(cached, source, module_name, source_path, trusted)
+
+
+def _write_cache(cached: str, compiled: CompiledModule, source: bytes, source_path: str,
+                 write_cache: bool | None) -> bool:
+    """Write the cache file unless told not to (None: unless ``sys.dont_write_bytecode``)."""
+    if write_cache is None:
+        write_cache = not sys.dont_write_bytecode
+        if not write_cache:
+            cache.verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
+    if not write_cache:
+        return False
+    return cache.store(cached, compiled.object, compiled.spec, source, source_path)
+
+
+def check_source_path(path: str) -> None:
+    """Refuse a path that is not UTF-8 (``surrogateescape``d bytes) with a CompileError.
+
+    The object's debug info (BTF line info, which verifier errors quote)
+    records the path as UTF-8 text; such a path otherwise fails deep in the
+    compiler as an "internal compiler error".
+    """
+    try:
+        os.path.abspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise CompileError(
+            f"the path {os.fsencode(path)!r} is not valid UTF-8, which the object's debug info needs",
+            path, hint="rename the file (or its folder) to a UTF-8 name") from None
+
+
+def compile_checked(source: bytes, source_path: str, module_name: str,
+                    options: CompileOptions) -> CompiledModule:
+    """The compiler's ``compile_source`` after :func:`check_source_path` (the one way in)."""
+    check_source_path(source_path)
+    from . import compiler  # looked up on the package: tests count compiles by patching it
+
+    return compiler.compile_source(source, source_path, module_name, options)
+
+
+def compile_path(path: str, options: CompileOptions | None = None) -> CompiledModule:
+    """Read (refusing FIFOs, devices and huge files) and compile a ``.bpf.py`` file, no cache.
+
+    Named by :func:`module_name`; what ``python -m bpfimport compile`` and
+    :func:`bpfimport.compile_file` do.  Raises OSError when it can't be read.
+    """
+    return compile_checked(cache.read_source(path), path, module_name(path), options or DEFAULT_OPTIONS)
+
+
+def import_file(path: str, name: str | None = None) -> ModuleType:
     """Import a ``.bpf.py`` file by path, through the cache, as ``import`` would (``run`` uses it).
 
     The module is not put in ``sys.modules``; ``name`` defaults to
@@ -152,7 +295,8 @@ class BpfResourceLoader(BpfLoader):
     """Reads the source as a package resource: packages in zip files and zipapps.
 
     The cache file cannot be written into a zip, so such modules compile in
-    memory, or into ``sys.pycache_prefix`` when one is set.
+    memory, or into ``sys.pycache_prefix`` when one is set: the loader
+    refuses to write anywhere else rather than trying and failing.
     """
 
     def __init__(self, fullname: str, path: str, resource: Traversable) -> None:
@@ -163,6 +307,14 @@ class BpfResourceLoader(BpfLoader):
         if path == self.path:
             return self.resource.read_bytes()
         return super().get_data(path)
+
+    def writes_cache(self) -> bool:
+        """Only under ``sys.pycache_prefix``: the cache path beside the source is inside the zip."""
+        if sys.pycache_prefix is None:
+            cache.verbose(f"not writing a cache file for {self.path}: it is inside an archive "
+                          "(set PYTHONPYCACHEPREFIX to cache it)")
+            return False
+        return True
 
 
 def _resource_spec(fullname: str, filename: str) -> ModuleSpec | None:
@@ -250,4 +402,16 @@ def uninstall() -> None:
         sys.meta_path.remove(BpfFinder)
 
 
-__all__ = ["BpfFinder", "BpfLoader", "install", "load_file", "module_name", "source_name", "uninstall"]
+__all__ = [
+    "BpfFinder",
+    "BpfLoader",
+    "Entry",
+    "compile_checked",
+    "compile_or_read",
+    "compile_path",
+    "import_file",
+    "install",
+    "module_name",
+    "source_name",
+    "uninstall",
+]

@@ -34,6 +34,8 @@ from ctypes import (
 )
 from typing import Any, Final, Generic, TypeVar
 
+from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
+
 K = TypeVar("K")
 V = TypeVar("V")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -47,11 +49,6 @@ i8 = c_int8
 i16 = c_int16
 i32 = c_int32
 i64 = c_int64
-
-# Flags of m.update(key, value, flags), the kernel's values.
-BPF_ANY: Final = 0  # create or replace
-BPF_NOEXIST: Final = 1  # create only: a present key is left alone (the call returns -EEXIST)
-BPF_EXIST: Final = 2  # replace only: a missing key is not created (the call returns -ENOENT)
 
 # What an @xdp program returns.
 XDP_ABORTED: Final = 0

@@ -1,6 +1,6 @@
 """What a compiled module declares: plain data shared by the compiler and the runtime.
 
-The compiler produces a :class:`ModuleSpec` next to the object bytes; the cache
+The compiler produces an :class:`ObjectSpec` next to the object bytes; the cache
 stores both; the runtime builds live handles from it.  Nothing here touches the
 kernel or imports llvmlite, so a cache hit stays cheap.
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 TYPE_CHECKING = False  # typing itself costs ~4 ms to import, and this is on the cache-hit path
 if TYPE_CHECKING:
     from collections.abc import Iterator
-    from typing import Any
+    from typing import Any, Final
 
 SPEC_FORMAT = 1
 
@@ -105,7 +105,7 @@ class MapKind(_Record):
     # BPF_MAP_LOOKUP_BATCH/DELETE_BATCH for it (hash and array maps)
 
 
-# The names LANGUAGE.md gives, with the kernel's BPF_MAP_TYPE_* numbers.
+# The names bpfimport.lang gives (docs/language.md), with the kernel's BPF_MAP_TYPE_* numbers.
 MAP_KINDS: dict[str, MapKind] = {
     "HashMap": MapKind(1, batch=True),
     "ArrayMap": MapKind(2, array=True, batch=True),
@@ -122,6 +122,13 @@ MAP_KINDS: dict[str, MapKind] = {
     "RingBuffer": MapKind(27, keyless=True, events=True),
     "BloomFilterMap": MapKind(30, keyless=True),
 }
+
+
+# The kernel's map update flags: what bpfimport.lang exports, the compiler folds
+# and the runtime's Map.set()/push() pass.
+BPF_ANY: Final = 0  # create or replace
+BPF_NOEXIST: Final = 1  # create only: a present key is left alone (the call returns -EEXIST)
+BPF_EXIST: Final = 2  # replace only: a missing key is not created (the call returns -ENOENT)
 
 
 class FieldSpec(_Record):
@@ -159,7 +166,13 @@ class GlobalSpec(_Record):
     _defaults = {"initial": 0, "final": False, "lineno": 0}
 
 
-class ModuleSpec(_Record):
+class ObjectSpec(_Record):
+    """What one compiled object declares: programs, maps, structs, globals (``mod.__bpf_spec__``).
+
+    Named after the object it describes; ``importlib.machinery.ModuleSpec``
+    is the import system's own record, which the importer uses beside it.
+    """
+
     __slots__ = ("name", "filename", "license", "programs", "maps", "structs", "globals",
                  "format", "extra")
     _defaults = {"license": "GPL", "programs": (), "maps": (), "structs": (), "globals": (),
@@ -177,7 +190,7 @@ class ModuleSpec(_Record):
         return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
 
     @classmethod
-    def from_json(cls, text: str | bytes) -> ModuleSpec:
+    def from_json(cls, text: str | bytes) -> ObjectSpec:
         import json
 
         return cls.from_dict(json.loads(text))
@@ -189,7 +202,7 @@ class ModuleSpec(_Record):
         return marshal.dumps(self.to_dict())
 
     @classmethod
-    def from_bytes(cls, data: bytes) -> ModuleSpec:
+    def from_bytes(cls, data: bytes) -> ObjectSpec:
         import marshal
 
         raw = marshal.loads(data)
@@ -198,7 +211,7 @@ class ModuleSpec(_Record):
         return cls.from_dict(raw)
 
     @classmethod
-    def from_dict(cls, raw: dict) -> ModuleSpec:
+    def from_dict(cls, raw: dict) -> ObjectSpec:
         if raw.get("format") != SPEC_FORMAT:
             raise ValueError(f"spec format {raw.get('format')!r} is not {SPEC_FORMAT}")
         structs = tuple(
@@ -249,7 +262,7 @@ class CTypes:
     offsets are checked so a disagreement is an error, not silently wrong data.
     """
 
-    def __init__(self, spec: ModuleSpec) -> None:
+    def __init__(self, spec: ObjectSpec) -> None:
         import ctypes
 
         self._ctypes = ctypes

@@ -1,6 +1,6 @@
 """A reference model of bpfimport's integer semantics, and a generator of random expressions.
 
-The model is written from LANGUAGE.md §2 and docs/language.md, independently
+The model is written from docs/language.md ("Integer semantics"), independently
 of the compiler: fixed-width two's complement; a binary operation is computed
 in the wider operand's type (unsigned wins at equal width); an untyped literal
 takes the other operand's type when it fits; ``//`` and ``%`` floor like

@@ -9,7 +9,7 @@ small, checked splice, re-emitted by the compiler's backend:
   its ctx back), which the language has no spelling for;
 * ``bad_btf``: program parameters without names, BTF the kernel rejects.
 
-Each builder returns ``(object bytes, ModuleSpec)`` and is cached: each object
+Each builder returns ``(object bytes, ObjectSpec)`` and is cached: each object
 is compiled once per test session (a few milliseconds).
 """
 
@@ -25,10 +25,10 @@ from bpfimport.compiler.backend import emit_object
 from bpfimport.compiler.elf import Elf
 from bpfimport.options import DEFAULT_OPTIONS
 from bpfimport.runtime.module import BpfModule, bind_module
-from bpfimport.spec import ModuleSpec
+from bpfimport.spec import ObjectSpec
 from tests.conftest import PROGRAMS
 
-Built = tuple[bytes, ModuleSpec]
+Built = tuple[bytes, ObjectSpec]
 
 
 @functools.cache

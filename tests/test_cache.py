@@ -10,12 +10,13 @@ import pytest
 
 from bpfimport import CompileError, cache
 from bpfimport._version import __version__
-from bpfimport.spec import ModuleSpec, ProgramSpec
+from bpfimport.importer import compile_or_read
+from bpfimport.spec import ObjectSpec, ProgramSpec
 from tests import support
 from tests.conftest import need
 from tests.support import BROKEN_MESSAGE, TRIVIAL, CompileCounter, child
 
-SPEC = ModuleSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
+SPEC = ObjectSpec("m_bpf", "m.bpf.py", programs=(ProgramSpec("prog", "syscall", "syscall", 6),))
 SOURCE = TRIVIAL.encode()
 FAKE_ELF = b"\x7fELF\x02\x01\x01" + bytes(57) + b"fake object"  # the format tests need no real object
 
@@ -160,10 +161,10 @@ def src(tmp_path: Path) -> Path:
 
 
 def test_load_compiles_writes_then_hits(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
-    first = cache.load(str(src), "m_bpf")
+    first = compile_or_read(str(src), "m_bpf")
     assert (first.hit, first.written) == (False, True)
     assert Path(first.cached).is_file()
-    second = cache.load(str(src), "m_bpf")
+    second = compile_or_read(str(src), "m_bpf")
     assert second.hit and second.object == first.object and second.spec == first.spec
     assert len(compile_counter.calls) == 1
 
@@ -174,14 +175,14 @@ def test_a_moved_tree_recompiles(tmp_path: Path, compile_counter: CompileCounter
     old = tmp_path / "old"
     old.mkdir()
     (old / "m.bpf.py").write_text(TRIVIAL)
-    assert not cache.load(str(old / "m.bpf.py"), "m_bpf").hit
-    assert cache.load(str(old / "m.bpf.py"), "m_bpf").hit
+    assert not compile_or_read(str(old / "m.bpf.py"), "m_bpf").hit
+    assert compile_or_read(str(old / "m.bpf.py"), "m_bpf").hit
     new = tmp_path / "new"
     old.rename(new)
-    moved = cache.load(str(new / "m.bpf.py"), "m_bpf")
+    moved = compile_or_read(str(new / "m.bpf.py"), "m_bpf")
     assert not moved.hit and moved.written
     assert compile_counter.calls[-1][0] == str(new / "m.bpf.py")
-    assert cache.load(str(new / "m.bpf.py"), "m_bpf").hit
+    assert compile_or_read(str(new / "m.bpf.py"), "m_bpf").hit
     assert len(compile_counter.calls) == 2
 
 
@@ -190,49 +191,49 @@ def test_load_under_dont_write_bytecode_writes_nothing_but_reads(
 ) -> None:
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     monkeypatch.setattr(sys, "pycache_prefix", None)
-    entry = cache.load(str(src), "m_bpf")
+    entry = compile_or_read(str(src), "m_bpf")
     assert not entry.hit and not entry.written
     assert not (src.parent / "__pycache__").exists()
     # a cache prefilled by someone else (compileall) is still used
-    assert cache.load(str(src), "m_bpf", write_cache=True).written
-    assert cache.load(str(src), "m_bpf").hit
+    assert compile_or_read(str(src), "m_bpf", write_cache=True).written
+    assert compile_or_read(str(src), "m_bpf").hit
     assert len(compile_counter.calls) == 2
 
 
 def test_force_recompiles(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
-    cache.load(str(src), "m_bpf")
-    assert not cache.load(str(src), "m_bpf", force=True).hit
+    compile_or_read(str(src), "m_bpf")
+    assert not compile_or_read(str(src), "m_bpf", force=True).hit
     assert len(compile_counter.calls) == 2
 
 
 def test_a_corrupt_cache_file_is_recompiled_and_replaced(
     src: Path, compile_counter: CompileCounter, writable_cache: None
 ) -> None:
-    cached = Path(cache.load(str(src), "m_bpf").cached)
+    cached = Path(compile_or_read(str(src), "m_bpf").cached)
     good = cached.read_bytes()
     cached.write_bytes(good[: len(good) // 2])
-    entry = cache.load(str(src), "m_bpf")
+    entry = compile_or_read(str(src), "m_bpf")
     assert not entry.hit and entry.written
     assert cached.read_bytes() == good
 
 
 def test_a_failed_compile_writes_nothing(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
-    cached = Path(cache.load(str(src), "m_bpf").cached)
+    cached = Path(compile_or_read(str(src), "m_bpf").cached)
     before = cached.read_bytes()
     src.write_text(TRIVIAL + "\nSYNTAX_ERROR\n")
     with pytest.raises(CompileError, match=BROKEN_MESSAGE) as info:
-        cache.load(str(src), "m_bpf")
+        compile_or_read(str(src), "m_bpf")
     assert info.value.filename == str(src) and info.value.lineno == TRIVIAL.count("\n") + 2
     assert cached.read_bytes() == before  # the old (now stale) file is untouched, never trusted
     assert sorted(os.listdir(cached.parent)) == [cached.name]
     with pytest.raises(CompileError):
-        cache.load(str(src), "m_bpf")  # still an error, not a stale hit
+        compile_or_read(str(src), "m_bpf")  # still an error, not a stale hit
 
 
 def test_non_default_options_bypass_the_cache(src: Path, compile_counter: CompileCounter, writable_cache: None) -> None:
     from bpfimport.compiler import CompileOptions
 
-    entry = cache.load(str(src), "m_bpf", options=CompileOptions(cpu="v1"))
+    entry = compile_or_read(str(src), "m_bpf", options=CompileOptions(cpu="v1"))
     assert not entry.hit and not entry.written
     assert not Path(entry.cached).exists()
 
@@ -245,7 +246,7 @@ def real_cached(tmp_path: Path, writable_cache: None) -> Path:
     """A cache file written for TRIVIAL by the real compiler."""
     src = tmp_path / "trivial.bpf.py"
     src.write_text(TRIVIAL)
-    entry = cache.load(str(src), "trivial_bpf")
+    entry = compile_or_read(str(src), "trivial_bpf")
     assert entry.written
     return Path(entry.cached)
 

@@ -260,11 +260,11 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
 
 def test_struct_classes_print_their_fields() -> None:
     """run prints events and map values with repr(): fields, not `<x_bpf.Pair object at 0x…>`."""
-    from bpfimport.spec import CTypes, FieldSpec, ModuleSpec, StructSpec
+    from bpfimport.spec import CTypes, FieldSpec, ObjectSpec, StructSpec
 
     pair = StructSpec("Pair", 12, 4, (FieldSpec("lo", "u32", 0), FieldSpec("hi", "u16[2]", 4),
                                       FieldSpec("tag", "char[4]", 8)))
-    Pair = CTypes(ModuleSpec(name="x_bpf", filename="x.bpf.py", structs=(pair,))).structs["Pair"]
+    Pair = CTypes(ObjectSpec(name="x_bpf", filename="x.bpf.py", structs=(pair,))).structs["Pair"]
     assert repr(Pair(1, (2, 3), b"ab")) == "Pair(lo=1, hi=[2, 3], tag=b'ab')"
 
 

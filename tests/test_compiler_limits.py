@@ -30,9 +30,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # mallinfo2) and of the resident set (/proc/self/statm).
 _GROWTH = """
 import ctypes, gc, json, os, sys
-from bpfimport.compiler import backend as B, compile_file
+from bpfimport.compiler import backend as B
+from bpfimport.importer import compile_path
 impl = B.backend(sys.argv[1])
-ir = compile_file(sys.argv[2]).ir
+ir = compile_path(sys.argv[2]).ir
 class MallInfo2(ctypes.Structure):
     _fields_ = [(n, ctypes.c_size_t) for n in
                 "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split()]

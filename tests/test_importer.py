@@ -22,7 +22,7 @@ import pytest
 
 import bpfimport
 from bpfimport import CompileError, cache
-from bpfimport.importer import BpfFinder, BpfLoader, module_name, source_name
+from bpfimport.importer import BpfFinder, BpfLoader, compile_or_read, module_name, source_name
 from tests import support
 from tests.conftest import need
 from tests.support import BROKEN, BROKEN_LINE, TRIVIAL, CompileCounter, child, is_bpf_object
@@ -161,7 +161,7 @@ def test_dont_write_bytecode_compiles_in_memory_but_reads_a_cache(
     monkeypatch.setattr(sys, "dont_write_bytecode", True)
     mod = importlib.import_module("dw_bpf")
     assert not os.path.exists(mod.__cached__)  # __cached__ is where it would be, as for .pyc
-    cache.load(str(src), "dw_bpf", write_cache=True)  # prefilled (compileall)
+    compile_or_read(str(src), "dw_bpf", write_cache=True)  # prefilled (compileall)
     del sys.modules["dw_bpf"]
     importlib.import_module("dw_bpf")
     assert len(compile_counter.calls) == 2  # the import after prefilling was a hit

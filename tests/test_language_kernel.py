@@ -1,4 +1,4 @@
-"""The language of LANGUAGE.md §2–§4, run in the kernel: each program writes what it computed."""
+"""The language of docs/language.md, run in the kernel: each program writes what it computed."""
 
 from __future__ import annotations
 
@@ -131,11 +131,11 @@ def test_every_decorator_makes_its_section(tmp_path):
 
 def test_object_loads_with_bpftool_style_libbpf(kernel, tmp_path):
     """The object is standard: libbpf opens it as a file with no bpfimport code involved."""
-    from bpfimport.compiler import compile_file
+    from bpfimport.importer import compile_path
 
     src = PROGRAMS / "lang_features.bpf.py"
     obj = tmp_path / "lang.o"
-    obj.write_bytes(compile_file(str(src)).object)
+    obj.write_bytes(compile_path(str(src)).object)
     code = f"""
 import ctypes
 lib = ctypes.CDLL("libbpf.so.1")
@@ -157,14 +157,15 @@ raise SystemExit(rc)
 def test_line_info_follows_the_debug_option(tmp_path):
     """BTF line info carries the Python source lines; debug=False leaves them out."""
     from bpfimport import btf
-    from bpfimport.compiler import CompileOptions, compile_file
+    from bpfimport.compiler import CompileOptions
     from bpfimport.compiler.elf import Elf
+    from bpfimport.importer import compile_path
 
     src = PROGRAMS / "exact_count.bpf.py"
     marker = "calls[0] += 1"
     lineno = next(i for i, x in enumerate(src.read_text().splitlines(), 1) if marker in x)
-    with_lines = compile_file(str(src)).object
-    without = compile_file(str(src), options=CompileOptions(debug=False)).object
+    with_lines = compile_path(str(src)).object
+    without = compile_path(str(src), options=CompileOptions(debug=False)).object
     ext = btf.read_object(with_lines).ext
     lines = [li for recs in ext.line_info.values() for li in recs]
     assert any(marker in li.text and li.line == lineno and li.file == str(src) for li in lines), lines

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from bpfimport.compiler import backend as B
-from bpfimport.compiler import compile_file, llvmffi
+from bpfimport.compiler import llvmffi
+from bpfimport.importer import compile_path
 from tests.conftest import ROOT
 
 EXAMPLES = sorted(ROOT.glob("examples/*.bpf.py")) + sorted(ROOT.glob("examples/seed/*.bpf.py"))
@@ -83,7 +84,7 @@ def test_an_unchecked_llvmlite_version_goes_through_llvmlite_binding(monkeypatch
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
 def test_examples_compile_to_the_same_bytes_both_ways(path: Path, impls: tuple) -> None:
     fast, binding = impls
-    ir = compile_file(str(path)).ir
+    ir = compile_path(str(path)).ir
     for cpu, opt in (("v3", 2), ("v2", 0), ("v4", 3)):
         obj = B.emit_object(ir, cpu, opt, fast)
         assert obj[:4] == b"\x7fELF"
@@ -95,7 +96,7 @@ def test_same_bytes_as_llvmlites_plain_recipe_in_the_global_context(impls: tuple
     """What the backend did before llvmffi: parse_assembly into llvmlite's global context."""
     import llvmlite.binding as llvm
 
-    ir = compile_file(str(ROOT / "examples" / "syscount.bpf.py")).ir
+    ir = compile_path(str(ROOT / "examples" / "syscount.bpf.py")).ir
     module = llvm.parse_assembly(ir)
     module.verify()
     machine = llvm.Target.from_triple(B.TRIPLE).create_target_machine(
@@ -138,7 +139,7 @@ def resident_kib() -> int:
 
 def test_many_compiles_do_not_grow_memory(impls: tuple) -> None:
     """Each compile disposes of what it created, its context included."""
-    ir = compile_file(str(ROOT / "examples" / "syscount.bpf.py")).ir
+    ir = compile_path(str(ROOT / "examples" / "syscount.bpf.py")).ir
     for _ in range(20):
         B.emit_object(ir, "v3", 2, impls[0])
     before = resident_kib()

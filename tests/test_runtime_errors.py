@@ -105,10 +105,10 @@ def test_unprivileged_load_says_root_or_cap_bpf(kernel: None) -> None:
          "setpriv(1) is needed")
     data, spec = RO.main()  # built here: the child may not write llvmlite's caches
     r = _run("""
-        from bpfimport.spec import ModuleSpec
+        from bpfimport.spec import ObjectSpec
         from bpfimport.runtime.module import BpfModule, bind_module
         spec_json, obj_hex = sys.stdin.read().split("\\n")
-        spec = ModuleSpec.from_json(spec_json)
+        spec = ObjectSpec.from_json(spec_json)
         m = BpfModule(spec.name)
         bind_module(m, spec, bytes.fromhex(obj_hex))
         try:

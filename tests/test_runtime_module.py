@@ -47,8 +47,8 @@ def test_binding_touches_neither_libbpf_nor_ctypes_classes() -> None:
     script = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r})
-        from bpfimport.spec import ModuleSpec
-        spec = ModuleSpec.from_json(sys.stdin.read())
+        from bpfimport.spec import ObjectSpec
+        spec = ObjectSpec.from_json(sys.stdin.read())
         t = time.perf_counter()
         from bpfimport.runtime.module import BpfModule, bind_module
         t1 = time.perf_counter()

@@ -1,4 +1,4 @@
-"""pythonbpf programs compile unchanged (LANGUAGE.md §3) and behave the same in the kernel."""
+"""pythonbpf programs compile unchanged (docs/language.md, "pythonbpf programs") and behave the same in the kernel."""
 
 from __future__ import annotations
 

@@ -126,23 +126,17 @@ class _Binding:
 def _fast_lib() -> Any:
     """:class:`.llvmffi.Lib` on the installed llvmlite's library, or None when it is not one
     of the verified versions (or the library is missing, or lacks a function)."""
-    from ..cache import _llvmlite_version_file  # finds llvmlite's folder without importing it
+    from .._host import installed  # finds llvmlite's folder without importing it
 
-    found = _llvmlite_version_file()
+    found = installed()
     if found is None:
         return None
-    folder, version_file = found
-    version = ""
-    for line in version_file.decode("utf-8", "replace").splitlines():
-        if line.startswith("version_version"):
-            version = line.partition("=")[2].strip().strip("'\"")
-            break
     from . import llvmffi
 
-    if not version.startswith(llvmffi.VERIFIED):
+    if not found.version.startswith(llvmffi.VERIFIED):
         return None
     try:
-        return llvmffi.Lib(os.path.join(folder, "binding", "libllvmlite.so"), version)
+        return llvmffi.Lib(found.library(), found.version)
     except (OSError, AttributeError):
         return None
 

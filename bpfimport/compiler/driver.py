@@ -13,10 +13,10 @@ import warnings
 
 from ..errors import CompileError, SetupError
 from ..options import CompileOptions
-from ..spec import FieldSpec, GlobalSpec, MapSpec, ModuleSpec, ProgramSpec, StructSpec
-from . import CompiledModule
+from ..spec import FieldSpec, GlobalSpec, MapSpec, ObjectSpec, ProgramSpec, StructSpec
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
+from .compiled import CompiledModule
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
 from .frontend.model import MapDecl, Source
@@ -25,7 +25,7 @@ from .tables import STACK_HINT, STACK_LIMIT
 BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
 
 
-def compile_source(source: str | bytes, filename: str, module_name: str | None,
+def compile_source(source: str | bytes, filename: str, module_name: str,
                    options: CompileOptions) -> CompiledModule:
     if isinstance(source, bytes):
         try:
@@ -35,7 +35,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str | None,
     else:
         text = source
     src = Source(filename, text)
-    name = module_name or _module_name(filename)
+    name = module_name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # SyntaxWarnings are Python's to give, not the compiler's
@@ -74,14 +74,6 @@ def _current_node(codegen: ModuleCodegen | None) -> ast.AST | None:
     return getattr(fc, "node", None)
 
 
-def _module_name(filename: str) -> str:
-    base = os.path.basename(filename)
-    for suffix in (".bpf.py", ".py"):
-        if base.endswith(suffix):
-            return base[: -len(suffix)] + ("_bpf" if suffix == ".bpf.py" else "")
-    return base
-
-
 def check_stack(obj: bytes, model: ModuleModel) -> None:
     """LLVM was told not to stop at 512 bytes (it would exit the process): check here."""
     for name, depth in deepest_stack(obj).items():
@@ -102,7 +94,7 @@ def map_value_spec(m: MapDecl) -> str | None:
     return None
 
 
-def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
+def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
     elf = Elf(obj)
     offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
     programs = tuple(
@@ -124,5 +116,5 @@ def build_spec(model: ModuleModel, obj: bytes) -> ModuleSpec:
                    g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
         for g in model.globals.values()
     )
-    return ModuleSpec(model.module_name, os.path.abspath(model.source.filename),
+    return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),
                       model.license or DEFAULT_LICENSE, programs, maps, structs, globals_)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # the map update flags, defined once
+
 # ---------------------------------------------------------------- BPF helpers
 # Numbers from include/uapi/linux/bpf.h (___BPF_FUNC_MAPPER order).
 
@@ -39,10 +41,6 @@ STACK_LIMIT = 512
 STACK_HINT = ("keep large structs in a map (e.g. a PerCpuArrayMap with one entry) "
               "and work on the map value")
 
-# map update flags
-BPF_ANY = 0
-BPF_NOEXIST = 1
-BPF_EXIST = 2
 
 # ---------------------------------------------------------------- programs
 
@@ -94,6 +92,11 @@ CTYPES_MODULE = "ctypes"
 TYPING_MODULES = {"typing", "typing_extensions"}
 IGNORED_IMPORTS = {"__future__"}
 
+
+def importable(module: str) -> bool:
+    """Whether BPF code may name ``module``: the one import whitelist (imports and attributes)."""
+    return module in LANG_MODULES or module == CTYPES_MODULE or module in TYPING_MODULES
+
 # Named constants of bpfimport.lang (the kernel's values), folded at compile time.
 LANG_CONSTANTS: dict[str, int] = {
     "BPF_ANY": BPF_ANY, "BPF_NOEXIST": BPF_NOEXIST, "BPF_EXIST": BPF_EXIST,
@@ -101,23 +104,34 @@ LANG_CONSTANTS: dict[str, int] = {
     "TC_ACT_UNSPEC": -1, "TC_ACT_OK": 0, "TC_ACT_SHOT": 2, "TC_ACT_PIPE": 3, "TC_ACT_REDIRECT": 7,
 }
 
-# Every name bpfimport.lang exports (tests/test_compile_errors.py keeps this in step with
-# lang.__all__); a copy, so compiling never imports lang and, through it, typing and ctypes.
-LANG_NAMES = frozenset({
-    "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
-    "TC_ACT_UNSPEC", "TC_ACT_OK", "TC_ACT_SHOT", "TC_ACT_PIPE", "TC_ACT_REDIRECT",
-    "ArrayMap", "BPF_ANY", "BPF_EXIST", "BPF_NOEXIST", "BloomFilterMap", "Final", "HashMap",
-    "LpmTrieMap", "LruHashMap", "LruPerCpuHashMap", "NotInKernelError", "PerCpuArrayMap",
-    "PerCpuHashMap", "PerfEventArray", "ProgArray", "QueueMap", "RingBuffer", "StackMap",
-    "StackTraceMap", "bpf", "bpfglobal", "c_bool", "c_char", "c_int16", "c_int32", "c_int64",
-    "c_int8", "c_uint16", "c_uint32", "c_uint64", "c_uint8", "c_void_p", "cgroup_skb", "comm",
-    "compile", "deref", "fentry", "fexit", "get_current_cgroup_id", "get_stack", "get_stackid",
-    "gid", "i16", "i32", "i64", "i8", "kprobe", "kretprobe", "ktime", "log2", "lsm", "map",
-    "perf_event", "pid", "probe_read", "probe_read_kernel", "probe_read_str",
-    "probe_read_user", "probe_read_user_str", "random", "raw_tracepoint", "section",
-    "smp_processor_id", "socket_filter", "struct", "syscall", "tc", "tgid", "tid",
-    "tracepoint", "u16", "u32", "u64", "u8", "uid", "uprobe", "uretprobe", "xdp",
-})
+
+
+def _lang_names() -> frozenset[str]:
+    """Every name ``bpfimport.lang`` exports: its ``__all__``, the one list of them.
+
+    Read from lang.py's text rather than imported: importing lang costs
+    ~10 ms (typing, ctypes) that compiling does not otherwise pay.
+    """
+    import sys
+
+    lang = sys.modules.get("bpfimport.lang")
+    if lang is None:
+        import os
+
+        try:
+            with open(os.path.join(os.path.dirname(os.path.dirname(__file__)), "lang.py"),
+                      encoding="utf-8") as f:
+                text = f.read()
+            start = text.index("\n__all__ = [") + len("\n__all__ = ")
+            import ast
+
+            return frozenset(ast.literal_eval(text[start : text.index("]", start) + 1]))
+        except (OSError, ValueError, SyntaxError):  # not a plain file (a zip): import it after all
+            from .. import lang
+    return frozenset(lang.__all__)
+
+
+LANG_NAMES = _lang_names()
 
 # Names a module's handles use; programs, maps and globals may not take them.
 RESERVED_NAMES = {"load", "close", "loaded"}

@@ -1,6 +1,6 @@
 """Python values ↔ the bytes the kernel stores, one codec per spec type string.
 
-Maps and globals move raw bytes; a codec turns them into what LANGUAGE.md §5
+Maps and globals move raw bytes; a codec turns them into what docs/runtime.md
 promises: integers ↔ ``int``, ``char[N]`` → ``bytes``, structs ↔ the module's
 ctypes class, other arrays ↔ lists.  Codecs also decode many values at once
 from one buffer (``decode_many``), which is what makes batched map reads fast:
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from ..spec import ModuleSpec
+    from ..spec import ObjectSpec
 
 _INT_FORMATS = {
     (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
@@ -284,7 +284,7 @@ def _layout(cls: type) -> list[tuple[str, int, int]]:
 class TypeSystem:
     """One module's codecs and ctypes classes, created on demand and cached."""
 
-    def __init__(self, spec: ModuleSpec) -> None:
+    def __init__(self, spec: ObjectSpec) -> None:
         self.spec = spec
         self._ctypes: CTypes | None = None
         self._codecs: dict[str, Codec] = {}

@@ -1,8 +1,9 @@
 """Turn what the kernel and libbpf say into errors a Python programmer can act on.
 
 The raw material is an errno, libbpf's captured log and, for program loads,
-the verifier log.  Each function here returns (never raises) an exception, so
-call sites read ``raise load_error(...)``.
+the verifier log.  Each function here returns (never raises) an exception of
+a type from :mod:`bpfimport.errors` (the one place they are defined), so call
+sites read ``raise load_error(...)``.
 """
 
 from __future__ import annotations
@@ -26,18 +27,10 @@ _TRACING_TYPES = {"tracing", "lsm", "ext", "struct_ops"}
 
 
 def _has_privilege() -> bool:
-    """Root, or CAP_BPF / CAP_SYS_ADMIN in the effective set."""
-    if os.geteuid() == 0:
-        return True
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("CapEff:"):
-                    caps = int(line.split()[1], 16)
-                    return bool(caps & ((1 << 39) | (1 << 21)))  # CAP_BPF, CAP_SYS_ADMIN
-    except OSError:
-        pass
-    return False
+    """Root, or CAP_BPF / CAP_SYS_ADMIN in the effective set (asked afresh at each error)."""
+    from .._host import privileged
+
+    return privileged()
 
 
 def privilege_error(what: str, err: int, libbpf_log: str = "") -> BpfError:

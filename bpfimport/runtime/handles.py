@@ -34,12 +34,12 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from ..spec import GlobalSpec, MapSpec, ModuleSpec, ProgramSpec
+    from ..spec import GlobalSpec, MapSpec, ObjectSpec, ProgramSpec
     from .codec import TypeSystem
     from .link import Link
 
 
-def make_handles(spec: ModuleSpec, data: bytes) -> dict[str, Any]:
+def make_handles(spec: ObjectSpec, data: bytes) -> dict[str, Any]:
     """One BpfObject (no libbpf, no kernel yet) and a handle per program, map and global."""
     obj = BpfObject(data, spec, spec.name)
     ns: dict[str, Any] = {"__bpf_object__": obj}
@@ -134,7 +134,7 @@ class BpfObject:
     object name libbpf uses (it prefixes the global-data map names).
     """
 
-    def __init__(self, data: bytes, spec: ModuleSpec, name: str) -> None:
+    def __init__(self, data: bytes, spec: ObjectSpec, name: str) -> None:
         self.data = data
         self.spec = spec
         self.name = name
@@ -260,7 +260,7 @@ class Map:
 
     @property
     def kind(self) -> str:
-        """The map kind as LANGUAGE.md spells it (``HashMap``, ``ArrayMap``, ...)."""
+        """The map kind as bpfimport.lang spells it (``HashMap``, ``ArrayMap``, ...)."""
         return self.spec.kind
 
     @property
@@ -322,7 +322,7 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
 
 @cold_half_in("globals", "type codec")
 class Global:
-    """A module-level BPF global: ``.value`` reads and writes it (LANGUAGE.md §5, pinned)."""
+    """A module-level BPF global: ``.value`` reads and writes it (docs/runtime.md, "Globals")."""
 
     __slots__ = ("_obj", "spec", "_codec")
 

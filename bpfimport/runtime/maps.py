@@ -1,4 +1,4 @@
-"""Map handles: BPF maps as Python dicts (LANGUAGE.md §5, pinned protocol).
+"""Map handles: BPF maps as Python dicts (docs/runtime.md, "Maps").
 
 ``m[k]`` raises KeyError when missing, ``m.get(k)`` gives None, ``m[k] = v``,
 ``del m[k]``, ``k in m``, ``len(m)``, ``keys() values() items()``, ``clear()``
@@ -25,7 +25,8 @@ import errno as E
 import gc
 from collections import deque
 
-from ..errors import BpfError
+from ..errors import BpfError, MapError
+from ..spec import BPF_ANY
 from ._lazy import ctypes
 from .codec import ArrayCodec
 from .handles import (
@@ -44,18 +45,10 @@ if TYPE_CHECKING:
 
     from .codec import Codec
 
-BPF_ANY = 0
 _BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
 _BATCH_MIN = 256
 _NO_BATCH = (E.EINVAL, E.ENOTSUP, E.EOPNOTSUPP, 524, E.ENOSYS)
 _MISSING = object()
-
-
-class MapError(BpfError, TypeError):
-    """An operation the map's kind does not have (e.g. deleting from an ArrayMap).
-
-    It is a TypeError too, as for ``del`` on a tuple.
-    """
 
 
 def _round8(n: int) -> int:

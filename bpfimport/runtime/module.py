@@ -17,7 +17,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..spec import ModuleSpec
+    from ..spec import ObjectSpec
     from .handles import BpfObject
 
 _MAKING_HANDLES = RLock()  # two threads' first uses must not make two objects
@@ -32,7 +32,7 @@ class BpfModule(types.ModuleType):
     """
 
     __bpf_object__: BpfObject
-    __bpf_spec__: ModuleSpec
+    __bpf_spec__: ObjectSpec
 
     def load(self) -> BpfModule:
         """Load the object into the kernel now (verifier errors surface here)."""
@@ -79,7 +79,7 @@ class BpfModule(types.ModuleType):
         return sorted(names)
 
 
-def bind_module(module: BpfModule, spec: ModuleSpec, data: bytes) -> None:
+def bind_module(module: BpfModule, spec: ObjectSpec, data: bytes) -> None:
     """Make ``module`` the module of ``spec``: programs, maps and globals become handles on
     first use, structs ctypes classes; ``__bpf_object__`` is the BpfObject.
 
@@ -103,7 +103,7 @@ def bind_module(module: BpfModule, spec: ModuleSpec, data: bytes) -> None:
                                    for x in group)
 
 
-def _declared_names(spec: ModuleSpec) -> list[str]:
+def _declared_names(spec: ObjectSpec) -> list[str]:
     """The module attributes ``spec`` gives: handles, and struct classes once built."""
     return [d.name for group in (spec.programs, spec.maps, spec.globals, spec.structs)
             for d in group]

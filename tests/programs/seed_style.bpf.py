@@ -1,4 +1,4 @@
-# Written the way pythonbpf programs are: every spelling of LANGUAGE.md §3.
+# Written the way pythonbpf programs are: every spelling of docs/language.md, "pythonbpf programs".
 from ctypes import c_int32, c_int64, c_uint32, c_uint64, c_void_p
 
 from pythonbpf import bpf, bpfglobal, compile, map, section, struct

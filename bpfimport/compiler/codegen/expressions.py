@@ -1,6 +1,6 @@
 """Expressions: names, literals, operators, comparisons, attributes and subscripts.
 
-Integer semantics (LANGUAGE.md §2): fixed-width two's complement.  A binary
+Integer semantics (docs/language.md): fixed-width two's complement.  A binary
 operation takes the wider operand's type (at equal width, unsigned wins, as
 in C); an untyped literal takes the other operand's type when it fits.
 ``//`` and ``%`` floor like Python for signed operands and are lowered to

@@ -26,7 +26,7 @@ DEFAULT_LICENSE = "GPL"
 
 
 class ModuleCodegen:
-    def __init__(self, model: ModuleModel, line_info: bool = True, cpu: str = "v3") -> None:
+    def __init__(self, model: ModuleModel, line_info: bool, cpu: str) -> None:
         self.model = model
         self.line_info = line_info  # DILocations on instructions: .BTF.ext line info
         # atomic or/and/xor arrived with ISA v3; LLVM exits on them for older CPUs

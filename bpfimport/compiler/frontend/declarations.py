@@ -13,11 +13,11 @@ from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
     IGNORED_IMPORTS,
-    LANG_MODULES,
     LANG_NAMES,
     PROGRAM_KINDS,
     RESERVED_NAMES,
     TYPING_MODULES,
+    importable,
 )
 from ..types import (
     CHAR,
@@ -116,9 +116,7 @@ class _Declarations:
         return name in LANG_NAMES or name in CTYPES_NAMES or name in ("BPF", "trace_pipe", "trace_fields")
 
     def check_module(self, stmt: ast.stmt, module: str) -> None:
-        ok = (module in LANG_MODULES or module == CTYPES_MODULE or module in TYPING_MODULES
-              or module in IGNORED_IMPORTS)
-        if not ok:
+        if not (importable(module) or module in IGNORED_IMPORTS):
             raise self.err(stmt, f"'import {module}' is not allowed in a .bpf.py file",
                            "BPF code can use bpfimport.lang, ctypes and typing.Final; " + USER_SPACE_HINT)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from ..tables import LANG_CONSTANTS
+from ..tables import LANG_CONSTANTS, importable
 from ..types import (
     CHAR,
     SCALAR_NAMES,
@@ -39,7 +39,7 @@ def builtin_name(model: ModuleModel, node: ast.expr) -> str | None:
         if module is None:
             return None
         full = module + ("." + rest if rest else "")
-        if full in ("ctypes", "typing", "typing_extensions") or full.startswith(("bpfimport", "pythonbpf")):
+        if importable(full):
             return node.attr
     return None
 

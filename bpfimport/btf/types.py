@@ -9,10 +9,14 @@ never the whole graph.  A type's ``name`` is ``""`` when it is anonymous.
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
-if TYPE_CHECKING:
-    from .reader import Spec
+
+class Spec(Protocol):
+    """What a type needs of the spec it came from (:class:`.reader.Spec` is one): the
+    types it refers to, by id.  A protocol, so this module does not import the reader."""
+
+    def type_by_id(self, type_id: int) -> Type: ...
 
 
 class Kind(enum.IntEnum):

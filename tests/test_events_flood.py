@@ -296,3 +296,31 @@ def test_run_stops_on_every_ctrl_c_under_a_flood(kernel, hammer, tmp_path):
         outcomes.append((proc.returncode, "Traceback" in tail or "Exception ignored" in tail, tail))
     print("exit status, traceback:", [o[:2] for o in outcomes])
     assert [o[:2] for o in outcomes] == [(0, False)] * 10, [o[2] for o in outcomes if o[:2] != (0, False)]
+
+
+def test_close_from_another_thread_while_poll_waits_and_floods(flood, hammer):
+    """close() never frees the buffer under a poll: the poll returns, then the buffer is freed."""
+    import threading
+
+    results: list[object] = []
+
+    def poller() -> None:
+        try:
+            results.append(flood.ring.poll(lambda e: None, timeout_ms=-1))
+        except BaseException as e:  # noqa: BLE001 - recorded for the assert
+            results.append(e)
+
+    fds = _fds()
+    for attach in (False, True):  # a poll waiting for events, then one in a flood
+        flood.load()
+        link = flood.ring_flood.attach() if attach else None
+        thread = threading.Thread(target=poller)
+        thread.start()
+        time.sleep(0.2)
+        flood.close()
+        thread.join(2)
+        assert not thread.is_alive(), "poll() kept running after close()"
+        assert link is None or not flood.__bpf_object__.links
+    print("poll() results after close():", results)
+    assert all(isinstance(r, int) for r in results), results
+    assert _fds() <= fds  # the buffers were freed by the polls that held them

@@ -289,11 +289,14 @@ class EventReader:
     def _leave(self) -> None:
         task = _Task(self._free_on_worker)
         inline = WORKER.inline_free()
+        queued = False
         with self._state:
             self._users -= 1
             if self.closed and not self._users and not self._freeing:
-                self._freeing = True
+                self._freeing = queued = True
                 (task.run if inline else WORKER.put)(task)  # the last user frees (close() did not)
+        if queued and not inline:
+            task.wait()  # freed when the poll returns
 
     def _poll(self, callback: Callable[[Any], Any], timeout_ms: int, deadline: float | None) -> int:
         n = self._deliver(callback, deadline)  # what an earlier poll took and did not hand over

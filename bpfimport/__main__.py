@@ -358,7 +358,9 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
             elif not events:
                 time.sleep(wait)
             for e in events:
-                e.poll(show, timeout_ms=int(wait * 1000) // len(events))
+                # at least 1 ms: poll(timeout_ms=0) is bounded only by the buffer's size, which
+                # under a flood is seconds of printing; a timeout bounds it by the clock
+                e.poll(show, timeout_ms=max(1, int(wait * 1000) // len(events)))
     except KeyboardInterrupt:
         print(file=sys.stderr)
     finally:

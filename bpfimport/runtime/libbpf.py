@@ -143,12 +143,14 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "ring_buffer__poll": (c_int, [c_void_p, c_int]),
     "ring_buffer__consume": (c_int, [c_void_p]),
     "ring_buffer__free": (None, [c_void_p]),
+    "ring_buffer__epoll_fd": (c_int, [c_void_p]),
     "perf_buffer__new": (
         c_void_p, [c_int, c_size_t, PERFBUF_SAMPLE_FN, PERFBUF_LOST_FN, c_void_p, c_void_p],
     ),
     "perf_buffer__poll": (c_int, [c_void_p, c_int]),
     "perf_buffer__consume": (c_int, [c_void_p]),
     "perf_buffer__free": (None, [c_void_p]),
+    "perf_buffer__epoll_fd": (c_int, [c_void_p]),
 }
 
 _lock = threading.Lock()

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import errno as E
 import gc
-from collections import deque
 
 from ..errors import BpfError, MapError
 from ..spec import BPF_ANY
@@ -549,16 +548,24 @@ class _MapColdHalf:
 
 
 class _EventMapColdHalf:
-    """Installed on RingBufferMap and PerfEventArrayMap (through their base ``_EventMap``)."""
+    """Installed on RingBufferMap and PerfEventArrayMap (through their base ``_EventMap``).
+
+    The readers are in :mod:`bpfimport.runtime.events` (why they are safe
+    against floods, signals and a concurrent close() is said there).
+    """
 
     def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
 
         An event is decoded with the map's value type when the spec gives one
         (the struct the programs submit), otherwise it is ``bytes``.  Returns
-        the number of events handled.  An exception raised by the callback
-        stops the poll and propagates; the events after it stay for the next
-        poll().  The callback's return value is ignored.
+        the number of events handled.  It returns once the buffer is empty,
+        ``timeout_ms`` has passed (a flood cannot hold it) or it handled one
+        buffer's worth; events taken and not yet handled are delivered first by
+        the next poll().  An exception raised by the callback, or by a signal
+        handler meanwhile (KeyboardInterrupt), stops the poll and propagates;
+        the events after it stay for the next poll().  The callback's return
+        value is ignored.
         """
         if not callable(callback):
             raise TypeError(f"poll() takes a callback called with each event, "
@@ -570,13 +577,12 @@ class _EventMapColdHalf:
 
     def _open_reader(self) -> Any:
         """The reader for the loaded object, opened on first need (or at load, for perf arrays)."""
-        reader = self._reader
-        if reader is None or reader.closed or reader.map_ptr != self._obj.map_ptr(self.name):
-            reader = self._reader = self._reader_class(self)
-        return reader
+        from .events import open_reader
+
+        return open_reader(self, self._reader_class)
 
     def consume(self, callback: Callable[[Any], Any]) -> int:
-        """Handle every event already in the buffer without waiting."""
+        """Handle the events already in the buffer (one buffer's worth at most) without waiting."""
         return self.poll(callback, 0)
 
     @property
@@ -585,137 +591,20 @@ class _EventMapColdHalf:
         return self._reader.lost if self._reader is not None else 0
 
 
-class _EventReader:
-    """A libbpf ring_buffer / perf_buffer on one map, closed with the object."""
-
-    def __init__(self, m: _EventMap) -> None:
-        from . import libbpf as L
-
-        self.lib = L.lib()
-        self.map = m
-        self.map_ptr = m._obj.map_ptr(m.name)
-        self.closed = False
-        self.callback: Callable[[Any], Any] | None = None
-        self.error: BaseException | None = None
-        self.count = 0
-        self.lost = 0
-        self.decode: Callable[[bytes], Any] | None = None
-        # events consumed from the kernel but not yet handed to a callback (perf buffers only)
-        self.backlog: deque[bytes] = deque()
-        if m.spec.value is not None:
-            self.decode = m._value_codec().decode
-        self.ptr = self._open(L, m.fd)
-        if not self.ptr:
-            raise m._error(f"opening the {m.spec.kind} reader", L.last_errno())
-        m._obj.add_resource(self)
-
-    def _open(self, L: Any, fd: int) -> int:  # noqa: N803 - the libbpf module
-        raise NotImplementedError
-
-    def _deliver(self, data: int, size: int) -> int:
-        if self.error is not None:
-            return -E.ECANCELED
-        return self._handle(ctypes.string_at(data, size))
-
-    def _handle(self, raw: bytes) -> int:
-        """Decode one event and call the callback; an exception is kept for poll() to raise."""
-        try:
-            event = self.decode(raw) if self.decode is not None else raw
-            assert self.callback is not None
-            self.callback(event)
-            self.count += 1
-            return 0
-        except BaseException as e:  # noqa: BLE001 - re-raised by poll()
-            self.error = e
-            return -E.ECANCELED
-
-    def poll(self, callback: Callable[[Any], Any], timeout_ms: int) -> int:
-        self.callback = callback
-        self.error = None
-        self.count = 0
-        try:
-            backlog = self.backlog
-            while backlog and self.error is None:
-                self._handle(backlog.popleft())
-            if self.error is not None:
-                rc = 0
-            elif timeout_ms == 0 or self.count:  # events already handled: do not wait for more
-                rc = self._consume()
-            else:
-                rc = self._poll(timeout_ms)
-        finally:
-            self.callback = None
-        if self.error is not None:
-            err, self.error = self.error, None
-            raise err
-        if rc < 0 and rc != -E.EINTR:
-            raise self.map._error(f"{self.map.spec.kind} poll", -rc)
-        return self.count
-
-    def _poll(self, timeout_ms: int) -> int:
-        raise NotImplementedError
-
-    def _consume(self) -> int:
-        raise NotImplementedError
-
-    def close(self) -> None:
-        raise NotImplementedError
-
-
-class _RingReader(_EventReader):
-    def _open(self, L: Any, fd: int) -> int:  # noqa: N803
-        self._cb = L.RINGBUF_SAMPLE_FN(lambda _ctx, data, size: self._deliver(data, size))
-        return self.lib.ring_buffer__new(fd, self._cb, None, None)
-
-    def _poll(self, timeout_ms: int) -> int:
-        return self.lib.ring_buffer__poll(self.ptr, timeout_ms)
-
-    def _consume(self) -> int:
-        return self.lib.ring_buffer__consume(self.ptr)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.lib.ring_buffer__free(self.ptr)
-
-
-class _PerfReader(_EventReader):
-    PAGES = 64  # per CPU; a power of two
-
-    def _open(self, L: Any, fd: int) -> int:  # noqa: N803
-        def sample(_ctx: int, _cpu: int, data: int, size: int) -> None:
-            if self.error is None:
-                self._deliver(data, size)
-            else:
-                # Unlike a ring buffer, a perf buffer cannot stop mid-poll (this callback
-                # returns nothing): the samples after a failed callback are consumed
-                # anyway, so keep them for the next poll() rather than lose them.
-                self.backlog.append(ctypes.string_at(data, size))
-
-        def lost(_ctx: int, _cpu: int, count: int) -> None:
-            self.lost += count
-
-        self._cbs = (L.PERFBUF_SAMPLE_FN(sample), L.PERFBUF_LOST_FN(lost))
-        return self.lib.perf_buffer__new(fd, self.PAGES, self._cbs[0], self._cbs[1], None, None)
-
-    def _poll(self, timeout_ms: int) -> int:
-        return self.lib.perf_buffer__poll(self.ptr, timeout_ms)
-
-    def _consume(self) -> int:
-        return self.lib.perf_buffer__consume(self.ptr)
-
-    def close(self) -> None:
-        if not self.closed:
-            self.closed = True
-            self.lib.perf_buffer__free(self.ptr)
-
-
 class _RingBufferColdHalf:
-    _reader_class = _RingReader
+    @property
+    def _reader_class(self) -> type:
+        from .events import RingReader
+
+        return RingReader
 
 
 class _PerfEventArrayColdHalf:
-    _reader_class = _PerfReader
+    @property
+    def _reader_class(self) -> type:
+        from .events import PerfReader
+
+        return PerfReader
 
 
 install_cold_half(Map, _MapColdHalf)

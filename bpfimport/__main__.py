@@ -250,14 +250,27 @@ def cmd_compileall(args: argparse.Namespace) -> int:
 
 
 TRACE_PIPES = ("/sys/kernel/tracing/trace_pipe", "/sys/kernel/debug/tracing/trace_pipe")
+STALE_TRACE_READS = 64  # 4 MiB at most: what is left in the pipe is dropped, not printed
 
 
 def _open_trace_pipe() -> int | None:
+    """The trace pipe, opened non-blocking and emptied of what earlier runs left there.
+
+    Stale lines would otherwise be printed as this run's output.  The drain is bounded
+    (a busy tracer elsewhere could refill the pipe as fast as it is read).
+    """
     for path in TRACE_PIPES:
         try:
-            return os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         except OSError:
             continue
+        for _ in range(STALE_TRACE_READS):
+            try:
+                if not os.read(fd, 65536):
+                    break
+            except BlockingIOError:
+                break
+        return fd
     return None
 
 
@@ -321,6 +334,7 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
 
     from .errors import BpfError
 
+    pipe = None if args.no_trace else _open_trace_pipe()  # before attach: drops only old lines
     attached = 0
     for p in spec.programs:
         try:
@@ -331,7 +345,6 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
             print(f"not attached {p.name} ({p.section}): {exc}", file=sys.stderr)
     events = [getattr(module, m.name) for m in spec.maps if m.map_kind.events]
     events = [e for e in events if hasattr(e, "poll")]
-    pipe = None if args.no_trace else _open_trace_pipe()
     if not args.no_trace and pipe is None:
         print("print() output not shown: tracefs is not mounted "
               "(mount -t tracefs nodev /sys/kernel/tracing)", file=sys.stderr)

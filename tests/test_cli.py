@@ -243,6 +243,8 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
             os.getppid()
             time.sleep(0.01)
 
+    # a line left unread in the trace pipe before the run is not this run's output
+    Path("/sys/kernel/tracing/trace_marker").write_text(f"stale line {nonce}\n")
     t = threading.Thread(target=poke)
     t.start()
     try:
@@ -254,6 +256,7 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
     assert "attached on_getppid" in r.stderr
     assert "not attached not_attachable" in r.stderr  # reported, not fatal
     assert f"getppid seen {nonce}" in r.stdout
+    assert f"stale line {nonce}" not in r.stdout
     assert "counts (HashMap" in r.stdout
     assert f"  {os.getpid()}: " in r.stdout
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import functools
 import importlib
 import os
@@ -171,7 +172,7 @@ def traced_after_nonce(
     are in; the caller asserts on what came back.
     """
     nonce = f"bpfimport-nonce-{uuid.uuid4().hex}"
-    fd = os.open(TRACEFS / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    fd = open_trace_pipe()
     try:
         with open(TRACEFS / "trace_marker", "w") as marker:
             marker.write(nonce)
@@ -179,6 +180,22 @@ def traced_after_nonce(
         return _read_after(fd, nonce, match, want, time.monotonic() + seconds)
     finally:
         os.close(fd)
+
+
+def open_trace_pipe(seconds: float = 30.0) -> int:
+    """trace_pipe, opened non-blocking; waits while another process is its one reader (EBUSY).
+
+    The kernel allows one reader at a time and the machine is shared: a test that finds the
+    pipe busy waits for it rather than failing on someone else's reader.
+    """
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return os.open(TRACEFS / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.EBUSY or time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def _read_after(fd: int, nonce: str, match: str, want: int, deadline: float) -> list[str]:

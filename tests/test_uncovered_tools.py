@@ -24,7 +24,7 @@ import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import CompileOptions, compile_source
 from bpfimport.errors import VerifierError
-from tests.conftest import ROOT, need
+from tests.conftest import ROOT, need, open_trace_pipe
 
 TRACEFS = Path("/sys/kernel/tracing")
 
@@ -292,7 +292,7 @@ def test_print_with_12_values_shows_them_all(tracing: None, tmp_path: Path) -> N
     values = [(i * 7919) % 100_003 for i in range(12)]
     for i, v in enumerate(values):
         getattr(mod, f"V{i}").value = v
-    fd = os.open(TRACEFS / "trace_pipe", os.O_RDONLY | os.O_NONBLOCK)
+    fd = open_trace_pipe()
     try:
         with mod:
             mod.p.test_run()

@@ -31,6 +31,10 @@ PLANTED = TRIVIAL.replace("counts = HashMap", "planted = HashMap")
 SHOW_MAPS = "import real_bpf; print(sorted(m.name for m in real_bpf.__bpf_spec__.maps))"
 
 
+# every test here is about a privileged importer (root) and plants files with chown
+pytestmark = pytest.mark.kernel
+
+
 @pytest.fixture
 def nobody() -> tuple[int, int]:
     """The uid and gid of ``nobody`` (to own the planted files); needs root to chown."""

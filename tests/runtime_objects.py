@@ -117,6 +117,11 @@ class PutArgs(ctypes.Structure):
 def bound(builder: Callable[[], Built] = main) -> BpfModule:
     """A module bound to one of the objects above, as an import would bind it."""
     data, spec = builder()
+    return module_of(data, spec)
+
+
+def module_of(data: bytes, spec: ObjectSpec) -> BpfModule:
+    """A module of handles over compiled ``data``/``spec``, bound without the import hook."""
     mod = BpfModule(spec.name)
     bind_module(mod, spec, data)
     return mod

@@ -25,6 +25,7 @@ import pytest
 from bpfimport.compiler import CompileOptions, compile_source
 from tests.conftest import need
 from tests.elfread import exec_sections
+from tests.runtime_objects import module_of
 
 # BPF instruction encoding (include/uapi/linux/bpf.h, Documentation/bpf/standardization)
 BPF_STX, BPF_ATOMIC = 0x03, 0xC0
@@ -166,12 +167,10 @@ def test_concurrent_increments_lose_nothing(tracing: None, tmp_path: Path, cpu: 
          "syscall tracepoints (CONFIG_FTRACE_SYSCALLS) are not available")
     cpus = sorted(os.sched_getaffinity(0))
     need(len(cpus) >= 2, "contention needs at least two CPUs")
-    from bpfimport.runtime.module import BpfModule, bind_module
 
     compiled = compile_source(CONTENDED, str(tmp_path / "contended.bpf.py"), "contended_bpf",
                               CompileOptions(cpu=cpu))
-    mod = BpfModule("contended_bpf")
-    bind_module(mod, compiled.spec, compiled.object)
+    mod = module_of(compiled.object, compiled.spec)
     calls, per_cpu = 150_000, 2
     procs = start_workers([c for c in cpus[:2] for _ in range(per_cpu)], calls)
     try:

@@ -17,8 +17,8 @@ from bpfimport import CompileError
 from bpfimport.compiler import CompiledModule, compile_source
 from bpfimport.compiler.elf import Elf
 from bpfimport.compiler.tables import PROGRAM_KINDS
-from bpfimport.runtime.module import BpfModule, bind_module
 from tests.conftest import need
+from tests.runtime_objects import module_of
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -166,8 +166,7 @@ def test_the_object_holds_the_section_the_spec_names(section: str) -> None:
     assert section_in_object(compiled.object) == section
     libbpf_section, libbpf_type = libbpf_view(compiled.object)
     assert libbpf_section == section
-    mod = BpfModule(compiled.spec.name)
-    bind_module(mod, compiled.spec, compiled.object)
+    mod = module_of(compiled.object, compiled.spec)
     try:
         assert mod.p.type == libbpf_type, (section, libbpf_type)
     finally:
@@ -289,8 +288,7 @@ def names(length: int, longer: str | None = None) -> dict[str, str]:
 def test_names_at_the_btf_limit_load_and_run(kernel: None) -> None:
     n = names(BTF_NAME_MAX)
     compiled = compile_text(LONG_NAMES.format(**n))
-    mod = BpfModule(compiled.spec.name)
-    bind_module(mod, compiled.spec, compiled.object)
+    mod = module_of(compiled.object, compiled.spec)
     try:
         mod.load()
         assert getattr(mod, n["program"]).test_run().retval == 0

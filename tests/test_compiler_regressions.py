@@ -18,6 +18,7 @@ import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
 from tests.conftest import program_module, traced_after_nonce
+from tests.runtime_objects import module_of
 
 
 @pytest.fixture(scope="module")
@@ -168,15 +169,13 @@ def test_dead_code_and_label_like_names_run(kernel, tmp_path):
     """The dead-code case of test_review_cases_kernel.py, loaded and run on each option set:
     code after ``return``/``break`` must not run, and ``true`` is just a local."""
     from bpfimport.compiler import CompileOptions
-    from bpfimport.runtime.module import BpfModule, bind_module
     from tests.test_review_cases_kernel import DEAD_CODE
 
     src = DEAD_CODE + "@syscall\ndef chained(ctx) -> int:\n    cmp: u32 = 1\n    true = 2\n" \
         "    if 0 < cmp < 1:\n        return 3\n    if 0 < cmp < 3 < 4 < 5:\n        return true\n    return 0\n"
     for options in (CompileOptions(), CompileOptions(debug=False), CompileOptions(cpu="v1")):
         compiled = compile_source(src, str(tmp_path / "dead.bpf.py"), "dead_bpf", options)
-        mod = BpfModule("dead_bpf")
-        bind_module(mod, compiled.spec, compiled.object)
+        mod = module_of(compiled.object, compiled.spec)
         with mod:
             assert mod.after_return.test_run().retval == 0
             assert mod.after_break.test_run().retval == 0  # ktime() < 3 is false

@@ -7,6 +7,7 @@ import pytest
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport.compiler import CompileOptions, compile_source
 from tests.conftest import program_module
+from tests.runtime_objects import module_of
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +103,9 @@ def prog(ctx) -> int:
 @pytest.mark.parametrize("cpu", ["v1", "v2", "v3", "v4"])
 def test_32_bit_updates_of_shared_values_on_every_cpu(kernel, cpu):
     """BPF has atomic or/and/xor only from v3, and no atomic subtract at all."""
-    from bpfimport.runtime.module import BpfModule, bind_module
 
     compiled = compile_source(ATOMICS, "atom.bpf.py", "atom_bpf", CompileOptions(cpu=cpu))
-    mod = BpfModule("atom_bpf")
-    bind_module(mod, compiled.spec, compiled.object)
+    mod = module_of(compiled.object, compiled.spec)
     with mod:
         mod.prog.test_run()
         assert mod.m[1] == 2 and mod.g.value == 93

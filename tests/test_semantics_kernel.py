@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 import bpfimport  # noqa: F401 - installs the import hook
 from tests.intmodel import ARITH, CMP, expected_u64, gen, gen_constant, make_vars, program, wrap
+from tests.runtime_objects import module_of
 
 pytestmark = pytest.mark.kernel
 
@@ -73,7 +74,6 @@ def test_every_cpu_version(kernel, tmp_path, cpu, seed):
     """Every operator on every CPU version: signed // and % have no instruction before v4,
     atomics none before v3, and each version selects its own instructions."""
     from bpfimport.compiler import CompileOptions, compile_source
-    from bpfimport.runtime.module import BpfModule, bind_module
 
     rng = random.Random(1000 + seed)
     vars_ = make_vars(rng)
@@ -84,8 +84,7 @@ def test_every_cpu_version(kernel, tmp_path, cpu, seed):
     path = tmp_path / f"cpu_{cpu}.bpf.py"
     path.write_text(src)
     compiled = compile_source(src, str(path), f"cpu_{cpu}_bpf", CompileOptions(cpu=cpu))
-    mod = BpfModule(f"cpu_{cpu}_bpf")
-    bind_module(mod, compiled.spec, compiled.object)
+    mod = module_of(compiled.object, compiled.spec)
     for v in vars_:
         getattr(mod, v.name).value = wrap(v.value, *v.ty)
     with mod:

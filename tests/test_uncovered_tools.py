@@ -25,6 +25,7 @@ from bpfimport import CompileError
 from bpfimport.compiler import CompileOptions, compile_source
 from bpfimport.errors import VerifierError
 from tests.conftest import ROOT, need, open_trace_pipe
+from tests.runtime_objects import module_of
 
 TRACEFS = Path("/sys/kernel/tracing")
 
@@ -44,13 +45,11 @@ def python(*args: str, cwd: Path, timeout: float = 60, **extra: str) -> subproce
 
 def bound(source: str, tmp_path: Path, name: str, options: CompileOptions | None = None):
     """Compile ``source`` and bind it to a module without the import hook."""
-    from bpfimport.runtime.module import BpfModule, bind_module
 
     path = tmp_path / f"{name}.bpf.py"
     path.write_text(source)
     compiled = compile_source(source, str(path), f"{name}_bpf", options)
-    mod = BpfModule(f"{name}_bpf")
-    bind_module(mod, compiled.spec, compiled.object)
+    mod = module_of(compiled.object, compiled.spec)
     return mod
 
 

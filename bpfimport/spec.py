@@ -13,6 +13,8 @@ Types are written as short strings so the spec serialises to JSON as-is:
 
 from __future__ import annotations
 
+from .kinds import MAP_KINDS, MapKind  # one record per map kind; re-exported for the runtime
+
 TYPE_CHECKING = False  # typing itself costs ~4 ms to import, and this is on the cache-hit path
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -92,36 +94,6 @@ class _Record:
                 return [plain(x) for x in v]
             return v
         return {n: plain(v) for n, v in self._items()}
-
-
-class MapKind(_Record):
-    """One map flavour: its kernel type number and how user space sees it."""
-
-    __slots__ = ("type_id", "percpu", "array", "keyless", "events", "batch")
-    _defaults = {"percpu": False, "array": False, "keyless": False, "events": False,
-                 "batch": False}
-    # array: every index exists, delete is refused; keyless: ring buffer, queue, stack,
-    # bloom filter; events: read with poll(), not as a dict; batch: the kernel has
-    # BPF_MAP_LOOKUP_BATCH/DELETE_BATCH for it (hash and array maps)
-
-
-# The names LANGUAGE.md gives, with the kernel's BPF_MAP_TYPE_* numbers.
-MAP_KINDS: dict[str, MapKind] = {
-    "HashMap": MapKind(1, batch=True),
-    "ArrayMap": MapKind(2, array=True, batch=True),
-    "ProgArray": MapKind(3, array=True),
-    "PerfEventArray": MapKind(4, array=True, events=True),
-    "PerCpuHashMap": MapKind(5, percpu=True, batch=True),
-    "PerCpuArrayMap": MapKind(6, percpu=True, array=True, batch=True),
-    "StackTraceMap": MapKind(7),
-    "LruHashMap": MapKind(9, batch=True),
-    "LruPerCpuHashMap": MapKind(10, percpu=True, batch=True),
-    "LpmTrieMap": MapKind(11),
-    "QueueMap": MapKind(22, keyless=True),
-    "StackMap": MapKind(23, keyless=True),
-    "RingBuffer": MapKind(27, keyless=True, events=True),
-    "BloomFilterMap": MapKind(30, keyless=True),
-}
 
 
 class FieldSpec(_Record):

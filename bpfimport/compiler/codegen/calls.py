@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 from ..frontend.model import MapDecl
 from ..frontend.resolve import builtin_name, resolve_type
-from ..tables import BPF_NOEXIST, Helper
+from ..helpers import HELPERS, Helper
+from ..tables import BPF_NOEXIST
 from ..types import (
     BOOL,
     CHAR,

@@ -12,7 +12,7 @@ import ast
 
 from ..frontend.model import MapDecl
 from ..frontend.resolve import const_int, resolve_type
-from ..tables import Helper
+from ..helpers import Helper
 from ..types import I64, BpfType, PtrType, StructType
 from .ir import Value
 

@@ -6,7 +6,7 @@ import ast
 import os
 
 from ..._version import __version__
-from ...spec import MAP_KINDS
+from ...kinds import MAP_KINDS
 from ..debuginfo import DebugInfo
 from ..frontend.model import GlobalDecl, ModuleModel
 from ..types import CHAR, BoolType, IntType, mem_llvm

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 
 from ...errors import CompileError
-from ...spec import MAP_KINDS
+from ...kinds import MAP_KINDS, MapKind
 from ..types import BpfType, StructType
 
 
@@ -25,6 +25,11 @@ class MapDecl:
         self.key_size = key_size
         self.value_size = value_size
         self.event_types: list[BpfType] = []  # what programs send through an event map
+
+    @property
+    def map_kind(self) -> MapKind:
+        """The kind's record: what BPF code may do with this map, and how."""
+        return MAP_KINDS[self.kind]
 
     @property
     def is_array(self) -> bool:

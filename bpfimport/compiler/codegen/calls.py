@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from ..frontend.model import MapDecl
 from ..frontend.resolve import builtin_name, resolve_type
-from ..helpers import HELPERS, Helper
+from ..helpers import Helper
 from ..tables import BPF_NOEXIST
 from ..types import (
     BOOL,

@@ -67,16 +67,20 @@ class MapKind(_Kind):
       omitted / always uses for the value (a ProgArray holds u32 program fds).
     * ``example``: the declaration an error hint shows.
     * ``entries``: ``"required"`` or ``"cpus"`` (libbpf sizes it to the CPU count).
+    * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py),
+      ``"ring"`` or ``"perf"`` (codegen/events.py).
     * ``ops``: the methods BPF code may call on it.
     * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.handles``
       (a string: the runtime resolves it, so this module imports nothing).
     """
 
     __slots__ = ("name", "type_id", "percpu", "array", "keyless", "events", "batch", "key",
-                 "value", "default_key", "fixed_value", "example", "entries", "ops", "handle")
+                 "value", "default_key", "fixed_value", "example", "entries", "family", "ops",
+                 "handle")
     _defaults = {"percpu": False, "array": False, "keyless": False, "events": False,
                  "batch": False, "key": "required", "value": "required", "default_key": None,
-                 "fixed_value": None, "example": None, "entries": "required", "ops": KEYED_OPS,
+                 "fixed_value": None, "example": None, "entries": "required", "family": "keyed",
+                 "ops": KEYED_OPS,
                  "handle": "Map"}
 
     def declaration_example(self) -> str:
@@ -95,7 +99,7 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
     MapKind(name="ProgArray", type_id=3, array=True, key="optional", value="optional",
             default_key="u32", fixed_value="u32", example="max_entries=8"),
     MapKind(name="PerfEventArray", type_id=4, array=True, events=True, key="int4", value="int4",
-            entries="cpus", ops=PERF_OPS, handle="PerfEventArrayMap", example=""),
+            entries="cpus", family="perf", ops=PERF_OPS, handle="PerfEventArrayMap", example=""),
     MapKind(name="PerCpuHashMap", type_id=5, percpu=True, batch=True),
     MapKind(name="PerCpuArrayMap", type_id=6, percpu=True, array=True, batch=True),
     # a stack trace map's value is an array of u64 addresses: 127 is the kernel's default depth
@@ -109,7 +113,7 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
     MapKind(name="StackMap", type_id=23, keyless=True, key="optional",
             example="value=u64, max_entries=1024"),
     MapKind(name="RingBuffer", type_id=27, keyless=True, events=True, key="none", value="none",
-            ops=RING_OPS, handle="RingBufferMap", example="max_entries=256 * 1024"),
+            family="ring", ops=RING_OPS, handle="RingBufferMap", example="max_entries=256 * 1024"),
     MapKind(name="BloomFilterMap", type_id=30, keyless=True, key="optional",
             example="value=u64, max_entries=1024"),
 )

@@ -65,7 +65,7 @@ class MapKind(_Kind):
       4-byte int, given as a size, not a type).
     * ``default_key``/``fixed_value``: type names the compiler uses when the key is
       omitted / always uses for the value (a ProgArray holds u32 program fds).
-    * ``example``: the declaration an error hint shows.
+    * ``example``: the declaration an error hint shows; ``note``: what it means, if not obvious.
     * ``entries``: ``"required"`` or ``"cpus"`` (libbpf sizes it to the CPU count).
     * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py),
       ``"ring"`` or ``"perf"`` (codegen/events.py).
@@ -75,17 +75,18 @@ class MapKind(_Kind):
     """
 
     __slots__ = ("name", "type_id", "percpu", "array", "keyless", "events", "batch", "key",
-                 "value", "default_key", "fixed_value", "example", "entries", "family", "ops",
+                 "value", "default_key", "fixed_value", "example", "note", "entries", "family", "ops",
                  "handle")
     _defaults = {"percpu": False, "array": False, "keyless": False, "events": False,
                  "batch": False, "key": "required", "value": "required", "default_key": None,
-                 "fixed_value": None, "example": None, "entries": "required", "family": "keyed",
+                 "fixed_value": None, "example": None, "note": None, "entries": "required", "family": "keyed",
                  "ops": KEYED_OPS,
                  "handle": "Map"}
 
     def declaration_example(self) -> str:
         """What a declaration of this kind looks like, for error hints."""
-        return f"{self.name}({self.example or 'key=u32, value=u64, max_entries=1024'})"
+        text = f"{self.name}({self.example or 'key=u32, value=u64, max_entries=1024'})"
+        return f"{text}: {self.note}" if self.note else text
 
 
 def _map_kinds(*kinds: MapKind) -> dict[str, MapKind]:
@@ -102,9 +103,10 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
             entries="cpus", family="perf", ops=PERF_OPS, handle="PerfEventArrayMap", example=""),
     MapKind(name="PerCpuHashMap", type_id=5, percpu=True, batch=True),
     MapKind(name="PerCpuArrayMap", type_id=6, percpu=True, array=True, batch=True),
-    # a stack trace map's value is an array of u64 addresses: 127 is the kernel's default depth
     MapKind(name="StackTraceMap", type_id=7, value="optional",
-            example="key=u32, value=u64 * 127, max_entries=1024"),
+            example="key=u32, value=u64 * 127, max_entries=1024",
+            note="its value is an array of u64 addresses, 127 deep by default "
+                 "(the kernel's perf_event_max_stack)"),
     MapKind(name="LruHashMap", type_id=9, batch=True),
     MapKind(name="LruPerCpuHashMap", type_id=10, percpu=True, batch=True),
     MapKind(name="LpmTrieMap", type_id=11),

@@ -303,7 +303,7 @@ def compile() -> None:  # noqa: A001 - the pythonbpf name; a trailing call is ig
 
 
 def ktime() -> int:
-    """bpf_ktime_get_ns(): monotonic nanoseconds since boot"""
+    """monotonic nanoseconds since boot"""
     raise _kernel_only("ktime")
 
 
@@ -340,7 +340,7 @@ def comm(buf: Any = None) -> Any:
 
 
 def random() -> int:
-    """bpf_get_prandom_u32()"""
+    """a pseudo-random number"""
     raise _kernel_only("random")
 
 
@@ -390,12 +390,12 @@ def probe_read_kernel_str(dst: Any, src: Any) -> int:
 
 
 def get_stack(ctx: Any, buf: Any, size: int, flags: int = 0) -> int:
-    """not supported yet"""
+    """stack traces: not supported yet"""
     raise _kernel_only("get_stack")
 
 
 def get_stackid(ctx: Any, stack_map: Any, flags: int = 0) -> int:
-    """not supported yet"""
+    """stack traces: not supported yet"""
     raise _kernel_only("get_stackid")
 
 

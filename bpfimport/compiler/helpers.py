@@ -83,16 +83,18 @@ class HelperDecl:
         object.__setattr__(self, name, value)
 
     def signature(self) -> str:
-        """``probe_read(dst, size, src)``, as the docs show it."""
-        return f"{self.name}({', '.join(p for p, _ in self.params)})"
+        """``probe_read(dst, size, src)``, as the docs show it (``[flags]``: optional)."""
+        names = (f"[{p}]" if "=" in t else p for p, t in self.params)
+        return f"{self.name}({', '.join(names)})"
 
 
-_STACKS = ("stack traces are not supported yet (a later version adds them, with StackTraceMap "
-           "lookups from user space); for now, count by a key you can compute, e.g. tgid() and comm()")
+_STACKS = ("stack traces are not supported in this version: get_stack and get_stackid cannot "
+           "be compiled yet, and a StackTraceMap can only be declared; count by a key you can "
+           "compute instead, e.g. (tgid(), comm())")
 
 HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
     HelperDecl("ktime", Helper.KTIME_GET_NS, (), "u64", "u64",
-               "bpf_ktime_get_ns(): monotonic nanoseconds since boot"),
+               "monotonic nanoseconds since boot"),
     HelperDecl("pid", Helper.GET_CURRENT_PID_TGID, (), "u32", "low32",
                "the kernel's pid, i.e. the thread id (pythonbpf's meaning)"),
     HelperDecl("tid", Helper.GET_CURRENT_PID_TGID, (), "u32", "low32", "the thread id"),
@@ -103,7 +105,7 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
     HelperDecl("comm", Helper.GET_CURRENT_COMM, (("buf", "Any = None"),), "c_char * 16", "comm",
                "the task's name as c_char * 16 (written in place when assigned to a field), "
                "or written into buf"),
-    HelperDecl("random", Helper.GET_PRANDOM_U32, (), "u32", "low32", "bpf_get_prandom_u32()"),
+    HelperDecl("random", Helper.GET_PRANDOM_U32, (), "u32", "low32", "a pseudo-random number"),
     HelperDecl("smp_processor_id", Helper.GET_SMP_PROCESSOR_ID, (), "u32", "low32",
                "the CPU the program runs on"),
     HelperDecl("get_current_cgroup_id", Helper.GET_CURRENT_CGROUP_ID, (), "u64", "u64",
@@ -127,11 +129,11 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
                "probe_read_str from kernel memory"),
     HelperDecl("get_stack", Helper.GET_STACK,
                (("ctx", "Any"), ("buf", "Any"), ("size", "int"), ("flags", "int = 0")), "i64",
-               "unsupported", "not supported yet", unsupported=_STACKS),
+               "unsupported", "stack traces: not supported yet", unsupported=_STACKS),
     HelperDecl("get_stackid", Helper.GET_STACKID,
                (("ctx", "Any"), ("stack_map", "Any"), ("flags", "int = 0")), "i64",
-               "unsupported", "not supported yet", unsupported=_STACKS),
-    HelperDecl("deref", None, (("p", "Any"),), "Any", "deref",
+               "unsupported", "stack traces: not supported yet", unsupported=_STACKS),
+    HelperDecl("deref", None, (("p", "Any"),), "the value's type", "deref",
                "the value a map value reference points at"),
     HelperDecl("log2", None, (("x", "int"),), "u64", "log2",
                "floor(log2(x)) of x as a u64, and 0 for 0, like libbpf-tools' log2l(); bcc's "

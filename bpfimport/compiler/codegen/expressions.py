@@ -372,9 +372,21 @@ def aggregate_ref(fb: FunctionBuilder, node: ast.expr) -> Value:
     v = fb.expr(node)
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
         return Value(v.ty.pointee, v.ref)
+    if isinstance(v.ty, PtrType) and not v.ty.nullable:
+        raise opaque_pointer_error(fb, node)
     if not v.ty.aggregate:
         raise fb.err(node, f"a {show(v.ty)} has no fields or elements")
     return v
+
+
+def opaque_pointer_error(fb: FunctionBuilder, node: ast.expr) -> Exception:
+    """``ctx.field`` / ``ctx[i]``: say what works today instead of "a pointer has no fields"."""
+    what = f"'{node.id}'" if isinstance(node, ast.Name) else "this pointer"
+    return fb.err(node, f"{what} points at kernel memory whose type the compiler does not know "
+                  "yet, so it has no fields or elements in BPF code",
+                  f"copy what you need into a @struct, then read its fields: s = S(); "
+                  f"probe_read_kernel(s, 16, {ast.unparse(node)}); s.field "
+                  "(typed contexts, such as ctx.args[0] for a tracepoint, come in a later version)")
 
 
 def expr_subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:

@@ -6,6 +6,9 @@ from __future__ import annotations
 from ..kinds import MAP_KINDS, PROGRAM_KINDS
 from .helpers import HELPERS
 
+# The hint of an internal compiler error.
+BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
+
 # The kernel's limit on a program's stack, and what to do instead of a large local.
 STACK_LIMIT = 512
 STACK_HINT = ("keep large structs in a map (e.g. a PerCpuArrayMap with one entry) "

@@ -3,8 +3,9 @@
 ``rb.output(obj)``, ``e = rb.reserve(Event)`` … ``rb.submit(e)`` /
 ``rb.discard(e)``, and ``pe.output(obj)`` (on the current CPU).  Which methods
 a kind has is its ``MapKind.ops``; how ``output`` is lowered, its
-``MapKind.family``.  The struct a map carries is recorded so that
-``mod.events.poll(cb)`` hands the callback instances of it.
+``MapKind.family``.  The types a map carries were inferred by the
+frontend (``frontend/events.py``), so that ``mod.events.poll(cb)`` hands the
+callback instances of them; what is sent here is checked against them.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import ast
 from ..frontend.model import MapDecl
 from ..frontend.resolve import const_int, resolve_type
 from ..helpers import Helper
+from ..tables import BUG_HINT
 from ..types import I64, BpfType, PtrType, StructType
 from .builder import FunctionBuilder
 from .ir import Value
+from .values import show
 
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
 
@@ -60,13 +63,15 @@ def event_data(fb: FunctionBuilder, decl: MapDecl, node: ast.expr) -> tuple[str,
         ty = fb.int_type_of(v)
         ptr = fb.slot("event", ty)
         fb.store(v, ty, ptr, node)
-    note_event_type(fb, decl, ty)
+    check_event_type(fb, decl, ty, node)
     return ptr, ty
 
 
-def note_event_type(fb: FunctionBuilder, decl: MapDecl, ty: BpfType) -> None:
-    if ty not in decl.event_types:
-        decl.event_types.append(ty)
+def check_event_type(fb: FunctionBuilder, decl: MapDecl, ty: BpfType, node: ast.AST) -> None:
+    """What is sent must be a type the frontend inferred (frontend/events.py) for the spec."""
+    if decl.event_types is not None and ty not in decl.event_types:
+        raise fb.err(node, f"internal compiler error: '{decl.name}' sends a {show(ty)}, which the "
+                     "frontend did not infer", BUG_HINT)
 
 
 def event_output(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
@@ -100,7 +105,7 @@ def event_reserve(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
     ty = resolve_type(fb.model, arg)
     if ty is None or not isinstance(ty, StructType) and not ty.aggregate:
         raise fb.err(arg, "reserve() takes a @struct type", "e = events.reserve(Event)")
-    note_event_type(fb, decl, ty)
+    check_event_type(fb, decl, ty, arg)
     r = fb.b.call_helper(Helper.RINGBUF_RESERVE, "ptr",
                          [("ptr", f"@{decl.name}"), ("i64", str(ty.size)), ("i64", "0")])
     return Value(PtrType(ty, nullable=True), r)

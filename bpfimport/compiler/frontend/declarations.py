@@ -32,6 +32,7 @@ from ..types import (
     PtrType,
     StructType,
 )
+from .events import infer_event_types
 from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, Source
 from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
 from .sections import SectionProblem, check_arguments, check_section
@@ -58,6 +59,7 @@ def analyze_module(source: Source, tree: ast.Module, module_name: str) -> Module
             None, f"{source.filename} declares no BPF program",
             "decorate a function with a program decorator, e.g. @tracepoint(\"syscalls/sys_enter_execve\")",
         )
+    infer_event_types(model)  # the last fact codegen needs: the model is final from here
     return model
 
 

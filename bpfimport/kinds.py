@@ -20,28 +20,28 @@ if TYPE_CHECKING:
 
 
 class _Kind:
-    """An immutable record built from keyword arguments over class-level defaults."""
+    """An immutable record: keyword arguments over class-level defaults.
 
-    __slots__: tuple[str, ...] = ()
-    _defaults: dict[str, Any] = {}
+    The values given are stored in one ``__dict__.update`` (no per-field
+    ``__init__`` work), because ``bpfimport.runtime`` reads this table when it
+    binds maps, and every microsecond of import counts there.
+    """
+
+    _fields: frozenset[str] = frozenset()
+    _required: frozenset[str] = frozenset()
 
     def __init__(self, **values: Any) -> None:
-        for name in self.__slots__:
-            if name in values:
-                value = values.pop(name)
-            elif name in self._defaults:
-                value = self._defaults[name]
-            else:
-                raise TypeError(f"{type(self).__name__} needs {name!r}")
-            object.__setattr__(self, name, value)
-        if values:
-            raise TypeError(f"{type(self).__name__}: unexpected {sorted(values)}")
+        if not values.keys() <= self._fields or not self._required <= values.keys():
+            unknown = sorted(values.keys() - self._fields)
+            missing = sorted(self._required - values.keys())
+            raise TypeError(f"{type(self).__name__}: unknown {unknown}, missing {missing}")
+        self.__dict__.update(values)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError(f"{type(self).__name__} is immutable")
 
     def __repr__(self) -> str:
-        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        args = ", ".join(f"{n}={getattr(self, n)!r}" for n in sorted(self._fields))
         return f"{type(self).__name__}({args})"
 
 
@@ -74,14 +74,27 @@ class MapKind(_Kind):
       (a string: the runtime resolves it, so this module imports nothing).
     """
 
-    __slots__ = ("name", "type_id", "percpu", "array", "keyless", "events", "batch", "key",
-                 "value", "default_key", "fixed_value", "example", "note", "entries", "family", "ops",
-                 "handle")
-    _defaults = {"percpu": False, "array": False, "keyless": False, "events": False,
-                 "batch": False, "key": "required", "value": "required", "default_key": None,
-                 "fixed_value": None, "example": None, "note": None, "entries": "required", "family": "keyed",
-                 "ops": KEYED_OPS,
-                 "handle": "Map"}
+    name: str
+    type_id: int
+    percpu = False
+    array = False
+    keyless = False
+    events = False
+    batch = False
+    key = "required"
+    value = "required"
+    default_key: str | None = None
+    fixed_value: str | None = None
+    example: str | None = None
+    note: str | None = None
+    entries = "required"
+    family = "keyed"
+    ops: tuple[str, ...] = KEYED_OPS
+    handle = "Map"
+    _required = frozenset({"name", "type_id"})
+    _fields = _required | {"percpu", "array", "keyless", "events", "batch", "key", "value",
+                           "default_key", "fixed_value", "example", "note", "entries", "family",
+                           "ops", "handle"}
 
     def declaration_example(self) -> str:
         """What a declaration of this kind looks like, for error hints."""
@@ -137,8 +150,15 @@ class ProgramKind(_Kind):
       (runs once, no data), ``"ctx_in_place"`` (once, writes the context back) or ``None``.
     """
 
-    __slots__ = ("decorator", "args", "section", "prog_type", "context", "attach", "test_run")
-    _defaults = {"attach": "auto", "test_run": None}
+    decorator: str
+    args: int
+    section: str
+    prog_type: str | None
+    context: str
+    attach: str | None = "auto"
+    test_run: str | None = None
+    _required = frozenset({"decorator", "args", "section", "prog_type", "context"})
+    _fields = _required | {"attach", "test_run"}
 
 
 def _program_kinds(*kinds: ProgramKind) -> dict[str, ProgramKind]:

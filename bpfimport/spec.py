@@ -13,12 +13,22 @@ Types are written as short strings so the spec serialises to JSON as-is:
 
 from __future__ import annotations
 
-from .kinds import MAP_KINDS, MapKind  # one record per map kind; re-exported for the runtime
-
 TYPE_CHECKING = False  # typing itself costs ~4 ms to import, and this is on the cache-hit path
 if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
+
+    from .kinds import MAP_KINDS, MapKind  # noqa: F401 - re-exported (see __getattr__)
+
+
+def __getattr__(name: str) -> Any:
+    """``spec.MAP_KINDS`` / ``spec.MapKind``: the records of bpfimport.kinds, imported when first
+    asked for, so a cache hit (which needs the spec records, not the kinds) does not pay for them."""
+    if name in ("MAP_KINDS", "MapKind"):
+        from . import kinds
+
+        return getattr(kinds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 SPEC_FORMAT = 1
 
@@ -113,6 +123,8 @@ class MapSpec(_Record):
 
     @property
     def map_kind(self) -> MapKind:
+        from .kinds import MAP_KINDS
+
         return MAP_KINDS[self.kind]
 
 

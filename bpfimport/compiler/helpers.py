@@ -152,3 +152,7 @@ def markdown_list() -> str:
 
 
 __all__ = ["HELPERS", "Helper", "HelperDecl", "markdown_list"]
+
+
+if __name__ == "__main__":  # python -m bpfimport.compiler.helpers: the docs' helper list
+    print(markdown_list())

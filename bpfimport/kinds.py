@@ -148,6 +148,10 @@ class ProgramKind(_Kind):
       ``"target"`` (needs a target: an interface, a cgroup, a perf event) or ``None``.
     * ``test_run``: ``"repeat"`` (BPF_PROG_TEST_RUN with data and repeat), ``"once"``
       (runs once, no data), ``"ctx_in_place"`` (once, writes the context back) or ``None``.
+    * ``arguments``: what its strings name, checked before libbpf sees them:
+      ``"tracepoint"`` (category/name), ``"symbol"`` (a kernel function[+offset]),
+      ``"binary:symbol"`` (a path and a function in it) or ``None``.
+    * ``returns``: it runs at function return, so a symbol takes no +offset.
     """
 
     decorator: str
@@ -157,8 +161,10 @@ class ProgramKind(_Kind):
     context: str
     attach: str | None = "auto"
     test_run: str | None = None
+    arguments: str | None = None
+    returns = False
     _required = frozenset({"decorator", "args", "section", "prog_type", "context"})
-    _fields = _required | {"attach", "test_run"}
+    _fields = _required | {"attach", "test_run", "arguments", "returns"}
 
 
 def _program_kinds(*kinds: ProgramKind) -> dict[str, ProgramKind]:
@@ -169,18 +175,18 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
     ProgramKind(decorator="section", args=1, section="{0}", prog_type=None, context="void *",
                 attach="auto"),
     ProgramKind(decorator="tracepoint", args=1, section="tracepoint/{0}", prog_type="tracepoint",
-                context="struct trace_event_raw_<event> *"),
+                context="struct trace_event_raw_<event> *", arguments="tracepoint"),
     ProgramKind(decorator="raw_tracepoint", args=1, section="raw_tracepoint/{0}",
                 prog_type="raw_tracepoint", context="struct bpf_raw_tracepoint_args *",
                 test_run="once"),
     ProgramKind(decorator="kprobe", args=1, section="kprobe/{0}", prog_type="kprobe",
-                context="struct pt_regs *"),
+                context="struct pt_regs *", arguments="symbol"),
     ProgramKind(decorator="kretprobe", args=1, section="kretprobe/{0}", prog_type="kprobe",
-                context="struct pt_regs *"),
+                context="struct pt_regs *", arguments="symbol", returns=True),
     ProgramKind(decorator="uprobe", args=2, section="uprobe/{0}:{1}", prog_type="kprobe",
-                context="struct pt_regs *"),
+                context="struct pt_regs *", arguments="binary:symbol"),
     ProgramKind(decorator="uretprobe", args=2, section="uretprobe/{0}:{1}", prog_type="kprobe",
-                context="struct pt_regs *"),
+                context="struct pt_regs *", arguments="binary:symbol", returns=True),
     ProgramKind(decorator="fentry", args=1, section="fentry/{0}", prog_type="tracing",
                 context="u64 * (the traced function's arguments)", test_run="once"),
     ProgramKind(decorator="fexit", args=1, section="fexit/{0}", prog_type="tracing",

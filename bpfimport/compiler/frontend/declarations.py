@@ -374,7 +374,7 @@ class _Declarations:
             values.append(v)
         section = spec.section.format(*values)
         try:
-            check_arguments(kind, values)
+            check_arguments(spec, values)
             check_section(section)
         except SectionProblem as e:
             raise self.err(deco.args[e.index] if e.index is not None else deco, e.message, e.hint) from None

@@ -39,12 +39,14 @@ from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_i
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from ..frontend.model import MapDecl
     from .module import ModuleCodegen
 
-    ExprTable = dict[type[ast.expr], Callable[["FunctionBuilder", ast.expr], Value]]
-    StmtTable = dict[type[ast.stmt], Callable[["FunctionBuilder", ast.stmt], None]]
+    # each function takes its own node type (ast.BinOp, ast.If...): Any, not ast.expr
+    ExprTable = dict[type[ast.expr], Callable[["FunctionBuilder", Any], Value]]
+    StmtTable = dict[type[ast.stmt], Callable[["FunctionBuilder", Any], None]]
 
 # What an unsupported construct is called in an error, and what to do instead.
 UNSUPPORTED_EXPRESSIONS = {

@@ -95,20 +95,26 @@ def call_helper(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Valu
     return SPECIAL_HELPERS[helper.lower](fb, helper, node)
 
 
+def helper_id(helper: HelperDecl) -> int:
+    """The BPF helper a registry entry calls (entries lowered inline have none)."""
+    assert helper.helper_id is not None, helper.name
+    return helper.helper_id
+
+
 def helper_u64(fb: FunctionBuilder, helper: HelperDecl) -> Value:
     """A helper's 64-bit result as it is."""
-    return Value(U64, fb.b.call_helper(helper.helper_id, "i64", []))
+    return Value(U64, fb.b.call_helper(helper_id(helper), "i64", []))
 
 
 def helper_low32(fb: FunctionBuilder, helper: HelperDecl) -> Value:
     """The low half of a helper's 64-bit result (pid of pid_tgid, uid of uid_gid)."""
-    r = fb.b.call_helper(helper.helper_id, "i64", [])
+    r = fb.b.call_helper(helper_id(helper), "i64", [])
     return Value(U32, fb.b.cast("trunc", "i64", r, "i32"))
 
 
 def helper_high32(fb: FunctionBuilder, helper: HelperDecl) -> Value:
     """The high half of a helper's 64-bit result (tgid of pid_tgid, gid of uid_gid)."""
-    r = fb.b.binop("lshr", "i64", fb.b.call_helper(helper.helper_id, "i64", []), "32")
+    r = fb.b.binop("lshr", "i64", fb.b.call_helper(helper_id(helper), "i64", []), "32")
     return Value(U32, fb.b.cast("trunc", "i64", r, "i32"))
 
 
@@ -226,7 +232,7 @@ def buffer_arg(fb: FunctionBuilder, node: ast.expr, fname: str) -> Value:
 
 def probe_read_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Value:
     """The probe_read family: (dst, size, src), or (dst, src) for the _str forms."""
-    name, helper, sized = decl.name, decl.helper_id, len(decl.params) == 3
+    name, helper, sized = decl.name, helper_id(decl), len(decl.params) == 3
     want = 3 if sized else 2
     if len(node.args) != want or node.keywords:
         sig = "dst, size, src" if sized else "dst, src"

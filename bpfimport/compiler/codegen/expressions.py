@@ -33,6 +33,8 @@ TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of ev
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from .builder import ExprTable
+
 _CMP_SIGNED = {ast.Lt: "slt", ast.LtE: "sle", ast.Gt: "sgt", ast.GtE: "sge", ast.Eq: "eq", ast.NotEq: "ne"}
 _CMP_UNSIGNED = {ast.Lt: "ult", ast.LtE: "ule", ast.Gt: "ugt", ast.GtE: "uge", ast.Eq: "eq", ast.NotEq: "ne"}
 # What a comparison with a negative signed value against an unsigned one always gives.
@@ -511,7 +513,7 @@ def _is_boolish(node: ast.expr) -> bool:
     return False
 
 
-EXPRESSIONS = {
+EXPRESSIONS: ExprTable = {
     ast.Constant: expr_constant,
     ast.Name: expr_name,
     ast.BinOp: expr_bin_op,

@@ -19,14 +19,16 @@ from .values import Local
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
+    from .builder import ExprTable, StmtTable
     from .module import ModuleCodegen
 
-EXPRESSION_TABLE = {**EXPRESSIONS, ast.Call: expr_call}
+EXPRESSION_TABLE: ExprTable = {**EXPRESSIONS, ast.Call: expr_call}
+STATEMENT_TABLE: StmtTable = STATEMENTS  # (one name per table, for symmetry)
 
 
 def start_function(module: ModuleCodegen, decl: FunctionDecl) -> FunctionBuilder:
     """A builder for ``decl``, before anything is lowered (``module.current`` for errors)."""
-    return FunctionBuilder(module, decl, EXPRESSION_TABLE, STATEMENTS)
+    return FunctionBuilder(module, decl, EXPRESSION_TABLE, STATEMENT_TABLE)
 
 
 def lower_function(fb: FunctionBuilder) -> str:
@@ -48,4 +50,4 @@ def lower_function(fb: FunctionBuilder) -> str:
     return fb.fn.text()
 
 
-__all__ = ["EXPRESSION_TABLE", "lower_function", "start_function"]
+__all__ = ["EXPRESSION_TABLE", "STATEMENT_TABLE", "lower_function", "start_function"]

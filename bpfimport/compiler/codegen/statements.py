@@ -15,6 +15,10 @@ from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, Local, Loop, NoneType_, StrType, show
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from .builder import StmtTable
+
 
 def stmt_pass(fb: FunctionBuilder, stmt: ast.Pass) -> None:
     return
@@ -458,7 +462,7 @@ def reads_root(value: ast.expr, target: ast.expr) -> bool:
         isinstance(n, ast.Name) and n.id == root for n in ast.walk(value))
 
 
-STATEMENTS = {
+STATEMENTS: StmtTable = {
     ast.Pass: stmt_pass,
     ast.Global: stmt_global,
     ast.Expr: stmt_expr,

@@ -35,6 +35,16 @@ class MapDecl(_Final):
 
     __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno", "key_size",
                  "value_size", "event_types")
+    name: str
+    kind: str
+    key: BpfType | None
+    value: BpfType | None
+    max_entries: int
+    flags: int
+    lineno: int
+    key_size: int | None
+    value_size: int | None
+    event_types: tuple[BpfType, ...] | None
 
     def __init__(self, name: str, kind: str, key: BpfType | None, value: BpfType | None,
                  max_entries: int, flags: int, lineno: int, key_size: int | None = None,
@@ -62,6 +72,12 @@ class GlobalDecl(_Final):
     """A global variable in ``.rodata`` (Final), ``.data`` or ``.bss``."""
 
     __slots__ = ("name", "ty", "section", "initial", "final", "lineno")
+    name: str
+    ty: BpfType
+    section: str
+    initial: int | bytes
+    final: bool
+    lineno: int
 
     def __init__(self, name: str, ty: BpfType, section: str, initial: int | bytes, final: bool,
                  lineno: int) -> None:
@@ -72,6 +88,12 @@ class FunctionDecl(_Final):
     """A program (``section`` set) or a subprogram, with its checked signature."""
 
     __slots__ = ("name", "node", "params", "ret", "section", "decorator")
+    name: str
+    node: ast.FunctionDef
+    params: tuple[tuple[str, BpfType], ...]
+    ret: BpfType
+    section: str | None
+    decorator: str | None
 
     def __init__(self, name: str, node: ast.FunctionDef, params: list[tuple[str, BpfType]],
                  ret: BpfType, section: str | None = None, decorator: str | None = None) -> None:

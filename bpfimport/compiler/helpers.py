@@ -66,21 +66,27 @@ class HelperDecl:
     """
 
     __slots__ = ("name", "helper_id", "params", "ret", "lower", "doc", "unsupported")
+    name: str
+    helper_id: int | None
+    params: tuple[tuple[str, str], ...]
+    ret: str
+    lower: str
+    doc: str
+    unsupported: str | None
 
     def __init__(self, name: str, helper_id: int | None, params: tuple[tuple[str, str], ...],
                  ret: str, lower: str, doc: str, unsupported: str | None = None) -> None:
-        self.name = name
-        self.helper_id = helper_id
-        self.params = params
-        self.ret = ret
-        self.lower = lower
-        self.doc = doc
-        self.unsupported = unsupported
+        set_ = object.__setattr__  # the record is immutable; __init__ is the one writer
+        set_(self, "name", name)
+        set_(self, "helper_id", helper_id)
+        set_(self, "params", params)
+        set_(self, "ret", ret)
+        set_(self, "lower", lower)
+        set_(self, "doc", doc)
+        set_(self, "unsupported", unsupported)
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if hasattr(self, "unsupported"):  # set last in __init__: from then on, immutable
-            raise AttributeError("HelperDecl is immutable")
-        object.__setattr__(self, name, value)
+        raise AttributeError("HelperDecl is immutable")
 
     def signature(self) -> str:
         """``probe_read(dst, size, src)``, as the docs show it (``[flags]``: optional)."""

@@ -32,7 +32,6 @@ from ..types import (
     PtrType,
     StructType,
 )
-from .events import infer_event_types
 from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, Source
 from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
 from .sections import SectionProblem, check_arguments, check_section
@@ -59,7 +58,10 @@ def analyze_module(source: Source, tree: ast.Module, module_name: str) -> Module
             None, f"{source.filename} declares no BPF program",
             "decorate a function with a program decorator, e.g. @tracepoint(\"syscalls/sys_enter_execve\")",
         )
-    infer_event_types(model)  # the last fact codegen needs: the model is final from here
+    if any(m.map_kind.events for m in model.maps.values()):
+        from .events import infer_event_types  # only modules with event maps pay for the pass
+
+        infer_event_types(model)  # the last fact codegen needs: the model is final from here
     return model
 
 

@@ -15,10 +15,11 @@ import re
 from ...kinds import ProgramKind
 
 # What libbpf (1.0 on) reads as a kprobe/uprobe symbol: sscanf("%m[a-zA-Z0-9_.]+%li") — any
-# other character would end the symbol early and attach to a different one.
-_SYMBOL = re.compile(r"[A-Za-z0-9_.]+")
+# other character would end the symbol early and attach to a different one.  (Patterns, not
+# compiled regexes: re caches them at first use, so a module without probes never compiles them.)
+_SYMBOL = r"[A-Za-z0-9_.]+"
 # "+offset" as %li reads it completely: decimal, 0x hex or 0-prefixed octal, nothing after.
-_OFFSET = re.compile(r"\+(0[xX][0-9A-Fa-f]+|0[0-7]*|[1-9][0-9]*)")
+_OFFSET = r"\+(0[xX][0-9A-Fa-f]+|0[0-7]*|[1-9][0-9]*)"
 
 SYMBOL_HINT = "a symbol is letters, digits, '_' and '.', optionally followed by +offset, e.g. \"readline+0x10\""
 
@@ -79,9 +80,9 @@ def _uprobe(pk: ProgramKind, path: str, symbol: str) -> None:
 
 def _symbol(pk: ProgramKind, index: int, text: str) -> None:
     kind = pk.decorator
-    head = _SYMBOL.match(text)
+    head = re.match(_SYMBOL, text)
     rest = text[head.end():] if head else text
-    if head is None or (rest and not _OFFSET.fullmatch(rest)):
+    if head is None or (rest and not re.fullmatch(_OFFSET, rest)):
         raise SectionProblem(index, f"'{text}' is not a symbol libbpf can attach a {kind} to",
                              SYMBOL_HINT)
     if rest and pk.returns:

@@ -155,7 +155,7 @@ def _objdump() -> str | None:
 
 def _helper_names() -> dict[str, str]:
     """``"14"`` → ``"bpf_get_current_pid_tgid"``, from the compiler's helper table."""
-    from .compiler.tables import Helper
+    from .compiler.helpers import Helper
 
     return {str(v): f"bpf_{k.lower()}" for k, v in vars(Helper).items() if isinstance(v, int)}
 

@@ -294,87 +294,117 @@ def compile() -> None:  # noqa: A001 - the pythonbpf name; a trailing call is ig
 
 
 # ---------------------------------------------------------------- helpers
+# One typed stub per entry of bpfimport.compiler.helpers.HELPERS, the registry the
+# compiler lowers them from; tests/test_helper_registry.py checks that their names,
+# parameters and docstrings are the registry's.
 
 
 def ktime() -> int:
-    """bpf_ktime_get_ns(): monotonic nanoseconds."""
+    """monotonic nanoseconds since boot"""
     raise _kernel_only("ktime")
 
 
 def pid() -> int:
-    """The kernel pid, i.e. the thread id (pythonbpf's meaning)."""
+    """the kernel's pid, i.e. the thread id (pythonbpf's meaning)"""
     raise _kernel_only("pid")
 
 
 def tgid() -> int:
-    """The process id, what os.getpid() returns."""
+    """the process id, what os.getpid() returns"""
     raise _kernel_only("tgid")
 
 
 def tid() -> int:
-    """The thread id."""
+    """the thread id"""
     raise _kernel_only("tid")
 
 
 def uid() -> int:
+    """the current user id"""
     raise _kernel_only("uid")
 
 
 def gid() -> int:
+    """the current group id"""
     raise _kernel_only("gid")
 
 
 def comm(buf: Any = None) -> Any:
-    """The current task's name as c_char * 16, or written into ``buf``."""
+    """the task's name as c_char * 16 (written in place when assigned to a field), or written
+    into buf
+    """
     raise _kernel_only("comm")
 
 
 def random() -> int:
-    """bpf_get_prandom_u32()."""
+    """a pseudo-random number"""
     raise _kernel_only("random")
 
 
 def smp_processor_id() -> int:
+    """the CPU the program runs on"""
     raise _kernel_only("smp_processor_id")
 
 
 def get_current_cgroup_id() -> int:
+    """the current task's cgroup v2 id"""
     raise _kernel_only("get_current_cgroup_id")
 
 
+def get_current_task() -> int:
+    """the address of the current task_struct (read it with probe_read_kernel)"""
+    raise _kernel_only("get_current_task")
+
+
 def probe_read(dst: Any, size: int, src: Any) -> int:
+    """copy size bytes from src into dst (0 or a negative errno)"""
     raise _kernel_only("probe_read")
 
 
 def probe_read_str(dst: Any, src: Any) -> int:
+    """copy a NUL-terminated string into dst (its length with the NUL)"""
     raise _kernel_only("probe_read_str")
 
 
 def probe_read_user(dst: Any, size: int, src: Any) -> int:
+    """probe_read from user memory"""
     raise _kernel_only("probe_read_user")
 
 
 def probe_read_user_str(dst: Any, src: Any) -> int:
+    """probe_read_str from user memory"""
     raise _kernel_only("probe_read_user_str")
 
 
 def probe_read_kernel(dst: Any, size: int, src: Any) -> int:
+    """probe_read from kernel memory"""
     raise _kernel_only("probe_read_kernel")
 
 
+def probe_read_kernel_str(dst: Any, src: Any) -> int:
+    """probe_read_str from kernel memory"""
+    raise _kernel_only("probe_read_kernel_str")
+
+
 def get_stack(ctx: Any, buf: Any, size: int, flags: int = 0) -> int:
+    """stack traces: not supported yet"""
     raise _kernel_only("get_stack")
 
 
 def get_stackid(ctx: Any, stack_map: Any, flags: int = 0) -> int:
+    """stack traces: not supported yet"""
     raise _kernel_only("get_stackid")
 
 
 def deref(p: Any) -> Any:
+    """the value a map value reference points at"""
     raise _kernel_only("deref")
 
 
 def log2(x: int) -> int:
+    """floor(log2(x)) of x as a u64, and 0 for 0, like libbpf-tools' log2l(); bcc's
+    bpf_log2l(x) is one more for x > 0 and 1 for 0
+    """
     raise _kernel_only("log2")
 
 
@@ -393,7 +423,8 @@ __all__ = [
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
     "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
-    "get_current_cgroup_id", "probe_read", "probe_read_str", "probe_read_user",
-    "probe_read_user_str", "probe_read_kernel", "get_stack", "get_stackid", "deref", "log2",
+    "get_current_cgroup_id", "get_current_task", "probe_read", "probe_read_str",
+    "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
+    "get_stack", "get_stackid", "deref", "log2",
     "NotInKernelError",
 ]

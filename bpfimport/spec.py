@@ -18,6 +18,18 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any, Final
 
+    from .kinds import MAP_KINDS, MapKind  # noqa: F401 - re-exported (see __getattr__)
+
+
+def __getattr__(name: str) -> Any:
+    """``spec.MAP_KINDS`` / ``spec.MapKind``: the records of bpfimport.kinds, imported when first
+    asked for, so a cache hit (which needs the spec records, not the kinds) does not pay for them."""
+    if name in ("MAP_KINDS", "MapKind"):
+        from . import kinds
+
+        return getattr(kinds, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 SPEC_FORMAT = 1
 
 # name -> (size in bytes, signed, ctypes type name); ctypes itself is imported only when needed
@@ -94,36 +106,6 @@ class _Record:
         return {n: plain(v) for n, v in self._items()}
 
 
-class MapKind(_Record):
-    """One map flavour: its kernel type number and how user space sees it."""
-
-    __slots__ = ("type_id", "percpu", "array", "keyless", "events", "batch")
-    _defaults = {"percpu": False, "array": False, "keyless": False, "events": False,
-                 "batch": False}
-    # array: every index exists, delete is refused; keyless: ring buffer, queue, stack,
-    # bloom filter; events: read with poll(), not as a dict; batch: the kernel has
-    # BPF_MAP_LOOKUP_BATCH/DELETE_BATCH for it (hash and array maps)
-
-
-# The names bpfimport.lang gives (docs/language.md), with the kernel's BPF_MAP_TYPE_* numbers.
-MAP_KINDS: dict[str, MapKind] = {
-    "HashMap": MapKind(1, batch=True),
-    "ArrayMap": MapKind(2, array=True, batch=True),
-    "ProgArray": MapKind(3, array=True),
-    "PerfEventArray": MapKind(4, array=True, events=True),
-    "PerCpuHashMap": MapKind(5, percpu=True, batch=True),
-    "PerCpuArrayMap": MapKind(6, percpu=True, array=True, batch=True),
-    "StackTraceMap": MapKind(7),
-    "LruHashMap": MapKind(9, batch=True),
-    "LruPerCpuHashMap": MapKind(10, percpu=True, batch=True),
-    "LpmTrieMap": MapKind(11),
-    "QueueMap": MapKind(22, keyless=True),
-    "StackMap": MapKind(23, keyless=True),
-    "RingBuffer": MapKind(27, keyless=True, events=True),
-    "BloomFilterMap": MapKind(30, keyless=True),
-}
-
-
 # The kernel's map update flags: what bpfimport.lang exports, the compiler folds
 # and the runtime's Map.set()/push() pass.
 BPF_ANY: Final = 0  # create or replace
@@ -148,6 +130,8 @@ class MapSpec(_Record):
 
     @property
     def map_kind(self) -> MapKind:
+        from .kinds import MAP_KINDS
+
         return MAP_KINDS[self.kind]
 
 

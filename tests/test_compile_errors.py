@@ -298,3 +298,58 @@ def test_the_compiler_knows_every_name_lang_exports() -> None:
     from bpfimport.compiler.tables import LANG_NAMES
 
     assert set(bpfimport.lang.__all__) == LANG_NAMES
+
+
+# ---- item 11 of issue 7: the semantics a new user meets, said plainly --------------------
+
+
+def body_error(snippet: str) -> CompileError:
+    with pytest.raises(CompileError) as info:
+        compile_text(body_source(snippet))
+    return info.value
+
+
+@pytest.mark.parametrize("call", ["get_stack(ctx, 0, 8)", "get_stackid(ctx, m, 0)"])
+def test_stack_helpers_say_stacks_are_not_supported_and_what_to_do(call: str) -> None:
+    err = body_error(f"x = {call}")
+    assert err.lineno == BODY_LINE
+    assert "is not supported yet" in err.msg
+    hint = err.hint or ""
+    assert "stack traces are not supported in this version" in hint
+    assert "count by a key you can compute" in hint  # what to do instead
+    assert "issue" not in f"{err.msg} {hint}"  # no internal tracker
+
+
+@pytest.mark.parametrize("snippet", ["x = ctx.field", "x = ctx[0]", "ctx.field = 1"])
+def test_reading_the_context_says_what_works_today(snippet: str) -> None:
+    err = body_error(snippet)
+    assert err.lineno == BODY_LINE
+    assert "'ctx' points at kernel memory whose type the compiler does not know yet" in err.msg
+    assert "probe_read_kernel(s, 16, ctx)" in (err.hint or "")
+    assert "typed contexts" in (err.hint or "")
+
+
+def test_the_stack_trace_map_hint_gives_an_array_of_addresses_and_compiles() -> None:
+    tail = "@syscall\ndef p(ctx) -> int:\n    return 0\n"
+    with pytest.raises(CompileError) as info:
+        compile_text("from bpfimport.lang import *\nst = StackTraceMap(max_entries=8)\n" + tail)
+    hint = info.value.hint or ""
+    assert "value=u64 * 127" in hint and "array of u64 addresses" in hint, hint
+    assert "value=u64," not in hint
+    # the hint's own declaration compiles, to the value type the kernel expects
+    example = hint[len("e.g. "):hint.index(":")]
+    module = compile_source(f"from bpfimport.lang import *\nst = {example}\n{tail}",
+                            "/virtual/st.bpf.py", "st_bpf")
+    (st,) = module.spec.maps
+    assert (st.kind, st.key, st.value) == ("StackTraceMap", "u32", "u64[127]")
+
+
+def test_log2_is_documented_as_floor_log2_with_zero_for_zero_and_unlike_bcc() -> None:
+    from bpfimport.compiler.helpers import HELPERS
+
+    doc = HELPERS["log2"].doc
+    assert "floor(log2(x))" in doc and "0 for 0" in doc and "bpf_log2l" in doc
+    language = (ROOT / "docs" / "language.md").read_text()
+    section = language[language.index("### log2"):]
+    section = section[:section.index("\n#")]
+    assert "floor" in section and "log2(0) == 0" in section and "bpf_log2l" in section

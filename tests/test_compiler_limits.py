@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from bpfimport import CompileError
 from bpfimport.compiler import CompiledModule, compile_source
 from bpfimport.compiler.elf import Elf
-from bpfimport.compiler.tables import PROGRAM_KINDS
+from bpfimport.kinds import PROGRAM_KINDS
 from tests.conftest import need
 from tests.runtime_objects import module_of
 

@@ -27,6 +27,11 @@ from .types import (
     VoidType,
 )
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    import builtins  # DebugInfo.tuple shadows the builtin inside the class
+    from collections.abc import Sequence
+
 
 def _quote(text: str) -> str:
     """A metadata string.  File names may carry undecodable bytes as surrogates (os.fsdecode):
@@ -211,7 +216,7 @@ class DebugInfo:
 
     # ------------------------------------------------------------ functions
     def subprogram(self, name: str, line: int, ret: BpfType | None,
-                   params: list[tuple[str, BpfType]], local: bool) -> int:
+                   params: Sequence[builtins.tuple[str, BpfType]], local: bool) -> int:
         sp = self.reserve()
         ret_t = self.type(ret)
         types = [f"!{ret_t}" if ret_t is not None else "null"]

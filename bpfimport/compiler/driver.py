@@ -20,9 +20,7 @@ from .compiled import CompiledModule
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
 from .frontend.model import MapDecl, Source
-from .tables import STACK_HINT, STACK_LIMIT
-
-BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
+from .tables import BUG_HINT, STACK_HINT, STACK_LIMIT
 
 
 def compile_source(source: str | bytes, filename: str, module_name: str,
@@ -89,7 +87,7 @@ def map_value_spec(m: MapDecl) -> str | None:
     """The value type user space decodes; for an event map, the one type its programs send."""
     if m.value is not None:
         return m.value.spec
-    if len(m.event_types) == 1:
+    if m.event_types is not None and len(m.event_types) == 1:  # inferred by frontend/events.py
         return m.event_types[0].spec
     return None
 

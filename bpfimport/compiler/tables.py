@@ -1,40 +1,12 @@
-"""Data, not if-chains: helper ids, program decorators and their sections, import names."""
+"""Data, not if-chains: helper ids, limits, flags and import names (kinds: bpfimport.kinds)."""
 
 from __future__ import annotations
 
+# BPF helper numbers and the helpers of bpfimport.lang: compiler/helpers.py.
 from ..spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # the map update flags, defined once
 
-# ---------------------------------------------------------------- BPF helpers
-# Numbers from include/uapi/linux/bpf.h (___BPF_FUNC_MAPPER order).
-
-
-class Helper:
-    MAP_LOOKUP_ELEM = 1
-    MAP_UPDATE_ELEM = 2
-    MAP_DELETE_ELEM = 3
-    PROBE_READ = 4
-    KTIME_GET_NS = 5
-    TRACE_PRINTK = 6
-    GET_PRANDOM_U32 = 7
-    GET_SMP_PROCESSOR_ID = 8
-    GET_CURRENT_PID_TGID = 14
-    GET_CURRENT_UID_GID = 15
-    GET_CURRENT_COMM = 16
-    PERF_EVENT_OUTPUT = 25
-    GET_STACKID = 27
-    PROBE_READ_STR = 45
-    GET_STACK = 67
-    GET_CURRENT_CGROUP_ID = 80
-    PROBE_READ_USER = 112
-    PROBE_READ_KERNEL = 113
-    PROBE_READ_USER_STR = 114
-    PROBE_READ_KERNEL_STR = 115
-    RINGBUF_OUTPUT = 130
-    RINGBUF_RESERVE = 131
-    RINGBUF_SUBMIT = 132
-    RINGBUF_DISCARD = 133
-    TRACE_VPRINTK = 177
-
+# The hint of an internal compiler error.
+BUG_HINT = "this is a bug in bpfimport; please report it with the .bpf.py file"
 
 # The kernel's limit on a program's stack, and what to do instead of a large local.
 STACK_LIMIT = 512
@@ -43,36 +15,7 @@ STACK_HINT = ("keep large structs in a map (e.g. a PerCpuArrayMap with one entry
 
 
 # ---------------------------------------------------------------- programs
-
-
-class ProgramKind:
-    """A program decorator: how many string arguments it takes and the section it makes."""
-
-    __slots__ = ("args", "section")
-
-    def __init__(self, args: int, section: str) -> None:
-        self.args = args  # string arguments; 0 means a bare decorator (@xdp)
-        self.section = section  # a format over the arguments
-
-
-PROGRAM_KINDS: dict[str, ProgramKind] = {
-    "section": ProgramKind(1, "{0}"),
-    "tracepoint": ProgramKind(1, "tracepoint/{0}"),
-    "raw_tracepoint": ProgramKind(1, "raw_tracepoint/{0}"),
-    "kprobe": ProgramKind(1, "kprobe/{0}"),
-    "kretprobe": ProgramKind(1, "kretprobe/{0}"),
-    "uprobe": ProgramKind(2, "uprobe/{0}:{1}"),
-    "uretprobe": ProgramKind(2, "uretprobe/{0}:{1}"),
-    "fentry": ProgramKind(1, "fentry/{0}"),
-    "fexit": ProgramKind(1, "fexit/{0}"),
-    "lsm": ProgramKind(1, "lsm/{0}"),
-    "cgroup_skb": ProgramKind(1, "cgroup_skb/{0}"),
-    "xdp": ProgramKind(0, "xdp"),
-    "socket_filter": ProgramKind(0, "socket"),
-    "tc": ProgramKind(0, "tc"),
-    "syscall": ProgramKind(0, "syscall"),
-    "perf_event": ProgramKind(0, "perf_event"),
-}
+# Program decorators and their sections: bpfimport.kinds.PROGRAM_KINDS.
 
 # Decorators accepted and ignored (pythonbpf's markers).
 IGNORED_DECORATORS = {"bpf"}
@@ -92,11 +35,6 @@ CTYPES_MODULE = "ctypes"
 TYPING_MODULES = {"typing", "typing_extensions"}
 IGNORED_IMPORTS = {"__future__"}
 
-
-def importable(module: str) -> bool:
-    """Whether BPF code may name ``module``: the one import whitelist (imports and attributes)."""
-    return module in LANG_MODULES or module == CTYPES_MODULE or module in TYPING_MODULES
-
 # Named constants of bpfimport.lang (the kernel's values), folded at compile time.
 LANG_CONSTANTS: dict[str, int] = {
     "BPF_ANY": BPF_ANY, "BPF_NOEXIST": BPF_NOEXIST, "BPF_EXIST": BPF_EXIST,
@@ -104,6 +42,10 @@ LANG_CONSTANTS: dict[str, int] = {
     "TC_ACT_UNSPEC": -1, "TC_ACT_OK": 0, "TC_ACT_SHOT": 2, "TC_ACT_PIPE": 3, "TC_ACT_REDIRECT": 7,
 }
 
+
+def importable(module: str) -> bool:
+    """Whether BPF code may name ``module``: the one import whitelist (imports and attributes)."""
+    return module in LANG_MODULES or module == CTYPES_MODULE or module in TYPING_MODULES
 
 
 def _lang_names() -> frozenset[str]:

@@ -1,284 +1,53 @@
-"""The builder for one function body: its state, and conversions between typed values.
+"""One BPF function from start to end: the dispatch tables, and the driver that uses them.
 
-One :class:`FunctionCodegen` per BPF function carries everything the lowering
-needs (locals, loop targets, the current source line, the module's tables);
-statements, expressions and calls live in their own mixins.
+The tables say which function lowers each kind of ast node (mypyc's
+``irbuild`` shape): expressions from ``expressions.py`` and calls from
+``calls.py``, statements from ``statements.py``.  Adding a construct is a
+function in its family's module and a row in its table.
 """
 
 from __future__ import annotations
 
 import ast
 
-from ..frontend.model import FunctionDecl, ModuleModel
-from ..tables import STACK_HINT, STACK_LIMIT
-from ..types import (
-    BOOL,
-    CHAR,
-    I64,
-    U8,
-    U64,
-    ArrayType,
-    BoolType,
-    BpfType,
-    CharType,
-    IntType,
-    PtrType,
-    VoidType,
-    mem_llvm,
-)
-from .calls import CallsMixin
-from .events import EventsMixin
-from .expressions import ExpressionsMixin
-from .ir import Builder, FunctionIR, Value, ir_string
-from .statements import StatementsMixin
-from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_intlike, show
+from ..frontend.model import FunctionDecl
+from .builder import FunctionBuilder
+from .calls import expr_call
+from .expressions import EXPRESSIONS
+from .statements import STATEMENTS
+from .values import Local
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
+    from .builder import ExprTable, StmtTable
     from .module import ModuleCodegen
 
+EXPRESSION_TABLE: ExprTable = {**EXPRESSIONS, ast.Call: expr_call}
+STATEMENT_TABLE: StmtTable = STATEMENTS  # (one name per table, for symmetry)
 
 
-class FunctionCodegen(StatementsMixin, ExpressionsMixin, CallsMixin, EventsMixin):
-    def __init__(self, module: ModuleCodegen, decl: FunctionDecl) -> None:
-        self.module = module
-        self.model: ModuleModel = module.model
-        self.decl = decl
-        self.src = self.model.source
-        ret_llvm = decl.ret.llvm
-        params = [(t.llvm, f"arg.{n}") for n, t in decl.params]
-        local = decl.section is None
-        self.scope = module.debug.subprogram(decl.name, decl.node.lineno, None if isinstance(decl.ret, VoidType) else decl.ret, decl.params, local)
-        extra = "#0"
-        if decl.section is not None:
-            extra += f" section {ir_string(decl.section.encode())}"
-        extra += f" !dbg !{self.scope}"
-        self.fn = FunctionIR(decl.name, ret_llvm, params, extra)
-        if local:
-            self.fn.linkage = "internal"
-        self.b = Builder(self.fn)
-        if not module.line_info:
-            # One location for the whole function: calls need one (LLVM insists), and the
-            # object then carries no per-statement Python lines
-            self.b.dbg = module.debug.location(decl.node.lineno, 0, self.scope)
-        self.locals: dict[str, Local] = {}
-        self.global_names: set[str] = set()
-        self.loops: list[Loop] = []
-        self.stack_bytes = 0
-        self.string_locals: dict[str, Value] = {}  # names bound once to a string constant
-        self.fresh: set[str] = set()  # temporaries a new local may adopt instead of copying
-        self.scratch: dict[tuple[str, str], str] = {}  # reusable key/value slots for helpers
-        self.node: ast.AST = decl.node
-
-    # ------------------------------------------------------------ driver
-    def generate(self) -> str:
-        self.at(self.decl.node)
-        for name, ty in self.decl.params:
-            slot = self.alloca(ty, name)
-            self.b.store(ty.llvm, f"%arg.{name}", slot, ty.align)
-            self.locals[name] = Local(ty, slot)
-        self.collect_globals(self.decl.node)
-        self.assigned = _assigned_names(self.decl.node)
-        self.block_of(self.decl.node.body)
-        if not self.b.block.terminated:
-            self.at_end()
-            self.return_default()
-        for block in self.fn.all_blocks():
-            if not block.terminated:  # blocks nothing reaches, e.g. after a return in a loop
-                block.lines.append("  unreachable")
-                block.terminated = True
-        return self.fn.text()
-
-    def at_end(self) -> None:
-        if not self.module.line_info:
-            return
-        last = self.decl.node.body[-1]
-        line = getattr(last, "end_lineno", None) or last.lineno
-        self.b.dbg = self.module.debug.location(line, 0, self.scope)
-
-    def return_default(self) -> None:
-        if isinstance(self.decl.ret, VoidType):
-            self.b.ret("void", None)
-        else:
-            self.b.ret(self.decl.ret.llvm, "0")
-
-    def collect_globals(self, fn: ast.FunctionDef) -> None:
-        for node in ast.walk(fn):
-            if isinstance(node, ast.Global):
-                for name in node.names:
-                    if name not in self.model.globals:
-                        self.node = node
-                        raise self.err(node, f"'global {name}': '{name}' is not a module-level global",
-                                       f"declare it at module level, e.g. {name}: u64 = 0")
-                    self.global_names.add(name)
-            elif isinstance(node, ast.Nonlocal):
-                raise self.err(node, "nonlocal is not supported in BPF functions")
-
-    # ------------------------------------------------------------ errors and locations
-    def err(self, node: ast.AST | None, message: str, hint: str | None = None) -> Exception:
-        return self.src.error(node if node is not None else self.node, message, hint)
-
-    def at(self, node: ast.AST) -> None:
-        """Tag the instructions that follow with ``node``'s line (BTF line info)."""
-        self.node = node
-        line = getattr(node, "lineno", None)
-        if line is not None and self.module.line_info:
-            col = getattr(node, "col_offset", 0) + 1
-            self.b.dbg = self.module.debug.location(line, col, self.scope)
-
-    # ------------------------------------------------------------ memory
-    def alloca(self, ty: BpfType, hint: str = "v") -> str:
-        if ty.aggregate:
-            self.stack_bytes += (ty.size + 7) // 8 * 8
-            if self.stack_bytes > STACK_LIMIT:
-                raise self.err(self.node, f"'{self.decl.name}' needs more than {STACK_LIMIT} bytes of "
-                               f"BPF stack (this {ty} takes {ty.size})", STACK_HINT)
-        # "l." keeps stack slots apart from temporaries (%r163) and block labels (%cmp.2)
-        return self.b.alloca(ty, "l." + _ident(hint) + ".")
-
-    def temp_aggregate(self, ty: BpfType, zero: bool = True) -> Value:
-        ptr = self.alloca(ty, "tmp")
-        self.fresh.add(ptr)
-        if zero:
-            self.b.memset(ptr, ty.size, ty.align)
-        return Value(ty, ptr)
-
-    def load(self, ty: BpfType, ptr: str, volatile: bool = False) -> Value:
-        """Read a value of ``ty`` at ``ptr`` (aggregates are returned by address)."""
-        if ty.aggregate:
-            return Value(ty, ptr)
-        raw = self.b.load(mem_llvm(ty), ptr, ty.align, volatile)
-        if isinstance(ty, BoolType):
-            raw = self.b.cast("trunc", "i8", raw, "i1")
-        return Value(ty, raw)
-
-    def store(self, value: Value, ty: BpfType, ptr: str, node: ast.AST) -> None:
-        """Write ``value`` (converted to ``ty``) to ``ptr``; aggregates are copied."""
-        if ty.aggregate:
-            src = self.coerce_aggregate(value, ty, node)
-            if src is None:  # a zero initialiser
-                self.b.memset(ptr, ty.size, ty.align)
-            elif src.ref != ptr:
-                self.b.memcpy(ptr, src.ref, ty.size, ty.align)
-            return
-        v = self.coerce(value, ty, node)
-        ref = self.bool_byte(v.ref) if isinstance(ty, BoolType) else v.ref
-        self.b.store(mem_llvm(ty), ref, ptr, ty.align)
-
-    def bool_byte(self, ref: str) -> str:
-        """An ``i1`` as the byte that stores it."""
-        if ref in ("true", "false"):
-            return "1" if ref == "true" else "0"
-        return self.b.cast("zext", "i1", ref, "i8")
-
-    def coerce_aggregate(self, value: Value, ty: BpfType, node: ast.AST) -> Value | None:
-        if isinstance(value.ty, LitType) and value.ty.value == 0:
-            return None
-        if isinstance(value.ty, PtrType) and value.ty.pointee == ty:
-            return Value(ty, value.ref)  # a map value reference: copy what it points at
-        if isinstance(value.ty, StrType) and isinstance(ty, ArrayType) and ty.elem == CHAR:
-            data = value.ty.value
-            if len(data) > ty.length:
-                raise self.err(node, f"string of {len(data)} bytes does not fit in {ty}")
-            return Value(ty, self.module.string_constant(data.ljust(ty.length, b"\0")))
-        if value.ty != ty:
-            raise self.err(node, f"cannot use a value of type {show(value.ty)} as {show(ty)}")
-        return value
-
-    # ------------------------------------------------------------ conversions
-    def numeric(self, v: Value, node: ast.AST) -> Value:
-        """A value usable in arithmetic: map references are read, chars are bytes."""
-        if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None:
-            if not (is_intlike(v.ty.pointee)):
-                raise self.err(node, f"this map value is a {show(v.ty.pointee)}, not a number",
-                               "read one of its fields, e.g. v.count")
-            return self.numeric(self.load(v.ty.pointee, v.ref), node)
-        if isinstance(v.ty, CharType):
-            return Value(U8, v.ref)
-        if isinstance(v.ty, (IntType, LitType, BoolType)):
-            return v
-        raise self.err(node, f"a {show(v.ty)} is not a number")
-
-    def coerce(self, v: Value, ty: BpfType, node: ast.AST, explicit: bool = False) -> Value:
-        """Convert a scalar to ``ty``: literals are range-checked, ints extend or truncate."""
-        if v.ty == ty:
-            return v
-        if isinstance(ty, PtrType):
-            if isinstance(v.ty, PtrType) or isinstance(v.ty, NoneType_):
-                return Value(ty, v.ref)
-            if isinstance(v.ty, (IntType, LitType)) and explicit:
-                src = self.coerce(v, U64, node, True)
-                return Value(ty, self.b.cast("inttoptr", "i64", src.ref, "ptr"))
-            raise self.err(node, f"cannot use a {show(v.ty)} as a pointer")
-        if isinstance(ty, CharType):
-            byte = char_literal(v)
-            return Value(CHAR, str(byte) if byte is not None else self.coerce(v, U8, node, explicit).ref)
-        if isinstance(ty, BoolType):
-            return self.truth(v, node)
-        if not isinstance(ty, IntType):
-            raise self.err(node, f"cannot convert {show(v.ty)} to {show(ty)}")
-        if isinstance(v.ty, PtrType) and not v.ty.nullable and explicit:
-            return Value(ty, self.b.cast("ptrtoint", "ptr", v.ref, ty.llvm))
-        v = self.numeric(v, node)
-        if isinstance(v.ty, LitType):
-            value = v.ty.value
-            if not ty.fits(value):
-                if not explicit:
-                    raise self.err(node, f"{value} does not fit in {ty}",
-                                   f"{ty} holds {ty.min}..{ty.max}; write {ty}({value}) to wrap it")
-                value = ty.wrap(value)
-            return Value(ty, str(value))
-        if isinstance(v.ty, BoolType):
-            return Value(ty, self.b.cast("zext", "i1", v.ref, ty.llvm))
-        assert isinstance(v.ty, IntType)
-        if v.ty.bits == ty.bits:
-            return Value(ty, v.ref)
-        if v.ty.bits > ty.bits:
-            return Value(ty, self.b.cast("trunc", v.ty.llvm, v.ref, ty.llvm))
-        op = "sext" if v.ty.signed else "zext"
-        return Value(ty, self.b.cast(op, v.ty.llvm, v.ref, ty.llvm))
-
-    def truth(self, v: Value, node: ast.AST) -> Value:
-        """Python truthiness as an ``i1``: non-zero ints, present map values."""
-        if isinstance(v.ty, BoolType):
-            return v
-        if isinstance(v.ty, LitType):
-            return Value(BOOL, "true" if v.ty.value else "false")
-        if isinstance(v.ty, NoneType_):
-            return Value(BOOL, "false")
-        if isinstance(v.ty, PtrType):
-            return Value(BOOL, self.b.icmp("ne", "ptr", v.ref, "null"))
-        if isinstance(v.ty, (IntType, CharType)):
-            return Value(BOOL, self.b.icmp("ne", v.ty.llvm, v.ref, "0"))
-        raise self.err(node, f"a {show(v.ty)} has no truth value",
-                       "compare a field or element instead")
-
-    def default_type(self, v: Value) -> BpfType:
-        """The type a new local takes from its first value."""
-        if isinstance(v.ty, LitType):
-            return I64 if I64.fits(v.ty.value) else U64
-        if isinstance(v.ty, CharType):
-            return U8
-        if isinstance(v.ty, VoidType):
-            raise self.err(self.node, "this call returns nothing, so its result cannot be stored",
-                           "call it as a statement of its own")
-        if isinstance(v.ty, (StrType, NoneType_)):
-            raise self.err(self.node, f"a local cannot hold a {show(v.ty)}",
-                           "strings can be printed or stored in c_char * N fields")
-        return v.ty
+def start_function(module: ModuleCodegen, decl: FunctionDecl) -> FunctionBuilder:
+    """A builder for ``decl``, before anything is lowered (``module.current`` for errors)."""
+    return FunctionBuilder(module, decl, EXPRESSION_TABLE, STATEMENT_TABLE)
 
 
-def _assigned_names(fn: ast.FunctionDef) -> dict[str, int]:
-    """How often a function binds each name: Python makes them local to the whole function."""
-    names: dict[str, int] = {}
-    for node in ast.walk(fn):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-            names[node.id] = names.get(node.id, 0) + 1
-    return names
+def lower_function(fb: FunctionBuilder) -> str:
+    """The IR text of the function ``fb`` was started for."""
+    decl = fb.decl
+    fb.at(decl.node)
+    for name, ty in decl.params:
+        slot = fb.alloca(ty, name)
+        fb.b.store(ty.llvm, f"%arg.{name}", slot, ty.align)
+        fb.locals[name] = Local(ty, slot)
+    fb.collect_globals(decl.node)
+    fb.block_of(decl.node.body)
+    if not fb.b.block.terminated:
+        fb.at_end()
+        fb.return_default()
+    for block in fb.fn.all_blocks():
+        if not block.terminated:  # blocks nothing reaches, e.g. after a return in a loop
+            fb.b.unreachable(block)
+    return fb.fn.text()
 
 
-def _ident(hint: str) -> str:
-    return "".join(ch if ch.isascii() and (ch.isalnum() or ch == "_") else "_" for ch in hint) or "v"
-
-
-__all__ = ["FunctionCodegen"]
+__all__ = ["EXPRESSION_TABLE", "STATEMENT_TABLE", "lower_function", "start_function"]

@@ -165,6 +165,16 @@ class Builder:
         self.fn.allocas.append(f"  {name} = alloca {mem_llvm(ty)}, align {max(ty.align, 1)}")
         return name
 
+    def zero_at_entry(self, ty: BpfType, ptr: str) -> None:
+        """Zero ``ptr`` (a ``ty`` stack slot) in the entry block, before any other code:
+        a local then reads a defined zero on every path, as the verifier demands."""
+        if ty.aggregate:
+            self.fn.allocas.append(f"  call void @llvm.memset.p0.i64(ptr align {ty.align} {ptr}, "
+                                   f"i8 0, i64 {ty.size}, i1 false)")
+        else:
+            zero = "null" if mem_llvm(ty) == "ptr" else "0"
+            self.fn.allocas.append(f"  store {mem_llvm(ty)} {zero}, ptr {ptr}")
+
     def load(self, llvm_ty: str, ptr: str, align: int, volatile: bool = False) -> str:
         v = "volatile " if volatile else ""
         return self.assign(f"load {v}{llvm_ty}, ptr {ptr}, align {align}")
@@ -176,6 +186,15 @@ class Builder:
         if offset == 0:
             return ptr
         return self.assign(f"getelementptr inbounds i8, ptr {ptr}, i64 {offset}", "p")
+
+    def byte_gep_dynamic(self, ptr: str, offset: str) -> str:
+        """``ptr + offset`` bytes, for an ``i64`` offset known only at run time."""
+        return self.assign(f"getelementptr inbounds i8, ptr {ptr}, i64 {offset}", "p")
+
+    def unreachable(self, block: Block) -> None:
+        """End a block nothing jumps to (e.g. after a return inside a loop)."""
+        block.lines.append("  unreachable")
+        block.terminated = True
 
     def memset(self, ptr: str, size: int, align: int) -> None:
         self.emit(f"call void @llvm.memset.p0.i64(ptr align {align} {ptr}, i8 0, i64 {size}, i1 false)")

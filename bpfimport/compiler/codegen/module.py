@@ -6,11 +6,12 @@ import ast
 import os
 
 from ..._version import __version__
-from ...spec import MAP_KINDS
+from ...kinds import MAP_KINDS
 from ..debuginfo import DebugInfo
 from ..frontend.model import GlobalDecl, ModuleModel
 from ..types import CHAR, BoolType, IntType, mem_llvm
-from .function import FunctionCodegen
+from .builder import FunctionBuilder
+from .function import lower_function, start_function
 from .ir import ir_string
 
 HEADER = (
@@ -35,7 +36,7 @@ class ModuleCodegen:
         self.debug = DebugInfo(os.path.basename(path), os.path.dirname(path), model.source.text,
                                f"bpfimport {__version__}")
         self._strings: dict[bytes, str] = {}
-        self.current: FunctionCodegen | None = None  # the function being lowered, for error locations
+        self.current: FunctionBuilder | None = None  # the function being lowered, for error locations
 
     def string_constant(self, data: bytes) -> str:
         """A read-only byte string in .rodata (format strings must live in a read-only map)."""
@@ -55,8 +56,8 @@ class ModuleCodegen:
         functions = []
         for decl in self.model.functions.values():
             self.current = None  # an error while setting up points at no stale function
-            self.current = FunctionCodegen(self, decl)
-            functions.append(self.current.generate())
+            self.current = start_function(self, decl)
+            functions.append(lower_function(self.current))
         parts += [self.string_ir(data, name) for data, name in self._strings.items()]
         parts += functions
         parts.append(INTRINSICS)

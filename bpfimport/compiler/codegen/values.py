@@ -1,9 +1,9 @@
 """The values the codegen passes around besides typed IR operands.
 
 Untyped literals, strings and None have no BPF type of their own until they
-meet one; locals and loop targets are the builder's bookkeeping.  Kept apart
-from ``function.py`` so the statement, expression and call mixins can use
-them without importing the builder that combines them.
+meet one; locals and loop targets are the builder's bookkeeping.  A leaf
+module (it imports only the types and the IR emitter), so every construct
+family and the builder can use them.
 """
 
 from __future__ import annotations

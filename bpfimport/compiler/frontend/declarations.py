@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import ast
 
-from ...spec import MAP_KINDS
+from ...kinds import MAP_KINDS, PROGRAM_KINDS, MapKind
 from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
     IGNORED_IMPORTS,
     LANG_NAMES,
-    PROGRAM_KINDS,
     RESERVED_NAMES,
     TYPING_MODULES,
     importable,
@@ -23,6 +22,7 @@ from ..types import (
     CHAR,
     I32,
     I64,
+    SCALAR_NAMES,
     VOID,
     VOID_PTR,
     ArrayType,
@@ -58,6 +58,10 @@ def analyze_module(source: Source, tree: ast.Module, module_name: str) -> Module
             None, f"{source.filename} declares no BPF program",
             "decorate a function with a program decorator, e.g. @tracepoint(\"syscalls/sys_enter_execve\")",
         )
+    if any(m.map_kind.events for m in model.maps.values()):
+        from .events import infer_event_types  # only modules with event maps pay for the pass
+
+        infer_event_types(model)  # the last fact codegen needs: the model is final from here
     return model
 
 
@@ -246,44 +250,48 @@ class _Declarations:
                 raise self.err(kw.value, f"{kind}() got '{canonical}' twice")
             args[canonical] = kw.value
         mk = MAP_KINDS[kind]
-        key = value = None
-        key_size = value_size = None
-        if kind == "PerfEventArray":
-            # the kernel fixes these at 4 bytes; accept pythonbpf's key_size=c_int32 spelling
-            key_size, value_size = 4, 4
-        elif not mk.keyless or kind in ("QueueMap", "StackMap", "BloomFilterMap"):
-            key = self.map_type_arg(kind, "key", args.get("key"), call, optional=mk.keyless)
-            value = self.map_type_arg(kind, "value", args.get("value"), call,
-                                      optional=kind in ("ProgArray", "StackTraceMap"))
-            if kind == "ProgArray":
-                key, value = key or IntType(32, False), IntType(32, False)
-        default_entries = 1 if kind == "PerfEventArray" else 0
-        max_entries = default_entries
-        if "max_entries" in args:
-            max_entries = const_int(self.model, args["max_entries"])
-            if max_entries is None or not 0 < max_entries < 1 << 32:
-                raise self.err(args["max_entries"], "max_entries must be a constant from 1 to 2**32 - 1")
-        elif kind != "PerfEventArray":
-            raise self.err(call, f"{kind}() needs max_entries=", f"e.g. {kind}(..., max_entries=1024)")
+        key = self.map_type_arg(mk, "key", args.get("key"), call)
+        value = self.map_type_arg(mk, "value", args.get("value"), call)
+        if key is None and mk.default_key is not None:
+            key = SCALAR_NAMES[mk.default_key]
+        if mk.fixed_value is not None:
+            value = SCALAR_NAMES[mk.fixed_value]
+        # the kernel fixes these at 4 bytes; accept pythonbpf's key_size=c_int32 spelling
+        key_size = 4 if mk.key == "int4" else None
+        value_size = 4 if mk.value == "int4" else None
+        max_entries = self.map_entries(mk, args.get("max_entries"), call)
         flags = 0
         if "flags" in args:
             flags_v = const_int(self.model, args["flags"])
             if flags_v is None or not 0 <= flags_v < 1 << 32:
                 raise self.err(args["flags"], "flags must be a constant from 0 to 2**32 - 1")
             flags = flags_v
-        if kind == "PerfEventArray":
-            max_entries = 0  # libbpf sizes it to the number of CPUs
         return MapDecl(name, kind, key, value, max_entries, flags, call.lineno, key_size, value_size)
 
-    def map_type_arg(self, kind: str, what: str, node: ast.expr | None, call: ast.Call,
-                     optional: bool) -> BpfType | None:
+    def map_entries(self, mk: MapKind, node: ast.expr | None, call: ast.Call) -> int:
+        """max_entries: a constant, or 0 for a kind libbpf sizes to the CPU count."""
         if node is None:
-            if optional:
+            if mk.entries == "cpus":
+                return 0
+            raise self.err(call, f"{mk.name}() needs max_entries=", f"e.g. {mk.declaration_example()}")
+        max_entries = const_int(self.model, node)
+        if max_entries is None or not 0 < max_entries < 1 << 32:
+            raise self.err(node, "max_entries must be a constant from 1 to 2**32 - 1")
+        return 0 if mk.entries == "cpus" else max_entries
+
+    def map_type_arg(self, mk: MapKind, what: str, node: ast.expr | None,
+                     call: ast.Call) -> BpfType | None:
+        """The key or value type, as the kind's rule for it says (``MapKind.key``/``value``)."""
+        rule = mk.key if what == "key" else mk.value
+        if rule in ("none", "int4"):
+            return None  # not a type (ignored, as before: pythonbpf passes key_size=...)
+        if node is None:
+            if rule == "optional":
                 return None
-            raise self.err(call, f"{kind}() needs {what}=", f"e.g. {kind}(key=u32, value=u64, max_entries=1024)")
+            raise self.err(call, f"{mk.name}() needs {what}=", f"e.g. {mk.declaration_example()}")
         ty = resolve_type(self.model, node)
         if ty is None or isinstance(ty, PtrType):
-            raise self.err(node, f"unknown {what} type for {kind}", TYPE_HINT)
+            raise self.err(node, f"unknown {what} type for {mk.name}", TYPE_HINT)
         return ty
 
     # ------------------------------------------------------------ structs
@@ -366,7 +374,7 @@ class _Declarations:
             values.append(v)
         section = spec.section.format(*values)
         try:
-            check_arguments(kind, values)
+            check_arguments(spec, values)
             check_section(section)
         except SectionProblem as e:
             raise self.err(deco.args[e.index] if e.index is not None else deco, e.message, e.hint) from None

@@ -5,26 +5,62 @@ from __future__ import annotations
 import ast
 
 from ...errors import CompileError
-from ...spec import MAP_KINDS
+from ...kinds import MAP_KINDS, MapKind
 from ..types import BpfType, StructType
 
 
-class MapDecl:
-    """A map: ``kind`` is a key of spec.MAP_KINDS; perf event arrays give sizes, not types."""
+class _Final:
+    """A record of the final model: set once in ``__init__``, read-only afterwards.
+
+    Codegen used to write back into the model (a map's event types); now every
+    fact is known before codegen starts, and the model says so by refusing writes.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{type(self).__name__} is part of the final model and immutable")
+
+    def _set(self, **values: object) -> None:
+        for name, value in values.items():
+            object.__setattr__(self, name, value)
+
+
+class MapDecl(_Final):
+    """A map: ``kind`` is a key of kinds.MAP_KINDS; perf event arrays give sizes, not types.
+
+    ``event_types``: for an event map, the types its programs send (``frontend/events.py``
+    infers them); ``None`` when one of them is not known before codegen.
+    """
+
+    __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno", "key_size",
+                 "value_size", "event_types")
+    name: str
+    kind: str
+    key: BpfType | None
+    value: BpfType | None
+    max_entries: int
+    flags: int
+    lineno: int
+    key_size: int | None
+    value_size: int | None
+    event_types: tuple[BpfType, ...] | None
 
     def __init__(self, name: str, kind: str, key: BpfType | None, value: BpfType | None,
                  max_entries: int, flags: int, lineno: int, key_size: int | None = None,
-                 value_size: int | None = None) -> None:
-        self.name = name
-        self.kind = kind
-        self.key = key
-        self.value = value
-        self.max_entries = max_entries
-        self.flags = flags
-        self.lineno = lineno
-        self.key_size = key_size
-        self.value_size = value_size
-        self.event_types: list[BpfType] = []  # what programs send through an event map
+                 value_size: int | None = None,
+                 event_types: tuple[BpfType, ...] | None = ()) -> None:
+        self._set(name=name, kind=kind, key=key, value=value, max_entries=max_entries, flags=flags,
+                  lineno=lineno, key_size=key_size, value_size=value_size, event_types=event_types)
+
+    def with_event_types(self, event_types: tuple[BpfType, ...] | None) -> MapDecl:
+        return MapDecl(self.name, self.kind, self.key, self.value, self.max_entries, self.flags,
+                       self.lineno, self.key_size, self.value_size, event_types)
+
+    @property
+    def map_kind(self) -> MapKind:
+        """The kind's record: what BPF code may do with this map, and how."""
+        return MAP_KINDS[self.kind]
 
     @property
     def is_array(self) -> bool:
@@ -32,30 +68,37 @@ class MapDecl:
         return MAP_KINDS[self.kind].array
 
 
-class GlobalDecl:
+class GlobalDecl(_Final):
     """A global variable in ``.rodata`` (Final), ``.data`` or ``.bss``."""
+
+    __slots__ = ("name", "ty", "section", "initial", "final", "lineno")
+    name: str
+    ty: BpfType
+    section: str
+    initial: int | bytes
+    final: bool
+    lineno: int
 
     def __init__(self, name: str, ty: BpfType, section: str, initial: int | bytes, final: bool,
                  lineno: int) -> None:
-        self.name = name
-        self.ty = ty
-        self.section = section
-        self.initial = initial
-        self.final = final
-        self.lineno = lineno
+        self._set(name=name, ty=ty, section=section, initial=initial, final=final, lineno=lineno)
 
 
-class FunctionDecl:
+class FunctionDecl(_Final):
     """A program (``section`` set) or a subprogram, with its checked signature."""
+
+    __slots__ = ("name", "node", "params", "ret", "section", "decorator")
+    name: str
+    node: ast.FunctionDef
+    params: tuple[tuple[str, BpfType], ...]
+    ret: BpfType
+    section: str | None
+    decorator: str | None
 
     def __init__(self, name: str, node: ast.FunctionDef, params: list[tuple[str, BpfType]],
                  ret: BpfType, section: str | None = None, decorator: str | None = None) -> None:
-        self.name = name
-        self.node = node
-        self.params = params
-        self.ret = ret
-        self.section = section
-        self.decorator = decorator
+        self._set(name=name, node=node, params=tuple(params), ret=ret, section=section,
+                  decorator=decorator)
 
 
 class Source:

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 
+from ...kinds import ProgramKind
+
 # What libbpf (1.0 on) reads as a kprobe/uprobe symbol: sscanf("%m[a-zA-Z0-9_.]+%li") — any
-# other character would end the symbol early and attach to a different one.
-_SYMBOL = re.compile(r"[A-Za-z0-9_.]+")
+# other character would end the symbol early and attach to a different one.  (Patterns, not
+# compiled regexes: re caches them at first use, so a module without probes never compiles them.)
+_SYMBOL = r"[A-Za-z0-9_.]+"
 # "+offset" as %li reads it completely: decimal, 0x hex or 0-prefixed octal, nothing after.
-_OFFSET = re.compile(r"\+(0[xX][0-9A-Fa-f]+|0[0-7]*|[1-9][0-9]*)")
+_OFFSET = r"\+(0[xX][0-9A-Fa-f]+|0[0-7]*|[1-9][0-9]*)"
 
 SYMBOL_HINT = "a symbol is letters, digits, '_' and '.', optionally followed by +offset, e.g. \"readline+0x10\""
 
@@ -35,18 +38,18 @@ class SectionProblem(Exception):
         self.hint = hint
 
 
-def check_arguments(kind: str, values: list[str]) -> None:
+def check_arguments(pk: ProgramKind, values: list[str]) -> None:
     """Raise :class:`SectionProblem` for strings ``@kind(*values)`` cannot hold."""
     for i, v in enumerate(values):
         if "\0" in v:
-            raise SectionProblem(i, f"@{kind}(...) holds a NUL character, which would end the "
-                                 "ELF section name there", "remove the \\0")
-    if kind == "tracepoint":
+            raise SectionProblem(i, f"@{pk.decorator}(...) holds a NUL character, which would end "
+                                 "the ELF section name there", "remove the \\0")
+    if pk.arguments == "tracepoint":
         _tracepoint(values[0])
-    elif kind in ("uprobe", "uretprobe"):
-        _uprobe(kind, values[0], values[1])
-    elif kind in ("kprobe", "kretprobe"):
-        _symbol(kind, 0, values[0])
+    elif pk.arguments == "binary:symbol":
+        _uprobe(pk, values[0], values[1])
+    elif pk.arguments == "symbol":
+        _symbol(pk, 0, values[0])
 
 
 def check_section(section: str) -> None:
@@ -68,19 +71,20 @@ def _tracepoint(name: str) -> None:
                              '@tracepoint("syscalls/sys_enter_execve")')
 
 
-def _uprobe(kind: str, path: str, symbol: str) -> None:
+def _uprobe(pk: ProgramKind, path: str, symbol: str) -> None:
     if ":" in path:
         raise SectionProblem(0, f"the binary path '{path}' holds ':', where libbpf ends the path "
-                             f"of a {kind} section", "use a path without ':' (a symlink to the binary)")
-    _symbol(kind, 1, symbol)
+                             f"of a {pk.decorator} section", "use a path without ':' (a symlink to the binary)")
+    _symbol(pk, 1, symbol)
 
 
-def _symbol(kind: str, index: int, text: str) -> None:
-    head = _SYMBOL.match(text)
+def _symbol(pk: ProgramKind, index: int, text: str) -> None:
+    kind = pk.decorator
+    head = re.match(_SYMBOL, text)
     rest = text[head.end():] if head else text
-    if head is None or (rest and not _OFFSET.fullmatch(rest)):
+    if head is None or (rest and not re.fullmatch(_OFFSET, rest)):
         raise SectionProblem(index, f"'{text}' is not a symbol libbpf can attach a {kind} to",
                              SYMBOL_HINT)
-    if rest and kind in ("uretprobe", "kretprobe"):
+    if rest and pk.returns:
         raise SectionProblem(index, f"a {kind} attaches at function entry, not at '{text}'",
                              "drop the +offset, or use @" + kind[:1] + "probe")

@@ -1,0 +1,46 @@
+"""bpfimport/kinds.py is the one table of map and program kinds.  Until the runtime reads it
+directly, the runtime's own tables must agree with it; and the kinds a .bpf.py can name are
+exactly the records."""
+
+from __future__ import annotations
+
+import pytest
+
+import bpfimport.lang
+import bpfimport.spec
+from bpfimport.kinds import MAP_KINDS, PROGRAM_KINDS
+from bpfimport.runtime import handles, program
+from bpfimport.spec import MapSpec
+
+
+def test_spec_re_exports_the_kinds_table() -> None:
+    assert bpfimport.spec.MAP_KINDS is MAP_KINDS
+    assert MapSpec("m", "HashMap", "u32", "u64", 8).map_kind is MAP_KINDS["HashMap"]
+
+
+@pytest.mark.parametrize("name", sorted(MAP_KINDS))
+def test_each_map_kind_is_a_lang_class_and_names_its_runtime_handle(name: str) -> None:
+    kind = MAP_KINDS[name]
+    assert kind.name == name and isinstance(getattr(bpfimport.lang, name), type)
+    handle = getattr(handles, kind.handle)  # the runtime resolves the name in this module
+    assert isinstance(handle, type) and issubclass(handle, handles.Map)
+    assert kind.family in ("keyed", "ring", "perf") and kind.ops
+    assert kind.events == (kind.family != "keyed")
+
+
+@pytest.mark.parametrize("decorator", sorted(PROGRAM_KINDS))
+def test_each_program_kind_agrees_with_the_runtime_section_table(decorator: str) -> None:
+    kind = PROGRAM_KINDS[decorator]
+    assert callable(getattr(bpfimport.lang, decorator))
+    section = kind.section.format(*["a/b"] * kind.args)
+    if kind.prog_type is not None:
+        assert program.section_type(section) == kind.prog_type
+        assert (kind.test_run in ("once", "ctx_in_place")) == (kind.prog_type in program._RUN_ONCE)
+        assert (kind.test_run == "ctx_in_place") == (kind.prog_type in program._CTX_IN_PLACE)
+
+
+def test_immutable() -> None:
+    with pytest.raises(AttributeError):
+        MAP_KINDS["HashMap"].type_id = 2  # type: ignore[misc]
+    with pytest.raises(TypeError, match="unknown"):
+        type(MAP_KINDS["HashMap"])(name="X", type_id=1, colour="red")

@@ -13,6 +13,7 @@ from bpfimport.compiler import compile_source
 from bpfimport.compiler.codegen.module import ModuleCodegen
 from bpfimport.compiler.frontend import analyze_module
 from bpfimport.compiler.frontend.model import Source
+from bpfimport.options import DEFAULT_OPTIONS
 
 HEAD = """\
 from bpfimport.lang import *
@@ -65,7 +66,7 @@ def test_the_frontend_infers_what_each_event_map_carries(body: str, rb: str | No
 def test_codegen_leaves_the_model_as_the_frontend_made_it() -> None:
     src, model = model_of("e = Event(pid=tgid())\nrb.output(e)\npe.output(e)")
     before = {name: (m, m.event_types) for name, m in model.maps.items()}
-    ModuleCodegen(model).generate()
+    ModuleCodegen(model, DEFAULT_OPTIONS.debug, DEFAULT_OPTIONS.cpu).generate()
     assert {name: (m, m.event_types) for name, m in model.maps.items()} == before
     rb = model.maps["rb"]
     assert [t.spec for t in rb.event_types] == ["struct Event"]
@@ -80,4 +81,4 @@ def test_codegen_refuses_to_send_a_type_the_frontend_did_not_infer() -> None:
     rb = model.maps["rb"]
     model.maps["rb"] = rb.with_event_types(tuple(model.structs.values()))  # a wrong inference
     with pytest.raises(SyntaxError, match="internal compiler error: 'rb' sends a u32"):
-        ModuleCodegen(model).generate()
+        ModuleCodegen(model, DEFAULT_OPTIONS.debug, DEFAULT_OPTIONS.cpu).generate()

@@ -69,7 +69,8 @@ def test_get_current_task_calls_helper_35_and_takes_no_arguments() -> None:
     ir = compile_source(src, "/virtual/t.bpf.py", "t_bpf").ir
     assert "inttoptr (i64 35 to ptr)" in ir
     with pytest.raises(SyntaxError, match=r"get_current_task\(\) takes no arguments"):
-        compile_source(src.replace("get_current_task()", "get_current_task(1)"), "/virtual/t.bpf.py")
+        compile_source(src.replace("get_current_task()", "get_current_task(1)"), "/virtual/t.bpf.py",
+                       "t_bpf")
 
 
 @pytest.fixture

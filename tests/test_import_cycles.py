@@ -24,13 +24,7 @@ PACKAGE = Path(bpfimport.__file__).parent
 
 # Edges allowed to close a cycle for now, each (importer, imported) with its owner:
 # the edge is a back-reference (under TYPE_CHECKING) the reshape of that layer removes.
-_CODEGEN = "bpfimport.compiler.codegen"
 ALLOWED: dict[tuple[str, str], str] = {
-    # codegen's mixins name the class that combines them (issue 7 item 3, r-compiler: one
-    # builder object with free functions per construct family removes these)
-    **{(f"{_CODEGEN}.{mixin}", f"{_CODEGEN}.function"): "codegen mixin -> FunctionCodegen"
-       for mixin in ("calls", "events", "expressions", "statements")},
-    (f"{_CODEGEN}.function", f"{_CODEGEN}.module"): "FunctionCodegen -> its ModuleCodegen",
     # the runtime's handles and their object refer to each other (issue 7 item 7: the cold
     # halves, completed from method-name strings; link.py types its BpfObject)
     ("bpfimport.runtime.link", "bpfimport.runtime.object"): "Link -> the BpfObject it pins",

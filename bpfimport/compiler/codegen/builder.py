@@ -39,10 +39,20 @@ from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_i
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Protocol
 
+    from ..debuginfo import DebugInfo
     from ..frontend.model import MapDecl
-    from .module import ModuleCodegen
+
+    class ModuleCodegen(Protocol):
+        """What a function's builder uses of the module being generated (module.py's
+        ModuleCodegen): a protocol, so this module does not import module.py back."""
+
+        line_info: bool
+        has_atomics: bool
+        debug: DebugInfo
+
+        def string_constant(self, data: bytes) -> str: ...
 
     # each function takes its own node type (ast.BinOp, ast.If...): Any, not ast.expr
     ExprTable = dict[type[ast.expr], Callable[["FunctionBuilder", Any], Value]]

@@ -19,8 +19,7 @@ from .values import Local
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
-    from .builder import ExprTable, StmtTable
-    from .module import ModuleCodegen
+    from .builder import ExprTable, ModuleCodegen, StmtTable
 
 EXPRESSION_TABLE: ExprTable = {**EXPRESSIONS, ast.Call: expr_call}
 STATEMENT_TABLE: StmtTable = STATEMENTS  # (one name per table, for symmetry)

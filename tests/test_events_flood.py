@@ -89,6 +89,16 @@ def unraisable(monkeypatch) -> list[object]:
 
 
 def _timed_polls(handle, callback, count: int) -> list[float]:
+    """``count`` polls of 100 ms, timed, once the flood flows (the hammer child has started)."""
+    flowing = [False]
+
+    def first(_event) -> None:
+        flowing[0] = True
+
+    deadline = time.monotonic() + 30
+    while not flowing[0]:
+        assert time.monotonic() < deadline, "no event within 30 s: the flood never started"
+        handle.poll(first, timeout_ms=100)
     times = []
     for _ in range(count):
         start = time.monotonic()

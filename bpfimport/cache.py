@@ -461,7 +461,7 @@ def clean_stale_tmp(folder: str, now: float | None = None) -> list[str]:
     import time
 
     now = time.time() if now is None else now
-    removed = []
+    removed: list[str] = []
     try:
         names = os.listdir(folder)
     except OSError:

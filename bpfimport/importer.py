@@ -34,11 +34,15 @@ from .options import DEFAULT_OPTIONS
 
 TYPE_CHECKING = False  # typing costs milliseconds on the import path
 if TYPE_CHECKING:
-    from importlib.abc import Traversable
+    from collections.abc import Sequence
+    from importlib.abc import Loader, Traversable
 
     from .compiler import CompiledModule
     from .options import CompileOptions
+    from .runtime.module import BpfModule
     from .spec import ObjectSpec
+else:
+    Loader = object  # the ABC only tells type checkers; importing importlib.abc costs time
 
 SUFFIX = "_bpf"
 SOURCE_SUFFIX = ".bpf.py"
@@ -67,7 +71,7 @@ def module_name(path: str) -> str:
     return base.replace(".", "_").replace("-", "_") + SUFFIX
 
 
-class BpfLoader:
+class BpfLoader(Loader):
     """Loads one ``.bpf.py`` file as a module (PEP 451 loader, one instance per file).
 
     It implements the parts of ``importlib.abc.InspectLoader`` tools use
@@ -150,7 +154,8 @@ class BpfLoader:
         close = getattr(type(module), "close", None)
         if callable(close):
             close(module)
-        bind_module(module, entry.spec, entry.object)
+        bpf_module: BpfModule = module  # type: ignore[assignment]  # create_module made it
+        bind_module(bpf_module, entry.spec, entry.object)
 
 
 # ---------------------------------------------------------------- the flow: read, validate, compile, write
@@ -283,11 +288,12 @@ def import_file(path: str, name: str | None = None) -> ModuleType:
 
     path = os.path.abspath(path)
     name = name or module_name(path)
-    spec = ModuleSpec(name, BpfLoader(name, path), origin=path)
+    loader = BpfLoader(name, path)
+    spec = ModuleSpec(name, loader, origin=path)
     spec.has_location = True
     spec.cached = cache.cache_path(path)
     module = module_from_spec(spec)
-    spec.loader.exec_module(module)
+    loader.exec_module(module)
     return module
 
 
@@ -347,7 +353,7 @@ class BpfFinder:
 
     @classmethod
     def find_spec(
-        cls, fullname: str, path: list[str] | None = None, target: ModuleType | None = None
+        cls, fullname: str, path: Sequence[str] | None = None, target: ModuleType | None = None
     ) -> ModuleSpec | None:
         if not fullname.endswith(SUFFIX):
             return None  # the fast path every other import takes

@@ -18,6 +18,7 @@ user space, raises :class:`NotInKernelError` with a pointer to the right API.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from ctypes import (
     c_bool,
@@ -32,7 +33,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import Any, Final, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar
 
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
@@ -41,14 +42,38 @@ V = TypeVar("V")
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
 
-u8 = c_uint8
-u16 = c_uint16
-u32 = c_uint32
-u64 = c_uint64
-i8 = c_int8
-i16 = c_int16
-i32 = c_int32
-i64 = c_int64
+if sys.version_info >= (3, 11):
+    from typing import dataclass_transform
+elif TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:  # 3.10 at run time: the marker only informs type checkers, so no dependency for it
+
+    def dataclass_transform(**_: Any) -> Callable[[T], T]:
+        return lambda obj: obj
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+    # To a type checker the short names are ``int``: BPF code computes with them as Python
+    # ints (``Key(pid=tgid())``, ``counts[k] += 1``, ``u64(x) + 1``), never as ctypes objects.
+    # The ctypes names stay ctypes classes, so ``c_uint16 * 4`` types as a map's value.
+    u8: TypeAlias = int
+    u16: TypeAlias = int
+    u32: TypeAlias = int
+    u64: TypeAlias = int
+    i8: TypeAlias = int
+    i16: TypeAlias = int
+    i32: TypeAlias = int
+    i64: TypeAlias = int
+else:
+    u8 = c_uint8
+    u16 = c_uint16
+    u32 = c_uint32
+    u64 = c_uint64
+    i8 = c_int8
+    i16 = c_int16
+    i32 = c_int32
+    i64 = c_int64
 
 # What an @xdp program returns.
 XDP_ABORTED: Final = 0
@@ -81,17 +106,23 @@ def _kernel_only(name: str) -> NotInKernelError:
 
 
 class _Map(Generic[K, V]):
-    """A map declaration.  Only its arguments matter; the compiler reads them."""
+    """A map declaration.  Only its arguments matter; the compiler reads them.
+
+    Generic in the key and value *types* given (``HashMap(key=u32, value=Event)`` is a
+    ``HashMap[int, Event]``), so a type checker infers a declaration without an
+    annotation and checks what programs index and store: a map of integers reads and
+    takes ``int`` (``u64`` is ``int`` to a type checker), a map of structs the struct.
+    """
 
     def __init__(
         self,
-        key: Any = None,
-        value: Any = None,
+        key: type[K] | None = None,
+        value: type[V] | None = None,
         max_entries: int = 0,
         flags: int = 0,
         *,
-        key_type: Any = None,
-        value_type: Any = None,
+        key_type: type[K] | None = None,
+        value_type: type[V] | None = None,
         key_size: Any = None,
         value_size: Any = None,
     ) -> None:
@@ -100,31 +131,31 @@ class _Map(Generic[K, V]):
         self.max_entries = max_entries
         self.flags = flags
 
-    def lookup(self, key: Any) -> Any:
+    def lookup(self, key: K) -> V | None:
         raise _kernel_only("lookup")
 
-    def update(self, key: Any, value: Any, flags: int = 0) -> int:
+    def update(self, key: K, value: V, flags: int = 0) -> int:
         raise _kernel_only("update")
 
-    def delete(self, key: Any) -> int:
+    def delete(self, key: K) -> int:
         raise _kernel_only("delete")
 
-    def get(self, key: Any, default: Any = 0) -> Any:
+    def get(self, key: K, default: V | int = 0) -> V:
         raise _kernel_only("get")
 
-    def __getitem__(self, key: Any) -> Any:
+    def __getitem__(self, key: K) -> V:
         raise _kernel_only("map[key]")
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         raise _kernel_only("map[key] = value")
 
-    def __delitem__(self, key: Any) -> None:
+    def __delitem__(self, key: K) -> None:
         raise _kernel_only("del map[key]")
 
-    def __contains__(self, key: Any) -> bool:
+    def __contains__(self, key: object) -> bool:
         raise _kernel_only("key in map")
 
-    def __call__(self) -> _Map[K, V]:
+    def __call__(self) -> Self:
         """pythonbpf spelling: ``m().lookup(k)`` is ``m.lookup(k)``."""
         return self
 
@@ -178,7 +209,7 @@ class BloomFilterMap(_Map[K, V]):
 
 
 class RingBuffer(_Map[Any, Any]):
-    def reserve(self, type_: type[T]) -> T:
+    def reserve(self, type_: type[T]) -> T | None:
         raise _kernel_only("reserve")
 
     def submit(self, obj: Any, flags: int = 0) -> None:
@@ -271,8 +302,13 @@ def perf_event(fn: F) -> F:
     return fn
 
 
+@dataclass_transform()
 def struct(cls: type[T]) -> type[T]:
-    """Mark a class as a C struct; its annotated fields give the layout."""
+    """Mark a class as a C struct; its annotated fields give the layout.
+
+    ``dataclass_transform`` tells type checkers that ``Key(pid=..., comm=...)`` takes the
+    fields as parameters, as the compiler does.
+    """
     return cls
 
 
@@ -329,7 +365,7 @@ def gid() -> int:
     raise _kernel_only("gid")
 
 
-def comm(buf: Any = None) -> Any:
+def comm(buf: Any = None) -> bytes:
     """the task's name as c_char * 16 (written in place when assigned to a field), or written
     into buf
     """
@@ -409,7 +445,7 @@ def log2(x: int) -> int:
 
 
 __all__ = [
-    "Final",
+    "Final", "Annotated",
     "c_bool", "c_char", "c_int8", "c_int16", "c_int32", "c_int64",
     "c_uint8", "c_uint16", "c_uint32", "c_uint64", "c_void_p",
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",

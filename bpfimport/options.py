@@ -14,6 +14,9 @@ class CompileOptions(_Record):
     ``debug``: BTF line info, which puts Python lines into verifier logs and bpftool."""
 
     __slots__ = ("cpu", "opt_level", "debug")
+    cpu: str
+    opt_level: int
+    debug: bool
     _defaults = {"cpu": "v3", "opt_level": 2, "debug": True}
 
     def key(self) -> str:

@@ -115,10 +115,18 @@ BPF_EXIST: Final = 2  # replace only: a missing key is not created (the call ret
 
 class FieldSpec(_Record):
     __slots__ = ("name", "type", "offset")
+    name: str
+    type: str
+    offset: int
 
 
 class StructSpec(_Record):
     __slots__ = ("name", "size", "align", "fields", "lineno")
+    name: str
+    size: int
+    align: int
+    fields: tuple[FieldSpec, ...]
+    lineno: int
     _defaults = {"lineno": 0}
 
 
@@ -126,6 +134,13 @@ class MapSpec(_Record):
     """A map: ``kind`` is a key of MAP_KINDS; ``key``/``value`` are type strings (None: keyless)."""
 
     __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno")
+    name: str
+    kind: str
+    key: str | None
+    value: str | None
+    max_entries: int
+    flags: int
+    lineno: int
     _defaults = {"flags": 0, "lineno": 0}
 
     @property
@@ -139,6 +154,10 @@ class ProgramSpec(_Record):
     """A program: ``section`` is the ELF section libbpf reads its type and attach point from."""
 
     __slots__ = ("name", "section", "decorator", "lineno")
+    name: str
+    section: str
+    decorator: str
+    lineno: int
     _defaults = {"lineno": 0}
 
 
@@ -147,6 +166,13 @@ class GlobalSpec(_Record):
     or the hex of its bytes (arrays, structs)."""
 
     __slots__ = ("name", "type", "section", "offset", "initial", "final", "lineno")
+    name: str
+    type: str
+    section: str
+    offset: int
+    initial: int | str
+    final: bool
+    lineno: int
     _defaults = {"initial": 0, "final": False, "lineno": 0}
 
 
@@ -159,6 +185,15 @@ class ObjectSpec(_Record):
 
     __slots__ = ("name", "filename", "license", "programs", "maps", "structs", "globals",
                  "format", "extra")
+    name: str
+    filename: str
+    license: str
+    programs: tuple[ProgramSpec, ...]
+    maps: tuple[MapSpec, ...]
+    structs: tuple[StructSpec, ...]
+    globals: tuple[GlobalSpec, ...]
+    format: int
+    extra: dict[str, Any]
     _defaults = {"license": "GPL", "programs": (), "maps": (), "structs": (), "globals": (),
                  "format": SPEC_FORMAT, "extra": None}
 
@@ -257,6 +292,7 @@ class CTypes:
     def ctype(self, type_text: str) -> type:
         """The ctypes type for a type string such as ``u32``, ``char[16]`` or ``struct Event``."""
         base, dims = parse_type(type_text)
+        ct: Any  # a ctypes type: a Structure subclass, a scalar or an array of them
         if base.startswith("struct "):
             ct = self.structs[base[len("struct "):]]
         else:

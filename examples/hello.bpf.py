@@ -1,6 +1,6 @@
 """Print a line to the kernel's trace buffer on every execve() (the app: hello.py)."""
 
-from bpfimport.lang import *
+from bpfimport.lang import tracepoint
 
 
 @tracepoint("syscalls/sys_enter_execve")

@@ -1,12 +1,12 @@
 """Count system calls per process, in the kernel (the app: syscount.py)."""
 
-from bpfimport.lang import *
+from bpfimport.lang import Annotated, HashMap, comm, struct, tgid, tracepoint, u32, u64
 
 
 @struct
 class Key:
     pid: u32
-    comm: c_char * 16
+    comm: Annotated[bytes, 16]  # char[16]; c_char * 16 works too, but not for type checkers
 
 
 counts = HashMap(key=Key, value=u64, max_entries=10240)

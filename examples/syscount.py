@@ -15,7 +15,7 @@ import syscount_bpf
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="how long to count (default 3)")
     parser.add_argument("--top", type=int, default=10, help="rows to show (default 10)")
     args = parser.parse_args()

@@ -96,7 +96,7 @@ class TracePipe:
             pass
         self._partial = b""
 
-    def lines(self, seconds: float, tick: Callable[[], None] | None = None) -> Iterator[str]:
+    def lines(self, seconds: float, tick: Callable[[], object] | None = None) -> Iterator[str]:
         """Yield complete lines for ``seconds``; ``tick()`` runs about every 0.2 s."""
         deadline = time.monotonic() + seconds
         next_tick = 0.0

@@ -16,7 +16,7 @@ import clone_count_bpf
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--forks", type=int, default=5, help="fork() this many times ourselves")
     args = parser.parse_args()

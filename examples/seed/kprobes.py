@@ -27,7 +27,7 @@ def unlink_one() -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     if not os.path.exists("/sys/kernel/tracing/kprobe_events") and not os.path.exists(

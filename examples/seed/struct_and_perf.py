@@ -15,7 +15,7 @@ import struct_and_perf_bpf as skel
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--forks", type=int, default=3, help="fork() this many times ourselves")
     parser.add_argument("--seconds", type=float, default=0.5, help="how long to wait for events")
     args = parser.parse_args()

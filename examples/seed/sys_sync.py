@@ -17,7 +17,7 @@ from tracepipe import TracePipe, parse
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--seconds", type=float, default=3.0)
     args = parser.parse_args()
     last = [0.0]

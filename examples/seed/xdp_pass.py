@@ -21,7 +21,7 @@ def ethernet_frame() -> bytes:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").partition("\n")[0])
     parser.add_argument("--packets", type=int, default=5)
     args = parser.parse_args()
     frame = ethernet_frame()

@@ -1,6 +1,6 @@
 """Counts getppid() calls made by one thread: the test knows exactly how many to expect."""
 
-from bpfimport.lang import *
+from bpfimport.lang import ArrayMap, Final, tid, tracepoint, u32, u64
 
 THREAD: Final[u32] = 0
 calls = ArrayMap(key=u32, value=u64, max_entries=1)

@@ -1,6 +1,6 @@
 """A tracing (fentry) program: refused by kernels in lockdown or without the program type."""
 
-from bpfimport.lang import *
+from bpfimport.lang import fentry
 
 
 @fentry("do_nanosleep")

@@ -45,7 +45,8 @@ USER_SPACE_HINT = (
 # measured on 6.18: 512 loads, 513 makes the kernel reject the BTF.
 BTF_NAME_MAX = 512
 LICENSE_MAX = 63  # libbpf copies the license into char license[64] (bpf_object__init_license)
-TYPE_HINT = "use u8/u16/u32/u64/i8/i16/i32/i64, c_char * N, c_uint64 * N, or a @struct class"
+TYPE_HINT = ("use u8/u16/u32/u64/i8/i16/i32/i64, c_char * N (Annotated[bytes, N]), "
+             "u64 * N (Annotated[list[u64], N]), or a @struct class")
 
 
 def analyze_module(source: Source, tree: ast.Module, module_name: str) -> ModuleModel:
@@ -101,7 +102,7 @@ class _Declarations:
         for alias in stmt.names:
             if alias.name == "*":
                 star = CTYPES_NAMES if module == CTYPES_MODULE else (
-                    {"Final"} if module in TYPING_MODULES else set(LANG_NAMES)
+                    {"Final", "Annotated"} if module in TYPING_MODULES else set(LANG_NAMES)
                 )
                 for name in star:
                     self.model.names[name] = name
@@ -116,7 +117,7 @@ class _Declarations:
         if module == CTYPES_MODULE:
             return name in CTYPES_NAMES or name in ("c_char_p",)
         if module in TYPING_MODULES:
-            return name in ("Final", "Any")
+            return name in ("Final", "Any", "Annotated")
         return name in LANG_NAMES or name in CTYPES_NAMES or name in ("BPF", "trace_pipe", "trace_fields")
 
     def check_module(self, stmt: ast.stmt, module: str) -> None:

@@ -131,6 +131,8 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
     name = builtin_name(model, node)
     if name is not None and name in SCALAR_NAMES:
         return SCALAR_NAMES[name]
+    if isinstance(node, ast.Subscript) and builtin_name(model, node.value) == "Annotated":
+        return annotated_type(model, node.slice)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         elem = resolve_type(model, node.left)
         count = const_int(model, node.right)
@@ -143,3 +145,29 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
             return ArrayType(CHAR, count)
     return None
 
+
+def annotated_type(model: ModuleModel, args: ast.expr) -> BpfType | None:
+    """``Annotated[bytes, N]`` is ``c_char * N``, ``Annotated[list[T], N]`` is ``T * N``.
+
+    The array spellings type checkers accept (``c_char * 16`` is not a type expression to
+    them); any other ``Annotated[T, ...]`` is just ``T``.
+    """
+    if not isinstance(args, ast.Tuple) or len(args.elts) < 2:
+        return None
+    base, count = args.elts[0], const_int(model, args.elts[1])
+    if count is None:
+        return resolve_type(model, base)
+    elem = _sequence_element(model, base)
+    if elem is None or not 0 < count or elem.size * count > MAX_TYPE_SIZE:
+        return None
+    return ArrayType(elem, count)
+
+
+def _sequence_element(model: ModuleModel, node: ast.expr) -> BpfType | None:
+    """The element type of ``bytes`` (a char) or ``list[T]``, the Python side of an array."""
+    if isinstance(node, ast.Name) and node.id == "bytes" and not model.defined("bytes"):
+        return CHAR
+    if (isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name)
+            and node.value.id == "list" and not model.defined("list")):
+        return resolve_type(model, node.slice)
+    return None

@@ -25,6 +25,10 @@ import struct
 from _thread import allocate_lock
 from ctypes import POINTER, c_bool, c_char_p, c_int, c_size_t, c_uint, c_void_p
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
 # llvmlite versions whose binding/*.py sources these declarations were checked against:
 # 0.50.0 (initfini, options, context, module, targets, newpassmanagers, ffi).
 VERIFIED = ("0.50.",)
@@ -82,6 +86,36 @@ class Lib:
     """
 
     kind = "llvmffi"
+
+    # The functions __init__ sets, as ctypes returns their results: a pointer restype
+    # (c_void_p) gives an int or None (NULL); annotations only, nothing is evaluated.
+    GetVersionInfo: Callable[[], int]
+    VerifyModule: Callable[..., bool]
+    GetBufferSize: Callable[..., int]
+    GetBufferStart: Callable[..., int]  # of a buffer already checked non-NULL
+    ContextCreate: Callable[..., int | None]
+    ParseAssembly: Callable[..., int | None]
+    GetTargetFromTriple: Callable[..., int | None]
+    CreateTargetMachine: Callable[..., int | None]
+    CreatePipelineTuningOptions: Callable[..., int | None]
+    CreatePassBuilder: Callable[..., int | None]
+    buildPerModuleDefaultPipeline: Callable[..., int | None]
+    TargetMachineEmitToMemory: Callable[..., int | None]
+    InitializeAllTargetInfos: Callable[..., None]
+    InitializeAllTargets: Callable[..., None]
+    InitializeAllTargetMCs: Callable[..., None]
+    InitializeAllAsmPrinters: Callable[..., None]
+    SetCommandLine: Callable[..., None]
+    DisposeString: Callable[..., None]
+    ContextDispose: Callable[..., None]
+    DisposeModule: Callable[..., None]
+    PrintModuleToString: Callable[..., None]
+    DisposeTargetMachine: Callable[..., None]
+    DisposePipelineTuningOptions: Callable[..., None]
+    DisposePassBuilder: Callable[..., None]
+    RunNewModulePassManager: Callable[..., None]
+    DisposeNewModulePassManger: Callable[..., None]
+    DisposeMemoryBuffer: Callable[..., None]
 
     def __init__(self, path: str, llvmlite_version: str = "") -> None:
         dll = ctypes.CDLL(path)

@@ -69,7 +69,9 @@ def _lang_names() -> frozenset[str]:
 
             return frozenset(ast.literal_eval(text[start : text.index("]", start) + 1]))
         except (OSError, ValueError, SyntaxError):  # not a plain file (a zip): import it after all
-            from .. import lang
+            from .. import lang as imported
+
+            return frozenset(imported.__all__)
     return frozenset(lang.__all__)
 
 

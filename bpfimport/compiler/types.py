@@ -86,6 +86,8 @@ class CharType(BpfType):
 class ArrayType(BpfType):
     __slots__ = ("elem", "length")
     aggregate = True
+    elem: BpfType
+    length: int
 
     def __init__(self, elem: BpfType, length: int) -> None:
         base, dims = elem, [length]

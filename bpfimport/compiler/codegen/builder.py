@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         """What a function's builder uses of the module being generated (module.py's
         ModuleCodegen): a protocol, so this module does not import module.py back."""
 
+        model: ModuleModel
         line_info: bool
         has_atomics: bool
         debug: DebugInfo

@@ -157,13 +157,13 @@ def fill_struct(fb: FunctionBuilder, struct: StructType, ptr: str, node: ast.Cal
             raise fb.err(kw.value, f"field '{kw.arg}' is given twice")
         values[kw.arg] = kw.value
     for fname, arg in values.items():
-        f = struct.field(fname)
-        assert f is not None
-        dest = fb.b.byte_gep(ptr, f.offset)
-        kind = in_place_kind(fb, arg) if isinstance(arg, ast.Call) else None
-        if kind is not None and build_into(fb, kind, arg, dest, f.type):
+        field = struct.field(fname)
+        assert field is not None
+        dest = fb.b.byte_gep(ptr, field.offset)
+        if isinstance(arg, ast.Call) and (kind := in_place_kind(fb, arg)) is not None \
+                and build_into(fb, kind, arg, dest, field.type):
             continue
-        fb.store(fb.expr(arg), f.type, dest, arg)
+        fb.store(fb.expr(arg), field.type, dest, arg)
 
 
 def in_place_kind(fb: FunctionBuilder, node: ast.Call) -> str | None:

@@ -274,16 +274,16 @@ def expr_bool_op(fb: FunctionBuilder, node: ast.BoolOp) -> Value:
         fb.b.position(nxt)
     ty = join_type(fb, [a[0] for a in arms], node)
     incoming: list[tuple[str, Block]] = []
-    for v, blk, truth, nxt in arms:
+    for v, blk, truth, next_arm in arms:
         fb.b.position(blk)
         cv = fb.truth(v, node) if isinstance(ty, BoolType) else fb.coerce(v, ty, node)
-        if truth is None or nxt is None:
+        if truth is None or next_arm is None:
             fb.b.br(done)
             targets: tuple[Block, ...] = (done,)
         elif isinstance(node.op, ast.Or):
-            targets = branch(fb, truth, done, nxt)
+            targets = branch(fb, truth, done, next_arm)
         else:
-            targets = branch(fb, truth, nxt, done)
+            targets = branch(fb, truth, next_arm, done)
         if done in targets:  # a constant operand may skip the join entirely
             incoming.append((cv.ref, blk))
     fb.b.position(done)

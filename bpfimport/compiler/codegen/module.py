@@ -77,7 +77,9 @@ class ModuleCodegen:
         return f'@{name} = dso_local global {{ {body} }} zeroinitializer, section ".maps", align 8, !dbg !{var}'
 
     def global_ir(self, g: GlobalDecl) -> str:
-        var = self.debug.global_var(g.name, self.debug.type(g.ty), g.lineno)
+        ty = self.debug.type(g.ty)
+        assert ty is not None  # a global's type is never void
+        var = self.debug.global_var(g.name, ty, g.lineno)
         # Final globals are constants that user space may fill in before load:
         # externally_initialized tells LLVM their initializer is not their value, so no
         # read of one (a field, an element, a copy) is folded.  They share one

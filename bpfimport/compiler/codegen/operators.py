@@ -125,17 +125,17 @@ def divide(fb: FunctionBuilder, op: ast.operator, a: Value, b: Value, node: ast.
     if not ty.signed:
         if const_b is not None:
             return Value(ty, fb.b.binop("udiv" if quotient else "urem", t, a.ref, b.ref))
-        zero = fb.b.icmp("eq", t, b.ref, "0")
-        d = fb.b.select(zero, t, "1", b.ref)
+        by_zero = fb.b.icmp("eq", t, b.ref, "0")
+        d = fb.b.select(by_zero, t, "1", b.ref)
         r = fb.b.binop("udiv" if quotient else "urem", t, a.ref, d)
-        return Value(ty, fb.b.select(zero, t, "0" if quotient else a.ref, r))
+        return Value(ty, fb.b.select(by_zero, t, "0" if quotient else a.ref, r))
     # signed: divide magnitudes unsigned (no sdiv before BPF v4), then fix signs and floor
     neg_a = fb.b.icmp("slt", t, a.ref, "0")
     mag_a = fb.b.select(neg_a, t, fb.b.binop("sub", t, "0", a.ref), a.ref)
     if const_b is not None:
         neg_b = "true" if const_b < 0 else "false"
         d = str(abs(const_b)) if abs(const_b) != 1 << (ty.bits - 1) else b.ref
-        zero = None
+        zero: str | None = None
     else:
         neg_b = fb.b.icmp("slt", t, b.ref, "0")
         mag_b = fb.b.select(neg_b, t, fb.b.binop("sub", t, "0", b.ref), b.ref)

@@ -70,8 +70,7 @@ def is_cast_call(fb: FunctionBuilder, node: ast.expr) -> bool:
 
 def stmt_delete(fb: FunctionBuilder, stmt: ast.Delete) -> None:
     for target in stmt.targets:
-        decl = fb.map_of(target.value) if isinstance(target, ast.Subscript) else None
-        if decl is None:
+        if not isinstance(target, ast.Subscript) or (decl := fb.map_of(target.value)) is None:
             raise fb.err(target, "del only removes map entries: del some_map[key]",
                          "locals cannot be deleted in BPF code")
         maps.map_delete(fb, decl, fb.expr(target.slice), target)

@@ -154,7 +154,7 @@ class _Declarations:
                            f"e.g. {stmt.target.id}: u64 = 0")
         self.declare(stmt.target, stmt.target.id, stmt.value, stmt.annotation)
 
-    def declare(self, target: ast.expr, name: str, value: ast.expr, annotation: ast.expr | None) -> None:
+    def declare(self, target: ast.expr | ast.stmt, name: str, value: ast.expr, annotation: ast.expr | None) -> None:
         self.check_new_name(target, name)
         if name == "LICENSE":
             text = const_value(self.model, value)
@@ -185,12 +185,13 @@ class _Declarations:
         self.check_name(target, name)
         self.global_decl(name, target, value, annotation)
 
-    def global_decl(self, name: str, target: ast.expr, value: ast.expr, annotation: ast.expr) -> None:
+    def global_decl(self, name: str, target: ast.expr | ast.stmt, value: ast.expr,
+                    annotation: ast.expr) -> None:
         final = False
-        ann = annotation
+        ann: ast.expr | None = annotation
         if isinstance(ann, ast.Subscript) and builtin_name(self.model, ann.value) == "Final":
             final, ann = True, ann.slice
-        elif builtin_name(self.model, ann) == "Final":
+        elif builtin_name(self.model, annotation) == "Final":
             final, ann = True, None
         ty = resolve_type(self.model, ann) if ann is not None else I64
         if ty is None:

@@ -31,10 +31,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     **{(f"{_CODEGEN}.{mixin}", f"{_CODEGEN}.function"): "codegen mixin -> FunctionCodegen"
        for mixin in ("calls", "events", "expressions", "statements")},
     (f"{_CODEGEN}.function", f"{_CODEGEN}.module"): "FunctionCodegen -> its ModuleCodegen",
-    # the runtime's handles and their object refer to each other (issue 7 item 7: the cold
-    # halves, completed from method-name strings; link.py types its BpfObject)
-    ("bpfimport.runtime.link", "bpfimport.runtime.object"): "Link -> the BpfObject it pins",
-    ("bpfimport.runtime.globals", "bpfimport.runtime.object"): "a live section -> the Loaded it maps",
 }
 
 # Layers that must not import each other at all (issue 7, item 1): the cache knows files,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from bpfimport.runtime.globals import Global
-from bpfimport.runtime.maps import Map, RingBufferMap
+from bpfimport.runtime.maps import BloomFilterMap, Map, RingBufferMap
 from bpfimport.runtime.module import BpfModule
 from bpfimport.runtime.object import BpfObject
 from bpfimport.runtime.program import Program
@@ -122,7 +122,7 @@ def test_each_handle_class_is_whole_in_its_module() -> None:
     No attribute is added to a class from elsewhere at run time: the names
     defined in the class statement of its module's source are all it has.
     """
-    classes = [BpfObject, Program, Map, RingBufferMap, Global]
+    classes = [BpfObject, Program, Map, BloomFilterMap, RingBufferMap, Global]
     for cls in classes:
         source = Path(inspect.getsourcefile(cls) or "")
         assert source.name == f"{cls.__module__.rsplit('.', 1)[-1]}.py"

@@ -246,23 +246,8 @@ class Map:
         return default if v is _MISSING else v
 
     def __contains__(self, key: Any) -> bool:
-        if self.spec.kind == "BloomFilterMap":
-            return self._bloom_may_contain(key)
         kb = self._key_or_none(key)
         return kb is not None and self._lookup_raw(kb) is not _MISSING
-
-    def _bloom_may_contain(self, value: Any) -> bool:
-        """A bloom filter's test: False means never added, True only *maybe* added."""
-        try:
-            vb = self._encode_value(value)
-        except (OverflowError, TypeError, ValueError):
-            return False
-        rc = self._call(self._lib().bpf_map_lookup_elem, None, vb)  # the kernel only reads vb
-        if rc == -E.ENOENT:
-            return False
-        if rc < 0:
-            raise self._error("lookup", -rc)
-        return True
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.set(key, value)
@@ -566,9 +551,6 @@ class Map:
         return self._take(delete=False)
 
     def _take(self, delete: bool) -> Any:
-        if self.spec.kind == "BloomFilterMap":
-            raise MapError(f"BloomFilterMap '{self.name}' gives no values back; "
-                           f"test one with `value in m`")
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' is not a queue or stack")
         lib = self._lib()
@@ -580,6 +562,27 @@ class Map:
                 return None
             raise self._error("pop" if delete else "peek", -rc)
         return self._decode_value(vbuf.raw)
+
+
+class BloomFilterMap(Map):
+    """A BloomFilterMap: ``m.add(v)`` (or ``push``) adds a value, ``v in m`` tests one."""
+
+    def __contains__(self, value: Any) -> bool:
+        """A bloom filter's test: False means never added, True only *maybe* added."""
+        try:
+            vb = self._encode_value(value)
+        except (OverflowError, TypeError, ValueError):
+            return False
+        rc = self._call(self._lib().bpf_map_lookup_elem, None, vb)  # the kernel only reads vb
+        if rc == -E.ENOENT:
+            return False
+        if rc < 0:
+            raise self._error("lookup", -rc)
+        return True
+
+    def _take(self, delete: bool) -> Any:
+        raise MapError(f"BloomFilterMap '{self.name}' gives no values back; "
+                       f"test one with `value in m`")
 
 
 class _EventMap(Map):
@@ -666,6 +669,7 @@ class PerfEventArrayMap(_EventMap):
 
 # The handle class of each map kind that is not a plain Map (the kinds are spec.MAP_KINDS).
 HANDLE_CLASSES: dict[str, type[Map]] = {
+    "BloomFilterMap": BloomFilterMap,
     "RingBuffer": RingBufferMap,
     "PerfEventArray": PerfEventArrayMap,
 }
@@ -676,5 +680,5 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
     return HANDLE_CLASSES.get(spec.kind, Map)(obj, spec)
 
 
-__all__ = ["BPF_ANY", "HANDLE_CLASSES", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap",
+__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap",
            "make_map"]

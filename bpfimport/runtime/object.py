@@ -59,7 +59,6 @@ if TYPE_CHECKING:
 # loads with logging off, then retries a failed program with it on).  One per
 # program cost 1 MiB of RSS each.  The kernel keeps the log's tail when it overflows.
 VERIFIER_LOG_SIZE = 1 << 20
-BTF_LOG_SIZE = VERIFIER_LOG_SIZE  # the same buffer; kept for callers of the old name
 
 _FAILED_PROG = r"prog '([^']+)': (?:failed to load|BPF program load failed)"
 _BTF_IGNORED = ("BTF is optional, ignoring", "Error loading .BTF into kernel",
@@ -446,4 +445,4 @@ class BpfObject:
             raise errors[0]
 
 
-__all__ = ["BTF_LOG_SIZE", "VERIFIER_LOG_SIZE", "BpfObject", "Loaded"]
+__all__ = ["VERIFIER_LOG_SIZE", "BpfObject", "Loaded"]

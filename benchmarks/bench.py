@@ -493,8 +493,9 @@ def row_cache_import(peers: Peers, examples: list[Example], runs: int, tmp: Path
         module = f"{ex.name}_bpf"
 
         def ours(d: Path = d, module: str = module) -> float:
+            # the first use too, so the handle modules' .pyc are written as the import's are
             prefill = IMPORT_WORKER.format(
-                pre="import bpfimport", module=module, use="",
+                pre="import bpfimport", module=module, use=FIRST_USE.format(module=module),
                 post=f"assert {module}.__cached__ and __import__('os').path.exists({module}.__cached__),"
                 f" 'no cache file: ' + repr({module}.__cached__)",
             )

@@ -25,10 +25,7 @@ PACKAGE = Path(bpfimport.__file__).parent
 # Edges allowed to close a cycle for now, each (importer, imported) with its owner:
 # the edge is a back-reference (under TYPE_CHECKING) the reshape of that layer removes.
 ALLOWED: dict[tuple[str, str], str] = {
-    # the runtime's handles and their object refer to each other (issue 7 item 7: the cold
-    # halves, completed from method-name strings; link.py types its BpfObject)
-    ("bpfimport.runtime.link", "bpfimport.runtime.object"): "Link -> the BpfObject it pins",
-    ("bpfimport.runtime.globals", "bpfimport.runtime.object"): "a live section -> the Loaded it maps",
+    # none left: the reshape removed the codegen mixins' and the runtime's back-references
 }
 
 # Layers that must not import each other at all (issue 7, item 1): the cache knows files,

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import ast
 import ctypes
+import inspect
 import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 from bpfimport.runtime.globals import Global
-from bpfimport.runtime.maps import Map, RingBufferMap
+from bpfimport.runtime.maps import BloomFilterMap, Map, RingBufferMap
 from bpfimport.runtime.module import BpfModule
 from bpfimport.runtime.object import BpfObject
 from bpfimport.runtime.program import Program
 from tests import runtime_objects as RO
 from tests.conftest import ROOT, open_fds
 from tests.runtime_objects import bound
+from tests.support import TRIVIAL, child
 
 
 def test_bind_sets_one_handle_per_declaration() -> None:
@@ -73,6 +77,65 @@ def test_binding_touches_neither_libbpf_nor_ctypes_classes() -> None:
     assert cold == "-", f"binding imported {cold}: the handles' cold halves belong to first use"
     assert (no_lib, mapped, llvmlite, no_ctypes) == ("True", "False", "False", "True")
     assert float(bind_us) < 300, f"bind_module took {bind_us} us"
+
+
+HANDLE_MODULES = ("object", "program", "maps", "globals", "link", "events", "codec", "libbpf")
+
+
+def _imported(importtime: str, prefix: str) -> list[str]:
+    """The modules under ``prefix`` that ``python -X importtime`` reported importing."""
+    names = (line.rsplit("|", 1)[-1].strip() for line in importtime.splitlines()
+             if line.startswith("import time:"))
+    return sorted(n for n in names if n == prefix or n.startswith(prefix + "."))
+
+
+@pytest.mark.parametrize("use,wanted", [
+    ("", []),  # the cache hit itself: binding makes no handle
+    ("hot_bpf.prog.section", ["object", "program"]),
+    ("hot_bpf.counts.kind", ["maps", "object"]),
+    ("hot_bpf.TOTAL.final", ["globals", "object"]),
+])
+def test_first_use_imports_only_the_handle_modules_it_needs(
+        tmp_path: Path, use: str, wanted: list[str]) -> None:
+    """``-X importtime`` of a cache hit, then of the first use of one handle, in a fresh process.
+
+    A hit imports no handle module, no compiler and no llvmlite; the first use
+    of a handle imports the object's module and the one defining its class,
+    whole: none of ctypes, libbpf or the codecs until the kernel is touched.
+    """
+    (tmp_path / "hot.bpf.py").write_text(TRIVIAL + "TOTAL: Final[u64] = 3\n")
+    fill = child("import hot_bpf", tmp_path)
+    assert fill.returncode == 0, fill.stderr
+    r = child(f"import hot_bpf\nassert hot_bpf.__cached__\n{use}\n", tmp_path,
+              args=("-X", "importtime"))
+    assert r.returncode == 0, r.stderr
+    assert _imported(r.stderr, "llvmlite") == [] and _imported(r.stderr, "bpfimport.compiler") == []
+    handles = [m.rsplit(".", 1)[-1] for m in _imported(r.stderr, "bpfimport.runtime")
+               if m.rsplit(".", 1)[-1] in HANDLE_MODULES]
+    assert handles == wanted, _imported(r.stderr, "bpfimport.runtime")
+    assert _imported(r.stderr, "ctypes") == []
+
+
+def test_each_handle_class_is_whole_in_its_module() -> None:
+    """What editors and type checkers read: every method of a handle class is in its class body.
+
+    No attribute is added to a class from elsewhere at run time: the names
+    defined in the class statement of its module's source are all it has.
+    """
+    classes = [BpfObject, Program, Map, BloomFilterMap, RingBufferMap, Global]
+    for cls in classes:
+        source = Path(inspect.getsourcefile(cls) or "")
+        assert source.name == f"{cls.__module__.rsplit('.', 1)[-1]}.py"
+        tree = ast.parse(source.read_text())
+        body = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls.__name__)
+        in_source = {n.name for n in body.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+        in_source |= {t.id for n in body.body if isinstance(n, ast.Assign)  # add = push
+                      for t in n.targets if isinstance(t, ast.Name)}
+        methods = {n for n, a in vars(cls).items()
+                   if callable(a) or isinstance(a, (property, staticmethod, classmethod))}
+        assert methods - in_source == set(), f"{cls.__name__}: defined outside its class body"
+    assert {"items", "__getitem__", "poll"} <= {n for c in Map.__mro__ + RingBufferMap.__mro__
+                                                  for n in vars(c)}
 
 
 def test_context_manager_loads_and_closes_every_fd(kernel: None) -> None:
@@ -229,30 +292,6 @@ def test_poll_checks_its_arguments(args: tuple, fragment: str) -> None:
         m.pe.poll(*args)
     with pytest.raises(TypeError, match=fragment):
         m.rb.poll(*args)
-
-
-def test_every_cold_half_installs_completely() -> None:
-    """Import each companion module in a fresh process: a placeholder it does not define fails here.
-
-    install_cold_half checks this on import, but only when some test happens to
-    touch a name of that class first; this imports all four unconditionally.
-    """
-    script = textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(ROOT)!r})
-        import importlib
-        from bpfimport.runtime import handles as module
-        for name in ("object", "program", "maps", "globals"):
-            importlib.import_module("bpfimport.runtime." + name)
-        left = [f"{{cls.__name__}}.{{n}}"
-                for cls in (module.BpfObject, module.Program, module.Map, module._EventMap,
-                            module.RingBufferMap, module.PerfEventArrayMap, module.Global)
-                for n, a in vars(cls).items() if isinstance(a, module._InColdHalf)]
-        print(",".join(left) or "-")
-    """)
-    r = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
-    assert r.returncode == 0, r.stderr
-    assert r.stdout.strip() == "-"
 
 
 class ContendedLock:

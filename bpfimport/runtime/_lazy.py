@@ -13,7 +13,7 @@ class LazyModule:
 
     def __init__(self, name: str) -> None:
         self._name = name
-        self._module = None
+        self._module: object = None
 
     def __getattr__(self, attr: str) -> object:
         module = self._module
@@ -24,4 +24,8 @@ class LazyModule:
         return getattr(module, attr)
 
 
-ctypes = LazyModule("ctypes")
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import ctypes  # what type checkers and editors see: the module itself
+else:
+    ctypes = LazyModule("ctypes")

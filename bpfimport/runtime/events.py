@@ -56,9 +56,28 @@ from ._lazy import ctypes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Protocol
 
-    from .handles import _EventMap
+    from ..spec import MapSpec
+    from .codec import Codec
+    from .object import BpfObject
+
+    class _EventMap(Protocol):
+        """What a reader needs of its map (``maps._EventMap``; maps imports this module)."""
+
+        _obj: BpfObject
+        _reader: EventReader | None
+        spec: MapSpec
+
+        @property
+        def name(self) -> str: ...
+
+        @property
+        def fd(self) -> int: ...
+
+        def _value_codec(self) -> Codec: ...
+
+        def _error(self, op: str, err: int) -> BpfError: ...
 
 RING_SLICE = 1024  # events a ring buffer collect takes before libbpf is stopped
 CHUNK = 64  # events handed to the callback between two looks at the clock

@@ -15,16 +15,15 @@ Globals live in libbpf's internal maps, one per section (``.rodata``,
 * ``.rodata`` is frozen by libbpf at load: writing a ``Final`` global after
   load raises ``AttributeError`` saying to set it before load.
 
-The :class:`Global` class itself is in :mod:`bpfimport.runtime.handles` (what
-binding a module needs); this module is its cold half, installed on the class
-when it is first needed (see ``module`` for why).
+The object loads the sections' pending writes through
+:meth:`DataSections.apply_pending` without importing this module: the globals
+know their object, not the reverse.
 """
 
 from __future__ import annotations
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .handles import Global, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -33,8 +32,64 @@ if TYPE_CHECKING:
 
     from ..spec import GlobalSpec
     from .codec import Codec
-    from .handles import BpfObject
-    from .object import Loaded
+    from .object import BpfObject, Loaded
+
+
+class Global:
+    """A module-level BPF global: ``.value`` reads and writes it (docs/runtime.md, "Globals")."""
+
+    __slots__ = ("_obj", "spec", "_codec")
+
+    def __init__(self, obj: BpfObject, spec: GlobalSpec) -> None:
+        self._obj = obj
+        self.spec = spec
+        self._codec: Codec | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def final(self) -> bool:
+        return self.spec.final
+
+    @property
+    def value(self) -> Any:
+        return sections_of(self._obj).read(self.spec, self.codec)
+
+    @value.setter
+    def value(self, new: Any) -> None:
+        sections_of(self._obj).write(self.spec, self.codec, new)
+
+    @property
+    def type(self) -> type:
+        """The global's ctypes type."""
+        return self.codec.ctype
+
+    @property
+    def codec(self) -> Codec:
+        if self._codec is None:
+            self._codec = self._obj.types.codec(self.spec.type)
+        return self._codec
+
+    def __repr__(self) -> str:
+        kind = "Final " if self.spec.final else ""
+        return f"<Global {kind}{self.spec.type} {self.spec.name}>"
+
+
+def sections_of(obj: BpfObject) -> DataSections:
+    """``obj``'s pending and live global values, made on the first use of one of its globals.
+
+    Under the object's lock: two threads' first uses must not make two, one
+    of which (with its pending write) the load would never see.
+    """
+    sections = obj._sections
+    if sections is None:
+        with obj._lock:
+            sections = obj._sections
+            if sections is None:
+                sections = obj._sections = DataSections(obj)
+    return sections  # type: ignore[return-value]  # only this module sets it
 
 
 class DataSections:
@@ -178,21 +233,4 @@ def _initial_bytes(g: GlobalSpec, size: int) -> bytes:
     return (g.initial & ((1 << (8 * size)) - 1)).to_bytes(size, "little")
 
 
-class _GlobalColdHalf:
-    """Installed on :class:`Global`: its type and codec."""
-
-    @property
-    def type(self) -> type:
-        """The global's ctypes type."""
-        return self.codec.ctype
-
-    @property
-    def codec(self) -> Codec:
-        if self._codec is None:
-            self._codec = self._obj.types.codec(self.spec.type)
-        return self._codec
-
-
-install_cold_half(Global, _GlobalColdHalf)
-
-__all__ = ["DataSections", "Global"]
+__all__ = ["DataSections", "Global", "sections_of"]

@@ -14,9 +14,10 @@ walk (the benchmark compares the two).
 Per-CPU maps give and take a list with one value per *possible* CPU; a single
 value written to a per-CPU map is stored on every CPU.
 
-The classes themselves are in :mod:`bpfimport.runtime.handles` (what binding
-a module needs); this module is their cold half, installed on them when it is
-first needed (see ``module`` for why).
+The handle class of a map is chosen by its kind (:data:`HANDLE_CLASSES`):
+event maps (ring buffer, perf event array) are read with ``poll()``.  This
+module is imported on the first use of a module's handle, not by a cache-hit
+import (see :mod:`.module`); codecs, ctypes and libbpf only when a map is used.
 """
 
 from __future__ import annotations
@@ -25,24 +26,18 @@ import errno as E
 import gc
 
 from ..errors import BpfError, MapError
-from ..spec import BPF_ANY
+from ..spec import BPF_ANY, MAP_KINDS
 from ._lazy import ctypes
-from .codec import ArrayCodec
-from .handles import (
-    Map,
-    PerfEventArrayMap,
-    RingBufferMap,
-    _EventMap,
-    install_cold_half,
-    make_map,
-)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Callable, Iterator, MutableSet
     from typing import Any
 
+    from ..spec import MapSpec
     from .codec import Codec
+    from .events import EventReader
+    from .object import BpfObject
 
 _BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
 _BATCH_MIN = 256
@@ -63,8 +58,46 @@ def _check_flags(flags: Any) -> None:
         raise OverflowError(f"flags must be 0..2**64-1, got {flags}")
 
 
-class _MapColdHalf:
-    """Installed on :class:`Map`: every operation (see the module docstring)."""
+class Map:
+    """A map of the module (``skel.NAME``): the dict protocol of the module docstring."""
+
+    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
+        self._obj = obj
+        self.spec = spec
+        self._kind = MAP_KINDS[spec.kind]
+        self._kc: Codec | None = None  # key and value codecs, made on first use
+        self._vc: Codec | None = None
+        self._batch_ok = self._kind.batch  # cleared when the kernel turns batches down
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def kind(self) -> str:
+        """The map kind as bpfimport.lang spells it (``HashMap``, ``ArrayMap``, ...)."""
+        return self.spec.kind
+
+    @property
+    def max_entries(self) -> int:
+        return self.spec.max_entries
+
+    @property
+    def flags(self) -> int:
+        return self.spec.flags
+
+    @property
+    def percpu(self) -> bool:
+        return self._kind.percpu
+
+    @property
+    def fd(self) -> int:
+        """The map's fd (loads the module's object on first use)."""
+        return self._obj.map_fd(self.spec.name)
+
+    def __repr__(self) -> str:
+        kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
+        return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
 
     @property
     def key_type(self) -> type | None:
@@ -122,6 +155,8 @@ class _MapColdHalf:
         which is written as a list too: there a list of ``ncpu`` values that
         each fit is per CPU, and any other list is the array itself.
         """
+        from .codec import ArrayCodec  # not at import: codec imports ctypes
+
         if not isinstance(self._value_codec(), ArrayCodec):
             if len(value) != ncpu:
                 raise ValueError(f"per-CPU map '{self.name}' needs {ncpu} values "
@@ -211,23 +246,8 @@ class _MapColdHalf:
         return default if v is _MISSING else v
 
     def __contains__(self, key: Any) -> bool:
-        if self.spec.kind == "BloomFilterMap":
-            return self._bloom_may_contain(key)
         kb = self._key_or_none(key)
         return kb is not None and self._lookup_raw(kb) is not _MISSING
-
-    def _bloom_may_contain(self, value: Any) -> bool:
-        """A bloom filter's test: False means never added, True only *maybe* added."""
-        try:
-            vb = self._encode_value(value)
-        except (OverflowError, TypeError, ValueError):
-            return False
-        rc = self._call(self._lib().bpf_map_lookup_elem, None, vb)  # the kernel only reads vb
-        if rc == -E.ENOENT:
-            return False
-        if rc < 0:
-            raise self._error("lookup", -rc)
-        return True
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self.set(key, value)
@@ -497,7 +517,7 @@ class _MapColdHalf:
             keys.append(k)
             prev = k
 
-    def _resume_point(self, fd: int, keys: list[bytes], tried: set[bytes]) -> bytes | None:
+    def _resume_point(self, fd: int, keys: list[bytes], tried: MutableSet[bytes]) -> bytes | None:
         """The latest of the last few keys walked that is still in the map (and not tried yet)."""
         lookup = self._lib().bpf_map_lookup_elem
         vbuf = ctypes.create_string_buffer(self._value_buf_size())
@@ -531,9 +551,6 @@ class _MapColdHalf:
         return self._take(delete=False)
 
     def _take(self, delete: bool) -> Any:
-        if self.spec.kind == "BloomFilterMap":
-            raise MapError(f"BloomFilterMap '{self.name}' gives no values back; "
-                           f"test one with `value in m`")
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' is not a queue or stack")
         lib = self._lib()
@@ -547,12 +564,41 @@ class _MapColdHalf:
         return self._decode_value(vbuf.raw)
 
 
-class _EventMapColdHalf:
-    """Installed on RingBufferMap and PerfEventArrayMap (through their base ``_EventMap``).
+class BloomFilterMap(Map):
+    """A BloomFilterMap: ``m.add(v)`` (or ``push``) adds a value, ``v in m`` tests one."""
+
+    def __contains__(self, value: Any) -> bool:
+        """A bloom filter's test: False means never added, True only *maybe* added."""
+        try:
+            vb = self._encode_value(value)
+        except (OverflowError, TypeError, ValueError):
+            return False
+        rc = self._call(self._lib().bpf_map_lookup_elem, None, vb)  # the kernel only reads vb
+        if rc == -E.ENOENT:
+            return False
+        if rc < 0:
+            raise self._error("lookup", -rc)
+        return True
+
+    def _take(self, delete: bool) -> Any:
+        raise MapError(f"BloomFilterMap '{self.name}' gives no values back; "
+                       f"test one with `value in m`")
+
+
+class _EventMap(Map):
+    """Shared by RingBufferMap and PerfEventArrayMap: ``poll(callback, timeout_ms=100)``.
 
     The readers are in :mod:`bpfimport.runtime.events` (why they are safe
     against floods, signals and a concurrent close() is said there).
     """
+
+    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
+        super().__init__(obj, spec)
+        self._reader: EventReader | None = None  # opened on the first poll
+
+    @property
+    def _reader_class(self) -> type[EventReader]:
+        raise NotImplementedError
 
     def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
@@ -591,25 +637,48 @@ class _EventMapColdHalf:
         return self._reader.lost if self._reader is not None else 0
 
 
-class _RingBufferColdHalf:
+class RingBufferMap(_EventMap):
+    """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
+
     @property
-    def _reader_class(self) -> type:
+    def _reader_class(self) -> type[EventReader]:
         from .events import RingReader
 
         return RingReader
 
 
-class _PerfEventArrayColdHalf:
+class PerfEventArrayMap(_EventMap):
+    """A PerfEventArray map: ``poll(callback, timeout_ms=100)`` delivers its events.
+
+    Perf samples carry padding up to an 8-byte boundary, so an undecoded event
+    may be a few bytes longer than what the program wrote.
+    """
+
+    def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
+        super().__init__(obj, spec)
+        # a perf event array drops what is sent while no reader is open: open one at each
+        # load, so events sent before the first poll() are kept
+        obj.after_load.append(self._open_reader)
+
     @property
-    def _reader_class(self) -> type:
+    def _reader_class(self) -> type[EventReader]:
         from .events import PerfReader
 
         return PerfReader
 
 
-install_cold_half(Map, _MapColdHalf)
-install_cold_half(_EventMap, _EventMapColdHalf)
-install_cold_half(RingBufferMap, _RingBufferColdHalf)
-install_cold_half(PerfEventArrayMap, _PerfEventArrayColdHalf)
+# The handle class of each map kind that is not a plain Map (the kinds are spec.MAP_KINDS).
+HANDLE_CLASSES: dict[str, type[Map]] = {
+    "BloomFilterMap": BloomFilterMap,
+    "RingBuffer": RingBufferMap,
+    "PerfEventArray": PerfEventArrayMap,
+}
 
-__all__ = ["BPF_ANY", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap", "make_map"]
+
+def make_map(obj: BpfObject, spec: MapSpec) -> Map:
+    """The handle of a map, of its kind's class."""
+    return HANDLE_CLASSES.get(spec.kind, Map)(obj, spec)
+
+
+__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap",
+           "make_map"]

@@ -1,11 +1,14 @@
 """The module object an ``import NAME_bpf`` returns.
 
 Binding is the cache-hit path of every import, so it does as little as it
-can: it records the spec and the object bytes.  The handles (the object, a
-handle per program, map and global: :mod:`.handles`) are made on the first
-use of any of them, and struct classes (``skel.Event``) on their first use,
-through the module's ``__getattr__``.  Measured: creating the handle classes
-and objects was most of a cache hit's cost, several plain imports' worth.
+can: it records the spec and the object bytes.  Each handle is made on its
+first use, through the module's ``__getattr__``: the module's
+:class:`~.object.BpfObject` with the first of them, then the program, map or
+global asked for, importing only the module that defines its class
+(``object``, ``program``, ``maps``, ``globals``); struct classes
+(``skel.Event``) likewise.  Measured: importing those modules and creating
+handles was most of a cache hit's cost, several plain imports' worth
+(docs/internals.md, "Handles made on first use").
 """
 
 from __future__ import annotations
@@ -17,10 +20,16 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from ..spec import ObjectSpec
-    from .handles import BpfObject
+    from ..spec import GlobalSpec, MapSpec, ObjectSpec, ProgramSpec
+    from .globals import Global
+    from .maps import Map
+    from .object import BpfObject
+    from .program import Program
 
-_MAKING_HANDLES = RLock()  # two threads' first uses must not make two objects
+    Declaration = ProgramSpec | MapSpec | GlobalSpec
+    Handle = Program | Map | Global
+
+_MAKING_HANDLES = RLock()  # two threads' first uses must not make two objects or handles
 
 
 class BpfModule(types.ModuleType):
@@ -52,23 +61,19 @@ class BpfModule(types.ModuleType):
         self.close()
 
     def __getattr__(self, name: str) -> Any:
-        # Only reached when normal lookup fails: make the handles, or a struct class.
+        # Only reached when normal lookup fails: make a handle, or a struct class.
         d = self.__dict__
         spec = d.get("__bpf_spec__")
-        if spec is not None and (name == "__bpf_object__" or name in d["__bpf_names__"]):
+        if spec is None:
+            raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
+        if name == "__bpf_object__" or name in d["__bpf_names__"]:
             with _MAKING_HANDLES:
-                if "__bpf_object__" not in d:
-                    from .handles import make_handles
-
-                    d.update(make_handles(spec, d["__bpf_data__"]))
-            if name in d:
-                return d[name]
-        if spec is not None and not name.startswith("__"):
-            for s in spec.structs:
-                if s.name == name:
-                    cls = self.__bpf_object__.types.struct_class(name)
-                    d[name] = cls
-                    return cls
+                if name not in d:
+                    _make_handle(d, name)
+            return d[name]
+        if not name.startswith("__") and any(s.name == name for s in spec.structs):
+            cls = d[name] = self.__bpf_object__.types.struct_class(name)
+            return cls
         raise AttributeError(f"module {self.__name__!r} has no attribute {name!r}")
 
     def __dir__(self) -> list[str]:
@@ -77,6 +82,44 @@ class BpfModule(types.ModuleType):
         if spec is not None:
             names.update(_declared_names(spec))
         return sorted(names)
+
+
+def _make_handle(d: dict[str, Any], name: str) -> None:
+    """Put the handle ``name`` (or ``__bpf_object__``) in the module dict ``d``.
+
+    The object comes first, with the handles of the event maps: a perf event
+    array opens its reader at each load, so that events sent before the first
+    ``poll()`` are kept, which it can only do if its handle exists by then.
+    """
+    obj = d.get("__bpf_object__")
+    if obj is None:
+        from ..spec import MAP_KINDS
+        from .object import BpfObject
+
+        spec: ObjectSpec = d["__bpf_spec__"]
+        obj = d["__bpf_object__"] = BpfObject(d["__bpf_data__"], spec, spec.name)
+        for m in spec.maps:
+            if MAP_KINDS[m.kind].events:
+                d[m.name] = make_handle(obj, m)
+    if name not in d:
+        d[name] = make_handle(obj, d["__bpf_names__"][name])
+
+
+def make_handle(obj: BpfObject, decl: Declaration) -> Handle:
+    """The handle of one declaration of ``obj``'s spec; imports only its class's module."""
+    from ..spec import MapSpec, ProgramSpec
+
+    if isinstance(decl, ProgramSpec):
+        from .program import Program
+
+        return Program(obj, decl)
+    if isinstance(decl, MapSpec):
+        from .maps import make_map
+
+        return make_map(obj, decl)
+    from .globals import Global
+
+    return Global(obj, decl)
 
 
 def bind_module(module: BpfModule, spec: ObjectSpec, data: bytes) -> None:
@@ -99,8 +142,8 @@ def bind_module(module: BpfModule, spec: ObjectSpec, data: bytes) -> None:
         old_obj.retire(module.__name__)
     d["__bpf_spec__"] = spec
     d["__bpf_data__"] = data
-    d["__bpf_names__"] = frozenset(x.name for group in (spec.programs, spec.maps, spec.globals)
-                                   for x in group)
+    d["__bpf_names__"] = {x.name: x for group in (spec.programs, spec.maps, spec.globals)
+                          for x in group}  # name -> its declaration
 
 
 def _declared_names(spec: ObjectSpec) -> list[str]:

@@ -18,33 +18,47 @@ and ``close()`` detaches the links and unbinds it at once but frees its fds
 only when the last user lets go.  Closing never waits, not even for a
 ``poll()`` in progress, and an operation never sees its fds closed under it.
 
-The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
-module needs); this module is its cold half, installed on the class when it
-is first needed (see ``module`` for why).
+This module is imported on the first use of a module's handle, not by a
+cache-hit ``import NAME_bpf`` (see :mod:`.module`).  It knows nothing of the
+handles hung off the object: links, event readers and global sections are
+reached through the small protocols below, so none of them is imported here.
 """
 
 from __future__ import annotations
 
+from _thread import RLock  # not `threading`: the first use of a handle must stay cheap
+
 from ..errors import BpfError
 from ._lazy import ctypes
-from .handles import BpfObject, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, Protocol
 
-    from .globals import DataSections
-    from .link import Link
+    from ..spec import ObjectSpec
+    from .codec import TypeSystem
 
     class Closable(Protocol):
+        """A ring/perf buffer reader or a mapped section: closed before the object."""
+
         def close(self) -> None: ...
+
+    class Detachable(Protocol):
+        """A link (:class:`bpfimport.runtime.link.Link`): detached by close()."""
+
+        def detach(self) -> None: ...
+
+    class PendingWrites(Protocol):
+        """The globals written before load (:class:`bpfimport.runtime.globals.DataSections`)."""
+
+        def apply_pending(self, maps: dict[str, int]) -> None: ...
 
 # The verifier log buffer: one for the whole object (libbpf's object-level
 # kernel_log_buf, also used for BTF), written only when a load fails (libbpf
 # loads with logging off, then retries a failed program with it on).  One per
 # program cost 1 MiB of RSS each.  The kernel keeps the log's tail when it overflows.
 VERIFIER_LOG_SIZE = 1 << 20
-BTF_LOG_SIZE = VERIFIER_LOG_SIZE  # the same buffer; kept for callers of the old name
 
 _FAILED_PROG = r"prog '([^']+)': (?:failed to load|BPF program load failed)"
 _BTF_IGNORED = ("BTF is optional, ignoring", "Error loading .BTF into kernel",
@@ -142,17 +156,74 @@ class _Use:
             self.obj._release(live)
 
 
-class _BpfObjectColdHalf:
-    """Installed on :class:`BpfObject`: loading, access for handles, closing."""
+class BpfObject:
+    """The live kernel side of one compiled module: load, access for handles, close.
+
+    ``data`` is the ELF object, ``spec`` what it declares, ``name`` the
+    object name libbpf uses (it prefixes the global-data map names).
+    Making one touches neither libbpf nor the kernel.
+    """
+
+    def __init__(self, data: bytes, spec: ObjectSpec, name: str) -> None:
+        self.data = data
+        self.spec = spec
+        self.name = name
+        self.libbpf_log = ""  # what libbpf said during the last load
+        self._types: TypeSystem | None = None
+        # globals.DataSections, made by the first use of a global (globals.sections_of)
+        self._sections: PendingWrites | None = None
+        self._lock = RLock()
+        # Loaded while loaded: the libbpf object, its fds and what hangs off them;
+        # it outlives close() until the last operation using it returns (see above)
+        self._live: Loaded | None = None
+        self._links: dict[int, Detachable] = {}
+        self.after_load: list[Callable[[], object]] = []  # run after each successful load
+        self.retired_from: str | None = None  # the module that was rebound to a new object
 
     @property
-    def sections(self) -> DataSections:
-        """Pending and live values of the globals (made on first use of a global)."""
-        if self._sections is None:
-            from .globals import DataSections
+    def types(self) -> TypeSystem:
+        """The module's codecs and ctypes classes (built on first use, not at bind)."""
+        if self._types is None:
+            from .codec import TypeSystem
 
-            self._sections = DataSections(self)
-        return self._sections
+            self._types = TypeSystem(self.spec)
+        return self._types
+
+    @property
+    def loaded(self) -> bool:
+        return self._live is not None
+
+    @property
+    def links(self) -> list[Detachable]:
+        """The links attached from this object's programs and not detached yet."""
+        return list(self._links.values())
+
+    def __repr__(self) -> str:
+        state = "loaded" if self.loaded else "not loaded"
+        return f"<BpfObject {self.name!r} {state}, {len(self._links)} links>"
+
+    def __enter__(self) -> BpfObject:
+        self.load()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - never raise from a finaliser
+            pass
+
+    def retire(self, module_name: str) -> None:
+        """Close for good: ``module_name`` now has a new object (``importlib.reload``).
+
+        Handles kept from before the reload still point here; loading again
+        would give them a private copy that the module's ``close()`` never
+        reaches, so they raise instead, saying to look the handle up again.
+        """
+        self.retired_from = module_name
+        self.close()
 
     # ---- load ----------------------------------------------------------------
 
@@ -328,11 +399,11 @@ class _BpfObjectColdHalf:
         with self.using(name) as live:
             return live.map_fd(name)
 
-    def add_link(self, link: Link) -> None:
+    def add_link(self, link: Detachable) -> None:
         with self._lock:
             self._links[id(link)] = link
 
-    def forget_link(self, link: Link) -> None:
+    def forget_link(self, link: Detachable) -> None:
         with self._lock:
             self._links.pop(id(link), None)
 
@@ -344,6 +415,13 @@ class _BpfObjectColdHalf:
             self._live.resources.append(res)
 
     # ---- close -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Detach every link, free event buffers and mmaps, close every fd. Idempotent."""
+        with self._lock:
+            if self._live is None and not self._links:
+                return  # never loaded, or already closed: nothing to free
+            self._close_locked()
 
     def _close_locked(self) -> None:
         """BpfObject.close() once it holds the lock and knows there is something to free.
@@ -367,6 +445,4 @@ class _BpfObjectColdHalf:
             raise errors[0]
 
 
-install_cold_half(BpfObject, _BpfObjectColdHalf)
-
-__all__ = ["BTF_LOG_SIZE", "VERIFIER_LOG_SIZE", "BpfObject", "Loaded"]
+__all__ = ["VERIFIER_LOG_SIZE", "BpfObject", "Loaded"]

@@ -1,8 +1,7 @@
 """Program handles: name, section and type without the kernel; attach and test_run with it.
 
-The class itself is in :mod:`bpfimport.runtime.handles` (what binding a
-module needs); this module is its cold half, installed on the class when it
-is first needed (see ``module`` for why).
+Imported on the first use of a module's handle, not by a cache-hit import
+(see :mod:`.module`); libbpf and ctypes only when a program touches the kernel.
 """
 
 from __future__ import annotations
@@ -11,13 +10,14 @@ import errno as E
 
 from ..errors import BpfError
 from ._lazy import ctypes
-from .handles import Program, install_cold_half
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..spec import ProgramSpec
     from .link import Link
+    from .object import BpfObject
 
 # Section prefix -> libbpf's program type name (libbpf_bpf_prog_type_str), so
 # `.type` needs neither libbpf nor the kernel for the common sections.
@@ -105,8 +105,31 @@ def _check_test_run_args(data: Any, ctx: Any, repeat: Any, data_size_out: Any) -
             raise TypeError(f"test_run({name}=...) takes a non-negative int, got {v!r}")
 
 
-class _ProgramColdHalf:
-    """Installed on :class:`Program`: the type from libbpf, attach, test_run."""
+class Program:
+    """A program of the module (``skel.NAME``): ``.name .section .type``, ``attach()``, ``test_run()``."""
+
+    __slots__ = ("_obj", "spec", "_type")
+
+    def __init__(self, obj: BpfObject, spec: ProgramSpec) -> None:
+        self._obj = obj
+        self.spec = spec
+        self._type: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def section(self) -> str:
+        return self.spec.section
+
+    @property
+    def fd(self) -> int:
+        """The program's fd (loads the module's object on first use)."""
+        return self._obj.program_fd(self.spec.name)
+
+    def __repr__(self) -> str:
+        return f"<Program {self.name!r} section={self.section!r}>"
 
     @property
     def type(self) -> str:
@@ -245,7 +268,5 @@ class _ProgramColdHalf:
             return rterrors.privilege_error(what, err)
         return BpfError(f"{what} failed: {rterrors.strerror(err)}", err)
 
-
-install_cold_half(Program, _ProgramColdHalf)
 
 __all__ = ["Program", "TestRunResult", "section_type"]

@@ -70,7 +70,7 @@ class MapKind(_Kind):
     * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py),
       ``"ring"`` or ``"perf"`` (codegen/events.py).
     * ``ops``: the methods BPF code may call on it.
-    * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.handles``
+    * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.maps``
       (a string: the runtime resolves it, so this module imports nothing).
     """
 
@@ -129,7 +129,7 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
             example="value=u64, max_entries=1024"),
     MapKind(name="RingBuffer", type_id=27, keyless=True, events=True, key="none", value="none",
             family="ring", ops=RING_OPS, handle="RingBufferMap", example="max_entries=256 * 1024"),
-    MapKind(name="BloomFilterMap", type_id=30, keyless=True, key="optional",
+    MapKind(name="BloomFilterMap", type_id=30, keyless=True, key="optional", handle="BloomFilterMap",
             example="value=u64, max_entries=1024"),
 )
 

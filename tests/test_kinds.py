@@ -1,6 +1,6 @@
-"""bpfimport/kinds.py is the one table of map and program kinds.  Until the runtime reads it
-directly, the runtime's own tables must agree with it; and the kinds a .bpf.py can name are
-exactly the records."""
+"""bpfimport/kinds.py is the one table of map and program kinds.  The runtime makes each map's
+handle from the class its kind names; its section table (libbpf's, wider than the decorators)
+must agree with the program kinds; and the kinds a .bpf.py can name are exactly the records."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import bpfimport.lang
 import bpfimport.spec
 from bpfimport.kinds import MAP_KINDS, PROGRAM_KINDS
-from bpfimport.runtime import handles, program
+from bpfimport.runtime import maps, program
 from bpfimport.spec import MapSpec
 
 
@@ -22,8 +22,8 @@ def test_spec_re_exports_the_kinds_table() -> None:
 def test_each_map_kind_is_a_lang_class_and_names_its_runtime_handle(name: str) -> None:
     kind = MAP_KINDS[name]
     assert kind.name == name and isinstance(getattr(bpfimport.lang, name), type)
-    handle = getattr(handles, kind.handle)  # the runtime resolves the name in this module
-    assert isinstance(handle, type) and issubclass(handle, handles.Map)
+    handle = maps.HANDLE_CLASSES[kind.handle]  # what make_map() builds for this kind
+    assert isinstance(handle, type) and issubclass(handle, maps.Map)
     assert kind.family in ("keyed", "ring", "perf") and kind.ops
     assert kind.events == (kind.family != "keyed")
 

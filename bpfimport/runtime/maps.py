@@ -667,17 +667,15 @@ class PerfEventArrayMap(_EventMap):
         return PerfReader
 
 
-# The handle class of each map kind that is not a plain Map (the kinds are spec.MAP_KINDS).
+# The handle classes by name: each map kind names its own (``bpfimport.kinds``, ``handle``).
 HANDLE_CLASSES: dict[str, type[Map]] = {
-    "BloomFilterMap": BloomFilterMap,
-    "RingBuffer": RingBufferMap,
-    "PerfEventArray": PerfEventArrayMap,
+    cls.__name__: cls for cls in (Map, BloomFilterMap, RingBufferMap, PerfEventArrayMap)
 }
 
 
 def make_map(obj: BpfObject, spec: MapSpec) -> Map:
-    """The handle of a map, of its kind's class."""
-    return HANDLE_CLASSES.get(spec.kind, Map)(obj, spec)
+    """The handle of a map, of the class its kind names."""
+    return HANDLE_CLASSES[spec.map_kind.handle](obj, spec)
 
 
 __all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap",

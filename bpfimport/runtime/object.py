@@ -134,6 +134,14 @@ class Loaded:
             L.lib().bpf_object__close(ptr)
         return errors
 
+    def __del__(self) -> None:
+        # The safety net of ``users``: an exception raised by a signal handler between an
+        # operation's acquire and its release (KeyboardInterrupt, an alarm) leaves the count
+        # up, and close() then leaves the freeing to a user that never comes.  Once nothing
+        # can reach this load any more, nothing can use it: free it now.
+        if self.ptr:
+            self.free()
+
 
 class _Use:
     """``with obj.using(name) as live``: hold one load of ``obj`` for the block (see above)."""

@@ -331,7 +331,7 @@ def compile() -> None:  # noqa: A001 - the pythonbpf name; a trailing call is ig
 
 # ---------------------------------------------------------------- helpers
 # One typed stub per entry of bpfimport.compiler.helpers.HELPERS, the registry the
-# compiler lowers them from; tests/test_helper_registry.py checks that their names,
+# compiler lowers them from; tests/compiler/test_helper_registry.py checks that their names,
 # parameters and docstrings are the registry's.
 
 

@@ -111,7 +111,7 @@ def kernel_has_kprobes() -> bool:
 def vmlinux_func_id(name: str, path: str = "/sys/kernel/btf/vmlinux") -> int | None:
     """The BTF type id of the kernel function ``name`` (a BTF_KIND_FUNC), read from vmlinux BTF.
 
-    Through ``bpfimport.btf``, which tests/test_btf.py checks against bpftool's
+    Through ``bpfimport.btf``, which tests/btf/test_btf.py checks against bpftool's
     own reading of the same file.
     """
     from bpfimport import btf
@@ -268,7 +268,7 @@ def program_module(folder: Path, filename: str) -> Iterator[ModuleType]:
         sys.modules.pop(name, None)
 
 
-# ---- shared helpers for the runtime tests (tests/test_runtime_*.py) ----------------------
+# ---- shared helpers for the runtime tests (tests/runtime/test_*.py) ----------------------
 
 
 def open_fds() -> list[str]:

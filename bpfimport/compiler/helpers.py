@@ -2,7 +2,7 @@
 
 Everything else about helpers comes from here: the codegen lowers a call from
 its entry (``codegen/calls.py``), ``bpfimport.lang`` exports exactly these
-names with these parameters (checked by ``tests/test_helper_registry.py``),
+names with these parameters (checked by ``tests/compiler/test_helper_registry.py``),
 and the helper list of ``docs/language.md`` is :func:`markdown_list`'s output
 (checked by the same test).  Adding a helper is one :class:`HelperDecl` here,
 plus a lowering function in ``codegen/calls.py`` when the generic one (call

@@ -24,7 +24,7 @@ import bpfimport
 from bpfimport import CompileError, cache
 from bpfimport.importer import BpfFinder, BpfLoader, compile_or_read, module_name, source_name
 from tests import support
-from tests.conftest import need
+from tests.conftest import PROGRAMS, need
 from tests.support import BROKEN, BROKEN_LINE, TRIVIAL, CompileCounter, child, is_bpf_object
 
 # fixtures shared with the other importer/cache/CLI tests
@@ -387,7 +387,7 @@ def test_bpf_module_inside_a_zipped_package(tmp_path: Path) -> None:
     import zipfile
 
     archive = tmp_path / "app.zip"
-    source = (Path(__file__).parent / "programs" / "exact_count.bpf.py").read_text()
+    source = (PROGRAMS / "exact_count.bpf.py").read_text()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("zapp/__init__.py", "")
         z.writestr("zapp/probes/__init__.py", "")

@@ -169,7 +169,7 @@ def test_dead_code_and_label_like_names_run(kernel, tmp_path):
     """The dead-code case of test_review_cases_kernel.py, loaded and run on each option set:
     code after ``return``/``break`` must not run, and ``true`` is just a local."""
     from bpfimport.compiler import CompileOptions
-    from tests.test_review_cases_kernel import DEAD_CODE
+    from tests.compiler.test_evaluation_order_kernel import DEAD_CODE
 
     src = DEAD_CODE + "@syscall\ndef chained(ctx) -> int:\n    cmp: u32 = 1\n    true = 2\n" \
         "    if 0 < cmp < 1:\n        return 3\n    if 0 < cmp < 3 < 4 < 5:\n        return true\n    return 0\n"

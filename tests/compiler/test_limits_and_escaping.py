@@ -7,7 +7,6 @@ import ctypes
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -17,10 +16,8 @@ from bpfimport import CompileError
 from bpfimport.compiler import CompiledModule, compile_source
 from bpfimport.compiler.elf import Elf
 from bpfimport.kinds import PROGRAM_KINDS
-from tests.conftest import need
+from tests.conftest import ROOT, need
 from tests.runtime_objects import module_of
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # ---------------------------------------------------------------- native memory per compile
 

@@ -20,11 +20,14 @@ from ..spec import SCALARS, CTypes, parse_type
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any
+    from typing import Any, Literal
 
     from ..spec import ObjectSpec
 
-_INT_FORMATS = {
+    # the struct/memoryview formats of the integers (and bool): memoryview.cast takes these
+    IntFormat = Literal["B", "H", "I", "Q", "b", "h", "i", "q", "?"]
+
+_INT_FORMATS: dict[tuple[int, bool], IntFormat] = {
     (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
     (1, True): "b", (2, True): "h", (4, True): "i", (8, True): "q",
 }
@@ -34,7 +37,7 @@ class Codec:
     """Encode one Python value to exactly ``size`` bytes, and decode it back."""
 
     size: int
-    ctype: type
+    ctype: type[Any]
 
     def encode(self, value: Any) -> bytes:
         raise NotImplementedError
@@ -52,14 +55,14 @@ class Codec:
 class IntCodec(Codec):
     """Fixed-width integers; out-of-range values raise, negatives wrap into unsigned types."""
 
-    def __init__(self, size: int, signed: bool, ctype: type, is_bool: bool = False,
+    def __init__(self, size: int, signed: bool, ctype: type[Any], is_bool: bool = False,
                  name: str = "") -> None:
         self.size = size
         self.signed = signed
         self.ctype = ctype
         self.is_bool = is_bool
         self.name = name or f"{'i' if signed else 'u'}{8 * size}"
-        self.fmt = "?" if is_bool else _INT_FORMATS[(size, signed)]
+        self.fmt: IntFormat = "?" if is_bool else _INT_FORMATS[(size, signed)]
         bits = 8 * size
         # signed: the C range; unsigned: also the negatives of the same width, which wrap
         # (-1 is 0xffffffff in a u32), as the docs promise
@@ -169,17 +172,17 @@ class StructCodec(Codec):
     :func:`guard_struct_class`), so their bytes are taken as they are.
     """
 
-    def __init__(self, get_class: Callable[[], type], size: int, name: str,
+    def __init__(self, get_class: Callable[[], type[Any]], size: int, name: str,
                  get_fields: Callable[[], list[tuple[str, Codec, int]]]) -> None:
         self._get_class = get_class
         self._get_fields = get_fields
-        self._cls: type | None = None
+        self._cls: type[Any] | None = None
         self._fields: list[tuple[str, Codec, int]] | None = None
         self.size = size
         self.name = name
 
     @property
-    def ctype(self) -> type:  # type: ignore[override]
+    def ctype(self) -> type[Any]:  # type: ignore[override]
         if self._cls is None:
             self._cls = self._get_class()
         return self._cls
@@ -241,7 +244,7 @@ def field_encode(struct: str, field: str, codec: Codec, value: Any) -> bytes:
         raise type(e)(f"struct {struct} field {field}: {e}") from None
 
 
-def guard_struct_class(cls: type, struct: str, fields: list[tuple[str, Codec, int]]) -> None:
+def guard_struct_class(cls: type[Any], struct: str, fields: list[tuple[str, Codec, int]]) -> None:
     """Make ``cls(...)`` and ``obj.field = v`` check each value as the field's codec does.
 
     ctypes truncates silently (``Event(pid=2**32 + 5).pid == 5``); the module's
@@ -272,11 +275,12 @@ def guard_struct_class(cls: type, struct: str, fields: list[tuple[str, Codec, in
     def __setattr__(self: Any, name: str, value: Any) -> None:  # noqa: N807
         base_setattr(self, name, checked(name, value) if name in codecs else value)
 
-    cls.__init__ = __init__
-    cls.__setattr__ = __setattr__
+    # setattr, not ``cls.__setattr__ = ...``: a checker types that slot as object's (name, value)
+    setattr(cls, "__init__", __init__)  # noqa: B010
+    setattr(cls, "__setattr__", __setattr__)  # noqa: B010
 
 
-def _layout(cls: type) -> list[tuple[str, int, int]]:
+def _layout(cls: type[Any]) -> list[tuple[str, int, int]]:
     """A struct class's fields as (name, offset, size): equal layouts hold the same data."""
     return [(f[0], getattr(cls, f[0]).offset, getattr(cls, f[0]).size) for f in cls._fields_]
 

@@ -85,7 +85,7 @@ WAIT_SLICE_MS = 50  # a waiting poll looks for a concurrent close() this often
 _STOP = -E.ECANCELED  # what the ring sample callback returns to stop libbpf
 _RING_HDR = 8  # BPF_RINGBUF_HDR_SZ
 _NEVER = object()  # the popleft iterator's sentinel: no event is this object
-_sink = deque(maxlen=0)  # consumes an iterator in C: nothing runs between items
+_sink: deque[object] = deque(maxlen=0)  # consumes an iterator in C: nothing runs between items
 
 
 # ---- the libbpf thread ---------------------------------------------------------------------
@@ -327,8 +327,11 @@ class EventReader:
                 if task is None:  # closed since the look above
                     task = _Task(self._free_on_worker)
                 self._freeing = queued = True
-                (task.run if inline else WORKER.put)(task)  # the last user frees (close() did not)
-        if queued and not inline:
+                if inline:  # the last user frees (close() did not)
+                    task.run()
+                else:
+                    WORKER.put(task)
+        if queued and not inline and task is not None:  # queued: task is not None
             task.wait()  # freed when the poll returns
 
     def _poll(self, callback: Callable[[Any], Any], timeout_ms: int, deadline: float | None) -> int:
@@ -341,7 +344,10 @@ class EventReader:
                 if not self.has_data():  # a hand-over to the libbpf thread costs ~20-80 µs
                     got = used = 0
                 else:
-                    got, used = WORKER.call(lambda b=budget: self._collect_on_worker(b))
+                    def collect(b: int = budget) -> tuple[int, int]:  # this budget, bound now
+                        return self._collect_on_worker(b)
+
+                    got, used = WORKER.call(collect)
                 budget = self._spent(budget, got, used)
                 self._raise_error()
                 if not got:
@@ -408,7 +414,10 @@ class EventReader:
             self.closed = True
             if not self._users and not self._freeing:
                 self._freeing = queued = True
-                (task.run if inline else WORKER.put)(task)
+                if inline:
+                    task.run()
+                else:
+                    WORKER.put(task)
         if queued and not inline:
             task.wait()
 

@@ -28,6 +28,10 @@ from contextlib import contextmanager
 
 from ..errors import BpfError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 c_void_p = ctypes.c_void_p
 c_char_p = ctypes.c_char_p
 c_int = ctypes.c_int
@@ -157,7 +161,7 @@ _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _print_cb = None  # keeps the ctypes callback alive for the life of the process
 _capture = threading.local()
-_vsnprintf = None
+_vsnprintf: Any = None  # libc's vsnprintf (a ctypes function), set by _load()
 
 
 def lib() -> ctypes.CDLL:

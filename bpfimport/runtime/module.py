@@ -18,7 +18,7 @@ from _thread import RLock  # not `threading`: binding a module must stay cheap
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    from typing import Any, TypeAlias
 
     from ..spec import GlobalSpec, MapSpec, ObjectSpec, ProgramSpec
     from .globals import Global
@@ -26,8 +26,8 @@ if TYPE_CHECKING:
     from .object import BpfObject
     from .program import Program
 
-    Declaration = ProgramSpec | MapSpec | GlobalSpec
-    Handle = Program | Map | Global
+    Declaration: TypeAlias = ProgramSpec | MapSpec | GlobalSpec
+    Handle: TypeAlias = Program | Map | Global
 
 _MAKING_HANDLES = RLock()  # two threads' first uses must not make two objects or handles
 

@@ -34,7 +34,7 @@ from ._lazy import ctypes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
-    from typing import Any, Protocol
+    from typing import Any, Literal, Protocol, overload
 
     from ..spec import ObjectSpec
     from .codec import TypeSystem
@@ -164,6 +164,13 @@ class _Use:
             self.obj._release(live)
 
 
+if TYPE_CHECKING:
+    class _Loading(_Use):
+        """What ``obj.using(name)`` gives when it loads: the block always gets the load."""
+
+        def __enter__(self) -> Loaded: ...
+
+
 class BpfObject:
     """The live kernel side of one compiled module: load, access for handles, close.
 
@@ -256,7 +263,7 @@ class BpfObject:
             raise BpfError(f"module '{mod}' was reloaded; this handle belongs to the object "
                            f"it had before: use {mod}.{name} again")
 
-    def _load(self) -> None:
+    def _load(self) -> Loaded:
         from . import errors as rterrors
         from . import libbpf as L
 
@@ -306,13 +313,14 @@ class BpfObject:
                 f"the kernel rejected the BTF of '{self.name}' (libbpf would load it without "
                 f"BTF, losing source lines and map types; this is a compiler bug){detail}",
                 warnings))
-        self._live = Loaded(self.name, ptr, buf, progs, maps)
+        self._live = live = Loaded(self.name, ptr, buf, progs, maps)
         try:
             for hook in self.after_load:
                 hook()
         except BaseException:
             self.close()
             raise
+        return live
 
     @staticmethod
     def _collect_programs(lb: Any, ptr: int) -> dict[str, int]:
@@ -345,6 +353,12 @@ class BpfObject:
 
     # ---- access for handles ----------------------------------------------------
 
+    if TYPE_CHECKING:  # with load=True (the default) the block's ``live`` is never None
+        @overload
+        def using(self, name: str = ..., load: Literal[True] = ...) -> _Loading: ...
+        @overload
+        def using(self, name: str, load: bool) -> _Use: ...
+
     def using(self, name: str = "NAME", load: bool = True) -> _Use:
         """``with obj.using(name) as live:`` hold the loaded object for the block's syscalls.
 
@@ -355,6 +369,12 @@ class BpfObject:
         """
         return _Use(self, name, load)
 
+    if TYPE_CHECKING:  # with load=True (the default) the result is never None
+        @overload
+        def _acquire(self, name: str, load: Literal[True] = ...) -> Loaded: ...
+        @overload
+        def _acquire(self, name: str, load: bool) -> Loaded | None: ...
+
     def _acquire(self, name: str, load: bool = True) -> Loaded | None:
         with self._lock:
             if self.retired_from is not None:
@@ -363,10 +383,14 @@ class BpfObject:
             if live is None:
                 if not load:
                     return None
-                self._load()
-                live = self._live
+                live = self._load()
             live.users += 1
             return live
+
+    def _current(self) -> Loaded:
+        """The current load, made now if there is none (the caller holds the lock)."""
+        live = self._live
+        return live if live is not None else self._load()
 
     def _release(self, live: Loaded) -> None:
         with self._lock:
@@ -381,8 +405,7 @@ class BpfObject:
         """The libbpf program pointer of the current load (valid until close())."""
         with self._lock:
             self.check_current(name)
-            self.load()
-            ptr = self._live.progs.get(name)
+            ptr = self._current().progs.get(name)
         if ptr is None:
             raise BpfError(f"BPF object '{self.name}' has no program '{name}'")
         return ptr
@@ -396,8 +419,7 @@ class BpfObject:
         """The libbpf map pointer of the current load (valid until close())."""
         with self._lock:
             self.check_current(name)
-            self.load()
-            ptr = self._live.maps.get(name)
+            ptr = self._current().maps.get(name)
         if ptr is None:
             raise BpfError(f"BPF object '{self.name}' has no map '{name}'")
         return ptr

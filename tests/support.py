@@ -119,16 +119,18 @@ def _copy_package(name: str, into: Path) -> None:
 
 
 @functools.cache
-def readable_packages() -> Path:
-    """A folder anyone can read holding ``bpfimport`` and ``llvmlite``, removed at exit.
+def readable_packages(*names: str) -> Path:
+    """A folder anyone can read holding copies of packages ``names`` (default: ``bpfimport`` and
+    ``llvmlite``), removed at exit.
 
     A test that drops privileges can't rely on the checkout (or its venv) being readable
     by that user: a clone in a private home or a ``mktemp -d`` is not.  Its child gets
-    this folder as its PYTHONPATH instead.
+    this folder as its PYTHONPATH instead.  ``readable_packages("bpfimport")`` is bpfimport
+    without llvmlite, from wherever this run imports it (the checkout, or CI's wheel).
     """
     folder = Path(tempfile.mkdtemp(prefix="bpfimport-readable-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    for name in ("bpfimport", "llvmlite"):
+    for name in names or ("bpfimport", "llvmlite"):
         _copy_package(name, folder)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(0o755 if path.is_dir() else 0o644 | (path.stat().st_mode & 0o111))

@@ -26,6 +26,7 @@ from bpfimport.compiler import CompileOptions, compile_source
 from bpfimport.errors import VerifierError
 from tests.conftest import ROOT, need, open_trace_pipe
 from tests.runtime_objects import module_of
+from tests.support import readable_packages
 
 TRACEFS = Path("/sys/kernel/tracing")
 
@@ -252,7 +253,8 @@ def test_compileall_under_pycache_prefix_prefills_a_cache_used_without_llvmlite(
     check = ("import sys; sys.path.insert(0, '.'); import bpfimport, dep_bpf; "
              "print(sorted(p.name for p in dep_bpf.__bpf_spec__.programs), "
              "'llvmlite' in sys.modules, 'bpfimport.compiler' in sys.modules)")
-    hit = python("-S", "-c", check, cwd=app, PYTHONPYCACHEPREFIX=str(prefix))
+    hit = python("-S", "-c", check, cwd=app, PYTHONPYCACHEPREFIX=str(prefix),
+                 PYTHONPATH=str(readable_packages("bpfimport")))
     assert hit.returncode == 0, hit.stderr
     assert hit.stdout.split("\n")[0] == "['on_getppid'] False False"
 
@@ -260,7 +262,7 @@ def test_compileall_under_pycache_prefix_prefills_a_cache_used_without_llvmlite(
 def test_without_llvmlite_a_cache_miss_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "miss.bpf.py").write_text(RUN_SRC)
     r = python("-S", "-c", "import sys; sys.path.insert(0, '.'); import bpfimport, miss_bpf",
-               cwd=tmp_path)
+               cwd=tmp_path, PYTHONPATH=str(readable_packages("bpfimport")))
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
     assert last == "bpfimport.errors.SetupError: llvmlite is not installed: pip install llvmlite"

@@ -21,6 +21,9 @@ import pytest
 
 from tests.support import TRIVIAL
 
+pytestmark = pytest.mark.slow  # runs outside tools (see pyproject's markers)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 WHEEL_VENV = os.environ.get("BPFIMPORT_WHEEL_VENV")
 # What the build reads; everything else in the checkout (tests, docs, .venv) stays out.

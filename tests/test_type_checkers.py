@@ -20,6 +20,9 @@ import pytest
 import bpfimport
 from bpfimport.compiler import compile_source
 
+pytestmark = pytest.mark.slow  # runs outside tools (see pyproject's markers)
+
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(bpfimport.__file__).resolve().parent
 

@@ -73,6 +73,7 @@ def vmlinux() -> btf.Spec:
     return btf.kernel_spec()
 
 
+@pytest.mark.slow
 def test_vmlinux_has_as_many_types_as_bpftool_lists(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
     assert vmlinux.count - 1 == max(vmlinux_dump.types)
 
@@ -180,6 +181,7 @@ def raw_line(t: btf.Type) -> tuple[str, list[str]]:
     return f"type_id={t.target_id}", []
 
 
+@pytest.mark.slow
 def test_every_vmlinux_type_reads_as_bpftool_reads_it(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
     """All ~10^5 types: kind, name, every attribute and every member/value/parameter line."""
     assert set(vmlinux_dump.types) == set(range(1, vmlinux.count))

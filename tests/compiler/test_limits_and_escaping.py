@@ -55,6 +55,7 @@ print(json.dumps([(a - b) / n for a, b in zip(used(), before)]))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["llvmffi", "llvmlite.binding"])
 def test_compiling_again_and_again_does_not_grow_native_memory(kind: str) -> None:
     """Before: +1,488 bytes per -O2 compile with llvmffi (the PassInstrumentationCallbacks
@@ -205,6 +206,7 @@ FUZZ = settings(max_examples=120, deadline=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.text())
 @example("xd\\70")
@@ -219,6 +221,7 @@ def test_any_section_text_round_trips_or_is_refused(text: str) -> None:
         assert section_in_object(compiled.object) == text
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.sampled_from(["tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "fentry", "lsm",
                         "cgroup_skb", "uprobe", "uretprobe"]),
@@ -235,6 +238,7 @@ def test_any_attach_point_text_round_trips_or_is_refused(kind: str, first: str, 
         assert section_in_object(compiled.object) == section
 
 
+@pytest.mark.slow
 @FUZZ
 @given(st.text())
 def test_any_license_or_print_text_round_trips_or_is_refused(text: str) -> None:

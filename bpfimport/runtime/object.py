@@ -26,6 +26,7 @@ reached through the small protocols below, so none of them is imported here.
 
 from __future__ import annotations
 
+import sys
 from _thread import RLock  # not `threading`: the first use of a handle must stay cheap
 
 from ..errors import BpfError
@@ -138,8 +139,9 @@ class Loaded:
         # The safety net of ``users``: an exception raised by a signal handler between an
         # operation's acquire and its release (KeyboardInterrupt, an alarm) leaves the count
         # up, and close() then leaves the freeing to a user that never comes.  Once nothing
-        # can reach this load any more, nothing can use it: free it now.
-        if self.ptr:
+        # can reach this load any more, nothing can use it: free it now.  Not while the
+        # interpreter shuts down (imports fail then): the process's exit closes every fd.
+        if self.ptr and not sys.is_finalizing():
             self.free()
 
 

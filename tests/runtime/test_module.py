@@ -355,3 +355,13 @@ def test_a_concurrent_close_does_not_make_a_program_missing(
         for t in closers:
             t.join()
         m.close()
+
+
+def test_a_process_that_exits_with_a_module_loaded_prints_nothing(kernel, tmp_path: Path) -> None:
+    """No close() before exit: the kernel closes the fds, and nothing is printed on the way
+    (a load freed while the interpreter shuts down cannot import what freeing needs)."""
+    from tests.support import TRIVIAL, child
+
+    (tmp_path / "left.bpf.py").write_text(TRIVIAL)
+    r = child("import left_bpf\nleft_bpf.load()\nprint(left_bpf.counts.get(1, 0))", tmp_path)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "0\n", "")

@@ -19,12 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import ROOT
 from tests.support import TRIVIAL
 
 pytestmark = pytest.mark.slow  # runs outside tools (see pyproject's markers)
 
 
-ROOT = Path(__file__).resolve().parent.parent
 WHEEL_VENV = os.environ.get("BPFIMPORT_WHEEL_VENV")
 # What the build reads; everything else in the checkout (tests, docs, .venv) stays out.
 BUILD_INPUTS = ("bpfimport", "setup.cfg", "pyproject.toml", "README.md", "MANIFEST.in")

@@ -19,11 +19,11 @@ import pytest
 
 import bpfimport
 from bpfimport.compiler import compile_source
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # runs outside tools (see pyproject's markers)
 
 
-ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = Path(bpfimport.__file__).resolve().parent
 
 # examples/seed/ holds pythonbpf's own programs (they import pythonbpf, not bpfimport.lang).

@@ -24,18 +24,18 @@ import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import CompileOptions, compile_source
 from bpfimport.errors import VerifierError
-from tests.conftest import ROOT, need, open_trace_pipe
+from tests.conftest import need, open_trace_pipe
 from tests.runtime_objects import module_of
-from tests.support import readable_packages
+from tests.support import child_env, readable_packages
 
 TRACEFS = Path("/sys/kernel/tracing")
 
 
 def env(**extra: str) -> dict[str, str]:
-    e = {k: v for k, v in os.environ.items()
-         if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPYCACHEPREFIX", "BPFIMPORT_DEBUG")}
-    e["PYTHONPATH"] = str(ROOT)
-    e.update(extra)
+    """support.child_env, less BPFIMPORT_DEBUG (the debug tests set it themselves)."""
+    e = child_env(**extra)
+    if "BPFIMPORT_DEBUG" not in extra:
+        e.pop("BPFIMPORT_DEBUG", None)
     return e
 
 
@@ -44,7 +44,7 @@ def python(*args: str, cwd: Path, timeout: float = 60, **extra: str) -> subproce
                           capture_output=True, text=True, timeout=timeout)
 
 
-def bound(source: str, tmp_path: Path, name: str, options: CompileOptions | None = None):
+def bind_source(source: str, tmp_path: Path, name: str, options: CompileOptions | None = None):
     """Compile ``source`` and bind it to a module without the import hook."""
 
     path = tmp_path / f"{name}.bpf.py"
@@ -63,7 +63,7 @@ HEAD = "from bpfimport.lang import *\n\nN: Final[u64] = 0\n\n"
 def test_too_large_program_gets_the_split_hint(kernel: None, tmp_path: Path) -> None:
     src = HEAD + "@syscall\ndef big(ctx) -> int:\n    s: u64 = 0\n" \
         "    for i in range(N, 3000000):\n        s += i & 7\n    return s\n"
-    mod = bound(src, tmp_path, "big")
+    mod = bind_source(src, tmp_path, "big")
     with pytest.raises(VerifierError) as info, mod:
         pass
     lines = str(info.value).splitlines()
@@ -101,7 +101,7 @@ STACK = HEAD + textwrap.dedent("""\
 
 def test_combined_stack_of_a_call_chain_gets_the_per_cpu_map_hint(kernel: None, tmp_path: Path) -> None:
     """At -O0 the subprograms stay calls: each frame fits, the chain (3 × 320 bytes) does not."""
-    mod = bound(STACK, tmp_path, "stack", CompileOptions(opt_level=0))
+    mod = bind_source(STACK, tmp_path, "stack", CompileOptions(opt_level=0))
     with pytest.raises(VerifierError) as info, mod:
         pass
     assert info.value.program == "deep"
@@ -123,7 +123,7 @@ def test_inlined_stack_overflow_blames_the_program_that_overflows() -> None:
 
 def test_infinite_loop_gets_the_loop_hint(kernel: None, tmp_path: Path) -> None:
     src = HEAD + "@syscall\ndef spin(ctx) -> int:\n    x: u64 = 0\n    while True:\n        x = x\n    return 0\n"
-    mod = bound(src, tmp_path, "spin")
+    mod = bind_source(src, tmp_path, "spin")
     with pytest.raises(VerifierError) as info, mod:
         pass
     assert "infinite loop detected" in info.value.log  # what the kernel said
@@ -289,7 +289,7 @@ def test_print_with_12_values_shows_them_all(tracing: None, tmp_path: Path) -> N
     """bpf_trace_vprintk carries 12 values; the line appears in trace_pipe (read until a nonce)."""
     nonce = f"n{os.getpid()}x{time.monotonic_ns()}"
     src = print_source(12).replace("NONCE", nonce)
-    mod = bound(src, tmp_path, "pr12")
+    mod = bind_source(src, tmp_path, "pr12")
     values = [(i * 7919) % 100_003 for i in range(12)]
     for i, v in enumerate(values):
         getattr(mod, f"V{i}").value = v

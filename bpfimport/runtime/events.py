@@ -235,7 +235,6 @@ class EventReader:
         self._poller_thread: int | None = None
         self._poller: Any = None
         self._taken = 0  # per collect, on the libbpf thread
-        self._limit = 0
 
     # -- on the libbpf thread --
 

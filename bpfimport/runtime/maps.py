@@ -26,7 +26,7 @@ import errno as E
 import gc
 
 from ..errors import BpfError, MapError
-from ..spec import BPF_ANY, MAP_KINDS
+from ..spec import BPF_ANY
 from ._lazy import ctypes
 
 TYPE_CHECKING = False
@@ -64,7 +64,7 @@ class Map:
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         self._obj = obj
         self.spec = spec
-        self._kind = MAP_KINDS[spec.kind]
+        self._kind = spec.map_kind
         self._kc: Codec | None = None  # key and value codecs, made on first use
         self._vc: Codec | None = None
         self._batch_ok = self._kind.batch  # cleared when the kernel turns batches down

@@ -93,13 +93,12 @@ def _make_handle(d: dict[str, Any], name: str) -> None:
     """
     obj = d.get("__bpf_object__")
     if obj is None:
-        from ..spec import MAP_KINDS
         from .object import BpfObject
 
         spec: ObjectSpec = d["__bpf_spec__"]
         obj = d["__bpf_object__"] = BpfObject(d["__bpf_data__"], spec, spec.name)
         for m in spec.maps:
-            if MAP_KINDS[m.kind].events:
+            if m.map_kind.events:
                 d[m.name] = make_handle(obj, m)
     if name not in d:
         d[name] = make_handle(obj, d["__bpf_names__"][name])

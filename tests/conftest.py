@@ -160,6 +160,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.kernel)
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the outside tools of the selected test modules now (see tests/background.py)."""
+    modules = {getattr(item, "module", None) for item in session.items}
+    for module in sorted(filter(None, modules), key=lambda m: m.__name__):
+        start = getattr(module, "start_early", None)
+        if start is not None:
+            start()
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    from tests import background
+
+    background.close_all()
+    background.remove_scratch()
+
+
 def traced_after_nonce(
     trigger: Callable[[], object], match: str, want: int, seconds: float = 5.0
 ) -> list[str]:

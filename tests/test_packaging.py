@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import background
 from tests.conftest import ROOT
 from tests.support import TRIVIAL
 
@@ -57,8 +58,9 @@ class Shipped:
         self.pythonpath = pythonpath
 
 
-def _build_wheel(base: Path) -> Path:
+def _start_wheel_build() -> background.Command:
     """A wheel built (as ``pip install .`` would) from a copy of the checkout's build inputs."""
+    base = background.scratch_folder("bpfimport-wheel-")
     src = base / "src"
     src.mkdir()
     for name in BUILD_INPUTS:
@@ -67,22 +69,36 @@ def _build_wheel(base: Path) -> Path:
             shutil.copytree(path, src / name, ignore=shutil.ignore_patterns(*NOT_SHIPPED))
         elif path.exists():
             shutil.copy(path, src / name)
-    r = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(src)],
-        capture_output=True, text=True, timeout=600,
-    )
-    assert r.returncode == 0, r.stderr
-    (built,) = (base / "dist").glob("bpfimport-*.whl")
+    return background.Command(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(src)])
+
+
+def wheel_build() -> background.Command:
+    return background.run("pip wheel", _start_wheel_build)
+
+
+def start_early() -> None:
+    """The build takes 2 s (pip sets up an isolated build environment): start it early."""
+    if not WHEEL_VENV:
+        wheel_build()
+
+
+def _built_wheel() -> Path:
+    build = wheel_build()
+    done = build.result()
+    assert done.returncode == 0, done.stderr
+    dist = Path(build.argv[build.argv.index("-w") + 1])
+    (built,) = dist.glob("bpfimport-*.whl")
     return built
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory: pytest.TempPathFactory) -> Shipped:
+def shipped() -> Shipped:
     """A fresh wheel's contents; in the wheel pass, the installed distribution's."""
     if WHEEL_VENV:
         names = {f.as_posix() for f in metadata.files("bpfimport") or ()}
         return Shipped(names, Path(WHEEL_VENV).resolve(), "")
-    built = _build_wheel(tmp_path_factory.mktemp("wheel"))
+    built = _built_wheel()
     return Shipped(set(zipfile.ZipFile(built).namelist()), built, str(built))
 
 

@@ -8,17 +8,19 @@ programs only grows: a file joins once it type-checks clean.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import bpfimport
 from bpfimport.compiler import compile_source
+from tests import background
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.slow  # runs outside tools (see pyproject's markers)
@@ -77,81 +79,6 @@ def _import_root_env() -> dict[str, str]:
     return env
 
 
-def run_mypy(paths: list[Path], *extra: str, path: Path | None = None) -> subprocess.CompletedProcess[str]:
-    env = _import_root_env()
-    if path is not None:
-        env["MYPYPATH"] = os.pathsep.join(filter(None, [str(path), env.get("MYPYPATH")]))
-    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
-           "--no-error-summary", "--cache-dir", os.devnull, *extra, *map(str, paths)]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-
-
-def run_pyright(paths: list[Path], project: Path, path: Path | None = None) -> list[dict[str, object]]:
-    """basedpyright in pyright's own default mode ("standard"); its errors and warnings.
-
-    The project folder is a scratch one, so ``bpfimport`` resolves as a library (a
-    third-party import, as for a user), the case in which pyright warns on ``import *``.
-    """
-    config: dict[str, object] = {"typeCheckingMode": "standard", "pythonVersion": "3.10"}
-    if path is not None:
-        config["extraPaths"] = [str(path)]
-    (project / "pyrightconfig.json").write_text(json.dumps(config))
-    cmd = [sys.executable, "-m", "basedpyright", "--outputjson", "-p", str(project),
-           "--pythonpath", sys.executable, *map(str, paths)]
-    done = subprocess.run(cmd, capture_output=True, text=True, env=_import_root_env(), timeout=600)
-    assert done.stdout.lstrip().startswith("{"), done.stdout + done.stderr
-    report = json.loads(done.stdout)
-    return [d for d in report["generalDiagnostics"] if d["severity"] in ("error", "warning")]
-
-
-def test_the_checked_files_exist() -> None:
-    """A renamed example must not silently leave the checks."""
-    assert ROOT / "examples" / "syscount.bpf.py" in EXAMPLES
-    missing = [p for p in checked_files() if not p.is_file()]
-    assert not missing
-
-
-def test_mypy_accepts_examples_and_programs() -> None:
-    # silent: the package's own errors are the next test's business
-    done = run_mypy(checked_files(), "--follow-imports=silent")
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
-def test_pyright_accepts_examples_and_programs(tmp_path: Path) -> None:
-    lines = _lines(run_pyright(checked_files(), tmp_path))
-    assert not lines, "\n".join(lines)
-
-
-def _lines(problems: list[dict[str, object]]) -> list[str]:
-    return [f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule')})"  # type: ignore[index]
-            for d in problems]
-
-
-@pytest.mark.parametrize("folder", APP_FOLDERS, ids=lambda p: p.name)
-def test_mypy_accepts_the_apps(folder: Path) -> None:
-    assert apps(folder)
-    out = run_mypy(apps(folder), "--follow-imports=silent", path=folder).stdout.splitlines()
-    errors = [line for line in out if ": error:" in line and not _made_by_the_hook(line)]
-    assert not errors, "\n".join(out)
-
-
-@pytest.mark.parametrize("folder", APP_FOLDERS, ids=lambda p: p.name)
-def test_pyright_accepts_the_apps(folder: Path, tmp_path: Path) -> None:
-    problems = [d for d in run_pyright(apps(folder), tmp_path, path=folder)
-                if not _made_by_the_hook(str(d["message"]))]
-    assert not problems, "\n".join(_lines(problems))
-
-
-def test_mypy_accepts_the_whole_package(tmp_path: Path) -> None:
-    # A copy: mypy given files inside site-packages (a wheel install) takes that folder
-    # for a source root and trips over every other module there.
-    copy = tmp_path / "bpfimport"
-    shutil.copytree(PACKAGE, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    assert (copy / "runtime" / "maps.py").is_file()  # every subpackage is in the copy
-    done = run_mypy([copy], path=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
-
-
 BAD = '''\
 from bpfimport.lang import Annotated, HashMap, struct, tgid, u32, u64
 
@@ -167,19 +94,176 @@ def f(ctx) -> int:
     counts["not a key"] = 1
     return 0
 '''
+BAD_LINES = {11, 12}  # the wrong field name, the wrong key
+
+
+# ------------------------------------------------------------------ the runs (tests/background.py)
+# Four checker runs cover every test below: mypy over the examples folder (its programs and
+# apps, the tests/programs files and BAD, which must fail), mypy over examples/seed/ (a folder
+# with its own tracepipe.py, a second module of that name for mypy), mypy over a copy of the
+# package, and one pyright run over all the files of the first two (both folders on its path).
+
+@functools.cache
+def _bad_file() -> Path:
+    bad = background.scratch_folder("bpfimport-bad-") / "bad.bpf.py"
+    bad.write_text(BAD)
+    return bad
+
+
+def _files_of(folder: Path) -> list[Path]:
+    if folder == APP_FOLDERS[0]:
+        return checked_files() + apps(folder) + [_bad_file()]
+    return apps(folder)
+
+
+def _mypy(paths: list[Path], *extra: str, path: Path | None = None) -> background.Command:
+    env = _import_root_env()
+    if path is not None:
+        env["MYPYPATH"] = os.pathsep.join(filter(None, [str(path), env.get("MYPYPATH")]))
+    cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+           "--no-error-summary", "--cache-dir", os.devnull, "--show-absolute-path",
+           *extra, *map(str, paths)]
+    return background.Command(cmd, env)
+
+
+def _pyright(paths: list[Path], paths_to_import: list[Path]) -> background.Command:
+    """basedpyright in pyright's own default mode ("standard").
+
+    The project folder is a scratch one, so ``bpfimport`` resolves as a library (a
+    third-party import, as for a user), the case in which pyright warns on ``import *``.
+    """
+    project = background.scratch_folder("bpfimport-pyright-")
+    config = {"typeCheckingMode": "standard", "pythonVersion": "3.10", "extraPaths": list(map(str, paths_to_import))}
+    (project / "pyrightconfig.json").write_text(json.dumps(config))
+    cmd = [sys.executable, "-m", "basedpyright", "--outputjson", "-p", str(project),
+           "--pythonpath", sys.executable, *map(str, paths)]
+    return background.Command(cmd, _import_root_env())
+
+
+def _mypy_on_package() -> background.Command:
+    # A copy: mypy given files inside site-packages (a wheel install) takes that folder
+    # for a source root and trips over every other module there.
+    parent = background.scratch_folder("bpfimport-mypy-")
+    shutil.copytree(PACKAGE, parent / "bpfimport", ignore=shutil.ignore_patterns("__pycache__"))
+    return _mypy([parent / "bpfimport"], path=parent)
+
+
+def mypy_run(folder: Path) -> background.Command:
+    # silent: the package's own errors are the package run's business
+    return background.run(f"mypy {folder}", lambda: _mypy(
+        _files_of(folder), "--follow-imports=silent", path=folder))
+
+
+def pyright_run() -> background.Command:
+    files = [path for folder in APP_FOLDERS for path in _files_of(folder)]
+    return background.run("pyright", lambda: _pyright(files, APP_FOLDERS))
+
+
+def package_run() -> background.Command:
+    return background.run("mypy bpfimport", _mypy_on_package)
+
+
+def start_early() -> None:
+    for folder in APP_FOLDERS:
+        mypy_run(folder)
+    pyright_run()
+    package_run()
+
+
+# ------------------------------------------------------------------ reading their reports
+
+def mypy_errors(folder: Path) -> dict[Path, list[str]]:
+    """Each checked file's mypy errors, by file; a crash of mypy fails the test here."""
+    done = mypy_run(folder).result()
+    assert done.returncode in (0, 1) and not done.stderr, done.stdout + done.stderr
+    found: dict[Path, list[str]] = {}
+    for line in done.stdout.splitlines():
+        if ": error:" in line:
+            found.setdefault(Path(line.split(":", 1)[0]), []).append(line)
+    unknown = set(found) - set(_files_of_run(mypy_run(folder)))
+    assert not unknown, f"errors in files no test reads: {unknown}"
+    return found
+
+
+def pyright_problems() -> dict[Path, list[dict[str, Any]]]:
+    """Each checked file's pyright errors and warnings, by file."""
+    done = pyright_run().result()
+    assert done.stdout.lstrip().startswith("{"), done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    found: dict[Path, list[dict[str, Any]]] = {}
+    for d in report["generalDiagnostics"]:
+        if d["severity"] in ("error", "warning"):
+            found.setdefault(Path(d["file"]), []).append(d)
+    unknown = set(found) - set(_files_of_run(pyright_run()))
+    assert not unknown, f"problems in files no test reads: {unknown}"
+    return found
+
+
+def _files_of_run(run: background.Command) -> list[Path]:
+    """The files a run was given (read back from its command line)."""
+    return [Path(arg) for arg in run.argv if arg.endswith(".py")]
+
+
+def _lines(problems: list[dict[str, Any]]) -> list[str]:
+    return [f"{d['file']}:{d['range']['start']['line'] + 1}: {d['message']} ({d.get('rule')})"
+            for d in problems]
+
+
+# ------------------------------------------------------------------ the tests
+
+def test_the_checked_files_exist() -> None:
+    """A renamed example must not silently leave the checks."""
+    assert ROOT / "examples" / "syscount.bpf.py" in EXAMPLES
+    missing = [p for p in checked_files() if not p.is_file()]
+    assert not missing
+
+
+def test_mypy_accepts_examples_and_programs() -> None:
+    errors = mypy_errors(APP_FOLDERS[0])
+    bad = [line for path in checked_files() for line in errors.get(path, [])]
+    assert not bad, "\n".join(bad)
+
+
+def test_pyright_accepts_examples_and_programs() -> None:
+    problems = pyright_problems()
+    lines = [line for path in checked_files() for line in _lines(problems.get(path, []))]
+    assert not lines, "\n".join(lines)
+
+
+@pytest.mark.parametrize("folder", APP_FOLDERS, ids=lambda p: p.name)
+def test_mypy_accepts_the_apps(folder: Path) -> None:
+    assert apps(folder)
+    errors = mypy_errors(folder)
+    bad = [line for path in apps(folder) for line in errors.get(path, [])
+           if not _made_by_the_hook(line)]
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("folder", APP_FOLDERS, ids=lambda p: p.name)
+def test_pyright_accepts_the_apps(folder: Path) -> None:
+    found = pyright_problems()
+    problems = [d for path in apps(folder) for d in found.get(path, [])
+                if not _made_by_the_hook(str(d["message"]))]
+    assert not problems, "\n".join(_lines(problems))
+
+
+def test_mypy_accepts_the_whole_package() -> None:
+    done = package_run().result()
+    copied = [Path(arg) for arg in done.args if arg.endswith("bpfimport")][-1]
+    assert (copied / "runtime" / "maps.py").is_file()  # every subpackage is in the copy
+    assert done.returncode == 0, done.stdout + done.stderr
 
 
 @pytest.mark.parametrize("checker", ["mypy", "pyright"])
-def test_checkers_still_catch_mistakes(tmp_path: Path, checker: str) -> None:
+def test_checkers_still_catch_mistakes(checker: str) -> None:
     """The types are not ``Any`` in disguise: a wrong field name and a wrong key are errors."""
-    bad = tmp_path / "bad.bpf.py"
-    bad.write_text(BAD)
+    folder = APP_FOLDERS[0]
+    (bad,) = [p for p in _files_of_run(mypy_run(folder)) if p.name == "bad.bpf.py"]
     if checker == "mypy":
-        out = run_mypy([bad], "--follow-imports=silent").stdout
-        got = sorted(int(line.split(":")[1]) for line in out.splitlines() if ": error:" in line)
+        got = {int(line.split(":")[1]) for line in mypy_errors(folder).get(bad, [])}
     else:
-        got = sorted(d["range"]["start"]["line"] + 1 for d in run_pyright([bad], tmp_path))  # type: ignore[index]
-    assert set(got) == {11, 12}, got
+        got = {d["range"]["start"]["line"] + 1 for d in pyright_problems().get(bad, [])}
+    assert got == BAD_LINES, got
 
 
 def test_annotated_array_spellings_compile_like_the_ctypes_ones() -> None:

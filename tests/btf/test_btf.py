@@ -39,14 +39,13 @@ class RawDump:
         self.by_name: dict[tuple[str, str], list[int]] = {}
         current: list[str] = []
         for line in text.splitlines():
-            m = RAW_LINE.match(line)
-            if m:
+            if line.startswith("\t"):  # most lines: members, values, parameters
+                current.append(line.strip())
+            elif m := RAW_LINE.match(line):
                 current = []
                 tid = int(m[1])
                 self.types[tid] = (m[2], m[3], m[4], current)
                 self.by_name.setdefault((m[2], m[3]), []).append(tid)
-            elif line.startswith("\t"):
-                current.append(line.strip())
 
     def only(self, kind: str, name: str) -> int:
         ids = self.by_name[(kind, name)]

@@ -151,17 +151,31 @@ class StructType(BpfType):
 
 
 class PtrType(BpfType):
-    """A pointer; ``pointee`` None is ``void *`` (a program's ctx, ``c_void_p``)."""
+    """A pointer: what it points at (``None``: unknown, ``void *``) and where (``space``).
 
-    __slots__ = ("pointee", "nullable")
+    ``space`` says which memory the address lies in, and so how it may be read: ``ctx``
+    (the program's context: direct loads), ``map`` (a map value or ring-buffer record: direct
+    loads, after a null test when ``nullable``), ``stack``, ``kernel`` (probe_read_kernel),
+    ``user`` (probe_read_user), or ``unknown`` (``c_void_p``: an address, read with the
+    probe_read call the user chooses).
+    """
 
-    def __init__(self, pointee: BpfType | None = None, nullable: bool = False) -> None:
+    __slots__ = ("pointee", "nullable", "space")
+
+    def __init__(self, pointee: BpfType | None = None, nullable: bool = False,
+                 space: str = "unknown") -> None:
+        assert space in POINTER_SPACES, space
         super().__init__(8, 8, "ptr", "ptr")
         self.pointee = pointee
         self.nullable = nullable  # a map lookup result: test it before use
+        self.space = space
 
     def key(self) -> tuple:
-        return ("ptr", self.pointee.key() if self.pointee is not None else None, self.nullable)
+        return ("ptr", self.pointee.key() if self.pointee is not None else None, self.nullable,
+                self.space)
+
+
+POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
 
 
 class VoidType(BpfType):
@@ -186,6 +200,7 @@ BOOL = BoolType()
 CHAR = CharType()
 VOID = VoidType()
 VOID_PTR = PtrType()
+CTX_PTR = PtrType(space="ctx")  # a program's first parameter
 
 # Every spelling a .bpf.py may use for a scalar type.
 SCALAR_NAMES: dict[str, BpfType] = {

@@ -108,7 +108,7 @@ def event_reserve(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
     check_event_type(fb, decl, ty, arg)
     r = fb.b.call_helper(Helper.RINGBUF_RESERVE, "ptr",
                          [("ptr", f"@{decl.name}"), ("i64", str(ty.size)), ("i64", "0")])
-    return Value(PtrType(ty, nullable=True), r)
+    return Value(PtrType(ty, nullable=True, space="map"), r)
 
 
 def event_submit(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:

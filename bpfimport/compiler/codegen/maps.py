@@ -90,7 +90,7 @@ def map_lookup(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) ->
     kty, vty = check_keyed(fb, decl, node)
     kp = operand_ptr(fb, "key", kty, key, node)
     r = fb.b.call_helper(Helper.MAP_LOOKUP_ELEM, "ptr", [("ptr", f"@{decl.name}"), ("ptr", kp)])
-    return Value(PtrType(vty, nullable=True), r)
+    return Value(PtrType(vty, nullable=True, space="map"), r)
 
 
 def map_contains(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) -> Value:

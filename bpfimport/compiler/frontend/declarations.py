@@ -20,11 +20,11 @@ from ..tables import (
 )
 from ..types import (
     CHAR,
+    CTX_PTR,
     I32,
     I64,
     SCALAR_NAMES,
     VOID,
-    VOID_PTR,
     ArrayType,
     BoolType,
     BpfType,
@@ -392,8 +392,10 @@ class _Declarations:
         for arg in args.args:
             self.check_name(arg, arg.arg)
             if program is not None:
-                ty = resolve_type(self.model, arg.annotation) if arg.annotation else VOID_PTR
-                params.append((arg.arg, VOID_PTR if ty is None or not isinstance(ty, PtrType) else ty))
+                # the context, whatever its annotation says (c_void_p is the usual one)
+                if arg.annotation is not None:
+                    resolve_type(self.model, arg.annotation)  # still an error if it names nothing
+                params.append((arg.arg, CTX_PTR))
                 continue
             if arg.annotation is None:
                 raise self.err(arg, f"parameter '{arg.arg}' of subprogram '{stmt.name}' needs a type",

@@ -227,12 +227,12 @@ class _FunctionTypes:
 
     def method_type(self, m: MapDecl, method: str, call: ast.Call) -> BpfType | None:
         if method == "lookup" and m.value is not None:
-            return PtrType(m.value, nullable=True)
+            return PtrType(m.value, nullable=True, space="map")
         if method == "get":
             return m.value
         if method == "reserve" and call.args:
             ty = resolve_type(self.model, call.args[0])
-            return PtrType(ty, nullable=True) if ty is not None else None
+            return PtrType(ty, nullable=True, space="map") if ty is not None else None
         if method in ("update", "delete", "output"):
             return I64
         return None

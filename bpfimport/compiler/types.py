@@ -65,6 +65,23 @@ class IntType(BpfType):
         return value
 
 
+class AddrType(IntType):
+    """A ``u64`` holding an address taken from a pointer (``u64(p)``, ``p + 8``): where it points.
+
+    The same type as ``u64`` everywhere (its key is u64's), so arithmetic, stores and
+    comparisons treat it as one; ``space`` only lets the probe_read family check that an
+    address computed from the context (``u64(ctx) + 24``) or from a user pointer is read
+    from the memory it lies in (``codegen/memory.py``).
+    """
+
+    __slots__ = ("space",)
+
+    def __init__(self, space: str) -> None:
+        assert space in POINTER_SPACES, space
+        super().__init__(64, False)
+        self.space = space
+
+
 class BoolType(BpfType):
     """``bool``: an ``i1`` as a value, one byte in memory."""
 
@@ -176,6 +193,9 @@ class PtrType(BpfType):
 
 
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
+# What each space is called in errors and docs.
+SPACE_NAMES = {"ctx": "the program's context", "map": "a map value", "stack": "the BPF stack",
+               "kernel": "kernel memory", "user": "user memory", "unknown": "an unknown place"}
 
 
 class VoidType(BpfType):
@@ -212,6 +232,7 @@ SCALAR_NAMES: dict[str, BpfType] = {
     "c_uint": U32, "c_int": I32, "c_ulong": U64, "c_long": I64,
     "c_ulonglong": U64, "c_longlong": I64, "c_size_t": U64, "c_ssize_t": I64,
     "c_bool": BOOL, "bool": BOOL, "c_char": CHAR, "c_void_p": VOID_PTR,
+    "c_char_p": PtrType(CHAR),  # a string's address; a probe argument takes the probe's space
     "int": I64,
 }
 

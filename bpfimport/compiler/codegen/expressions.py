@@ -24,7 +24,7 @@ from ..types import (
     StructType,
     common_int,
 )
-from . import maps, operators
+from . import maps, memory, operators
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
@@ -348,14 +348,27 @@ def expr_if_exp(fb: FunctionBuilder, node: ast.IfExp) -> Value:
 
 
 def expr_attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
-    ptr, ty = field_address(fb, node)
+    if fb.map_of(node.value) is not None:
+        raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
+    base = base_ref(fb, node.value, reading=True)
+    if memory.readable(base):  # p.field on a user/kernel pointer: read with its family
+        assert isinstance(base.ty, PtrType)
+        struct = memory.module_struct(fb, base.ty.pointee)
+        if struct is None:
+            raise memory.pointer_error(fb, node.value, base, f"field '{node.attr}'")
+        return memory.field(fb, base, node, struct)
+    ptr, ty = field_of(fb, base, node)
     return fb.load(ty, ptr)
 
 
 def field_address(fb: FunctionBuilder, node: ast.Attribute) -> tuple[str, BpfType]:
+    """The address and type of a field that is written (or updated) in place."""
     if fb.map_of(node.value) is not None:
         raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
-    base = aggregate_ref(fb, node.value)
+    return field_of(fb, aggregate_ref(fb, node.value), node)
+
+
+def field_of(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str, BpfType]:
     struct = base.ty
     if not isinstance(struct, StructType):
         raise fb.err(node, f"a {show(base.ty)} has no field '{node.attr}'")
@@ -367,7 +380,13 @@ def field_address(fb: FunctionBuilder, node: ast.Attribute) -> tuple[str, BpfTyp
 
 
 def aggregate_ref(fb: FunctionBuilder, node: ast.expr) -> Value:
-    """The address of a struct or array a field or element is taken from."""
+    """The address of a struct or array a field or element is taken from (or written to)."""
+    return base_ref(fb, node, reading=False)
+
+
+def base_ref(fb: FunctionBuilder, node: ast.expr, reading: bool) -> Value:
+    """What ``node.field`` / ``node[i]`` is taken from: a struct or array in memory, or, when
+    ``reading``, a user/kernel pointer the caller reads through (evaluated once either way)."""
     if isinstance(node, ast.Name) and node.id in fb.model.globals and node.id not in fb.locals:
         g = fb.model.globals[node.id]
         return Value(g.ty, f"@{node.id}")
@@ -375,7 +394,15 @@ def aggregate_ref(fb: FunctionBuilder, node: ast.expr) -> Value:
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
         return Value(v.ty.pointee, v.ref)
     if isinstance(v.ty, PtrType) and not v.ty.nullable:
-        raise opaque_pointer_error(fb, node)
+        if v.ty.space == "ctx":
+            raise opaque_pointer_error(fb, node)
+        if not memory.readable(v):
+            raise memory.pointer_error(fb, node, v, "fields or elements")
+        if not reading:
+            raise fb.err(node, f"'{ast.unparse(node)}' is a {show(v.ty)}: BPF programs read "
+                         f"{v.ty.space} memory but do not write it",
+                         "copy the value into a local or a map value and change that")
+        return v
     if not v.ty.aggregate:
         raise fb.err(node, f"a {show(v.ty)} has no fields or elements")
     return v
@@ -397,7 +424,12 @@ def expr_subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
         return maps.map_get(fb, decl, fb.expr(node.slice), None, node)
     if is_constant_string(fb, node.value):
         return string_byte(fb, node)
-    base = aggregate_ref(fb, node.value)
+    base = base_ref(fb, node.value, reading=True)
+    if memory.readable(base):  # p[i] on a user/kernel pointer: the i-th element after p
+        assert isinstance(base.ty, PtrType)
+        if base.ty.pointee is None:
+            raise memory.pointer_error(fb, node.value, base, "elements")
+        return memory.element(fb, base, node.slice, node)
     if not isinstance(base.ty, ArrayType):
         raise fb.err(node, f"a {show(base.ty)} cannot be indexed")
     return element(fb, base, node.slice, node, None)

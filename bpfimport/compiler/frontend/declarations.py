@@ -32,7 +32,8 @@ from ..types import (
     PtrType,
     StructType,
 )
-from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, Source
+from . import probes
+from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, ProbeArg, Source
 from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
 from .sections import SectionProblem, check_arguments, check_section
 
@@ -388,34 +389,39 @@ class _Declarations:
             raise self.err(stmt, f"'{stmt.name}' uses *args, **kwargs, keyword-only or default "
                            "parameters, which BPF functions do not support",
                            "use plain positional parameters")
-        params: list[tuple[str, BpfType]] = []
         for arg in args.args:
             self.check_name(arg, arg.arg)
-            if program is not None:
-                # the context, whatever its annotation says (c_void_p is the usual one)
-                if arg.annotation is not None:
-                    resolve_type(self.model, arg.annotation)  # still an error if it names nothing
-                params.append((arg.arg, CTX_PTR))
-                continue
-            if arg.annotation is None:
-                raise self.err(arg, f"parameter '{arg.arg}' of subprogram '{stmt.name}' needs a type",
-                               f"annotate it, e.g. {arg.arg}: u64")
-            ty = resolve_type(self.model, arg.annotation)
-            if ty is None or ty.aggregate:
-                raise self.err(arg.annotation, f"unsupported type for parameter '{arg.arg}'",
-                               "subprogram parameters are integers (u8..u64, i8..i64) or bool")
-            params.append((arg.arg, ty))
-        if program is not None and len(params) != 1:
-            raise self.err(stmt, f"program '{stmt.name}' must take exactly one parameter, the context",
-                           f"def {stmt.name}(ctx) -> int:")
+        probe_args: tuple[ProbeArg, ...] = ()
+        if program is not None:
+            if not args.args:
+                raise self.err(stmt, f"program '{stmt.name}' must take its context as its first "
+                               "parameter", f"def {stmt.name}(ctx) -> int:")
+            ctx = args.args[0]
+            # the context, whatever its annotation says (c_void_p is the usual one)
+            if ctx.annotation is not None:
+                resolve_type(self.model, ctx.annotation)  # still an error if it names nothing
+            params: list[tuple[str, BpfType]] = [(ctx.arg, CTX_PTR)]
+            probe_args = probes.probe_args(self.model, stmt, PROGRAM_KINDS[program[0]], args.args[1:])
+        else:
+            params = [(arg.arg, self.subprogram_param(stmt, arg)) for arg in args.args]
         if len(params) > 5:
             raise self.err(stmt, f"'{stmt.name}' has {len(params)} parameters; BPF passes at most 5",
                            "pass fewer values, or group them in a map or global")
         ret = self.return_type(stmt, program is not None)
         self.model.functions[stmt.name] = FunctionDecl(
             stmt.name, stmt, params, ret,
-            program[1] if program else None, program[0] if program else None,
+            program[1] if program else None, program[0] if program else None, probe_args,
         )
+
+    def subprogram_param(self, stmt: ast.FunctionDef, arg: ast.arg) -> BpfType:
+        if arg.annotation is None:
+            raise self.err(arg, f"parameter '{arg.arg}' of subprogram '{stmt.name}' needs a type",
+                           f"annotate it, e.g. {arg.arg}: u64")
+        ty = resolve_type(self.model, arg.annotation)
+        if ty is None or ty.aggregate:
+            raise self.err(arg.annotation, f"unsupported type for parameter '{arg.arg}'",
+                           "subprogram parameters are integers (u8..u64, i8..i64) or bool")
+        return ty
 
     def return_type(self, stmt: ast.FunctionDef, is_program: bool) -> BpfType:
         ann = stmt.returns

@@ -121,16 +121,17 @@ def context_error(fb: FunctionBuilder, node: ast.expr, name: str, what: str, who
     else:
         why = (f"{name}() reads a string, but '{what}' {where}, which holds the string's address, "
                "not the string: this would copy the address's bytes as text")
-    reader = "read_user" if family == "user" else "read_kernel"
+    call = f"{name}(T, p)" if name.startswith("read_") else f"{name}(buf, p)"
     kind = fb.decl.decorator
     if kind in ("kprobe", "uprobe"):
         hint = ("declare the probed function's argument as a parameter and pass it: "
-                f"def {fb.decl.name}(ctx, name: c_char_p): ... {name}(buf, name)")
+                f"def {fb.decl.name}(ctx, name: c_char_p): ... {call.replace('p)', 'name)')}")
     else:
-        hint = ("read the address the field holds first, then pass it: p = read_kernel(UserPtr[c_char], "
-                f"ctx + OFFSET); {name}(buf, p)")
+        hint = ("read the address the field holds first, then pass it: p = read_kernel("
+                f"UserPtr[c_char], ctx + OFFSET); {call}")
     if not string:
-        hint += f"; to copy the context itself, use probe_read_kernel (or {reader} of a field)"
+        hint += ("; to copy the context itself use probe_read_kernel, and read_kernel(T, ctx + "
+                 "OFFSET) for one of its fields")
     return fb.err(node, why, hint)
 
 
@@ -185,7 +186,8 @@ def pointer_error(fb: FunctionBuilder, node: ast.expr, v: Value, doing: str) -> 
         return fb.err(node, f"'{what}' is an address whose target has no type, so it has no "
                       f"{doing}", f"read a value at it: read_{ty.space}(u64, {what} + OFFSET), or "
                       f"give it a type: {'UserPtr' if ty.space == 'user' else 'KernelPtr'}[u64]({what})")
-    return fb.err(node, f"a {show(ty)} has no {doing}")
+    return fb.err(node, f"a {show(ty)} has no {doing}",
+                  "p.field reads a field through a pointer to a @struct; p[i] an element")
 
 
 def address_plus(fb: FunctionBuilder, base: Value, offset: Value | int) -> str:

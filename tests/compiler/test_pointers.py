@@ -1,0 +1,167 @@
+"""Pointers know which memory they point into (issue 8, item 5): the probe_read family is
+checked against it, the context is never read as a string, and one expression reads a value.
+
+Each misuse is a CompileError at the user's line with a hint; each accepted spelling compiles
+(the kernel tests in test_pointers_kernel.py run them)."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from bpfimport import CompileError
+from bpfimport.compiler import compile_source
+
+HEAD = """\
+from bpfimport.lang import *
+out = ArrayMap(key=u32, value=u64, max_entries=8)
+vals = HashMap(key=u32, value=u64, max_entries=8)
+@struct
+class S:
+    a: u32
+    b: u64
+@struct
+class Narrow:
+    addr: u32
+"""
+SNIPPET_LINE = HEAD.count("\n") + 4  # after the decorator, the def and the buf line
+DECORATORS = {
+    "tracepoint": '@tracepoint("syscalls/sys_enter_execve")\ndef prog(ctx) -> int:\n',
+    "uprobe": '@uprobe("libc.so.6", "getenv")\ndef prog(ctx, name: c_char_p) -> int:\n',
+    "kprobe": '@kprobe("do_sys_openat2")\ndef prog(ctx, dfd: i32, filename: c_char_p) -> int:\n',
+}
+
+
+def source(kind: str, snippet: str) -> str:
+    body = "buf: c_char * 32 = 0\n" + snippet
+    return HEAD + DECORATORS[kind] + textwrap.indent(body, "    ") + "\n    return 0\n"
+
+
+def compile_body(kind: str, snippet: str) -> str:
+    return compile_source(source(kind, snippet), "/virtual/mod.bpf.py", "mod_bpf").ir
+
+
+def error_of(kind: str, snippet: str) -> CompileError:
+    with pytest.raises(CompileError) as info:
+        compile_body(kind, snippet)
+    return info.value
+
+
+def last_line(kind: str, snippet: str) -> int:
+    return SNIPPET_LINE + snippet.count("\n")
+
+
+# (program kind, the snippet whose last line is wrong, message fragments, hint fragment)
+MISUSES = [
+    # the two silent misreads of the issue: the context read as the user string
+    ("tracepoint", "probe_read_user_str(buf, ctx)",
+     ["probe_read_user_str() reads user memory, but 'ctx' is the program's context, which is "
+      "kernel memory", "not the user string a field of it points at"], "read_kernel(UserPtr[c_char]"),
+    ("tracepoint", "probe_read_user_str(buf, u64(ctx) + 24)",
+     ["'u64(ctx) + 24' is an address inside the program's context"], "probe_read_user_str(buf, p)"),
+    ("tracepoint", "probe_read_user_str(buf, ctx + 24)",
+     ["'ctx + 24' is an address inside the program's context"], None),
+    ("tracepoint", "a = u64(ctx) + 24\nprobe_read_user_str(buf, a)",
+     ["'a' is an address inside the program's context"], None),
+    ("tracepoint", "probe_read_user(buf, 8, ctx)", ["'ctx' is the program's context"], None),
+    ("tracepoint", "x = read_user(u64, ctx + 16)", ["read_user() reads user memory"], None),
+    # a string is never at the context's address, whatever the family
+    ("tracepoint", "probe_read_kernel_str(buf, ctx)",
+     ["probe_read_kernel_str() reads a string, but 'ctx' is the program's context, which holds "
+      "the string's address"], None),
+    ("tracepoint", "probe_read_str(buf, ctx + 16)", ["reads a string", "inside the program's context"],
+     None),
+    ("uprobe", "probe_read_user_str(buf, ctx)", ["'ctx' is the program's context"],
+     "def prog(ctx, name: c_char_p)"),
+    # the wrong family for a pointer that knows its memory
+    ("uprobe", "probe_read_kernel_str(buf, name)",
+     ["probe_read_kernel_str() reads kernel memory, but 'name' points into user memory"],
+     "use probe_read_user_str(...), which reads user memory"),
+    ("uprobe", "x = read_kernel(u8, name)", ["read_kernel() reads kernel memory, but 'name'"],
+     "use read_user(...)"),
+    ("uprobe", "probe_read_kernel(buf, 8, name + 8)",
+     ["'name + 8' points into user memory"], "probe_read_user"),
+    ("kprobe", "probe_read_user_str(buf, filename)",
+     ["probe_read_user_str() reads user memory, but 'filename' points into kernel memory"],
+     "probe_read_kernel_str"),
+    ("tracepoint", "v = vals.lookup(1)\nif v:\n    probe_read_user(buf, 8, v)",
+     ["points into a map value, kernel memory"], "probe_read_kernel"),
+    ("tracepoint", "p = read_kernel(UserPtr[u64], ctx + 24)\nx = read_kernel(u64, p)",
+     ["'p' points into user memory"], None),
+    # pointers and integers
+    ("uprobe", "s = Narrow()\ns.addr = name",
+     ["a user pointer to char is a 64-bit address; u32 would cut it"], "store it in a u64"),
+    ("uprobe", "p = name\np = read_kernel(KernelPtr[c_char], 4096)",
+     ["cannot use a kernel pointer to char as a user pointer to char"], "UserPtr[T](p)"),
+    ("uprobe", "p = name\np = 4096", ["'p' is a user pointer to char and cannot be rebound"], None),
+    ("uprobe", "name += 8", ["'name' is a user pointer to char; it cannot be updated in place"],
+     "name + n"),
+    ("uprobe", "name[0] = 1", ["BPF programs read user memory but do not write it"], None),
+    ("uprobe", "p = UserPtr[S](4096)\np.a = 1", ["do not write it"], None),
+    ("tracepoint", "x = c_char_p(4096)[0]",
+     ["is a pointer into an unknown place, so the compiler does not know which helper reads it"],
+     "UserPtr[T](addr)"),
+    ("tracepoint", "x = UserPtr(4096)[0]", ["is an address whose target has no type"],
+     "read_user(u64,"),
+    ("tracepoint", "x = UserPtr[S](4096).c", ["struct S has no field 'c'"], "a, b"),
+    ("tracepoint", "x = UserPtr[u64](4096).c", ["has no field 'c'"], None),
+    ("tracepoint", "x = read_user(4, 4096)", ["the first argument of read_user() is the type to read"],
+     "UserPtr[T]"),
+    ("tracepoint", "x = read_kernel(u64)", ["read_kernel() takes (type, address)"],
+     "read_kernel(u64, addr)"),
+    ("tracepoint", "x = read_user(u64, S())", ["a struct S is not"], None),
+]
+
+
+@pytest.mark.parametrize("kind,snippet,fragments,hint", MISUSES,
+                         ids=[m[1].splitlines()[-1][:48] for m in MISUSES])
+def test_misuse_is_a_compile_error_at_its_line(kind: str, snippet: str, fragments: list[str],
+                                                hint: str | None) -> None:
+    err = error_of(kind, snippet)
+    assert err.lineno == last_line(kind, snippet), (err.lineno, err.msg)
+    for fragment in fragments:
+        assert fragment in err.msg, err.msg
+    assert err.hint, err.msg
+    if hint is not None:
+        assert hint in err.hint, err.hint
+    assert "internal compiler error" not in err.msg
+
+
+ACCEPTED = [
+    ("tracepoint", "probe_read_kernel(buf, 8, ctx)"),  # copying the context itself
+    ("tracepoint", "x = read_kernel(u64, ctx + 24)"),  # one field of the context, by offset
+    ("tracepoint", "probe_read_user_str(buf, 4096)"),  # an integer is an address
+    ("tracepoint", "a: u64 = 4096\nprobe_read_user_str(buf, a + 8)"),
+    ("tracepoint", "a = u64(ctx) + 24\nx = read_kernel(u64, a)"),
+    ("tracepoint", "argv = read_kernel(UserPtr[c_char_p], ctx + 24)\nprobe_read_user_str(buf, argv[1])"),
+    ("tracepoint", "x = read_user(S, 4096).b + UserPtr[S](8192).b + KernelPtr[u32](4096)[3]"),
+    ("tracepoint", "p = UserPtr[S](4096)\nout[0] = p\nout[1] = p + 8\nout[2] = u64(p)"),
+    ("uprobe", "probe_read_user_str(buf, name)\nprobe_read_user(buf, 8, name + 4)\nx = name[2]"),
+    ("uprobe", "probe_read(buf, 8, name)\nprobe_read_str(buf, name)"),  # the legacy helpers guess
+    ("uprobe", "p = name\np = UserPtr[c_char](4096)\nq = KernelPtr[c_char](name)"),
+    ("kprobe", "probe_read_kernel_str(buf, filename)\nout[0] = filename\nout[1] = dfd"),
+    ("tracepoint", "p = c_char_p(4096)\nprobe_read_user_str(buf, p)\nprobe_read_kernel_str(buf, p)"),
+]
+
+
+@pytest.mark.parametrize("kind,snippet", ACCEPTED, ids=[a[1].splitlines()[-1][:48] for a in ACCEPTED])
+def test_accepted_spellings_compile(kind: str, snippet: str) -> None:
+    compile_body(kind, snippet)
+
+
+def test_an_address_is_checked_only_while_it_is_known_where_it_points() -> None:
+    """A local assigned twice may hold either value: it is then a plain number (no false alarm)."""
+    compile_body("tracepoint", "a = u64(ctx) + 24\nif ktime():\n    a = 4096\nprobe_read_user_str(buf, a)")
+
+
+def test_read_user_calls_probe_read_user_and_read_kernel_probe_read_kernel() -> None:
+    user = compile_body("tracepoint", "out[0] = read_user(u32, 4096)")
+    kernel = compile_body("tracepoint", "out[0] = read_kernel(u32, 4096)")
+    assert "inttoptr (i64 112 to ptr)" in user and "inttoptr (i64 113 to ptr)" not in user
+    assert "inttoptr (i64 113 to ptr)" in kernel and "inttoptr (i64 112 to ptr)" not in kernel
+
+
+def test_pointer_elements_step_by_the_element_size() -> None:
+    ir = compile_body("tracepoint", "i = ktime() & 3\nout[0] = KernelPtr[S](4096)[i].b")
+    assert "mul i64" in ir and ", 16" in ir  # sizeof(S) == 16

@@ -34,7 +34,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar, overload
 
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
@@ -246,6 +246,9 @@ class UserPtr(Generic[T]):
     def __getitem__(self, index: int) -> T:
         raise _kernel_only("UserPtr[...][i]")
 
+    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
+        raise _kernel_only("pointer.field")
+
     def __add__(self, n: int) -> int:
         raise _kernel_only("pointer + n")
 
@@ -266,6 +269,9 @@ class KernelPtr(Generic[T]):
 
     def __getitem__(self, index: int) -> T:
         raise _kernel_only("KernelPtr[...][i]")
+
+    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
+        raise _kernel_only("pointer.field")
 
     def __add__(self, n: int) -> int:
         raise _kernel_only("pointer + n")
@@ -352,13 +358,25 @@ def perf_event(fn: F) -> F:
     return fn
 
 
+@overload
+def struct(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def struct(*, packed: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform()
-def struct(cls: type[T]) -> type[T]:
+def struct(cls: type[T] | None = None, /, *, packed: bool = False) -> Any:
     """Mark a class as a C struct; its annotated fields give the layout.
 
-    ``dataclass_transform`` tells type checkers that ``Key(pid=..., comm=...)`` takes the
-    fields as parameters, as the compiler does.
+    ``@struct(packed=True)`` lays the fields out without padding (alignment 1, as C's
+    ``__attribute__((packed))``), for wire and record formats.  ``dataclass_transform``
+    tells type checkers that ``Key(pid=..., comm=...)`` takes the fields as parameters,
+    as the compiler does.
     """
+    if cls is None:
+        return lambda c: c
     return cls
 
 

@@ -302,11 +302,14 @@ class CTypes:
         return ct
 
     def _make_struct(self, s: StructSpec, module: str) -> type:
-        cls = type(s.name, (self._ctypes.Structure,), {
+        body: dict[str, Any] = {
             "_fields_": [(f.name, self.ctype(f.type)) for f in s.fields],
             "__module__": module,
             "__repr__": _struct_repr,
-        })
+        }
+        if s.align == 1:  # packed (or all bytes, where packing changes nothing): no padding
+            body.update(_pack_=1, _layout_="ms")  # _layout_: 3.14 wants it said with _pack_
+        cls = type(s.name, (self._ctypes.Structure,), body)
         for f in s.fields:
             got = getattr(cls, f.name).offset
             if got != f.offset:

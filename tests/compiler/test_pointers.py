@@ -165,3 +165,16 @@ def test_read_user_calls_probe_read_user_and_read_kernel_probe_read_kernel() -> 
 def test_pointer_elements_step_by_the_element_size() -> None:
     ir = compile_body("tracepoint", "i = ktime() & 3\nout[0] = KernelPtr[S](4096)[i].b")
     assert "mul i64" in ir and ", 16" in ir  # sizeof(S) == 16
+
+
+def test_the_typed_example_program_compiles() -> None:
+    """tests/programs/pointers.bpf.py: every spelling of the docs, type-checked elsewhere."""
+    from tests.conftest import PROGRAMS
+
+    path = PROGRAMS / "pointers.bpf.py"
+    spec = compile_source(path.read_text(), str(path), "pointers_bpf").spec
+    assert {p.name: p.section for p in spec.programs} == {
+        "on_getenv": "uprobe/libc.so.6:getenv", "on_getenv_return": "uretprobe/libc.so.6:getenv",
+        "on_open_return": "kretprobe/do_sys_openat2", "on_exec": "tracepoint/syscalls/sys_enter_execve"}
+    record = next(s for s in spec.structs if s.name == "Record")
+    assert (record.size, record.align) == (13, 1)

@@ -33,6 +33,7 @@ from ..types import (
     VoidType,
     common_int,
     mem_llvm,
+    natural_align,
 )
 from .ir import Builder, FunctionIR, Value, ir_string
 from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_intlike, show
@@ -201,7 +202,7 @@ class FunctionBuilder:
                 raise self.err(self.node, f"'{self.decl.name}' needs more than {STACK_LIMIT} bytes of "
                                f"BPF stack (this {ty} takes {ty.size})", STACK_HINT)
         # "l." keeps stack slots apart from temporaries (%r163) and block labels (%cmp.2)
-        return self.b.alloca(ty, "l." + _ident(hint) + ".")
+        return self.b.alloca(ty, "l." + _ident(hint) + ".", natural_align(ty))
 
     def temp_aggregate(self, ty: BpfType, zero: bool = True) -> Value:
         ptr = self.alloca(ty, "tmp")
@@ -354,6 +355,8 @@ class FunctionBuilder:
         if isinstance(v.ty, (StrType, NoneType_)):
             raise self.err(self.node, f"a local cannot hold a {show(v.ty)}",
                            "strings can be printed or stored in c_char * N fields")
+        if isinstance(v.ty, IntType) and v.ty.align != v.ty.size and not isinstance(v.ty, AddrType):
+            return IntType(v.ty.bits, v.ty.signed)  # read from a packed struct: aligned here
         return v.ty
 
     def int_type_of(self, v: Value) -> IntType:

@@ -299,8 +299,12 @@ class _Declarations:
 
     # ------------------------------------------------------------ structs
     def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
-        decorators = [builtin_name(self.model, d) for d in stmt.decorator_list]
-        if "struct" not in decorators:
+        packed: bool | None = None
+        for deco in stmt.decorator_list:
+            target = deco.func if isinstance(deco, ast.Call) else deco
+            if builtin_name(self.model, target) == "struct":
+                packed = self.struct_options(deco) if isinstance(deco, ast.Call) else False
+        if packed is None:
             raise self.err(stmt, f"class '{stmt.name}' is not a @struct",
                            "decorate BPF data types with @struct (from bpfimport.lang)")
         if stmt.bases or stmt.keywords:
@@ -329,7 +333,21 @@ class _Declarations:
             members.append((fname, ftype))
         if not members:
             raise self.err(stmt, f"@struct '{stmt.name}' has no fields", "add fields such as pid: u32")
-        self.model.structs[stmt.name] = StructType.layout(stmt.name, members, stmt.lineno)
+        self.model.structs[stmt.name] = StructType.layout(stmt.name, members, stmt.lineno, packed)
+
+    def struct_options(self, deco: ast.Call) -> bool:
+        """``@struct(packed=True)``: whether the layout has no padding (a wire or record format)."""
+        if deco.args:
+            raise self.err(deco, "@struct(...) takes keyword arguments only", "@struct(packed=True)")
+        packed = False
+        for kw in deco.keywords:
+            if kw.arg != "packed":
+                raise self.err(kw.value if kw.arg is None else kw, f"@struct() has no argument "
+                               f"'{kw.arg}'", "@struct(packed=True) lays fields out without padding")
+            if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool)):
+                raise self.err(kw.value, "packed= takes True or False", "@struct(packed=True)")
+            packed = kw.value.value
+        return packed
 
     # ------------------------------------------------------------ functions
     def stmt_FunctionDef(self, stmt: ast.FunctionDef) -> None:

@@ -111,6 +111,9 @@ MISUSES = [
     ("tracepoint", "x = read_kernel(u64)", ["read_kernel() takes (type, address)"],
      "read_kernel(u64, addr)"),
     ("tracepoint", "x = read_user(u64, S())", ["a struct S is not"], None),
+    ("tracepoint", "x = deref(UserPtr(4096))", ["is an address whose target has no type"], None),
+    ("tracepoint", "x = deref(4096)", ["deref() reads through a map value reference or a typed pointer"],
+     "read_user(T, addr)"),
 ]
 
 
@@ -142,6 +145,9 @@ ACCEPTED = [
     ("uprobe", "p = name\np = UserPtr[c_char](4096)\nq = KernelPtr[c_char](name)"),
     ("kprobe", "probe_read_kernel_str(buf, filename)\nout[0] = filename\nout[1] = dfd"),
     ("tracepoint", "p = c_char_p(4096)\nprobe_read_user_str(buf, p)\nprobe_read_kernel_str(buf, p)"),
+    ("tracepoint", "argv = read_kernel(UserPtr[c_char_p], ctx + 24)\nfor i in range(4):\n"
+                   "    probe_read_user_str(buf, read_user(c_char_p, argv + i * 8))"),
+    ("uprobe", "out[0] = deref(name) + deref(UserPtr[S](name)).b"),
 ]
 
 

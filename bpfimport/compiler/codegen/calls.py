@@ -256,14 +256,15 @@ def probe_read_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Va
 def deref_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
     arg = fb.one_arg(node, "deref")
     v = fb.expr(arg)
-    if memory.readable(v):
-        if v.ty.pointee is None:  # type: ignore[attr-defined]
+    ty = v.ty
+    if memory.readable(v) and isinstance(ty, PtrType):  # deref(p) on a user/kernel pointer: p[0]
+        if ty.pointee is None:
             raise memory.pointer_error(fb, arg, v, "value to dereference")
-        return memory.read_at(fb, v.ty.pointee, v.ref, v.ty.space, node)  # type: ignore[attr-defined]
+        return memory.read_at(fb, ty.pointee, v.ref, ty.space, node)
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None:
         return fb.load(v.ty.pointee, v.ref)
-    raise fb.err(arg, "deref() reads through a map value reference",
-                 "for kernel or user memory use probe_read_kernel / probe_read_user")
+    raise fb.err(arg, "deref() reads through a map value reference or a typed pointer",
+                 "for an address use read_user(T, addr) / read_kernel(T, addr)")
 
 
 def len_call(fb: FunctionBuilder, node: ast.Call) -> Value:

@@ -32,6 +32,10 @@ def __getattr__(name: str) -> Any:
 
 SPEC_FORMAT = 1
 
+# ObjectSpec.extra key of an object whose code is for one machine's architecture (probe
+# arguments read that architecture's registers): os.uname().machine, which the cache compares.
+MACHINE_KEY = "machine"
+
 # name -> (size in bytes, signed, ctypes type name); ctypes itself is imported only when needed
 SCALARS: dict[str, tuple[int, bool, str]] = {
     "u8": (1, False, "c_uint8"),

@@ -13,12 +13,12 @@ import warnings
 
 from ..errors import CompileError, SetupError
 from ..options import CompileOptions
-from ..spec import FieldSpec, GlobalSpec, MapSpec, ObjectSpec, ProgramSpec, StructSpec
+from ..spec import MACHINE_KEY, FieldSpec, GlobalSpec, MapSpec, ObjectSpec, ProgramSpec, StructSpec
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
 from .elf import Elf
-from .frontend import ModuleModel, analyze_module
+from .frontend import ModuleModel, analyze_module, probes
 from .frontend.model import MapDecl, Source
 from .tables import BUG_HINT, STACK_HINT, STACK_LIMIT
 
@@ -114,5 +114,9 @@ def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
                    g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
         for g in model.globals.values()
     )
+    extra = {}
+    if any(f.probe_args for f in model.functions.values()):
+        extra[MACHINE_KEY] = probes.host_machine()  # its registers are this architecture's
     return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),
-                      model.license or DEFAULT_LICENSE, programs, maps, structs, globals_)
+                      model.license or DEFAULT_LICENSE, programs, maps, structs, globals_,
+                      extra=extra)

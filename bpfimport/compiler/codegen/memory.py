@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import ast
 
+from ...kinds import PROGRAM_KINDS
 from ..frontend.resolve import resolve_type
 from ..helpers import Helper, HelperDecl
 from ..types import (
@@ -79,14 +80,13 @@ def _swap_name(name: str, family: str) -> str:
     return name.replace(family, _SWAP[family])
 
 
-def source_address(fb: FunctionBuilder, node: ast.expr, helper: HelperDecl | str,
-                   helper_id: int) -> str:
+def source_address(fb: FunctionBuilder, node: ast.expr, helper: HelperDecl, helper_id: int) -> str:
     """The ``ptr`` a probe_read-family call reads from, after checking it is the right memory.
 
     Integers are addresses (explicitly: the user computed one); pointers and addresses
     computed from them must lie in the memory the helper reads.
     """
-    name = helper if isinstance(helper, str) else helper.name
+    name = helper.name
     family, string = FAMILIES[helper_id]
     v = fb.expr(node)
     space = space_of(v)
@@ -116,15 +116,17 @@ def context_error(fb: FunctionBuilder, node: ast.expr, name: str, what: str, who
     """``probe_read_user_str(buf, ctx)`` / ``(buf, u64(ctx) + 24)``: the two silent misreads."""
     where = "is the program's context" if whole else "is an address inside the program's context"
     if family == "user":
+        target = "the user string" if string else "the user memory"
         why = (f"{name}() reads user memory, but '{what}' {where}, which is kernel memory: this "
-               "would copy the context's own bytes, not the user string a field of it points at")
+               f"would copy the context's own bytes, not {target} a field of it points at")
     else:
         why = (f"{name}() reads a string, but '{what}' {where}, which holds the string's address, "
                "not the string: this would copy the address's bytes as text")
     call = f"{name}(T, p)" if name.startswith("read_") else f"{name}(buf, p)"
-    kind = fb.decl.decorator
-    if kind in ("kprobe", "uprobe"):
-        hint = ("declare the probed function's argument as a parameter and pass it: "
+    kind = PROGRAM_KINDS.get(fb.decl.decorator or "")
+    if kind is not None and kind.parameters is not None:
+        what_param = "return value" if kind.parameters == "return" else "argument"
+        hint = (f"declare the probed function's {what_param} as a parameter and pass it: "
                 f"def {fb.decl.name}(ctx, name: c_char_p): ... {call.replace('p)', 'name)')}")
     else:
         hint = ("read the address the field holds first, then pass it: p = read_kernel("

@@ -339,3 +339,71 @@ def sizeof(t: Type) -> int:
     if size is None:
         raise TypeError(f"BTF type {t!r} ({t.kind.name}) has no size")
     return int(size)
+
+
+# DWARF's (and so BTF's) spelling of the integer types -> how C source (and a tracefs format
+# file) usually spells them.
+_C_INT_NAMES = {
+    "short int": "short",
+    "short unsigned int": "unsigned short",
+    "long int": "long",
+    "long unsigned int": "unsigned long",
+    "long long int": "long long",
+    "long long unsigned int": "unsigned long long",
+    "__int128 unsigned": "unsigned __int128",
+}
+_TAGS = {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum", Kind.ENUM64: "enum"}
+_QUALIFIER_WORDS = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
+
+
+def c_name(t: Type) -> str:
+    """``t`` spelled as a C type name: ``'pid_t'``, ``'const char *'``, ``'char[16]'``,
+    ``'struct task_struct *'``, ``'unsigned long'`` (not DWARF's ``'long unsigned int'``).
+
+    For messages and for comparing with the spellings tracefs format files use.
+    """
+    return _c_name(t, 0)
+
+
+def _c_name(t: Type, depth: int) -> str:
+    if depth > 64:
+        raise ValueError(f"BTF type #{t.id}: a type chain loops")
+    if isinstance(t, Int):
+        return _C_INT_NAMES.get(t.name, t.name)
+    if isinstance(t, (Struct, Union, Enum, Fwd)):
+        tag = ("union" if t.is_union else "struct") if isinstance(t, Fwd) else _TAGS[t.kind]
+        return f"{tag} {t.name}" if t.name else f"{tag} (anonymous)"
+    if isinstance(t, (Typedef, Float)):
+        return t.name
+    if isinstance(t, Void):
+        return "void"
+    if isinstance(t, TypeTag):
+        return _c_name(t.target, depth + 1)
+    if isinstance(t, (Const, Volatile, Restrict)):
+        word = _QUALIFIER_WORDS[t.kind]
+        if isinstance(skip_tags(t.target), (Ptr, Array)):
+            return f"{_c_name(t.target, depth + 1)} {word}"  # 'char * const': the pointer is const
+        return f"{word} {_c_name(t.target, depth + 1)}"
+    if isinstance(t, Ptr):
+        target = skip_tags(t.target)
+        if isinstance(target, FuncProto):
+            return "void (*)()"  # tracepoint fields and messages need no more than "a function pointer"
+        inner = _c_name(t.target, depth + 1)
+        return inner + ("*" if inner.endswith("*") else " *")
+    if isinstance(t, Array):
+        inner = _c_name(t.element, depth + 1)
+        dims = ""
+        while "[" in inner and inner.endswith("]"):  # char[2][16]: outer dimension first
+            at = inner.index("[")
+            inner, dims = inner[:at], inner[at:] + dims
+        return f"{inner}[{t.nelems}]{dims}"
+    if isinstance(t, FuncProto):
+        return "void ()"
+    return t.name or t.kind.name.lower()
+
+
+def skip_tags(t: Type) -> Type:
+    """``t`` without type tags (``__user``, ``__rcu``): tags change no layout."""
+    while isinstance(t, TypeTag):
+        t = t.target
+    return t

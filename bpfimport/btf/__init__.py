@@ -3,7 +3,10 @@
 * :func:`read_object` — an ELF object's ``.BTF`` and ``.BTF.ext`` (what the compiler
   emitted: map definitions, struct layouts, function and line info, CO-RE records);
 * :func:`kernel_spec` / :func:`module_spec` — ``/sys/kernel/btf/vmlinux`` and a
-  module's split BTF, indexed in one fast pass and decoded lazily by id or name.
+  module's split BTF, indexed in one fast pass and decoded lazily by id or name;
+* :func:`kernel_btf` — the running kernel's BTF as a compile input: opened once per
+  process, its name index cached per kernel in the user's cache folder (:mod:`.kernel`);
+* :mod:`.tracepoints` (imported on its own) — tracepoint records by name, for ``ctx.FIELD``.
 
 Nothing in bpfimport imports this package at import time: a cache hit never pays for it.
 """
@@ -11,8 +14,9 @@ Nothing in bpfimport imports this package at import time: a cache hit never pays
 from __future__ import annotations
 
 from .ext import CoreKind, CoreRelo, Ext, FuncInfo, LineInfo, parse_ext
+from .kernel import KernelBtf, KernelBtfMissing, kernel_btf
 from .objects import MapDef, ObjectBtf, read_object
-from .reader import BtfFormatError, Index, Spec, kernel_spec, load_raw, module_spec
+from .reader import BtfFormatError, Index, NameTable, Spec, kernel_spec, load_raw, module_spec
 from .types import (
     Array,
     Composite,
@@ -42,14 +46,16 @@ from .types import (
     VarSecinfo,
     Void,
     Volatile,
+    c_name,
     sizeof,
     skip_qualifiers,
 )
 
 __all__ = [
-    "Array", "BtfFormatError", "Composite", "Const", "CoreKind", "CoreRelo", "Datasec", "DeclTag", "Enum", "Enum64",
-    "EnumValue", "Ext", "Float", "Func", "FuncInfo", "FuncProto", "Fwd", "Index", "Int", "Kind", "LineInfo",
-    "MapDef", "Member", "ObjectBtf", "Param", "Ptr", "Ref", "Restrict", "Spec", "Struct", "Type", "TypeTag", "Typedef",
-    "Union", "Var", "VarSecinfo", "Void", "Volatile", "kernel_spec", "load_raw", "module_spec", "parse_ext",
-    "read_object", "sizeof", "skip_qualifiers",
+    "Array", "BtfFormatError", "Composite", "Const", "CoreKind", "CoreRelo", "Datasec", "DeclTag",
+    "Enum", "Enum64", "EnumValue", "Ext", "Float", "Func", "FuncInfo", "FuncProto", "Fwd", "Index",
+    "Int", "KernelBtf", "KernelBtfMissing", "Kind", "LineInfo", "MapDef", "Member", "NameTable",
+    "ObjectBtf", "Param", "Ptr", "Ref", "Restrict", "Spec", "Struct", "Type", "TypeTag", "Typedef",
+    "Union", "Var", "VarSecinfo", "Void", "Volatile", "c_name", "kernel_btf", "kernel_spec",
+    "load_raw", "module_spec", "parse_ext", "read_object", "sizeof", "skip_qualifiers",
 ]

@@ -9,47 +9,79 @@
 * :mod:`.tracepoints` (imported on its own) — tracepoint records by name, for ``ctx.FIELD``.
 
 Nothing in bpfimport imports this package at import time: a cache hit never pays for it.
+The names below load their module on first use (PEP 562), so ``bpfimport.btf.kernel``
+does not bring in the object reader (``ext``, ``objects``) or ``typing`` with it.
 """
 
 from __future__ import annotations
 
-from .ext import CoreKind, CoreRelo, Ext, FuncInfo, LineInfo, parse_ext
-from .kernel import KernelBtf, KernelBtfMissing, kernel_btf
-from .objects import MapDef, ObjectBtf, read_object
-from .reader import BtfFormatError, Index, NameTable, Spec, kernel_spec, load_raw, module_spec
-from .types import (
-    Array,
-    Composite,
-    Const,
-    Datasec,
-    DeclTag,
-    Enum,
-    Enum64,
-    EnumValue,
-    Float,
-    Func,
-    FuncProto,
-    Fwd,
-    Int,
-    Kind,
-    Member,
-    Param,
-    Ptr,
-    Ref,
-    Restrict,
-    Struct,
-    Type,
-    Typedef,
-    TypeTag,
-    Union,
-    Var,
-    VarSecinfo,
-    Void,
-    Volatile,
-    c_name,
-    sizeof,
-    skip_qualifiers,
-)
+from importlib import import_module
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ext import CoreKind, CoreRelo, Ext, FuncInfo, LineInfo, parse_ext
+    from .kernel import KernelBtf, KernelBtfMissing, kernel_btf
+    from .objects import MapDef, ObjectBtf, read_object
+    from .reader import BtfFormatError, Index, NameTable, Spec, kernel_spec, load_raw, module_spec
+    from .types import (
+        Array,
+        Composite,
+        Const,
+        Datasec,
+        DeclTag,
+        Enum,
+        Enum64,
+        EnumValue,
+        Float,
+        Func,
+        FuncProto,
+        Fwd,
+        Int,
+        Kind,
+        Member,
+        Param,
+        Ptr,
+        Ref,
+        Restrict,
+        Struct,
+        Type,
+        Typedef,
+        TypeTag,
+        Union,
+        Var,
+        VarSecinfo,
+        Void,
+        Volatile,
+        c_name,
+        sizeof,
+        skip_qualifiers,
+    )
+
+# name -> the module that defines it, imported when the name is first asked for
+_EXPORTS = {
+    "CoreKind": "ext", "CoreRelo": "ext", "Ext": "ext", "FuncInfo": "ext", "LineInfo": "ext",
+    "parse_ext": "ext", "KernelBtf": "kernel", "KernelBtfMissing": "kernel", "kernel_btf": "kernel",
+    "MapDef": "objects", "ObjectBtf": "objects", "read_object": "objects",
+    "BtfFormatError": "reader", "Index": "reader", "NameTable": "reader", "Spec": "reader",
+    "kernel_spec": "reader", "load_raw": "reader", "module_spec": "reader", "Array": "types",
+    "Composite": "types", "Const": "types", "Datasec": "types", "DeclTag": "types", "Enum": "types",
+    "Enum64": "types", "EnumValue": "types", "Float": "types", "Func": "types",
+    "FuncProto": "types", "Fwd": "types", "Int": "types", "Kind": "types", "Member": "types",
+    "Param": "types", "Ptr": "types", "Ref": "types", "Restrict": "types", "Struct": "types",
+    "Type": "types", "TypeTag": "types", "Typedef": "types", "Union": "types", "Var": "types",
+    "VarSecinfo": "types", "Void": "types", "Volatile": "types", "c_name": "types",
+    "sizeof": "types", "skip_qualifiers": "types",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Array", "BtfFormatError", "Composite", "Const", "CoreKind", "CoreRelo", "Datasec", "DeclTag",

@@ -23,21 +23,24 @@ from __future__ import annotations
 import errno
 import os
 import struct
-import threading
-import zlib
 from _imp import source_hash as _source_hash
+from _thread import allocate_lock, get_ident
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 from . import types as t
-from .reader import KERNEL_BTF, BtfFormatError, Index, NameTable, Spec
+from .reader import KERNEL_BTF, BtfFormatError, Index, NameTable, PagedFile, Spec
 
 VMLINUX = KERNEL_BTF / "vmlinux"
 
-# magic, format, type count, name count, id count, crc32 of the body, identity (ASCII, NUL-padded)
-_HEADER = struct.Struct("<8sIIIII48s")
+# magic, format, type count, name count, id count, checksum of the body, the BTF's size,
+# a hash of its first and last 16 KiB (_edges), its identity (ASCII, NUL-padded)
+_HEADER = struct.Struct("<8sIIII8sI8s48s")
 _MAGIC = b"BPFIBTF\0"
-_FORMAT = 1
+_FORMAT = 2
+_EDGE = 1 << 14
+_MEMO = "boot.memo"
 _HASH_KEY = 0x6B62_7466_6964_7831  # any fixed key keeps identities stable across processes
 
 # Which type find() returns for a bare name when several kinds share it: a complete
@@ -101,7 +104,7 @@ class KernelBtf:
         self.cache_state = cache_state  # 'hit', 'written', 'unwritable' or 'off': what the index cache did
         self._modules: list[Spec] | None = None
         self._names_by_kind: dict[t.Kind, list[str]] = {}
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
 
     def __repr__(self) -> str:
         return f"<KernelBtf {self.path} {self.identity} ({self.spec.count} types)>"
@@ -166,26 +169,44 @@ class KernelBtf:
 # ---- the index file --------------------------------------------------------------------
 
 
-def _pack(identity: str, offsets: array[int], table: NameTable) -> bytes:
-    body = b"".join(array("I", a).tobytes() if not isinstance(a, array) else a.tobytes()
+def _checksum(data: bytes | memoryview) -> bytes:
+    return _source_hash(_HASH_KEY, data)
+
+
+def _edges(read: Callable[[int, int], bytes], size: int) -> bytes:
+    """A hash of the first and last 16 KiB of a BTF blob: a cheap second look at the live file.
+
+    Stored in the index; a warm start (which trusts the boot memo instead of hashing
+    all 5.5 MB) checks it against the file it is about to read, so even a wrong memo
+    cannot pair one kernel's index with another kernel's BTF: the header's section
+    sizes and the tail of the string section differ between builds.
+    """
+    return _checksum(read(0, _EDGE) + read(max(0, size - _EDGE), _EDGE))
+
+
+def _pack(identity: str, size: int, edges: bytes, offsets: array[int], table: NameTable) -> bytes:
+    body = b"".join(a.tobytes() if isinstance(a, (array, memoryview)) else array("I", a).tobytes()
                     for a in (offsets, table.name_offs, table.starts, table.ids))
     head = _HEADER.pack(_MAGIC, _FORMAT, len(offsets), len(table.name_offs), len(table.ids),
-                        zlib.crc32(body), identity.encode("ascii"))
+                        _checksum(body), size, edges, identity.encode("ascii"))
     return head + body
 
 
-def _unpack(data: bytes, identity: str) -> tuple[array[int], tuple[memoryview, memoryview, memoryview]]:
+def _unpack(data: bytes, identity: str, size: int, edges: Callable[[], bytes]
+            ) -> tuple[array[int], tuple[memoryview, memoryview, memoryview]]:
     """The offsets and name-table arrays stored in ``data``; BtfFormatError if not this BTF's index."""
     if len(data) < _HEADER.size:
         raise BtfFormatError("a BTF index file is truncated")
-    magic, fmt, ntypes, nnames, nids, crc, ident = _HEADER.unpack_from(data)
+    magic, fmt, ntypes, nnames, nids, checksum, btf_size, btf_edges, ident = _HEADER.unpack_from(data)
     if magic != _MAGIC or fmt != _FORMAT:
         raise BtfFormatError("not a BTF index file of this format")
-    if ident.rstrip(b"\0") != identity.encode("ascii"):
+    if ident.rstrip(b"\0") != identity.encode("ascii") or btf_size != size:
         raise BtfFormatError("a BTF index file of another BTF")
     body = memoryview(data)[_HEADER.size :]
-    if len(body) != 4 * (ntypes + 2 * nnames + 1 + nids) or zlib.crc32(body) != crc:
+    if len(body) != 4 * (ntypes + 2 * nnames + 1 + nids) or _checksum(body) != checksum:
         raise BtfFormatError("a BTF index file is corrupt")
+    if edges() != btf_edges:
+        raise BtfFormatError("a BTF index file of another BTF")
     words = body.cast("I")
     offsets = array("I")
     offsets.frombytes(body[: 4 * ntypes])
@@ -195,8 +216,8 @@ def _unpack(data: bytes, identity: str) -> tuple[array[int], tuple[memoryview, m
     return offsets, (name_offs, starts, words[at:])
 
 
-def _read_index(path: Path) -> bytes | None:
-    """The index file's bytes, if it exists and only this user could have written it."""
+def _read_own(path: Path) -> bytes | None:
+    """A cache file's bytes, if it exists and only this user could have written it."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
     except OSError:
@@ -213,9 +234,9 @@ def _read_index(path: Path) -> bytes | None:
         os.close(fd)
 
 
-def _write_index(path: Path, data: bytes) -> bool:
+def _write_atomic(path: Path, data: bytes) -> bool:
     """Store ``data`` atomically (a temporary file, then a rename); False if it can't be written."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident():x}.tmp")
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{get_ident():x}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -234,7 +255,84 @@ def _write_index(path: Path, data: bytes) -> bool:
     return True
 
 
+# ---- the boot memo: this boot's identity without hashing -------------------------------
+#
+# A file under /sys/kernel/btf cannot change while the kernel runs (a module's could, by
+# unloading and loading it again: modules are not cached), so its identity, once hashed,
+# holds until the next boot.  ``boot.memo`` keeps "<boot id> <size> <identity> <path>"
+# lines for the current boot; /proc/sys/kernel/random/boot_id is new at every boot.  A
+# warm start reads the memo and the index, then only the pages of vmlinux it decodes:
+# no 5.5 MB read, no hash.
+
+
+def _boot_id() -> str | None:
+    try:
+        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
+            return f.read().decode("ascii").strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _memo_key(path: Path) -> str | None:
+    """Where this boot's memo applies: files of sysfs's BTF folder only (others may change)."""
+    real = os.path.realpath(path)
+    return real if real.startswith("/sys/kernel/btf/") and " " not in real else None
+
+
+def _memo_lookup(cache: Path, boot: str, real: str, size: int) -> str | None:
+    data = _read_own(cache / _MEMO)
+    if data is None:
+        return None
+    for line in data.decode("ascii", "replace").splitlines():
+        fields = line.split(" ", 3)
+        if len(fields) == 4 and fields[0] == boot and fields[1] == str(size) and fields[3] == real:
+            return fields[2]
+    return None
+
+
+def _memo_store(cache: Path, boot: str, real: str, size: int, identity: str) -> None:
+    old = _read_own(cache / _MEMO) or b""
+    keep = [x for x in old.decode("ascii", "replace").splitlines()
+            if x.startswith(boot + " ") and not x.endswith(" " + real)]  # other boots' lines are dead
+    _write_atomic(cache / _MEMO, "".join(f"{x}\n" for x in [*keep, f"{boot} {size} {identity} {real}"]).encode())
+
+
+# ---- opening -------------------------------------------------------------------------------
+
+
+def _warm(path: Path, cache: Path) -> KernelBtf | None:
+    """This boot's vmlinux from the memo and the index, reading only the pages it decodes."""
+    real, boot = _memo_key(path), _boot_id()
+    if real is None or boot is None:
+        return None
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None  # the cold path reports it
+    spec = None
+    try:
+        size = os.fstat(fd).st_size
+        identity = _memo_lookup(cache, boot, real, size)
+        stored = _read_own(cache / f"{identity}.idx") if identity is not None else None
+        if identity is None or stored is None:
+            return None
+        f = PagedFile(fd, size)  # sysfs reads return a page at most: PagedFile reads until done
+        offsets, arrays = _unpack(stored, identity, size, lambda: _edges(f.read, size))
+        spec = Spec.paged(f, Index(offsets))  # the spec owns fd from here on
+        spec.index.names = NameTable.of(spec, *arrays)
+        return KernelBtf(path, spec, identity, "hit")
+    except (OSError, BtfFormatError):
+        return None
+    finally:
+        if spec is None:
+            os.close(fd)
+
+
 def _open(path: Path, cache: Path | None) -> KernelBtf:
+    if cache is not None:
+        warm = _warm(path, cache)
+        if warm is not None:
+            return warm
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -242,12 +340,17 @@ def _open(path: Path, cache: Path | None) -> KernelBtf:
     except OSError as e:
         raise KernelBtfMissing(path, e.strerror or str(e)) from None
     identity = identity_of(data)
-    index_path = cache / f"{identity}.idx" if cache is not None else None
-    if index_path is not None:
-        stored = _read_index(index_path)
+    edges = _edges(lambda at, n: data[at : at + n], len(data))
+    if cache is None:
+        state = "off"
+    else:
+        real, boot = _memo_key(path), _boot_id()
+        if real is not None and boot is not None:
+            _memo_store(cache, boot, real, len(data), identity)
+        stored = _read_own(cache / f"{identity}.idx")
         if stored is not None:
             try:
-                offsets, arrays = _unpack(stored, identity)
+                offsets, arrays = _unpack(stored, identity, len(data), lambda: edges)
                 spec = Spec(data, index=Index(offsets))
                 spec.index.names = NameTable.of(spec, *arrays)
                 return KernelBtf(path, spec, identity, "hit")
@@ -256,10 +359,9 @@ def _open(path: Path, cache: Path | None) -> KernelBtf:
     spec = Spec(data)
     table = NameTable.build(spec)
     spec.index.names = table
-    state = "off"
-    if index_path is not None:
-        written = _write_index(index_path, _pack(identity, spec.index.offsets, table))
-        state = "written" if written else "unwritable"
+    if cache is not None:
+        packed = _pack(identity, len(data), edges, spec.index.offsets, table)
+        state = "written" if _write_atomic(cache / f"{identity}.idx", packed) else "unwritable"
     return KernelBtf(path, spec, identity, state)
 
 
@@ -275,7 +377,7 @@ def kernel_identity(path: str | Path = VMLINUX) -> str:
 
 
 _LOADED: dict[tuple[str, str | None], KernelBtf] = {}
-_LOADING = threading.Lock()
+_LOADING = allocate_lock()
 
 
 def kernel_btf(path: str | Path = VMLINUX, *, cache_dir: str | Path | None = None) -> KernelBtf:

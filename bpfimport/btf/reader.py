@@ -19,11 +19,11 @@ base's string section, so a split spec resolves lower ids and offsets in its bas
 
 from __future__ import annotations
 
+import os
 import struct
 import sys
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import types as t
@@ -61,7 +61,6 @@ class BtfFormatError(ValueError):
     """The bytes are not BTF this reader understands (bad magic, truncated, unknown kind)."""
 
 
-@dataclass
 class Index:
     """What the first pass learns: plain data, so it can be stored and reused.
 
@@ -70,10 +69,15 @@ class Index:
     (built on the first lookup by name; ``None`` until then).  Any mapping will
     do: the kernel index cache (:mod:`.kernel`) passes a sorted table it
     searches in place, so a warm start decodes no name it is not asked for.
+    A plain class, not a dataclass: ``dataclasses`` (and ``inspect``) cost ~5 ms
+    to import, and a compile that reads kernel types would pay it.
     """
 
-    offsets: array[int]
-    names: Mapping[str, Sequence[int]] | None = field(default=None)
+    __slots__ = ("offsets", "names")
+
+    def __init__(self, offsets: array[int], names: Mapping[str, Sequence[int]] | None = None) -> None:
+        self.offsets = offsets
+        self.names = names
 
     MAGIC = b"BTFIDX1\0"
 
@@ -111,22 +115,45 @@ class Spec:
     _str_end: int  # one past this spec's last string offset (where a split spec's strings start)
 
     def __init__(self, data: bytes, base: Spec | None = None, index: Index | None = None) -> None:
+        types, strings = _sections(data)
+        # The scan wants a list (indexing one is the fastest loop Python has); with a stored
+        # index there is no scan, and the 20 ms list conversion is skipped: decoding a few
+        # types reads the memoryview directly.
+        if index is None:
+            words: _Words = types.cast("I").tolist()
+            index = Index(_scan(words))
+        else:
+            words = types.cast("I")
+        self._setup(words, strings, base, index)
+
+    @classmethod
+    def paged(cls, f: PagedFile, index: Index, base: Spec | None = None) -> Spec:
+        """A spec that reads file ``f`` a page at a time, as types are decoded.
+
+        For a warm start on the kernel's BTF with a stored index: reading all of
+        vmlinux's 5.5 MB costs ~3 ms in a fresh process, a lookup reads a few pages.
+        The spec keeps ``f`` open.
+        """
+        size = f.size
+        types_at, type_len, strs_at, str_len = _layout(f.read(0, HEADER.size), size)
+        if str_len and f.read(strs_at + str_len - 1, 1) != b"\0":
+            raise BtfFormatError("the BTF string section does not end with a NUL")
+        spec = cls.__new__(cls)
+        spec._setup(_PagedWords(f, types_at, type_len // 4), _PagedBytes(f, strs_at, str_len), base, index)
+        spec._file = f
+        return spec
+
+    def _setup(self, words: _Words, strings: _Bytes, base: Spec | None, index: Index) -> None:
         if sys.byteorder != "little":
             raise BtfFormatError("reading BTF needs a little-endian host")
         self.base = base
         self.first_id = base.count if base is not None else 1
         self._str_base = base._str_end if base is not None else 0
-        types, self._strings = _sections(data)
-        self._str_end = self._str_base + len(self._strings)
-        # The scan wants a list (indexing one is the fastest loop Python has); with a stored
-        # index there is no scan, and the 20 ms list conversion is skipped: decoding a few
-        # types reads the memoryview directly.
-        if index is None:
-            self._words: Sequence[int] = types.cast("I").tolist()
-            self.index = Index(_scan(self._words))
-        else:
-            self._words, self.index = types.cast("I"), index
+        self._strings = strings
+        self._str_end = self._str_base + len(strings)
+        self._words, self.index = words, index
         self._decoded: dict[int, t.Type] = {}
+        self._file: PagedFile | None = None
 
     # ---- size and ids ------------------------------------------------------------------
 
@@ -212,25 +239,158 @@ class Spec:
             yield self.type_by_id(type_id)
 
 
-def _sections(data: bytes) -> tuple[memoryview, bytes]:
-    """The type section (as a memoryview) and the string section of a raw BTF blob."""
-    if len(data) < HEADER.size:
-        raise BtfFormatError(f"BTF too short for its header ({len(data)} bytes)")
-    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = HEADER.unpack_from(data)
+def _layout(header: bytes, size: int) -> tuple[int, int, int, int]:
+    """Where the type and string sections of a BTF blob of ``size`` bytes lie, from its header."""
+    if len(header) < HEADER.size or size < HEADER.size:
+        raise BtfFormatError(f"BTF too short for its header ({size} bytes)")
+    magic, version, _flags, hdr_len, type_off, type_len, str_off, str_len = HEADER.unpack_from(header)
     if magic != BTF_MAGIC:
         raise BtfFormatError(f"not BTF: magic {magic:#06x}, expected {BTF_MAGIC:#06x}")
     if version != 1:
         raise BtfFormatError(f"BTF version {version} is not supported (only 1)")
     types_at, strs_at = hdr_len + type_off, hdr_len + str_off
-    if types_at + type_len > len(data) or strs_at + str_len > len(data) or type_len % 4 or types_at % 4:
+    if types_at + type_len > size or strs_at + str_len > size or type_len % 4 or types_at % 4:
         raise BtfFormatError("BTF header points outside the data or at unaligned types")
+    return types_at, type_len, strs_at, str_len
+
+
+def _sections(data: bytes) -> tuple[memoryview, bytes]:
+    """The type section (as a memoryview) and the string section of a raw BTF blob."""
+    types_at, type_len, strs_at, str_len = _layout(data[: HEADER.size], len(data))
     view = memoryview(data)
     if str_len and data[strs_at + str_len - 1] != 0:
         raise BtfFormatError("the BTF string section does not end with a NUL")
     return view[types_at : types_at + type_len], bytes(view[strs_at : strs_at + str_len])
 
 
-def _scan(words: Sequence[int]) -> array[int]:
+# ---- reading a file a page at a time -------------------------------------------------------
+
+TYPE_CHECKING = False  # typing costs ~3 ms to import; a compile reading kernel types needs none of it
+if TYPE_CHECKING:
+    from typing import Protocol
+
+    class _Words(Protocol):
+        """What the decoders need of the type section: its 32-bit words by index."""
+
+        def __getitem__(self, i: int, /) -> int: ...
+        def __len__(self) -> int: ...
+
+    class _Bytes(Protocol):
+        """What the reader needs of the string section: NUL search, slices, length."""
+
+        def find(self, sub: bytes, start: int, /) -> int: ...
+        def __getitem__(self, s: slice, /) -> bytes: ...
+        def __len__(self) -> int: ...
+
+
+class PagedFile:
+    """A read-only file read in 16 KiB pages with ``pread`` on first use, and kept.
+
+    ``/sys/kernel/btf/vmlinux`` cannot be mmap'ed (sysfs refuses), so this is the
+    lazy read the kernel allows.
+    """
+
+    PAGE = 1 << 14
+
+    def __init__(self, fd: int, size: int) -> None:
+        self.fd, self.size = fd, size
+        self._pages: dict[int, bytes] = {}
+
+    def page(self, n: int) -> bytes:
+        got = self._pages.get(n)
+        if got is None:
+            at, want = n * self.PAGE, min(self.PAGE, self.size - n * self.PAGE)
+            parts = []
+            while want > 0:
+                part = os.pread(self.fd, want, at)
+                if not part:
+                    raise BtfFormatError(f"the BTF file ended at {at} of {self.size} bytes")
+                parts.append(part)
+                at, want = at + len(part), want - len(part)
+            got = self._pages[n] = b"".join(parts)
+        return got
+
+    def read(self, offset: int, length: int) -> bytes:
+        """``length`` bytes at ``offset`` (fewer at the end of the file)."""
+        length = max(0, min(length, self.size - offset))
+        first, last = offset // self.PAGE, (offset + length - 1) // self.PAGE
+        if length == 0:
+            return b""
+        if first == last:
+            at = offset - first * self.PAGE
+            return self.page(first)[at : at + length]
+        data = b"".join(self.page(n) for n in range(first, last + 1))
+        at = offset - first * self.PAGE
+        return data[at : at + length]
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except OSError:
+            pass
+
+
+class _PagedWords:
+    """The type section of a :class:`PagedFile` as 32-bit words (``words[i]``), page by page."""
+
+    def __init__(self, f: PagedFile, start: int, count: int) -> None:
+        # words never straddle a page: the section starts 4-aligned and pages are 16 KiB
+        self._f, self._start, self._count = f, start, count
+        self._casts: dict[int, memoryview] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> int:
+        if not 0 <= i < self._count:
+            raise IndexError(i)
+        at = self._start + 4 * i
+        n = at // PagedFile.PAGE
+        words = self._casts.get(n)
+        if words is None:
+            page = self._f.page(n)
+            words = self._casts[n] = memoryview(page)[: len(page) & ~3].cast("I")
+        return words[(at - n * PagedFile.PAGE) >> 2]
+
+
+class _PagedBytes:
+    """The string section of a :class:`PagedFile`: ``find`` (of one byte), slices and ``len``."""
+
+    def __init__(self, f: PagedFile, start: int, length: int) -> None:
+        self._f, self._start, self._len = f, start, length
+
+    def __len__(self) -> int:
+        return self._len
+
+    def find(self, sub: bytes, start: int) -> int:
+        if len(sub) != 1:
+            raise ValueError("only one-byte searches are supported")
+        if not 0 <= start < self._len:
+            return -1
+        page = PagedFile.PAGE
+        at = self._start + start
+        end = self._start + self._len
+        while at < end:
+            n = at // page
+            data = self._f.page(n)
+            base = n * page
+            hit = data.find(sub, at - base, min(len(data), end - base))
+            if hit >= 0:
+                return base + hit - self._start
+            at = base + len(data)
+        return -1
+
+    def __getitem__(self, s: slice) -> bytes:
+        start, stop, _ = s.indices(self._len)
+        return self._f.read(self._start + start, stop - start)
+
+
+def _scan(words: _Words) -> array[int]:
     """The word offset of every type: the one pass over the whole section."""
     offsets = array("I")
     append, extra = offsets.append, _EXTRA
@@ -248,7 +408,7 @@ def _scan(words: Sequence[int]) -> array[int]:
     return offsets
 
 
-def _name_index(spec: Spec, words: Sequence[int], offsets: array[int]) -> dict[str, list[int]]:
+def _name_index(spec: Spec, words: _Words, offsets: array[int]) -> dict[str, list[int]]:
     """name -> ids for this spec's named types; each distinct string is decoded once.
 
     Grouping by string offset first, then slicing the string section inline (not
@@ -290,7 +450,7 @@ class NameTable(Mapping[str, Sequence[int]]):
     in every process.  :mod:`.kernel` keeps one per kernel BTF in the user's cache.
     """
 
-    def __init__(self, strings: bytes, name_offs: Sequence[int], starts: Sequence[int],
+    def __init__(self, strings: _Bytes, name_offs: Sequence[int], starts: Sequence[int],
                  ids: Sequence[int]) -> None:
         if len(starts) != len(name_offs) + 1 or (len(starts) and starts[-1] != len(ids)):
             raise BtfFormatError("a BTF name table's arrays do not fit together")
@@ -390,7 +550,7 @@ class NameTable(Mapping[str, Sequence[int]]):
         return len(self.name_offs)
 
 
-def _decode(spec: Spec, type_id: int, w: Sequence[int], at: int) -> t.Type:
+def _decode(spec: Spec, type_id: int, w: _Words, at: int) -> t.Type:
     """Build the model object of the type whose record starts at word ``at``."""
     name_off, info, size_or_type = w[at], w[at + 1], w[at + 2]
     kind, vlen, kflag = (info >> 24) & 0x1F, info & 0xFFFF, info >> 31
@@ -405,7 +565,7 @@ def _s32(x: int) -> int:
     return x - (1 << 32) if x & 0x80000000 else x
 
 
-def _members(spec: Spec, vlen: int, kflag: int, w: Sequence[int], at: int) -> list[t.Member]:
+def _members(spec: Spec, vlen: int, kflag: int, w: _Words, at: int) -> list[t.Member]:
     out = []
     for j in range(at, at + 3 * vlen, 3):
         off = w[j + 2]
@@ -414,14 +574,14 @@ def _members(spec: Spec, vlen: int, kflag: int, w: Sequence[int], at: int) -> li
     return out
 
 
-def _enum(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w: Sequence[int], at: int) -> t.Type:
+def _enum(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w: _Words, at: int) -> t.Type:
     signed = bool(kflag)
     values = [t.EnumValue(spec.string(w[j]), _s32(w[j + 1]) if signed else w[j + 1])
               for j in range(at, at + 2 * vlen, 2)]
     return t.Enum(spec, tid, name, size, signed, values)
 
 
-def _enum64(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w: Sequence[int], at: int) -> t.Type:
+def _enum64(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w: _Words, at: int) -> t.Type:
     values = []
     for j in range(at, at + 3 * vlen, 3):
         v = w[j + 1] | (w[j + 2] << 32)
@@ -429,22 +589,23 @@ def _enum64(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w
     return t.Enum64(spec, tid, name, size, bool(kflag), values)
 
 
-def _proto(spec: Spec, tid: int, name: str, ret: int, vlen: int, kflag: int, w: Sequence[int], at: int) -> t.Type:
+def _proto(spec: Spec, tid: int, name: str, ret: int, vlen: int, kflag: int, w: _Words, at: int) -> t.Type:
     params = [t.Param(spec.string(w[j]), w[j + 1]) for j in range(at, at + 2 * vlen, 2)]
     return t.FuncProto(spec, tid, ret, params)
 
 
-def _datasec(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w: Sequence[int], at: int) -> t.Type:
+def _datasec(spec: Spec, tid: int, name: str, size: int, vlen: int, kflag: int, w: _Words, at: int) -> t.Type:
     infos = [t.VarSecinfo(w[j], w[j + 1], w[j + 2]) for j in range(at, at + 3 * vlen, 3)]
     return t.Datasec(spec, tid, name, size, infos)
 
 
 # (spec, id, name, size_or_type, vlen, kflag, words, offset of the words after the header)
-Decoder = Callable[[Spec, int, str, int, int, int, Sequence[int], int], t.Type]
+if TYPE_CHECKING:
+    Decoder = Callable[[Spec, int, str, int, int, int, _Words, int], t.Type]
 
 
 def _ref(cls: type[t.Ref]) -> Decoder:
-    def decode(spec: Spec, tid: int, name: str, target: int, vlen: int, kflag: int, w: Sequence[int], at: int) -> t.Type:
+    def decode(spec: Spec, tid: int, name: str, target: int, vlen: int, kflag: int, w: _Words, at: int) -> t.Type:
         return cls(spec, tid, name, target)
 
     return decode

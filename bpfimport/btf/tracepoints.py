@@ -33,12 +33,10 @@ Nothing here needs root except the ``'format'`` source.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import types as t
@@ -47,11 +45,12 @@ from .reader import NameTable, Spec
 
 TRACEFS = Path("/sys/kernel/tracing")
 SYSCALL_TABLE = "syscalls.json"
-_SYSCALL_EVENT = re.compile(r"sys_(enter|exit)_(\w+)")
-_SAFE_NAME = re.compile(r"[\w.+-]+")  # a tracefs folder name, never '..' or a path
-_FIELD_LINE = re.compile(r"^\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);"
-                         r"\s*signed:(?P<signed>\d+);")
-_DECL = re.compile(r"^(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)\s*(?P<dims>(?:\[\d*\])*)$")
+# Patterns, compiled on first use (re.match's own cache): a compile pays only for those it uses.
+_SYSCALL_EVENT = r"sys_(enter|exit)_(\w+)"
+_SAFE_NAME = r"[\w.+-]+"  # a tracefs folder name, never '..' or a path
+_FIELD_LINE = (r"^\s*field:(?P<decl>[^;]*);\s*offset:(?P<offset>\d+);\s*size:(?P<size>\d+);"
+               r"\s*signed:(?P<signed>\d+);")
+_DECL = r"^(?P<type>.*?)\s*\b(?P<name>[A-Za-z_]\w*)\s*(?P<dims>(?:\[\d*\])*)$"
 _LOC_PREFIXES = {"__data_loc_": False, "__rel_loc_": True}  # BTF member prefix -> relative?
 
 
@@ -67,53 +66,72 @@ class AmbiguousTracepoint(LookupError):
         self.candidates = candidates
 
 
-@dataclass(frozen=True)
-class TpField:
+# The records are named tuples: immutable, compared and hashed by value, built by
+# position or keyword like a frozen dataclass, and made without importing ``dataclasses``
+# (with ``inspect``, ~5 ms) or ``typing`` (~3 ms), which a compile would otherwise pay.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class _TpField(NamedTuple):
+        name: str
+        offset: int
+        size: int
+        ctype: str
+        signed: bool
+        data_loc: bool
+        array_len: int | None
+        type_id: int | None
+        access: tuple[str | int, ...] | None = None
+        user_pointer: bool = False
+        rel_loc: bool = False
+
+    class _TpRecord(NamedTuple):
+        category: str
+        event: str
+        fields: tuple[TpField, ...]
+        btf_struct: str | None
+        source: str
+else:
+    from collections import namedtuple
+
+    _TpField = namedtuple("TpField", "name offset size ctype signed data_loc array_len type_id access "
+                          "user_pointer rel_loc", defaults=(None, False, False))
+    _TpRecord = namedtuple("TpRecord", "category event fields btf_struct source")
+
+
+class TpField(_TpField):
     """One field of a tracepoint record, as the format file lists it.
 
-    ``ctype`` is the C spelling (``'pid_t'``, ``'const char *'``, ``'char[16]'``,
-    ``'__data_loc char[]'``); ``size`` is the bytes the record holds for it (a
-    syscall argument's 8-byte slot; a ``__data_loc`` field's u32, whose low 16 bits
-    are the data's offset in the record and high 16 bits its length); ``array_len``
-    the element count of an array field.  ``type_id`` is the BTF id of the
-    member's type in ``btf_struct`` (for a syscall argument, the slot's
-    ``unsigned long``: ``ctype`` says what it holds), None for a 'format' record.
-    ``access`` is the member path in ``btf_struct`` a CO-RE relocation follows
-    (``('ent', 'pid')``, ``('prev_pid',)``, ``('args', 1)``), None for 'format'.
-    ``user_pointer``: the field holds a user-space address (a syscall's pointer
-    argument), read with ``probe_read_user*``.  ``rel_loc``: a ``__rel_loc`` field,
-    whose offset counts from the end of the field instead of the record's start.
-    BTF does not record a dynamic array's element type: a ``__data_loc`` field
-    from BTF is spelled ``'__data_loc char[]'`` (320 of 336 are strings on 6.18;
-    the bytes are the same either way).
+    ``name, offset, size, ctype, signed, data_loc, array_len, type_id`` and, with
+    defaults, ``access, user_pointer, rel_loc``.  ``ctype`` is the C spelling
+    (``'pid_t'``, ``'const char *'``, ``'char[16]'``, ``'__data_loc char[]'``);
+    ``size`` is the bytes the record holds for it (a syscall argument's 8-byte
+    slot; a ``__data_loc`` field's u32, whose low 16 bits are the data's offset in
+    the record and high 16 bits its length); ``array_len`` the element count of an
+    array field.  ``type_id`` is the BTF id of the member's type in ``btf_struct``
+    (for a syscall argument, the slot's ``unsigned long``: ``ctype`` says what it
+    holds), None for a 'format' record.  ``access`` is the member path in
+    ``btf_struct`` a CO-RE relocation follows (``('ent', 'pid')``, ``('prev_pid',)``,
+    ``('args', 1)``), None for 'format'.  ``user_pointer``: the field holds a
+    user-space address (a syscall's pointer argument), read with
+    ``probe_read_user*``.  ``rel_loc``: a ``__rel_loc`` field, whose offset counts
+    from the end of the field instead of the record's start.  BTF does not record a
+    dynamic array's element type: a ``__data_loc`` field from BTF is spelled
+    ``'__data_loc char[]'`` (320 of 336 are strings on 6.18; the bytes are the same).
     """
 
-    name: str
-    offset: int
-    size: int
-    ctype: str
-    signed: bool
-    data_loc: bool
-    array_len: int | None
-    type_id: int | None
-    access: tuple[str | int, ...] | None = None
-    user_pointer: bool = False
-    rel_loc: bool = False
+    __slots__ = ()
 
 
-@dataclass(frozen=True)
-class TpRecord:
-    """The record of ``category/event``: its fields in format-file order, common ones first.
+class TpRecord(_TpRecord):
+    """The record of ``category/event``: its ``fields`` in format-file order, common ones first.
 
     ``btf_struct`` is the kernel struct the fields relocate against (None for a
     'format' record); ``source`` is ``'btf'``, ``'syscalls'`` or ``'format'``.
     """
 
-    category: str
-    event: str
-    fields: tuple[TpField, ...]
-    btf_struct: str | None
-    source: str
+    __slots__ = ()
 
     @property
     def relocatable(self) -> bool:
@@ -151,6 +169,8 @@ def closest_names(name: str, names: Iterable[str], limit: int | None = None) -> 
 @functools.cache
 def syscall_table() -> dict[str, tuple[tuple[str, str], ...]]:
     """Syscall name -> its arguments as (name, C type), from the package's ``syscalls.json``."""
+    import json  # here: a compile that reads no syscall record does not import it
+
     data = json.loads(_package_data(SYSCALL_TABLE))
     return {name: tuple((a, c) for a, c in args) for name, args in data["syscalls"].items()}
 
@@ -201,7 +221,7 @@ def _categories_of(event: str) -> list[str]:
 def read_format(category: str, event: str, tracefs: Path | None = None) -> TpRecord | None:
     """The record as ``events/CAT/EVENT/format`` describes it; None if that file can't be read."""
     tracefs = TRACEFS if tracefs is None else tracefs
-    if not (_SAFE_NAME.fullmatch(category) and _SAFE_NAME.fullmatch(event)) or ".." in (category, event):
+    if not (re.fullmatch(_SAFE_NAME, category) and re.fullmatch(_SAFE_NAME, event)) or ".." in (category, event):
         return None
     try:
         text = (tracefs / "events" / category / event / "format").read_text()
@@ -213,7 +233,7 @@ def read_format(category: str, event: str, tracefs: Path | None = None) -> TpRec
 def parse_format(text: str) -> Iterator[TpField]:
     """The fields of a tracefs format file's text (``field:TYPE NAME; offset:N; size:N; signed:N;``)."""
     for line in text.splitlines():
-        m = _FIELD_LINE.match(line)
+        m = re.match(_FIELD_LINE, line)
         if m is None:
             continue
         decl = m["decl"].strip()
@@ -222,7 +242,7 @@ def parse_format(text: str) -> Iterator[TpField]:
             ctype, _, name = decl.rpartition(" ")
             dims = ""
         else:
-            d = _DECL.match(decl)
+            d = re.match(_DECL, decl)
             if d is None:
                 continue  # a declaration this reader can't split: left out, not guessed
             ctype, name, dims = d["type"].strip(), d["name"], d["dims"]
@@ -353,7 +373,7 @@ def _btf_record(kbtf: KernelBtf, category: str, event: str) -> tuple[TpRecord | 
 
 def _syscall_record(kbtf: KernelBtf, event: str) -> TpRecord | None:
     """A ``syscalls/sys_enter_*``/``sys_exit_*`` record: BTF's layout, the table's names and types."""
-    m = _SYSCALL_EVENT.fullmatch(event)
+    m = re.fullmatch(_SYSCALL_EVENT, event)
     args = syscall_table().get(m[2]) if m else None
     if m is None or args is None:
         return None
@@ -416,7 +436,7 @@ def tracepoint_record(category: str, event: str, kbtf: KernelBtf | None = None) 
     if found is not None:
         return found
     if category == "syscalls":
-        m = _SYSCALL_EVENT.fullmatch(event)
+        m = re.fullmatch(_SYSCALL_EVENT, event)
         known = [f"sys_{m[1] if m else 'enter'}_{n}" for n in syscall_table()]
         raise UnknownTracepoint(f"no tracepoint syscalls/{event}; the closest are: "
                                 + ", ".join(closest_names(event, known, 5)))
@@ -434,7 +454,7 @@ def tracepoint_record(category: str, event: str, kbtf: KernelBtf | None = None) 
 def _check_category(category: str, event: str) -> None:
     """Where tracefs is readable, ``category/event`` must be there (BTF does not know categories)."""
     events = _tracefs_events()
-    if events is None or not _SAFE_NAME.fullmatch(category) or not _SAFE_NAME.fullmatch(event):
+    if events is None or not re.fullmatch(_SAFE_NAME, category) or not re.fullmatch(_SAFE_NAME, event):
         return
     if (events / category / event).is_dir():
         return
@@ -467,10 +487,10 @@ def tracepoint_exists(category: str, event: str) -> bool:
     categories, so there only the event name is checked.
     """
     events = _tracefs_events()
-    if events is not None and _SAFE_NAME.fullmatch(category) and _SAFE_NAME.fullmatch(event):
+    if events is not None and re.fullmatch(_SAFE_NAME, category) and re.fullmatch(_SAFE_NAME, event):
         return (events / category / event / "format").is_file()
     if category == "syscalls":
-        m = _SYSCALL_EVENT.fullmatch(event)
+        m = re.fullmatch(_SYSCALL_EVENT, event)
         return m is not None and m[2] in syscall_table()
     try:
         return kernel_btf().find(f"btf_trace_{event}", t.Kind.TYPEDEF) is not None

@@ -9,14 +9,45 @@ never the whole graph.  A type's ``name`` is ``""`` when it is anonymous.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, Protocol
 
+# typing costs ~3 ms to import and a compile that reads kernel types needs none of it at run
+# time: the protocol and the record types' field declarations exist for type checkers, and
+# the records are collections.namedtuple classes (the same tuples, made without typing).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple, Protocol
 
-class Spec(Protocol):
-    """What a type needs of the spec it came from (:class:`.reader.Spec` is one): the
-    types it refers to, by id.  A protocol, so this module does not import the reader."""
+    class Spec(Protocol):
+        """What a type needs of the spec it came from (:class:`.reader.Spec` is one): the
+        types it refers to, by id.  A protocol, so this module does not import the reader."""
 
-    def type_by_id(self, type_id: int) -> Type: ...
+        def type_by_id(self, type_id: int) -> Type: ...
+
+    class _Member(NamedTuple):
+        name: str
+        type_id: int
+        bit_offset: int
+        bitfield_size: int
+
+    class _EnumValue(NamedTuple):
+        name: str
+        value: int
+
+    class _Param(NamedTuple):
+        name: str
+        type_id: int
+
+    class _VarSecinfo(NamedTuple):
+        type_id: int
+        offset: int
+        size: int
+else:
+    from collections import namedtuple
+
+    _Member = namedtuple("Member", "name type_id bit_offset bitfield_size")
+    _EnumValue = namedtuple("EnumValue", "name value")
+    _Param = namedtuple("Param", "name type_id")
+    _VarSecinfo = namedtuple("VarSecinfo", "type_id offset size")
 
 
 class Kind(enum.IntEnum):
@@ -148,13 +179,11 @@ class Array(Type):
         return self._resolve(self.element_id)
 
 
-class Member(NamedTuple):
-    """A struct or union member.  ``bit_offset`` from the start; ``bitfield_size`` 0 if not a bitfield."""
+class Member(_Member):
+    """A struct or union member (``name, type_id, bit_offset, bitfield_size``).  ``bit_offset``
+    from the start; ``bitfield_size`` 0 if not a bitfield."""
 
-    name: str
-    type_id: int
-    bit_offset: int
-    bitfield_size: int
+    __slots__ = ()
 
     @property
     def offset(self) -> int:
@@ -192,9 +221,10 @@ class Union(Composite):
     kind = Kind.UNION
 
 
-class EnumValue(NamedTuple):
-    name: str
-    value: int
+class EnumValue(_EnumValue):
+    """One enumerator: ``name, value``."""
+
+    __slots__ = ()
 
 
 class Enum(Type):
@@ -243,9 +273,10 @@ class Func(Ref):
         self.linkage = linkage
 
 
-class Param(NamedTuple):
-    name: str
-    type_id: int
+class Param(_Param):
+    """One function parameter: ``name`` (``""`` where BTF keeps none), ``type_id``."""
+
+    __slots__ = ()
 
 
 class FuncProto(Type):
@@ -274,12 +305,10 @@ class Var(Ref):
         self.linkage = linkage
 
 
-class VarSecinfo(NamedTuple):
-    """One variable of a data section: its :class:`Var` id, byte offset and size."""
+class VarSecinfo(_VarSecinfo):
+    """One variable of a data section: its :class:`Var` id, byte ``offset`` and ``size``."""
 
-    type_id: int
-    offset: int
-    size: int
+    __slots__ = ()
 
 
 class Datasec(Type):

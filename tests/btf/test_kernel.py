@@ -169,6 +169,7 @@ def test_the_index_is_written_once_then_read(fake_kernel: Path, tmp_path: Path) 
     assert second.cache_state == "hit" and idx.stat().st_mtime_ns == mtime
     assert second.find("pair").id == first.find("pair").id == 2  # type: ignore[union-attr]
     assert not list(cache.glob("*.tmp"))
+    assert not (cache / "boot.memo").exists()  # only sysfs files are fixed for a boot
 
 
 @pytest.mark.parametrize("damage", ["garbage", "flipped", "truncated", "empty", "other identity"])
@@ -222,6 +223,67 @@ def test_new_btf_bytes_get_a_new_index(fake_kernel: Path, tmp_path: Path) -> Non
     assert after.identity != before.identity and after.cache_state == "written"
     assert len(index_files(cache)) == 2
     assert after.find("pair") is None and after.find("pear").id == 2  # type: ignore[union-attr]
+
+
+# ---- the warm start: the boot memo and paged reads -------------------------------------------
+
+
+def test_a_warm_start_reads_vmlinux_by_pages(vmlinux_path: Path, tmp_path: Path) -> None:
+    """Second process of a boot: identity from the memo, only the pages a lookup needs are read."""
+    cold = opened(vmlinux_path, tmp_path)
+    assert cold.cache_state == "written" and cold.spec._file is None  # read whole, hashed
+    boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    size = vmlinux_path.stat().st_size
+    assert (tmp_path / "boot.memo").read_text() == f"{boot} {size} {cold.identity} {vmlinux_path}\n"
+    warm = opened(vmlinux_path, tmp_path)
+    assert warm.cache_state == "hit" and warm.identity == cold.identity
+    paged = warm.spec._file
+    assert paged is not None and 0 in paged._pages  # the header's page
+    read_before = len(paged._pages)
+    ts = warm.find("task_struct")
+    assert ts is not None and ts.id == cold.find("task_struct").id  # type: ignore[union-attr]
+    assert len(paged._pages) - read_before < 40  # a few dozen of vmlinux's ~340 pages
+    assert [(m.name, m.type_id, m.bit_offset) for m in ts.members] == [  # type: ignore[attr-defined]
+        (m.name, m.type_id, m.bit_offset) for m in cold.find("task_struct").members]  # type: ignore[union-attr]
+
+
+def test_without_the_memo_the_bytes_are_hashed_again(vmlinux_path: Path, tmp_path: Path) -> None:
+    first = opened(vmlinux_path, tmp_path)
+    for memo in ("", "garbage\n", f"00000000-0000-0000-0000-000000000000 1 {first.identity} {vmlinux_path}\n"):
+        (tmp_path / "boot.memo").write_text(memo)
+        again = opened(vmlinux_path, tmp_path)
+        assert again.cache_state == "hit" and again.spec._file is None  # the eager path: full read
+        assert (tmp_path / "boot.memo").read_text().split()[2] == first.identity  # memo written again
+
+
+def test_a_memo_naming_another_kernels_index_is_caught(vmlinux_path: Path, tmp_path: Path) -> None:
+    """The index of the memo's identity must also match the live file's size and edge pages."""
+    first = opened(vmlinux_path, tmp_path)
+    idx = tmp_path / f"{first.identity}.idx"
+    good = idx.read_bytes()
+    edges_at = kernel._HEADER.size - 48 - 8  # the edges field, before the identity
+    idx.write_bytes(good[:edges_at] + bytes(8) + good[edges_at + 8:])  # checksum covers the body only
+    k = opened(vmlinux_path, tmp_path)
+    assert k.cache_state == "written" and k.spec._file is None  # rejected, rebuilt from the bytes
+    assert idx.read_bytes() == good
+
+
+def test_a_paged_spec_decodes_as_the_bytes_do(vmlinux_path: Path, tmp_path: Path) -> None:
+    """Spec.paged over a regular file, every 97th type of vmlinux against the in-memory spec."""
+    from bpfimport.btf.reader import PagedFile, Spec
+
+    data = vmlinux_path.read_bytes()
+    eager = Spec(data)
+    copy = tmp_path / "vmlinux"
+    copy.write_bytes(data)
+    paged = Spec.paged(PagedFile(os.open(copy, os.O_RDONLY), len(data)), eager.index)
+    assert paged.count == eager.count
+    for tid in range(1, eager.count, 97):
+        a, b = eager.type_by_id(tid), paged.type_by_id(tid)
+        assert (type(a), a.name, getattr(a, "members", None), getattr(a, "params", None)) == (
+            type(b), b.name, getattr(b, "members", None), getattr(b, "params", None)), tid
+    assert paged.string(len(paged._strings) - 2) == eager.string(len(eager._strings) - 2)
+    assert paged._strings.find(b"\0", len(paged._strings)) == -1
 
 
 def test_cache_folder_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -288,3 +350,36 @@ def test_nobody_without_a_writable_cache_still_finds_types(vmlinux_path: Path, s
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)[1] == "unwritable"
     assert not list(root_owned.rglob("*"))
+
+
+# ---- what a compile pays ---------------------------------------------------------------------
+
+
+def test_every_exported_name_resolves() -> None:
+    """bpfimport.btf loads its modules on first use: each name of __all__ still arrives."""
+    import importlib
+
+    import bpfimport.btf as package
+
+    for name in package.__all__:
+        module = importlib.import_module(f"bpfimport.btf.{package._EXPORTS[name]}")
+        assert getattr(package, name) is getattr(module, name), name
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        package.nothing  # noqa: B018
+
+
+def test_kernel_lookups_import_nothing_heavy(vmlinux_path: Path, tmp_path: Path) -> None:
+    """typing, dataclasses (with inspect) and the object reader cost a compile ~10 ms: none is imported."""
+    code = """
+        import sys
+        from bpfimport.btf.tracepoints import tracepoint_record, kernel_btf
+        k = kernel_btf()
+        assert k.find("task_struct") is not None
+        tracepoint_record("sched", "sched_switch", k)
+        tracepoint_record("syscalls", "sys_enter_openat", k)
+        heavy = {"typing", "dataclasses", "inspect", "difflib", "bpfimport.btf.ext", "bpfimport.btf.objects"}
+        print(sorted(heavy & set(sys.modules)))
+    """
+    r = child(code, tmp_path, env=child_env(XDG_CACHE_HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "[]"

@@ -16,6 +16,12 @@ nothing is rebuilt.  The file is named and checked by the BTF's
 :attr:`~KernelBtf.identity`, so a new kernel gets a new index.  Anything wrong with
 the cache (missing, corrupt, foreign, owned by another user, unwritable folder,
 no home) only means the index is built in memory: never an error.
+
+**The warm start.**  vmlinux cannot change until the next boot, so the first
+process of a boot records its identity in ``boot.memo``; later processes take it
+from there, check the index against the live file's size and edge pages, and read
+vmlinux a page at a time (:meth:`.reader.Spec.paged`) instead of all 5.5 MB: ~2 ms
+to open instead of ~10.
 """
 
 from __future__ import annotations
@@ -88,8 +94,9 @@ def identity_of(data: bytes) -> str:
     sysfs gives the file a fresh mtime whenever its inode is made, and two kernels
     with the same release string can differ in a struct.  The hash is CPython's
     built-in ``_imp.source_hash`` (the one hash-based ``.pyc`` files use, as
-    bpfimport's object cache does): ~1.7 ms for vmlinux's 5.5 MB, against 5 ms
-    for sha256, and the bytes are read anyway to decode types.
+    bpfimport's object cache does): 1-3 ms for vmlinux's 5.5 MB, against 5 ms for
+    sha256.  The first process of a boot pays it; later ones take the identity from
+    the boot memo (below) and read no more of vmlinux than they decode.
     """
     return f"{len(data):x}-{_source_hash(_HASH_KEY, data).hex()}"
 
@@ -309,23 +316,25 @@ def _warm(path: Path, cache: Path) -> KernelBtf | None:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None  # the cold path reports it
-    spec = None
     try:
         size = os.fstat(fd).st_size
+    except OSError:
+        os.close(fd)
+        return None
+    f = PagedFile(fd, size)  # owns fd from here; sysfs gives a page per read at most: it reads on
+    try:
         identity = _memo_lookup(cache, boot, real, size)
         stored = _read_own(cache / f"{identity}.idx") if identity is not None else None
         if identity is None or stored is None:
+            f.close()
             return None
-        f = PagedFile(fd, size)  # sysfs reads return a page at most: PagedFile reads until done
         offsets, arrays = _unpack(stored, identity, size, lambda: _edges(f.read, size))
-        spec = Spec.paged(f, Index(offsets))  # the spec owns fd from here on
+        spec = Spec.paged(f, Index(offsets))
         spec.index.names = NameTable.of(spec, *arrays)
         return KernelBtf(path, spec, identity, "hit")
     except (OSError, BtfFormatError):
+        f.close()
         return None
-    finally:
-        if spec is None:
-            os.close(fd)
 
 
 def _open(path: Path, cache: Path | None) -> KernelBtf:

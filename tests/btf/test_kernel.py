@@ -23,7 +23,7 @@ from bpfimport.btf import Kind, kernel
 from bpfimport.btf.kernel import KernelBtf, KernelBtfMissing, identity_of, kernel_btf
 from tests.btf.conftest import VMLINUX, RawDump
 from tests.btf.test_btf import BASE, BASE_STRINGS, SPLIT
-from tests.conftest import need
+from tests.conftest import need, open_fds
 from tests.support import child, child_env
 
 NOBODY = "nobody"
@@ -263,7 +263,9 @@ def test_a_memo_naming_another_kernels_index_is_caught(vmlinux_path: Path, tmp_p
     good = idx.read_bytes()
     edges_at = kernel._HEADER.size - 48 - 8  # the edges field, before the identity
     idx.write_bytes(good[:edges_at] + bytes(8) + good[edges_at + 8:])  # checksum covers the body only
+    fds = open_fds()
     k = opened(vmlinux_path, tmp_path)
+    assert open_fds() == fds  # the warm start's file is closed when it gives up
     assert k.cache_state == "written" and k.spec._file is None  # rejected, rebuilt from the bytes
     assert idx.read_bytes() == good
 
@@ -325,6 +327,7 @@ def nobody_cache(shared_tmp: Path) -> Path:
     return folder
 
 
+@pytest.mark.kernel  # root, to run a child as nobody
 def test_nobody_finds_kernel_types_and_caches_its_own_index(vmlinux_path: Path, nobody_cache: Path,
                                                              vmlinux_dump: RawDump, tmp_path: Path) -> None:
     env = child_env(XDG_CACHE_HOME=str(nobody_cache))
@@ -342,6 +345,7 @@ def test_nobody_finds_kernel_types_and_caches_its_own_index(vmlinux_path: Path, 
     assert idx.stat().st_uid == 65534
 
 
+@pytest.mark.kernel
 def test_nobody_without_a_writable_cache_still_finds_types(vmlinux_path: Path, shared_tmp: Path,
                                                            tmp_path: Path) -> None:
     root_owned = shared_tmp / "root-cache"

@@ -146,10 +146,12 @@ def dense(pairs: Iterable[tuple[int, int]], limit: int | None, what: str) -> lis
 
 def slot_field(fields: Sequence[str]) -> str:
     """Which field of a struct key is the bucket: the one named ``slot``, else the last one."""
+    from ..spec import slot_field as rule
+
     if len(fields) < 2:
         raise TypeError("a keyed histogram's struct key needs a section field and a bucket "
                         "field (e.g. disk and slot)")
-    return "slot" if "slot" in fields else fields[-1]
+    return rule(list(fields))
 
 
 def sections(items: Iterable[tuple[Any, Any]], fields: Sequence[str],

@@ -171,6 +171,9 @@ class Program:
 
             return attach_perf_event(self._obj, self.name, self.section, self.type, sample_freq,
                                      sample_period, event, pid, cpu)
+        if event != "cpu-clock" or pid != -1 or cpu is not None:
+            raise TypeError(f"event=, pid= and cpu= choose what a @perf_event program samples; "
+                            f"'{self.name}' is a {self.type} program")
 
         # Under the object's lock: a close() in another thread waits for the attach, then
         # detaches the new link with the others (it cannot outlive the close).

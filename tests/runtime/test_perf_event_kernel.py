@@ -71,7 +71,7 @@ def test_one_link_samples_every_online_cpu_and_detach_closes_every_fd(sampler) -
     assert set(counts) == set(cpus), counts  # every CPU sampled, each with its own event
     for cpu in cpus:  # the CPU clock ticks on each CPU all along, busy or not
         assert 10 <= counts[cpu] <= 1.5 * 199 * elapsed + 5, (counts, elapsed)
-    assert sampler.per_pid[os.getpid()] >= 10 * len(cpus)  # this process was busy
+    assert sampler.per_pid[os.getpid()] >= 5  # this process was busy (how much: the load decides)
     settled = dict(sampler.per_cpu.items())
     burn(0.2)
     assert dict(sampler.per_cpu.items()) == settled  # detached: no more samples
@@ -98,7 +98,7 @@ def test_the_pid_filter_samples_only_that_process_and_its_new_threads(sampler) -
         burn(0.3)  # a thread started after the attach: followed
     counts = dict(sampler.per_pid.items())
     assert list(counts) == [os.getpid()], counts
-    assert counts[os.getpid()] >= 20
+    assert counts[os.getpid()] >= 5
 
 
 def test_close_detaches_the_group_too(sampler) -> None:
@@ -145,3 +145,6 @@ def test_only_perf_event_programs_sample(kernel, bpf_dir: Path) -> None:
 
     with pytest.raises(TypeError, match="attach @perf_event programs"):
         mod.p.attach(sample_freq=49)
+    with pytest.raises(TypeError, match="choose what a @perf_event program samples"):
+        mod.p.attach(cpu=0)
+    assert mod.__bpf_object__.links == []

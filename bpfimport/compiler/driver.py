@@ -19,6 +19,7 @@ from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module, probes
+from .frontend.histograms import log2_histograms
 from .frontend.model import MapDecl, Source
 from .tables import BUG_HINT, STACK_HINT, STACK_LIMIT
 
@@ -99,9 +100,10 @@ def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
         ProgramSpec(f.name, f.section, f.decorator or "section", f.node.lineno)
         for f in model.functions.values() if f.section is not None
     )
+    log2 = log2_histograms(model)
     maps = tuple(
         MapSpec(m.name, m.kind, m.key.spec if m.key is not None else None, map_value_spec(m),
-                m.max_entries, m.flags, m.lineno)
+                m.max_entries, m.flags, m.lineno, "log2" if m.name in log2 else None)
         for m in model.maps.values()
     )
     structs = tuple(
@@ -114,7 +116,7 @@ def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
                    g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
         for g in model.globals.values()
     )
-    extra = {}
+    extra: dict[str, object] = {}
     if any(f.probe_args for f in model.functions.values()):
         extra[MACHINE_KEY] = probes.host_machine()  # its registers are this architecture's
     return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),

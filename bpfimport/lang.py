@@ -392,6 +392,13 @@ def get_current_task() -> int:
     raise _kernel_only("get_current_task")
 
 
+def current_task() -> Any:
+    """the running task's task_struct, a kernel pointer whose fields read CO-RE relocated:
+    current_task().real_parent.tgid
+    """
+    raise _kernel_only("current_task")
+
+
 def probe_read(dst: Any, size: int, src: Any) -> int:
     """copy size bytes from src into dst (0 or a negative errno)"""
     raise _kernel_only("probe_read")
@@ -459,7 +466,7 @@ __all__ = [
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
     "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
-    "get_current_cgroup_id", "get_current_task", "probe_read", "probe_read_str",
+    "get_current_cgroup_id", "get_current_task", "current_task", "probe_read", "probe_read_str",
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "get_stack", "get_stackid", "deref", "log2",
     "NotInKernelError",

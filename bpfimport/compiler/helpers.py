@@ -118,6 +118,9 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
                "the current task's cgroup v2 id"),
     HelperDecl("get_current_task", Helper.GET_CURRENT_TASK, (), "u64", "u64",
                "the address of the current task_struct (read it with probe_read_kernel)"),
+    HelperDecl("current_task", Helper.GET_CURRENT_TASK, (), "kernel.task_struct", "current_task",
+               "the running task's task_struct, a kernel pointer whose fields read CO-RE "
+               "relocated: current_task().real_parent.tgid"),
     HelperDecl("probe_read", Helper.PROBE_READ, (("dst", "Any"), ("size", "int"), ("src", "Any")),
                "i64", "probe_read", "copy size bytes from src into dst (0 or a negative errno)"),
     HelperDecl("probe_read_user", Helper.PROBE_READ_USER,

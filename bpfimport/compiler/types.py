@@ -178,6 +178,58 @@ class PtrType(BpfType):
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
 
 
+class KernelStructType(BpfType):
+    """A struct or union of the kernel's BTF, known by its type id (``compiler/core.py``).
+
+    It lives in kernel memory (or is the context's record) and is reached through a
+    pointer; BPF code reads its fields one at a time, each read CO-RE relocated, and never
+    copies it whole (its size is only this kernel's).  ``name`` is what errors show.
+    """
+
+    __slots__ = ("name", "btf_id", "union")
+    aggregate = True
+
+    def __init__(self, name: str, btf_id: int, union: bool, size: int) -> None:
+        super().__init__(size, 1, f"[{size} x i8]", f"{'union' if union else 'struct'} {name}")
+        self.name = name
+        self.btf_id = btf_id
+        self.union = union
+
+    def key(self) -> tuple:
+        return ("kernel", self.btf_id)
+
+
+class PlaceType(BpfType):
+    """Memory outside the program holding a ``target`` value that is not read yet.
+
+    The value's ``ref`` is the (CO-RE relocated) address.  An attribute chain keeps its
+    intermediate places unread, so ``t.se.vruntime`` reads 8 bytes, not a whole
+    ``sched_entity``; the chain's end is read when used (``codegen/kernel.py``).
+
+    * ``space``: ``"kernel"`` (read with bpf_probe_read_kernel) or ``"ctx"`` (direct loads);
+    * ``btf_id``: the target's BTF type (its members and debug type), ``None`` without BTF;
+    * ``how``: ``"value"``, ``"bitfield"`` (read through the field-info relocations) or
+      ``"data_loc"`` (a tracepoint's ``__data_loc`` u32: offset and length of a string in
+      the record);
+    * ``root``: the address the relocated access chain starts from (a kernel pointer, or the
+      context): a bitfield's relocated byte offset, and a ``__data_loc`` offset, count from it.
+    """
+
+    __slots__ = ("target", "space", "btf_id", "how", "root")
+
+    def __init__(self, target: BpfType, space: str, btf_id: int | None, how: str = "value",
+                 root: str | None = None) -> None:
+        super().__init__(8, 8, "ptr", f"place of {target.spec}")
+        self.target = target
+        self.space = space
+        self.btf_id = btf_id
+        self.how = how
+        self.root = root
+
+    def key(self) -> tuple:
+        return ("place", self.target.key(), self.space, self.btf_id, self.how)
+
+
 class VoidType(BpfType):
     __slots__ = ()
 

@@ -24,10 +24,11 @@ from ..types import (
     BpfType,
     CharType,
     IntType,
+    PlaceType,
     PtrType,
     StructType,
 )
-from . import events, maps
+from . import events, expressions, kernel, maps
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -163,7 +164,19 @@ def fill_struct(fb: FunctionBuilder, struct: StructType, ptr: str, node: ast.Cal
         if isinstance(arg, ast.Call) and (kind := in_place_kind(fb, arg)) is not None \
                 and build_into(fb, kind, arg, dest, field.type):
             continue
-        fb.store(fb.expr(arg), field.type, dest, arg)
+        fb.store(value_into(fb, arg, dest, field.type), field.type, dest, arg)
+
+
+def value_into(fb: FunctionBuilder, node: ast.expr, dest: str, ty: BpfType) -> Value:
+    """``node``'s value for a store to ``dest``; kernel memory that can be read straight into
+    ``dest`` (a char array: ``e.comm = t.comm``, ``e.filename = ctx.filename``) is, and the
+    result is then the destination itself (the store sees nothing left to copy)."""
+    v = expressions.operand(fb, node)
+    if isinstance(v.ty, PlaceType):
+        if kernel.read_into(fb, v, dest, ty, node):
+            return Value(ty, dest)
+        return kernel.read(fb, v, node)
+    return v
 
 
 def in_place_kind(fb: FunctionBuilder, node: ast.Call) -> str | None:
@@ -250,6 +263,12 @@ def probe_read_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Va
     src_ptr = fb.coerce(src, PtrType(), src_node, explicit=True)
     r = fb.b.call_helper(helper, "i64", [("ptr", dst.ref), ("i32", size.ref), ("ptr", src_ptr.ref)])
     return Value(I64, r)
+
+
+def current_task_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``current_task()``: the running task_struct as a kernel pointer (codegen/kernel.py)."""
+    fb.no_args(node, helper.name)
+    return kernel.current_task(fb, node)
 
 
 def deref_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
@@ -403,6 +422,7 @@ GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
 # HelperDecl.lower -> lowering, for helpers with their own codegen
 SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Value]] = {
     "comm": comm_call,
+    "current_task": current_task_call,
     "probe_read": probe_read_call,
     "deref": deref_call,
     "log2": log2_call,

@@ -236,6 +236,36 @@ class Builder:
             return None
         return self.assign(f"call {ret} @{name}({argv})", "r")
 
+    # ------------------------------------------------------------ CO-RE (compiler/core.py)
+    def preserve_struct(self, struct_ir: str, base: str, index: int, di: int) -> str:
+        """The address of member ``index`` of the struct at ``base``, relocated by name at load
+        (``index`` is both the IR element and the debug-info member: core.py mirrors them)."""
+        return self.assign(
+            f"call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype({struct_ir}) {base}, "
+            f"i32 {index}, i32 {index}), !llvm.preserve.access.index !{di}", "core")
+
+    def preserve_union(self, base: str, index: int, di: int) -> str:
+        return self.assign(
+            f"call ptr @llvm.preserve.union.access.index.p0.p0(ptr {base}, i32 {index}), "
+            f"!llvm.preserve.access.index !{di}", "core")
+
+    def preserve_array(self, array_ir: str, base: str, index: int, di: int) -> str:
+        return self.assign(
+            f"call ptr @llvm.preserve.array.access.index.p0.p0(ptr elementtype({array_ir}) {base}, "
+            f"i32 1, i32 {index}), !llvm.preserve.access.index !{di}", "core")
+
+    def preserve_field_info(self, address: str, kind: int) -> str:
+        return self.assign(f"call i32 @llvm.bpf.preserve.field.info.p0(ptr {address}, i64 {kind})", "core")
+
+    def preserve_type_info(self, seq: int, kind: int, di: int) -> str:
+        """A relocated fact about a type (``seq`` keeps LLVM from merging two of them)."""
+        return self.assign(f"call i32 @llvm.bpf.preserve.type.info(i32 {seq}, i64 {kind}), "
+                           f"!llvm.preserve.access.index !{di}", "core")
+
+    def preserve_enum_value(self, seq: int, name_ref: str, kind: int, di: int) -> str:
+        return self.assign(f"call i64 @llvm.bpf.preserve.enum.value(i32 {seq}, ptr {name_ref}, "
+                           f"i64 {kind}), !llvm.preserve.access.index !{di}", "core")
+
     # ------------------------------------------------------------ control flow
     def br(self, target: Block) -> None:
         self.terminate(f"br label %{target.label}")
@@ -249,3 +279,23 @@ class Builder:
 
     def ret(self, llvm_ty: str, value: str | None) -> None:
         self.terminate(f"ret {llvm_ty} {value}" if value is not None else "ret void")
+
+
+_PRESERVE_DECLARATIONS = {
+    "struct": "declare ptr @llvm.preserve.struct.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
+    "union": "declare ptr @llvm.preserve.union.access.index.p0.p0(ptr, i32 immarg)",
+    "array": "declare ptr @llvm.preserve.array.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
+    "field_info": "declare i32 @llvm.bpf.preserve.field.info.p0(ptr, i64 immarg)",
+    "type_info": "declare i32 @llvm.bpf.preserve.type.info(i32, i64)",
+    "enum_value": "declare i64 @llvm.bpf.preserve.enum.value(i32, ptr, i64)",
+}
+
+
+def preserve_declarations(used: list[str]) -> list[str]:
+    """The declarations of the CO-RE intrinsics a module calls (keys of the builder's methods)."""
+    return [_PRESERVE_DECLARATIONS[k] for k in used]
+
+
+def struct_type_definition(name: str, element: str, count: int) -> str:
+    """A named IR struct of ``count`` ``element``s: the elementtype of a CO-RE member access."""
+    return f"{name} = type {{ {', '.join([element] * count)} }}"

@@ -1,0 +1,298 @@
+"""The program's context: what ``ctx.NAME`` reads, one function per program kind.
+
+* ``@tracepoint("CAT/EVENT")``: ``ctx.FIELD`` is a field of the event's record, read
+  with a direct load from the context.  Where the kernel's BTF describes the record
+  (``trace_event_raw_<class>``, ``syscall_trace_enter``/``_exit``) the field's offset is
+  CO-RE relocated like any kernel struct's; otherwise it is the offset the tracefs format
+  file gives, and the object then depends on this kernel's layout (it records the
+  kernel's identity: ``KernelTypes.fixed_layout``).  ``__data_loc`` strings read as char
+  arrays; a syscall's pointer arguments are user pointers.
+* ``@raw_tracepoint("NAME")``: ``ctx.args[i]`` is the i-th raw u64 argument, and the
+  names of the kernel's ``btf_trace_NAME`` prototype read it typed (``ctx.prev.pid`` on
+  ``sched_switch``: a kernel task_struct pointer).
+
+What a record holds comes from ``bpfimport.btf.tracepoints`` (kernel BTF, tracefs format
+files, the syscall table); this module only lowers the reads.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..core import KernelTypeError, closest_first, show_names
+from ..types import (
+    BOOL,
+    CHAR,
+    U64,
+    ArrayType,
+    BoolType,
+    BpfType,
+    CharType,
+    IntType,
+    KernelStructType,
+    PlaceType,
+    PtrType,
+)
+from .builder import FunctionBuilder
+from .ir import Value
+from .kernel import DATA_LOC_LEN, kernel_types, member
+
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ...btf.types import FuncProto
+
+
+def is_context(v: Value) -> bool:
+    """The program's context parameter (an untyped ``ctx`` pointer)."""
+    return isinstance(v.ty, PtrType) and v.ty.space == "ctx" and v.ty.pointee is None
+
+
+def field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
+    """``ctx.NAME`` in a program whose kind gives its context fields names."""
+    lower = CONTEXTS.get(fb.decl.decorator or "")
+    if lower is None:
+        from .expressions import opaque_pointer_error
+
+        raise opaque_pointer_error(fb, node.value)
+    return lower(fb, base, node)
+
+
+# ---------------------------------------------------------------- tracepoints
+
+def _record(fb: FunctionBuilder, node: ast.AST) -> object:
+    """The record of this program's tracepoint (``TpRecord``), or a CompileError naming what exists."""
+    section = fb.decl.section or ""
+    category, _, event = section.partition("/")[2].partition("/")
+    import importlib
+
+    try:
+        tracepoints = importlib.import_module("bpfimport.btf.tracepoints")
+    except ImportError:  # until bpfimport.btf.tracepoints is there
+        tracepoints = importlib.import_module("bpfimport.compiler._tp_standin")
+    try:
+        return tracepoints.tracepoint_record(category, event)
+    except tracepoints.UnknownTracepoint as e:
+        raise fb.err(fb.decl.node, str(e), getattr(e, "hint", None)) from None
+    except OSError as e:
+        raise fb.err(node, f"cannot read the layout of tracepoint {category}/{event}: {e}",
+                     "tracepoint fields come from the kernel's BTF and /sys/kernel/tracing") from None
+
+
+def tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
+    record = _record(fb, node)
+    f = record.field(node.attr)  # type: ignore[attr-defined]
+    if f is None:
+        names = [x.name for x in record.fields]  # type: ignore[attr-defined]
+        raise fb.err(node, f"tracepoint {fb.decl.section.partition('/')[2]} has no field "  # type: ignore[union-attr]
+                     f"'{node.attr}'", "its fields, closest first: "
+                     + show_names(closest_first(node.attr, names), 40))
+    if f.name in COMMON:
+        # A BPF program's record starts with a pt_regs pointer the kernel writes over the
+        # common fields (perf_trace_run_bpf_submit), and the verifier refuses offsets below 8
+        raise fb.err(node, f"'{f.name}' is not visible to BPF programs: the kernel overwrites "
+                     "a record's common fields before the program runs",
+                     COMMON_HINTS.get(f.name, "the other fields are readable"))
+    syscall = record.source == "syscalls" or record.btf_struct in SYSCALL_RECORDS  # type: ignore[attr-defined]
+    path = _btf_path(record, f, syscall)
+    if record.btf_struct is not None and path is not None:  # type: ignore[attr-defined]
+        place = _relocated(fb, base, record.btf_struct, path, node)  # type: ignore[attr-defined]
+    else:
+        place = _fixed(fb, base, f)
+    if f.data_loc:
+        assert isinstance(place.ty, PlaceType)
+        return Value(PlaceType(ArrayType(CHAR, DATA_LOC_LEN), "ctx", None, "data_loc", base.ref), place.ref)
+    if syscall and f.name != "__syscall_nr":
+        return _syscall_value(fb, place, f, node)
+    return place
+
+
+SYSCALL_RECORDS = ("syscall_trace_enter", "syscall_trace_exit")
+COMMON_HINTS = {"common_pid": "tid() is the thread id and tgid() the process id of the task "
+                              "the event happens in"}
+COMMON = ("common_type", "common_flags", "common_preempt_count", "common_pid")
+
+
+def _btf_path(record: object, f: object, syscall: bool) -> list[str | int] | None:
+    """The member names (and array indices) that lead to field ``f`` in the record's BTF type."""
+    name = f.name  # type: ignore[attr-defined]
+    if syscall:
+        if name == "__syscall_nr":
+            return ["nr"]
+        if record.btf_struct == "syscall_trace_exit":  # type: ignore[attr-defined]
+            return [name] if name == "ret" else None
+        args = [x for x in record.fields  # type: ignore[attr-defined]
+                if x.name not in COMMON and x.name != "__syscall_nr"]
+        return ["args", args.index(f)]
+    return ["__data_loc_" + name if f.data_loc else name]  # type: ignore[attr-defined]
+
+
+def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: list[str | int],
+               node: ast.Attribute) -> Value:
+    """The field as a place in the context, CO-RE relocated against the record's BTF type."""
+    kt = kernel_types(fb, node)
+    try:
+        struct = kt.struct(struct_name)
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+    place = Value(PtrType(struct, space="ctx"), ctx.ref)
+    for step in path:
+        if isinstance(step, int):
+            from .kernel import element
+
+            place = element(fb, place, ast.copy_location(ast.Constant(step), node), node)
+        else:
+            place = member(fb, place, ast.Attribute(value=node.value, attr=step, ctx=ast.Load(),
+                                                     lineno=node.lineno, col_offset=node.col_offset))
+    assert isinstance(place.ty, PlaceType)
+    return Value(PlaceType(place.ty.target, "ctx", place.ty.btf_id, place.ty.how, ctx.ref), place.ref)
+
+
+def _fixed(fb: FunctionBuilder, ctx: Value, f: object) -> Value:
+    """The field at the offset this kernel's format file gives (not relocatable)."""
+    fb.module.fixed_layout(f"tracepoint {fb.decl.section}: field {f.name} at offset {f.offset}")  # type: ignore[attr-defined]
+    ty = _format_type(fb, f)
+    return Value(PlaceType(ty, "ctx", None, "value", ctx.ref), fb.b.byte_gep(ctx.ref, f.offset))  # type: ignore[attr-defined]
+
+
+def _format_type(fb: FunctionBuilder, f: object) -> BpfType:
+    """A field's type from its format-file description (size, signedness, C type)."""
+    size, signed, ctype = f.size, f.signed, f.ctype  # type: ignore[attr-defined]
+    length = getattr(f, "array_len", None)
+    if length:
+        elem = size // length
+        base = CHAR if ctype.startswith("char") or elem == 1 and "char" in ctype else \
+            IntType(8 * elem, signed) if elem in (1, 2, 4, 8) else CHAR
+        return ArrayType(base, length if base is not CHAR or elem == 1 else size)
+    if "*" in ctype:
+        return PtrType(CHAR if ctype.replace("const", "").strip().startswith("char") else None,
+                       space="kernel")
+    if size in (1, 2, 4, 8):
+        return IntType(8 * size, bool(signed))
+    return ArrayType(CHAR, size)
+
+
+def _syscall_value(fb: FunctionBuilder, place: Value, f: object, node: ast.AST) -> Value:
+    """A syscall argument: its unsigned long slot, as the argument's C type (pointers are user
+    memory: ``ctx.filename`` on sys_enter_openat is a user ``char *``)."""
+    from .expressions import value_of
+
+    raw = value_of(fb, place, node)
+    ctype = f.ctype  # type: ignore[attr-defined]
+    if "*" in ctype or "[]" in ctype:
+        bare = ctype.replace("const", "").replace("__user", "").replace("volatile", "").strip()
+        pointee = CHAR if bare.startswith("char") and bare.count("*") == 1 else None
+        return fb.coerce(raw, PtrType(pointee, space="user"), node, explicit=True)
+    ty = _scalar_ctype(fb, ctype, node) or (IntType(8 * f.size, bool(f.signed))  # type: ignore[attr-defined]
+                                            if f.size in (1, 2, 4, 8) else U64)  # type: ignore[attr-defined]
+    if isinstance(ty, BoolType):
+        return fb.truth(raw, node)
+    return fb.coerce(raw, ty, node, explicit=True)
+
+
+_C_INTS = {
+    "char": IntType(8, True), "signed char": IntType(8, True), "unsigned char": IntType(8, False),
+    "short": IntType(16, True), "unsigned short": IntType(16, False),
+    "int": IntType(32, True), "unsigned int": IntType(32, False), "unsigned": IntType(32, False),
+    "long": IntType(64, True), "unsigned long": IntType(64, False),
+    "long long": IntType(64, True), "unsigned long long": IntType(64, False), "bool": BOOL,
+}
+
+
+def _scalar_ctype(fb: FunctionBuilder, ctype: str, node: ast.AST) -> BpfType | None:
+    """``int``, ``size_t``, ``umode_t``...: C's names, then the kernel's typedefs."""
+    bare = " ".join(w for w in ctype.split() if w not in ("const", "volatile", "__user"))
+    bare = bare.replace(" int", "") if bare.startswith(("long", "short", "unsigned long", "unsigned short")) else bare
+    if bare in _C_INTS:
+        return _C_INTS[bare]
+    try:
+        ty = kernel_types(fb, node).named(bare)
+    except (KernelTypeError, SyntaxError):
+        return None
+    return ty if isinstance(ty, (IntType, BoolType, CharType)) else None
+
+
+# ---------------------------------------------------------------- raw tracepoints
+
+RAW_TP_MAX_ARGS = 12  # MAX_BPF_FUNC_ARGS: what the verifier lets a raw tracepoint read
+
+
+def raw_tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
+    """``ctx.args`` (the raw u64 arguments) or an argument by its name in ``btf_trace_NAME``."""
+    name = (fb.decl.section or "").partition("/")[2]
+    params = raw_tracepoint_params(fb, name, node)
+    if node.attr == "args":
+        count = len(params) if params is not None else RAW_TP_MAX_ARGS
+        return Value(PlaceType(ArrayType(U64, count), "ctx", None, "value", base.ref), base.ref)
+    names = [p for p, _ in params] if params is not None else []
+    if node.attr not in names:
+        if params is None:
+            raise fb.err(node, f"the kernel's BTF does not describe raw tracepoint '{name}' "
+                         f"(no btf_trace_{name}), so its arguments have no names",
+                         "read them as ctx.args[0], ctx.args[1], ...")
+        raise fb.err(node, f"raw tracepoint '{name}' has no argument '{node.attr}'",
+                     "its arguments, closest first: " + show_names(closest_first(node.attr, names))
+                     + "; or ctx.args[i]")
+    index = names.index(node.attr)
+    raw = fb.load(U64, fb.b.byte_gep(base.ref, 8 * index))
+    kt = kernel_types(fb, node)
+    try:
+        ty = kt.compiler_type(params[index][1])  # type: ignore[index]
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+    if isinstance(ty, BoolType):
+        return fb.truth(raw, node)
+    if isinstance(ty, ArrayType) or isinstance(ty, KernelStructType):
+        raise fb.err(node, f"argument '{node.attr}' is passed by value ({ty}), which a raw "
+                     "tracepoint cannot read", "read ctx.args[i] as a number")
+    return fb.coerce(raw, ty, node, explicit=True)
+
+
+def raw_tracepoint_params(fb: FunctionBuilder, name: str, node: ast.AST) -> list[tuple[str, int]] | None:
+    """``(name, BTF type id)`` of each argument (the probe prototype's after its ``void *``),
+    or None when the kernel's BTF does not describe the tracepoint.
+
+    ``btf_trace_NAME`` (a typedef of the prototype) gives the types but no names; the
+    names are those of the class's ``__bpf_trace_CLASS`` function, whose prototype has
+    the same parameter types.
+    """
+    from ...btf import types as bt
+
+    kt = kernel_types(fb, node)
+    found = kt.spec.types_by_name(f"btf_trace_{name}", bt.Kind.TYPEDEF)
+    if not found:
+        return None
+    proto = _prototype(found[0])
+    if proto is None:
+        return None
+    types = [p.type_id for p in proto.params[1:]]
+    names = [f"arg{i}" for i in range(len(types))]
+    for func in kt.spec.types_by_name(f"__bpf_trace_{name}", bt.Kind.FUNC):
+        named = _prototype(func)
+        if named is not None and [p.type_id for p in named.params[1:]] == types:
+            names = [p.name or names[i] for i, p in enumerate(named.params[1:])]
+            break
+    return list(zip(names, types))
+
+
+def _prototype(t: object) -> FuncProto | None:
+    """The FUNC_PROTO under a typedef'd function pointer or a FUNC."""
+    from ...btf import types as bt
+
+    for _ in range(4):
+        if isinstance(t, bt.FuncProto):
+            return t
+        if not isinstance(t, bt.Ref):
+            return None
+        t = t.target
+    return None
+
+
+# program kind (ProgramKind.decorator) -> what ctx.NAME reads
+CONTEXTS: dict[str, Callable[[FunctionBuilder, Value, ast.Attribute], Value]] = {
+    "tracepoint": tracepoint_field,
+    "raw_tracepoint": raw_tracepoint_field,
+}
+
+__all__ = ["CONTEXTS", "field", "is_context"]

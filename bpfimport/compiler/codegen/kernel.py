@@ -1,0 +1,224 @@
+"""Reading kernel memory: attribute chains through kernel structs, CO-RE relocated.
+
+``current_task().real_parent.tgid`` is lowered as ``BPF_CORE_READ`` expands in C: each
+field is a *place* (:class:`~..types.PlaceType`: a relocated address, not read yet) built
+from the one before it; a place is read when its value is used — a scalar, pointer or array
+with one ``bpf_probe_read_kernel`` into the stack, a bitfield through the field-info
+relocations (byte offset, size, shifts), a context field with a direct load.  Only what the
+program uses is read: ``t.se.vruntime`` reads 8 bytes.  The relocations and debug types
+are ``compiler/core.py``'s.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..core import (
+    FIELD_BYTE_OFFSET,
+    FIELD_BYTE_SIZE,
+    FIELD_LSHIFT,
+    FIELD_RSHIFT,
+    KernelTypeError,
+    KernelTypes,
+)
+from ..helpers import Helper
+from ..types import (
+    CHAR,
+    U64,
+    ArrayType,
+    BpfType,
+    IntType,
+    KernelStructType,
+    PlaceType,
+    PtrType,
+)
+from .builder import FunctionBuilder
+from .ir import Value
+from .values import LitType, show
+
+# What a __data_loc string reads into when it has no destination of its own.
+DATA_LOC_LEN = 128
+
+
+def kernel_types(fb: FunctionBuilder, node: ast.AST) -> KernelTypes:
+    """The module's kernel types; a CompileError at ``node`` when the kernel has no BTF."""
+    try:
+        return fb.module.kernel_types()
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+
+
+def is_kernel_base(v: Value) -> bool:
+    """Whether ``v.field`` reads kernel memory: a kernel struct pointer, or a place."""
+    if isinstance(v.ty, PlaceType):
+        return True
+    return (isinstance(v.ty, PtrType) and isinstance(v.ty.pointee, KernelStructType)
+            and not v.ty.nullable)
+
+
+def member(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
+    """``base.NAME`` as a place: ``base`` is a kernel struct pointer or a place holding a struct."""
+    kt = kernel_types(fb, node)
+    if isinstance(base.ty, PlaceType) and isinstance(base.ty.target, PtrType):
+        base = read(fb, base, node)  # a pointer field: read it, then go where it points (a hop)
+    struct: BpfType | None
+    if isinstance(base.ty, PlaceType):
+        struct, space, root = base.ty.target, base.ty.space, base.ty.root
+    else:
+        assert isinstance(base.ty, PtrType)
+        struct, space, root = base.ty.pointee, base.ty.space, base.ref
+        if space not in ("kernel", "ctx"):
+            space = "kernel"
+    if not isinstance(struct, KernelStructType):
+        what = show(struct) if struct is not None else "void pointer"
+        raise fb.err(node, f"a {what} has no field '{node.attr}'",
+                     "cast an address to a kernel struct first: kernel.sock(address)")
+    try:
+        path = kt.member_path(struct, node.attr)
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+    address = base.ref
+    for comp_id, index, _m in path:
+        address = kt.member_address(fb.b, address, comp_id, index)
+    last = path[-1][2]
+    try:
+        target = kt.compiler_type(last.type_id)
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+    how = "bitfield" if last.bitfield_size else "value"
+    return Value(PlaceType(target, space, last.type_id, how, root), address)
+
+
+def element(fb: FunctionBuilder, base: Value, index_node: ast.expr, node: ast.AST) -> Value:
+    """``base[i]`` of a place holding an array: a place for a constant index (relocated), a
+    value for a variable one (read at run time, bounds-checked against this kernel's length)."""
+    assert isinstance(base.ty, PlaceType)
+    arr = base.ty.target
+    assert isinstance(arr, ArrayType)
+    kt = kernel_types(fb, node)
+    index = fb.numeric(fb.expr(index_node), index_node)
+    if isinstance(index.ty, LitType):
+        i = index.ty.value + (arr.length if index.ty.value < 0 else 0)
+        if not 0 <= i < arr.length and not (arr.length == 0 and i >= 0):  # [0]: a flexible array
+            raise fb.err(index_node, f"index {index.ty.value} is out of range for {arr}")
+        if base.ty.btf_id is None:  # no BTF: this kernel's offset
+            address = fb.b.byte_gep(base.ref, i * arr.elem.size)
+            return Value(PlaceType(arr.elem, base.ty.space, None, "value", base.ty.root), address)
+        from ..core import _strip
+
+        btf_arr = _strip(kt.spec, base.ty.btf_id)
+        address = kt.element_address(fb.b, base.ref, btf_arr.id, i)
+        elem_id = btf_arr.element_id  # type: ignore[attr-defined]
+        return Value(PlaceType(arr.elem, base.ty.space, elem_id, "value", base.ty.root), address)
+    if arr.elem.aggregate:
+        raise fb.err(node, "indexing an array of kernel structs or arrays with a variable is not "
+                     "supported", "use a constant index")
+    array = read(fb, base, node)  # one copy of the array, then an ordinary bounds-checked element
+    from .expressions import at_element
+
+    result = at_element(fb, array, index, index_node, lambda ptr: fb.load(arr.elem, ptr))
+    assert result is not None
+    return result
+
+
+def read(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:
+    """The value a place holds, read from kernel memory or the context."""
+    ty = place.ty
+    assert isinstance(ty, PlaceType)
+    target = ty.target
+    if ty.how == "data_loc":
+        tmp = fb.temp_aggregate(ArrayType(CHAR, DATA_LOC_LEN))
+        read_data_loc(fb, place, tmp.ref, DATA_LOC_LEN)
+        return tmp
+    if isinstance(target, KernelStructType):
+        raise fb.err(node, f"{target.spec} is kernel memory and is not copied whole",
+                     "read the fields you need, e.g. x.field")
+    if isinstance(target, ArrayType) and target.length == 0:
+        raise fb.err(node, "this kernel field is a flexible array, with no length to copy",
+                     "index it with a constant, e.g. x.field[0]")
+    if ty.how == "bitfield":
+        return read_bitfield(fb, place, node)
+    if ty.space == "ctx" and not target.aggregate:
+        return fb.load(target, place.ref)
+    if target.aggregate:
+        tmp = fb.temp_aggregate(target, zero=False)
+        probe_read_kernel(fb, tmp.ref, target.size, place.ref)
+        return tmp
+    slot = fb.slot("kread", target)
+    probe_read_kernel(fb, slot, target.size, place.ref)
+    return fb.load(target, slot)
+
+
+def read_into(fb: FunctionBuilder, place: Value, dest: str, dest_ty: BpfType, node: ast.AST) -> bool:
+    """Read a char array place straight into ``dest`` (a ``dest_ty`` field or local), as
+    ``e.comm = t.comm`` and ``e.filename = ctx.filename`` do; False when it does not fit that way."""
+    ty = place.ty
+    assert isinstance(ty, PlaceType)
+    if not (isinstance(dest_ty, ArrayType) and dest_ty.elem == CHAR):
+        return False
+    if ty.how == "data_loc":
+        read_data_loc(fb, place, dest, dest_ty.length)
+        return True
+    target = ty.target
+    if not (isinstance(target, ArrayType) and target.elem == CHAR and 0 < target.length):
+        return False
+    if target.length > dest_ty.length:
+        raise fb.err(node, f"{show(target)} does not fit in {show(dest_ty)}",
+                     f"make the destination c_char * {target.length}")
+    if target.length < dest_ty.length:
+        fb.b.memset(dest, dest_ty.size, 1)
+    probe_read_kernel(fb, dest, target.size, place.ref)
+    return True
+
+
+def probe_read_kernel(fb: FunctionBuilder, dst: str, size: int | str, src: str) -> str:
+    return fb.b.call_helper(Helper.PROBE_READ_KERNEL, "i64", [("ptr", dst), ("i32", str(size)), ("ptr", src)])
+
+
+def read_bitfield(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:
+    """A bitfield, as BPF_CORE_READ_BITFIELD_PROBED: the relocated storage bytes into a zeroed
+    u64, shifted left then right by relocated amounts (arithmetic for a signed field)."""
+    ty = place.ty
+    assert isinstance(ty, PlaceType) and ty.root is not None
+    target = ty.target
+    kt = kernel_types(fb, node)
+    offset = fb.b.cast("zext", "i32", kt.field_info(fb.b, place.ref, FIELD_BYTE_OFFSET), "i64")
+    size = kt.field_info(fb.b, place.ref, FIELD_BYTE_SIZE)
+    storage = fb.b.byte_gep_dynamic(ty.root, offset)
+    slot = fb.slot("bitfield", U64)
+    fb.b.store("i64", "0", slot, 8)
+    fb.b.call_helper(Helper.PROBE_READ_KERNEL, "i64", [("ptr", slot), ("i32", size), ("ptr", storage)])
+    raw = fb.b.load("i64", slot, 8)
+    left = fb.b.cast("zext", "i32", kt.field_info(fb.b, place.ref, FIELD_LSHIFT), "i64")
+    right = fb.b.cast("zext", "i32", kt.field_info(fb.b, place.ref, FIELD_RSHIFT), "i64")
+    signed = isinstance(target, IntType) and target.signed
+    shifted = fb.b.binop("ashr" if signed else "lshr", "i64", fb.b.binop("shl", "i64", raw, left), right)
+    if isinstance(target, IntType):
+        return fb.coerce(Value(IntType(64, target.signed), shifted), target, node, explicit=True)
+    return fb.truth(Value(U64, shifted), node)  # a bool bitfield
+
+
+def read_data_loc(fb: FunctionBuilder, place: Value, dest: str, length: int) -> None:
+    """A tracepoint's ``__data_loc`` string: the u32 at the place holds the string's offset in
+    the record (low 16 bits) and its length (high 16); copy it, NUL-terminated, into ``dest``."""
+    ty = place.ty
+    assert isinstance(ty, PlaceType) and ty.root is not None
+    loc = fb.b.load("i32", place.ref, 4)
+    offset = fb.b.cast("zext", "i32", fb.b.binop("and", "i32", loc, "65535"), "i64")
+    src = fb.b.byte_gep_dynamic(ty.root, offset)
+    fb.b.call_helper(Helper.PROBE_READ_KERNEL_STR, "i64", [("ptr", dest), ("i32", str(length)), ("ptr", src)])
+
+
+def current_task(fb: FunctionBuilder, node: ast.Call) -> Value:
+    """``current_task()``: the running task_struct, as a kernel pointer (helper 35)."""
+    kt = kernel_types(fb, node)
+    try:
+        task = kt.struct("task_struct")
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+    raw = fb.b.call_helper(Helper.GET_CURRENT_TASK, "i64", [])
+    return Value(PtrType(task, space="kernel"), fb.b.cast("inttoptr", "i64", raw, "ptr"))
+
+
+__all__ = ["DATA_LOC_LEN", "current_task", "element", "is_kernel_base", "kernel_types", "member",
+           "read", "read_into"]

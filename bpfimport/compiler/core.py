@@ -1,0 +1,514 @@
+"""Kernel types and CO-RE: the kernel's BTF types as compiler types, and the debug types
+that make LLVM write a CO-RE relocation for every access to them.
+
+A read of ``current_task().real_parent.tgid`` compiles as ``BPF_CORE_READ`` does in C:
+each field's address is a ``llvm.preserve.struct.access.index`` (``union``/``array``
+siblings for unions and elements) whose debug type is the kernel's struct, so LLVM's BPF
+backend records the access path by member *name* in ``.BTF.ext``, and libbpf moves the
+offset to wherever the running kernel has the field; the address is then read with
+``bpf_probe_read_kernel`` (``codegen/kernel.py``).  What the IR must look like was measured
+(docs/internals.md, "CO-RE"):
+
+* the intrinsic takes ``elementtype(%struct)`` and the member's index twice (IR element,
+  debug-info member): here they are the kernel's own member index, so the IR struct has
+  one element per kernel member;
+* the debug type lists the members in the kernel's order with the kernel's offsets (the
+  kernel refuses a BTF struct whose members go backwards).  Members the program does not
+  use get a placeholder type (bytes of the same size), so the object's BTF carries no more
+  of the kernel's type graph than the program touches;
+* the IR struct's alignment is the kernel struct's natural one (at most 8): LLVM computes
+  a bitfield's storage unit from it.
+
+One :class:`KernelTypes` per compiled module holds what it used; :meth:`KernelTypes.finish`
+writes the IR struct types, the intrinsic declarations and the debug types at the end.
+The kernel's BTF itself is read once per process (:func:`kernel_btf`).
+"""
+
+from __future__ import annotations
+
+from .types import (
+    BOOL,
+    CHAR,
+    ArrayType,
+    BpfType,
+    IntType,
+    KernelStructType,
+    PtrType,
+)
+
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+    from ..btf import types as bt
+    from ..btf.reader import Spec
+    from .codegen.ir import Builder
+    from .debuginfo import DebugInfo
+
+# enum bpf_core_relo_kind values llvm.bpf.preserve.field.info takes
+FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED, FIELD_LSHIFT, FIELD_RSHIFT = range(6)
+# llvm.bpf.preserve.type.info / enum.value flags (BPFCoreSharedInfo)
+TYPE_EXISTS, TYPE_SIZE, TYPE_MATCHES = 0, 1, 2
+ENUM_VALUE_EXISTS, ENUM_VALUE = 0, 1
+
+NO_BTF_HINT = ("kernel types come from the kernel's BTF, which needs a kernel built with "
+               "CONFIG_DEBUG_INFO_BTF=y; without it, read raw memory with probe_read_kernel() "
+               "into a @struct")
+
+
+class KernelTypeError(Exception):
+    """A kernel type or field that does not exist (the caller turns it into a CompileError)."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+# ---------------------------------------------------------------- the kernel's BTF
+
+class _KernelBtf:
+    """The running kernel's BTF, read with the ``btf/`` reader: a stand-in with the shape of
+    ``bpfimport.btf.kernel.KernelBtf`` (``spec``, ``identity``, ``find``), used until that
+    module is there."""
+
+    def __init__(self, spec: Spec, identity: str) -> None:
+        self.spec = spec
+        self.identity = identity
+
+    def find(self, name: str, kind: int | None = None) -> list[bt.Type]:
+        from ..btf.types import Kind
+
+        return self.spec.types_by_name(name, Kind(kind) if kind is not None else None)
+
+
+_KERNEL: list[object] = []  # the process's one kernel BTF, once read
+
+
+def kernel_btf() -> _KernelBtf:
+    """The running kernel's BTF, read once per process; KernelTypeError (one sentence) without it."""
+    if _KERNEL:
+        return _KERNEL[0]  # type: ignore[return-value]
+    import importlib
+
+    try:  # bpfimport.btf.kernel (another branch) when it is there; the stand-in below until then
+        kbtf = importlib.import_module("bpfimport.btf.kernel")
+    except ImportError:
+        kbtf = None
+    if kbtf is not None:
+        try:
+            found = kbtf.kernel_btf()
+        except kbtf.KernelBtfMissing as e:
+            raise KernelTypeError(str(e), NO_BTF_HINT) from None
+    else:
+        import os
+
+        from ..btf.reader import KERNEL_BTF, kernel_spec
+
+        path = KERNEL_BTF / "vmlinux"
+        try:
+            spec = kernel_spec(path)
+            st = os.stat(path)
+        except OSError as e:
+            raise KernelTypeError(
+                f"this machine has no kernel BTF ({path}: {e.strerror}), so kernel types "
+                "cannot be used", NO_BTF_HINT) from None
+        u = os.uname()
+        found = _KernelBtf(spec, f"{u.release} {u.version} btf:{st.st_size}")
+    _KERNEL.append(found)
+    return found
+
+
+def kernel_identity() -> str:
+    """What names this kernel's layouts: an object built from fixed offsets depends on it."""
+    return str(kernel_btf().identity)
+
+
+def closest_first(name: str, names: Iterable[str], limit: int | None = None) -> list[str]:
+    """``names`` ordered by likeness to ``name`` (what an error lists, closest first)."""
+    import difflib
+
+    low = name.lower()
+
+    def score(n: str) -> tuple[float, str]:
+        ratio = difflib.SequenceMatcher(None, low, n.lower()).ratio()
+        if low in n.lower() or n.lower() in low:
+            ratio += 0.5
+        return (-ratio, n)
+
+    ordered = sorted(set(names), key=score)
+    return ordered if limit is None else ordered[:limit]
+
+
+def show_names(names: list[str], limit: int = 12) -> str:
+    """``a, b, c`` (and how many more), for an error hint."""
+    text = ", ".join(names[:limit])
+    return text + (f", ... ({len(names) - limit} more)" if len(names) > limit else "")
+
+
+# ---------------------------------------------------------------- BTF -> compiler types
+
+def _strip(spec: Spec, type_id: int) -> bt.Type:
+    """The type under typedefs, cv-qualifiers and type tags."""
+    from ..btf.types import skip_qualifiers
+
+    return skip_qualifiers(spec.type_by_id(type_id))
+
+
+def _sizeof(spec: Spec, type_id: int) -> int:
+    from ..btf.types import sizeof
+
+    try:
+        return sizeof(spec.type_by_id(type_id))
+    except TypeError:  # void, a function, a forward declaration
+        return 0
+
+
+def type_name(spec: Spec, type_id: int) -> str:
+    """How an error names a kernel type: ``struct task_struct``, ``pid_t``, ``char[16]``."""
+    from ..btf import types as bt
+
+    t = spec.type_by_id(type_id)
+    if isinstance(t, (bt.Const, bt.Volatile, bt.Restrict, bt.TypeTag)):
+        return type_name(spec, t.target_id)
+    if t.name:
+        kw = {bt.Kind.STRUCT: "struct ", bt.Kind.UNION: "union ", bt.Kind.ENUM: "enum ",
+              bt.Kind.ENUM64: "enum "}.get(t.kind, "")
+        return kw + t.name
+    if isinstance(t, bt.Ptr):
+        return type_name(spec, t.target_id) + " *"
+    if isinstance(t, bt.Array):
+        return f"{type_name(spec, t.element_id)}[{t.nelems}]"
+    return {bt.Kind.STRUCT: "struct (anonymous)", bt.Kind.UNION: "union (anonymous)",
+            bt.Kind.VOID: "void"}.get(t.kind, t.kind.name.lower())
+
+
+def _full_composite(spec: Spec, t: bt.Type) -> bt.Type:
+    """A forward declaration's full struct or union, where the BTF has one."""
+    from ..btf import types as bt
+
+    if isinstance(t, bt.Fwd) and t.name:
+        kind = bt.Kind.UNION if t.is_union else bt.Kind.STRUCT
+        found = spec.types_by_name(t.name, kind)
+        if found:
+            return found[0]
+    return t
+
+
+class KernelTypes:
+    """What one compiled module uses of the kernel's types: their compiler types, their
+    debug types (what LLVM turns into the object's BTF and CO-RE records) and IR types."""
+
+    def __init__(self, debug: DebugInfo) -> None:
+        self.kbtf = kernel_btf()
+        self.spec: Spec = self.kbtf.spec
+        self.debug = debug
+        self._types: dict[int, BpfType] = {}
+        self._di: dict[int, int | None] = {}
+        self._comps: dict[int, _Composite] = {}
+        self._arrays: dict[int, tuple[str, int]] = {}
+        self._unfinished: list[_Composite] = []
+        self.intrinsics: set[str] = set()
+        self.fixed_layout: list[str] = []  # what used this kernel's fixed offsets (not CO-RE)
+
+    # ---- names -----------------------------------------------------------------------
+
+    def named(self, name: str) -> BpfType:
+        """``kernel.NAME``: a struct or union (as a kernel pointer to it), or a typedef or
+        enum (as its integer type).  KernelTypeError naming close matches when none exists."""
+        from ..btf import types as bt
+
+        for kind in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF, bt.Kind.ENUM, bt.Kind.ENUM64):
+            found = self.spec.types_by_name(name, kind)
+            if found:
+                ty = self.compiler_type(found[0].id)
+                if isinstance(ty, KernelStructType):
+                    return PtrType(ty, space="kernel")
+                return ty
+        raise KernelTypeError(f"the kernel has no type named '{name}'", self.similar_types(name))
+
+    def struct(self, name: str) -> KernelStructType:
+        """The kernel struct (or union) ``name``."""
+        ty = self.named(name)
+        if isinstance(ty, PtrType) and isinstance(ty.pointee, KernelStructType):
+            return ty.pointee
+        raise KernelTypeError(f"kernel type '{name}' is not a struct or union")
+
+    def similar_types(self, name: str) -> str:
+        from ..btf import types as bt
+
+        names = self.spec.names()
+        low = name.lower()
+        pool = [n for n in names if (low[:4] in n.lower() or n.lower() in low) and any(
+            self.spec.kind_of(i) in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF)
+            for i in names[n])]
+        near = closest_first(name, pool, 8)
+        return ("similar kernel types: " + ", ".join(near)) if near else \
+            "the names are the kernel's own (struct task_struct is kernel.task_struct)"
+
+    # ---- compiler types --------------------------------------------------------------
+
+    def compiler_type(self, type_id: int) -> BpfType:
+        """How BPF code sees a value of BTF type ``type_id``."""
+        got = self._types.get(type_id)
+        if got is None:
+            got = self._types[type_id] = self._convert(type_id)
+        return got
+
+    def _convert(self, type_id: int) -> BpfType:
+        from ..btf import types as bt
+
+        t = _full_composite(self.spec, _strip(self.spec, type_id))
+        if isinstance(t, bt.Int):
+            if t.encoding & bt.Int.BOOL:
+                return BOOL
+            if t.size == 1 and (t.encoding & bt.Int.CHAR or t.name == "char"):
+                return CHAR
+            if t.size not in (1, 2, 4, 8):
+                raise KernelTypeError(f"kernel type {t.name} ({t.size * 8} bits) is not supported",
+                                      "BPF integers are 8 to 64 bits")
+            return IntType(t.size * 8, t.signed)
+        if isinstance(t, bt.Enum):
+            return IntType(t.size * 8, t.signed) if t.size in (1, 2, 4, 8) else IntType(32, False)
+        if isinstance(t, bt.Ptr):
+            target = _full_composite(self.spec, _strip(self.spec, t.target_id))
+            if isinstance(target, (bt.Void, bt.FuncProto, bt.Fwd)):
+                return PtrType(space="kernel")
+            return PtrType(self.compiler_type(target.id), space="kernel")
+        if isinstance(t, bt.Array):
+            return ArrayType(self.compiler_type(t.element_id), t.nelems)
+        if isinstance(t, bt.Composite):
+            name = t.name or self._anonymous_name(type_id)
+            return KernelStructType(name, t.id, isinstance(t, bt.Union), t.size)
+        raise KernelTypeError(f"kernel type {type_name(self.spec, type_id)} is not supported in "
+                              "BPF code", "read integer, pointer, array, struct and union fields")
+
+    def _anonymous_name(self, type_id: int) -> str:
+        """An anonymous struct's name in errors: the typedef it came through, if any."""
+        t = self.spec.type_by_id(type_id)
+        return t.name if t.name else f"(anonymous #{type_id})"
+
+    # ---- members ---------------------------------------------------------------------
+
+    def member_path(self, struct: KernelStructType, name: str) -> list[tuple[int, int, bt.Member]]:
+        """How to reach field ``name`` of ``struct``: (composite id, member index, member) per
+        step, through anonymous structs and unions.  KernelTypeError listing the fields,
+        closest first, when there is none."""
+        from ..btf import types as bt
+
+        comp = self.spec.type_by_id(struct.btf_id)
+        assert isinstance(comp, bt.Composite)
+        path = self._find(comp, name, 0)
+        if path is None:
+            fields = closest_first(name, self.field_names(comp))
+            raise KernelTypeError(f"{struct.spec} has no field '{name}'",
+                                  "its fields, closest first: " + show_names(fields))
+        return path
+
+    def _find(self, comp: bt.Composite, name: str, depth: int) -> list[tuple[int, int, bt.Member]] | None:
+        from ..btf import types as bt
+
+        for i, m in enumerate(comp.members):
+            if m.name == name:
+                return [(comp.id, i, m)]
+        if depth > 16:
+            return None
+        for i, m in enumerate(comp.members):
+            if not m.name:
+                inner = _full_composite(self.spec, _strip(self.spec, m.type_id))
+                if isinstance(inner, bt.Composite):
+                    rest = self._find(inner, name, depth + 1)
+                    if rest is not None:
+                        return [(comp.id, i, m), *rest]
+        return None
+
+    def field_names(self, comp: bt.Composite, depth: int = 0) -> list[str]:
+        """Every field a struct shows to BPF code, anonymous members' fields included."""
+        from ..btf import types as bt
+
+        out: list[str] = []
+        for m in comp.members:
+            if m.name:
+                out.append(m.name)
+            elif depth < 16:
+                inner = _full_composite(self.spec, _strip(self.spec, m.type_id))
+                if isinstance(inner, bt.Composite):
+                    out.extend(self.field_names(inner, depth + 1))
+        return out
+
+    def member_address(self, b: Builder, base: str, comp_id: int, index: int) -> str:
+        """The CO-RE relocated address of member ``index`` of the struct or union at ``base``."""
+        comp = self._composite(comp_id)
+        comp.used.add(index)
+        if comp.union:
+            self.intrinsics.add("union")
+            return b.preserve_union(base, index, comp.di)
+        self.intrinsics.add("struct")
+        return b.preserve_struct(comp.ir, base, index, comp.di)
+
+    def element_address(self, b: Builder, base: str, array_id: int, index: int) -> str:
+        """The CO-RE relocated address of element ``index`` of the kernel array at ``base``."""
+        ir, di = self._array(array_id)
+        self.intrinsics.add("array")
+        return b.preserve_array(ir, base, index, di)
+
+    def field_info(self, b: Builder, address: str, kind: int) -> str:
+        """A relocated fact (an ``i32``) about the field whose relocated address is ``address``."""
+        self.intrinsics.add("field_info")
+        return b.preserve_field_info(address, kind)
+
+    # ---- debug and IR types ----------------------------------------------------------
+
+    def _composite(self, type_id: int) -> _Composite:
+        from ..btf import types as bt
+
+        comp = self._comps.get(type_id)
+        if comp is None:
+            t = self.spec.type_by_id(type_id)
+            assert isinstance(t, bt.Composite)
+            comp = _Composite(t, self.debug.reserve(), self._natural_align(t.id, 0))
+            self._comps[type_id] = comp
+            self._unfinished.append(comp)
+        return comp
+
+    def _array(self, type_id: int) -> tuple[str, int]:
+        """The IR type and debug type of a kernel array (its element ``[size x i8]`` or ``iN``)."""
+        from ..btf import types as bt
+
+        got = self._arrays.get(type_id)
+        if got is None:
+            arr = _strip(self.spec, type_id)
+            assert isinstance(arr, bt.Array)
+            size = _sizeof(self.spec, arr.element_id)
+            elem = f"i{size * 8}" if size in (1, 2, 4, 8) else f"[{size} x i8]"
+            di = self.di_type(arr.id)
+            assert di is not None
+            got = self._arrays[type_id] = (f"[{arr.nelems} x {elem}]", di)
+        return got
+
+    def _natural_align(self, type_id: int, depth: int) -> int:
+        """C's alignment of a BTF type (what BTF does not record), at most 8."""
+        from ..btf import types as bt
+
+        t = _full_composite(self.spec, _strip(self.spec, type_id))
+        if isinstance(t, (bt.Int, bt.Enum, bt.Float)):
+            return min(max(t.size, 1), 8)
+        if isinstance(t, bt.Ptr):
+            return 8
+        if isinstance(t, bt.Array):
+            return self._natural_align(t.element_id, depth + 1)
+        if isinstance(t, bt.Composite) and depth < 8:
+            return max((self._natural_align(m.type_id, depth + 1) for m in t.members), default=1)
+        return 1
+
+    def di_type(self, type_id: int) -> int | None:
+        """The debug type of BTF type ``type_id`` (None for void), structs by reference."""
+        if type_id in self._di:
+            return self._di[type_id]
+        self._di[type_id] = None  # a cycle can only pass through a struct, which is reserved first
+        got = self._di[type_id] = self._make_di(type_id)
+        return got
+
+    def _make_di(self, type_id: int) -> int | None:
+        from ..btf import types as bt
+
+        d = self.debug
+        t = self.spec.type_by_id(type_id)
+        if isinstance(t, bt.Int):
+            if t.encoding & bt.Int.BOOL:
+                enc = "DW_ATE_boolean"
+            elif t.encoding & bt.Int.CHAR or t.name == "char":
+                enc = "DW_ATE_signed_char" if t.signed or t.name == "char" else "DW_ATE_unsigned_char"
+            else:
+                enc = "DW_ATE_signed" if t.signed else "DW_ATE_unsigned"
+            return d.basic_type(t.name or f"int{t.size * 8}", t.size * 8, enc)
+        if isinstance(t, bt.Float):
+            return d.basic_type(t.name, t.size * 8, "DW_ATE_float")
+        if isinstance(t, bt.Ptr):
+            target = _strip(self.spec, t.target_id)
+            base = None if isinstance(target, (bt.Void, bt.FuncProto)) else self.di_type(t.target_id)
+            return d.pointer_type(base)
+        if isinstance(t, bt.Typedef):
+            return d.typedef(t.name, self.di_type(t.target_id))
+        if isinstance(t, (bt.Const, bt.Volatile, bt.Restrict, bt.TypeTag)):
+            return self.di_type(t.target_id)
+        if isinstance(t, bt.Array):
+            elem = self.di_type(t.element_id)
+            return d.array(elem, 8 * t.nelems * _sizeof(self.spec, t.element_id), t.nelems)
+        if isinstance(t, bt.Composite):
+            return self._composite(t.id).di
+        if isinstance(t, bt.Enum):
+            return d.enum_type(t.name, t.size * 8, not t.signed, [(v.name, v.value) for v in t.values])
+        if isinstance(t, bt.Fwd):
+            full = _full_composite(self.spec, t)
+            if full is not t:
+                return self.di_type(full.id)
+            return d.forward_decl(t.name, t.is_union)
+        return None  # void, a function prototype
+
+    def _placeholder(self, m: bt.Member) -> int | None:
+        """A member the program does not use: a type of its size that pulls in nothing more."""
+        from ..btf import types as bt
+
+        t = _strip(self.spec, m.type_id)
+        if m.bitfield_size or isinstance(t, bt.Int):
+            size = _sizeof(self.spec, m.type_id) or 4
+            return self.debug.basic_type(f"__u{size * 8}", size * 8, "DW_ATE_unsigned")
+        if isinstance(t, bt.Ptr):
+            return self.debug.pointer_type(None)
+        size = _sizeof(self.spec, m.type_id)
+        return self.debug.array(self.debug.basic_type("unsigned char", 8, "DW_ATE_unsigned_char"),
+                                8 * size, size)
+
+    def finish(self) -> str:
+        """The IR struct types and intrinsic declarations; writes every kernel debug type."""
+        from ..btf import types as bt
+
+        defs: list[str] = []
+        while self._unfinished:
+            comp = self._unfinished.pop()
+            members = []
+            for i, m in enumerate(comp.btf.members):
+                ty = self.di_type(m.type_id) if i in comp.used else self._placeholder(m)
+                if m.bitfield_size:
+                    unit = 8 * (_sizeof(self.spec, m.type_id) or 4)
+                    members.append(self.debug.kernel_member(
+                        comp.di, m.name, ty, m.bitfield_size, m.bit_offset,
+                        storage=m.bit_offset // unit * unit))
+                else:
+                    members.append(self.debug.kernel_member(
+                        comp.di, m.name, ty, 8 * _sizeof(self.spec, m.type_id), m.bit_offset))
+            self.debug.kernel_composite(comp.di, comp.btf.name, isinstance(comp.btf, bt.Union),
+                                        comp.btf.size * 8, members)
+            defs.append(comp.ir_definition())
+        from .codegen.ir import preserve_declarations
+
+        return "\n".join(defs + preserve_declarations(sorted(self.intrinsics)))
+
+
+class _Composite:
+    """A kernel struct or union the program reaches into: its debug node and IR type."""
+
+    __slots__ = ("btf", "di", "align", "used", "ir", "union")
+
+    def __init__(self, btf: bt.Composite, di: int, align: int) -> None:
+        from ..btf import types as bt
+        from .codegen.ir import ir_string
+
+        self.btf = btf
+        self.di = di
+        self.align = align
+        self.used: set[int] = set()  # member indices the program uses
+        self.union = isinstance(btf, bt.Union)
+        kw = "union" if self.union else "struct"
+        self.ir = "%" + ir_string(f"{kw}.{btf.name or 'anon'}.{btf.id}".encode())
+
+    def ir_definition(self) -> str:
+        from .codegen.ir import struct_type_definition
+
+        return struct_type_definition(self.ir, f"i{self.align * 8}", max(len(self.btf.members), 1))
+
+
+__all__ = ["FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_EXISTS", "FIELD_LSHIFT", "FIELD_RSHIFT",
+           "FIELD_SIGNED", "KernelTypeError", "KernelTypes", "closest_first", "kernel_btf",
+           "kernel_identity", "show_names", "type_name"]

@@ -346,6 +346,14 @@ class KernelTypes:
         self.intrinsics.add("struct")
         return b.preserve_struct(comp.ir, base, index, comp.di)
 
+    def array_of(self, type_id: int) -> tuple[int, int]:
+        """The array under ``type_id``'s typedefs, and its element type (both BTF ids)."""
+        from ..btf import types as bt
+
+        arr = _strip(self.spec, type_id)
+        assert isinstance(arr, bt.Array)
+        return arr.id, arr.element_id
+
     def element_address(self, b: Builder, base: str, array_id: int, index: int) -> str:
         """The CO-RE relocated address of element ``index`` of the kernel array at ``base``."""
         ir, di = self._array(array_id)

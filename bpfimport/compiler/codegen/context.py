@@ -35,7 +35,7 @@ from ..types import (
 )
 from .builder import FunctionBuilder
 from .ir import Value
-from .kernel import DATA_LOC_LEN, kernel_types, member
+from .kernel import DATA_LOC_LEN, element, kernel_types, member, read
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -53,10 +53,19 @@ def field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
     """``ctx.NAME`` in a program whose kind gives its context fields names."""
     lower = CONTEXTS.get(fb.decl.decorator or "")
     if lower is None:
-        from .expressions import opaque_pointer_error
-
         raise opaque_pointer_error(fb, node.value)
     return lower(fb, base, node)
+
+
+def opaque_pointer_error(fb: FunctionBuilder, node: ast.expr) -> Exception:
+    """``ctx.field`` / ``ctx[i]``: say what works today instead of "a pointer has no fields"."""
+    what = f"'{node.id}'" if isinstance(node, ast.Name) else "this pointer"
+    return fb.err(node, f"{what} points at memory whose type the compiler does not know, "
+                  "so it has no fields or elements in BPF code",
+                  f"copy what you need into a @struct, then read its fields: s = S(); "
+                  f"probe_read_kernel(s, 16, {ast.unparse(node)}); s.field "
+                  "(typed contexts: ctx.FIELD in @tracepoint programs, ctx.args[i] in "
+                  "@raw_tracepoint; kernel.T(address) names a kernel struct)")
 
 
 # ---------------------------------------------------------------- tracepoints
@@ -139,9 +148,7 @@ def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: list[str
     place = Value(PtrType(struct, space="ctx"), ctx.ref)
     for step in path:
         if isinstance(step, int):
-            from .kernel import element
-
-            place = element(fb, place, ast.copy_location(ast.Constant(step), node), node)
+            place = element(fb, place, step, node, node)
         else:
             place = member(fb, place, ast.Attribute(value=node.value, attr=step, ctx=ast.Load(),
                                                      lineno=node.lineno, col_offset=node.col_offset))
@@ -176,9 +183,7 @@ def _format_type(fb: FunctionBuilder, f: object) -> BpfType:
 def _syscall_value(fb: FunctionBuilder, place: Value, f: object, node: ast.AST) -> Value:
     """A syscall argument: its unsigned long slot, as the argument's C type (pointers are user
     memory: ``ctx.filename`` on sys_enter_openat is a user ``char *``)."""
-    from .expressions import value_of
-
-    raw = value_of(fb, place, node)
+    raw = read(fb, place, node)
     ctype = f.ctype  # type: ignore[attr-defined]
     if "*" in ctype or "[]" in ctype:
         bare = ctype.replace("const", "").replace("__user", "").replace("volatile", "").strip()

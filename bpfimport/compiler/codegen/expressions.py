@@ -417,21 +417,10 @@ def aggregate_of(fb: FunctionBuilder, v: Value, node: ast.expr) -> Value:
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
         return Value(v.ty.pointee, v.ref)
     if isinstance(v.ty, PtrType) and not v.ty.nullable:
-        raise opaque_pointer_error(fb, node)
+        raise context.opaque_pointer_error(fb, node)
     if not v.ty.aggregate:
         raise fb.err(node, f"a {show(v.ty)} has no fields or elements")
     return v
-
-
-def opaque_pointer_error(fb: FunctionBuilder, node: ast.expr) -> Exception:
-    """``ctx.field`` / ``ctx[i]``: say what works today instead of "a pointer has no fields"."""
-    what = f"'{node.id}'" if isinstance(node, ast.Name) else "this pointer"
-    return fb.err(node, f"{what} points at memory whose type the compiler does not know, "
-                  "so it has no fields or elements in BPF code",
-                  f"copy what you need into a @struct, then read its fields: s = S(); "
-                  f"probe_read_kernel(s, 16, {ast.unparse(node)}); s.field "
-                  "(typed contexts: ctx.FIELD in @tracepoint programs, ctx.args[i] in "
-                  "@raw_tracepoint; kernel.T(address) names a kernel struct)")
 
 
 def expr_subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
@@ -447,7 +436,17 @@ def subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
         return string_byte(fb, node)
     base = operand(fb, node.value)
     if isinstance(base.ty, PlaceType) and isinstance(base.ty.target, ArrayType):
-        return kernel.element(fb, base, node.slice, node)
+        index = fb.numeric(fb.expr(node.slice), node.slice)
+        if isinstance(index.ty, LitType):
+            return kernel.element(fb, base, index.ty.value, node.slice, node)
+        if base.ty.target.elem.aggregate:
+            raise fb.err(node, "indexing an array of kernel structs or arrays with a variable is "
+                         "not supported", "use a constant index")
+        array = kernel.read(fb, base, node)  # one copy, then a bounds-checked element
+        elem = base.ty.target.elem
+        result = at_element(fb, array, index, node.slice, lambda ptr: fb.load(elem, ptr))
+        assert result is not None
+        return result
     base = aggregate_of(fb, base, node.value)
     if not isinstance(base.ty, ArrayType):
         raise fb.err(node, f"a {show(base.ty)} cannot be indexed")

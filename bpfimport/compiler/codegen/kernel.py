@@ -34,7 +34,7 @@ from ..types import (
 )
 from .builder import FunctionBuilder
 from .ir import Value
-from .values import LitType, show
+from .values import show
 
 # What a __data_loc string reads into when it has no destination of its own.
 DATA_LOC_LEN = 128
@@ -89,36 +89,22 @@ def member(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
     return Value(PlaceType(target, space, last.type_id, how, root), address)
 
 
-def element(fb: FunctionBuilder, base: Value, index_node: ast.expr, node: ast.AST) -> Value:
-    """``base[i]`` of a place holding an array: a place for a constant index (relocated), a
-    value for a variable one (read at run time, bounds-checked against this kernel's length)."""
+def element(fb: FunctionBuilder, base: Value, index: int, index_node: ast.AST, node: ast.AST) -> Value:
+    """``base[i]`` of a place holding an array, for a constant ``i``: a place, relocated (a
+    variable index reads the array and indexes the copy: ``expressions.subscript``)."""
     assert isinstance(base.ty, PlaceType)
     arr = base.ty.target
     assert isinstance(arr, ArrayType)
+    i = index + (arr.length if index < 0 else 0)
+    if not 0 <= i < arr.length and not (arr.length == 0 and i >= 0):  # [0]: a flexible array
+        raise fb.err(index_node, f"index {index} is out of range for {arr}")
+    if base.ty.btf_id is None:  # no BTF: this kernel's offset
+        address = fb.b.byte_gep(base.ref, i * arr.elem.size)
+        return Value(PlaceType(arr.elem, base.ty.space, None, "value", base.ty.root), address)
     kt = kernel_types(fb, node)
-    index = fb.numeric(fb.expr(index_node), index_node)
-    if isinstance(index.ty, LitType):
-        i = index.ty.value + (arr.length if index.ty.value < 0 else 0)
-        if not 0 <= i < arr.length and not (arr.length == 0 and i >= 0):  # [0]: a flexible array
-            raise fb.err(index_node, f"index {index.ty.value} is out of range for {arr}")
-        if base.ty.btf_id is None:  # no BTF: this kernel's offset
-            address = fb.b.byte_gep(base.ref, i * arr.elem.size)
-            return Value(PlaceType(arr.elem, base.ty.space, None, "value", base.ty.root), address)
-        from ..core import _strip
-
-        btf_arr = _strip(kt.spec, base.ty.btf_id)
-        address = kt.element_address(fb.b, base.ref, btf_arr.id, i)
-        elem_id = btf_arr.element_id  # type: ignore[attr-defined]
-        return Value(PlaceType(arr.elem, base.ty.space, elem_id, "value", base.ty.root), address)
-    if arr.elem.aggregate:
-        raise fb.err(node, "indexing an array of kernel structs or arrays with a variable is not "
-                     "supported", "use a constant index")
-    array = read(fb, base, node)  # one copy of the array, then an ordinary bounds-checked element
-    from .expressions import at_element
-
-    result = at_element(fb, array, index, index_node, lambda ptr: fb.load(arr.elem, ptr))
-    assert result is not None
-    return result
+    array_id, elem_id = kt.array_of(base.ty.btf_id)
+    address = kt.element_address(fb.b, base.ref, array_id, i)
+    return Value(PlaceType(arr.elem, base.ty.space, elem_id, "value", base.ty.root), address)
 
 
 def read(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:

@@ -1,27 +1,26 @@
-"""Kernel types and CO-RE: the kernel's BTF types as compiler types, and the debug types
-that make LLVM write a CO-RE relocation for every access to them.
+"""Kernel types and CO-RE: the kernel's BTF types as compiler types, and the relocations
+that move every access to them to wherever the running kernel has the field.
 
-A read of ``current_task().real_parent.tgid`` compiles as ``BPF_CORE_READ`` does in C:
-each field's address is a ``llvm.preserve.struct.access.index`` (``union``/``array``
-siblings for unions and elements) whose debug type is the kernel's struct, so LLVM's BPF
-backend records the access path by member *name* in ``.BTF.ext``, and libbpf moves the
-offset to wherever the running kernel has the field; the address is then read with
-``bpf_probe_read_kernel`` (``codegen/kernel.py``).  What the IR must look like was measured
-(docs/internals.md, "CO-RE"):
+A read of ``current_task().real_parent.tgid`` compiles as ``BPF_CORE_READ`` does in C: the
+address of each field is its root pointer plus a *relocated* offset, then read with
+``bpf_probe_read_kernel`` (``codegen/kernel.py``).  A relocation is written the way clang's
+BPF passes leave ``__builtin_preserve_access_index`` (measured, docs/internals.md "CO-RE"):
+an external global ``@"llvm.task_struct:0:1268$0:93"`` (root type, relocation kind, the
+value on this kernel, access path by member index) carrying the root type's debug type;
+the BPF backend turns each read of it into an instruction with a ``.BTF.ext`` CO-RE record,
+and libbpf patches the instruction for the running kernel by matching member *names*.
 
-* the intrinsic takes ``elementtype(%struct)`` and the member's index twice (IR element,
-  debug-info member): here they are the kernel's own member index, so the IR struct has
-  one element per kernel member;
-* the debug type lists the members in the kernel's order with the kernel's offsets (the
-  kernel refuses a BTF struct whose members go backwards).  Members the program does not
-  use get a placeholder type (bytes of the same size), so the object's BTF carries no more
-  of the kernel's type graph than the program touches;
-* the IR struct's alignment is the kernel struct's natural one (at most 8): LLVM computes
-  a bitfield's storage unit from it.
+Why not the ``llvm.preserve.*.access.index`` intrinsics that clang emits first: LLVM's pass
+that lowers them keeps the globals it makes in a process-wide table keyed by that name, so
+the second module of a process with the same access would reuse a global of a freed
+module (an assertion, or a crash).  Lowered here, no module ever reaches that table.
 
-One :class:`KernelTypes` per compiled module holds what it used; :meth:`KernelTypes.finish`
-writes the IR struct types, the intrinsic declarations and the debug types at the end.
-The kernel's BTF itself is read once per process (:func:`kernel_btf`).
+The debug types list each kernel struct's members in the kernel's order with the kernel's
+offsets (the kernel refuses a BTF struct whose members go backwards); members the program
+does not use get a placeholder of the same size, so the object's BTF carries no more of
+the kernel's type graph than the program touches.  One :class:`KernelTypes` per compiled
+module holds what it used; :meth:`KernelTypes.finish` writes the relocation globals and
+the debug types at the end.  The kernel's BTF is read once per process (:func:`kernel_btf`).
 """
 
 from __future__ import annotations
@@ -42,7 +41,6 @@ if TYPE_CHECKING:
 
     from ..btf import types as bt
     from ..btf.reader import Spec
-    from .codegen.ir import Builder
     from .debuginfo import DebugInfo
 
 # enum bpf_core_relo_kind values llvm.bpf.preserve.field.info takes
@@ -206,10 +204,9 @@ class KernelTypes:
         self._types: dict[int, BpfType] = {}
         self._di: dict[int, int | None] = {}
         self._comps: dict[int, _Composite] = {}
-        self._arrays: dict[int, tuple[str, int]] = {}
         self._unfinished: list[_Composite] = []
-        self.intrinsics: set[str] = set()
-        self.fixed_layout: list[str] = []  # what used this kernel's fixed offsets (not CO-RE)
+        self._relocs: dict[str, tuple[str, int]] = {}  # relocation global -> (IR type, debug type)
+        self._seq = 0
 
     # ---- names -----------------------------------------------------------------------
 
@@ -336,16 +333,6 @@ class KernelTypes:
                     out.extend(self.field_names(inner, depth + 1))
         return out
 
-    def member_address(self, b: Builder, base: str, comp_id: int, index: int) -> str:
-        """The CO-RE relocated address of member ``index`` of the struct or union at ``base``."""
-        comp = self._composite(comp_id)
-        comp.used.add(index)
-        if comp.union:
-            self.intrinsics.add("union")
-            return b.preserve_union(base, index, comp.di)
-        self.intrinsics.add("struct")
-        return b.preserve_struct(comp.ir, base, index, comp.di)
-
     def array_of(self, type_id: int) -> tuple[int, int]:
         """The array under ``type_id``'s typedefs, and its element type (both BTF ids)."""
         from ..btf import types as bt
@@ -354,18 +341,37 @@ class KernelTypes:
         assert isinstance(arr, bt.Array)
         return arr.id, arr.element_id
 
-    def element_address(self, b: Builder, base: str, array_id: int, index: int) -> str:
-        """The CO-RE relocated address of element ``index`` of the kernel array at ``base``."""
-        ir, di = self._array(array_id)
-        self.intrinsics.add("array")
-        return b.preserve_array(ir, base, index, di)
+    def size_of(self, type_id: int) -> int:
+        return _sizeof(self.spec, type_id)
 
-    def field_info(self, b: Builder, address: str, kind: int) -> str:
-        """A relocated fact (an ``i32``) about the field whose relocated address is ``address``."""
-        self.intrinsics.add("field_info")
-        return b.preserve_field_info(address, kind)
+    def use(self, comp_id: int, index: int) -> None:
+        """Member ``index`` of a struct is on an access path: its debug type is the real one."""
+        self._composite(comp_id).used.add(index)
 
-    # ---- debug and IR types ----------------------------------------------------------
+    def relocation(self, kind: int, root_type: int, access: tuple[int, ...], local: int) -> str:
+        """The global standing for one CO-RE relocation of a field of ``root_type`` (by kind:
+        its byte offset, size, existence, shifts) whose value on this kernel is ``local``."""
+        comp = self._composite(root_type)
+        if not comp.btf.name:
+            raise KernelTypeError("an anonymous kernel struct cannot be relocated (CO-RE finds "
+                                  "a type by its name)", "reach it through a named struct")
+        path = ":".join(str(i) for i in (0, *access))
+        return self._global(f"llvm.{comp.btf.name}:{kind}:{local}${path}",
+                            "i64" if kind == FIELD_BYTE_OFFSET else "i32", comp.di)
+
+    def _global(self, name: str, llvm_ty: str, di: int) -> str:
+        from .codegen.ir import ir_string
+
+        ref = "@" + ir_string(name.encode())
+        self._relocs.setdefault(ref, (llvm_ty, di))
+        return ref
+
+    def next_seq(self) -> int:
+        """A fresh number for a passthrough call (LLVM must not merge two of them)."""
+        self._seq += 1
+        return self._seq
+
+    # ---- debug types -----------------------------------------------------------------
 
     def _composite(self, type_id: int) -> _Composite:
         from ..btf import types as bt
@@ -374,40 +380,10 @@ class KernelTypes:
         if comp is None:
             t = self.spec.type_by_id(type_id)
             assert isinstance(t, bt.Composite)
-            comp = _Composite(t, self.debug.reserve(), self._natural_align(t.id, 0))
+            comp = _Composite(t, self.debug.reserve())
             self._comps[type_id] = comp
             self._unfinished.append(comp)
         return comp
-
-    def _array(self, type_id: int) -> tuple[str, int]:
-        """The IR type and debug type of a kernel array (its element ``[size x i8]`` or ``iN``)."""
-        from ..btf import types as bt
-
-        got = self._arrays.get(type_id)
-        if got is None:
-            arr = _strip(self.spec, type_id)
-            assert isinstance(arr, bt.Array)
-            size = _sizeof(self.spec, arr.element_id)
-            elem = f"i{size * 8}" if size in (1, 2, 4, 8) else f"[{size} x i8]"
-            di = self.di_type(arr.id)
-            assert di is not None
-            got = self._arrays[type_id] = (f"[{arr.nelems} x {elem}]", di)
-        return got
-
-    def _natural_align(self, type_id: int, depth: int) -> int:
-        """C's alignment of a BTF type (what BTF does not record), at most 8."""
-        from ..btf import types as bt
-
-        t = _full_composite(self.spec, _strip(self.spec, type_id))
-        if isinstance(t, (bt.Int, bt.Enum, bt.Float)):
-            return min(max(t.size, 1), 8)
-        if isinstance(t, bt.Ptr):
-            return 8
-        if isinstance(t, bt.Array):
-            return self._natural_align(t.element_id, depth + 1)
-        if isinstance(t, bt.Composite) and depth < 8:
-            return max((self._natural_align(m.type_id, depth + 1) for m in t.members), default=1)
-        return 1
 
     def di_type(self, type_id: int) -> int | None:
         """The debug type of BTF type ``type_id`` (None for void), structs by reference."""
@@ -469,10 +445,10 @@ class KernelTypes:
                                 8 * size, size)
 
     def finish(self) -> str:
-        """The IR struct types and intrinsic declarations; writes every kernel debug type."""
+        """The relocation globals and declarations; writes every kernel debug type."""
         from ..btf import types as bt
+        from .codegen.ir import core_declarations, core_relocation_global
 
-        defs: list[str] = []
         while self._unfinished:
             comp = self._unfinished.pop()
             members = []
@@ -488,35 +464,35 @@ class KernelTypes:
                         comp.di, m.name, ty, 8 * _sizeof(self.spec, m.type_id), m.bit_offset))
             self.debug.kernel_composite(comp.di, comp.btf.name, isinstance(comp.btf, bt.Union),
                                         comp.btf.size * 8, members)
-            defs.append(comp.ir_definition())
-        from .codegen.ir import preserve_declarations
-
-        return "\n".join(defs + preserve_declarations(sorted(self.intrinsics)))
+        if not self._relocs:
+            return ""
+        lines = [core_relocation_global(ref, ty, di) for ref, (ty, di) in self._relocs.items()]
+        return "\n".join(lines + core_declarations())
 
 
 class _Composite:
-    """A kernel struct or union the program reaches into: its debug node and IR type."""
+    """A kernel struct or union the program reaches into: its debug node, members used."""
 
-    __slots__ = ("btf", "di", "align", "used", "ir", "union")
+    __slots__ = ("btf", "di", "used")
 
-    def __init__(self, btf: bt.Composite, di: int, align: int) -> None:
-        from ..btf import types as bt
-        from .codegen.ir import ir_string
-
+    def __init__(self, btf: bt.Composite, di: int) -> None:
         self.btf = btf
         self.di = di
-        self.align = align
         self.used: set[int] = set()  # member indices the program uses
-        self.union = isinstance(btf, bt.Union)
-        kw = "union" if self.union else "struct"
-        self.ir = "%" + ir_string(f"{kw}.{btf.name or 'anon'}.{btf.id}".encode())
 
-    def ir_definition(self) -> str:
-        from .codegen.ir import struct_type_definition
 
-        return struct_type_definition(self.ir, f"i{self.align * 8}", max(len(self.btf.members), 1))
+def bitfield_layout(bit_offset: int, bits: int, type_size: int) -> tuple[int, int, int, int]:
+    """(byte offset, byte size, left shift, right shift) that read a bitfield as libbpf
+    computes them (relo_core.c): the smallest aligned load of the member's type size or
+    wider that holds the bits, shifted up to bit 63 then down (little-endian)."""
+    size = type_size if type_size in (1, 2, 4, 8) else 4
+    offset = bit_offset // 8 // size * size
+    while bit_offset + bits - offset * 8 > size * 8 and size < 8:
+        size *= 2
+        offset = bit_offset // 8 // size * size
+    return offset, size, 64 - (bit_offset + bits - offset * 8), 64 - bits
 
 
 __all__ = ["FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_EXISTS", "FIELD_LSHIFT", "FIELD_RSHIFT",
-           "FIELD_SIGNED", "KernelTypeError", "KernelTypes", "closest_first", "kernel_btf",
-           "kernel_identity", "show_names", "type_name"]
+           "FIELD_SIGNED", "KernelTypeError", "KernelTypes", "bitfield_layout", "closest_first",
+           "kernel_btf", "kernel_identity", "show_names", "type_name"]

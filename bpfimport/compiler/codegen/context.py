@@ -111,7 +111,7 @@ def tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> V
         place = _fixed(fb, base, f)
     if f.data_loc:
         assert isinstance(place.ty, PlaceType)
-        return Value(PlaceType(ArrayType(CHAR, DATA_LOC_LEN), "ctx", None, "data_loc", base.ref), place.ref)
+        return Value(place.ty.but(target=ArrayType(CHAR, DATA_LOC_LEN), how="data_loc"), base.ref)
     if syscall and f.name != "__syscall_nr":
         return _syscall_value(fb, place, f, node)
     return place
@@ -152,15 +152,13 @@ def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: list[str
         else:
             place = member(fb, place, ast.Attribute(value=node.value, attr=step, ctx=ast.Load(),
                                                      lineno=node.lineno, col_offset=node.col_offset))
-    assert isinstance(place.ty, PlaceType)
-    return Value(PlaceType(place.ty.target, "ctx", place.ty.btf_id, place.ty.how, ctx.ref), place.ref)
+    return place
 
 
 def _fixed(fb: FunctionBuilder, ctx: Value, f: object) -> Value:
     """The field at the offset this kernel's format file gives (not relocatable)."""
     fb.module.fixed_layout(f"tracepoint {fb.decl.section}: field {f.name} at offset {f.offset}")  # type: ignore[attr-defined]
-    ty = _format_type(fb, f)
-    return Value(PlaceType(ty, "ctx", None, "value", ctx.ref), fb.b.byte_gep(ctx.ref, f.offset))  # type: ignore[attr-defined]
+    return Value(PlaceType(_format_type(fb, f), "ctx", ctx.ref, 8 * f.offset), ctx.ref)  # type: ignore[attr-defined]
 
 
 def _format_type(fb: FunctionBuilder, f: object) -> BpfType:
@@ -229,7 +227,7 @@ def raw_tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) 
     params = raw_tracepoint_params(fb, name, node)
     if node.attr == "args":
         count = len(params) if params is not None else RAW_TP_MAX_ARGS
-        return Value(PlaceType(ArrayType(U64, count), "ctx", None, "value", base.ref), base.ref)
+        return Value(PlaceType(ArrayType(U64, count), "ctx", base.ref), base.ref)
     names = [p for p, _ in params] if params is not None else []
     if node.attr not in names:
         if params is None:

@@ -369,7 +369,8 @@ def operand(fb: FunctionBuilder, node: ast.expr) -> Value:
         return subscript(fb, node)
     if isinstance(node, ast.Name) and node.id in fb.model.globals and node.id not in fb.locals:
         g = fb.model.globals[node.id]
-        return Value(g.ty, f"@{node.id}")
+        if g.ty.aggregate:
+            return Value(g.ty, f"@{node.id}")
     return fb.expr(node)
 
 

@@ -237,34 +237,18 @@ class Builder:
         return self.assign(f"call {ret} @{name}({argv})", "r")
 
     # ------------------------------------------------------------ CO-RE (compiler/core.py)
-    def preserve_struct(self, struct_ir: str, base: str, index: int, di: int) -> str:
-        """The address of member ``index`` of the struct at ``base``, relocated by name at load
-        (``index`` is both the IR element and the debug-info member: core.py mirrors them)."""
-        return self.assign(
-            f"call ptr @llvm.preserve.struct.access.index.p0.p0(ptr elementtype({struct_ir}) {base}, "
-            f"i32 {index}, i32 {index}), !llvm.preserve.access.index !{di}", "core")
+    def core_value(self, reloc: str, llvm_ty: str, seq: int) -> str:
+        """The value a CO-RE relocation global stands for (libbpf patches the instruction);
+        the passthrough keeps LLVM from moving or merging the read (``seq`` is unique)."""
+        raw = self.assign(f"load {llvm_ty}, ptr {reloc}, align {8 if llvm_ty == 'i64' else 4}", "core")
+        return self.assign(f"call {llvm_ty} @llvm.bpf.passthrough.{llvm_ty}.{llvm_ty}(i32 {seq}, "
+                           f"{llvm_ty} {raw})", "core")
 
-    def preserve_union(self, base: str, index: int, di: int) -> str:
-        return self.assign(
-            f"call ptr @llvm.preserve.union.access.index.p0.p0(ptr {base}, i32 {index}), "
-            f"!llvm.preserve.access.index !{di}", "core")
-
-    def preserve_array(self, array_ir: str, base: str, index: int, di: int) -> str:
-        return self.assign(
-            f"call ptr @llvm.preserve.array.access.index.p0.p0(ptr elementtype({array_ir}) {base}, "
-            f"i32 1, i32 {index}), !llvm.preserve.access.index !{di}", "core")
-
-    def preserve_field_info(self, address: str, kind: int) -> str:
-        return self.assign(f"call i32 @llvm.bpf.preserve.field.info.p0(ptr {address}, i64 {kind})", "core")
-
-    def preserve_type_info(self, seq: int, kind: int, di: int) -> str:
-        """A relocated fact about a type (``seq`` keeps LLVM from merging two of them)."""
-        return self.assign(f"call i32 @llvm.bpf.preserve.type.info(i32 {seq}, i64 {kind}), "
-                           f"!llvm.preserve.access.index !{di}", "core")
-
-    def preserve_enum_value(self, seq: int, name_ref: str, kind: int, di: int) -> str:
-        return self.assign(f"call i64 @llvm.bpf.preserve.enum.value(i32 {seq}, ptr {name_ref}, "
-                           f"i64 {kind}), !llvm.preserve.access.index !{di}", "core")
+    def core_address(self, reloc: str, base: str, seq: int) -> str:
+        """``base`` plus the relocated byte offset ``reloc`` stands for: a field's address."""
+        offset = self.assign(f"load i64, ptr {reloc}, align 8", "core")
+        address = self.byte_gep_dynamic(base, offset)
+        return self.assign(f"call ptr @llvm.bpf.passthrough.p0.p0(i32 {seq}, ptr {address})", "core")
 
     # ------------------------------------------------------------ control flow
     def br(self, target: Block) -> None:
@@ -281,21 +265,21 @@ class Builder:
         self.terminate(f"ret {llvm_ty} {value}" if value is not None else "ret void")
 
 
-_PRESERVE_DECLARATIONS = {
-    "struct": "declare ptr @llvm.preserve.struct.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
-    "union": "declare ptr @llvm.preserve.union.access.index.p0.p0(ptr, i32 immarg)",
-    "array": "declare ptr @llvm.preserve.array.access.index.p0.p0(ptr, i32 immarg, i32 immarg)",
-    "field_info": "declare i32 @llvm.bpf.preserve.field.info.p0(ptr, i64 immarg)",
-    "type_info": "declare i32 @llvm.bpf.preserve.type.info(i32, i64)",
-    "enum_value": "declare i64 @llvm.bpf.preserve.enum.value(i32, ptr, i64)",
-}
+CORE_ATTRIBUTES = "#1"  # the attribute group of CO-RE relocation globals
 
 
-def preserve_declarations(used: list[str]) -> list[str]:
-    """The declarations of the CO-RE intrinsics a module calls (keys of the builder's methods)."""
-    return [_PRESERVE_DECLARATIONS[k] for k in used]
+def core_relocation_global(name: str, llvm_ty: str, di: int) -> str:
+    """A CO-RE relocation as LLVM's BPF backend reads it: an external global named
+    ``llvm.TYPE:KIND:LOCAL_VALUE$ACCESS`` with the root type's debug type (what clang's
+    BPF passes make of ``__builtin_preserve_access_index``; see compiler/core.py)."""
+    return f"{name} = external global {llvm_ty}, !llvm.preserve.access.index !{di} {CORE_ATTRIBUTES}"
 
 
-def struct_type_definition(name: str, element: str, count: int) -> str:
-    """A named IR struct of ``count`` ``element``s: the elementtype of a CO-RE member access."""
-    return f"{name} = type {{ {', '.join([element] * count)} }}"
+def core_declarations() -> list[str]:
+    """What a module with CO-RE relocations declares besides their globals."""
+    return [
+        "declare ptr @llvm.bpf.passthrough.p0.p0(i32, ptr)",
+        "declare i32 @llvm.bpf.passthrough.i32.i32(i32, i32)",
+        "declare i64 @llvm.bpf.passthrough.i64.i64(i32, i64)",
+        f'attributes {CORE_ATTRIBUTES} = {{ "btf_ama" }}',
+    ]

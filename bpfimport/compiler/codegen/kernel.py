@@ -20,6 +20,7 @@ from ..core import (
     FIELD_RSHIFT,
     KernelTypeError,
     KernelTypes,
+    bitfield_layout,
 )
 from ..helpers import Helper
 from ..types import (
@@ -57,64 +58,83 @@ def is_kernel_base(v: Value) -> bool:
 
 
 def member(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
-    """``base.NAME`` as a place: ``base`` is a kernel struct pointer or a place holding a struct."""
+    """``base.NAME`` as a place: ``base`` is a kernel struct pointer or a place holding a struct
+    (or a pointer to one: read, then followed, as ``->`` in C)."""
     kt = kernel_types(fb, node)
     if isinstance(base.ty, PlaceType) and isinstance(base.ty.target, PtrType):
         base = read(fb, base, node)  # a pointer field: read it, then go where it points (a hop)
-    struct: BpfType | None
     if isinstance(base.ty, PlaceType):
-        struct, space, root = base.ty.target, base.ty.space, base.ty.root
+        place = base.ty
+        struct: BpfType | None = place.target
     else:
         assert isinstance(base.ty, PtrType)
-        struct, space, root = base.ty.pointee, base.ty.space, base.ref
-        if space not in ("kernel", "ctx"):
-            space = "kernel"
+        struct = base.ty.pointee
+        space = base.ty.space if base.ty.space in ("kernel", "ctx") else "kernel"
+        if isinstance(struct, KernelStructType):  # a new root: relocations start here
+            place = PlaceType(struct, space, base.ref, btf_id=struct.btf_id, root_type=struct.btf_id)
     if not isinstance(struct, KernelStructType):
         what = show(struct) if struct is not None else "void pointer"
         raise fb.err(node, f"a {what} has no field '{node.attr}'",
                      "cast an address to a kernel struct first: kernel.sock(address)")
     try:
         path = kt.member_path(struct, node.attr)
-    except KernelTypeError as e:
-        raise fb.err(node, e.message, e.hint) from None
-    address = base.ref
-    for comp_id, index, _m in path:
-        address = kt.member_address(fb.b, address, comp_id, index)
-    last = path[-1][2]
-    try:
+        bit_offset, access = place.bit_offset, place.access
+        for comp_id, index, m in path:
+            kt.use(comp_id, index)
+            bit_offset += m.bit_offset
+            access = (*access, index)
+        last = path[-1][2]
         target = kt.compiler_type(last.type_id)
     except KernelTypeError as e:
         raise fb.err(node, e.message, e.hint) from None
-    how = "bitfield" if last.bitfield_size else "value"
-    return Value(PlaceType(target, space, last.type_id, how, root), address)
+    return Value(place.but(target=target, btf_id=last.type_id, access=access, bit_offset=bit_offset,
+                           how="bitfield" if last.bitfield_size else "value",
+                           bits=last.bitfield_size), place.root)
 
 
 def element(fb: FunctionBuilder, base: Value, index: int, index_node: ast.AST, node: ast.AST) -> Value:
     """``base[i]`` of a place holding an array, for a constant ``i``: a place, relocated (a
     variable index reads the array and indexes the copy: ``expressions.subscript``)."""
-    assert isinstance(base.ty, PlaceType)
-    arr = base.ty.target
+    place = base.ty
+    assert isinstance(place, PlaceType)
+    arr = place.target
     assert isinstance(arr, ArrayType)
     i = index + (arr.length if index < 0 else 0)
     if not 0 <= i < arr.length and not (arr.length == 0 and i >= 0):  # [0]: a flexible array
         raise fb.err(index_node, f"index {index} is out of range for {arr}")
-    if base.ty.btf_id is None:  # no BTF: this kernel's offset
-        address = fb.b.byte_gep(base.ref, i * arr.elem.size)
-        return Value(PlaceType(arr.elem, base.ty.space, None, "value", base.ty.root), address)
+    elem_id = None
+    if place.btf_id is not None:
+        elem_id = kernel_types(fb, node).array_of(place.btf_id)[1]
+    return Value(place.but(target=arr.elem, btf_id=elem_id, access=(*place.access, i),
+                           bit_offset=place.bit_offset + 8 * i * arr.elem.size), place.root)
+
+
+def address(fb: FunctionBuilder, place: PlaceType, node: ast.AST) -> str:
+    """Where a place is: its root plus its offset, relocated when the place has a root type."""
+    if place.root_type is None:
+        return fb.b.byte_gep(place.root, place.bit_offset // 8)
     kt = kernel_types(fb, node)
-    array_id, elem_id = kt.array_of(base.ty.btf_id)
-    address = kt.element_address(fb.b, base.ref, array_id, i)
-    return Value(PlaceType(arr.elem, base.ty.space, elem_id, "value", base.ty.root), address)
+    reloc = relocation(fb, kt, FIELD_BYTE_OFFSET, place, place.bit_offset // 8, node)
+    return fb.b.core_address(reloc, place.root, kt.next_seq())
 
 
-def read(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:
+def relocation(fb: FunctionBuilder, kt: KernelTypes, kind: int, place: PlaceType, local: int,
+               node: ast.AST) -> str:
+    assert place.root_type is not None
+    try:
+        return kt.relocation(kind, place.root_type, place.access, local)
+    except KernelTypeError as e:
+        raise fb.err(node, e.message, e.hint) from None
+
+
+def read(fb: FunctionBuilder, place_value: Value, node: ast.AST) -> Value:
     """The value a place holds, read from kernel memory or the context."""
-    ty = place.ty
-    assert isinstance(ty, PlaceType)
-    target = ty.target
-    if ty.how == "data_loc":
+    place = place_value.ty
+    assert isinstance(place, PlaceType)
+    target = place.target
+    if place.how == "data_loc":
         tmp = fb.temp_aggregate(ArrayType(CHAR, DATA_LOC_LEN))
-        read_data_loc(fb, place, tmp.ref, DATA_LOC_LEN)
+        read_data_loc(fb, place, tmp.ref, DATA_LOC_LEN, node)
         return tmp
     if isinstance(target, KernelStructType):
         raise fb.err(node, f"{target.spec} is kernel memory and is not copied whole",
@@ -122,30 +142,31 @@ def read(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:
     if isinstance(target, ArrayType) and target.length == 0:
         raise fb.err(node, "this kernel field is a flexible array, with no length to copy",
                      "index it with a constant, e.g. x.field[0]")
-    if ty.how == "bitfield":
+    if place.how == "bitfield":
         return read_bitfield(fb, place, node)
-    if ty.space == "ctx" and not target.aggregate:
-        return fb.load(target, place.ref)
+    at = address(fb, place, node)
+    if place.space == "ctx" and not target.aggregate:
+        return fb.load(target, at)
     if target.aggregate:
         tmp = fb.temp_aggregate(target, zero=False)
-        probe_read_kernel(fb, tmp.ref, target.size, place.ref)
+        probe_read_kernel(fb, tmp.ref, target.size, at)
         return tmp
     slot = fb.slot("kread", target)
-    probe_read_kernel(fb, slot, target.size, place.ref)
+    probe_read_kernel(fb, slot, target.size, at)
     return fb.load(target, slot)
 
 
-def read_into(fb: FunctionBuilder, place: Value, dest: str, dest_ty: BpfType, node: ast.AST) -> bool:
+def read_into(fb: FunctionBuilder, place_value: Value, dest: str, dest_ty: BpfType, node: ast.AST) -> bool:
     """Read a char array place straight into ``dest`` (a ``dest_ty`` field or local), as
     ``e.comm = t.comm`` and ``e.filename = ctx.filename`` do; False when it does not fit that way."""
-    ty = place.ty
-    assert isinstance(ty, PlaceType)
+    place = place_value.ty
+    assert isinstance(place, PlaceType)
     if not (isinstance(dest_ty, ArrayType) and dest_ty.elem == CHAR):
         return False
-    if ty.how == "data_loc":
-        read_data_loc(fb, place, dest, dest_ty.length)
+    if place.how == "data_loc":
+        read_data_loc(fb, place, dest, dest_ty.length, node)
         return True
-    target = ty.target
+    target = place.target
     if not (isinstance(target, ArrayType) and target.elem == CHAR and 0 < target.length):
         return False
     if target.length > dest_ty.length:
@@ -153,7 +174,7 @@ def read_into(fb: FunctionBuilder, place: Value, dest: str, dest_ty: BpfType, no
                      f"make the destination c_char * {target.length}")
     if target.length < dest_ty.length:
         fb.b.memset(dest, dest_ty.size, 1)
-    probe_read_kernel(fb, dest, target.size, place.ref)
+    probe_read_kernel(fb, dest, target.size, address(fb, place, node))
     return True
 
 
@@ -161,22 +182,29 @@ def probe_read_kernel(fb: FunctionBuilder, dst: str, size: int | str, src: str) 
     return fb.b.call_helper(Helper.PROBE_READ_KERNEL, "i64", [("ptr", dst), ("i32", str(size)), ("ptr", src)])
 
 
-def read_bitfield(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:
+def read_bitfield(fb: FunctionBuilder, place: PlaceType, node: ast.AST) -> Value:
     """A bitfield, as BPF_CORE_READ_BITFIELD_PROBED: the relocated storage bytes into a zeroed
     u64, shifted left then right by relocated amounts (arithmetic for a signed field)."""
-    ty = place.ty
-    assert isinstance(ty, PlaceType) and ty.root is not None
-    target = ty.target
+    target = place.target
     kt = kernel_types(fb, node)
-    offset = fb.b.cast("zext", "i32", kt.field_info(fb.b, place.ref, FIELD_BYTE_OFFSET), "i64")
-    size = kt.field_info(fb.b, place.ref, FIELD_BYTE_SIZE)
-    storage = fb.b.byte_gep_dynamic(ty.root, offset)
+    size_local = kt.size_of(place.btf_id) if place.btf_id is not None else 4
+    byte_off, byte_size, lshift, rshift = bitfield_layout(place.bit_offset, place.bits, size_local)
+    if place.root_type is None:  # no BTF: this kernel's layout
+        storage = fb.b.byte_gep(place.root, byte_off)
+        size, left, right = str(byte_size), str(lshift), str(rshift)
+    else:
+        seq = kt.next_seq
+        storage = fb.b.core_address(relocation(fb, kt, FIELD_BYTE_OFFSET, place, byte_off, node),
+                                    place.root, seq())
+        size = fb.b.core_value(relocation(fb, kt, FIELD_BYTE_SIZE, place, byte_size, node), "i32", seq())
+        left = fb.b.cast("zext", "i32", fb.b.core_value(
+            relocation(fb, kt, FIELD_LSHIFT, place, lshift, node), "i32", seq()), "i64")
+        right = fb.b.cast("zext", "i32", fb.b.core_value(
+            relocation(fb, kt, FIELD_RSHIFT, place, rshift, node), "i32", seq()), "i64")
     slot = fb.slot("bitfield", U64)
     fb.b.store("i64", "0", slot, 8)
     fb.b.call_helper(Helper.PROBE_READ_KERNEL, "i64", [("ptr", slot), ("i32", size), ("ptr", storage)])
     raw = fb.b.load("i64", slot, 8)
-    left = fb.b.cast("zext", "i32", kt.field_info(fb.b, place.ref, FIELD_LSHIFT), "i64")
-    right = fb.b.cast("zext", "i32", kt.field_info(fb.b, place.ref, FIELD_RSHIFT), "i64")
     signed = isinstance(target, IntType) and target.signed
     shifted = fb.b.binop("ashr" if signed else "lshr", "i64", fb.b.binop("shl", "i64", raw, left), right)
     if isinstance(target, IntType):
@@ -184,14 +212,12 @@ def read_bitfield(fb: FunctionBuilder, place: Value, node: ast.AST) -> Value:
     return fb.truth(Value(U64, shifted), node)  # a bool bitfield
 
 
-def read_data_loc(fb: FunctionBuilder, place: Value, dest: str, length: int) -> None:
+def read_data_loc(fb: FunctionBuilder, place: PlaceType, dest: str, length: int, node: ast.AST) -> None:
     """A tracepoint's ``__data_loc`` string: the u32 at the place holds the string's offset in
     the record (low 16 bits) and its length (high 16); copy it, NUL-terminated, into ``dest``."""
-    ty = place.ty
-    assert isinstance(ty, PlaceType) and ty.root is not None
-    loc = fb.b.load("i32", place.ref, 4)
+    loc = fb.b.load("i32", address(fb, place, node), 4)
     offset = fb.b.cast("zext", "i32", fb.b.binop("and", "i32", loc, "65535"), "i64")
-    src = fb.b.byte_gep_dynamic(ty.root, offset)
+    src = fb.b.byte_gep_dynamic(place.root, offset)
     fb.b.call_helper(Helper.PROBE_READ_KERNEL_STR, "i64", [("ptr", dest), ("i32", str(length)), ("ptr", src)])
 
 

@@ -44,6 +44,12 @@ write.
   object built for this exact source, bpfimport version and options is used
   rather than failing for want of a compiler.
 
+* **Which kernel.** An object whose reads are all CO-RE relocated (or that reads no
+  kernel memory) runs on any kernel and is cached as any other.  One that read a
+  tracepoint field at this kernel's fixed offset (no BTF describes the record) names the
+  kernel in its spec (``ObjectSpec.kernel``: release, build and BTF size); on another
+  kernel the cache treats it as stale and the loader compiles it again.
+
 * **Who wrote it.** A privileged importer (root, CAP_BPF, CAP_SYS_ADMIN)
   uses a cache file only when no user besides root, itself and the source's
   owner could have written it or its folder (:class:`Trust`); otherwise it
@@ -70,6 +76,7 @@ from _imp import source_hash as _source_hash
 from stat import S_ISDIR, S_ISREG
 
 from ._host import installed as installed_llvmlite
+from ._host import kernel_identity
 from ._host import privileged as _privileged_now
 from ._version import __version__
 from .errors import SourceFileError
@@ -268,6 +275,8 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
         spec = ObjectSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
     except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
         return f"unreadable spec ({type(exc).__name__}: {exc})"
+    if spec.kernel is not None and spec.kernel != kernel_identity():
+        return "reads another kernel's fixed layout"  # not CO-RE relocatable: compile again
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.

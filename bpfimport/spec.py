@@ -32,6 +32,13 @@ def __getattr__(name: str) -> Any:
 
 SPEC_FORMAT = 1
 
+# ObjectSpec.extra keys of an object that read this kernel's fixed offsets (not CO-RE
+# relocated): the kernel it is valid for (bpfimport._host.kernel_identity(), which the
+# cache compares) and what it read that way.  A relocatable object has neither.
+KERNEL_KEY = "kernel"
+LAYOUT_KEY = "kernel_layout"
+CO_RE_KEY = "co_re"  # how many CO-RE relocations an object carries (absent: none)
+
 # name -> (size in bytes, signed, ctypes type name); ctypes itself is imported only when needed
 SCALARS: dict[str, tuple[int, bool, str]] = {
     "u8": (1, False, "c_uint8"),
@@ -201,6 +208,21 @@ class ObjectSpec(_Record):
         super().__init__(*args, **kwargs)
         if self.extra is None:
             object.__setattr__(self, "extra", {})
+
+    @property
+    def kernel(self) -> str | None:
+        """The kernel this object's layout is fixed to, or None: relocatable (CO-RE) or
+        using no kernel layout at all."""
+        value = self.extra.get(KERNEL_KEY)
+        return value if isinstance(value, str) else None
+
+    def portability(self) -> str:
+        """What the object needs of a kernel, in words (``compileall`` says it per file)."""
+        if self.kernel is not None:
+            return f"fixed to this kernel's layout ({self.kernel}): recompiled on another kernel"
+        if self.extra.get(CO_RE_KEY):
+            return "CO-RE: relocated for the running kernel at load"
+        return "no kernel layouts"
 
     def to_json(self) -> str:
         """Readable form, for tools and tests."""

@@ -99,27 +99,28 @@ def kernel_btf() -> _KernelBtf:
         except kbtf.KernelBtfMissing as e:
             raise KernelTypeError(str(e), NO_BTF_HINT) from None
     else:
-        import os
-
         from ..btf.reader import KERNEL_BTF, kernel_spec
 
         path = KERNEL_BTF / "vmlinux"
         try:
             spec = kernel_spec(path)
-            st = os.stat(path)
         except OSError as e:
             raise KernelTypeError(
                 f"this machine has no kernel BTF ({path}: {e.strerror}), so kernel types "
                 "cannot be used", NO_BTF_HINT) from None
-        u = os.uname()
-        found = _KernelBtf(spec, f"{u.release} {u.version} btf:{st.st_size}")
+        from .._host import kernel_identity as identity
+
+        found = _KernelBtf(spec, identity())
     _KERNEL.append(found)
     return found
 
 
 def kernel_identity() -> str:
-    """What names this kernel's layouts: an object built from fixed offsets depends on it."""
-    return str(kernel_btf().identity)
+    """What names this kernel's layouts (``_host.kernel_identity``, which the cache checks):
+    an object built from a fixed offset depends on it."""
+    from .._host import kernel_identity as identity
+
+    return identity()
 
 
 def closest_first(name: str, names: Iterable[str], limit: int | None = None) -> list[str]:
@@ -365,6 +366,9 @@ class KernelTypes:
         ref = "@" + ir_string(name.encode())
         self._relocs.setdefault(ref, (llvm_ty, di))
         return ref
+
+    def relocation_count(self) -> int:
+        return len(self._relocs)
 
     def next_seq(self) -> int:
         """A fresh number for a passthrough call (LLVM must not merge two of them)."""

@@ -54,6 +54,10 @@ class ModuleCodegen:
             self._kernel = KernelTypes(self.debug)
         return self._kernel
 
+    def relocations(self) -> int:
+        """How many CO-RE relocations the module's code carries."""
+        return self._kernel.relocation_count() if self._kernel is not None else 0
+
     def fixed_layout(self, what: str) -> None:
         """Note a read at a fixed offset of this kernel (the object is then kernel-specific)."""
         self.layout_notes.append(what)

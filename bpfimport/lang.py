@@ -35,6 +35,7 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar
 
+from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
 K = TypeVar("K")
@@ -392,7 +393,7 @@ def get_current_task() -> int:
     raise _kernel_only("get_current_task")
 
 
-def current_task() -> Any:
+def current_task() -> kernel.task_struct:
     """the running task's task_struct, a kernel pointer whose fields read CO-RE relocated:
     current_task().real_parent.tgid
     """
@@ -469,5 +470,5 @@ __all__ = [
     "get_current_cgroup_id", "get_current_task", "current_task", "probe_read", "probe_read_str",
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "get_stack", "get_stackid", "deref", "log2",
-    "NotInKernelError",
+    "kernel", "NotInKernelError",
 ]

@@ -194,20 +194,15 @@ def _full_composite(spec: Spec, t: bt.Type) -> bt.Type:
     return t
 
 
-class KernelTypes:
-    """What one compiled module uses of the kernel's types: their compiler types, their
-    debug types (what LLVM turns into the object's BTF and CO-RE records) and IR types."""
+class KernelTypeSystem:
+    """The kernel's types as BPF code sees them: names, compiler types, fields.  One per
+    process (:func:`type_system`): the frontend resolves ``kernel.NAME`` annotations
+    through it before any module's codegen exists, and types are values shared by all."""
 
-    def __init__(self, debug: DebugInfo) -> None:
+    def __init__(self) -> None:
         self.kbtf = kernel_btf()
         self.spec: Spec = self.kbtf.spec
-        self.debug = debug
         self._types: dict[int, BpfType] = {}
-        self._di: dict[int, int | None] = {}
-        self._comps: dict[int, _Composite] = {}
-        self._unfinished: list[_Composite] = []
-        self._relocs: dict[str, tuple[str, int]] = {}  # relocation global -> (IR type, debug type)
-        self._seq = 0
 
     # ---- names -----------------------------------------------------------------------
 
@@ -237,7 +232,7 @@ class KernelTypes:
 
         names = self.spec.names()
         low = name.lower()
-        pool = [n for n in names if (low[:4] in n.lower() or n.lower() in low) and any(
+        pool = [n for n in names if (low[:4] in n.lower() or len(n) > 3 and n.lower() in low) and any(
             self.spec.kind_of(i) in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF)
             for i in names[n])]
         near = closest_first(name, pool, 8)
@@ -333,6 +328,39 @@ class KernelTypes:
                 if isinstance(inner, bt.Composite):
                     out.extend(self.field_names(inner, depth + 1))
         return out
+
+_SYSTEM: list[KernelTypeSystem] = []
+
+
+def type_system() -> KernelTypeSystem:
+    """The process's kernel type system (KernelTypeError when the kernel has no BTF)."""
+    if not _SYSTEM:
+        _SYSTEM.append(KernelTypeSystem())
+    return _SYSTEM[0]
+
+
+def named_type(name: str) -> BpfType:
+    """``kernel.NAME`` (KernelTypeError naming close matches when the kernel has none)."""
+    return type_system().named(name)
+
+
+class KernelTypes:
+    """What one compiled module uses of the kernel's types: the debug types (what LLVM
+    turns into the object's BTF) and the CO-RE relocations of its accesses."""
+
+    def __init__(self, debug: DebugInfo) -> None:
+        self.system = type_system()
+        self.spec: Spec = self.system.spec
+        self.debug = debug
+        self.named = self.system.named
+        self.struct = self.system.struct
+        self.compiler_type = self.system.compiler_type
+        self.member_path = self.system.member_path
+        self._di: dict[int, int | None] = {}
+        self._comps: dict[int, _Composite] = {}
+        self._unfinished: list[_Composite] = []
+        self._relocs: dict[str, tuple[str, int]] = {}  # relocation global -> (IR type, debug type)
+        self._seq = 0
 
     def array_of(self, type_id: int) -> tuple[int, int]:
         """The array under ``type_id``'s typedefs, and its element type (both BTF ids)."""
@@ -497,6 +525,6 @@ def bitfield_layout(bit_offset: int, bits: int, type_size: int) -> tuple[int, in
     return offset, size, 64 - (bit_offset + bits - offset * 8), 64 - bits
 
 
-__all__ = ["FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_EXISTS", "FIELD_LSHIFT", "FIELD_RSHIFT",
+__all__ = ["KernelTypeSystem", "named_type", "type_system", "FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_EXISTS", "FIELD_LSHIFT", "FIELD_RSHIFT",
            "FIELD_SIGNED", "KernelTypeError", "KernelTypes", "bitfield_layout", "closest_first",
            "kernel_btf", "kernel_identity", "show_names", "type_name"]

@@ -149,3 +149,17 @@ def test_openat_enter_and_exit(watched: ModuleType, tmp_path: Path) -> None:
                       (b"missing.txt", flags | os.O_NOFOLLOW, os.getppid())]
     rets = [e.other for e in events if e.kind == 4]  # type: ignore[attr-defined]
     assert fd in rets and -errno.ENOENT in rets
+
+
+def test_kernel_types_in_annotations_and_casts(kd: ModuleType, tmp_path: Path) -> None:
+    """tests/programs/kernel_types.bpf.py: ``t: kernel.task_struct``, ``kernel.task_struct(addr)``,
+    ``kernel.pid_t`` (the file is also type-checked clean by mypy and pyright)."""
+    task = run_read_task(kd).task  # type: ignore[attr-defined]  # this thread's task_struct
+    folder = tmp_path / "types"
+    folder.mkdir()
+    with program_module(folder, "kernel_types.bpf.py") as mod:
+        mod.typed.test_run(ctx=struct.pack("<4Q", 0, task, task, 0))
+        arg_start, arg_end = (int(x) for x in proc_stat()[48 - 3:50 - 3])
+        assert [mod.out[i] for i in range(5)] == [
+            threading.get_native_id(), os.getpid(), os.getppid(), threading.get_native_id(),
+            (arg_start - arg_end) % (1 << 64)]

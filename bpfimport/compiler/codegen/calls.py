@@ -49,6 +49,10 @@ def expr_call(fb: FunctionBuilder, node: ast.Call) -> Value:
         decl = fb.map_of(func.value)
         if decl is not None:
             return call_map_method(fb, decl, func.attr, node)
+        if fb.builtin(func.value) == "kernel":  # kernel.sock(address): a typed kernel pointer
+            ty = resolve_type(fb.model, func)
+            assert ty is not None
+            return cast_call(fb, ty, node)
     if fb.map_of(node) is not None:
         raise fb.err(node, "a map cannot be used as a value", "call a method: m().lookup(key)")
     if isinstance(func, ast.Name) and func.id not in fb.locals:

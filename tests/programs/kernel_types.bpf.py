@@ -1,7 +1,15 @@
 """Kernel types by name: ``kernel.NAME`` in annotations and casts, as type checkers accept them
 (tests/test_type_checkers.py) and the compiler reads them (tests/compiler/test_kernel_data_kernel.py)."""
 
-from bpfimport.lang import ArrayMap, current_task, get_current_task, kernel, raw_tracepoint, u32, u64
+from bpfimport.lang import (
+    ArrayMap,
+    current_task,
+    get_current_task,
+    kernel,
+    raw_tracepoint,
+    u32,
+    u64,
+)
 
 out = ArrayMap(key=u32, value=u64, max_entries=8)
 

@@ -400,6 +400,42 @@ def current_task() -> kernel.task_struct:
     raise _kernel_only("current_task")
 
 
+def field_exists(field: Any) -> bool:
+    """whether the running kernel has this field (a CO-RE relocation):
+    field_exists(current_task().loginuid)
+    """
+    raise _kernel_only("field_exists")
+
+
+def field_size(field: Any) -> int:
+    """the field's size in bytes on the running kernel: field_size(current_task().comm)"""
+    raise _kernel_only("field_size")
+
+
+def type_exists(type_: Any) -> bool:
+    """whether the running kernel has this type: type_exists(kernel.bpf_map)"""
+    raise _kernel_only("type_exists")
+
+
+def type_size(type_: Any) -> int:
+    """the type's size in bytes on the running kernel: type_size(kernel.task_struct)"""
+    raise _kernel_only("type_size")
+
+
+def enum_exists(value: Any) -> bool:
+    """whether the running kernel has this enum value:
+    enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_ARENA)
+    """
+    raise _kernel_only("enum_exists")
+
+
+def enum_value(value: Any) -> int:
+    """the enum value's number on the running kernel:
+    enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)
+    """
+    raise _kernel_only("enum_value")
+
+
 def probe_read(dst: Any, size: int, src: Any) -> int:
     """copy size bytes from src into dst (0 or a negative errno)"""
     raise _kernel_only("probe_read")
@@ -467,7 +503,8 @@ __all__ = [
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
     "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
-    "get_current_cgroup_id", "get_current_task", "current_task", "probe_read", "probe_read_str",
+    "get_current_cgroup_id", "get_current_task", "current_task", "field_exists", "field_size",
+    "type_exists", "type_size", "enum_exists", "enum_value", "probe_read", "probe_read_str",
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "get_stack", "get_stackid", "deref", "log2",
     "kernel", "NotInKernelError",

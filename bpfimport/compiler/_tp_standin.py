@@ -63,7 +63,14 @@ def tracepoint_record(category: str, event: str, kbtf: object = None) -> TpRecor
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise UnknownTracepoint(f"the kernel has no tracepoint {category}/{event}") from None
+        from .core import closest_first
+
+        folder = TRACEFS / category
+        names = [f"{category}/{e.name}" for e in folder.iterdir() if e.is_dir()] if folder.is_dir() \
+            else [c.name + "/" for c in TRACEFS.iterdir() if c.is_dir()]
+        near = closest_first(f"{category}/{event}", names, 6)
+        raise UnknownTracepoint(f"the kernel has no tracepoint {category}/{event}",
+                                "tracepoints like it: " + ", ".join(near)) from None
     fields = tuple(_parse(m["decl"].strip(), int(m["offset"]), int(m["size"]), m["signed"] == "1")
                    for m in _FIELD.finditer(text))
     btf_struct, source = None, "format"
@@ -75,13 +82,13 @@ def tracepoint_record(category: str, event: str, kbtf: object = None) -> TpRecor
         from .core import kernel_btf
 
         spec = kernel_btf().spec
-        names = {("__data_loc_" + f.name if f.data_loc else f.name) for f in fields
-                 if not f.name.startswith("common_")}
+        members = {("__data_loc_" + f.name if f.data_loc else f.name) for f in fields
+                   if not f.name.startswith("common_")}
         candidates = [f"trace_event_raw_{event}"] + [
             n for n in spec.names() if n.startswith("trace_event_raw_")]
         for cand in candidates:
             found = spec.types_by_name(cand, Kind.STRUCT)
-            if found and {m.name for m in found[0].members} - {"ent", "__data"} == names:  # type: ignore[attr-defined]
+            if found and {m.name for m in found[0].members} - {"ent", "__data"} == members:  # type: ignore[attr-defined]
                 btf_struct, source = cand, "btf"
                 break
     return TpRecord(category, event, fields, btf_struct, source)

@@ -45,9 +45,8 @@ if TYPE_CHECKING:
 
 # enum bpf_core_relo_kind values llvm.bpf.preserve.field.info takes
 FIELD_BYTE_OFFSET, FIELD_BYTE_SIZE, FIELD_EXISTS, FIELD_SIGNED, FIELD_LSHIFT, FIELD_RSHIFT = range(6)
-# llvm.bpf.preserve.type.info / enum.value flags (BPFCoreSharedInfo)
-TYPE_EXISTS, TYPE_SIZE, TYPE_MATCHES = 0, 1, 2
-ENUM_VALUE_EXISTS, ENUM_VALUE = 0, 1
+# ... and of types and enum values (enum bpf_core_relo_kind)
+TYPE_EXISTS, TYPE_SIZE, ENUM_VALUE_EXISTS, ENUM_VALUE = 8, 9, 10, 11
 
 NO_BTF_HINT = ("kernel types come from the kernel's BTF, which needs a kernel built with "
                "CONFIG_DEBUG_INFO_BTF=y; without it, read raw memory with probe_read_kernel() "
@@ -388,6 +387,35 @@ class KernelTypes:
         return self._global(f"llvm.{comp.btf.name}:{kind}:{local}${path}",
                             "i64" if kind == FIELD_BYTE_OFFSET else "i32", comp.di)
 
+    def type_relocation(self, kind: int, type_id: int, local: int) -> str:
+        """A relocation of a type itself (TYPE_EXISTS, TYPE_SIZE), found by its name."""
+        t = self.spec.type_by_id(type_id)
+        di = self.di_type(type_id)
+        assert t.name and di is not None
+        return self._global(f"llvm.{t.name}:{kind}:{local}$0", "i32", di)
+
+    def enum_relocation(self, kind: int, enum_id: int, index: int, local: int) -> str:
+        """A relocation of value ``index`` of an enum (ENUM_VALUE_EXISTS, ENUM_VALUE)."""
+        t = self.spec.type_by_id(enum_id)
+        di = self.di_type(enum_id)
+        assert t.name and di is not None
+        return self._global(f"llvm.{t.name}:{kind}:{local & (1 << 64) - 1}${index}", "i64", di)
+
+    def named_id(self, name: str, kinds: tuple[str, ...]) -> int:
+        """The BTF id of the kernel type ``name`` of one of ``kinds`` (``"struct"``, ``"union"``,
+        ``"typedef"``, ``"enum"``); KernelTypeError naming similar types when there is none."""
+        from ..btf import types as bt
+
+        table = {"struct": (bt.Kind.STRUCT,), "union": (bt.Kind.UNION,),
+                 "typedef": (bt.Kind.TYPEDEF,), "enum": (bt.Kind.ENUM, bt.Kind.ENUM64)}
+        for kind in kinds:
+            for k in table[kind]:
+                found = self.spec.types_by_name(name, k)
+                if found:
+                    return found[0].id
+        what = " or ".join(kinds)
+        raise KernelTypeError(f"the kernel has no {what} named '{name}'", self.system.similar_types(name))
+
     def _global(self, name: str, llvm_ty: str, di: int) -> str:
         from .codegen.ir import ir_string
 
@@ -525,6 +553,7 @@ def bitfield_layout(bit_offset: int, bits: int, type_size: int) -> tuple[int, in
     return offset, size, 64 - (bit_offset + bits - offset * 8), 64 - bits
 
 
-__all__ = ["KernelTypeSystem", "named_type", "type_system", "FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_EXISTS", "FIELD_LSHIFT", "FIELD_RSHIFT",
+__all__ = ["ENUM_VALUE", "ENUM_VALUE_EXISTS", "TYPE_EXISTS", "TYPE_SIZE",
+           "KernelTypeSystem", "named_type", "type_system", "FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_EXISTS", "FIELD_LSHIFT", "FIELD_RSHIFT",
            "FIELD_SIGNED", "KernelTypeError", "KernelTypes", "bitfield_layout", "closest_first",
            "kernel_btf", "kernel_identity", "show_names", "type_name"]

@@ -201,3 +201,80 @@ def test_bpftool_loads_the_objects(kernel: None, tmp_path: Path) -> None:
         assert "CO-RE relocating [" in r.stderr and "BTF is optional" not in r.stderr
     finally:
         shutil.rmtree(pins, ignore_errors=True)
+
+
+# ---- code for old and new kernels: field, type and enum value relocations --------------------
+
+CHECKS = """\
+from bpfimport.lang import *
+
+checks = ArrayMap(key=u32, value=i64, max_entries=8)
+
+
+@raw_tracepoint("sched_switch")
+def read_checks(ctx) -> int:
+    t = current_task()
+    checks[0] = field_exists(t.loginuid)
+    if field_exists(t.comm):  # guarded: without comm the read below is never verified
+        checks[1] = field_size(t.comm)
+    else:
+        checks[1] = -1
+    checks[2] = type_exists(kernel.bpf_map)
+    checks[3] = type_size(kernel.task_struct)
+    checks[4] = enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)
+    checks[5] = enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)
+    checks[6] = enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_ARRAY)
+    if field_exists(t.loginuid):
+        checks[7] = t.loginuid.val
+    else:
+        checks[7] = -1
+    return 0
+
+
+LICENSE = "GPL"
+"""
+
+
+@pytest.fixture
+def checks_mod(kernel: None, bpf_dir: Path) -> Iterator[ModuleType]:
+    import importlib
+
+    import bpfimport  # noqa: F401 - the import hook
+
+    (bpf_dir / "core_checks.bpf.py").write_text(CHECKS)
+    mod = importlib.import_module("core_checks_bpf")
+    yield mod
+    mod.close()
+
+
+def run_checks(mod: ModuleType) -> list[int]:
+    mod.read_checks.test_run(ctx=bytes(32))
+    return [mod.checks[i] for i in range(8)]
+
+
+def old_kernel_btf(path: Path) -> None:
+    """A target with little in it: task_struct holds only pid (no comm, no loginuid) and is
+    123 bytes; there is no struct bpf_map; enum bpf_map_type has only BPF_MAP_TYPE_HASH, = 77."""
+    strings = b"\0int\0task_struct\0pid\0bpf_map_type\0BPF_MAP_TYPE_HASH\0"
+    # int@1 task_struct@5 pid@17 bpf_map_type@21 BPF_MAP_TYPE_HASH@34
+    path.write_bytes(encode([
+        (1, info(1), 4, [1 << 24 | 32]),  # [1] int
+        (5, info(4, 1), 123, [17, 1, 0]),  # [2] struct task_struct { int pid; }
+        (21, info(6, 1), 4, [34, 77]),  # [3] enum bpf_map_type { BPF_MAP_TYPE_HASH = 77 }
+    ], strings))
+
+
+def test_field_type_and_enum_relocations_on_this_kernel_and_an_older_one(
+        checks_mod: ModuleType, tmp_path: Path) -> None:
+    kernel = btf.kernel_spec()
+    task = kernel.type_by_name("task_struct", btf.Kind.STRUCT)
+    assert isinstance(task, btf.Struct)
+    login = btf.skip_qualifiers(kernel.type_by_id(task.member("loginuid").type_id))
+    uid = Path("/proc/self/loginuid").read_text().strip()
+    assert isinstance(login, btf.Struct) and [m.name for m in login.members] == ["val"]
+    assert run_checks(checks_mod) == [1, 16, 1, task.size, 1, 1, 1, int(uid) if uid != "-1" else (1 << 32) - 1]
+    checks_mod.close()
+    older = tmp_path / "older.btf"
+    old_kernel_btf(older)
+    checks_mod.load(btf_custom_path=str(older))
+    assert run_checks(checks_mod) == [0, -1, 0, 123, 1, 77, 0, -1]

@@ -10,6 +10,14 @@ from __future__ import annotations
 
 import ast
 
+from ..core import (
+    ENUM_VALUE,
+    ENUM_VALUE_EXISTS,
+    FIELD_BYTE_SIZE,
+    FIELD_EXISTS,
+    TYPE_EXISTS,
+    TYPE_SIZE,
+)
 from ..frontend.model import MapDecl
 from ..frontend.resolve import resolve_type
 from ..helpers import HELPERS, Helper, HelperDecl
@@ -275,6 +283,30 @@ def current_task_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -
     return kernel.current_task(fb, node)
 
 
+def field_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``field_exists(x.f)``, ``field_size(x.f)``: relocated facts about a kernel field."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.field_relocation(fb, expressions.operand(fb, arg), CORE_FIELD_INFO[helper.name], arg)
+
+
+def type_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``type_exists(kernel.T)``, ``type_size(kernel.T)``: relocated facts about a kernel type."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.type_relocation(fb, arg, CORE_TYPE_INFO[helper.name], node)
+
+
+def enum_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``enum_value(kernel.E.V)``, ``enum_exists(kernel.E.V)``: an enum value on the running kernel."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.enum_relocation(fb, arg, CORE_ENUM_INFO[helper.name], node)
+
+
+# helper name -> the CO-RE relocation kind it asks for (compiler/core.py)
+CORE_FIELD_INFO = {"field_exists": FIELD_EXISTS, "field_size": FIELD_BYTE_SIZE}
+CORE_TYPE_INFO = {"type_exists": TYPE_EXISTS, "type_size": TYPE_SIZE}
+CORE_ENUM_INFO = {"enum_exists": ENUM_VALUE_EXISTS, "enum_value": ENUM_VALUE}
+
+
 def deref_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
     arg = fb.one_arg(node, "deref")
     v = fb.expr(arg)
@@ -427,6 +459,9 @@ GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
 SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Value]] = {
     "comm": comm_call,
     "current_task": current_task_call,
+    "core_field": field_info_call,
+    "core_type": type_info_call,
+    "core_enum": enum_info_call,
     "probe_read": probe_read_call,
     "deref": deref_call,
     "log2": log2_call,

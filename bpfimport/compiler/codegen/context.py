@@ -83,17 +83,25 @@ def _record(fb: FunctionBuilder, node: ast.AST) -> object:
     try:
         return tracepoints.tracepoint_record(category, event)
     except tracepoints.UnknownTracepoint as e:
-        raise fb.err(fb.decl.node, str(e), getattr(e, "hint", None)) from None
+        raise fb.err(_decorator_argument(fb), str(e), getattr(e, "hint", None)) from None
     except OSError as e:
         raise fb.err(node, f"cannot read the layout of tracepoint {category}/{event}: {e}",
                      "tracepoint fields come from the kernel's BTF and /sys/kernel/tracing") from None
+
+
+def _decorator_argument(fb: FunctionBuilder) -> ast.AST:
+    """Where the program names its tracepoint (``@tracepoint("CAT/EVENT")``'s argument)."""
+    for deco in fb.decl.node.decorator_list:
+        if isinstance(deco, ast.Call) and deco.args:
+            return deco.args[0]
+    return fb.decl.node
 
 
 def tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
     record = _record(fb, node)
     f = record.field(node.attr)  # type: ignore[attr-defined]
     if f is None:
-        names = [x.name for x in record.fields]  # type: ignore[attr-defined]
+        names = [x.name for x in record.fields if x.name not in COMMON]  # type: ignore[attr-defined]
         raise fb.err(node, f"tracepoint {fb.decl.section.partition('/')[2]} has no field "  # type: ignore[union-attr]
                      f"'{node.attr}'", "its fields, closest first: "
                      + show_names(closest_first(node.attr, names), 40))

@@ -14,17 +14,22 @@ from __future__ import annotations
 import ast
 
 from ..core import (
+    ENUM_VALUE_EXISTS,
     FIELD_BYTE_OFFSET,
     FIELD_BYTE_SIZE,
+    FIELD_EXISTS,
     FIELD_LSHIFT,
     FIELD_RSHIFT,
+    TYPE_EXISTS,
     KernelTypeError,
     KernelTypes,
     bitfield_layout,
 )
 from ..helpers import Helper
 from ..types import (
+    BOOL,
     CHAR,
+    U32,
     U64,
     ArrayType,
     BpfType,
@@ -219,6 +224,79 @@ def read_data_loc(fb: FunctionBuilder, place: PlaceType, dest: str, length: int,
     offset = fb.b.cast("zext", "i32", fb.b.binop("and", "i32", loc, "65535"), "i64")
     src = fb.b.byte_gep_dynamic(place.root, offset)
     fb.b.call_helper(Helper.PROBE_READ_KERNEL_STR, "i64", [("ptr", dest), ("i32", str(length)), ("ptr", src)])
+
+
+def field_relocation(fb: FunctionBuilder, place_value: Value, kind: int, node: ast.AST) -> Value:
+    """``field_exists(t.loginuid)`` (a bool) or ``field_size(t.comm)`` (a u32), relocated:
+    what the running kernel says of the field, not this one."""
+    place = place_value.ty
+    if not isinstance(place, PlaceType) or not place.access:
+        raise fb.err(node, "this takes a field of kernel memory, e.g. current_task().loginuid")
+    if place.how == "bitfield" and kind == FIELD_BYTE_SIZE:
+        raise fb.err(node, "a bitfield has no byte size", "field_size() takes a whole field")
+    kt = kernel_types(fb, node)
+    exists = kind == FIELD_EXISTS
+    local = 1 if exists else (kt.size_of(place.btf_id) if place.btf_id is not None else place.target.size)
+    if place.root_type is None:  # this kernel's fixed layout: what it says is final
+        return Value(BOOL, "true") if exists else Value(U32, str(local))
+    value = fb.b.core_value(relocation(fb, kt, kind, place, local, node), "i32", kt.next_seq())
+    if exists:
+        return Value(BOOL, fb.b.icmp("ne", "i32", value, "0"))
+    return Value(U32, value)
+
+
+def type_relocation(fb: FunctionBuilder, type_node: ast.expr, kind: int, node: ast.AST) -> Value:
+    """``type_exists(kernel.bpf_map)`` (a bool) or ``type_size(kernel.task_struct)`` (a u32)
+    on the running kernel."""
+    kt = kernel_types(fb, node)
+    name = _kernel_name(fb, type_node)
+    try:
+        type_id = kt.named_id(name, ("struct", "union", "typedef", "enum"))
+    except KernelTypeError as e:
+        raise fb.err(type_node, e.message, e.hint) from None
+    local = 1 if kind == TYPE_EXISTS else kt.size_of(type_id)
+    value = fb.b.core_value(kt.type_relocation(kind, type_id, local), "i32", kt.next_seq())
+    if kind == TYPE_EXISTS:
+        return Value(BOOL, fb.b.icmp("ne", "i32", value, "0"))
+    return Value(U32, value)
+
+
+def enum_relocation(fb: FunctionBuilder, value_node: ast.expr, kind: int, node: ast.AST) -> Value:
+    """``enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)`` (an i64) or ``enum_exists(...)``
+    (a bool) on the running kernel."""
+    from ...btf import types as bt
+
+    if not isinstance(value_node, ast.Attribute):
+        raise fb.err(value_node, "this takes an enum value of the kernel, e.g. "
+                     "kernel.bpf_map_type.BPF_MAP_TYPE_HASH")
+    kt = kernel_types(fb, node)
+    name = _kernel_name(fb, value_node.value)
+    try:
+        enum_id = kt.named_id(name, ("enum", "typedef"))
+    except KernelTypeError as e:
+        raise fb.err(value_node.value, e.message, e.hint) from None
+    enum = bt.skip_qualifiers(kt.spec.type_by_id(enum_id))
+    if not isinstance(enum, bt.Enum):
+        raise fb.err(value_node.value, f"kernel type {name} is not an enum")
+    names = [v.name for v in enum.values]
+    if value_node.attr not in names:
+        from ..core import closest_first, show_names
+
+        raise fb.err(value_node, f"enum {name} has no value '{value_node.attr}'",
+                     "its values, closest first: " + show_names(closest_first(value_node.attr, names)))
+    index = names.index(value_node.attr)
+    local = 1 if kind == ENUM_VALUE_EXISTS else enum.values[index].value
+    value = fb.b.core_value(kt.enum_relocation(kind, enum.id, index, local), "i64", kt.next_seq())
+    if kind == ENUM_VALUE_EXISTS:
+        return Value(BOOL, fb.b.icmp("ne", "i64", value, "0"))
+    return Value(IntType(64, True), value)
+
+
+def _kernel_name(fb: FunctionBuilder, node: ast.expr) -> str:
+    """NAME of ``kernel.NAME``."""
+    if isinstance(node, ast.Attribute) and fb.builtin(node.value) == "kernel":
+        return node.attr
+    raise fb.err(node, "this takes a kernel type by name, e.g. kernel.task_struct")
 
 
 def current_task(fb: FunctionBuilder, node: ast.Call) -> Value:

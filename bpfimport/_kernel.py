@@ -13,6 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class NotInKernelError(RuntimeError):
+    """A BPF-side name was used from ordinary Python code (``bpfimport.lang.NotInKernelError``)."""
+
+
 class KernelType:
     """What ``kernel.NAME`` is in ordinary Python: a name that only BPF code can use."""
 
@@ -23,8 +27,6 @@ class KernelType:
         return f"kernel.{self.__name__}"
 
     def __call__(self, *args: Any) -> Any:
-        from .lang import NotInKernelError
-
         raise NotInKernelError(f"kernel.{self.__name__} is a kernel type: it exists in BPF code "
                                "(a .bpf.py file) only")
 

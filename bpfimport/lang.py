@@ -36,6 +36,7 @@ from ctypes import (
 from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar
 
 from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
+from ._kernel import NotInKernelError
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
 K = TypeVar("K")
@@ -89,10 +90,6 @@ TC_ACT_OK: Final = 0
 TC_ACT_SHOT: Final = 2
 TC_ACT_PIPE: Final = 3
 TC_ACT_REDIRECT: Final = 7
-
-
-class NotInKernelError(RuntimeError):
-    """A BPF-side name was used from ordinary Python code."""
 
 
 def _kernel_only(name: str) -> NotInKernelError:

@@ -76,7 +76,6 @@ from _imp import source_hash as _source_hash
 from stat import S_ISDIR, S_ISREG
 
 from ._host import installed as installed_llvmlite
-from ._host import kernel_identity
 from ._host import privileged as _privileged_now
 from ._version import __version__
 from .errors import SourceFileError
@@ -275,13 +274,27 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
         spec = ObjectSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
     except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
         return f"unreadable spec ({type(exc).__name__}: {exc})"
-    if spec.kernel is not None and spec.kernel != kernel_identity():
+    if spec.kernel is not None and spec.kernel != running_kernel():
         return "reads another kernel's fixed layout"  # not CO-RE relocatable: compile again
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.
         spec = spec.replace(name=module_name)
     return data[:elf_len], spec
+
+
+def running_kernel() -> str:
+    """The running kernel's identity, as the compiler records it in an object read at fixed
+    offsets (asked only for such an object: the kernel BTF layer is not imported otherwise)."""
+    import importlib
+
+    try:
+        kernel = importlib.import_module("bpfimport.btf.kernel")
+    except ImportError:  # until the kernel BTF layer is there: uname and the BTF's size
+        from ._host import kernel_identity
+
+        return kernel_identity()
+    return str(kernel.kernel_identity())
 
 
 # ---------------------------------------------------------------- files

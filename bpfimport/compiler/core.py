@@ -115,11 +115,17 @@ def kernel_btf() -> _KernelBtf:
 
 
 def kernel_identity() -> str:
-    """What names this kernel's layouts (``_host.kernel_identity``, which the cache checks):
-    an object built from a fixed offset depends on it."""
-    from .._host import kernel_identity as identity
+    """What names this kernel's layouts: an object built from a fixed offset depends on it
+    (``cache.running_kernel`` computes the same for the running kernel)."""
+    import importlib
 
-    return identity()
+    try:
+        kernel = importlib.import_module("bpfimport.btf.kernel")
+    except ImportError:
+        from .._host import kernel_identity as identity
+
+        return identity()
+    return str(kernel.kernel_identity())
 
 
 def closest_first(name: str, names: Iterable[str], limit: int | None = None) -> list[str]:

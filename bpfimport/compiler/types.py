@@ -215,8 +215,9 @@ class PlaceType(BpfType):
     * ``space``: ``"kernel"`` (read with bpf_probe_read_kernel) or ``"ctx"`` (direct loads);
     * ``btf_id``: the target's BTF type (its members, elements, debug type), or ``None``;
     * ``how``: ``"value"``, ``"bitfield"`` (``bits`` wide, read through the field-info
-      relocations) or ``"data_loc"`` (a tracepoint's ``__data_loc`` u32: the offset from
-      the root and the length of a string).
+      relocations), ``"data_loc"`` (a tracepoint's ``__data_loc`` u32: the offset from
+      the root and the length of a string) or ``"rel_loc"`` (the same, the offset counted
+      from the end of the u32).
     """
 
     __slots__ = ("target", "space", "btf_id", "how", "root", "root_type", "access", "bit_offset",

@@ -3,7 +3,7 @@ fixed offset (no BTF type describes the record) names the kernel in its spec, an
 compiles it again on another kernel; a CO-RE object (every read relocated at load) stays a
 hit on any kernel.  ``compileall`` says which is which.
 
-Which kernel is running is what ``bpfimport._host.kernel_identity()`` says; "another kernel"
+Which kernel is running is what ``bpfimport.cache.running_kernel()`` says; "another kernel"
 is that function giving another answer.  A record without a BTF type is this kernel's
 record with its BTF type name dropped (``codegen.context._record``), as a kernel whose BTF
 lacks the ``trace_event_raw_*`` type would give it.
@@ -21,7 +21,7 @@ from types import ModuleType
 
 import pytest
 
-from bpfimport import _host, cache
+from bpfimport import cache
 from bpfimport.__main__ import main
 from bpfimport.compiler.codegen import context
 from bpfimport.importer import compile_or_read
@@ -74,7 +74,12 @@ def without_btf_record(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def another_kernel(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cache, "kernel_identity", lambda: _host.kernel_identity() + " (another)")
+    other = this_kernel() + " (another)"
+    monkeypatch.setattr(cache, "running_kernel", lambda: other)
+
+
+def this_kernel() -> str:
+    return cache.running_kernel()
 
 
 def source(folder: Path) -> str:
@@ -99,7 +104,7 @@ def test_a_fixed_layout_object_is_compiled_again_on_another_kernel(
         compile_counter: CompileCounter, monkeypatch: pytest.MonkeyPatch) -> None:
     path = source(tmp_path)
     first = compile_or_read(path, "layout_bpf", write_cache=True)
-    assert first.spec.kernel == _host.kernel_identity()
+    assert first.spec.kernel == this_kernel()
     assert first.spec.extra["kernel_layout"] == [
         "tracepoint tracepoint/sched/sched_process_exec: field pid at offset 12",
         "tracepoint tracepoint/sched/sched_process_exec: field old_pid at offset 16"]
@@ -125,7 +130,7 @@ def test_compileall_says_which_objects_are_kernel_specific(
     monkeypatch.setattr(context, "_record", lambda fb, node: NoBtfRecord(real(fb, node)))
     assert main(["compileall", "--force", str(tmp_path / "layout.bpf.py")]) == 0
     out = capsys.readouterr().out
-    assert f"(fixed to this kernel's layout ({_host.kernel_identity()}): recompiled on another kernel)" in out
+    assert f"(fixed to this kernel's layout ({this_kernel()}): recompiled on another kernel)" in out
 
 
 # ---- the fixed offsets read right, in the kernel ----------------------------------------------
@@ -145,7 +150,7 @@ def fixed_mod(tracing: None, kernel_btf: None, without_btf_record: None,
 
 
 def test_a_field_at_a_fixed_offset_reads_the_record(fixed_mod: ModuleType) -> None:
-    assert fixed_mod.__bpf_spec__.kernel == _host.kernel_identity()
+    assert fixed_mod.__bpf_spec__.kernel == this_kernel()
     fixed_mod.PARENT.value = os.getpid()
     true = shutil.which("true")
     assert true is not None

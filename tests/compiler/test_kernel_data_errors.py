@@ -95,8 +95,8 @@ def test_a_tracepoint_that_does_not_exist(tracing: None) -> None:
     src = HEAD + '@tracepoint("sched/sched_proces_exec")\ndef p(ctx) -> int:\n    out[0] = ctx.pid\n    return 0\n'
     e = error(src)
     assert (e.lineno, e.offset) == (3, 13)  # the decorator's argument
-    assert e.message == "the kernel has no tracepoint sched/sched_proces_exec"
-    assert "sched/sched_process_exec" in (e.hint or "")
+    assert "no tracepoint" in e.message and "sched/sched_proces_exec" in e.message
+    assert "sched/sched_process_exec" in e.msg  # what exists, in the message or its hint
 
 
 def test_no_kernel_btf_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def _record(fb: FunctionBuilder, node: ast.AST) -> object:
         tracepoints = importlib.import_module("bpfimport.compiler._tp_standin")
     try:
         return tracepoints.tracepoint_record(category, event)
-    except tracepoints.UnknownTracepoint as e:
+    except LookupError as e:  # UnknownTracepoint, or an event BTF cannot place (not root)
         raise fb.err(_decorator_argument(fb), str(e), getattr(e, "hint", None)) from None
     except OSError as e:
         raise fb.err(node, f"cannot read the layout of tracepoint {category}/{event}: {e}",
@@ -112,14 +112,15 @@ def tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> V
                      "a record's common fields before the program runs",
                      COMMON_HINTS.get(f.name, "the other fields are readable"))
     syscall = record.source == "syscalls" or record.btf_struct in SYSCALL_RECORDS  # type: ignore[attr-defined]
-    path = _btf_path(record, f, syscall)
+    path = getattr(f, "access", None) or _btf_path(record, f, syscall)
     if record.btf_struct is not None and path is not None:  # type: ignore[attr-defined]
         place = _relocated(fb, base, record.btf_struct, path, node)  # type: ignore[attr-defined]
     else:
         place = _fixed(fb, base, f)
     if f.data_loc:
         assert isinstance(place.ty, PlaceType)
-        return Value(place.ty.but(target=ArrayType(CHAR, DATA_LOC_LEN), how="data_loc"), base.ref)
+        how = "rel_loc" if getattr(f, "rel_loc", False) else "data_loc"
+        return Value(place.ty.but(target=ArrayType(CHAR, DATA_LOC_LEN), how=how), base.ref)
     if syscall and f.name != "__syscall_nr":
         return _syscall_value(fb, place, f, node)
     return place
@@ -131,21 +132,21 @@ COMMON_HINTS = {"common_pid": "tid() is the thread id and tgid() the process id 
 COMMON = ("common_type", "common_flags", "common_preempt_count", "common_pid")
 
 
-def _btf_path(record: object, f: object, syscall: bool) -> list[str | int] | None:
+def _btf_path(record: object, f: object, syscall: bool) -> tuple[str | int, ...] | None:
     """The member names (and array indices) that lead to field ``f`` in the record's BTF type."""
     name = f.name  # type: ignore[attr-defined]
     if syscall:
         if name == "__syscall_nr":
-            return ["nr"]
+            return ("nr",)
         if record.btf_struct == "syscall_trace_exit":  # type: ignore[attr-defined]
-            return [name] if name == "ret" else None
+            return (name,) if name == "ret" else None
         args = [x for x in record.fields  # type: ignore[attr-defined]
                 if x.name not in COMMON and x.name != "__syscall_nr"]
-        return ["args", args.index(f)]
-    return ["__data_loc_" + name if f.data_loc else name]  # type: ignore[attr-defined]
+        return ("args", args.index(f))
+    return ("__data_loc_" + name if f.data_loc else name,)  # type: ignore[attr-defined]
 
 
-def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: list[str | int],
+def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: tuple[str | int, ...],
                node: ast.Attribute) -> Value:
     """The field as a place in the context, CO-RE relocated against the record's BTF type."""
     kt = kernel_types(fb, node)
@@ -191,7 +192,7 @@ def _syscall_value(fb: FunctionBuilder, place: Value, f: object, node: ast.AST) 
     memory: ``ctx.filename`` on sys_enter_openat is a user ``char *``)."""
     raw = read(fb, place, node)
     ctype = f.ctype  # type: ignore[attr-defined]
-    if "*" in ctype or "[]" in ctype:
+    if "*" in ctype or "[]" in ctype or getattr(f, "user_pointer", False):
         bare = ctype.replace("const", "").replace("__user", "").replace("volatile", "").strip()
         pointee = CHAR if bare.startswith("char") and bare.count("*") == 1 else None
         return fb.coerce(raw, PtrType(pointee, space="user"), node, explicit=True)
@@ -268,9 +269,18 @@ def raw_tracepoint_params(fb: FunctionBuilder, name: str, node: ast.AST) -> list
     names are those of the class's ``__bpf_trace_CLASS`` function, whose prototype has
     the same parameter types.
     """
+    import importlib
+
     from ...btf import types as bt
 
     kt = kernel_types(fb, node)
+    try:  # the kernel BTF layer's, which also settles names a class shares
+        tracepoints = importlib.import_module("bpfimport.btf.tracepoints")
+    except ImportError:
+        tracepoints = None
+    if tracepoints is not None:
+        got = tracepoints.raw_tracepoint_args(name)
+        return list(got) if got is not None else None
     found = kt.spec.types_by_name(f"btf_trace_{name}", bt.Kind.TYPEDEF)
     if not found:
         return None

@@ -137,7 +137,7 @@ def read(fb: FunctionBuilder, place_value: Value, node: ast.AST) -> Value:
     place = place_value.ty
     assert isinstance(place, PlaceType)
     target = place.target
-    if place.how == "data_loc":
+    if place.how in ("data_loc", "rel_loc"):
         tmp = fb.temp_aggregate(ArrayType(CHAR, DATA_LOC_LEN))
         read_data_loc(fb, place, tmp.ref, DATA_LOC_LEN, node)
         return tmp
@@ -168,7 +168,7 @@ def read_into(fb: FunctionBuilder, place_value: Value, dest: str, dest_ty: BpfTy
     assert isinstance(place, PlaceType)
     if not (isinstance(dest_ty, ArrayType) and dest_ty.elem == CHAR):
         return False
-    if place.how == "data_loc":
+    if place.how in ("data_loc", "rel_loc"):
         read_data_loc(fb, place, dest, dest_ty.length, node)
         return True
     target = place.target
@@ -219,10 +219,13 @@ def read_bitfield(fb: FunctionBuilder, place: PlaceType, node: ast.AST) -> Value
 
 def read_data_loc(fb: FunctionBuilder, place: PlaceType, dest: str, length: int, node: ast.AST) -> None:
     """A tracepoint's ``__data_loc`` string: the u32 at the place holds the string's offset in
-    the record (low 16 bits) and its length (high 16); copy it, NUL-terminated, into ``dest``."""
-    loc = fb.b.load("i32", address(fb, place, node), 4)
+    the record (low 16 bits; for ``__rel_loc``, from the end of the u32) and its length (high
+    16); copy it, NUL-terminated, into ``dest``."""
+    at = address(fb, place, node)
+    loc = fb.b.load("i32", at, 4)
     offset = fb.b.cast("zext", "i32", fb.b.binop("and", "i32", loc, "65535"), "i64")
-    src = fb.b.byte_gep_dynamic(place.root, offset)
+    base = fb.b.byte_gep(at, 4) if place.how == "rel_loc" else place.root
+    src = fb.b.byte_gep_dynamic(base, offset)
     fb.b.call_helper(Helper.PROBE_READ_KERNEL_STR, "i64", [("ptr", dest), ("i32", str(length)), ("ptr", src)])
 
 

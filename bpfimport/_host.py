@@ -92,24 +92,6 @@ def _installed_by_find_spec() -> Installed | None:
         return Installed(folder, b"")
 
 
-KERNEL_BTF = "/sys/kernel/btf/vmlinux"
-
-
-def kernel_identity() -> str:
-    """What names this kernel's layouts: release, build string and the size of its BTF.
-
-    An object compiled from a fixed offset (a tracepoint field without BTF) is valid
-    for this kernel only; its spec records this string and the cache recompiles it on
-    another kernel.  Cheap (one uname, one stat) because a cache hit checks it.
-    """
-    u = os.uname()
-    try:
-        size = os.stat(KERNEL_BTF).st_size
-    except OSError:
-        size = -1
-    return f"{u.sysname} {u.release} {u.version} {u.machine} btf:{size}"
-
-
 CAP_SYS_ADMIN = 21
 CAP_BPF = 39
 
@@ -137,7 +119,6 @@ __all__ = [
     "Installed",
     "effective_caps",
     "installed",
-    "kernel_identity",
     "parse_version",
     "privileged",
 ]

@@ -285,16 +285,10 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
 
 def running_kernel() -> str:
     """The running kernel's identity, as the compiler records it in an object read at fixed
-    offsets (asked only for such an object: the kernel BTF layer is not imported otherwise)."""
-    import importlib
+    offsets: asked only for such an object, so no other import loads the kernel BTF layer."""
+    from .btf.kernel import kernel_identity
 
-    try:
-        kernel = importlib.import_module("bpfimport.btf.kernel")
-    except ImportError:  # until the kernel BTF layer is there: uname and the BTF's size
-        from ._host import kernel_identity
-
-        return kernel_identity()
-    return str(kernel.kernel_identity())
+    return kernel_identity()
 
 
 # ---------------------------------------------------------------- files

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from collections.abc import Iterable
 
     from ..btf import types as bt
+    from ..btf.kernel import KernelBtf
     from ..btf.reader import Spec
     from .debuginfo import DebugInfo
 
@@ -64,68 +65,24 @@ class KernelTypeError(Exception):
 
 # ---------------------------------------------------------------- the kernel's BTF
 
-class _KernelBtf:
-    """The running kernel's BTF, read with the ``btf/`` reader: a stand-in with the shape of
-    ``bpfimport.btf.kernel.KernelBtf`` (``spec``, ``identity``, ``find``), used until that
-    module is there."""
+def kernel_btf() -> KernelBtf:
+    """The running kernel's BTF (``bpfimport.btf.kernel``: opened once per process, its name
+    index cached per kernel); KernelTypeError, one sentence, when the kernel has none."""
+    from ..btf.kernel import KernelBtfMissing
+    from ..btf.kernel import kernel_btf as open_kernel_btf
 
-    def __init__(self, spec: Spec, identity: str) -> None:
-        self.spec = spec
-        self.identity = identity
-
-    def find(self, name: str, kind: int | None = None) -> list[bt.Type]:
-        from ..btf.types import Kind
-
-        return self.spec.types_by_name(name, Kind(kind) if kind is not None else None)
-
-
-_KERNEL: list[object] = []  # the process's one kernel BTF, once read
-
-
-def kernel_btf() -> _KernelBtf:
-    """The running kernel's BTF, read once per process; KernelTypeError (one sentence) without it."""
-    if _KERNEL:
-        return _KERNEL[0]  # type: ignore[return-value]
-    import importlib
-
-    try:  # bpfimport.btf.kernel (another branch) when it is there; the stand-in below until then
-        kbtf = importlib.import_module("bpfimport.btf.kernel")
-    except ImportError:
-        kbtf = None
-    if kbtf is not None:
-        try:
-            found = kbtf.kernel_btf()
-        except kbtf.KernelBtfMissing as e:
-            raise KernelTypeError(str(e), NO_BTF_HINT) from None
-    else:
-        from ..btf.reader import KERNEL_BTF, kernel_spec
-
-        path = KERNEL_BTF / "vmlinux"
-        try:
-            spec = kernel_spec(path)
-        except OSError as e:
-            raise KernelTypeError(
-                f"this machine has no kernel BTF ({path}: {e.strerror}), so kernel types "
-                "cannot be used", NO_BTF_HINT) from None
-        from .._host import kernel_identity as identity
-
-        found = _KernelBtf(spec, identity())
-    _KERNEL.append(found)
-    return found
+    try:
+        return open_kernel_btf()
+    except KernelBtfMissing as e:
+        raise KernelTypeError(str(e), NO_BTF_HINT) from None
 
 
 def kernel_identity() -> str:
-    """What names this kernel's layouts: an object built from a fixed offset depends on it
-    (``cache.running_kernel`` computes the same for the running kernel)."""
-    import importlib
+    """What names this kernel's layouts (its BTF's identity): an object built from a fixed
+    offset depends on it, and ``cache.running_kernel`` compares the running kernel's."""
+    from ..btf.kernel import kernel_identity as identity
 
-    try:
-        kernel = importlib.import_module("bpfimport.btf.kernel")
-    except ImportError:
-        from .._host import kernel_identity as identity
-
-        return identity()
-    return str(kernel.kernel_identity())
+    return identity()
 
 
 def closest_first(name: str, names: Iterable[str], limit: int | None = None) -> list[str]:
@@ -233,13 +190,13 @@ class KernelTypeSystem:
         raise KernelTypeError(f"kernel type '{name}' is not a struct or union")
 
     def similar_types(self, name: str) -> str:
+        """A hint naming the kernel's structs, unions and typedefs most like ``name``."""
         from ..btf import types as bt
 
-        names = self.spec.names()
         low = name.lower()
-        pool = [n for n in names if (low[:4] in n.lower() or len(n) > 3 and n.lower() in low) and any(
-            self.spec.kind_of(i) in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF)
-            for i in names[n])]
+        pool = [n for kind in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF)
+                for n in self.kbtf.names(kind)
+                if low[:4] in n.lower() or len(n) > 3 and n.lower() in low]
         near = closest_first(name, pool, 8)
         return ("similar kernel types: " + ", ".join(near)) if near else \
             "the names are the kernel's own (struct task_struct is kernel.task_struct)"

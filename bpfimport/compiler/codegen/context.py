@@ -41,8 +41,6 @@ TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of ev
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from ...btf.types import FuncProto
-
 
 def is_context(v: Value) -> bool:
     """The program's context parameter (an untyped ``ctx`` pointer)."""
@@ -74,12 +72,8 @@ def _record(fb: FunctionBuilder, node: ast.AST) -> object:
     """The record of this program's tracepoint (``TpRecord``), or a CompileError naming what exists."""
     section = fb.decl.section or ""
     category, _, event = section.partition("/")[2].partition("/")
-    import importlib
+    from ...btf import tracepoints
 
-    try:
-        tracepoints = importlib.import_module("bpfimport.btf.tracepoints")
-    except ImportError:  # until bpfimport.btf.tracepoints is there
-        tracepoints = importlib.import_module("bpfimport.compiler._tp_standin")
     try:
         return tracepoints.tracepoint_record(category, event)
     except LookupError as e:  # UnknownTracepoint, or an event BTF cannot place (not root)
@@ -262,52 +256,12 @@ def raw_tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) 
 
 
 def raw_tracepoint_params(fb: FunctionBuilder, name: str, node: ast.AST) -> list[tuple[str, int]] | None:
-    """``(name, BTF type id)`` of each argument (the probe prototype's after its ``void *``),
-    or None when the kernel's BTF does not describe the tracepoint.
+    """``(name, BTF type id)`` of each argument (the probe prototype's after its ``void *``:
+    ``bpfimport.btf.tracepoints.raw_tracepoint_args``), or None when the kernel's BTF does not
+    describe the tracepoint."""
+    from ...btf.tracepoints import raw_tracepoint_args
 
-    ``btf_trace_NAME`` (a typedef of the prototype) gives the types but no names; the
-    names are those of the class's ``__bpf_trace_CLASS`` function, whose prototype has
-    the same parameter types.
-    """
-    import importlib
-
-    from ...btf import types as bt
-
-    kt = kernel_types(fb, node)
-    try:  # the kernel BTF layer's, which also settles names a class shares
-        tracepoints = importlib.import_module("bpfimport.btf.tracepoints")
-    except ImportError:
-        tracepoints = None
-    if tracepoints is not None:
-        got = tracepoints.raw_tracepoint_args(name)
-        return list(got) if got is not None else None
-    found = kt.spec.types_by_name(f"btf_trace_{name}", bt.Kind.TYPEDEF)
-    if not found:
-        return None
-    proto = _prototype(found[0])
-    if proto is None:
-        return None
-    types = [p.type_id for p in proto.params[1:]]
-    names = [f"arg{i}" for i in range(len(types))]
-    for func in kt.spec.types_by_name(f"__bpf_trace_{name}", bt.Kind.FUNC):
-        named = _prototype(func)
-        if named is not None and [p.type_id for p in named.params[1:]] == types:
-            names = [p.name or names[i] for i, p in enumerate(named.params[1:])]
-            break
-    return list(zip(names, types))
-
-
-def _prototype(t: object) -> FuncProto | None:
-    """The FUNC_PROTO under a typedef'd function pointer or a FUNC."""
-    from ...btf import types as bt
-
-    for _ in range(4):
-        if isinstance(t, bt.FuncProto):
-            return t
-        if not isinstance(t, bt.Ref):
-            return None
-        t = t.target
-    return None
+    return raw_tracepoint_args(name, kernel_types(fb, node).system.kbtf)
 
 
 # program kind (ProgramKind.decorator) -> what ctx.NAME reads

@@ -378,6 +378,10 @@ def attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
     """``x.field``: a struct field's value, or a place (kernel memory, the context)."""
     if fb.map_of(node.value) is not None:
         raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
+    if fb.builtin(node.value) == "kernel":
+        raise fb.err(node, f"kernel.{node.attr} is a kernel type, not a value",
+                     f"annotate with it (t: kernel.{node.attr} = ...) or call it on an address "
+                     f"(kernel.{node.attr}(addr))")
     base = operand(fb, node.value)
     if kernel.is_kernel_base(base):
         return kernel.member(fb, base, node)
@@ -448,6 +452,11 @@ def subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
         result = at_element(fb, array, index, node.slice, lambda ptr: fb.load(elem, ptr))
         assert result is not None
         return result
+    if isinstance(base.ty, PlaceType):
+        base = kernel.read(fb, base, node.value)  # a kernel pointer field, then indexed
+    if isinstance(base.ty, PtrType) and not base.ty.nullable and base.ty.space in ("kernel", "user"):
+        raise fb.err(node, f"a {show(base.ty)} cannot be indexed",
+                     "read the element with probe_read_kernel / probe_read_user into a local")
     base = aggregate_of(fb, base, node.value)
     if not isinstance(base.ty, ArrayType):
         raise fb.err(node, f"a {show(base.ty)} cannot be indexed")

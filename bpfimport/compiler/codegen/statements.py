@@ -214,6 +214,9 @@ def assign_name(fb: FunctionBuilder, target: ast.Name, value: Value) -> None:
             return
         local = declare_local(fb, name, ty)
     elif isinstance(local.ty, PtrType) and not local.ty.nullable and local.ty != value.ty:
+        if local.ty.space != "ctx":
+            raise fb.err(target, f"'{name}' holds a {show(local.ty)} and cannot be rebound to a "
+                         f"{show(value.ty)}", "use another name for the local")
         raise fb.err(target, f"'{name}' is the program's context and cannot be rebound",
                      "use another name for the local")
     elif isinstance(local.ty, PtrType) and not isinstance(value.ty, PtrType):

@@ -28,7 +28,7 @@ VMLINUX = Path("/sys/kernel/btf/vmlinux")
 IDS = """\
 from bpfimport.lang import *
 
-ids = ArrayMap(key=u32, value=u64, max_entries=2)
+ids = ArrayMap(key=u32, value=u64, max_entries=3)
 
 
 @raw_tracepoint("sched_switch")
@@ -77,6 +77,7 @@ def test_each_read_carries_a_co_re_record_naming_its_field() -> None:
     src = IDS.replace("    return 0\n", """\
     ids[0] = t.real_parent.tgid + t.mm.arg_start + t.se.vruntime + t.comm[2]
     ids[1] = t.sched_reset_on_fork
+    ids[2] = t.rcu_read_unlock_special.b.blocked + t.thread_pid.numbers[1].nr
     return 0
 """, 1)
     _, objbtf = compiled(src)
@@ -85,7 +86,9 @@ def test_each_read_carries_a_co_re_record_naming_its_field() -> None:
     assert byte_off == ["task_struct.pid", "task_struct.tgid", "task_struct.real_parent",
                         "task_struct.tgid", "task_struct.mm", "mm_struct.(anon).arg_start",
                         "task_struct.se.vruntime", "task_struct.comm[2]",
-                        "task_struct.sched_reset_on_fork"]
+                        "task_struct.sched_reset_on_fork",
+                        "task_struct.rcu_read_unlock_special.b.blocked",  # a union, a struct in it
+                        "task_struct.thread_pid", "pid.numbers[1].nr"]  # a flexible array
     bitfield = sorted(kind for kind, where in relos if where == "task_struct.sched_reset_on_fork")
     assert bitfield == ["FIELD_BYTE_OFFSET", "FIELD_BYTE_SIZE", "FIELD_LSHIFT_U64",
                         "FIELD_RSHIFT_U64"]

@@ -53,6 +53,8 @@ def test_the_running_task_read_through_co_re(kd: ModuleType) -> None:
     assert s.comm == comm
     assert s.comm0 == comm[0] and s.comm_i == comm[3]
     assert s.vruntime > 0
+    assert s.pid_nr == s.pid  # the thread's struct pid, through a flexible array of structs
+    assert s.rcu_special == 0  # a union (and a struct in it): no RCU read section was preempted
     assert s.task >> 63 == 1  # a kernel address
 
 

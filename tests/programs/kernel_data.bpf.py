@@ -24,6 +24,8 @@ class Task:
     prev_state: u32
     preempt: u32
     arg1: u64  # ctx.args[1]
+    pid_nr: u32  # thread_pid->numbers[0].nr: a struct element of a flexible array
+    rcu_special: u32  # a union's member
 
 
 seen = ArrayMap(key=u32, value=Task, max_entries=1)
@@ -48,6 +50,8 @@ def read_task(ctx) -> int:
     i = INDEX
     s.comm_i = t.comm[i]
     s.arg1 = ctx.args[1]
+    s.pid_nr = t.thread_pid.numbers[0].nr
+    s.rcu_special = t.rcu_read_unlock_special.s | t.rcu_read_unlock_special.b.blocked
     if ctx.args[1] != 0:
         s.prev_pid = ctx.prev.pid
         s.next_tgid = ctx.next.tgid

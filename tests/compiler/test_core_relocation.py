@@ -200,7 +200,8 @@ def test_bpftool_loads_the_objects(kernel: None, tmp_path: Path) -> None:
         r = subprocess.run([bpftool, "-d", "prog", "loadall", str(path), str(pins)],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr[-3000:]
-        assert sorted(os.listdir(pins)) == ["on_exec", "on_fork", "on_open", "on_open_exit", "read_task"]
+        assert sorted(os.listdir(pins)) == ["on_exec", "on_exit", "on_fork", "on_open", "on_open_exit",
+                                            "read_task"]
         assert "CO-RE relocating [" in r.stderr and "BTF is optional" not in r.stderr
     finally:
         shutil.rmtree(pins, ignore_errors=True)

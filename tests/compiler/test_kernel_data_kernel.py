@@ -99,7 +99,7 @@ def watched(tracing: None, kd: ModuleType) -> Iterator[ModuleType]:
     need(Path("/sys/kernel/tracing/events/syscalls/sys_enter_openat").is_dir(),
          "the kernel has no syscall tracepoints (CONFIG_FTRACE_SYSCALLS)")
     kd.WATCH.value = os.getpid()
-    links = [p.attach() for p in (kd.on_exec, kd.on_fork, kd.on_open, kd.on_open_exit)]
+    links = [p.attach() for p in (kd.on_exec, kd.on_fork, kd.on_exit, kd.on_open, kd.on_open_exit)]
     yield kd
     for link in links:
         link.detach()
@@ -118,7 +118,7 @@ def test_exec_and_fork_of_a_child(watched: ModuleType) -> None:
     assert true is not None
     child = subprocess.Popen([true])
     child.wait()
-    events = drain(watched, 2)
+    events = drain(watched, 3)
     # the test process may start other children meanwhile (tests/background.py): this one's
     execs = [e for e in events if e.kind == 1 and e.pid == child.pid]  # type: ignore[attr-defined]
     forks = [e for e in events if e.kind == 2 and e.other == child.pid]  # type: ignore[attr-defined]
@@ -126,6 +126,8 @@ def test_exec_and_fork_of_a_child(watched: ModuleType) -> None:
         (child.pid, os.getpid(), true.encode())]  # __data_loc filename, real_parent.tgid
     comm = Path("/proc/thread-self/comm").read_bytes().rstrip(b"\n")
     assert [(e.pid, e.name) for e in forks] == [(os.getpid(), comm)]  # type: ignore[attr-defined]
+    exits = [e.name for e in events if e.kind == 5 and e.pid == child.pid]  # type: ignore[attr-defined]
+    assert exits == [b"true"]  # the record's char[16] comm, after the exec
 
 
 def test_openat_enter_and_exit(watched: ModuleType, tmp_path: Path) -> None:

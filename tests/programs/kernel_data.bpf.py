@@ -62,7 +62,7 @@ def read_task(ctx) -> int:
 
 @struct
 class Event:
-    kind: u32  # 1 exec, 2 fork, 3 openat enter, 4 openat exit
+    kind: u32  # 1 exec, 2 fork, 3 openat enter, 4 openat exit, 5 exit
     pid: u32
     other: i64  # old_pid, child_pid, ret
     ppid: u32  # the parent, through current_task()
@@ -90,6 +90,16 @@ def on_fork(ctx) -> int:
     if ctx.parent_pid != WATCH:
         return 0
     events.output(Event(kind=2, pid=ctx.parent_pid, other=ctx.child_pid, name=ctx.parent_comm))
+    return 0
+
+
+@tracepoint("sched/sched_process_exit")
+def on_exit(ctx) -> int:
+    if current_task().real_parent.tgid != WATCH:
+        return 0
+    e = Event(kind=5, pid=ctx.pid)
+    e.name = ctx.comm  # a char[16] of the record: copied from the context
+    events.output(e)
     return 0
 
 

@@ -104,10 +104,11 @@ def test_a_tracepoint_that_does_not_exist() -> None:
     assert "sched_process_exec" in e.msg  # what exists, in the message or its hint
 
 
-def test_no_kernel_btf_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+@pytest.fixture
+def no_btf(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """A kernel without BTF, as bpfimport.btf.kernel reports it (tests/btf/test_kernel.py checks
     that report against a missing file)."""
-    from bpfimport.btf import kernel
+    from bpfimport.btf import kernel, tracepoints
     from bpfimport.compiler import core
 
     def missing(*args: object, **kwargs: object) -> None:
@@ -115,6 +116,16 @@ def test_no_kernel_btf_is_one_clear_sentence(monkeypatch: pytest.MonkeyPatch, tm
 
     monkeypatch.setattr(core, "_SYSTEM", [])
     monkeypatch.setattr(kernel, "kernel_btf", missing)
+    monkeypatch.setattr(tracepoints, "kernel_btf", missing)
+    return tmp_path
+
+
+def test_raw_tracepoint_args_need_no_kernel_btf(no_btf: Path) -> None:
+    compile_source(RAW + "    out[0] = ctx.args[1]\n    return 0\n", "/v/k.bpf.py", "k_bpf")
+
+
+def test_no_kernel_btf_is_one_clear_sentence(no_btf: Path) -> None:
+    tmp_path = no_btf
     e = body_error("out[0] = current_task().pid")
     assert e.lineno == LINE
     assert e.message.startswith(f"this kernel has no BTF ({tmp_path / 'vmlinux'} does not exist")

@@ -4,8 +4,8 @@
   with a direct load from the context.  Where the kernel's BTF describes the record
   (``trace_event_raw_<class>``, ``syscall_trace_enter``/``_exit``) the field's offset is
   CO-RE relocated like any kernel struct's; otherwise it is the offset the tracefs format
-  file gives, and the object then depends on this kernel's layout (it records the
-  kernel's identity: ``KernelTypes.fixed_layout``).  ``__data_loc`` strings read as char
+  file gives, and the object then depends on this kernel's layout (its spec records the
+  kernel's identity: ``ModuleCodegen.fixed_layout``).  ``__data_loc`` strings read as char
   arrays; a syscall's pointer arguments are user pointers.
 * ``@raw_tracepoint("NAME")``: ``ctx.args[i]`` is the i-th raw u64 argument, and the
   names of the kernel's ``btf_trace_NAME`` prototype read it typed (``ctx.prev.pid`` on
@@ -41,6 +41,8 @@ TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of ev
 if TYPE_CHECKING:
     from collections.abc import Callable
 
+    from ...btf.tracepoints import TpField, TpRecord
+
 
 def is_context(v: Value) -> bool:
     """The program's context parameter (an untyped ``ctx`` pointer)."""
@@ -68,8 +70,8 @@ def opaque_pointer_error(fb: FunctionBuilder, node: ast.expr) -> Exception:
 
 # ---------------------------------------------------------------- tracepoints
 
-def _record(fb: FunctionBuilder, node: ast.AST) -> object:
-    """The record of this program's tracepoint (``TpRecord``), or a CompileError naming what exists."""
+def _record(fb: FunctionBuilder, node: ast.AST) -> TpRecord:
+    """The record of this program's tracepoint, or a CompileError naming what exists."""
     section = fb.decl.section or ""
     category, _, event = section.partition("/")[2].partition("/")
     from ...btf import tracepoints
@@ -78,7 +80,7 @@ def _record(fb: FunctionBuilder, node: ast.AST) -> object:
         return tracepoints.tracepoint_record(category, event)
     except LookupError as e:  # UnknownTracepoint, or an event BTF cannot place (not root)
         raise fb.err(_decorator_argument(fb), str(e), getattr(e, "hint", None)) from None
-    except OSError as e:
+    except OSError as e:  # no BTF, and no readable format file
         raise fb.err(node, f"cannot read the layout of tracepoint {category}/{event}: {e}",
                      "tracepoint fields come from the kernel's BTF and /sys/kernel/tracing") from None
 
@@ -93,10 +95,10 @@ def _decorator_argument(fb: FunctionBuilder) -> ast.AST:
 
 def tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
     record = _record(fb, node)
-    f = record.field(node.attr)  # type: ignore[attr-defined]
+    f = record.field(node.attr)
     if f is None:
-        names = [x.name for x in record.fields if x.name not in COMMON]  # type: ignore[attr-defined]
-        raise fb.err(node, f"tracepoint {fb.decl.section.partition('/')[2]} has no field "  # type: ignore[union-attr]
+        names = [x.name for x in record.fields if x.name not in COMMON]
+        raise fb.err(node, f"tracepoint {record.category}/{record.event} has no field "
                      f"'{node.attr}'", "its fields, closest first: "
                      + show_names(closest_first(node.attr, names), 40))
     if f.name in COMMON:
@@ -105,49 +107,34 @@ def tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> V
         raise fb.err(node, f"'{f.name}' is not visible to BPF programs: the kernel overwrites "
                      "a record's common fields before the program runs",
                      COMMON_HINTS.get(f.name, "the other fields are readable"))
-    syscall = record.source == "syscalls" or record.btf_struct in SYSCALL_RECORDS  # type: ignore[attr-defined]
-    path = getattr(f, "access", None) or _btf_path(record, f, syscall)
-    if record.btf_struct is not None and path is not None:  # type: ignore[attr-defined]
-        place = _relocated(fb, base, record.btf_struct, path, node)  # type: ignore[attr-defined]
-    else:
+    place = None
+    if record.btf_struct is not None and f.access is not None:
+        place = _relocated(fb, base, record.btf_struct, f.access, node)
+    if place is None:  # a 'format' record, or one a module's BTF describes: this kernel's offsets
         place = _fixed(fb, base, f)
     if f.data_loc:
         assert isinstance(place.ty, PlaceType)
-        how = "rel_loc" if getattr(f, "rel_loc", False) else "data_loc"
-        return Value(place.ty.but(target=ArrayType(CHAR, DATA_LOC_LEN), how=how), base.ref)
-    if syscall and f.name != "__syscall_nr":
+        return Value(place.ty.but(target=ArrayType(CHAR, DATA_LOC_LEN),
+                                  how="rel_loc" if f.rel_loc else "data_loc"), base.ref)
+    if record.source == "syscalls" and f.name != "__syscall_nr":
         return _syscall_value(fb, place, f, node)
     return place
 
 
-SYSCALL_RECORDS = ("syscall_trace_enter", "syscall_trace_exit")
 COMMON_HINTS = {"common_pid": "tid() is the thread id and tgid() the process id of the task "
                               "the event happens in"}
 COMMON = ("common_type", "common_flags", "common_preempt_count", "common_pid")
 
 
-def _btf_path(record: object, f: object, syscall: bool) -> tuple[str | int, ...] | None:
-    """The member names (and array indices) that lead to field ``f`` in the record's BTF type."""
-    name = f.name  # type: ignore[attr-defined]
-    if syscall:
-        if name == "__syscall_nr":
-            return ("nr",)
-        if record.btf_struct == "syscall_trace_exit":  # type: ignore[attr-defined]
-            return (name,) if name == "ret" else None
-        args = [x for x in record.fields  # type: ignore[attr-defined]
-                if x.name not in COMMON and x.name != "__syscall_nr"]
-        return ("args", args.index(f))
-    return ("__data_loc_" + name if f.data_loc else name,)  # type: ignore[attr-defined]
-
-
 def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: tuple[str | int, ...],
-               node: ast.Attribute) -> Value:
-    """The field as a place in the context, CO-RE relocated against the record's BTF type."""
+               node: ast.Attribute) -> Value | None:
+    """The field as a place in the context, CO-RE relocated against the record's BTF type
+    (None when that type is not vmlinux's: a module's tracepoint)."""
     kt = kernel_types(fb, node)
     try:
         struct = kt.struct(struct_name)
-    except KernelTypeError as e:
-        raise fb.err(node, e.message, e.hint) from None
+    except KernelTypeError:
+        return None
     place = Value(PtrType(struct, space="ctx"), ctx.ref)
     for step in path:
         if isinstance(step, int):
@@ -158,40 +145,39 @@ def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: tuple[st
     return place
 
 
-def _fixed(fb: FunctionBuilder, ctx: Value, f: object) -> Value:
+def _fixed(fb: FunctionBuilder, ctx: Value, f: TpField) -> Value:
     """The field at the offset this kernel's format file gives (not relocatable)."""
-    fb.module.fixed_layout(f"tracepoint {fb.decl.section}: field {f.name} at offset {f.offset}")  # type: ignore[attr-defined]
-    return Value(PlaceType(_format_type(fb, f), "ctx", ctx.ref, 8 * f.offset), ctx.ref)  # type: ignore[attr-defined]
+    fb.module.fixed_layout(f"tracepoint {fb.decl.section}: field {f.name} at offset {f.offset}")
+    return Value(PlaceType(_format_type(f), "ctx", ctx.ref, 8 * f.offset), ctx.ref)
 
 
-def _format_type(fb: FunctionBuilder, f: object) -> BpfType:
+def _format_type(f: TpField) -> BpfType:
     """A field's type from its format-file description (size, signedness, C type)."""
-    size, signed, ctype = f.size, f.signed, f.ctype  # type: ignore[attr-defined]
-    length = getattr(f, "array_len", None)
-    if length:
-        elem = size // length
-        base = CHAR if ctype.startswith("char") or elem == 1 and "char" in ctype else \
-            IntType(8 * elem, signed) if elem in (1, 2, 4, 8) else CHAR
-        return ArrayType(base, length if base is not CHAR or elem == 1 else size)
+    size, signed, ctype = f.size, f.signed, f.ctype
+    if f.array_len:
+        elem = size // f.array_len
+        if ctype.startswith(("char", "unsigned char", "u8")) or elem not in (1, 2, 4, 8):
+            return ArrayType(CHAR, size)
+        return ArrayType(IntType(8 * elem, signed), f.array_len)
     if "*" in ctype:
         return PtrType(CHAR if ctype.replace("const", "").strip().startswith("char") else None,
                        space="kernel")
     if size in (1, 2, 4, 8):
-        return IntType(8 * size, bool(signed))
+        return IntType(8 * size, signed)
     return ArrayType(CHAR, size)
 
 
-def _syscall_value(fb: FunctionBuilder, place: Value, f: object, node: ast.AST) -> Value:
+def _syscall_value(fb: FunctionBuilder, place: Value, f: TpField, node: ast.AST) -> Value:
     """A syscall argument: its unsigned long slot, as the argument's C type (pointers are user
     memory: ``ctx.filename`` on sys_enter_openat is a user ``char *``)."""
     raw = read(fb, place, node)
-    ctype = f.ctype  # type: ignore[attr-defined]
-    if "*" in ctype or "[]" in ctype or getattr(f, "user_pointer", False):
+    ctype = f.ctype
+    if "*" in ctype or "[]" in ctype or f.user_pointer:
         bare = ctype.replace("const", "").replace("__user", "").replace("volatile", "").strip()
         pointee = CHAR if bare.startswith("char") and bare.count("*") == 1 else None
         return fb.coerce(raw, PtrType(pointee, space="user"), node, explicit=True)
-    ty = _scalar_ctype(fb, ctype, node) or (IntType(8 * f.size, bool(f.signed))  # type: ignore[attr-defined]
-                                            if f.size in (1, 2, 4, 8) else U64)  # type: ignore[attr-defined]
+    ty = _scalar_ctype(fb, ctype, node) or (IntType(8 * f.size, bool(f.signed))
+                                            if f.size in (1, 2, 4, 8) else U64)
     if isinstance(ty, BoolType):
         return fb.truth(raw, node)
     return fb.coerce(raw, ty, node, explicit=True)
@@ -227,41 +213,42 @@ RAW_TP_MAX_ARGS = 12  # MAX_BPF_FUNC_ARGS: what the verifier lets a raw tracepoi
 def raw_tracepoint_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
     """``ctx.args`` (the raw u64 arguments) or an argument by its name in ``btf_trace_NAME``."""
     name = (fb.decl.section or "").partition("/")[2]
-    params = raw_tracepoint_params(fb, name, node)
-    if node.attr == "args":
+    if node.attr == "args":  # needs no BTF: the count bounds a constant index where it is known
+        params = raw_tracepoint_params(name)
         count = len(params) if params is not None else RAW_TP_MAX_ARGS
         return Value(PlaceType(ArrayType(U64, count), "ctx", base.ref), base.ref)
-    names = [p for p, _ in params] if params is not None else []
+    kt = kernel_types(fb, node)
+    params = raw_tracepoint_params(name)
+    if params is None:
+        raise fb.err(node, f"the kernel's BTF does not describe raw tracepoint '{name}' "
+                     f"(no btf_trace_{name}), so its arguments have no names",
+                     "read them as ctx.args[0], ctx.args[1], ...")
+    names = [p for p, _ in params]
     if node.attr not in names:
-        if params is None:
-            raise fb.err(node, f"the kernel's BTF does not describe raw tracepoint '{name}' "
-                         f"(no btf_trace_{name}), so its arguments have no names",
-                         "read them as ctx.args[0], ctx.args[1], ...")
         raise fb.err(node, f"raw tracepoint '{name}' has no argument '{node.attr}'",
                      "its arguments, closest first: " + show_names(closest_first(node.attr, names))
                      + "; or ctx.args[i]")
     index = names.index(node.attr)
     raw = fb.load(U64, fb.b.byte_gep(base.ref, 8 * index))
-    kt = kernel_types(fb, node)
     try:
-        ty = kt.compiler_type(params[index][1])  # type: ignore[index]
+        ty = kt.compiler_type(params[index][1])
     except KernelTypeError as e:
         raise fb.err(node, e.message, e.hint) from None
     if isinstance(ty, BoolType):
         return fb.truth(raw, node)
-    if isinstance(ty, ArrayType) or isinstance(ty, KernelStructType):
+    if isinstance(ty, (ArrayType, KernelStructType)):
         raise fb.err(node, f"argument '{node.attr}' is passed by value ({ty}), which a raw "
                      "tracepoint cannot read", "read ctx.args[i] as a number")
     return fb.coerce(raw, ty, node, explicit=True)
 
 
-def raw_tracepoint_params(fb: FunctionBuilder, name: str, node: ast.AST) -> list[tuple[str, int]] | None:
+def raw_tracepoint_params(name: str) -> list[tuple[str, int]] | None:
     """``(name, BTF type id)`` of each argument (the probe prototype's after its ``void *``:
     ``bpfimport.btf.tracepoints.raw_tracepoint_args``), or None when the kernel's BTF does not
-    describe the tracepoint."""
+    describe the tracepoint (or there is no BTF)."""
     from ...btf.tracepoints import raw_tracepoint_args
 
-    return raw_tracepoint_args(name, kernel_types(fb, node).system.kbtf)
+    return raw_tracepoint_args(name)
 
 
 # program kind (ProgramKind.decorator) -> what ctx.NAME reads

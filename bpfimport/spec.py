@@ -138,9 +138,13 @@ class StructSpec(_Record):
 
 
 class MapSpec(_Record):
-    """A map: ``kind`` is a key of MAP_KINDS; ``key``/``value`` are type strings (None: keyless)."""
+    """A map: ``kind`` is a key of MAP_KINDS; ``key``/``value`` are type strings (None: keyless).
 
-    __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno")
+    ``histogram`` is ``"log2"`` when every key the programs write is a ``log2()`` bucket
+    (directly, or in a struct key's bucket field): user space may print it as one.
+    """
+
+    __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno", "histogram")
     name: str
     kind: str
     key: str | None
@@ -148,13 +152,21 @@ class MapSpec(_Record):
     max_entries: int
     flags: int
     lineno: int
-    _defaults = {"flags": 0, "lineno": 0}
+    histogram: str | None
+    _defaults = {"flags": 0, "lineno": 0, "histogram": None}
 
     @property
     def map_kind(self) -> MapKind:
         from .kinds import MAP_KINDS
 
         return MAP_KINDS[self.kind]
+
+
+def slot_field(fields: list[str]) -> str:
+    """Which field of a keyed histogram's struct key holds the bucket: the one named ``slot``,
+    else the last.  One rule for the compiler (which maps are histograms) and user space
+    (how they print); the other fields name the section (a disk, a pid)."""
+    return "slot" if "slot" in fields else fields[-1]
 
 
 class ProgramSpec(_Record):

@@ -29,6 +29,7 @@ from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
+from .frontend.histograms import log2_histograms
 from .frontend.model import MapDecl, Source
 from .tables import BUG_HINT, STACK_HINT, STACK_LIMIT
 
@@ -113,9 +114,10 @@ def build_spec(model: ModuleModel, obj: bytes, layout_notes: list[str] | None = 
         ProgramSpec(f.name, f.section, f.decorator or "section", f.node.lineno)
         for f in model.functions.values() if f.section is not None
     )
+    log2 = log2_histograms(model)
     maps = tuple(
         MapSpec(m.name, m.kind, m.key.spec if m.key is not None else None, map_value_spec(m),
-                m.max_entries, m.flags, m.lineno)
+                m.max_entries, m.flags, m.lineno, "log2" if m.name in log2 else None)
         for m in model.maps.values()
     )
     structs = tuple(

@@ -30,6 +30,7 @@ class Helper:
     TRACE_PRINTK = 6
     GET_PRANDOM_U32 = 7
     GET_SMP_PROCESSOR_ID = 8
+    TAIL_CALL = 12
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_UID_GID = 15
     GET_CURRENT_COMM = 16
@@ -39,6 +40,9 @@ class Helper:
     PROBE_READ_STR = 45
     GET_STACK = 67
     GET_CURRENT_CGROUP_ID = 80
+    MAP_PUSH_ELEM = 87
+    MAP_POP_ELEM = 88
+    MAP_PEEK_ELEM = 89
     PROBE_READ_USER = 112
     PROBE_READ_KERNEL = 113
     PROBE_READ_USER_STR = 114
@@ -94,10 +98,6 @@ class HelperDecl:
         return f"{self.name}({', '.join(names)})"
 
 
-_STACKS = ("stack traces are not supported in this version: get_stack and get_stackid cannot "
-           "be compiled yet, and a StackTraceMap can only be declared; count by a key you can "
-           "compute instead, e.g. (tgid(), comm())")
-
 HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
     HelperDecl("ktime", Helper.KTIME_GET_NS, (), "u64", "u64",
                "monotonic nanoseconds since boot"),
@@ -152,11 +152,13 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
                (("dst", "Any"), ("src", "Any")), "i64", "probe_read",
                "probe_read_str from kernel memory"),
     HelperDecl("get_stack", Helper.GET_STACK,
-               (("ctx", "Any"), ("buf", "Any"), ("size", "int"), ("flags", "int = 0")), "i64",
-               "unsupported", "stack traces: not supported yet", unsupported=_STACKS),
+               (("ctx", "Any"), ("buf", "Any"), ("flags", "int = 0")), "i64", "get_stack",
+               "copy the current stack's addresses (kernel, or user with BPF_F_USER_STACK) into "
+               "buf, a u64 array; the number of bytes written or a negative errno"),
     HelperDecl("get_stackid", Helper.GET_STACKID,
                (("ctx", "Any"), ("stack_map", "Any"), ("flags", "int = 0")), "i64",
-               "unsupported", "stack traces: not supported yet", unsupported=_STACKS),
+               "get_stackid", "store the current stack in a StackTraceMap; its id (>= 0) or a "
+               "negative errno (same as stack_map.get_stackid(ctx, flags))"),
     HelperDecl("deref", None, (("p", "Any"),), "the value's type", "deref",
                "the value a map value reference points at"),
     HelperDecl("log2", None, (("x", "int"),), "u64", "log2",

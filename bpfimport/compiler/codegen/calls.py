@@ -36,7 +36,7 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import events, expressions, kernel, maps
+from . import events, expressions, kernel, maps, stacks
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -338,6 +338,27 @@ def log2_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
     return Value(U64, result)
 
 
+def min_max_call(fb: FunctionBuilder, node: ast.Call, better: ast.cmpop) -> Value:
+    """``min(a, b, ...)`` / ``max(...)`` of integers, as Python: exact between signed and
+    unsigned, in a type that holds every operand (the first of equal ones wins)."""
+    name = "min" if isinstance(better, ast.Lt) else "max"
+    if len(node.args) < 2 or node.keywords:
+        raise fb.err(node, f"{name}() takes two or more numbers in BPF code",
+                     f"e.g. {name}(x // 10, 99) for the last bucket of a linear histogram")
+    values = [fb.numeric(fb.expr(a), a) for a in node.args]
+    if all(isinstance(v.ty, LitType) for v in values):
+        pick = min if name == "min" else max
+        return lit(pick(v.ty.value for v in values))  # type: ignore[attr-defined]
+    ty = expressions.join_type(fb, values, node)
+    if not isinstance(ty, IntType):
+        ty = fb.int_type_of(values[0])
+    best = fb.coerce(values[0], ty, node.args[0])
+    for v, arg in zip(values[1:], node.args[1:]):
+        wins = expressions.compare(fb, better, v, best, arg)
+        best = Value(ty, fb.b.select(wins.ref, ty.llvm, fb.coerce(v, ty, arg).ref, best.ref))
+    return best
+
+
 def print_call(fb: FunctionBuilder, node: ast.Call) -> Value:
     """print(...) → bpf_trace_printk (more than 3 values: bpf_trace_vprintk)."""
     for kw in node.keywords:
@@ -448,6 +469,7 @@ MAP_FAMILIES: dict[str, Callable[[FunctionBuilder, MapDecl, str, ast.Call], Valu
     "keyed": maps.map_method,
     "ring": events.event_method,
     "perf": events.event_method,
+    "stack": stacks.stack_method,
 }
 # HelperDecl.lower -> lowering, for helpers without arguments
 GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
@@ -465,10 +487,14 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "probe_read": probe_read_call,
     "deref": deref_call,
     "log2": log2_call,
+    "get_stackid": stacks.get_stackid_call,
+    "get_stack": stacks.get_stack_call,
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {
     "print": print_call,
     "len": len_call,
     "range": range_call,
+    "min": lambda fb, node: min_max_call(fb, node, ast.Lt()),
+    "max": lambda fb, node: min_max_call(fb, node, ast.Gt()),
 }

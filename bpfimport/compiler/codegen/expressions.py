@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from ..frontend.resolve import const_value
+from ..tables import PYTHON_BUILTIN_NAMES
 from ..types import (
     BOOL,
     I64,
@@ -89,7 +90,7 @@ def expr_name(fb: FunctionBuilder, node: ast.Name) -> Value:
         raise fb.err(node, f"function '{name}' cannot be used as a value", f"call it: {name}(...)")
     if name in fb.model.structs:
         raise fb.err(node, f"struct '{name}' cannot be used as a value", f"construct one: {name}()")
-    if name in fb.model.names or name in ("int", "bool", "print", "range", "len", "str"):
+    if name in fb.model.names or name in PYTHON_BUILTIN_NAMES:
         raise fb.err(node, f"'{name}' cannot be used as a value here", f"call it: {name}(...)")
     raise fb.err(node, f"name '{name}' is not defined",
                  "BPF code sees its module's maps, globals, constants and functions, and "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from ..tables import LANG_CONSTANTS, importable
+from ..tables import LANG_CONSTANTS, PYTHON_BUILTIN_NAMES, importable
 from ..types import (
     CHAR,
     SCALAR_NAMES,
@@ -27,7 +27,7 @@ def builtin_name(model: ModuleModel, node: ast.expr) -> str | None:
             return model.names[node.id]
         if model.defined(node.id):
             return None
-        if node.id in ("int", "bool", "str", "print", "range", "len"):
+        if node.id in PYTHON_BUILTIN_NAMES:
             return node.id
         return None
     if isinstance(node, ast.Attribute):

@@ -291,6 +291,7 @@ class KernelTypeSystem:
                     out.extend(self.field_names(inner, depth + 1))
         return out
 
+
 _SYSTEM: list[KernelTypeSystem] = []
 
 

@@ -47,7 +47,7 @@ write.
 * **Which kernel.** An object whose reads are all CO-RE relocated (or that reads no
   kernel memory) runs on any kernel and is cached as any other.  One that read a
   tracepoint field at this kernel's fixed offset (no BTF describes the record) names the
-  kernel in its spec (``ObjectSpec.kernel``: release, build and BTF size); on another
+  kernel in its spec (``ObjectSpec.kernel``: the identity of its BTF); on another
   kernel the cache treats it as stale and the loader compiles it again.
 
 * **Who wrote it.** A privileged importer (root, CAP_BPF, CAP_SYS_ADMIN)

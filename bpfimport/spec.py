@@ -33,7 +33,7 @@ def __getattr__(name: str) -> Any:
 SPEC_FORMAT = 1
 
 # ObjectSpec.extra keys of an object that read this kernel's fixed offsets (not CO-RE
-# relocated): the kernel it is valid for (bpfimport._host.kernel_identity(), which the
+# relocated): the kernel it is valid for (bpfimport.btf.kernel.kernel_identity(), which the
 # cache compares) and what it read that way.  A relocatable object has neither.
 KERNEL_KEY = "kernel"
 LAYOUT_KEY = "kernel_layout"

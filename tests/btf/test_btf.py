@@ -49,6 +49,11 @@ def test_task_struct_size_and_pid_offset_match_bpftool(vmlinux: btf.Spec, vmlinu
     assert len(ts.members) == vmlinux_dump.attr(want_id, "vlen")
 
 
+def test_the_name_index_is_bpftools(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
+    """``Spec.names()`` (the dict a kernel_spec() looks names up in): every name, every id."""
+    assert vmlinux.names() == vmlinux_dump.names()
+
+
 def test_typedef_chain_matches_bpftool(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
     """pid_t -> ... -> an INT: each step's id and name as bpftool prints them, and the int's size."""
     t = vmlinux.type_by_name("pid_t", Kind.TYPEDEF)

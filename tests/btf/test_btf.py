@@ -13,6 +13,7 @@ import ctypes
 import re
 import struct
 import subprocess
+from array import array
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -242,6 +243,18 @@ def test_split_btf_continues_its_base_ids_and_strings() -> None:
     assert s.member_type("bits").name == "int" and s.member("bits").offset == 8
     assert split.ids_by_name("int") == [1]  # the base's types are found through the split spec
     assert [t.id for t in split.types()] == [3, 4]
+
+
+def test_a_name_stored_twice_is_one_name() -> None:
+    """Strings need not be deduplicated: two types whose names sit at two offsets share a name,
+    in the dict index and in the sorted table alike."""
+    data = encode([(1, info(4, 0), 0, []), (6, info(7), 0, []), (11, info(1), 4, [32])],
+                  b"\0pair\0pair\0int\0")  # [1] struct pair, [2] fwd pair (another offset), [3] int
+    spec = btf.Spec(data)
+    assert spec.names() == {"pair": (1, 2), "int": (3,)}
+    table = btf.NameTable.build(spec)
+    assert list(table.entries()) == [("int", array("I", [3])), ("pair", array("I", [1, 2]))]
+    assert table["pair"] == [1, 2] and "pai" not in table and len(table) == 2
 
 
 @pytest.mark.parametrize("data, match", [

@@ -245,7 +245,7 @@ def cmd_compileall(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if not args.quiet:
-            print(f"{path}: {status} -> {entry.cached}")
+            print(f"{path}: {status} -> {entry.cached} ({entry.spec.portability()})")
     return 1 if failed else 0
 
 

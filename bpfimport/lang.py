@@ -36,6 +36,8 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar, overload
 
+from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
+from ._kernel import NotInKernelError
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
 K = TypeVar("K")
@@ -96,10 +98,6 @@ BPF_F_USER_STACK: Final = 1 << 8  # the user-space stack instead of the kernel's
 BPF_F_FAST_STACK_CMP: Final = 1 << 9  # get_stackid: compare stacks by their hash only
 BPF_F_REUSE_STACKID: Final = 1 << 10  # get_stackid: a new stack replaces one with its hash
 BPF_F_USER_BUILD_ID: Final = 1 << 11  # get_stack: build id + offset records (not addresses)
-
-
-class NotInKernelError(RuntimeError):
-    """A BPF-side name was used from ordinary Python code."""
 
 
 def _kernel_only(name: str) -> NotInKernelError:
@@ -504,6 +502,49 @@ def get_current_task() -> int:
     raise _kernel_only("get_current_task")
 
 
+def current_task() -> kernel.task_struct:
+    """the running task's task_struct, a kernel pointer whose fields read CO-RE relocated:
+    current_task().real_parent.tgid
+    """
+    raise _kernel_only("current_task")
+
+
+def field_exists(field: Any) -> bool:
+    """whether the running kernel has this field (a CO-RE relocation):
+    field_exists(current_task().loginuid)
+    """
+    raise _kernel_only("field_exists")
+
+
+def field_size(field: Any) -> int:
+    """the field's size in bytes on the running kernel: field_size(current_task().comm)"""
+    raise _kernel_only("field_size")
+
+
+def type_exists(type_: Any) -> bool:
+    """whether the running kernel has this type: type_exists(kernel.bpf_map)"""
+    raise _kernel_only("type_exists")
+
+
+def type_size(type_: Any) -> int:
+    """the type's size in bytes on the running kernel: type_size(kernel.task_struct)"""
+    raise _kernel_only("type_size")
+
+
+def enum_exists(value: Any) -> bool:
+    """whether the running kernel has this enum value:
+    enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_ARENA)
+    """
+    raise _kernel_only("enum_exists")
+
+
+def enum_value(value: Any) -> int:
+    """the enum value's number on the running kernel:
+    enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)
+    """
+    raise _kernel_only("enum_value")
+
+
 def probe_read(dst: Any, size: int, src: Any) -> int:
     """copy size bytes from src into dst (0 or a negative errno)"""
     raise _kernel_only("probe_read")
@@ -590,8 +631,9 @@ __all__ = [
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
     "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
-    "get_current_cgroup_id", "get_current_task", "probe_read", "probe_read_str",
+    "get_current_cgroup_id", "get_current_task", "current_task", "field_exists", "field_size",
+    "type_exists", "type_size", "enum_exists", "enum_value", "probe_read", "probe_read_str",
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "read_user", "read_kernel", "get_stack", "get_stackid", "deref", "log2",
-    "NotInKernelError",
+    "kernel", "NotInKernelError",
 ]

@@ -32,6 +32,12 @@ def __getattr__(name: str) -> Any:
 
 SPEC_FORMAT = 1
 
+# ObjectSpec.extra keys of an object that read this kernel's fixed offsets (not CO-RE
+# relocated): the kernel it is valid for (bpfimport.btf.kernel.kernel_identity(), which the
+# cache compares) and what it read that way.  A relocatable object has neither.
+KERNEL_KEY = "kernel"
+LAYOUT_KEY = "kernel_layout"
+CO_RE_KEY = "co_re"  # how many CO-RE relocations an object carries (absent: none)
 # ObjectSpec.extra key of an object whose code is for one machine's architecture (probe
 # arguments read that architecture's registers): os.uname().machine, which the cache compares.
 MACHINE_KEY = "machine"
@@ -217,6 +223,24 @@ class ObjectSpec(_Record):
         super().__init__(*args, **kwargs)
         if self.extra is None:
             object.__setattr__(self, "extra", {})
+
+    @property
+    def kernel(self) -> str | None:
+        """The kernel this object's layout is fixed to, or None: relocatable (CO-RE) or
+        using no kernel layout at all."""
+        value = self.extra.get(KERNEL_KEY)
+        return value if isinstance(value, str) else None
+
+    def portability(self) -> str:
+        """What the object needs of a kernel, in words (``compileall`` says it per file)."""
+        machine = self.extra.get(MACHINE_KEY)
+        arch = f"; probe arguments in {machine} registers: recompiled on another machine" \
+            if machine else ""
+        if self.kernel is not None:
+            return f"fixed to this kernel's layout ({self.kernel}): recompiled on another kernel{arch}"
+        if self.extra.get(CO_RE_KEY):
+            return f"CO-RE: relocated for the running kernel at load{arch}"
+        return f"no kernel layouts{arch}"
 
     def to_json(self) -> str:
         """Readable form, for tools and tests."""

@@ -13,7 +13,18 @@ import warnings
 
 from ..errors import CompileError, SetupError
 from ..options import CompileOptions
-from ..spec import MACHINE_KEY, FieldSpec, GlobalSpec, MapSpec, ObjectSpec, ProgramSpec, StructSpec
+from ..spec import (
+    CO_RE_KEY,
+    KERNEL_KEY,
+    LAYOUT_KEY,
+    MACHINE_KEY,
+    FieldSpec,
+    GlobalSpec,
+    MapSpec,
+    ObjectSpec,
+    ProgramSpec,
+    StructSpec,
+)
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
@@ -54,7 +65,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str,
         ir = codegen.generate()
         obj = emit_object(ir, options.cpu, options.opt_level)
         check_stack(obj, model)
-        spec = build_spec(model, obj)
+        spec = build_spec(model, obj, codegen.layout_notes, codegen.relocations())
     except (CompileError, SetupError):
         raise
     except RecursionError:
@@ -93,7 +104,11 @@ def map_value_spec(m: MapDecl) -> str | None:
     return None
 
 
-def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
+def build_spec(model: ModuleModel, obj: bytes, layout_notes: list[str] | None = None,
+               relocations: int = 0) -> ObjectSpec:
+    """The spec of the object; ``layout_notes``: what it reads at this kernel's fixed offsets
+    (the spec then names the kernel, ``extra["kernel"]``, and the cache checks it);
+    ``relocations``: how many CO-RE relocations it carries."""
     elf = Elf(obj)
     offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
     programs = tuple(
@@ -116,7 +131,11 @@ def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
                    g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
         for g in model.globals.values()
     )
-    extra: dict[str, object] = {}
+    extra: dict[str, object] = {CO_RE_KEY: relocations} if relocations else {}
+    if layout_notes:
+        from .core import kernel_identity
+
+        extra.update({KERNEL_KEY: kernel_identity(), LAYOUT_KEY: list(layout_notes)})
     if any(f.probe_args for f in model.functions.values()):
         extra[MACHINE_KEY] = probes.host_machine()  # its registers are this architecture's
     return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),

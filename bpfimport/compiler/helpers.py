@@ -118,6 +118,24 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
                "the current task's cgroup v2 id"),
     HelperDecl("get_current_task", Helper.GET_CURRENT_TASK, (), "u64", "u64",
                "the address of the current task_struct (read it with probe_read_kernel)"),
+    HelperDecl("current_task", Helper.GET_CURRENT_TASK, (), "kernel.task_struct", "current_task",
+               "the running task's task_struct, a kernel pointer whose fields read CO-RE "
+               "relocated: current_task().real_parent.tgid"),
+    HelperDecl("field_exists", None, (("field", "Any"),), "bool", "core_field",
+               "whether the running kernel has this field (a CO-RE relocation): "
+               "field_exists(current_task().loginuid)"),
+    HelperDecl("field_size", None, (("field", "Any"),), "u32", "core_field",
+               "the field's size in bytes on the running kernel: field_size(current_task().comm)"),
+    HelperDecl("type_exists", None, (("type_", "Any"),), "bool", "core_type",
+               "whether the running kernel has this type: type_exists(kernel.bpf_map)"),
+    HelperDecl("type_size", None, (("type_", "Any"),), "u32", "core_type",
+               "the type's size in bytes on the running kernel: type_size(kernel.task_struct)"),
+    HelperDecl("enum_exists", None, (("value", "Any"),), "bool", "core_enum",
+               "whether the running kernel has this enum value: "
+               "enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_ARENA)"),
+    HelperDecl("enum_value", None, (("value", "Any"),), "i64", "core_enum",
+               "the enum value's number on the running kernel: "
+               "enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)"),
     HelperDecl("probe_read", Helper.PROBE_READ, (("dst", "Any"), ("size", "int"), ("src", "Any")),
                "i64", "probe_read", "copy size bytes from src into dst (0 or a negative errno)"),
     HelperDecl("probe_read_user", Helper.PROBE_READ_USER,

@@ -10,6 +10,14 @@ from __future__ import annotations
 
 import ast
 
+from ..core import (
+    ENUM_VALUE,
+    ENUM_VALUE_EXISTS,
+    FIELD_BYTE_SIZE,
+    FIELD_EXISTS,
+    TYPE_EXISTS,
+    TYPE_SIZE,
+)
 from ..frontend.model import MapDecl
 from ..frontend.resolve import resolve_type
 from ..helpers import HELPERS, Helper, HelperDecl
@@ -24,10 +32,11 @@ from ..types import (
     BpfType,
     CharType,
     IntType,
+    PlaceType,
     PtrType,
     StructType,
 )
-from . import events, expressions, maps, memory, stacks
+from . import events, expressions, kernel, maps, memory, stacks
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -48,6 +57,10 @@ def expr_call(fb: FunctionBuilder, node: ast.Call) -> Value:
         decl = fb.map_of(func.value)
         if decl is not None:
             return call_map_method(fb, decl, func.attr, node)
+        if fb.builtin(func.value) == "kernel":  # kernel.sock(address): a typed kernel pointer
+            ty = resolve_type(fb.model, func)
+            assert ty is not None
+            return cast_call(fb, ty, node)
     if fb.map_of(node) is not None:
         raise fb.err(node, "a map cannot be used as a value", "call a method: m().lookup(key)")
     if isinstance(func, ast.Name) and func.id not in fb.locals:
@@ -165,7 +178,19 @@ def fill_struct(fb: FunctionBuilder, struct: StructType, ptr: str, node: ast.Cal
         if isinstance(arg, ast.Call) and (kind := in_place_kind(fb, arg)) is not None \
                 and build_into(fb, kind, arg, dest, field.type):
             continue
-        fb.store(fb.expr(arg), field.type, dest, arg)
+        fb.store(value_into(fb, arg, dest, field.type), field.type, dest, arg)
+
+
+def value_into(fb: FunctionBuilder, node: ast.expr, dest: str, ty: BpfType) -> Value:
+    """``node``'s value for a store to ``dest``; kernel memory that can be read straight into
+    ``dest`` (a char array: ``e.comm = t.comm``, ``e.filename = ctx.filename``) is, and the
+    result is then the destination itself (the store sees nothing left to copy)."""
+    v = expressions.operand(fb, node)
+    if isinstance(v.ty, PlaceType):
+        if kernel.read_into(fb, v, dest, ty, node):
+            return Value(ty, dest)
+        return kernel.read(fb, v, node)
+    return v
 
 
 def in_place_kind(fb: FunctionBuilder, node: ast.Call) -> str | None:
@@ -251,6 +276,36 @@ def probe_read_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Va
     src_ptr = memory.source_address(fb, src_node, decl, helper)
     r = fb.b.call_helper(helper, "i64", [("ptr", dst.ref), ("i32", size.ref), ("ptr", src_ptr)])
     return Value(I64, r)
+
+
+def current_task_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``current_task()``: the running task_struct as a kernel pointer (codegen/kernel.py)."""
+    fb.no_args(node, helper.name)
+    return kernel.current_task(fb, node)
+
+
+def field_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``field_exists(x.f)``, ``field_size(x.f)``: relocated facts about a kernel field."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.field_relocation(fb, expressions.operand(fb, arg), CORE_FIELD_INFO[helper.name], arg)
+
+
+def type_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``type_exists(kernel.T)``, ``type_size(kernel.T)``: relocated facts about a kernel type."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.type_relocation(fb, arg, CORE_TYPE_INFO[helper.name], node)
+
+
+def enum_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``enum_value(kernel.E.V)``, ``enum_exists(kernel.E.V)``: an enum value on the running kernel."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.enum_relocation(fb, arg, CORE_ENUM_INFO[helper.name], node)
+
+
+# helper name -> the CO-RE relocation kind it asks for (compiler/core.py)
+CORE_FIELD_INFO = {"field_exists": FIELD_EXISTS, "field_size": FIELD_BYTE_SIZE}
+CORE_TYPE_INFO = {"type_exists": TYPE_EXISTS, "type_size": TYPE_SIZE}
+CORE_ENUM_INFO = {"enum_exists": ENUM_VALUE_EXISTS, "enum_value": ENUM_VALUE}
 
 
 def deref_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
@@ -431,6 +486,10 @@ GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
 # HelperDecl.lower -> lowering, for helpers with their own codegen
 SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Value]] = {
     "comm": comm_call,
+    "current_task": current_task_call,
+    "core_field": field_info_call,
+    "core_type": type_info_call,
+    "core_enum": enum_info_call,
     "probe_read": probe_read_call,
     "deref": deref_call,
     "log2": log2_call,

@@ -21,11 +21,12 @@ from ..types import (
     BpfType,
     CharType,
     IntType,
+    PlaceType,
     PtrType,
     StructType,
     common_int,
 )
-from . import maps, memory, operators
+from . import context, kernel, maps, memory, operators
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
@@ -349,27 +350,62 @@ def expr_if_exp(fb: FunctionBuilder, node: ast.IfExp) -> Value:
 
 
 def expr_attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
+    return value_of(fb, attribute(fb, node), node)
+
+
+def value_of(fb: FunctionBuilder, v: Value, node: ast.AST) -> Value:
+    """``v`` read, if it is a place in kernel memory or the context (``codegen/kernel.py``)."""
+    if isinstance(v.ty, PlaceType):
+        return kernel.read(fb, v, node)
+    return v
+
+
+def operand(fb: FunctionBuilder, node: ast.expr) -> Value:
+    """``node`` evaluated once, as the base of a field or element or as an assignment's value:
+    a field of kernel memory stays a place, read by whoever uses it (``t.se.vruntime`` reads
+    8 bytes, ``e.comm = t.comm`` reads straight into ``e.comm``)."""
+    if isinstance(node, ast.Attribute):
+        return attribute(fb, node)
+    if isinstance(node, ast.Subscript):
+        return subscript(fb, node)
+    if isinstance(node, ast.Name) and node.id in fb.model.globals and node.id not in fb.locals:
+        g = fb.model.globals[node.id]
+        if g.ty.aggregate:
+            return Value(g.ty, f"@{node.id}")
+    return fb.expr(node)
+
+
+def attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
+    """``x.field``: a struct field's value, or a place (kernel memory, the context)."""
     if fb.map_of(node.value) is not None:
         raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
-    base = base_ref(fb, node.value, reading=True)
-    if memory.readable(base):  # p.field on a user/kernel pointer: read with its family
+    if fb.builtin(node.value) == "kernel":
+        raise fb.err(node, f"kernel.{node.attr} is a kernel type, not a value",
+                     f"annotate with it (t: kernel.{node.attr} = ...) or call it on an address "
+                     f"(kernel.{node.attr}(addr))")
+    base = operand(fb, node.value)
+    if kernel.is_kernel_base(base):
+        return kernel.member(fb, base, node)
+    if context.is_context(base):
+        return context.field(fb, base, node)
+    if memory.readable(base):  # p.field on a user/kernel pointer to a @struct: read with its family
         assert isinstance(base.ty, PtrType)
         struct = memory.module_struct(fb, base.ty.pointee)
         if struct is None:
             raise memory.pointer_error(fb, node.value, base, f"field '{node.attr}'")
         return memory.field(fb, base, node, struct)
-    ptr, ty = field_of(fb, base, node)
+    ptr, ty = struct_field(fb, aggregate_of(fb, base, node.value), node)
     return fb.load(ty, ptr)
 
 
 def field_address(fb: FunctionBuilder, node: ast.Attribute) -> tuple[str, BpfType]:
-    """The address and type of a field that is written (or updated) in place."""
+    """Where ``x.field`` is stored, to write it."""
     if fb.map_of(node.value) is not None:
         raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
-    return field_of(fb, aggregate_ref(fb, node.value), node)
+    return struct_field(fb, aggregate_of(fb, operand(fb, node.value), node.value), node)
 
 
-def field_of(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str, BpfType]:
+def struct_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str, BpfType]:
     struct = base.ty
     if not isinstance(struct, StructType):
         raise fb.err(node, f"a {show(base.ty)} has no field '{node.attr}'")
@@ -381,56 +417,66 @@ def field_of(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str
 
 
 def aggregate_ref(fb: FunctionBuilder, node: ast.expr) -> Value:
-    """The address of a struct or array a field or element is taken from (or written to)."""
-    return base_ref(fb, node, reading=False)
+    """The address of a struct or array a field or element is taken from (to write it)."""
+    return aggregate_of(fb, operand(fb, node), node)
 
 
-def base_ref(fb: FunctionBuilder, node: ast.expr, reading: bool) -> Value:
-    """What ``node.field`` / ``node[i]`` is taken from: a struct or array in memory, or, when
-    ``reading``, a user/kernel pointer the caller reads through (evaluated once either way)."""
-    if isinstance(node, ast.Name) and node.id in fb.model.globals and node.id not in fb.locals:
-        g = fb.model.globals[node.id]
-        return Value(g.ty, f"@{node.id}")
-    v = fb.expr(node)
+def aggregate_of(fb: FunctionBuilder, v: Value, node: ast.expr) -> Value:
+    """``v`` (already evaluated) as the struct or array in program memory it must be."""
+    if isinstance(v.ty, PlaceType) or kernel.is_kernel_base(v):
+        raise fb.err(node, "kernel memory is read-only to BPF code",
+                     "copy the value into a local or a map value and change that")
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
         return Value(v.ty.pointee, v.ref)
     if isinstance(v.ty, PtrType) and not v.ty.nullable:
         if v.ty.space == "ctx":
-            raise opaque_pointer_error(fb, node)
+            raise context.opaque_pointer_error(fb, node)
         if not memory.readable(v):
             raise memory.pointer_error(fb, node, v, "fields or elements")
-        if not reading:
-            raise fb.err(node, f"'{ast.unparse(node)}' is a {show(v.ty)}: BPF programs read "
-                         f"{v.ty.space} memory but do not write it",
-                         "copy the value into a local or a map value and change that")
-        return v
+        raise fb.err(node, f"'{ast.unparse(node)}' is a {show(v.ty)}: BPF programs read "
+                     f"{v.ty.space} memory but do not write it",
+                     "copy the value into a local or a map value and change that")
     if not v.ty.aggregate:
         raise fb.err(node, f"a {show(v.ty)} has no fields or elements")
     return v
 
 
-def opaque_pointer_error(fb: FunctionBuilder, node: ast.expr) -> Exception:
-    """``ctx.field`` / ``ctx[i]``: say what works today instead of "a pointer has no fields"."""
-    what = f"'{node.id}'" if isinstance(node, ast.Name) else "this pointer"
-    return fb.err(node, f"{what} points at kernel memory whose type the compiler does not know "
-                  "yet, so it has no fields or elements in BPF code",
-                  f"copy what you need into a @struct, then read its fields: s = S(); "
-                  f"probe_read_kernel(s, 16, {ast.unparse(node)}); s.field "
-                  "(typed contexts, such as ctx.args[0] for a tracepoint, come in a later version)")
-
-
 def expr_subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
+    return value_of(fb, subscript(fb, node), node)
+
+
+def subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
+    """``x[i]``: a map's value, an element, or a place (an element of kernel memory)."""
     decl = fb.map_of(node.value)
     if decl is not None:
         return maps.map_get(fb, decl, fb.expr(node.slice), None, node)
     if is_constant_string(fb, node.value):
         return string_byte(fb, node)
-    base = base_ref(fb, node.value, reading=True)
-    if memory.readable(base):  # p[i] on a user/kernel pointer: the i-th element after p
+    base = operand(fb, node.value)
+    if isinstance(base.ty, PlaceType) and isinstance(base.ty.target, ArrayType):
+        index = fb.numeric(fb.expr(node.slice), node.slice)
+        if isinstance(index.ty, LitType):
+            return kernel.element(fb, base, index.ty.value, node.slice, node)
+        if base.ty.target.elem.aggregate:
+            raise fb.err(node, "indexing an array of kernel structs or arrays with a variable is "
+                         "not supported", "use a constant index")
+        array = kernel.read(fb, base, node)  # one copy, then a bounds-checked element
+        elem = base.ty.target.elem
+        result = at_element(fb, array, index, node.slice, lambda ptr: fb.load(elem, ptr))
+        assert result is not None
+        return result
+    if isinstance(base.ty, PlaceType):
+        base = kernel.read(fb, base, node.value)  # a kernel pointer field, then indexed
+    if memory.readable(base) and not kernel.is_kernel_base(base):
+        # p[i] on a user/kernel pointer: the i-th element after p, read with its family
         assert isinstance(base.ty, PtrType)
         if base.ty.pointee is None:
             raise memory.pointer_error(fb, node.value, base, "elements")
         return memory.element(fb, base, node.slice, node)
+    if isinstance(base.ty, PtrType) and not base.ty.nullable and base.ty.space in ("kernel", "user"):
+        raise fb.err(node, f"a {show(base.ty)} cannot be indexed",
+                     "read the element with probe_read_kernel / probe_read_user into a local")
+    base = aggregate_of(fb, base, node.value)
     if not isinstance(base.ty, ArrayType):
         raise fb.err(node, f"a {show(base.ty)} cannot be indexed")
     return element(fb, base, node.slice, node, None)

@@ -8,7 +8,17 @@ family and the builder can use them.
 
 from __future__ import annotations
 
-from ..types import SPACE_NAMES, AddrType, BoolType, BpfType, CharType, IntType, PtrType, StructType
+from ..types import (
+    SPACE_NAMES,
+    AddrType,
+    BoolType,
+    BpfType,
+    CharType,
+    IntType,
+    KernelStructType,
+    PtrType,
+    StructType,
+)
 from .ir import Block, Value
 
 # What a pointer into each memory is called in errors.
@@ -107,6 +117,8 @@ def show(t: BpfType) -> str:
     if isinstance(t, PtrType):
         if t.nullable and t.pointee is not None:
             return f"reference to a map value ({show(t.pointee)})"
+        if isinstance(t.pointee, KernelStructType):
+            return f"kernel pointer to {t.pointee.spec}"
         what = _POINTERS.get(t.space, "pointer")
         return what if t.pointee is None else f"{what} to {show(t.pointee)}"
     if isinstance(t, AddrType) and t.space != "unknown":

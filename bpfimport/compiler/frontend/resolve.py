@@ -131,6 +131,8 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
         return resolve_type(model, inner)
     if isinstance(node, ast.Name) and node.id in model.structs:
         return model.structs[node.id]
+    if isinstance(node, ast.Attribute) and builtin_name(model, node.value) == "kernel":
+        return kernel_type(model, node)
     name = builtin_name(model, node)
     if name is not None and name in SCALAR_NAMES:
         return SCALAR_NAMES[name]
@@ -181,3 +183,14 @@ def _sequence_element(model: ModuleModel, node: ast.expr) -> BpfType | None:
             and node.value.id == "list" and not model.defined("list")):
         return resolve_type(model, node.slice)
     return None
+
+
+def kernel_type(model: ModuleModel, node: ast.Attribute) -> BpfType:
+    """``kernel.NAME``: the kernel's struct or union NAME (a kernel pointer to one), or its
+    typedef or enum NAME (the integer type); a CompileError naming close matches if none."""
+    from ..core import KernelTypeError, named_type
+
+    try:
+        return named_type(node.attr)
+    except KernelTypeError as e:
+        raise model.source.error(node, e.message, e.hint) from None

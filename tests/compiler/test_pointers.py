@@ -112,6 +112,11 @@ MISUSES = [
      "read_kernel(u64, addr)"),
     ("tracepoint", "x = read_user(u64, S())", ["a struct S is not"], None),
     ("tracepoint", "x = deref(UserPtr(4096))", ["is an address whose target has no type"], None),
+    ("tracepoint", "probe_read_kernel_str(buf, ctx.argv[1])",
+     ["probe_read_kernel_str() reads kernel memory, but 'ctx.argv[1]' points into user memory"],
+     "probe_read_user_str"),
+    ("tracepoint", "probe_read_kernel(buf, 8, ctx.envp)", ["'ctx.envp' points into user memory"],
+     None),
     ("tracepoint", "x = deref(4096)", ["deref() reads through a map value reference or a typed pointer"],
      "read_user(T, addr)"),
 ]
@@ -148,6 +153,9 @@ ACCEPTED = [
     ("tracepoint", "argv = read_kernel(UserPtr[c_char_p], ctx + 24)\nfor i in range(4):\n"
                    "    probe_read_user_str(buf, read_user(c_char_p, argv + i * 8))"),
     ("uprobe", "out[0] = deref(name) + deref(UserPtr[S](name)).b"),
+    # a syscall tracepoint's typed pointer fields are user pointers to what their C type says
+    ("tracepoint", "probe_read_user_str(buf, ctx.filename)\nfor i in range(4):\n"
+                   "    probe_read_user_str(buf, ctx.argv[i])"),
 ]
 
 
@@ -184,3 +192,47 @@ def test_the_typed_example_program_compiles() -> None:
         "on_open_return": "kretprobe/do_sys_openat2", "on_exec": "tracepoint/syscalls/sys_enter_execve"}
     record = next(s for s in spec.structs if s.name == "Record")
     assert (record.size, record.align) == (13, 1)
+
+
+def tiny_btf() -> bytes:
+    """BTF of: [1] int, [2] user-tagged int, [3] int __user *, [4] int *, [5] struct s {int a;},
+    [6] struct s *, [7] void *."""
+    import struct as st
+
+    strings = b"\0int\0user\0s\0a\0"
+    name = {n: strings.index(n.encode() + b"\0") for n in ("int", "user", "s", "a")}
+
+    def rec(name_off: int, kind: int, vlen: int, size_or_type: int) -> bytes:
+        return st.pack("<III", name_off, (kind << 24) | vlen, size_or_type)
+
+    types = (rec(name["int"], 1, 0, 4) + st.pack("<I", (1 << 24) | 32)  # INT signed, 32 bits
+             + rec(name["user"], 18, 0, 1)  # TYPE_TAG "user" -> int
+             + rec(0, 2, 0, 2) + rec(0, 2, 0, 1)  # PTR -> tag, PTR -> int
+             + rec(name["s"], 4, 1, 4) + st.pack("<III", name["a"], 1, 0)  # struct s { int a; }
+             + rec(0, 2, 0, 5) + rec(0, 2, 0, 0))  # PTR -> struct s, PTR -> void
+    header = st.pack("<HBBIIIII", 0xEB9F, 1, 0, 24, 0, len(types), len(types), len(strings))
+    return header + types + strings
+
+
+def test_kernel_pointer_fields_point_where_btf_says() -> None:
+    """A ``__user`` type tag makes a user pointer; without tags a struct pointer is the
+    kernel's own and any other pointer an address whose memory the program names."""
+    from bpfimport import btf
+    from bpfimport.compiler.core import _pointer_space, _strip
+
+    spec = btf.Spec(tiny_btf())
+    spaces = {}
+    for ptr in (3, 4, 6, 7):
+        target_id = spec.type_by_id(ptr).target_id  # type: ignore[attr-defined]
+        spaces[ptr] = _pointer_space(spec, target_id, _strip(spec, target_id))
+    assert spaces == {3: "user", 4: "unknown", 6: "kernel", 7: "unknown"}
+
+
+@pytest.mark.skipif(not __import__("os").path.exists("/sys/kernel/btf/vmlinux"), reason="no vmlinux BTF")
+def test_task_struct_pointer_fields_in_the_families() -> None:
+    """``task->mm`` is kernel memory; ``task->clear_child_tid`` (``int __user *``, untagged in
+    this kernel's BTF) may be read by either family."""
+    with pytest.raises(CompileError, match="'current_task\\(\\).mm' points into kernel memory"):
+        compile_body("tracepoint", "probe_read_user_str(buf, current_task().mm)")
+    compile_body("tracepoint", "x = read_user(i32, current_task().clear_child_tid)\n"
+                               "y = read_kernel(i32, current_task().clear_child_tid)")

@@ -4,8 +4,8 @@
   with read_user / UserPtr (a variable index, struct fields, a fault reading 0, an argv-like
   array of strings) and its own context with read_kernel;
 * a real execve of a child with a known argv, read by a syscalls/sys_enter_execve tracepoint
-  through the argv pointer (at the offset the tracefs format file gives), one
-  probe_read_user_str per argument;
+  through the argv pointer (the typed ``ctx.argv``, and a pointer read at the offset the
+  tracefs format file gives), one probe_read_user_str per argument;
 * a kprobe with arguments loads and attaches where the kernel has kprobes, and elsewhere
   fails with the error that says so.
 """
@@ -124,7 +124,7 @@ args = RingBuffer(max_entries=256 * 1024)
 
 @tracepoint("syscalls/sys_enter_execve")
 def on_exec(ctx) -> int:
-    argv = read_kernel(UserPtr[c_char_p], ctx + ARGV)
+    argv = {argv}
     for i in range(8):
         a = argv[i]
         if not a:
@@ -146,10 +146,15 @@ def format_offset(event: str, field: str) -> int:
     return int(m.group(1))
 
 
-def test_execve_argv_read_through_the_argv_pointer(tracing, bpf_dir) -> None:
+@pytest.mark.parametrize("argv", ["ctx.argv", "read_kernel(UserPtr[c_char_p], ctx + ARGV)"],
+                         ids=["typed-field", "fixed-offset"])
+def test_execve_argv_read_through_the_argv_pointer(tracing, bpf_dir, argv: str) -> None:
+    """The record's argv (a user char **) indexed with a variable: as the typed field, and as
+    a pointer read at the offset the format file gives."""
     offset = format_offset("syscalls/sys_enter_execve", "argv")
-    (bpf_dir / "execargs.bpf.py").write_text(EXECVE.format(argv_offset=offset))
-    import execargs_bpf as mod
+    name = f"execargs_{'typed' if argv == 'ctx.argv' else 'fixed'}"
+    (bpf_dir / f"{name}.bpf.py").write_text(EXECVE.format(argv_offset=offset, argv=argv))
+    mod = __import__(f"{name}_bpf")
 
     argv = ["/bin/true", f"alpha-{uuid.uuid4().hex}", "", "two words", "y" * 60]
     got: list[tuple[int, int, int, bytes]] = []

@@ -214,3 +214,23 @@ def test_a_machine_without_a_table_is_a_compile_error(monkeypatch: pytest.Monkey
     with pytest.raises(CompileError, match=r"probe arguments are not known for this machine \(mips\)"):
         compile_text("@uprobe('/bin/true', 'f')\ndef p(ctx, a: u64) -> int:\n    return 0\n")
     compile_text("@uprobe('/bin/true', 'f')\ndef p(ctx) -> int:\n    return 0\n")  # no arguments: fine
+
+
+@pytest.mark.skipif(not os.path.exists("/sys/kernel/btf/vmlinux"), reason="no vmlinux BTF")
+def test_a_kernel_struct_argument_is_read_through_co_re() -> None:
+    """``sk: kernel.sock``: the first argument register as a kernel pointer, its fields read
+    through CO-RE relocations as any kernel struct's."""
+    compiled = compile_source(HEAD + '''
+@kprobe("tcp_connect")
+def p(ctx, sk: kernel.sock) -> int:
+    out[0] = sk.__sk_common.skc_family
+    out[1] = sk.__sk_common.skc_dport
+    return 0
+''', "/virtual/mod.bpf.py", "mod_bpf")
+    assert compiled.spec.extra["co_re"] == 2
+    assert compiled.spec.extra["machine"] == probes.host_machine()
+    first = probes.CONVENTIONS[probes.host_machine()].args[0][1]
+    assert param_registers(compiled.ir) == [("sk", first)]
+    with pytest.raises(CompileError, match="'sk' points into kernel memory"):
+        compile_text("@kprobe('tcp_connect')\ndef p(ctx, sk: kernel.sock) -> int:\n"
+                     "    b: c_char * 8 = 0\n    return probe_read_user_str(b, sk)\n")

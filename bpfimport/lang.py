@@ -196,15 +196,16 @@ class StackTraceMap(_Map[K, V]):
     pass
 
 
-class QueueMap(_Map[K, V]):
+# Maps without keys: generic in the value only, so a type checker infers QueueMap(value=u32).
+class QueueMap(_Map[Any, V]):
     pass
 
 
-class StackMap(_Map[K, V]):
+class StackMap(_Map[Any, V]):
     pass
 
 
-class BloomFilterMap(_Map[K, V]):
+class BloomFilterMap(_Map[Any, V]):
     pass
 
 
@@ -307,7 +308,10 @@ def struct(cls: type[T]) -> type[T]:
     """Mark a class as a C struct; its annotated fields give the layout.
 
     ``dataclass_transform`` tells type checkers that ``Key(pid=..., comm=...)`` takes the
-    fields as parameters, as the compiler does.
+    fields as parameters, as the compiler does. A field may default to its zero
+    (``pid: u32 = 0``, ``comm: Annotated[bytes, 16] = b""``, ``inner: Inner = Inner()``):
+    the struct starts zeroed anyway, and the default lets checkers accept ``Key()`` and
+    ``Key(pid=1)``. The compiler refuses any other default.
     """
     return cls
 

@@ -195,9 +195,13 @@ class LpmTrieMap(_Map[K, V]):
     data; a lookup finds the entry with the longest prefix matching the key's data."""
 
 
-class ProgArray(_Map[K, V]):
+class ProgArray(_Map[int, Any]):
     """Programs to tail-call: ``progs.tail_call(ctx, i)``; user space fills the slots
-    (``mod.progs[i] = mod.prog``)."""
+    (``mod.progs[i] = mod.prog``). Key and value are implied (u32 slots of program fds)."""
+
+    def __init__(self, key: Any = None, value: Any = None, max_entries: int = 0, flags: int = 0,
+                 **kw: Any) -> None:
+        super().__init__(key, value, max_entries, flags, **kw)
 
     def tail_call(self, ctx: Any, index: int) -> int:
         """Continue in program ``index``, never returning; a negative errno when the slot is
@@ -218,7 +222,8 @@ class StackTraceMap(_Map[int, Any]):
         raise _kernel_only("get_stackid")
 
 
-class _Queue(_Map[K, V]):
+# Maps without keys: generic in the value only, so a type checker infers QueueMap(value=u32).
+class _Queue(_Map[Any, V]):
     def push(self, value: V, flags: int = 0) -> int:
         """Add a value (flags=BPF_EXIST: push out the oldest when full); 0 or a negative errno."""
         raise _kernel_only("push")
@@ -232,15 +237,15 @@ class _Queue(_Map[K, V]):
         raise _kernel_only("peek")
 
 
-class QueueMap(_Queue[K, V]):
+class QueueMap(_Queue[V]):
     """First in, first out: ``push(v)``, ``pop()``, ``peek()``."""
 
 
-class StackMap(_Queue[K, V]):
+class StackMap(_Queue[V]):
     """Last in, first out: ``push(v)``, ``pop()``, ``peek()``."""
 
 
-class BloomFilterMap(_Map[K, V]):
+class BloomFilterMap(_Map[Any, V]):
     """``push(v)`` adds a value; ``v in bloom`` is False when it was surely never added."""
 
     def push(self, value: V, flags: int = 0) -> int:
@@ -415,7 +420,10 @@ def struct(cls: type[T] | None = None, /, *, packed: bool = False) -> Any:
     ``@struct(packed=True)`` lays the fields out without padding (alignment 1, as C's
     ``__attribute__((packed))``), for wire and record formats.  ``dataclass_transform``
     tells type checkers that ``Key(pid=..., comm=...)`` takes the fields as parameters,
-    as the compiler does.
+    as the compiler does. A field may default to its zero (``pid: u32 = 0``,
+    ``comm: Annotated[bytes, 16] = b""``, ``inner: Inner = Inner()``): the struct starts
+    zeroed anyway, and the default lets checkers accept ``Key()`` and ``Key(pid=1)``. The
+    compiler refuses any other default.
     """
     if cls is None:
         return lambda c: c

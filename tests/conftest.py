@@ -263,14 +263,20 @@ def bpf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @contextlib.contextmanager
-def program_module(folder: Path, filename: str) -> Iterator[ModuleType]:
+def program_module(folder: Path, filename: str, source: str | None = None) -> Iterator[ModuleType]:
     """Import ``tests/programs/FILENAME`` from a copy in ``folder``, through the import hook.
 
-    The module is closed (every link and fd released) and forgotten afterwards.
+    With ``source``, FILENAME is written from it instead: a program kept out of
+    tests/programs because it uses a liberty type checkers refuse (every file there
+    type-checks clean, tests/test_type_checkers.py). The module is closed (every link
+    and fd released) and forgotten afterwards.
     """
     import bpfimport  # noqa: F401 - installs the import hook
 
-    shutil.copy(PROGRAMS / filename, folder)
+    if source is None:
+        shutil.copy(PROGRAMS / filename, folder)
+    else:
+        (folder / filename).write_text(source)
     name = filename[: -len(".bpf.py")] + "_bpf"
     sys.path.insert(0, str(folder))
     try:

@@ -119,7 +119,7 @@ MODULE_ERRORS = [
     ("if __name__ == '__main__':\n    pass\n", "an if statement is not allowed at module level", "user-space"),
     ("class C:\n    x: u32\n", "is not a @struct", "@struct"),
     ("@struct\nclass C:\n    x: float\n", "unknown type for field 'x'", "u8/u16"),
-    ("@struct\nclass C:\n    x: u32 = 1\n", "cannot have default values", None),
+    ("@struct\nclass C:\n    x: u32 = 1\n", "can only default to its zero", "x: u32 = 0"),
     ("@struct\nclass C:\n    pass\n", "has no fields", None),
     ("m2 = HashMap(key=u32, value=u64)\n", "needs max_entries=", None),
     ("m2 = HashMap(key=u32, max_entries=4)\n", "needs value=", None),

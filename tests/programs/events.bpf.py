@@ -1,11 +1,22 @@
-from bpfimport.lang import *
+from bpfimport.lang import (
+    Annotated,
+    PerfEventArray,
+    RingBuffer,
+    comm,
+    struct,
+    syscall,
+    tgid,
+    tracepoint,
+    u32,
+    u64,
+)
 
 
 @struct
 class Event:
-    pid: u32
-    n: u64
-    comm: c_char * 16
+    pid: u32 = 0
+    n: u64 = 0
+    comm: Annotated[bytes, 16] = b""
 
 
 events = RingBuffer(max_entries=4096)

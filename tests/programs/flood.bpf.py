@@ -1,4 +1,4 @@
-from bpfimport.lang import *
+from bpfimport.lang import PerfEventArray, RingBuffer, struct, syscall, tracepoint, u64
 
 
 @struct

@@ -1,6 +1,6 @@
 """Helpers of the registry, run in the kernel: each program writes what it computed."""
 
-from bpfimport.lang import *
+from bpfimport.lang import ArrayMap, get_current_task, log2, syscall, tid, u32, u64
 
 out = ArrayMap(key=u32, value=u64, max_entries=32)
 # inputs written from user space, so nothing is folded at compile time

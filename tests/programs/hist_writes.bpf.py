@@ -5,22 +5,33 @@ bytes, the last bucket catching everything from 900 up) and a keyed one (one
 log2 histogram per fd: a struct key holding the bucket).
 """
 
-from bpfimport.lang import *
+from bpfimport.lang import (
+    ArrayMap,
+    Final,
+    HashMap,
+    i64,
+    log2,
+    probe_read_kernel,
+    struct,
+    tracepoint,
+    u32,
+    u64,
+)
 
 
 @struct
 class WriteArgs:  # the syscalls/sys_enter_write record: common fields, nr, fd, buf, count
-    common: u64
-    nr: i64
-    fd: u64
-    buf: u64
-    count: u64
+    common: u64 = 0
+    nr: i64 = 0
+    fd: u64 = 0
+    buf: u64 = 0
+    count: u64 = 0
 
 
 @struct
 class FdSlot:
-    fd: u32
-    slot: u32
+    fd: u32 = 0
+    slot: u32 = 0
 
 
 FD_A: Final[u64] = 0

@@ -4,28 +4,45 @@ tests/compiler/test_kernel_data_kernel.py runs these and checks every value agai
 the test knows independently (os.getpid(), its thread id, /proc, the child it starts).
 """
 
-from bpfimport.lang import *
+from bpfimport.lang import (
+    Annotated,
+    ArrayMap,
+    Final,
+    RingBuffer,
+    current_task,
+    get_current_task,
+    i32,
+    i64,
+    probe_read_user_str,
+    raw_tracepoint,
+    struct,
+    tgid,
+    tracepoint,
+    u8,
+    u32,
+    u64,
+)
 
 
 @struct
 class Task:
-    task: u64  # get_current_task(): the address ctx.prev is given in the typed run
-    pid: u32
-    tgid: u32
-    ppid: u32
-    reset_on_fork: u32  # a bitfield
-    arg_start: u64  # through a second pointer (mm) and an anonymous struct
-    vruntime: u64  # an embedded struct's field (se.vruntime)
-    comm: c_char * 16  # a char array copied out
-    comm0: u8  # a constant element
-    comm_i: u8  # a variable element
-    prev_pid: u32  # raw tracepoint arguments by name
-    next_tgid: u32
-    prev_state: u32
-    preempt: u32
-    arg1: u64  # ctx.args[1]
-    pid_nr: u32  # thread_pid->numbers[0].nr: a struct element of a flexible array
-    rcu_special: u32  # a union's member
+    task: u64 = 0  # get_current_task(): the address ctx.prev is given in the typed run
+    pid: u32 = 0
+    tgid: u32 = 0
+    ppid: u32 = 0
+    reset_on_fork: u32 = 0  # a bitfield
+    arg_start: u64 = 0  # through a second pointer (mm) and an anonymous struct
+    vruntime: u64 = 0  # an embedded struct's field (se.vruntime)
+    comm: Annotated[bytes, 16] = b""  # a char array copied out
+    comm0: u8 = 0  # a constant element
+    comm_i: u8 = 0  # a variable element
+    prev_pid: u32 = 0  # raw tracepoint arguments by name
+    next_tgid: u32 = 0
+    prev_state: u32 = 0
+    preempt: u32 = 0
+    arg1: u64 = 0  # ctx.args[1]
+    pid_nr: u32 = 0  # thread_pid->numbers[0].nr: a struct element of a flexible array
+    rcu_special: u32 = 0  # a union's member
 
 
 seen = ArrayMap(key=u32, value=Task, max_entries=1)
@@ -62,12 +79,12 @@ def read_task(ctx) -> int:
 
 @struct
 class Event:
-    kind: u32  # 1 exec, 2 fork, 3 openat enter, 4 openat exit, 5 exit
-    pid: u32
-    other: i64  # old_pid, child_pid, ret
-    ppid: u32  # the parent, through current_task()
-    flags: i32
-    name: c_char * 64
+    kind: u32 = 0  # 1 exec, 2 fork, 3 openat enter, 4 openat exit, 5 exit
+    pid: u32 = 0
+    other: i64 = 0  # old_pid, child_pid, ret
+    ppid: u32 = 0  # the parent, through current_task()
+    flags: i32 = 0
+    name: Annotated[bytes, 64] = b""
 
 
 events = RingBuffer(max_entries=256 * 1024)

@@ -1,6 +1,29 @@
 """Language features, each checked by one syscall program that writes results into `out`."""
 
-from bpfimport.lang import *
+from bpfimport.lang import (
+    Annotated,
+    ArrayMap,
+    Final,
+    HashMap,
+    LruHashMap,
+    LruPerCpuHashMap,
+    PerCpuArrayMap,
+    PerCpuHashMap,
+    comm,
+    get_current_cgroup_id,
+    i32,
+    i64,
+    ktime,
+    log2,
+    smp_processor_id,
+    struct,
+    syscall,
+    tgid,
+    u16,
+    u32,
+    u64,
+    uid,
+)
 
 out = ArrayMap(key=u32, value=u64, max_entries=64)
 counts = HashMap(key=u32, value=u64, max_entries=64)
@@ -12,15 +35,15 @@ lru_pcpu = LruPerCpuHashMap(key=u32, value=u64, max_entries=16)
 
 @struct
 class Pair:
-    lo: u32
-    hi: u64
-    tag: c_char * 8
+    lo: u32 = 0
+    hi: u64 = 0
+    tag: Annotated[bytes, 8] = b""
 
 
 @struct
 class Holder:
-    first: Pair
-    values: u16 * 4
+    first: Pair = Pair()
+    values: Annotated[list[u16], 4] = []
 
 
 pairs = HashMap(key=Pair, value=Holder, max_entries=16)
@@ -74,6 +97,7 @@ def control_flow(ctx) -> int:
         n += 100            # runs: no break
     out[1] = n
     k = 0
+    j = 0                   # read after the loop, which type checkers cannot tell runs
     for j in range(10, 0, -3):
         k = k * 10 + j      # 10, 7, 4, 1
     out[2] = k
@@ -144,7 +168,7 @@ def maps_in_bpf(ctx) -> int:
 @syscall
 def structs(ctx) -> int:
     p = Pair(lo=1, hi=2)
-    p.tag = "ab"
+    p.tag = b"ab"
     h = Holder()
     h.first = p
     h.values[0] = 10
@@ -189,7 +213,7 @@ def globals_and_helpers(ctx) -> int:
 def printer(ctx) -> int:
     x: i32 = -5
     p = Pair(lo=3)
-    p.tag = "hi"
-    print(f"bpfimport-print {x} {p.lo:x} {p.tag} {NAME} 100%")
+    p.tag = b"hi"
+    print(f"bpfimport-print {x} {p.lo:x} {p.tag.decode()} {NAME} 100%")
     print("bpfimport-many", 1, 2, x, p.lo, tgid() > 0, 6)
     return 0

@@ -2,7 +2,29 @@
 LPM tries and program arrays (tail calls); plus min()/max().  Each program writes what it
 saw into ``out``; the test fills the inputs from user space."""
 
-from bpfimport.lang import *
+from bpfimport.lang import (
+    BPF_EXIST,
+    XDP_DROP,
+    XDP_PASS,
+    XDP_TX,
+    Annotated,
+    ArrayMap,
+    BloomFilterMap,
+    LpmTrieMap,
+    ProgArray,
+    QueueMap,
+    StackMap,
+    i8,
+    i32,
+    i64,
+    raw_tracepoint,
+    struct,
+    syscall,
+    u8,
+    u32,
+    u64,
+    xdp,
+)
 
 out = ArrayMap(key=u32, value=i64, max_entries=64)
 vals = ArrayMap(key=u32, value=u64, max_entries=8)
@@ -14,8 +36,8 @@ bloom = BloomFilterMap(value=u32, max_entries=64)
 
 @struct
 class Prefix:
-    prefixlen: u32
-    addr: c_uint8 * 4
+    prefixlen: u32 = 0
+    addr: Annotated[list[u8], 4] = []
 
 
 lpm = LpmTrieMap(key=Prefix, value=u64, max_entries=16)

@@ -1,6 +1,6 @@
 """Programs a review found miscompiled; each writes what it computed into `out`."""
 
-from bpfimport.lang import *
+from bpfimport.lang import Annotated, ArrayMap, Final, HashMap, struct, syscall, u32, u64
 
 out = ArrayMap(key=u32, value=u64, max_entries=16)
 m = HashMap(key=u32, value=u32, max_entries=8)
@@ -8,26 +8,25 @@ m = HashMap(key=u32, value=u32, max_entries=8)
 
 @struct
 class S:
-    a: u32
-    b: u32
+    a: u32 = 0
+    b: u32 = 0
 
 
 @struct
 class Outer:
-    i: S
-    n: u32
+    i: S = S()
+    n: u32 = 0
 
 
 @struct
 class Cfg:
-    x: u32
-    y: u32
+    x: u32 = 0
+    y: u32 = 0
 
 
-CFG: Final[Cfg] = 0
-ARR: Final[u32 * 2] = 0
+CFG: Final[Cfg] = Cfg()
+ARR: Final[Annotated[list[u32], 2]] = []
 SC: Final[u32] = 0
-ZERO: Final[u32] = 0
 calls: u32 = 0
 
 
@@ -61,7 +60,7 @@ def final_aggregates(ctx) -> int:
 def index_once(ctx) -> int:
     global calls
     calls = 0
-    arr: u32 * 4 = 0
+    arr: Annotated[list[u32], 4] = []
     arr[nxt()] += 5                  # nxt() once: arr[1] = 5
     out[4] = arr[1] * 100 + arr[2] * 10 + calls
     i = -1
@@ -79,16 +78,8 @@ def unpack_reads_first(ctx) -> int:
 
 
 @syscall
-def zero_on_every_path(ctx) -> int:
-    if ZERO == 1:
-        s = S(a=5)
-    out[7] = s.a + 1                 # s is zero when the branch did not run
-    return 0
-
-
-@syscall
 def char_array_from_string(ctx) -> int:
-    buf: c_char * 4 = "ab"
+    buf: Annotated[bytes, 4] = b"ab"
     out[8] = buf[1]
     t = b"\xff"
     out[9] = t[0]

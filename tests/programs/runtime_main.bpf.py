@@ -7,27 +7,55 @@ contexts yet.  `put` also writes TARGET into its context's `out` field; the
 language cannot express that store, so runtime_objects splices it into the IR.
 """
 
-from bpfimport.lang import *
+from bpfimport.lang import (
+    XDP_PASS,
+    Annotated,
+    ArrayMap,
+    BloomFilterMap,
+    Final,
+    HashMap,
+    LruHashMap,
+    PerCpuArrayMap,
+    PerCpuHashMap,
+    PerfEventArray,
+    QueueMap,
+    RingBuffer,
+    c_char,
+    c_uint16,
+    i32,
+    i64,
+    kprobe,
+    probe_read_kernel,
+    raw_tracepoint,
+    socket_filter,
+    struct,
+    syscall,
+    tracepoint,
+    u16,
+    u32,
+    u64,
+    xdp,
+)
 
 
 @struct
 class Event:
-    pid: u32
-    ts: u64
-    comm: c_char * 16
+    pid: u32 = 0
+    ts: u64 = 0
+    comm: Annotated[bytes, 16] = b""
 
 
 @struct
 class Key:
-    a: u32
-    b: u16
+    a: u32 = 0
+    b: u16 = 0
 
 
 @struct
 class PutArgs:  # put's context: store `value` under `key`; `out` receives TARGET
-    key: u32
-    out: u32
-    value: u64
+    key: u32 = 0
+    out: u32 = 0
+    value: u64 = 0
 
 
 counts = HashMap(key=u32, value=u64, max_entries=1024)
@@ -38,7 +66,7 @@ events = HashMap(key=u32, value=Event, max_entries=16)
 pairs = HashMap(key=Key, value=i32, max_entries=16)
 names = HashMap(key=c_char * 8, value=i64, max_entries=16)
 lru = LruHashMap(key=u64, value=u64, max_entries=64)
-arrs = HashMap(key=u32, value=u16 * 4, max_entries=8)
+arrs = HashMap(key=u32, value=c_uint16 * 4, max_entries=8)
 queue = QueueMap(value=u32, max_entries=8)
 bloom = BloomFilterMap(value=u32, max_entries=64)
 rb = RingBuffer(max_entries=4096)
@@ -46,12 +74,12 @@ pe = PerfEventArray()
 
 TARGET: Final[u32] = 7
 LIMIT: Final[i64] = -5
-TAG: Final[c_char * 8] = "abc"
+TAG: Final[Annotated[bytes, 8]] = b"abc"
 hits: u64 = 0
 tp_hits: u64 = 0
 scale: u32 = 3
-label: c_char * 8 = "hello"
-origin: Key = 0
+label: Annotated[bytes, 8] = b"hello"
+origin: Key = Key()
 
 
 @syscall
@@ -68,7 +96,7 @@ def put(ctx) -> u32:
 def rawtp(ctx) -> u32:
     global hits
     hits += 1
-    first: u64 * 1 = 0
+    first: Annotated[list[u64], 1] = []
     probe_read_kernel(first, 8, ctx)
     return u32(first[0])
 

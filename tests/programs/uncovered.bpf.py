@@ -1,6 +1,32 @@
 """Behaviour the docs promise that no other program exercised; each program writes into `out`."""
 
-from bpfimport.lang import *
+from bpfimport.lang import (
+    TC_ACT_OK,
+    TC_ACT_REDIRECT,
+    TC_ACT_SHOT,
+    Annotated,
+    ArrayMap,
+    Final,
+    HashMap,
+    RingBuffer,
+    cgroup_skb,
+    deref,
+    i8,
+    i16,
+    i32,
+    i64,
+    perf_event,
+    probe_read_kernel,
+    probe_read_user,
+    probe_read_user_str,
+    struct,
+    syscall,
+    tc,
+    u8,
+    u16,
+    u32,
+    u64,
+)
 
 out = ArrayMap(key=u32, value=u64, max_entries=32)
 small = ArrayMap(key=u32, value=u8, max_entries=2)
@@ -10,18 +36,18 @@ stored = HashMap(key=u32, value=u64, max_entries=4)
 
 @struct
 class Sample:
-    seq: u32
-    keep: u32
+    seq: u32 = 0
+    keep: u32 = 0
 
 
 @struct
 class Bytes16:
-    data: u8 * 16
+    data: Annotated[list[u8], 16] = []
 
 
 @struct
 class Text:
-    data: c_char * 16
+    data: Annotated[bytes, 16] = b""
 
 
 samples = RingBuffer(max_entries=4096)
@@ -107,7 +133,7 @@ def narrow_updates(ctx) -> int:
 
 @syscall
 def index_reads(ctx) -> int:
-    arr: u32 * 4
+    arr: Annotated[list[u32], 4] = []
     for i in range(4):
         arr[i] = (i + 1) * 10
     out[11] = arr[IDX]  # out of range: 0; negative: from the end

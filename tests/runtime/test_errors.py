@@ -11,7 +11,7 @@ import pytest
 from bpfimport.errors import BpfError, VerifierError
 from bpfimport.runtime.errors import split_verifier_log
 from tests import runtime_objects as RO
-from tests.conftest import ROOT, fentry_load_errno, need, open_fds
+from tests.conftest import PROGRAMS, ROOT, fentry_load_errno, need, open_fds
 from tests.runtime_objects import bound
 from tests.support import readable_packages
 
@@ -25,7 +25,9 @@ def test_verifier_error_shows_the_python_line(kernel: None) -> None:
     assert e.program == "bad"
     assert str(e).startswith("program 'bad' rejected by the verifier:\n")
     lines = str(e).splitlines()
-    assert lines[1].strip() == "runtime_bad.bpf.py:16: v += 1"
+    source = (PROGRAMS / "runtime_bad.bpf.py").read_text().splitlines()
+    (n,) = [i for i, text in enumerate(source, 1) if text.strip().startswith("v += 1")]
+    assert lines[1].strip() == f"runtime_bad.bpf.py:{n}: {source[n - 1].strip()}"
     assert "invalid mem access 'map_value_or_null'" in lines[2]
     assert "processed" in e.log and "call bpf_map_lookup_elem" in e.log
     assert e.errno == 13

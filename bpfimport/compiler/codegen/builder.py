@@ -68,7 +68,8 @@ if TYPE_CHECKING:
 
 # What an unsupported construct is called in an error, and what to do instead.
 UNSUPPORTED_EXPRESSIONS = {
-    "List": ("a list", "BPF has no heap: use a c_uint64 * N array field or a map"),
+    "List": ("a list", "BPF has no heap: declare a fixed-size array, which starts zeroed "
+             "(a: Annotated[list[u64], N] = [], or a field), or use a map"),
     "Dict": ("a dict", "use a HashMap declared at module level"),
     "Set": ("a set", "use a HashMap declared at module level"),
     "ListComp": ("a list comprehension", "use a for loop over range()"),

@@ -418,7 +418,7 @@ def format_spec(fb: FunctionBuilder, part: ast.FormattedValue) -> str:
 
 
 def format_value(fb: FunctionBuilder, node: ast.expr, spec: str, fmt: list[str], args: list[str]) -> None:
-    v = fb.expr(node)
+    v = decoded(fb, node) or fb.expr(node)
     if isinstance(v.ty, StrType):
         fmt.append(v.ty.text.replace("%", "%%"))
         return
@@ -462,6 +462,25 @@ def format_value(fb: FunctionBuilder, node: ast.expr, spec: str, fmt: list[str],
         return
     fmt.append("%ll" + conv if ty.bits == 64 else "%" + conv)
     args.append(wide)
+
+
+def decoded(fb: FunctionBuilder, node: ast.expr) -> Value | None:
+    """The text of ``print(f"{buf.decode()}")``: ``buf``, a char array or byte string.
+
+    BPF prints ``{buf}`` as text already, but to a type checker a char array is ``bytes``,
+    which Python would print as ``b'...'``: mypy refuses ``f"{buf}"`` and asks to decode.
+    """
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "decode"):
+        return None
+    if node.args or node.keywords:
+        raise fb.err(node, "decode() takes no arguments in BPF print", "write buf.decode()")
+    v = fb.expr(node.func.value)
+    ty = v.ty.pointee if isinstance(v.ty, PtrType) and v.ty.nullable else v.ty
+    if not (isinstance(ty, StrType) or isinstance(ty, ArrayType) and isinstance(ty.elem, CharType)):
+        raise fb.err(node, f"only text can be decoded, not a {show(v.ty)}",
+                     "decode a char array (c_char * N, Annotated[bytes, N]) or print the value")
+    return v
 
 
 def choose_string(fb: FunctionBuilder, cond: str, yes: bytes, no: bytes) -> str:

@@ -163,10 +163,11 @@ def stmt_ann_assign(fb: FunctionBuilder, stmt: ast.AnnAssign) -> None:
         raise fb.err(stmt, f"'{name}' is already a {show(existing.ty)}")
     if existing is None:
         declare_local(fb, name, ty)
-    if stmt.value is not None:
+    empty_list = isinstance(stmt.value, ast.List) and not stmt.value.elts
+    if stmt.value is not None and not (empty_list and isinstance(ty, ArrayType)):
         if not construct_in_place(fb, stmt.target, stmt.value):
             assign(fb, stmt.target, fb.expr(stmt.value), stmt)
-    elif ty.aggregate:
+    elif ty.aggregate:  # no value, or `[]`: an array's zero in the spelling type checkers accept
         fb.b.memset(fb.locals[name].ptr, ty.size, ty.align)
 
 

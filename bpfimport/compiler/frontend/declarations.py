@@ -34,7 +34,15 @@ from ..types import (
 )
 from . import probes
 from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, ProbeArg, Source
-from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
+from .resolve import (
+    CTYPES_NAMES,
+    builtin_name,
+    const_int,
+    const_value,
+    is_zero,
+    resolve_type,
+    zero_spelling,
+)
 from .sections import SectionProblem, check_arguments, check_section
 
 USER_SPACE_HINT = (
@@ -210,7 +218,10 @@ class _Declarations:
         self.model.globals[name] = GlobalDecl(name, ty, section, initial, final, target.lineno)
 
     def initial_value(self, value: ast.expr, ty: BpfType, name: str) -> int | bytes:
-        # c_uint64(0) spelling (pythonbpf) or a plain constant
+        """An integer; a string or bytes for a char array; or any type's zero (``is_zero``)."""
+        if is_zero(self.model, value, ty):
+            return bytes(ty.size) if ty.aggregate else 0
+        # c_uint64(5) spelling (pythonbpf) or a plain constant
         if (isinstance(value, ast.Call) and len(value.args) <= 1 and not value.keywords
                 and resolve_type(self.model, value.func) is not None):
             value = value.args[0] if value.args else ast.Constant(0)
@@ -223,17 +234,15 @@ class _Declarations:
                                f"{ty} holds {ty.min}..{ty.max}")
             return int(folded)
         if isinstance(ty, ArrayType) and ty.elem == CHAR:
+            data = value.value if isinstance(value, ast.Constant) and isinstance(value.value, bytes) else None
             if isinstance(folded, str):
                 data = self.src.utf8(value, folded, f"the initial value of '{name}'")
+            if data is not None:
                 if len(data) > ty.length:
                     raise self.err(value, f"string of {len(data)} bytes does not fit in {ty}")
                 return data.ljust(ty.length, b"\0")
-            if folded == 0:
-                return bytes(ty.size)
-        if folded == 0:
-            return bytes(ty.size)
         raise self.err(value, f"global '{name}' of type {ty} can only start as zero",
-                       "initialise it to 0 and fill it from a program or from user space")
+                       f"initialise it to {zero_spelling(ty)} and fill it from a program or from user space")
 
     # ------------------------------------------------------------ maps
     def map_kind(self, node: ast.expr) -> str | None:
@@ -353,9 +362,6 @@ class _Declarations:
             if not isinstance(item, ast.AnnAssign) or not isinstance(item.target, ast.Name):
                 raise self.err(item, f"@struct '{stmt.name}' may contain only annotated fields",
                                "e.g. pid: u32")
-            if item.value is not None:
-                raise self.err(item.value, "struct fields cannot have default values",
-                               "fields start as zero; set them after construction")
             fname = item.target.id
             self.check_name(item, fname)
             if any(fname == m for m, _ in members):
@@ -363,6 +369,8 @@ class _Declarations:
             ftype = resolve_type(self.model, item.annotation)
             if ftype is None or (isinstance(ftype, PtrType)):
                 raise self.err(item.annotation, f"unknown type for field '{fname}'", TYPE_HINT)
+            if item.value is not None:
+                self.check_field_default(stmt.name, fname, item.annotation, ftype, item.value)
             members.append((fname, ftype))
         if not members:
             raise self.err(stmt, f"@struct '{stmt.name}' has no fields", "add fields such as pid: u32")
@@ -381,6 +389,23 @@ class _Declarations:
                 raise self.err(kw.value, "packed= takes True or False", "@struct(packed=True)")
             packed = kw.value.value
         return packed
+
+    def check_field_default(self, struct: str, fname: str, annotation: ast.expr, ftype: BpfType,
+                            value: ast.expr) -> None:
+        """A field's default can only be its zero (``pid: u32 = 0``, ``comm: ... = b""``).
+
+        A BPF struct starts zeroed (``S()``, and every field ``S(a=1)`` leaves out), so the
+        default changes nothing: it is there because type checkers see a ``@struct`` as a
+        dataclass, which wants every field without a default in the call. Any other default
+        would be a promise the struct does not keep.
+        """
+        if is_zero(self.model, value, ftype):
+            return
+        zero = zero_spelling(ftype)
+        raise self.err(value, f"field '{fname}' of @struct '{struct}' can only default to its zero "
+                       f"({zero}): BPF structs start zeroed",
+                       f"write {fname}: {ast.unparse(annotation)} = {zero} and set the value "
+                       f"when constructing, {struct}({fname}=...), or after")
 
     # ------------------------------------------------------------ functions
     def stmt_FunctionDef(self, stmt: ast.FunctionDef) -> None:

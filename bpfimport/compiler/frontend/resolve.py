@@ -9,8 +9,10 @@ from ..types import (
     CHAR,
     SCALAR_NAMES,
     ArrayType,
+    BoolType,
     BpfType,
     PtrType,
+    StructType,
 )
 from .model import ModuleModel
 
@@ -194,3 +196,35 @@ def kernel_type(model: ModuleModel, node: ast.Attribute) -> BpfType:
         return named_type(node.attr)
     except KernelTypeError as e:
         raise model.source.error(node, e.message, e.hint) from None
+
+
+def is_zero(model: ModuleModel, node: ast.expr, ty: BpfType) -> bool:
+    """Whether ``node`` spells the zero of ``ty``.
+
+    ``0`` is every type's zero (also ``False`` and a cast such as ``u32(0)``); ``b""`` (any
+    all-NUL string) a char array's; ``[]`` an array's; ``S()`` a struct ``S``'s. BPF memory
+    starts zeroed, so these are the only defaults a ``@struct`` field may carry, and the
+    spellings type checkers accept where a global or local is declared zero.
+    """
+    if isinstance(node, ast.Call) and not node.keywords and len(node.args) <= 1:
+        called = resolve_type(model, node.func)  # S(), u32(0): a cast of the same kind of type
+        if called is not None and (called == ty or not (called.aggregate or ty.aggregate)):
+            if not node.args:
+                return True
+            node = node.args[0]
+    if isinstance(node, ast.List):
+        return not node.elts and isinstance(ty, ArrayType)
+    if isinstance(node, ast.Constant) and isinstance(node.value, (bytes, str)):
+        text = node.value
+        blank = not text.strip(b"\0") if isinstance(text, bytes) else not text.strip("\0")
+        return blank and isinstance(ty, ArrayType) and ty.elem == CHAR
+    return const_int(model, node) == 0
+
+
+def zero_spelling(ty: BpfType) -> str:
+    """How to write ``ty``'s zero (for hints): ``0``, ``False``, ``b""``, ``[]`` or ``S()``."""
+    if isinstance(ty, StructType):
+        return f"{ty.name}()"
+    if isinstance(ty, ArrayType):
+        return 'b""' if ty.elem == CHAR else "[]"
+    return "False" if isinstance(ty, BoolType) else "0"

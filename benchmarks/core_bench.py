@@ -46,9 +46,9 @@ PBF_PROGRAM = HERE / "programs" / "pythonbpf_execsnoop.py"
 INSN_EXAMPLES = ("execsnoop", "opensnoop")
 PENDING = "pending: {path} needs the kernel-data features of issue 8 (ctx.FIELD, current_task())"
 
-# Where bpfimport keeps the kernel BTF index: the user's cache directory, which these
-# variables move (a fresh empty folder per run is "the first time")
-INDEX_CACHE_ENV = ("XDG_CACHE_HOME", "BPFIMPORT_CACHE_DIR")
+# Where bpfimport keeps the kernel BTF index: $XDG_CACHE_HOME/bpfimport/btf/, so this
+# variable moves it (a fresh empty folder per run is "the first time")
+INDEX_CACHE_ENV = ("XDG_CACHE_HOME",)
 
 
 # ---------------------------------------------------------------- one measured process

@@ -2,7 +2,8 @@
  * vmlinux.h types, BPF_CORE_READ for the parent's tgid, the syscall tracepoints'
  * records as trace_event_raw_sys_enter/exit.  The event waits in a hash map keyed by
  * thread id from sys_enter_execve to sys_exit_execve, which adds the return value and
- * sends it through a ring buffer.  A per-CPU array is the scratch space the event is
+ * the task's name (the new program's, after a successful exec) and sends it through a
+ * ring buffer.  A per-CPU array is the scratch space the event is
  * built in (it is too big for the 512-byte stack).
  *
  * Build (benchmarks/bench.py does this with a vmlinux.h it generates):
@@ -66,7 +67,6 @@ int execve_enter(struct trace_event_raw_sys_enter *ctx)
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
 	e->retval = 0;
 	e->args_count = 0;
-	bpf_get_current_comm(&e->comm, sizeof(e->comm));
 	bpf_probe_read_user_str(e->filename, sizeof(e->filename), (const char *)ctx->args[0]);
 
 #pragma unroll
@@ -91,6 +91,7 @@ int execve_exit(struct trace_event_raw_sys_exit *ctx)
 	if (!e)
 		return 0;
 	e->retval = ctx->ret;
+	bpf_get_current_comm(&e->comm, sizeof(e->comm));	/* the new program's name */
 	bpf_ringbuf_output(&events, e, sizeof(*e), 0);
 	bpf_map_delete_elem(&execs, &tid);
 	return 0;

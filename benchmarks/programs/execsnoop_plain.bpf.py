@@ -84,7 +84,6 @@ def execve_enter(ctx) -> int:
     e.ppid = u32(ppid.value)
     e.retval = 0
     e.args_count = 0
-    comm(e.comm)
     probe_read_user_str(e.filename, rec.args[0])
     arg = Word()
     for i in range(MAXARGS):
@@ -106,6 +105,7 @@ def execve_exit(ctx) -> int:
     rec = SysExit()
     probe_read_kernel(rec, 24, ctx)
     e.retval = i32(rec.ret)
+    comm(e.comm)
     events.output(e)
     del execs[t]
     return 0

@@ -125,3 +125,19 @@ def test_shipped_package_alone_compiles(shipped: Shipped, tmp_path: Path) -> Non
     where, elf = r.stdout.split()
     assert Path(where).resolve().is_relative_to(shipped.home), where
     assert elf == "True"
+
+
+def test_shipped_package_reads_its_syscall_table(shipped: Shipped, tmp_path: Path) -> None:
+    """bpfimport/btf/syscalls.json is package data: read from the wheel itself (a zip on sys.path)."""
+    code = (
+        "import bpfimport.btf.tracepoints as tp\n"
+        "print(tp.__file__)\n"
+        "print(len(tp.syscall_table()), dict(tp.syscall_table()['openat'])['filename'])\n"
+    )
+    env = dict(os.environ, PYTHONPATH=shipped.pythonpath)
+    r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    where, count, filename = r.stdout.split(maxsplit=2)
+    assert Path(where).resolve().is_relative_to(shipped.home), where
+    assert int(count) > 300 and filename.strip() == "const char *"

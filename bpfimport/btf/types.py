@@ -9,14 +9,45 @@ never the whole graph.  A type's ``name`` is ``""`` when it is anonymous.
 from __future__ import annotations
 
 import enum
-from typing import NamedTuple, Protocol
 
+# typing costs ~3 ms to import and a compile that reads kernel types needs none of it at run
+# time: the protocol and the record types' field declarations exist for type checkers, and
+# the records are collections.namedtuple classes (the same tuples, made without typing).
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import NamedTuple, Protocol
 
-class Spec(Protocol):
-    """What a type needs of the spec it came from (:class:`.reader.Spec` is one): the
-    types it refers to, by id.  A protocol, so this module does not import the reader."""
+    class Spec(Protocol):
+        """What a type needs of the spec it came from (:class:`.reader.Spec` is one): the
+        types it refers to, by id.  A protocol, so this module does not import the reader."""
 
-    def type_by_id(self, type_id: int) -> Type: ...
+        def type_by_id(self, type_id: int) -> Type: ...
+
+    class _Member(NamedTuple):
+        name: str
+        type_id: int
+        bit_offset: int
+        bitfield_size: int
+
+    class _EnumValue(NamedTuple):
+        name: str
+        value: int
+
+    class _Param(NamedTuple):
+        name: str
+        type_id: int
+
+    class _VarSecinfo(NamedTuple):
+        type_id: int
+        offset: int
+        size: int
+else:
+    from collections import namedtuple
+
+    _Member = namedtuple("Member", "name type_id bit_offset bitfield_size")
+    _EnumValue = namedtuple("EnumValue", "name value")
+    _Param = namedtuple("Param", "name type_id")
+    _VarSecinfo = namedtuple("VarSecinfo", "type_id offset size")
 
 
 class Kind(enum.IntEnum):
@@ -148,13 +179,11 @@ class Array(Type):
         return self._resolve(self.element_id)
 
 
-class Member(NamedTuple):
-    """A struct or union member.  ``bit_offset`` from the start; ``bitfield_size`` 0 if not a bitfield."""
+class Member(_Member):
+    """A struct or union member (``name, type_id, bit_offset, bitfield_size``).  ``bit_offset``
+    from the start; ``bitfield_size`` 0 if not a bitfield."""
 
-    name: str
-    type_id: int
-    bit_offset: int
-    bitfield_size: int
+    __slots__ = ()
 
     @property
     def offset(self) -> int:
@@ -192,9 +221,10 @@ class Union(Composite):
     kind = Kind.UNION
 
 
-class EnumValue(NamedTuple):
-    name: str
-    value: int
+class EnumValue(_EnumValue):
+    """One enumerator: ``name, value``."""
+
+    __slots__ = ()
 
 
 class Enum(Type):
@@ -243,9 +273,10 @@ class Func(Ref):
         self.linkage = linkage
 
 
-class Param(NamedTuple):
-    name: str
-    type_id: int
+class Param(_Param):
+    """One function parameter: ``name`` (``""`` where BTF keeps none), ``type_id``."""
+
+    __slots__ = ()
 
 
 class FuncProto(Type):
@@ -274,12 +305,10 @@ class Var(Ref):
         self.linkage = linkage
 
 
-class VarSecinfo(NamedTuple):
-    """One variable of a data section: its :class:`Var` id, byte offset and size."""
+class VarSecinfo(_VarSecinfo):
+    """One variable of a data section: its :class:`Var` id, byte ``offset`` and ``size``."""
 
-    type_id: int
-    offset: int
-    size: int
+    __slots__ = ()
 
 
 class Datasec(Type):
@@ -339,3 +368,71 @@ def sizeof(t: Type) -> int:
     if size is None:
         raise TypeError(f"BTF type {t!r} ({t.kind.name}) has no size")
     return int(size)
+
+
+# DWARF's (and so BTF's) spelling of the integer types -> how C source (and a tracefs format
+# file) usually spells them.
+_C_INT_NAMES = {
+    "short int": "short",
+    "short unsigned int": "unsigned short",
+    "long int": "long",
+    "long unsigned int": "unsigned long",
+    "long long int": "long long",
+    "long long unsigned int": "unsigned long long",
+    "__int128 unsigned": "unsigned __int128",
+}
+_TAGS = {Kind.STRUCT: "struct", Kind.UNION: "union", Kind.ENUM: "enum", Kind.ENUM64: "enum"}
+_QUALIFIER_WORDS = {Kind.CONST: "const", Kind.VOLATILE: "volatile", Kind.RESTRICT: "restrict"}
+
+
+def c_name(t: Type) -> str:
+    """``t`` spelled as a C type name: ``'pid_t'``, ``'const char *'``, ``'char[16]'``,
+    ``'struct task_struct *'``, ``'unsigned long'`` (not DWARF's ``'long unsigned int'``).
+
+    For messages and for comparing with the spellings tracefs format files use.
+    """
+    return _c_name(t, 0)
+
+
+def _c_name(t: Type, depth: int) -> str:
+    if depth > 64:
+        raise ValueError(f"BTF type #{t.id}: a type chain loops")
+    if isinstance(t, Int):
+        return _C_INT_NAMES.get(t.name, t.name)
+    if isinstance(t, (Struct, Union, Enum, Fwd)):
+        tag = ("union" if t.is_union else "struct") if isinstance(t, Fwd) else _TAGS[t.kind]
+        return f"{tag} {t.name}" if t.name else f"{tag} (anonymous)"
+    if isinstance(t, (Typedef, Float)):
+        return t.name
+    if isinstance(t, Void):
+        return "void"
+    if isinstance(t, TypeTag):
+        return _c_name(t.target, depth + 1)
+    if isinstance(t, (Const, Volatile, Restrict)):
+        word = _QUALIFIER_WORDS[t.kind]
+        if isinstance(skip_tags(t.target), (Ptr, Array)):
+            return f"{_c_name(t.target, depth + 1)} {word}"  # 'char * const': the pointer is const
+        return f"{word} {_c_name(t.target, depth + 1)}"
+    if isinstance(t, Ptr):
+        target = skip_tags(t.target)
+        if isinstance(target, FuncProto):
+            return "void (*)()"  # tracepoint fields and messages need no more than "a function pointer"
+        inner = _c_name(t.target, depth + 1)
+        return inner + ("*" if inner.endswith("*") else " *")
+    if isinstance(t, Array):
+        inner = _c_name(t.element, depth + 1)
+        dims = ""
+        while "[" in inner and inner.endswith("]"):  # char[2][16]: outer dimension first
+            at = inner.index("[")
+            inner, dims = inner[:at], inner[at:] + dims
+        return f"{inner}[{t.nelems}]{dims}"
+    if isinstance(t, FuncProto):
+        return "void ()"
+    return t.name or t.kind.name.lower()
+
+
+def skip_tags(t: Type) -> Type:
+    """``t`` without type tags (``__user``, ``__rcu``): tags change no layout."""
+    while isinstance(t, TypeTag):
+        t = t.target
+    return t

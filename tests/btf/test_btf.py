@@ -11,59 +11,17 @@ from __future__ import annotations
 
 import ctypes
 import re
-import shutil
 import struct
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from bpfimport import btf
 from bpfimport.btf import Kind
+from tests.btf.conftest import VMLINUX, RawDump
 from tests.conftest import PROGRAMS, need
 from tests.runtime_objects import compiled
-
-VMLINUX = Path("/sys/kernel/btf/vmlinux")
-RAW_LINE = re.compile(r"^\[(\d+)\] (\w+) '([^']*)'(.*)$")
-
-
-# ---- the kernel's BTF, against bpftool ------------------------------------------------------
-
-
-class RawDump:
-    """``bpftool btf dump file ... format raw``: each type's header line and its member lines."""
-
-    def __init__(self, text: str) -> None:
-        self.types: dict[int, tuple[str, str, str, list[str]]] = {}
-        self.by_name: dict[tuple[str, str], list[int]] = {}
-        current: list[str] = []
-        for line in text.splitlines():
-            if line.startswith("\t"):  # most lines: members, values, parameters
-                current.append(line.strip())
-            elif m := RAW_LINE.match(line):
-                current = []
-                tid = int(m[1])
-                self.types[tid] = (m[2], m[3], m[4], current)
-                self.by_name.setdefault((m[2], m[3]), []).append(tid)
-
-    def only(self, kind: str, name: str) -> int:
-        ids = self.by_name[(kind, name)]
-        assert len(ids) == 1, ids
-        return ids[0]
-
-    def attr(self, tid: int, key: str) -> int:
-        return int(re.search(rf"\b{key}=(-?\d+)", self.types[tid][2])[1])  # type: ignore[index]
-
-
-@pytest.fixture(scope="module")
-def vmlinux_dump() -> RawDump:
-    need(VMLINUX.exists(), f"this kernel has no BTF ({VMLINUX}: CONFIG_DEBUG_INFO_BTF is off)")
-    bpftool = shutil.which("bpftool") or shutil.which("/usr/sbin/bpftool")
-    need(bpftool is not None, "bpftool is not installed (apt-get install bpftool)")
-    out = subprocess.run([bpftool, "btf", "dump", "file", str(VMLINUX), "format", "raw"],
-                         capture_output=True, text=True, check=True)
-    return RawDump(out.stdout)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,9 @@ Rows (see benchmarks/README.md, "Kernel data"):
   K2. peak RSS of those compiles (fresh process) vs clang's
   K3. BPF instructions of examples/execsnoop and examples/opensnoop vs clang -O2 on
       benchmarks/c/NAME.bpf.c (libbpf-tools style, BPF_CORE_READ)         <= 1.1x
+  K4. the same three for benchmarks/core/task_fields.bpf.py (six task_struct fields into a
+      ring buffer record) against plain_fields.bpf.py (the same shape from helpers) and
+      clang -O2 on task_fields.bpf.c
 
 Every cell that cannot be measured says why ("n/a (reason)").  The helpers and the table
 format are bench.py's.
@@ -270,12 +273,73 @@ def rows_instructions(peers: Peers, tmp: Path) -> list[Row]:
     return rows
 
 
+# ---------------------------------------------------------------- row K4
+
+TASK_FIELDS = HERE / "core" / "task_fields.bpf.py"
+PLAIN_FIELDS = HERE / "core" / "plain_fields.bpf.py"
+TASK_FIELDS_C = HERE / "core" / "task_fields.bpf.c"
+
+
+def rows_task_fields(peers: Peers, runs: int, tmp: Path) -> list[Row]:
+    """A smaller CO-RE program: six task_struct fields into a ring buffer record."""
+    bench.byte_compile_package(peers)
+    runners: dict[str, Runner] = {}
+    notes: dict[str, str] = {}
+    makers: dict[str, Callable[[], Runner]] = {
+        "cached": lambda: bpfimport_runner(peers, TASK_FIELDS, tmp, "task-cached", "cached"),
+        "first": lambda: bpfimport_runner(peers, TASK_FIELDS, tmp, "task-first", "empty"),
+        "plain": lambda: bpfimport_runner(peers, PLAIN_FIELDS, tmp, "task-plain", "none"),
+    }
+    for key, make in makers.items():
+        try:
+            runners[key] = make()
+        except Exception as e:
+            notes[key] = describe(e)
+    samples = interleaved(runners, runs)
+
+    def wall(key: str) -> float | None:
+        got = samples.get(key)
+        return statistics.median(s.wall for s in got) if got else None
+
+    k4 = "K4. task_fields: cold compile (fresh process)"
+    plain = "plain_fields (no kernel types)"
+    cached = Row(k4, "6 task_struct fields, index cached", unit="s", target="<= 1.5x", peer_name=plain)
+    first = Row(k4, "6 task_struct fields, first time (no index)", unit="s", target="<= 1 s", peer_name=plain)
+    for r, key in ((cached, "cached"), (first, "first")):
+        r.ours, r.ours_note = wall(key), notes.get(key, "")
+        r.peer, r.peer_note = wall("plain"), notes.get("plain", "")
+        if r.ours is not None and r.peer:
+            r.ratio = r.ours / r.peer
+    if cached.ratio is not None:
+        cached.ok = cached.ratio <= 1.5
+    if first.ours is not None:
+        first.ok = first.ours <= 1.0
+
+    insn = Row("K4. task_fields: BPF instructions", "6 task_struct fields", unit="insn", target="<= 1.1x",
+               peer_name=f"clang -O2 -mcpu={peers.cpu}")
+
+    def ours() -> float:
+        return float(sum(bench.bpf_instructions((tmp / "task-cached.o").read_bytes()).values()))
+
+    def clang() -> float:
+        out = tmp / "task_fields.clang.o"
+        bench.run(bench.clang_command(peers, TASK_FIELDS_C, out, tmp))
+        return float(sum(bench.bpf_instructions(out.read_bytes()).values()))
+
+    insn.ours, insn.ours_note = bench.guarded(ours)
+    insn.peer, insn.peer_note = bench.guarded(clang)
+    if insn.ours is not None and insn.peer:
+        insn.ratio = insn.ours / insn.peer
+        insn.ok = insn.ratio <= 1.1
+    return [cached, first, insn]
+
+
 # ---------------------------------------------------------------- main
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=textwrap.dedent(__doc__ or "").splitlines()[0])
-    ap.add_argument("--rows", default="1,2,3", help="K rows to run: 1,2 (compile time and RSS: one run), 3")
+    ap.add_argument("--rows", default="1,2,3,4", help="K rows to run: 1,2 (compile time and RSS: one run), 3, 4")
     ap.add_argument("--runs", type=int, default=7, help="fresh processes per compiler (median; default 7)")
     ap.add_argument("--python", default=None, help="interpreter with bpfimport (default as bench.py)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON ('-' for stdout)")
@@ -292,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
         if 3 in wanted:
             print("row K3...", file=sys.stderr, flush=True)
             rows += rows_instructions(peers, tmp)
+        if 4 in wanted:
+            print("row K4...", file=sys.stderr, flush=True)
+            rows += rows_task_fields(peers, args.runs, tmp)
         info = bench.machine_info(peers)
     print(bench.markdown(rows, info))
     if args.json:

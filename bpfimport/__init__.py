@@ -33,6 +33,30 @@ def compile_file(path: str, output: str | None = None, options: CompileOptions |
     return data
 
 
+def ksym(addr: int, offset: bool = False, module: bool = False) -> str:
+    """The kernel function holding code address ``addr``, from /proc/kallsyms (read once).
+
+    ``"[unknown]"`` when no function holds it; ``offset=True`` adds ``+0x1f``,
+    ``module=True`` the module in brackets.  Raises PermissionError when the
+    kernel hides its addresses from this process (not root): see
+    :mod:`bpfimport.symbols`.
+    """
+    from .symbols import ksym as kernel_name
+
+    return kernel_name(addr, offset, module)
+
+
+def usym(addr: int, pid: int, offset: bool = False, module: bool = False) -> str:
+    """The function of process ``pid`` holding code address ``addr`` (ELF symbols, cached).
+
+    ``"[unknown]"`` when it cannot be named; ``module=True`` adds the binary's
+    name.  Needs pyelftools (``pip install 'bpfimport[tools]'``).
+    """
+    from .symbols import usym as user_name
+
+    return user_name(addr, pid, offset, module)
+
+
 install()
 
 __all__ = [
@@ -43,5 +67,7 @@ __all__ = [
     "__version__",
     "compile_file",
     "install",
+    "ksym",
     "uninstall",
+    "usym",
 ]

@@ -245,7 +245,7 @@ def cmd_compileall(args: argparse.Namespace) -> int:
             failed += 1
             continue
         if not args.quiet:
-            print(f"{path}: {status} -> {entry.cached}")
+            print(f"{path}: {status} -> {entry.cached} ({entry.spec.portability()})")
     return 1 if failed else 0
 
 
@@ -274,9 +274,17 @@ def _open_trace_pipe() -> int | None:
     return None
 
 
+KERNEL_SPACE = 0xFFFF_8000_0000_0000  # x86-64 and arm64: kernel addresses start here
+
+
 def _dump_maps(module: object, spec: object) -> None:
-    """Print every map's entries (arrays: the non-zero ones), the way a user would read them."""
-    for m in spec.maps:  # type: ignore[attr-defined]
+    """Print every map's entries (arrays: the non-zero ones), the way a user would read them.
+
+    A log2 histogram (``MapSpec.histogram``) prints as bcc prints one; a stack trace map
+    prints each stack's frames by name.
+    """
+    maps = spec.maps  # type: ignore[attr-defined]
+    for m in maps:
         handle = getattr(module, m.name)
         if not hasattr(handle, "items") or m.map_kind.events or m.map_kind.keyless:
             continue
@@ -284,6 +292,13 @@ def _dump_maps(module: object, spec: object) -> None:
             items = handle.items()
         except Exception as exc:  # noqa: BLE001 - one unreadable map must not hide the others
             print(f"{m.name}: (cannot read: {exc})")
+            continue
+        if m.histogram == "log2" and items:
+            print(f"{m.name} (log2 histogram):")
+            handle.print_log2_hist(section_header=_section_name(handle))
+            continue
+        if m.kind == "StackTraceMap":
+            _print_stacks(m.name, items, _stack_pids(module, maps))
             continue
         shown = [(k, v) for k, v in items if not (m.map_kind.array and _is_zero(v))]
         hidden = len(items) - len(shown)
@@ -295,6 +310,65 @@ def _dump_maps(module: object, spec: object) -> None:
             shown.sort(key=repr)
         for k, v in shown:
             print(f"  {k!r}: {v!r}")
+
+
+def _section_name(handle: Any) -> str:
+    """A keyed histogram's section header: the key's section field names (bcc's default else)."""
+    from .spec import slot_field
+
+    fields = [f[0] for f in getattr(handle.key_type, "_fields_", ())]
+    if len(fields) < 2:
+        return "Bucket ptr"
+    slot = slot_field(fields)
+    return ", ".join(f for f in fields if f != slot)
+
+
+def _stack_pids(module: object, maps: Any) -> dict[int, int]:
+    """Stack id -> the process it was taken in, from maps keyed by a struct holding both
+    (a field named like pid/tgid and fields named like *stack*), as profilers count them."""
+    pids: dict[int, int] = {}
+    for m in maps:
+        if not (m.key or "").startswith("struct ") or m.map_kind.events or m.map_kind.keyless:
+            continue
+        handle = getattr(module, m.name)
+        fields = [f[0] for f in getattr(handle.key_type, "_fields_", ())]
+        pid_field = next((f for f in fields if f in ("pid", "tgid")), None)
+        stack_fields = [f for f in fields if "stack" in f]
+        if pid_field is None or not stack_fields:
+            continue
+        try:
+            keys = handle.keys()
+        except Exception:  # noqa: BLE001 - a hint for naming frames, never a failure
+            continue
+        for k in keys:
+            for f in stack_fields:
+                pids.setdefault(getattr(k, f), getattr(k, pid_field))
+    return pids
+
+
+def _frame_name(addr: int, pid: int | None) -> str:
+    """A frame by name where one can be found (kernel: kallsyms; user: the process's ELF files)."""
+    from . import symbols
+
+    try:
+        if addr >= KERNEL_SPACE:
+            name = symbols.ksym(addr, offset=True)
+        elif pid is not None:
+            name = symbols.usym(addr, pid, offset=True, module=True)
+        else:
+            name = symbols.UNKNOWN
+    except (ImportError, OSError):  # no pyelftools, kallsyms hidden: the address alone
+        name = symbols.UNKNOWN
+    return f"{addr:#x}" if name == symbols.UNKNOWN else f"{name} ({addr:#x})"
+
+
+def _print_stacks(name: str, items: list[tuple[int, list[int]]], pids: dict[int, int]) -> None:
+    print(f"{name} (StackTraceMap, {len(items)} stacks):")
+    for stack_id, frames in sorted(items):
+        pid = pids.get(stack_id)
+        print(f"  stack {stack_id}" + (f" (pid {pid})" if pid is not None else "") + ":")
+        for addr in frames:
+            print(f"    {_frame_name(addr, pid)}")
 
 
 def _is_zero(value: object) -> bool:

@@ -44,6 +44,12 @@ write.
   object built for this exact source, bpfimport version and options is used
   rather than failing for want of a compiler.
 
+* **Which kernel.** An object whose reads are all CO-RE relocated (or that reads no
+  kernel memory) runs on any kernel and is cached as any other.  One that read a
+  tracepoint field at this kernel's fixed offset (no BTF describes the record) names the
+  kernel in its spec (``ObjectSpec.kernel``: the identity of its BTF); on another
+  kernel the cache treats it as stale and the loader compiles it again.
+
 * **Who wrote it.** A privileged importer (root, CAP_BPF, CAP_SYS_ADMIN)
   uses a cache file only when no user besides root, itself and the source's
   owner could have written it or its folder (:class:`Trust`); otherwise it
@@ -268,11 +274,21 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
         spec = ObjectSpec.from_bytes(bytes(view[elf_len : elf_len + spec_len]))
     except Exception as exc:  # noqa: BLE001 - a cache file must never crash an import
         return f"unreadable spec ({type(exc).__name__}: {exc})"
+    if spec.kernel is not None and spec.kernel != running_kernel():
+        return "reads another kernel's fixed layout"  # not CO-RE relocatable: compile again
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.
         spec = spec.replace(name=module_name)
     return data[:elf_len], spec
+
+
+def running_kernel() -> str:
+    """The running kernel's identity, as the compiler records it in an object read at fixed
+    offsets: asked only for such an object, so no other import loads the kernel BTF layer."""
+    from .btf.kernel import kernel_identity
+
+    return kernel_identity()
 
 
 # ---------------------------------------------------------------- files

@@ -51,6 +51,10 @@ class _Kind:
 KEYED_OPS = ("lookup", "get", "update", "delete")
 RING_OPS = ("output", "reserve", "submit", "discard")
 PERF_OPS = ("output",)
+QUEUE_OPS = ("push", "pop", "peek")  # queue and stack maps: no keys
+BLOOM_OPS = ("push", "peek")  # `v in bloom` is a peek
+STACK_TRACE_OPS = ("get_stackid",)  # the verifier allows nothing else on a stack trace map
+PROG_ARRAY_OPS = ("tail_call",)  # nor on a program array
 
 
 class MapKind(_Kind):
@@ -63,12 +67,18 @@ class MapKind(_Kind):
     * ``key``/``value``: the declaration rule for that argument: ``"required"``,
       ``"optional"``, ``"none"`` (not taken) or ``"int4"`` (the kernel fixes a
       4-byte int, given as a size, not a type).
-    * ``default_key``/``fixed_value``: type names the compiler uses when the key is
-      omitted / always uses for the value (a ProgArray holds u32 program fds).
+    * ``default_key``/``default_value``/``fixed_value``: type names the compiler uses when
+      the key / the value is omitted, or always uses for the value (a ProgArray holds u32
+      program fds); ``"u64[127]"`` is an array.
+    * ``shape``: a check of the key/value types beyond "a type" (``"lpm"``: a struct key
+      starting with a u32 prefix length; ``"stack_trace"``: a u32 key and u64 addresses).
+    * ``required_flags``: map flags the kernel insists on, added to the declared ones
+      (an LPM trie must be created with BPF_F_NO_PREALLOC).
     * ``example``: the declaration an error hint shows; ``note``: what it means, if not obvious.
     * ``entries``: ``"required"`` or ``"cpus"`` (libbpf sizes it to the CPU count).
-    * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py),
-      ``"ring"`` or ``"perf"`` (codegen/events.py).
+    * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py: also
+      queues, bloom filters, program arrays), ``"ring"`` or ``"perf"`` (codegen/events.py),
+      ``"stack"`` (codegen/stacks.py).
     * ``ops``: the methods BPF code may call on it.
     * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.maps``
       (a string: the runtime resolves it, so this module imports nothing).
@@ -84,7 +94,10 @@ class MapKind(_Kind):
     key = "required"
     value = "required"
     default_key: str | None = None
+    default_value: str | None = None
     fixed_value: str | None = None
+    shape: str | None = None
+    required_flags = 0
     example: str | None = None
     note: str | None = None
     entries = "required"
@@ -93,7 +106,8 @@ class MapKind(_Kind):
     handle = "Map"
     _required = frozenset({"name", "type_id"})
     _fields = _required | {"percpu", "array", "keyless", "events", "batch", "key", "value",
-                           "default_key", "fixed_value", "example", "note", "entries", "family",
+                           "default_key", "default_value", "fixed_value", "shape",
+                           "required_flags", "example", "note", "entries", "family",
                            "ops", "handle"}
 
     def declaration_example(self) -> str:
@@ -110,27 +124,33 @@ def _map_kinds(*kinds: MapKind) -> dict[str, MapKind]:
 MAP_KINDS: dict[str, MapKind] = _map_kinds(
     MapKind(name="HashMap", type_id=1, batch=True),
     MapKind(name="ArrayMap", type_id=2, array=True, batch=True),
-    MapKind(name="ProgArray", type_id=3, array=True, key="optional", value="optional",
-            default_key="u32", fixed_value="u32", example="max_entries=8"),
+    MapKind(name="ProgArray", type_id=3, key="optional", value="optional",
+            default_key="u32", fixed_value="u32", example="max_entries=8", ops=PROG_ARRAY_OPS,
+            handle="ProgArrayMap"),
     MapKind(name="PerfEventArray", type_id=4, array=True, events=True, key="int4", value="int4",
             entries="cpus", family="perf", ops=PERF_OPS, handle="PerfEventArrayMap", example=""),
     MapKind(name="PerCpuHashMap", type_id=5, percpu=True, batch=True),
     MapKind(name="PerCpuArrayMap", type_id=6, percpu=True, array=True, batch=True),
-    MapKind(name="StackTraceMap", type_id=7, value="optional",
-            example="key=u32, value=u64 * 127, max_entries=1024",
-            note="its value is an array of u64 addresses, 127 deep by default "
-                 "(the kernel's perf_event_max_stack)"),
+    MapKind(name="StackTraceMap", type_id=7, key="optional", value="optional",
+            default_key="u32", default_value="u64[127]", shape="stack_trace",
+            family="stack", ops=STACK_TRACE_OPS, handle="StackTraceMap",
+            example="max_entries=1024",
+            note="key and value are implied: a u32 stack id and an array of u64 addresses, "
+                 "127 deep (the kernel's perf_event_max_stack); value=u64 * N chooses the depth"),
     MapKind(name="LruHashMap", type_id=9, batch=True),
     MapKind(name="LruPerCpuHashMap", type_id=10, percpu=True, batch=True),
-    MapKind(name="LpmTrieMap", type_id=11),
-    MapKind(name="QueueMap", type_id=22, keyless=True, key="optional",
+    MapKind(name="LpmTrieMap", type_id=11, shape="lpm", required_flags=1,
+            example="key=Prefix, value=u64, max_entries=1024",
+            note="Prefix is a @struct whose first field is the prefix length in bits (u32), "
+                 "followed by the data (e.g. addr: u32 or c_uint8 * 16)"),
+    MapKind(name="QueueMap", type_id=22, keyless=True, key="optional", ops=QUEUE_OPS,
             example="value=u64, max_entries=1024"),
-    MapKind(name="StackMap", type_id=23, keyless=True, key="optional",
+    MapKind(name="StackMap", type_id=23, keyless=True, key="optional", ops=QUEUE_OPS,
             example="value=u64, max_entries=1024"),
     MapKind(name="RingBuffer", type_id=27, keyless=True, events=True, key="none", value="none",
             family="ring", ops=RING_OPS, handle="RingBufferMap", example="max_entries=256 * 1024"),
     MapKind(name="BloomFilterMap", type_id=30, keyless=True, key="optional", handle="BloomFilterMap",
-            example="value=u64, max_entries=1024"),
+            ops=BLOOM_OPS, example="value=u64, max_entries=1024"),
 )
 
 
@@ -208,5 +228,5 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
                 context="struct bpf_perf_event_data *", attach="target"),
 )
 
-__all__ = ["KEYED_OPS", "MAP_KINDS", "PERF_OPS", "PROGRAM_KINDS", "RING_OPS", "MapKind",
-           "ProgramKind"]
+__all__ = ["BLOOM_OPS", "KEYED_OPS", "MAP_KINDS", "PERF_OPS", "PROGRAM_KINDS", "PROG_ARRAY_OPS",
+           "QUEUE_OPS", "RING_OPS", "STACK_TRACE_OPS", "MapKind", "ProgramKind"]

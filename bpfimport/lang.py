@@ -35,6 +35,8 @@ from ctypes import (
 )
 from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar
 
+from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
+from ._kernel import NotInKernelError
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
 K = TypeVar("K")
@@ -89,9 +91,12 @@ TC_ACT_SHOT: Final = 2
 TC_ACT_PIPE: Final = 3
 TC_ACT_REDIRECT: Final = 7
 
-
-class NotInKernelError(RuntimeError):
-    """A BPF-side name was used from ordinary Python code."""
+# Flags of get_stackid() / get_stack(): the low 8 bits skip that many innermost frames.
+BPF_F_SKIP_FIELD_MASK: Final = 0xFF
+BPF_F_USER_STACK: Final = 1 << 8  # the user-space stack instead of the kernel's
+BPF_F_FAST_STACK_CMP: Final = 1 << 9  # get_stackid: compare stacks by their hash only
+BPF_F_REUSE_STACKID: Final = 1 << 10  # get_stackid: a new stack replaces one with its hash
+BPF_F_USER_BUILD_ID: Final = 1 << 11  # get_stack: build id + offset records (not addresses)
 
 
 def _kernel_only(name: str) -> NotInKernelError:
@@ -185,27 +190,64 @@ class LruPerCpuHashMap(_Map[K, V]):
 
 
 class LpmTrieMap(_Map[K, V]):
-    pass
+    """Longest-prefix match: the key is a @struct of a u32 prefix length (in bits) and the
+    data; a lookup finds the entry with the longest prefix matching the key's data."""
 
 
 class ProgArray(_Map[K, V]):
-    pass
+    """Programs to tail-call: ``progs.tail_call(ctx, i)``; user space fills the slots
+    (``mod.progs[i] = mod.prog``)."""
+
+    def tail_call(self, ctx: Any, index: int) -> int:
+        """Continue in program ``index``, never returning; a negative errno when the slot is
+        empty (or the chain is 33 calls deep)."""
+        raise _kernel_only("tail_call")
 
 
-class StackTraceMap(_Map[K, V]):
-    pass
+class StackTraceMap(_Map[int, Any]):
+    """Stack traces by id (key and value implied): ``stacks.get_stackid(ctx, flags)``."""
+
+    def __init__(self, key: Any = None, value: Any = None, max_entries: int = 0, flags: int = 0,
+                 **kw: Any) -> None:
+        super().__init__(key, value, max_entries, flags, **kw)
+
+    def get_stackid(self, ctx: Any, flags: int = 0) -> int:
+        """Store the current stack (BPF_F_USER_STACK: the user-space one); its id, or a
+        negative errno."""
+        raise _kernel_only("get_stackid")
 
 
-class QueueMap(_Map[K, V]):
-    pass
+class _Queue(_Map[K, V]):
+    def push(self, value: V, flags: int = 0) -> int:
+        """Add a value (flags=BPF_EXIST: push out the oldest when full); 0 or a negative errno."""
+        raise _kernel_only("push")
+
+    def pop(self) -> V | None:
+        """Take the next value out (a reference, None when empty)."""
+        raise _kernel_only("pop")
+
+    def peek(self) -> V | None:
+        """The next value without taking it (a reference, None when empty)."""
+        raise _kernel_only("peek")
 
 
-class StackMap(_Map[K, V]):
-    pass
+class QueueMap(_Queue[K, V]):
+    """First in, first out: ``push(v)``, ``pop()``, ``peek()``."""
+
+
+class StackMap(_Queue[K, V]):
+    """Last in, first out: ``push(v)``, ``pop()``, ``peek()``."""
 
 
 class BloomFilterMap(_Map[K, V]):
-    pass
+    """``push(v)`` adds a value; ``v in bloom`` is False when it was surely never added."""
+
+    def push(self, value: V, flags: int = 0) -> int:
+        raise _kernel_only("push")
+
+    def peek(self, value: V) -> int:
+        """0 when the value may have been added, a negative errno when it surely was not."""
+        raise _kernel_only("peek")
 
 
 class RingBuffer(_Map[Any, Any]):
@@ -392,6 +434,49 @@ def get_current_task() -> int:
     raise _kernel_only("get_current_task")
 
 
+def current_task() -> kernel.task_struct:
+    """the running task's task_struct, a kernel pointer whose fields read CO-RE relocated:
+    current_task().real_parent.tgid
+    """
+    raise _kernel_only("current_task")
+
+
+def field_exists(field: Any) -> bool:
+    """whether the running kernel has this field (a CO-RE relocation):
+    field_exists(current_task().loginuid)
+    """
+    raise _kernel_only("field_exists")
+
+
+def field_size(field: Any) -> int:
+    """the field's size in bytes on the running kernel: field_size(current_task().comm)"""
+    raise _kernel_only("field_size")
+
+
+def type_exists(type_: Any) -> bool:
+    """whether the running kernel has this type: type_exists(kernel.bpf_map)"""
+    raise _kernel_only("type_exists")
+
+
+def type_size(type_: Any) -> int:
+    """the type's size in bytes on the running kernel: type_size(kernel.task_struct)"""
+    raise _kernel_only("type_size")
+
+
+def enum_exists(value: Any) -> bool:
+    """whether the running kernel has this enum value:
+    enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_ARENA)
+    """
+    raise _kernel_only("enum_exists")
+
+
+def enum_value(value: Any) -> int:
+    """the enum value's number on the running kernel:
+    enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)
+    """
+    raise _kernel_only("enum_value")
+
+
 def probe_read(dst: Any, size: int, src: Any) -> int:
     """copy size bytes from src into dst (0 or a negative errno)"""
     raise _kernel_only("probe_read")
@@ -422,13 +507,17 @@ def probe_read_kernel_str(dst: Any, src: Any) -> int:
     raise _kernel_only("probe_read_kernel_str")
 
 
-def get_stack(ctx: Any, buf: Any, size: int, flags: int = 0) -> int:
-    """stack traces: not supported yet"""
+def get_stack(ctx: Any, buf: Any, flags: int = 0) -> int:
+    """copy the current stack's addresses (kernel, or user with BPF_F_USER_STACK) into buf, a
+    u64 array; the number of bytes written or a negative errno
+    """
     raise _kernel_only("get_stack")
 
 
 def get_stackid(ctx: Any, stack_map: Any, flags: int = 0) -> int:
-    """stack traces: not supported yet"""
+    """store the current stack in a StackTraceMap; its id (>= 0) or a negative errno (same as
+    stack_map.get_stackid(ctx, flags))
+    """
     raise _kernel_only("get_stackid")
 
 
@@ -452,6 +541,8 @@ __all__ = [
     "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
     "TC_ACT_UNSPEC", "TC_ACT_OK", "TC_ACT_SHOT", "TC_ACT_PIPE", "TC_ACT_REDIRECT",
+    "BPF_F_SKIP_FIELD_MASK", "BPF_F_USER_STACK", "BPF_F_FAST_STACK_CMP", "BPF_F_REUSE_STACKID",
+    "BPF_F_USER_BUILD_ID",
     "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
     "StackMap", "BloomFilterMap", "RingBuffer", "PerfEventArray",
@@ -459,8 +550,9 @@ __all__ = [
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
     "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
-    "get_current_cgroup_id", "get_current_task", "probe_read", "probe_read_str",
+    "get_current_cgroup_id", "get_current_task", "current_task", "field_exists", "field_size",
+    "type_exists", "type_size", "enum_exists", "enum_value", "probe_read", "probe_read_str",
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "get_stack", "get_stackid", "deref", "log2",
-    "NotInKernelError",
+    "kernel", "NotInKernelError",
 ]

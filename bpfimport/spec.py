@@ -32,6 +32,13 @@ def __getattr__(name: str) -> Any:
 
 SPEC_FORMAT = 1
 
+# ObjectSpec.extra keys of an object that read this kernel's fixed offsets (not CO-RE
+# relocated): the kernel it is valid for (bpfimport.btf.kernel.kernel_identity(), which the
+# cache compares) and what it read that way.  A relocatable object has neither.
+KERNEL_KEY = "kernel"
+LAYOUT_KEY = "kernel_layout"
+CO_RE_KEY = "co_re"  # how many CO-RE relocations an object carries (absent: none)
+
 # name -> (size in bytes, signed, ctypes type name); ctypes itself is imported only when needed
 SCALARS: dict[str, tuple[int, bool, str]] = {
     "u8": (1, False, "c_uint8"),
@@ -131,9 +138,13 @@ class StructSpec(_Record):
 
 
 class MapSpec(_Record):
-    """A map: ``kind`` is a key of MAP_KINDS; ``key``/``value`` are type strings (None: keyless)."""
+    """A map: ``kind`` is a key of MAP_KINDS; ``key``/``value`` are type strings (None: keyless).
 
-    __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno")
+    ``histogram`` is ``"log2"`` when every key the programs write is a ``log2()`` bucket
+    (directly, or in a struct key's bucket field): user space may print it as one.
+    """
+
+    __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno", "histogram")
     name: str
     kind: str
     key: str | None
@@ -141,13 +152,21 @@ class MapSpec(_Record):
     max_entries: int
     flags: int
     lineno: int
-    _defaults = {"flags": 0, "lineno": 0}
+    histogram: str | None
+    _defaults = {"flags": 0, "lineno": 0, "histogram": None}
 
     @property
     def map_kind(self) -> MapKind:
         from .kinds import MAP_KINDS
 
         return MAP_KINDS[self.kind]
+
+
+def slot_field(fields: list[str]) -> str:
+    """Which field of a keyed histogram's struct key holds the bucket: the one named ``slot``,
+    else the last.  One rule for the compiler (which maps are histograms) and user space
+    (how they print); the other fields name the section (a disk, a pid)."""
+    return "slot" if "slot" in fields else fields[-1]
 
 
 class ProgramSpec(_Record):
@@ -201,6 +220,21 @@ class ObjectSpec(_Record):
         super().__init__(*args, **kwargs)
         if self.extra is None:
             object.__setattr__(self, "extra", {})
+
+    @property
+    def kernel(self) -> str | None:
+        """The kernel this object's layout is fixed to, or None: relocatable (CO-RE) or
+        using no kernel layout at all."""
+        value = self.extra.get(KERNEL_KEY)
+        return value if isinstance(value, str) else None
+
+    def portability(self) -> str:
+        """What the object needs of a kernel, in words (``compileall`` says it per file)."""
+        if self.kernel is not None:
+            return f"fixed to this kernel's layout ({self.kernel}): recompiled on another kernel"
+        if self.extra.get(CO_RE_KEY):
+            return "CO-RE: relocated for the running kernel at load"
+        return "no kernel layouts"
 
     def to_json(self) -> str:
         """Readable form, for tools and tests."""

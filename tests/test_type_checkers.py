@@ -39,6 +39,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.bpf.py"))
 # (the verifier rejects it; the checkers do too); seed_style.bpf.py imports pythonbpf.
 PROGRAMS = [
     "exact_count.bpf.py",
+    "kernel_types.bpf.py",
     "runtime_big.bpf.py",
     "runtime_fentry.bpf.py",
 ]

@@ -162,6 +162,47 @@ class DebugInfo:
             f"line: {line}, baseType: !{ty}, size: {bits}, offset: {offset_bits})"
         )
 
+    # ------------------------------------------------------------ kernel types (core.py)
+    def basic_type(self, name: str, bits: int, encoding: str) -> int:
+        return self.node(f"!DIBasicType(name: {_quote(name)}, size: {bits}, encoding: {encoding})")
+
+    def pointer_type(self, base: int | None) -> int:
+        base_s = f"!{base}" if base is not None else "null"
+        return self.node(f"!DIDerivedType(tag: DW_TAG_pointer_type, baseType: {base_s}, size: 64)")
+
+    def typedef(self, name: str, base: int | None) -> int:
+        base_s = f"!{base}" if base is not None else "null"
+        return self.node(f"!DIDerivedType(tag: DW_TAG_typedef, name: {_quote(name)}, file: !{self.file}, "
+                         f"baseType: {base_s})")
+
+    def enum_type(self, name: str, bits: int, unsigned: bool, values: list[builtins.tuple[str, int]]) -> int:
+        flag = ", isUnsigned: true" if unsigned else ""
+        items = [self.node(f"!DIEnumerator(name: {_quote(n)}, value: {v}{flag})") for n, v in values]
+        named = f"name: {_quote(name)}, " if name else ""
+        return self.node(f"!DICompositeType(tag: DW_TAG_enumeration_type, {named}file: !{self.file}, "
+                         f"size: {bits}, elements: !{self.tuple(items)})")
+
+    def forward_decl(self, name: str, union: bool) -> int:
+        tag = "DW_TAG_union_type" if union else "DW_TAG_structure_type"
+        return self.node(f"!DICompositeType(tag: {tag}, name: {_quote(name)}, file: !{self.file}, "
+                         "flags: DIFlagFwdDecl)")
+
+    def kernel_member(self, scope: int, name: str, ty: int | None, bits: int, offset_bits: int,
+                      storage: int | None = None) -> int:
+        """A member of a kernel struct; ``storage``: a bitfield's storage unit offset (bits)."""
+        named = f"name: {_quote(name)}, " if name else ""
+        base = f"!{ty}" if ty is not None else "null"
+        extra = f", flags: DIFlagBitField, extraData: i64 {storage}" if storage is not None else ""
+        return self.node(f"!DIDerivedType(tag: DW_TAG_member, {named}scope: !{scope}, file: !{self.file}, "
+                         f"baseType: {base}, size: {bits}, offset: {offset_bits}{extra})")
+
+    def kernel_composite(self, n: int, name: str, union: bool, bits: int, members: list[int]) -> None:
+        """Fill the reserved node ``n`` with a kernel struct or union (CO-RE matches it by name)."""
+        tag = "DW_TAG_union_type" if union else "DW_TAG_structure_type"
+        named = f"name: {_quote(name)}, " if name else ""
+        self.set(n, f"distinct !DICompositeType(tag: {tag}, {named}file: !{self.file}, size: {bits}, "
+                    f"elements: !{self.tuple(members)})")
+
     # ------------------------------------------------------------ globals
     def global_var(self, name: str, ty: int, line: int, local: bool = False) -> int:
         var = self.node(

@@ -13,12 +13,23 @@ import warnings
 
 from ..errors import CompileError, SetupError
 from ..options import CompileOptions
-from ..spec import FieldSpec, GlobalSpec, MapSpec, ObjectSpec, ProgramSpec, StructSpec
+from ..spec import (
+    CO_RE_KEY,
+    KERNEL_KEY,
+    LAYOUT_KEY,
+    FieldSpec,
+    GlobalSpec,
+    MapSpec,
+    ObjectSpec,
+    ProgramSpec,
+    StructSpec,
+)
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
 from .elf import Elf
 from .frontend import ModuleModel, analyze_module
+from .frontend.histograms import log2_histograms
 from .frontend.model import MapDecl, Source
 from .tables import BUG_HINT, STACK_HINT, STACK_LIMIT
 
@@ -53,7 +64,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str,
         ir = codegen.generate()
         obj = emit_object(ir, options.cpu, options.opt_level)
         check_stack(obj, model)
-        spec = build_spec(model, obj)
+        spec = build_spec(model, obj, codegen.layout_notes, codegen.relocations())
     except (CompileError, SetupError):
         raise
     except RecursionError:
@@ -92,16 +103,21 @@ def map_value_spec(m: MapDecl) -> str | None:
     return None
 
 
-def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
+def build_spec(model: ModuleModel, obj: bytes, layout_notes: list[str] | None = None,
+               relocations: int = 0) -> ObjectSpec:
+    """The spec of the object; ``layout_notes``: what it reads at this kernel's fixed offsets
+    (the spec then names the kernel, ``extra["kernel"]``, and the cache checks it);
+    ``relocations``: how many CO-RE relocations it carries."""
     elf = Elf(obj)
     offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
     programs = tuple(
         ProgramSpec(f.name, f.section, f.decorator or "section", f.node.lineno)
         for f in model.functions.values() if f.section is not None
     )
+    log2 = log2_histograms(model)
     maps = tuple(
         MapSpec(m.name, m.kind, m.key.spec if m.key is not None else None, map_value_spec(m),
-                m.max_entries, m.flags, m.lineno)
+                m.max_entries, m.flags, m.lineno, "log2" if m.name in log2 else None)
         for m in model.maps.values()
     )
     structs = tuple(
@@ -114,5 +130,11 @@ def build_spec(model: ModuleModel, obj: bytes) -> ObjectSpec:
                    g.initial.hex() if isinstance(g.initial, bytes) else int(g.initial), g.final, g.lineno)
         for g in model.globals.values()
     )
+    extra: dict[str, object] = {CO_RE_KEY: relocations} if relocations else {}
+    if layout_notes:
+        from .core import kernel_identity
+
+        extra.update({KERNEL_KEY: kernel_identity(), LAYOUT_KEY: list(layout_notes)})
     return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),
-                      model.license or DEFAULT_LICENSE, programs, maps, structs, globals_)
+                      model.license or DEFAULT_LICENSE, programs, maps, structs, globals_,
+                      extra=extra)

@@ -30,6 +30,7 @@ class Helper:
     TRACE_PRINTK = 6
     GET_PRANDOM_U32 = 7
     GET_SMP_PROCESSOR_ID = 8
+    TAIL_CALL = 12
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_UID_GID = 15
     GET_CURRENT_COMM = 16
@@ -39,6 +40,9 @@ class Helper:
     PROBE_READ_STR = 45
     GET_STACK = 67
     GET_CURRENT_CGROUP_ID = 80
+    MAP_PUSH_ELEM = 87
+    MAP_POP_ELEM = 88
+    MAP_PEEK_ELEM = 89
     PROBE_READ_USER = 112
     PROBE_READ_KERNEL = 113
     PROBE_READ_USER_STR = 114
@@ -94,10 +98,6 @@ class HelperDecl:
         return f"{self.name}({', '.join(names)})"
 
 
-_STACKS = ("stack traces are not supported in this version: get_stack and get_stackid cannot "
-           "be compiled yet, and a StackTraceMap can only be declared; count by a key you can "
-           "compute instead, e.g. (tgid(), comm())")
-
 HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
     HelperDecl("ktime", Helper.KTIME_GET_NS, (), "u64", "u64",
                "monotonic nanoseconds since boot"),
@@ -118,6 +118,24 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
                "the current task's cgroup v2 id"),
     HelperDecl("get_current_task", Helper.GET_CURRENT_TASK, (), "u64", "u64",
                "the address of the current task_struct (read it with probe_read_kernel)"),
+    HelperDecl("current_task", Helper.GET_CURRENT_TASK, (), "kernel.task_struct", "current_task",
+               "the running task's task_struct, a kernel pointer whose fields read CO-RE "
+               "relocated: current_task().real_parent.tgid"),
+    HelperDecl("field_exists", None, (("field", "Any"),), "bool", "core_field",
+               "whether the running kernel has this field (a CO-RE relocation): "
+               "field_exists(current_task().loginuid)"),
+    HelperDecl("field_size", None, (("field", "Any"),), "u32", "core_field",
+               "the field's size in bytes on the running kernel: field_size(current_task().comm)"),
+    HelperDecl("type_exists", None, (("type_", "Any"),), "bool", "core_type",
+               "whether the running kernel has this type: type_exists(kernel.bpf_map)"),
+    HelperDecl("type_size", None, (("type_", "Any"),), "u32", "core_type",
+               "the type's size in bytes on the running kernel: type_size(kernel.task_struct)"),
+    HelperDecl("enum_exists", None, (("value", "Any"),), "bool", "core_enum",
+               "whether the running kernel has this enum value: "
+               "enum_exists(kernel.bpf_map_type.BPF_MAP_TYPE_ARENA)"),
+    HelperDecl("enum_value", None, (("value", "Any"),), "i64", "core_enum",
+               "the enum value's number on the running kernel: "
+               "enum_value(kernel.bpf_map_type.BPF_MAP_TYPE_HASH)"),
     HelperDecl("probe_read", Helper.PROBE_READ, (("dst", "Any"), ("size", "int"), ("src", "Any")),
                "i64", "probe_read", "copy size bytes from src into dst (0 or a negative errno)"),
     HelperDecl("probe_read_user", Helper.PROBE_READ_USER,
@@ -134,11 +152,13 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
                (("dst", "Any"), ("src", "Any")), "i64", "probe_read",
                "probe_read_str from kernel memory"),
     HelperDecl("get_stack", Helper.GET_STACK,
-               (("ctx", "Any"), ("buf", "Any"), ("size", "int"), ("flags", "int = 0")), "i64",
-               "unsupported", "stack traces: not supported yet", unsupported=_STACKS),
+               (("ctx", "Any"), ("buf", "Any"), ("flags", "int = 0")), "i64", "get_stack",
+               "copy the current stack's addresses (kernel, or user with BPF_F_USER_STACK) into "
+               "buf, a u64 array; the number of bytes written or a negative errno"),
     HelperDecl("get_stackid", Helper.GET_STACKID,
                (("ctx", "Any"), ("stack_map", "Any"), ("flags", "int = 0")), "i64",
-               "unsupported", "stack traces: not supported yet", unsupported=_STACKS),
+               "get_stackid", "store the current stack in a StackTraceMap; its id (>= 0) or a "
+               "negative errno (same as stack_map.get_stackid(ctx, flags))"),
     HelperDecl("deref", None, (("p", "Any"),), "the value's type", "deref",
                "the value a map value reference points at"),
     HelperDecl("log2", None, (("x", "int"),), "u64", "log2",

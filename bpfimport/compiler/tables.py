@@ -35,11 +35,18 @@ CTYPES_MODULE = "ctypes"
 TYPING_MODULES = {"typing", "typing_extensions"}
 IGNORED_IMPORTS = {"__future__"}
 
+# Python builtins BPF code may name (casts, print, range, len, min, max): codegen/calls.py
+# lowers them (PYTHON_BUILTINS; int() and bool() are casts)
+PYTHON_BUILTIN_NAMES = frozenset({"int", "bool", "str", "print", "range", "len", "min", "max"})
+
 # Named constants of bpfimport.lang (the kernel's values), folded at compile time.
 LANG_CONSTANTS: dict[str, int] = {
     "BPF_ANY": BPF_ANY, "BPF_NOEXIST": BPF_NOEXIST, "BPF_EXIST": BPF_EXIST,
     "XDP_ABORTED": 0, "XDP_DROP": 1, "XDP_PASS": 2, "XDP_TX": 3, "XDP_REDIRECT": 4,
     "TC_ACT_UNSPEC": -1, "TC_ACT_OK": 0, "TC_ACT_SHOT": 2, "TC_ACT_PIPE": 3, "TC_ACT_REDIRECT": 7,
+    # flags of get_stackid / get_stack (the low 8 bits: how many innermost frames to skip)
+    "BPF_F_SKIP_FIELD_MASK": 0xFF, "BPF_F_USER_STACK": 1 << 8, "BPF_F_FAST_STACK_CMP": 1 << 9,
+    "BPF_F_REUSE_STACKID": 1 << 10, "BPF_F_USER_BUILD_ID": 1 << 11,
 }
 
 

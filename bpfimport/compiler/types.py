@@ -178,6 +178,76 @@ class PtrType(BpfType):
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
 
 
+class KernelStructType(BpfType):
+    """A struct or union of the kernel's BTF, known by its type id (``compiler/core.py``).
+
+    It lives in kernel memory (or is the context's record) and is reached through a
+    pointer; BPF code reads its fields one at a time, each read CO-RE relocated, and never
+    copies it whole (its size is only this kernel's).  ``name`` is what errors show.
+    """
+
+    __slots__ = ("name", "btf_id", "union")
+    aggregate = True
+
+    def __init__(self, name: str, btf_id: int, union: bool, size: int) -> None:
+        super().__init__(size, 1, f"[{size} x i8]", f"{'union' if union else 'struct'} {name}")
+        self.name = name
+        self.btf_id = btf_id
+        self.union = union
+
+    def key(self) -> tuple:
+        return ("kernel", self.btf_id)
+
+
+class PlaceType(BpfType):
+    """Memory outside the program holding a ``target`` value that is not read yet.
+
+    An attribute chain keeps its places unread, so ``t.se.vruntime`` reads 8 bytes, not a
+    whole ``sched_entity``, and its steps make one relocation; the chain's end is read when
+    used (``codegen/kernel.py``).  A place is where it is relative to ``root`` (an IR
+    pointer: a kernel pointer, or the context):
+
+    * ``root_type``: the BTF struct the relocated access path starts from, or ``None`` for a
+      fixed offset (this kernel's layout, from a tracepoint's format file);
+    * ``access``: the member and element indices from the root (the relocation's access
+      string after its leading ``0``); ``bit_offset``: where the place is, in bits from the
+      root, on the kernel the program is compiled on (the relocation's local value);
+    * ``space``: ``"kernel"`` (read with bpf_probe_read_kernel) or ``"ctx"`` (direct loads);
+    * ``btf_id``: the target's BTF type (its members, elements, debug type), or ``None``;
+    * ``how``: ``"value"``, ``"bitfield"`` (``bits`` wide, read through the field-info
+      relocations), ``"data_loc"`` (a tracepoint's ``__data_loc`` u32: the offset from
+      the root and the length of a string) or ``"rel_loc"`` (the same, the offset counted
+      from the end of the u32).
+    """
+
+    __slots__ = ("target", "space", "btf_id", "how", "root", "root_type", "access", "bit_offset",
+                 "bits")
+
+    def __init__(self, target: BpfType, space: str, root: str, bit_offset: int = 0, *,
+                 btf_id: int | None = None, root_type: int | None = None,
+                 access: tuple[int, ...] = (), how: str = "value", bits: int = 0) -> None:
+        super().__init__(8, 8, "ptr", f"place of {target.spec}")
+        self.target = target
+        self.space = space
+        self.root = root
+        self.bit_offset = bit_offset
+        self.btf_id = btf_id
+        self.root_type = root_type
+        self.access = access
+        self.how = how
+        self.bits = bits
+
+    def key(self) -> tuple:
+        return ("place", self.target.key(), self.space, self.root, self.bit_offset, self.root_type,
+                self.access, self.how)
+
+    def but(self, **changes: object) -> PlaceType:
+        """This place with some attributes changed (a new record: types are values)."""
+        values = {k: getattr(self, k) for k in self.__slots__}
+        values.update(changes)
+        return PlaceType(**values)
+
+
 class VoidType(BpfType):
     __slots__ = ()
 

@@ -121,6 +121,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__type": (c_int, [c_void_p]),
     "bpf_program__set_log_buf": (c_int, [c_void_p, c_void_p, c_size_t]),
     "bpf_program__attach": (c_void_p, [c_void_p]),
+    "bpf_program__attach_perf_event": (c_void_p, [c_void_p, c_int]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "bpf_link__fd": (c_int, [c_void_p]),
     "bpf_map__fd": (c_int, [c_void_p]),

@@ -59,3 +59,53 @@ class Link:
     def __repr__(self) -> str:
         state = "attached" if self._ptr is not None else "detached"
         return f"<Link {self.program!r} {state}>"
+
+
+class LinkGroup(Link):
+    """One attachment made of several libbpf links: a perf_event program on every CPU.
+
+    It is one handle because it is one thing to the user (``prog.attach(sample_freq=49)``
+    samples everywhere); ``detach()`` destroys every link, and each link closes
+    its perf event's fd (libbpf owns them once attached).
+    """
+
+    def __init__(self, obj: BpfObject, ptrs: list[int], program: str) -> None:
+        super().__init__(obj, ptrs[0], program)
+        self._ptrs: list[int] = list(ptrs)
+
+    def __len__(self) -> int:
+        """How many links (perf events) it holds; 0 once detached."""
+        return len(self._ptrs)
+
+    @property
+    def fds(self) -> list[int]:
+        """The fd of each link (for a perf_event program: each CPU's perf event)."""
+        from . import libbpf as L
+
+        with self._obj._lock:
+            if self._ptr is None:
+                raise BpfError(f"link of program '{self.program}' is detached")
+            return [L.lib().bpf_link__fd(p) for p in self._ptrs]
+
+    def detach(self) -> None:
+        """Detach and free every link. Idempotent, and safe against a concurrent detach or close."""
+        from . import libbpf as L
+
+        with self._obj._lock:
+            ptrs, self._ptrs, self._ptr = self._ptrs, [], None
+            if not ptrs:
+                return
+            self._obj.forget_link(self)
+            results = [L.lib().bpf_link__destroy(p) for p in ptrs]
+        failed = [rc for rc in results if rc < 0]
+        if failed:
+            raise BpfError(f"detaching program '{self.program}' failed", -failed[0])
+
+    close = detach
+
+    def __repr__(self) -> str:
+        state = f"{len(self._ptrs)} attached" if self._ptrs else "detached"
+        return f"<LinkGroup {self.program!r} {state}>"
+
+
+__all__ = ["Link", "LinkGroup"]

@@ -58,6 +58,14 @@ def _check_flags(flags: Any) -> None:
         raise OverflowError(f"flags must be 0..2**64-1, got {flags}")
 
 
+def _print_lines(lines: list[str], file: Any) -> None:
+    """Print lines to ``file`` (stdout when None), as print() would, in one write."""
+    import sys
+
+    if lines:
+        (file if file is not None else sys.stdout).write("\n".join(lines) + "\n")
+
+
 class Map:
     """A map of the module (``skel.NAME``): the dict protocol of the module docstring."""
 
@@ -529,6 +537,100 @@ class Map:
                 return k
         return None
 
+    # ---- histograms (docs/runtime.md, "Histograms"; the layout: runtime/hist.py) --------
+
+    def print_log2_hist(self, val_type: str = "value", section_header: str = "Bucket ptr",
+                        section_print_fn: Callable[[Any], Any] | None = None,
+                        bucket_fn: Callable[[Any], Any] | None = None,
+                        strip_leading_zero: bool | None = None,
+                        bucket_sort_fn: Callable[[list[Any]], Any] | None = None,
+                        file: Any = None) -> None:
+        """Print the map as a power-of-two histogram in bcc's layout.
+
+        Keys are ``log2(x)`` bucket indexes (an integer key), or a struct key
+        holding one (its field named ``slot``, else its last field) beside the
+        section it belongs to (the other field, e.g. a disk or a pid): then
+        one histogram per section, each under ``section_header = section``.
+        ``section_print_fn`` formats a section, ``bucket_fn`` maps it (merging
+        sections it maps together), ``bucket_sort_fn`` orders them (default:
+        sorted).  ``strip_leading_zero`` leaves out the empty buckets before
+        the first count.  ``file``: where to print (default: stdout).
+        """
+        from . import hist
+
+        for section, counts in self._hist_sections("log2", section_header, section_print_fn,
+                                                   bucket_fn, bucket_sort_fn):
+            lines = hist.log2_lines(counts, val_type, bool(strip_leading_zero))
+            _print_lines(([""] + [section] if section is not None else []) + lines, file)
+
+    def print_linear_hist(self, val_type: str = "value", section_header: str = "Bucket ptr",
+                          section_print_fn: Callable[[Any], Any] | None = None,
+                          bucket_fn: Callable[[Any], Any] | None = None,
+                          strip_leading_zero: bool | None = None,
+                          bucket_sort_fn: Callable[[list[Any]], Any] | None = None,
+                          file: Any = None) -> None:
+        """Print the map as a linear histogram (bucket ``k`` is the key ``k``) in bcc's layout.
+
+        Struct keys make one histogram per section; the arguments are those of
+        :meth:`print_log2_hist`.
+        """
+        from . import hist
+
+        for section, counts in self._hist_sections("linear", section_header, section_print_fn,
+                                                   bucket_fn, bucket_sort_fn):
+            lines = hist.linear_lines(counts, val_type, bool(strip_leading_zero))
+            _print_lines(([""] + [section] if section is not None else []) + lines, file)
+
+    def buckets(self, kind: str = "log2", bucket_fn: Callable[[Any], Any] | None = None) -> Any:
+        """The histogram as plain data: ``[(low, high, count), ...]``.
+
+        ``kind="log2"``: bucket ``k`` holds ``2**k .. 2**(k+1) - 1`` (bucket 0: 0 and 1);
+        ``kind="linear"``: bucket ``k`` is ``(k, k, count)``.  The list runs from
+        bucket 0 to the last non-zero one, empty buckets included, so it plots
+        as it is (``lows, highs, counts = zip(*m.buckets())``).  With a struct
+        key: a dict ``{section: [(low, high, count), ...]}`` (see
+        :meth:`print_log2_hist`).
+        """
+        from . import hist
+
+        make = {"log2": hist.log2_buckets, "linear": hist.linear_buckets}.get(kind)
+        if make is None:
+            raise ValueError(f"kind must be 'log2' or 'linear', got {kind!r}")
+        grouped = self._hist_counts(kind, bucket_fn)
+        if not isinstance(grouped, dict):
+            return make(grouped)
+        return {section: make(counts) for section, counts in grouped.items()}
+
+    def _hist_counts(self, kind: str, bucket_fn: Callable[[Any], Any] | None) -> Any:
+        """The counts by bucket: a list, or for a struct key a dict section -> list."""
+        from . import hist
+        from .codec import IntCodec, StructCodec
+
+        self._check_keyed()
+        limit = hist.LOG2_BUCKETS if kind == "log2" else None
+        kc = self._key_codec()
+        items = [(k, hist.count_of(v)) for k, v in self.items()]
+        if isinstance(kc, IntCodec):
+            return hist.dense(items, limit, kind)
+        if isinstance(kc, StructCodec):
+            names = [name for name, _, _ in kc.fields]
+            grouped = hist.sections(items, names, bucket_fn)
+            return {s: hist.dense(pairs, limit, kind) for s, pairs in grouped.items()}
+        raise TypeError(f"map '{self.name}' is keyed by {self.spec.key}: a histogram needs "
+                        f"integer bucket keys, or a struct key holding a bucket")
+
+    def _hist_sections(self, kind: str, header: str, print_fn: Callable[[Any], Any] | None,
+                       bucket_fn: Callable[[Any], Any] | None,
+                       sort_fn: Callable[[list[Any]], Any] | None) -> list[tuple[str | None, list[int]]]:
+        """(section line or None, counts) per histogram to print, in order."""
+        from . import hist
+
+        grouped = self._hist_counts(kind, bucket_fn)
+        if not isinstance(grouped, dict):
+            return [(None, grouped)]
+        return [(hist.section_line(header, s, print_fn), grouped[s])
+                for s in hist.ordered(grouped, sort_fn)]
+
     # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
 
     def push(self, value: Any, flags: int = BPF_ANY) -> None:
@@ -583,6 +685,73 @@ class BloomFilterMap(Map):
     def _take(self, delete: bool) -> Any:
         raise MapError(f"BloomFilterMap '{self.name}' gives no values back; "
                        f"test one with `value in m`")
+
+
+class StackTraceMap(Map):
+    """A StackTraceMap: ``stacks[stack_id]`` is the list of addresses, innermost first.
+
+    The kernel stores a fixed-size array per stack with zeros after the last
+    frame; they are cut off here.  ``symbols(stack_id)`` names the frames
+    (kernel stacks through ``bpfimport.ksym``; with ``pid=`` user stacks of
+    that process through ``bpfimport.usym``).  A negative id is the error a
+    failed ``get_stackid()`` returned (``-EFAULT``: no stack, ``-EEXIST``: a
+    hash collision without BPF_F_REUSE_STACKID, ``-ENOMEM``: the map is full);
+    it is never in the map.
+    """
+
+    def _decode_value(self, buf: Any) -> Any:
+        return _frames(super()._decode_value(buf))
+
+    def _decode_values(self, vraw: bytes, n: int) -> list[Any]:
+        return [_frames(v) for v in super()._decode_values(vraw, n)]
+
+    def walk(self, stack_id: int) -> Iterator[int]:
+        """The addresses of a stack, innermost first (bcc's spelling of ``iter(stacks[id])``)."""
+        return iter(self[stack_id])
+
+    def symbols(self, stack_id: int, pid: int | None = None, offset: bool = False) -> list[str]:
+        """The names of a stack's frames, innermost first: kernel functions, or with ``pid``
+        the functions of that process (user stacks: BPF_F_USER_STACK)."""
+        from .. import symbols
+
+        frames = self[stack_id]
+        if pid is None:
+            return [symbols.ksym(a, offset) for a in frames]
+        return [symbols.usym(a, pid, offset) for a in frames]
+
+
+def _frames(addresses: list[int]) -> list[int]:
+    """A stored stack without the zero padding after its last frame."""
+    end = len(addresses)
+    while end and not addresses[end - 1]:
+        end -= 1
+    return addresses[:end]
+
+
+class ProgArrayMap(Map):
+    """A ProgArray: ``progs[i] = mod.prog`` puts a program in slot ``i`` for ``tail_call()``.
+
+    A slot takes a program handle (or a program fd); reading a slot gives the
+    kernel's id of the program in it.  ``del progs[i]`` empties the slot;
+    ``len()``, ``keys()`` and iteration count the filled slots only.  The
+    programs must have the type of the program that tail-calls them.
+    """
+
+    def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
+        fd = getattr(value, "fd", value)
+        if isinstance(fd, bool) or not isinstance(fd, int):
+            raise TypeError(f"ProgArray '{self.name}' slots take a program (mod.prog) or its fd, "
+                            f"got {type(value).__name__}")
+        super().set(key, fd, flags)
+
+    def keys(self, batch: bool = True) -> list[Any]:
+        return [k for k, _ in self.items(batch)]
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
 
 
 class _EventMap(Map):
@@ -669,7 +838,8 @@ class PerfEventArrayMap(_EventMap):
 
 # The handle classes by name: each map kind names its own (``bpfimport.kinds``, ``handle``).
 HANDLE_CLASSES: dict[str, type[Map]] = {
-    cls.__name__: cls for cls in (Map, BloomFilterMap, RingBufferMap, PerfEventArrayMap)
+    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, RingBufferMap,
+                                  PerfEventArrayMap)
 }
 
 
@@ -678,5 +848,5 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
     return HANDLE_CLASSES[spec.map_kind.handle](obj, spec)
 
 
-__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap", "RingBufferMap",
-           "make_map"]
+__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap",
+           "ProgArrayMap", "RingBufferMap", "StackTraceMap", "make_map"]

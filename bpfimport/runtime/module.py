@@ -43,9 +43,13 @@ class BpfModule(types.ModuleType):
     __bpf_object__: BpfObject
     __bpf_spec__: ObjectSpec
 
-    def load(self) -> BpfModule:
-        """Load the object into the kernel now (verifier errors surface here)."""
-        self.__bpf_object__.load()
+    def load(self, btf_custom_path: str | None = None) -> BpfModule:
+        """Load the object into the kernel now (verifier errors surface here).
+
+        ``btf_custom_path``: relocate CO-RE reads against this raw BTF file instead of the
+        running kernel's (to check an object against another kernel's layouts).
+        """
+        self.__bpf_object__.load(btf_custom_path)
         return self
 
     def close(self) -> None:

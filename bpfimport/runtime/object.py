@@ -26,6 +26,7 @@ reached through the small protocols below, so none of them is imported here.
 
 from __future__ import annotations
 
+import os
 import sys
 from _thread import RLock  # not `threading`: the first use of a handle must stay cheap
 
@@ -196,6 +197,7 @@ class BpfObject:
         self._links: dict[int, Detachable] = {}
         self.after_load: list[Callable[[], object]] = []  # run after each successful load
         self.retired_from: str | None = None  # the module that was rebound to a new object
+        self.btf_custom_path: str | None = None  # CO-RE target BTF instead of the kernel's
 
     @property
     def types(self) -> TypeSystem:
@@ -244,12 +246,16 @@ class BpfObject:
 
     # ---- load ----------------------------------------------------------------
 
-    def load(self) -> BpfObject:
+    def load(self, btf_custom_path: str | None = None) -> BpfObject:
         """Open and load the object into the kernel (no-op when already loaded).
 
+        ``btf_custom_path``: a raw BTF file that CO-RE relocations use instead of the
+        running kernel's BTF (libbpf's open option of that name), kept for later loads.
         Raises VerifierError when the verifier rejects a program, BpfError for
         everything else; a failed load leaves no fd open.
         """
+        if btf_custom_path is not None:
+            self.btf_custom_path = btf_custom_path
         if self._live is not None:
             return self
         with self._lock:
@@ -278,6 +284,8 @@ class BpfObject:
         opts.kernel_log_buf = ctypes.cast(log, ctypes.c_void_p)
         opts.kernel_log_size = VERIFIER_LOG_SIZE
         opts.kernel_log_level = 0
+        custom = os.fsencode(self.btf_custom_path) if self.btf_custom_path is not None else None
+        opts.btf_custom_path = custom
         with L.capture() as lines:
             ptr = lb.bpf_object__open_mem(buf, len(self.data), ctypes.byref(opts))
             if not ptr:

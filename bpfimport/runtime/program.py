@@ -148,14 +148,32 @@ class Program:
             self._type = t or "unspec"
         return self._type
 
-    def attach(self) -> Link:
+    def attach(self, *, sample_freq: int | None = None, sample_period: int | None = None,
+               event: str | tuple[int, int] = "cpu-clock", pid: int = -1,
+               cpu: int | None = None) -> Link:
         """Attach where the section says (tracepoint, raw_tracepoint, kprobe, uprobe, ...).
 
         Loads the module's object first if needed.  The link stays attached
         until ``detach()`` or the module's ``close()``.
+
+        A ``@perf_event`` program samples instead: ``sample_freq=49`` times a
+        second or every ``sample_period`` events of ``event`` (the software
+        CPU clock by default; perf's names such as ``"cpu-cycles"`` or a
+        ``(type, config)`` pair), on every online CPU or only on ``cpu``, for
+        every process or only ``pid``.  It returns one link for all the CPUs
+        (a :class:`~bpfimport.runtime.link.LinkGroup`).
         """
         from . import libbpf as L
         from .link import Link
+
+        if sample_freq is not None or sample_period is not None or self.type == "perf_event":
+            from .perf import attach_perf_event
+
+            return attach_perf_event(self._obj, self.name, self.section, self.type, sample_freq,
+                                     sample_period, event, pid, cpu)
+        if event != "cpu-clock" or pid != -1 or cpu is not None:
+            raise TypeError(f"event=, pid= and cpu= choose what a @perf_event program samples; "
+                            f"'{self.name}' is a {self.type} program")
 
         # Under the object's lock: a close() in another thread waits for the attach, then
         # detaches the new link with the others (it cannot outlive the close).

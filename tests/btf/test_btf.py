@@ -13,13 +13,16 @@ import ctypes
 import re
 import struct
 import subprocess
-from collections.abc import Iterator
+from array import array
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bpfimport import btf
 from bpfimport.btf import Kind
-from tests.btf.conftest import VMLINUX, RawDump
+from tests.btf.conftest import VMLINUX, RawDump, no_collections
 from tests.conftest import PROGRAMS, need
 from tests.runtime_objects import compiled
 
@@ -45,6 +48,11 @@ def test_task_struct_size_and_pid_offset_match_bpftool(vmlinux: btf.Spec, vmlinu
     pid = ts.member("pid")
     assert f"type_id={pid.type_id} bits_offset={pid.bit_offset}" in pid_line
     assert len(ts.members) == vmlinux_dump.attr(want_id, "vlen")
+
+
+def test_the_name_index_is_bpftools(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
+    """``Spec.names()`` (the dict a kernel_spec() looks names up in): every name, every id."""
+    assert vmlinux.names() == vmlinux_dump.names()
 
 
 def test_typedef_chain_matches_bpftool(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
@@ -80,7 +88,7 @@ def test_function_id_and_prototype_match_bpftool(vmlinux: btf.Spec, vmlinux_dump
     proto = f.target
     assert isinstance(proto, btf.FuncProto)
     want_params = vmlinux_dump.types[f.target_id][3]
-    assert [f"'{p.name}' type_id={p.type_id}" for p in proto.params] == want_params
+    assert tuple(f"'{p.name}' type_id={p.type_id}" for p in proto.params) == want_params
 
 
 def test_every_kind_in_vmlinux_decodes_like_bpftool(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
@@ -98,54 +106,72 @@ def test_every_kind_in_vmlinux_decodes_like_bpftool(vmlinux: btf.Spec, vmlinux_d
             assert len(members) == vmlinux_dump.attr(tid, "vlen"), tid
 
 
-def raw_line(t: btf.Type) -> tuple[str, list[str]]:
-    """``t`` printed as ``bpftool btf dump ... format raw`` prints it: the header's tail, the item lines."""
-    anon = lambda name: name or "(anon)"  # noqa: E731
-    linkage = {0: "static", 1: "global", 2: "extern"}
-    if isinstance(t, btf.Int):
-        enc = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}[t.encoding]
-        return f"size={t.size} bits_offset={t.bit_offset} nr_bits={t.bits} encoding={enc}", []
-    if isinstance(t, btf.Array):
-        return f"type_id={t.element_id} index_type_id={t.index_id} nr_elems={t.nelems}", []
-    if isinstance(t, btf.Composite):
-        return f"size={t.size} vlen={len(t.members)}", [
-            f"'{anon(m.name)}' type_id={m.type_id} bits_offset={m.bit_offset}"
-            + (f" bitfield_size={m.bitfield_size}" if m.bitfield_size else "") for m in t.members]
-    if isinstance(t, btf.Enum):
-        suffix = ("LL" if t.signed else "ULL") if isinstance(t, btf.Enum64) else ""
-        return (f"encoding={'SIGNED' if t.signed else 'UNSIGNED'} size={t.size} vlen={len(t.values)}",
-                [f"'{v.name}' val={v.value}{suffix}" for v in t.values])
-    if isinstance(t, btf.Fwd):
-        return f"fwd_kind={'union' if t.is_union else 'struct'}", []
-    if isinstance(t, btf.Func):
-        return f"type_id={t.target_id} linkage={linkage[t.linkage]}", []
-    if isinstance(t, btf.FuncProto):
-        return f"ret_type_id={t.return_id} vlen={len(t.params)}", [
-            f"'{anon(p.name)}' type_id={p.type_id}" for p in t.params]
-    if isinstance(t, btf.Var):
-        return f"type_id={t.target_id}, linkage={linkage[t.linkage]}", []
-    if isinstance(t, btf.Datasec):
-        spec = t._spec
-        assert spec is not None
-        return f"size={t.size} vlen={len(t.vars)}", [
-            f"type_id={v.type_id} offset={v.offset} size={v.size} (VAR '{spec.type_by_id(v.type_id).name}')"
-            for v in t.vars]
-    if isinstance(t, btf.Float):
-        return f"size={t.size}", []
-    if isinstance(t, btf.DeclTag):
-        return f"type_id={t.target_id} component_idx={t.component_idx}", []
-    assert isinstance(t, btf.Ref), t
-    return f"type_id={t.target_id}", []
+LINKAGE = {0: "static", 1: "global", 2: "extern"}
+INT_ENCODING = {0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL"}
+KIND_NAME = {k: k.name for k in Kind}
+
+
+def _composite(t: btf.Composite) -> tuple[str, tuple[str, ...]]:
+    return f"size={t.size} vlen={len(t.members)}", tuple(
+        f"'{m.name or '(anon)'}' type_id={m.type_id} bits_offset={m.bit_offset}"
+        + (f" bitfield_size={m.bitfield_size}" if m.bitfield_size else "") for m in t.members)
+
+
+def _enum(t: btf.Enum, suffix: str = "") -> tuple[str, tuple[str, ...]]:
+    return (f"encoding={'SIGNED' if t.signed else 'UNSIGNED'} size={t.size} vlen={len(t.values)}",
+            tuple(f"'{v.name}' val={v.value}{suffix}" for v in t.values))
+
+
+def _datasec(t: btf.Datasec) -> tuple[str, tuple[str, ...]]:
+    spec = t._spec
+    assert spec is not None
+    return f"size={t.size} vlen={len(t.vars)}", tuple(
+        f"type_id={v.type_id} offset={v.offset} size={v.size} (VAR '{spec.type_by_id(v.type_id).name}')"
+        for v in t.vars)
+
+
+def _ref(t: btf.Ref) -> tuple[str, tuple[str, ...]]:
+    return f"type_id={t.target_id}", ()
+
+
+# how ``bpftool btf dump ... format raw`` prints each kind: the header's tail, the item lines
+RAW_LINE: dict[Kind, Callable[[Any], tuple[str, tuple[str, ...]]]] = {
+    Kind.INT: lambda t: (f"size={t.size} bits_offset={t.bit_offset} nr_bits={t.bits} "
+                         f"encoding={INT_ENCODING[t.encoding]}", ()),
+    Kind.ARRAY: lambda t: (f"type_id={t.element_id} index_type_id={t.index_id} nr_elems={t.nelems}", ()),
+    Kind.STRUCT: _composite,
+    Kind.UNION: _composite,
+    Kind.ENUM: _enum,
+    Kind.ENUM64: lambda t: _enum(t, "LL" if t.signed else "ULL"),
+    Kind.FWD: lambda t: (f"fwd_kind={'union' if t.is_union else 'struct'}", ()),
+    Kind.FUNC: lambda t: (f"type_id={t.target_id} linkage={LINKAGE[t.linkage]}", ()),
+    Kind.FUNC_PROTO: lambda t: (f"ret_type_id={t.return_id} vlen={len(t.params)}", tuple(
+        f"'{p.name or '(anon)'}' type_id={p.type_id}" for p in t.params)),
+    Kind.VAR: lambda t: (f"type_id={t.target_id}, linkage={LINKAGE[t.linkage]}", ()),
+    Kind.DATASEC: _datasec,
+    Kind.FLOAT: lambda t: (f"size={t.size}", ()),
+    Kind.DECL_TAG: lambda t: (f"type_id={t.target_id} component_idx={t.component_idx}", ()),
+    **dict.fromkeys([Kind.PTR, Kind.TYPEDEF, Kind.VOLATILE, Kind.CONST, Kind.RESTRICT, Kind.TYPE_TAG], _ref),
+}
 
 
 @pytest.mark.slow
 def test_every_vmlinux_type_reads_as_bpftool_reads_it(vmlinux: btf.Spec, vmlinux_dump: RawDump) -> None:
-    """All ~10^5 types: kind, name, every attribute and every member/value/parameter line."""
-    assert set(vmlinux_dump.types) == set(range(1, vmlinux.count))
-    for tid, (kind, name, rest, items) in vmlinux_dump.types.items():
-        t = vmlinux.type_by_id(tid)
-        got = (t.kind.name, t.name or "(anon)", *raw_line(t))
-        assert got == (kind, name, rest.strip(), items), tid
+    """All ~10^5 types: kind, name, every attribute and every member/value/parameter line.
+
+    A spec of its own (on the module spec's offsets), emptied at the end: the module's
+    would keep ~10^5 decoded types alive for the garbage collector to walk through every
+    later test.
+    """
+    spec = btf.Spec(VMLINUX.read_bytes(), index=btf.Index(vmlinux.index.offsets))
+    assert set(vmlinux_dump.types) == set(range(1, spec.count))
+    type_by_id = spec.type_by_id
+    with no_collections():
+        for tid, (kind, name, rest, items) in vmlinux_dump.types.items():
+            t = type_by_id(tid)
+            got = (KIND_NAME[t.kind], t.name or "(anon)", *RAW_LINE[t.kind](t))
+            assert got == (kind, name, rest.strip(), items), tid
+        spec._decoded.clear()  # types refer to their spec: freed now, not by a collection
 
 
 def test_kernel_spec_is_lazy(vmlinux: btf.Spec) -> None:
@@ -169,7 +195,8 @@ def test_lookup_errors_are_clear(vmlinux: btf.Spec) -> None:
 def test_index_can_be_reused(vmlinux: btf.Spec) -> None:
     """A spec built from a stored index answers like one that scanned (what a cache will do)."""
     vmlinux.names()
-    stored = btf.Index.from_bytes(vmlinux.index.to_bytes())
+    data = vmlinux.index.to_bytes()
+    stored = btf.Index.from_bytes(data)
     assert stored.offsets == vmlinux.index.offsets and stored.names == vmlinux.index.names
     again = btf.Spec(VMLINUX.read_bytes(), index=stored)
     for name in ("task_struct", "sk_buff", "pt_regs"):
@@ -178,7 +205,7 @@ def test_index_can_be_reused(vmlinux: btf.Spec) -> None:
     with pytest.raises(btf.BtfFormatError, match="not a serialised BTF index"):
         btf.Index.from_bytes(b"garbage")
     with pytest.raises(btf.BtfFormatError, match="truncated"):
-        btf.Index.from_bytes(vmlinux.index.to_bytes()[:100])
+        btf.Index.from_bytes(data[:100])
 
 
 # ---- hand-built BTF: split BTF and malformed input ------------------------------------------
@@ -216,6 +243,18 @@ def test_split_btf_continues_its_base_ids_and_strings() -> None:
     assert s.member_type("bits").name == "int" and s.member("bits").offset == 8
     assert split.ids_by_name("int") == [1]  # the base's types are found through the split spec
     assert [t.id for t in split.types()] == [3, 4]
+
+
+def test_a_name_stored_twice_is_one_name() -> None:
+    """Strings need not be deduplicated: two types whose names sit at two offsets share a name,
+    in the dict index and in the sorted table alike."""
+    data = encode([(1, info(4, 0), 0, []), (6, info(7), 0, []), (11, info(1), 4, [32])],
+                  b"\0pair\0pair\0int\0")  # [1] struct pair, [2] fwd pair (another offset), [3] int
+    spec = btf.Spec(data)
+    assert spec.names() == {"pair": (1, 2), "int": (3,)}
+    table = btf.NameTable.build(spec)
+    assert list(table.entries()) == [("int", array("I", [3])), ("pair", array("I", [1, 2]))]
+    assert table["pair"] == [1, 2] and "pai" not in table and len(table) == 2
 
 
 @pytest.mark.parametrize("data, match", [
@@ -410,9 +449,16 @@ def test_the_btf_package_is_not_imported_by_bpfimport() -> None:
     assert r.returncode == 0, r.stderr
 
 
-def test_conftest_fentry_probe_finds_the_function_bpftool_finds(vmlinux_dump: RawDump) -> None:
-    """tests/conftest.py's ``vmlinux_func_id`` (the fentry probe's attach id) reads through this package."""
+def test_conftest_fentry_probe_finds_the_function_bpftool_finds(vmlinux: btf.Spec, vmlinux_dump: RawDump,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/conftest.py's ``vmlinux_func_id`` (the fentry probe's attach id) reads through this package.
+
+    It reads vmlinux afresh at each call (~0.1 s): the module's spec of the same file
+    stands in for those reads, the probe's own lookup runs as it is.
+    """
     from tests.conftest import vmlinux_func_id
 
+    read = btf.kernel_spec
+    monkeypatch.setattr(btf, "kernel_spec", lambda path=VMLINUX: vmlinux if Path(path) == VMLINUX else read(path))
     assert vmlinux_func_id("do_nanosleep") == vmlinux_dump.only("FUNC", "do_nanosleep")
     assert vmlinux_func_id("no_such_function_xyz") is None

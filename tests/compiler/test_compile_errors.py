@@ -98,7 +98,7 @@ BODY_ERRORS = [
     ("x = len(5)", "fixed-size arrays", None),
     ("x = deref(5)", "deref() reads through a map value reference", None),
     ("comm(5)", "writes into a buffer", None),
-    ("x = get_stackid(ctx, m, 0)", "not supported yet", "stack"),
+    ("x = get_stackid(ctx, m, 0)", "stores the stack in a StackTraceMap", "StackTraceMap("),
     ("x = print", "cannot be used as a value here", None),
     ("x = 'a' < 'b'", "strings cannot be compared", None),
     ("x = m.lookup(1) == None", "using 'is'", None),
@@ -309,39 +309,49 @@ def body_error(snippet: str) -> CompileError:
     return info.value
 
 
-@pytest.mark.parametrize("call", ["get_stack(ctx, 0, 8)", "get_stackid(ctx, m, 0)"])
-def test_stack_helpers_say_stacks_are_not_supported_and_what_to_do(call: str) -> None:
+@pytest.mark.parametrize("call,fragment,hint", [
+    ("get_stack(ctx, 0, 8)", "get_stack() writes into a buffer", "u64 * N"),
+    ("get_stack(ctx)", "get_stack() takes (ctx, buf[, flags])", "size is implied"),
+    ("get_stackid(ctx, m, 0)", "stores the stack in a StackTraceMap", "StackTraceMap("),
+    ("get_stackid(5, m, 0)", "stores the stack in a StackTraceMap", None),
+])
+def test_stack_helpers_say_what_they_take(call: str, fragment: str, hint: str | None) -> None:
     err = body_error(f"x = {call}")
     assert err.lineno == BODY_LINE
-    assert "is not supported yet" in err.msg
-    hint = err.hint or ""
-    assert "stack traces are not supported in this version" in hint
-    assert "count by a key you can compute" in hint  # what to do instead
-    assert "issue" not in f"{err.msg} {hint}"  # no internal tracker
+    assert fragment in err.msg
+    assert hint is None or hint in (err.hint or "")
 
 
 @pytest.mark.parametrize("snippet", ["x = ctx.field", "x = ctx[0]", "ctx.field = 1"])
 def test_reading_the_context_says_what_works_today(snippet: str) -> None:
     err = body_error(snippet)
     assert err.lineno == BODY_LINE
-    assert "'ctx' points at kernel memory whose type the compiler does not know yet" in err.msg
+    assert "'ctx' points at memory whose type the compiler does not know" in err.msg
     assert "probe_read_kernel(s, 16, ctx)" in (err.hint or "")
     assert "typed contexts" in (err.hint or "")
 
 
-def test_the_stack_trace_map_hint_gives_an_array_of_addresses_and_compiles() -> None:
+def test_a_stack_trace_map_implies_its_key_and_value_and_its_hint_says_so() -> None:
+    """``StackTraceMap(max_entries=N)`` is the whole declaration: u32 ids, 127 u64 addresses
+    (the kernel's layout); the hint no longer suggests ``value=u64`` (a map of one address)."""
+    from bpfimport.kinds import MAP_KINDS
+
     tail = "@syscall\ndef p(ctx) -> int:\n    return 0\n"
-    with pytest.raises(CompileError) as info:
-        compile_text("from bpfimport.lang import *\nst = StackTraceMap(max_entries=8)\n" + tail)
-    hint = info.value.hint or ""
-    assert "value=u64 * 127" in hint and "array of u64 addresses" in hint, hint
-    assert "value=u64," not in hint
-    # the hint's own declaration compiles, to the value type the kernel expects
-    example = hint[len("e.g. "):hint.index(":")]
-    module = compile_source(f"from bpfimport.lang import *\nst = {example}\n{tail}",
+    module = compile_source(f"from bpfimport.lang import *\nst = StackTraceMap(max_entries=8)\n"
+                            f"deep = StackTraceMap(max_entries=8, value=u64 * 32)\n{tail}",
                             "/virtual/st.bpf.py", "st_bpf")
-    (st,) = module.spec.maps
+    st, deep = module.spec.maps
     assert (st.kind, st.key, st.value) == ("StackTraceMap", "u32", "u64[127]")
+    assert (deep.key, deep.value) == ("u32", "u64[32]")
+    hint = MAP_KINDS["StackTraceMap"].declaration_example()
+    assert hint.startswith("StackTraceMap(max_entries=1024)") and "value=u64," not in hint
+    for bad, fragment in (("value=u32", "values are arrays of u64"),
+                          ("value=u32 * 4", "values are arrays of u64"),
+                          ("key=u64", "keys are u32 stack ids")):
+        with pytest.raises(CompileError) as info:
+            compile_text(f"from bpfimport.lang import *\nst = StackTraceMap({bad}, "
+                         f"max_entries=8)\n{tail}")
+        assert fragment in info.value.msg and info.value.lineno == 2
 
 
 def test_log2_is_documented_as_floor_log2_with_zero_for_zero_and_unlike_bcc() -> None:

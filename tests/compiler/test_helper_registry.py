@@ -86,7 +86,7 @@ def test_get_current_task_is_this_threads_task_struct(helpers_mod) -> None:
     mine: list[int] = []
 
     def run() -> None:
-        helpers_mod.current_task.test_run()
+        helpers_mod.task_address.test_run()
         out = helpers_mod.out
         mine.append(out[0])
         assert out[0] == out[1]  # the same task within one run

@@ -24,8 +24,21 @@ def test_each_map_kind_is_a_lang_class_and_names_its_runtime_handle(name: str) -
     assert kind.name == name and isinstance(getattr(bpfimport.lang, name), type)
     handle = maps.HANDLE_CLASSES[kind.handle]  # what make_map() builds for this kind
     assert isinstance(handle, type) and issubclass(handle, maps.Map)
-    assert kind.family in ("keyed", "ring", "perf") and kind.ops
-    assert kind.events == (kind.family != "keyed")
+    assert kind.family in ("keyed", "ring", "perf", "stack") and kind.ops
+    assert kind.events == (kind.family in ("ring", "perf"))
+
+
+@pytest.mark.parametrize("name", sorted(MAP_KINDS))
+def test_each_map_method_has_a_lowering(name: str) -> None:
+    """Every op a kind lists is lowered by its family's table (codegen maps.py / events.py /
+    stacks.py), so a kind cannot promise a method the compiler refuses."""
+    from bpfimport.compiler.codegen import events
+    from bpfimport.compiler.codegen import maps as cg_maps
+
+    kind = MAP_KINDS[name]
+    table = {"keyed": cg_maps.METHODS, "ring": events.EVENT_METHODS, "perf": events.EVENT_METHODS,
+             "stack": {"get_stackid": None}}[kind.family]
+    assert set(kind.ops) <= set(table)
 
 
 @pytest.mark.parametrize("decorator", sorted(PROGRAM_KINDS))

@@ -8,7 +8,7 @@ inputs = ArrayMap(key=u32, value=u64, max_entries=16)
 
 
 @syscall
-def current_task(ctx) -> int:
+def task_address(ctx) -> int:
     out[0] = get_current_task()
     out[1] = get_current_task()
     out[2] = tid()

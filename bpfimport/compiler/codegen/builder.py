@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, Protocol
 
+    from ..core import KernelTypes
     from ..debuginfo import DebugInfo
     from ..frontend.model import MapDecl
 
@@ -54,6 +55,10 @@ if TYPE_CHECKING:
         debug: DebugInfo
 
         def string_constant(self, data: bytes) -> str: ...
+
+        def kernel_types(self) -> KernelTypes: ...
+
+        def fixed_layout(self, what: str) -> None: ...
 
     # each function takes its own node type (ast.BinOp, ast.If...): Any, not ast.expr
     ExprTable = dict[type[ast.expr], Callable[["FunctionBuilder", Any], Value]]

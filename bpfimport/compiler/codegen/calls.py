@@ -10,6 +10,14 @@ from __future__ import annotations
 
 import ast
 
+from ..core import (
+    ENUM_VALUE,
+    ENUM_VALUE_EXISTS,
+    FIELD_BYTE_SIZE,
+    FIELD_EXISTS,
+    TYPE_EXISTS,
+    TYPE_SIZE,
+)
 from ..frontend.model import MapDecl
 from ..frontend.resolve import resolve_type
 from ..helpers import HELPERS, Helper, HelperDecl
@@ -24,10 +32,11 @@ from ..types import (
     BpfType,
     CharType,
     IntType,
+    PlaceType,
     PtrType,
     StructType,
 )
-from . import events, maps
+from . import events, expressions, kernel, maps, stacks
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -48,6 +57,10 @@ def expr_call(fb: FunctionBuilder, node: ast.Call) -> Value:
         decl = fb.map_of(func.value)
         if decl is not None:
             return call_map_method(fb, decl, func.attr, node)
+        if fb.builtin(func.value) == "kernel":  # kernel.sock(address): a typed kernel pointer
+            ty = resolve_type(fb.model, func)
+            assert ty is not None
+            return cast_call(fb, ty, node)
     if fb.map_of(node) is not None:
         raise fb.err(node, "a map cannot be used as a value", "call a method: m().lookup(key)")
     if isinstance(func, ast.Name) and func.id not in fb.locals:
@@ -163,7 +176,19 @@ def fill_struct(fb: FunctionBuilder, struct: StructType, ptr: str, node: ast.Cal
         if isinstance(arg, ast.Call) and (kind := in_place_kind(fb, arg)) is not None \
                 and build_into(fb, kind, arg, dest, field.type):
             continue
-        fb.store(fb.expr(arg), field.type, dest, arg)
+        fb.store(value_into(fb, arg, dest, field.type), field.type, dest, arg)
+
+
+def value_into(fb: FunctionBuilder, node: ast.expr, dest: str, ty: BpfType) -> Value:
+    """``node``'s value for a store to ``dest``; kernel memory that can be read straight into
+    ``dest`` (a char array: ``e.comm = t.comm``, ``e.filename = ctx.filename``) is, and the
+    result is then the destination itself (the store sees nothing left to copy)."""
+    v = expressions.operand(fb, node)
+    if isinstance(v.ty, PlaceType):
+        if kernel.read_into(fb, v, dest, ty, node):
+            return Value(ty, dest)
+        return kernel.read(fb, v, node)
+    return v
 
 
 def in_place_kind(fb: FunctionBuilder, node: ast.Call) -> str | None:
@@ -252,6 +277,36 @@ def probe_read_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Va
     return Value(I64, r)
 
 
+def current_task_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``current_task()``: the running task_struct as a kernel pointer (codegen/kernel.py)."""
+    fb.no_args(node, helper.name)
+    return kernel.current_task(fb, node)
+
+
+def field_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``field_exists(x.f)``, ``field_size(x.f)``: relocated facts about a kernel field."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.field_relocation(fb, expressions.operand(fb, arg), CORE_FIELD_INFO[helper.name], arg)
+
+
+def type_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``type_exists(kernel.T)``, ``type_size(kernel.T)``: relocated facts about a kernel type."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.type_relocation(fb, arg, CORE_TYPE_INFO[helper.name], node)
+
+
+def enum_info_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
+    """``enum_value(kernel.E.V)``, ``enum_exists(kernel.E.V)``: an enum value on the running kernel."""
+    arg = fb.one_arg(node, helper.name)
+    return kernel.enum_relocation(fb, arg, CORE_ENUM_INFO[helper.name], node)
+
+
+# helper name -> the CO-RE relocation kind it asks for (compiler/core.py)
+CORE_FIELD_INFO = {"field_exists": FIELD_EXISTS, "field_size": FIELD_BYTE_SIZE}
+CORE_TYPE_INFO = {"type_exists": TYPE_EXISTS, "type_size": TYPE_SIZE}
+CORE_ENUM_INFO = {"enum_exists": ENUM_VALUE_EXISTS, "enum_value": ENUM_VALUE}
+
+
 def deref_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
     arg = fb.one_arg(node, "deref")
     v = fb.expr(arg)
@@ -281,6 +336,27 @@ def log2_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
         x = fb.b.binop("lshr", "i64", x, step)
         result = step if result == "0" else fb.b.binop("or", "i64", result, step)
     return Value(U64, result)
+
+
+def min_max_call(fb: FunctionBuilder, node: ast.Call, better: ast.cmpop) -> Value:
+    """``min(a, b, ...)`` / ``max(...)`` of integers, as Python: exact between signed and
+    unsigned, in a type that holds every operand (the first of equal ones wins)."""
+    name = "min" if isinstance(better, ast.Lt) else "max"
+    if len(node.args) < 2 or node.keywords:
+        raise fb.err(node, f"{name}() takes two or more numbers in BPF code",
+                     f"e.g. {name}(x // 10, 99) for the last bucket of a linear histogram")
+    values = [fb.numeric(fb.expr(a), a) for a in node.args]
+    if all(isinstance(v.ty, LitType) for v in values):
+        pick = min if name == "min" else max
+        return lit(pick(v.ty.value for v in values))  # type: ignore[attr-defined]
+    ty = expressions.join_type(fb, values, node)
+    if not isinstance(ty, IntType):
+        ty = fb.int_type_of(values[0])
+    best = fb.coerce(values[0], ty, node.args[0])
+    for v, arg in zip(values[1:], node.args[1:]):
+        wins = expressions.compare(fb, better, v, best, arg)
+        best = Value(ty, fb.b.select(wins.ref, ty.llvm, fb.coerce(v, ty, arg).ref, best.ref))
+    return best
 
 
 def print_call(fb: FunctionBuilder, node: ast.Call) -> Value:
@@ -393,6 +469,7 @@ MAP_FAMILIES: dict[str, Callable[[FunctionBuilder, MapDecl, str, ast.Call], Valu
     "keyed": maps.map_method,
     "ring": events.event_method,
     "perf": events.event_method,
+    "stack": stacks.stack_method,
 }
 # HelperDecl.lower -> lowering, for helpers without arguments
 GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
@@ -403,13 +480,21 @@ GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
 # HelperDecl.lower -> lowering, for helpers with their own codegen
 SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Value]] = {
     "comm": comm_call,
+    "current_task": current_task_call,
+    "core_field": field_info_call,
+    "core_type": type_info_call,
+    "core_enum": enum_info_call,
     "probe_read": probe_read_call,
     "deref": deref_call,
     "log2": log2_call,
+    "get_stackid": stacks.get_stackid_call,
+    "get_stack": stacks.get_stack_call,
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {
     "print": print_call,
     "len": len_call,
     "range": range_call,
+    "min": lambda fb, node: min_max_call(fb, node, ast.Lt()),
+    "max": lambda fb, node: min_max_call(fb, node, ast.Gt()),
 }

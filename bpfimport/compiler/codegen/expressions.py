@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 
 from ..frontend.resolve import const_value
+from ..tables import PYTHON_BUILTIN_NAMES
 from ..types import (
     BOOL,
     I64,
@@ -20,11 +21,12 @@ from ..types import (
     BpfType,
     CharType,
     IntType,
+    PlaceType,
     PtrType,
     StructType,
     common_int,
 )
-from . import maps, operators
+from . import context, kernel, maps, operators
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
@@ -88,7 +90,7 @@ def expr_name(fb: FunctionBuilder, node: ast.Name) -> Value:
         raise fb.err(node, f"function '{name}' cannot be used as a value", f"call it: {name}(...)")
     if name in fb.model.structs:
         raise fb.err(node, f"struct '{name}' cannot be used as a value", f"construct one: {name}()")
-    if name in fb.model.names or name in ("int", "bool", "print", "range", "len", "str"):
+    if name in fb.model.names or name in PYTHON_BUILTIN_NAMES:
         raise fb.err(node, f"'{name}' cannot be used as a value here", f"call it: {name}(...)")
     raise fb.err(node, f"name '{name}' is not defined",
                  "BPF code sees its module's maps, globals, constants and functions, and "
@@ -348,14 +350,56 @@ def expr_if_exp(fb: FunctionBuilder, node: ast.IfExp) -> Value:
 
 
 def expr_attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
-    ptr, ty = field_address(fb, node)
+    return value_of(fb, attribute(fb, node), node)
+
+
+def value_of(fb: FunctionBuilder, v: Value, node: ast.AST) -> Value:
+    """``v`` read, if it is a place in kernel memory or the context (``codegen/kernel.py``)."""
+    if isinstance(v.ty, PlaceType):
+        return kernel.read(fb, v, node)
+    return v
+
+
+def operand(fb: FunctionBuilder, node: ast.expr) -> Value:
+    """``node`` evaluated once, as the base of a field or element or as an assignment's value:
+    a field of kernel memory stays a place, read by whoever uses it (``t.se.vruntime`` reads
+    8 bytes, ``e.comm = t.comm`` reads straight into ``e.comm``)."""
+    if isinstance(node, ast.Attribute):
+        return attribute(fb, node)
+    if isinstance(node, ast.Subscript):
+        return subscript(fb, node)
+    if isinstance(node, ast.Name) and node.id in fb.model.globals and node.id not in fb.locals:
+        g = fb.model.globals[node.id]
+        if g.ty.aggregate:
+            return Value(g.ty, f"@{node.id}")
+    return fb.expr(node)
+
+
+def attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
+    """``x.field``: a struct field's value, or a place (kernel memory, the context)."""
+    if fb.map_of(node.value) is not None:
+        raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
+    if fb.builtin(node.value) == "kernel":
+        raise fb.err(node, f"kernel.{node.attr} is a kernel type, not a value",
+                     f"annotate with it (t: kernel.{node.attr} = ...) or call it on an address "
+                     f"(kernel.{node.attr}(addr))")
+    base = operand(fb, node.value)
+    if kernel.is_kernel_base(base):
+        return kernel.member(fb, base, node)
+    if context.is_context(base):
+        return context.field(fb, base, node)
+    ptr, ty = struct_field(fb, aggregate_of(fb, base, node.value), node)
     return fb.load(ty, ptr)
 
 
 def field_address(fb: FunctionBuilder, node: ast.Attribute) -> tuple[str, BpfType]:
+    """Where ``x.field`` is stored, to write it."""
     if fb.map_of(node.value) is not None:
         raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
-    base = aggregate_ref(fb, node.value)
+    return struct_field(fb, aggregate_of(fb, operand(fb, node.value), node.value), node)
+
+
+def struct_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str, BpfType]:
     struct = base.ty
     if not isinstance(struct, StructType):
         raise fb.err(node, f"a {show(base.ty)} has no field '{node.attr}'")
@@ -367,37 +411,54 @@ def field_address(fb: FunctionBuilder, node: ast.Attribute) -> tuple[str, BpfTyp
 
 
 def aggregate_ref(fb: FunctionBuilder, node: ast.expr) -> Value:
-    """The address of a struct or array a field or element is taken from."""
-    if isinstance(node, ast.Name) and node.id in fb.model.globals and node.id not in fb.locals:
-        g = fb.model.globals[node.id]
-        return Value(g.ty, f"@{node.id}")
-    v = fb.expr(node)
+    """The address of a struct or array a field or element is taken from (to write it)."""
+    return aggregate_of(fb, operand(fb, node), node)
+
+
+def aggregate_of(fb: FunctionBuilder, v: Value, node: ast.expr) -> Value:
+    """``v`` (already evaluated) as the struct or array in program memory it must be."""
+    if isinstance(v.ty, PlaceType) or kernel.is_kernel_base(v):
+        raise fb.err(node, "kernel memory is read-only to BPF code",
+                     "copy the value into a local or a map value and change that")
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
         return Value(v.ty.pointee, v.ref)
     if isinstance(v.ty, PtrType) and not v.ty.nullable:
-        raise opaque_pointer_error(fb, node)
+        raise context.opaque_pointer_error(fb, node)
     if not v.ty.aggregate:
         raise fb.err(node, f"a {show(v.ty)} has no fields or elements")
     return v
 
 
-def opaque_pointer_error(fb: FunctionBuilder, node: ast.expr) -> Exception:
-    """``ctx.field`` / ``ctx[i]``: say what works today instead of "a pointer has no fields"."""
-    what = f"'{node.id}'" if isinstance(node, ast.Name) else "this pointer"
-    return fb.err(node, f"{what} points at kernel memory whose type the compiler does not know "
-                  "yet, so it has no fields or elements in BPF code",
-                  f"copy what you need into a @struct, then read its fields: s = S(); "
-                  f"probe_read_kernel(s, 16, {ast.unparse(node)}); s.field "
-                  "(typed contexts, such as ctx.args[0] for a tracepoint, come in a later version)")
-
-
 def expr_subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
+    return value_of(fb, subscript(fb, node), node)
+
+
+def subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
+    """``x[i]``: a map's value, an element, or a place (an element of kernel memory)."""
     decl = fb.map_of(node.value)
     if decl is not None:
         return maps.map_get(fb, decl, fb.expr(node.slice), None, node)
     if is_constant_string(fb, node.value):
         return string_byte(fb, node)
-    base = aggregate_ref(fb, node.value)
+    base = operand(fb, node.value)
+    if isinstance(base.ty, PlaceType) and isinstance(base.ty.target, ArrayType):
+        index = fb.numeric(fb.expr(node.slice), node.slice)
+        if isinstance(index.ty, LitType):
+            return kernel.element(fb, base, index.ty.value, node.slice, node)
+        if base.ty.target.elem.aggregate:
+            raise fb.err(node, "indexing an array of kernel structs or arrays with a variable is "
+                         "not supported", "use a constant index")
+        array = kernel.read(fb, base, node)  # one copy, then a bounds-checked element
+        elem = base.ty.target.elem
+        result = at_element(fb, array, index, node.slice, lambda ptr: fb.load(elem, ptr))
+        assert result is not None
+        return result
+    if isinstance(base.ty, PlaceType):
+        base = kernel.read(fb, base, node.value)  # a kernel pointer field, then indexed
+    if isinstance(base.ty, PtrType) and not base.ty.nullable and base.ty.space in ("kernel", "user"):
+        raise fb.err(node, f"a {show(base.ty)} cannot be indexed",
+                     "read the element with probe_read_kernel / probe_read_user into a local")
+    base = aggregate_of(fb, base, node.value)
     if not isinstance(base.ty, ArrayType):
         raise fb.err(node, f"a {show(base.ty)} cannot be indexed")
     return element(fb, base, node.slice, node, None)

@@ -236,6 +236,20 @@ class Builder:
             return None
         return self.assign(f"call {ret} @{name}({argv})", "r")
 
+    # ------------------------------------------------------------ CO-RE (compiler/core.py)
+    def core_value(self, reloc: str, llvm_ty: str, seq: int) -> str:
+        """The value a CO-RE relocation global stands for (libbpf patches the instruction);
+        the passthrough keeps LLVM from moving or merging the read (``seq`` is unique)."""
+        raw = self.assign(f"load {llvm_ty}, ptr {reloc}, align {8 if llvm_ty == 'i64' else 4}", "core")
+        return self.assign(f"call {llvm_ty} @llvm.bpf.passthrough.{llvm_ty}.{llvm_ty}(i32 {seq}, "
+                           f"{llvm_ty} {raw})", "core")
+
+    def core_address(self, reloc: str, base: str, seq: int) -> str:
+        """``base`` plus the relocated byte offset ``reloc`` stands for: a field's address."""
+        offset = self.assign(f"load i64, ptr {reloc}, align 8", "core")
+        address = self.byte_gep_dynamic(base, offset)
+        return self.assign(f"call ptr @llvm.bpf.passthrough.p0.p0(i32 {seq}, ptr {address})", "core")
+
     # ------------------------------------------------------------ control flow
     def br(self, target: Block) -> None:
         self.terminate(f"br label %{target.label}")
@@ -249,3 +263,23 @@ class Builder:
 
     def ret(self, llvm_ty: str, value: str | None) -> None:
         self.terminate(f"ret {llvm_ty} {value}" if value is not None else "ret void")
+
+
+CORE_ATTRIBUTES = "#1"  # the attribute group of CO-RE relocation globals
+
+
+def core_relocation_global(name: str, llvm_ty: str, di: int) -> str:
+    """A CO-RE relocation as LLVM's BPF backend reads it: an external global named
+    ``llvm.TYPE:KIND:LOCAL_VALUE$ACCESS`` with the root type's debug type (what clang's
+    BPF passes make of ``__builtin_preserve_access_index``; see compiler/core.py)."""
+    return f"{name} = external global {llvm_ty}, !llvm.preserve.access.index !{di} {CORE_ATTRIBUTES}"
+
+
+def core_declarations() -> list[str]:
+    """What a module with CO-RE relocations declares besides their globals."""
+    return [
+        "declare ptr @llvm.bpf.passthrough.p0.p0(i32, ptr)",
+        "declare i32 @llvm.bpf.passthrough.i32.i32(i32, i32)",
+        "declare i64 @llvm.bpf.passthrough.i64.i64(i32, i64)",
+        f'attributes {CORE_ATTRIBUTES} = {{ "btf_ama" }}',
+    ]

@@ -1,20 +1,24 @@
-"""Maps inside programs: lookups, reads with a default, updates, deletes and ``m[k] op= v``.
+"""Maps inside programs: lookups, reads with a default, updates, deletes and ``m[k] op= v``;
+queue/stack push, pop and peek; bloom filter push and ``v in bloom``; program-array tail calls.
 
 Keys and values go to the helpers by pointer: a value just read from a local
 passes that local's slot (as clang passes ``&key``), anything else is stored
 in a reusable scratch slot first.  Which of these a map kind allows is its
-``MapKind.ops`` (bpfimport.kinds); event maps are in ``events.py``.
+``MapKind.ops`` (bpfimport.kinds): the subscript forms (``m[k]``, ``k in m``,
+``m[k] = v``, ``del m[k]``, ``m[k] += n``) count as lookup/update/delete.
+Event maps are in ``events.py``, stack trace maps in ``stacks.py``.
 """
 
 from __future__ import annotations
 
 import ast
 
+from ...kinds import BLOOM_OPS
 from ..frontend.model import MapDecl
 from ..frontend.resolve import const_int
 from ..helpers import Helper
 from ..tables import BPF_NOEXIST
-from ..types import BOOL, I64, BoolType, BpfType, IntType, PtrType
+from ..types import BOOL, I64, U32, BoolType, BpfType, IntType, PtrType
 from . import operators
 from .builder import FunctionBuilder
 from .ir import Value
@@ -29,16 +33,41 @@ def same_bytes(a: BpfType, b: BpfType) -> bool:
 
 
 def map_method(fb: FunctionBuilder, decl: MapDecl, method: str, node: ast.Call) -> Value:
-    """``m.lookup(k)``, ``m.get(k[, d])``, ``m.update(k, v[, flags])``, ``m.delete(k)``:
-    the methods the map's kind allows (``MapKind.ops``), lowered through :data:`METHODS`."""
+    """``m.lookup(k)``, ``m.get(k[, d])``, ``m.update(k, v[, flags])``, ``m.delete(k)``,
+    ``q.push(v)``, ``q.pop()``, ``progs.tail_call(ctx, i)``...: the methods the map's kind
+    allows (``MapKind.ops``), lowered through :data:`METHODS`."""
     entry = METHODS.get(method) if method in decl.map_kind.ops else None
     if entry is None:
-        raise fb.err(node, f"{decl.kind} '{decl.name}' has no method '{method}' (yet)",
-                     "maps support lookup, get, update, delete, m[k], m[k] = v, del m[k], k in m")
+        raise fb.err(node, f"{decl.kind} '{decl.name}' has no method '{method}'",
+                     f"its methods are: {methods_hint(decl)}")
     arities, lower = entry
     if len(node.args) not in arities:
-        raise fb.err(node, f"wrong number of arguments to {decl.name}.{method}()")
+        raise fb.err(node, f"wrong number of arguments to {decl.name}.{method}()",
+                     f"{decl.name}.{method}() takes {' or '.join(map(str, arities))}")
     return lower(fb, decl, node)
+
+
+def methods_hint(decl: MapDecl) -> str:
+    """What BPF code may do with a map of this kind, for error hints."""
+    ops = decl.map_kind.ops
+    shown = [f"{op}()" for op in ops]
+    if "lookup" in ops:
+        shown += ["m[k]", "k in m"]
+    if "update" in ops:
+        shown += ["m[k] = v", "m[k] += n"]
+    if "delete" in ops:
+        shown += ["del m[k]"]
+    if ops == BLOOM_OPS:
+        shown += ["v in m"]
+    return ", ".join(shown)
+
+
+def check_op(fb: FunctionBuilder, decl: MapDecl, op: str, node: ast.AST) -> None:
+    """Refuse what the map's kind cannot do, before the verifier does so less clearly."""
+    if op not in decl.map_kind.ops:
+        what = {"lookup": "read by key", "update": "written by key", "delete": "deleted from"}
+        raise fb.err(node, f"{decl.kind} '{decl.name}' cannot be {what.get(op, op)} in BPF code",
+                     f"its methods are: {methods_hint(decl)}")
 
 
 def method_lookup(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
@@ -64,10 +93,20 @@ def method_delete(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
     return map_delete(fb, decl, fb.expr(node.args[0]), node)
 
 
-def check_keyed(fb: FunctionBuilder, decl: MapDecl, node: ast.AST) -> tuple[BpfType, BpfType]:
+def check_keyed(fb: FunctionBuilder, decl: MapDecl, node: ast.AST,
+                op: str = "lookup") -> tuple[BpfType, BpfType]:
+    check_op(fb, decl, op, node)
     if decl.key is None or decl.value is None:
         raise fb.err(node, f"{decl.kind} '{decl.name}' has no keys and values to look up")
     return decl.key, decl.value
+
+
+def check_value(fb: FunctionBuilder, decl: MapDecl, node: ast.AST) -> BpfType:
+    """The value type of a keyless map (queue, stack, bloom filter)."""
+    if decl.value is None:
+        raise fb.err(node, f"{decl.kind} '{decl.name}' declares no value type",
+                     f"e.g. {decl.map_kind.declaration_example()}")
+    return decl.value
 
 
 def operand_ptr(fb: FunctionBuilder, role: str, ty: BpfType, v: Value, node: ast.AST) -> str:
@@ -94,6 +133,10 @@ def map_lookup(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) ->
 
 
 def map_contains(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) -> Value:
+    """``k in m``; for a bloom filter ``v in m``: maybe added (True) or surely not (False)."""
+    if decl.map_kind.ops == BLOOM_OPS:
+        rc = bloom_peek(fb, decl, key, node)
+        return Value(BOOL, fb.b.icmp("eq", "i64", rc.ref, "0"))
     p = map_lookup(fb, decl, key, node)
     return Value(BOOL, fb.b.icmp("ne", "ptr", p.ref, "null"))
 
@@ -129,7 +172,7 @@ def map_get(fb: FunctionBuilder, decl: MapDecl, key: Value, default: Value | Non
 
 def map_update(fb: FunctionBuilder, decl: MapDecl, key: Value, value: Value, flags: int,
                node: ast.AST) -> Value:
-    kty, vty = check_keyed(fb, decl, node)
+    kty, vty = check_keyed(fb, decl, node, "update")
     kp = operand_ptr(fb, "key", kty, key, node)
     vp = operand_ptr(fb, "value", vty, value, node)
     r = fb.b.call_helper(Helper.MAP_UPDATE_ELEM, "i64",
@@ -138,7 +181,7 @@ def map_update(fb: FunctionBuilder, decl: MapDecl, key: Value, value: Value, fla
 
 
 def map_delete(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) -> Value:
-    kty, _ = check_keyed(fb, decl, node)
+    kty, _ = check_keyed(fb, decl, node, "delete")
     if decl.is_array:
         raise fb.err(node, f"entries of {decl.kind} '{decl.name}' cannot be deleted",
                      "array maps hold every index; store 0 instead")
@@ -150,7 +193,7 @@ def map_delete(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) ->
 def map_augment(fb: FunctionBuilder, decl: MapDecl, key: Value, op: ast.operator, value: Value,
                 node: ast.AST) -> None:
     """``m[k] += n``: insert 0 when missing, then update in place (atomically for + - | & ^)."""
-    kty, vty = check_keyed(fb, decl, node)
+    kty, vty = check_keyed(fb, decl, node, "update")
     if not isinstance(vty, IntType):
         raise fb.err(node, f"'{decl.name}[k] op= ...' needs integer values, not {show(vty)}")
     kp = operand_ptr(fb, "key", kty, key, node)
@@ -178,10 +221,89 @@ def map_augment(fb: FunctionBuilder, decl: MapDecl, key: Value, op: ast.operator
     fb.b.position(skip)
 
 
+# ---------------------------------------------------------------- queues, stacks, bloom filters
+
+
+def method_push(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
+    """``q.push(v[, flags])``: add ``v`` (a full queue/stack refuses, or with BPF_EXIST (2)
+    drops its oldest value); on a bloom filter, add ``v``.  0 or a negative errno."""
+    vty = check_value(fb, decl, node)
+    vp = operand_ptr(fb, "value", vty, fb.expr(node.args[0]), node.args[0])
+    flags = const_flags(fb, node.args[1]) if len(node.args) == 2 else 0
+    r = fb.b.call_helper(Helper.MAP_PUSH_ELEM, "i64",
+                         [("ptr", f"@{decl.name}"), ("ptr", vp), ("i64", str(flags))])
+    return Value(I64, r)
+
+
+def method_pop(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
+    """``v = q.pop()``: the oldest (queue) or newest (stack) value, removed; None when empty."""
+    return take(fb, decl, node, Helper.MAP_POP_ELEM)
+
+
+def method_peek(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
+    """``v = q.peek()``: as pop(), without removing it.  ``bloom.peek(v)``: 0 when ``v`` may
+    have been added, a negative errno (-ENOENT) when it surely was not."""
+    if decl.map_kind.ops == BLOOM_OPS:
+        if len(node.args) != 1:
+            raise fb.err(node, f"{decl.name}.peek(v) takes the value to test",
+                         f"or write: if v in {decl.name}: ...")
+        return bloom_peek(fb, decl, fb.expr(node.args[0]), node.args[0])
+    if node.args:
+        raise fb.err(node, f"{decl.name}.peek() takes no arguments")
+    return take(fb, decl, node, Helper.MAP_PEEK_ELEM)
+
+
+def take(fb: FunctionBuilder, decl: MapDecl, node: ast.Call, helper: int) -> Value:
+    """A reference to the value taken (in a stack slot of its own), or None when the map is
+    empty: tested as a lookup's is (``if v:``); the slot is zeroed, so it is never garbage."""
+    vty = check_value(fb, decl, node)
+    slot = fb.alloca(vty, "taken")
+    fb.b.memset(slot, vty.size, vty.align)
+    rc = fb.b.call_helper(helper, "i64", [("ptr", f"@{decl.name}"), ("ptr", slot)])
+    ok = fb.b.icmp("eq", "i64", rc, "0")
+    return Value(PtrType(vty, nullable=True, space="stack"), fb.b.select(ok, "ptr", slot, "null"))
+
+
+def bloom_peek(fb: FunctionBuilder, decl: MapDecl, value: Value, node: ast.AST) -> Value:
+    vty = check_value(fb, decl, node)
+    vp = operand_ptr(fb, "value", vty, value, node)
+    return Value(I64, fb.b.call_helper(Helper.MAP_PEEK_ELEM, "i64",
+                                       [("ptr", f"@{decl.name}"), ("ptr", vp)]))
+
+
+def const_flags(fb: FunctionBuilder, node: ast.expr) -> int:
+    flags = const_int(fb.model, node)
+    if flags is None or not 0 <= flags < 1 << 64:
+        raise fb.err(node, "flags must be a constant (BPF_ANY, or BPF_EXIST to push out the "
+                     "oldest value when full)")
+    return flags
+
+
+# ---------------------------------------------------------------- program arrays
+
+
+def method_tail_call(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
+    """``progs.tail_call(ctx, i)``: continue in program ``i`` of the array, never to return;
+    when slot ``i`` is empty (or 33 tail calls deep) it returns a negative errno instead."""
+    ctx_node, index_node = node.args
+    ctx = fb.expr(ctx_node)
+    if not (isinstance(ctx.ty, PtrType) and ctx.ty.space == "ctx"):
+        raise fb.err(ctx_node, "tail_call() takes the program's context first",
+                     f"{decl.name}.tail_call(ctx, index)")
+    index = fb.coerce(fb.numeric(fb.expr(index_node), index_node), U32, index_node)
+    r = fb.b.call_helper(Helper.TAIL_CALL, "i64",
+                         [("ptr", ctx.ref), ("ptr", f"@{decl.name}"), ("i32", index.ref)])
+    return Value(I64, r)
+
+
 # method name -> (the argument counts it takes, its lowering); MapKind.ops says which a kind has
 METHODS = {
     "lookup": ((1,), method_lookup),
     "get": ((1, 2), method_get),
     "update": ((2, 3), method_update),
     "delete": ((1,), method_delete),
+    "push": ((1, 2), method_push),
+    "pop": ((0,), method_pop),
+    "peek": ((0, 1), method_peek),
+    "tail_call": ((2,), method_tail_call),
 }

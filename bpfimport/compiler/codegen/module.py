@@ -14,6 +14,10 @@ from .builder import FunctionBuilder
 from .function import lower_function, start_function
 from .ir import ir_string
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from ..core import KernelTypes
+
 HEADER = (
     'target datalayout = "e-m:e-p:64:64-i64:64-i128:128-n32:64-S128"\n'
     'target triple = "bpfel-unknown-none"\n'
@@ -37,6 +41,26 @@ class ModuleCodegen:
                                f"bpfimport {__version__}")
         self._strings: dict[bytes, str] = {}
         self.current: FunctionBuilder | None = None  # the function being lowered, for error locations
+        self._kernel: KernelTypes | None = None  # made by the first use of a kernel type
+        # What was read at this kernel's fixed offsets (not CO-RE relocated): the object
+        # then depends on this kernel's layout, and its spec says so (driver.py)
+        self.layout_notes: list[str] = []
+
+    def kernel_types(self) -> KernelTypes:
+        """The kernel types this module uses (reads the kernel's BTF on first use)."""
+        if self._kernel is None:
+            from ..core import KernelTypes
+
+            self._kernel = KernelTypes(self.debug)
+        return self._kernel
+
+    def relocations(self) -> int:
+        """How many CO-RE relocations the module's code carries."""
+        return self._kernel.relocation_count() if self._kernel is not None else 0
+
+    def fixed_layout(self, what: str) -> None:
+        """Note a read at a fixed offset of this kernel (the object is then kernel-specific)."""
+        self.layout_notes.append(what)
 
     def string_constant(self, data: bytes) -> str:
         """A read-only byte string in .rodata (format strings must live in a read-only map)."""
@@ -61,6 +85,8 @@ class ModuleCodegen:
         parts += [self.string_ir(data, name) for data, name in self._strings.items()]
         parts += functions
         parts.append(INTRINSICS)
+        if self._kernel is not None:
+            parts.append(self._kernel.finish())  # before the debug info: it writes kernel types
         parts.append('attributes #0 = { nounwind "frame-pointer"="all" }')
         parts.append(self.debug.render([]))
         return "\n".join(parts) + "\n"

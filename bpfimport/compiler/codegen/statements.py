@@ -9,8 +9,8 @@ from __future__ import annotations
 import ast
 
 from ..frontend.resolve import resolve_type
-from ..types import BOOL, I64, ArrayType, BoolType, BpfType, IntType, PtrType
-from . import calls, expressions, maps, operators
+from ..types import BOOL, I64, ArrayType, BoolType, BpfType, IntType, PlaceType, PtrType
+from . import calls, expressions, kernel, maps, operators
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, Local, Loop, NoneType_, StrType, show
@@ -82,11 +82,33 @@ def stmt_assign(fb: FunctionBuilder, stmt: ast.Assign) -> None:
         return
     if len(stmt.targets) == 1 and construct_in_place(fb, stmt.targets[0], stmt.value):
         return
-    value = fb.expr(stmt.value)
+    value = expressions.operand(fb, stmt.value)
+    if isinstance(value.ty, PlaceType):  # kernel memory: straight into a char array field
+        if len(stmt.targets) == 1 and read_in_place(fb, stmt.targets[0], value, stmt.value):
+            return
+        value = kernel.read(fb, value, stmt.value)
     for target in stmt.targets:
         if isinstance(target, ast.Tuple):
             raise fb.err(target, "tuple unpacking must be the only target")
         assign(fb, target, value, stmt)
+
+
+def read_in_place(fb: FunctionBuilder, target: ast.expr, place: Value, node: ast.expr) -> bool:
+    """``e.comm = t.comm``, ``e.filename = ctx.filename``: read kernel memory straight into a
+    char array field or local (a ``__data_loc`` string takes the destination's length)."""
+    if isinstance(target, ast.Attribute):
+        ptr, ty = expressions.field_address(fb, target)
+        check_writable(fb, target)
+        if not kernel.read_into(fb, place, ptr, ty, node):
+            fb.store(kernel.read(fb, place, node), ty, ptr, target)
+        return True
+    if isinstance(target, ast.Name) and target.id not in fb.global_names:
+        local = fb.locals.get(target.id)
+        if local is not None and local.ty.aggregate:
+            if not kernel.read_into(fb, place, local.ptr, local.ty, node):
+                fb.store(kernel.read(fb, place, node), local.ty, local.ptr, target)
+            return True
+    return False
 
 
 def unpack(fb: FunctionBuilder, target: ast.Tuple, value: ast.expr, stmt: ast.stmt) -> None:
@@ -192,6 +214,9 @@ def assign_name(fb: FunctionBuilder, target: ast.Name, value: Value) -> None:
             return
         local = declare_local(fb, name, ty)
     elif isinstance(local.ty, PtrType) and not local.ty.nullable and local.ty != value.ty:
+        if local.ty.space != "ctx":
+            raise fb.err(target, f"'{name}' holds a {show(local.ty)} and cannot be rebound to a "
+                         f"{show(value.ty)}", "use another name for the local")
         raise fb.err(target, f"'{name}' is the program's context and cannot be rebound",
                      "use another name for the local")
     elif isinstance(local.ty, PtrType) and not isinstance(value.ty, PtrType):

@@ -8,7 +8,7 @@ family and the builder can use them.
 
 from __future__ import annotations
 
-from ..types import BoolType, BpfType, CharType, IntType, PtrType, StructType
+from ..types import BoolType, BpfType, CharType, IntType, KernelStructType, PtrType, StructType
 from .ir import Block, Value
 
 
@@ -103,6 +103,8 @@ def show(t: BpfType) -> str:
     if isinstance(t, PtrType):
         if t.nullable and t.pointee is not None:
             return f"reference to a map value ({show(t.pointee)})"
+        if isinstance(t.pointee, KernelStructType):
+            return f"kernel pointer to {t.pointee.spec}"
         return "pointer"
     if isinstance(t, StructType):
         return f"struct {t.name}"

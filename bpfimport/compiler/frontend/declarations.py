@@ -49,6 +49,13 @@ TYPE_HINT = ("use u8/u16/u32/u64/i8/i16/i32/i64, c_char * N (Annotated[bytes, N]
              "u64 * N (Annotated[list[u64], N]), or a @struct class")
 
 
+def kind_type(name: str) -> BpfType:
+    """A type a map kind implies (``kinds.MapKind.default_key``...): ``u32`` or ``u64[127]``."""
+    base, _, count = name.partition("[")
+    ty = SCALAR_NAMES[base]
+    return ArrayType(ty, int(count.rstrip("]"))) if count else ty
+
+
 def analyze_module(source: Source, tree: ast.Module, module_name: str) -> ModuleModel:
     model = ModuleModel(source, module_name)
     analyzer = _Declarations(model)
@@ -255,19 +262,23 @@ class _Declarations:
         key = self.map_type_arg(mk, "key", args.get("key"), call)
         value = self.map_type_arg(mk, "value", args.get("value"), call)
         if key is None and mk.default_key is not None:
-            key = SCALAR_NAMES[mk.default_key]
+            key = kind_type(mk.default_key)
+        if value is None and mk.default_value is not None:
+            value = kind_type(mk.default_value)
         if mk.fixed_value is not None:
-            value = SCALAR_NAMES[mk.fixed_value]
+            value = kind_type(mk.fixed_value)
+        if mk.shape is not None:
+            MAP_SHAPES[mk.shape](self, mk, key, value, args, call)
         # the kernel fixes these at 4 bytes; accept pythonbpf's key_size=c_int32 spelling
         key_size = 4 if mk.key == "int4" else None
         value_size = 4 if mk.value == "int4" else None
         max_entries = self.map_entries(mk, args.get("max_entries"), call)
-        flags = 0
+        flags = mk.required_flags
         if "flags" in args:
             flags_v = const_int(self.model, args["flags"])
             if flags_v is None or not 0 <= flags_v < 1 << 32:
                 raise self.err(args["flags"], "flags must be a constant from 0 to 2**32 - 1")
-            flags = flags_v
+            flags |= flags_v
         return MapDecl(name, kind, key, value, max_entries, flags, call.lineno, key_size, value_size)
 
     def map_entries(self, mk: MapKind, node: ast.expr | None, call: ast.Call) -> int:
@@ -295,6 +306,28 @@ class _Declarations:
         if ty is None or isinstance(ty, PtrType):
             raise self.err(node, f"unknown {what} type for {mk.name}", TYPE_HINT)
         return ty
+
+    def lpm_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                  args: dict[str, ast.expr], call: ast.Call) -> None:
+        """An LPM trie's key: the prefix length in bits (a u32), then the data it applies to."""
+        first = key.fields[0] if isinstance(key, StructType) and key.fields else None
+        if first is None or not (isinstance(first.type, IntType) and first.type.bits == 32) \
+                or key is None or key.size <= 4:
+            raise self.err(args.get("key", call), f"{mk.name} needs a @struct key whose first "
+                           "field is the prefix length (u32) followed by the data",
+                           f"e.g. {mk.declaration_example()}")
+
+    def stack_trace_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                          args: dict[str, ast.expr], call: ast.Call) -> None:
+        """A stack trace map: u32 stack ids to arrays of 8-byte addresses (the kernel's layout)."""
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(args.get("key", call), f"{mk.name} keys are u32 stack ids",
+                           "leave key= out: it is implied")
+        if not (isinstance(value, ArrayType) and isinstance(value.elem, IntType)
+                and value.elem.bits == 64):
+            raise self.err(args.get("value", call), f"{mk.name} values are arrays of u64 "
+                           "addresses", "leave value= out (127 deep), or give the depth: "
+                           "value=u64 * 32")
 
     # ------------------------------------------------------------ structs
     def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
@@ -508,4 +541,11 @@ def _describe(stmt: ast.AST) -> str:
     return names.get(type(stmt).__name__, type(stmt).__name__)
 
 
+# MapKind.shape -> its check of a declaration's key and value types
+MAP_SHAPES = {
+    "lpm": _Declarations.lpm_shape,
+    "stack_trace": _Declarations.stack_trace_shape,
+}
+
 __all__ = ["analyze_module", "USER_SPACE_HINT"]
+

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 
-from ..tables import LANG_CONSTANTS, importable
+from ..tables import LANG_CONSTANTS, PYTHON_BUILTIN_NAMES, importable
 from ..types import (
     CHAR,
     SCALAR_NAMES,
@@ -27,7 +27,7 @@ def builtin_name(model: ModuleModel, node: ast.expr) -> str | None:
             return model.names[node.id]
         if model.defined(node.id):
             return None
-        if node.id in ("int", "bool", "str", "print", "range", "len"):
+        if node.id in PYTHON_BUILTIN_NAMES:
             return node.id
         return None
     if isinstance(node, ast.Attribute):
@@ -128,6 +128,8 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
         return resolve_type(model, inner)
     if isinstance(node, ast.Name) and node.id in model.structs:
         return model.structs[node.id]
+    if isinstance(node, ast.Attribute) and builtin_name(model, node.value) == "kernel":
+        return kernel_type(model, node)
     name = builtin_name(model, node)
     if name is not None and name in SCALAR_NAMES:
         return SCALAR_NAMES[name]
@@ -171,3 +173,14 @@ def _sequence_element(model: ModuleModel, node: ast.expr) -> BpfType | None:
             and node.value.id == "list" and not model.defined("list")):
         return resolve_type(model, node.slice)
     return None
+
+
+def kernel_type(model: ModuleModel, node: ast.Attribute) -> BpfType:
+    """``kernel.NAME``: the kernel's struct or union NAME (a kernel pointer to one), or its
+    typedef or enum NAME (the integer type); a CompileError naming close matches if none."""
+    from ..core import KernelTypeError, named_type
+
+    try:
+        return named_type(node.attr)
+    except KernelTypeError as e:
+        raise model.source.error(node, e.message, e.hint) from None

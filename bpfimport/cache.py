@@ -50,6 +50,11 @@ write.
   kernel in its spec (``ObjectSpec.kernel``: the identity of its BTF); on another
   kernel the cache treats it as stale and the loader compiles it again.
 
+* **Which machine.** A program with probe arguments reads the registers of the
+  compiling machine's calling convention; its spec names the machine
+  (``ObjectSpec.extra["machine"]``) and on another architecture the cache treats it as
+  stale.  Other objects are the same BPF on every architecture.
+
 * **Who wrote it.** A privileged importer (root, CAP_BPF, CAP_SYS_ADMIN)
   uses a cache file only when no user besides root, itself and the source's
   owner could have written it or its folder (:class:`Trust`); otherwise it
@@ -80,7 +85,7 @@ from ._host import privileged as _privileged_now
 from ._version import __version__
 from .errors import SourceFileError
 from .options import DEFAULT_OPTIONS
-from .spec import SPEC_FORMAT, ObjectSpec
+from .spec import MACHINE_KEY, SPEC_FORMAT, ObjectSpec
 
 CACHE_FORMAT = 1
 MAGIC = b"BPFIMPC\0"
@@ -276,6 +281,9 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
         return f"unreadable spec ({type(exc).__name__}: {exc})"
     if spec.kernel is not None and spec.kernel != running_kernel():
         return "reads another kernel's fixed layout"  # not CO-RE relocatable: compile again
+    machine = spec.extra.get(MACHINE_KEY)
+    if machine is not None and machine != os.uname().machine:
+        return f"reads {machine} registers (probe arguments)"  # another architecture: compile again
     if module_name is not None and spec.name != module_name:
         # One file imported under two names (two sys.path entries): the object
         # is the same, only the spec's name differs.

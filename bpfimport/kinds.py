@@ -172,6 +172,10 @@ class ProgramKind(_Kind):
       ``"tracepoint"`` (category/name), ``"symbol"`` (a kernel function[+offset]),
       ``"binary:symbol"`` (a path and a function in it) or ``None``.
     * ``returns``: it runs at function return, so a symbol takes no +offset.
+    * ``parameters``: what parameters after the context are: ``"registers"`` (the probed
+      function's arguments, by the host's calling convention), ``"return"`` (one: its return
+      value) or ``None`` (the program takes the context only).
+    * ``pointers``: the memory a pointer parameter points into (``"kernel"``, ``"user"``).
     """
 
     decorator: str
@@ -183,8 +187,10 @@ class ProgramKind(_Kind):
     test_run: str | None = None
     arguments: str | None = None
     returns = False
+    parameters: str | None = None
+    pointers: str | None = None
     _required = frozenset({"decorator", "args", "section", "prog_type", "context"})
-    _fields = _required | {"attach", "test_run", "arguments", "returns"}
+    _fields = _required | {"attach", "test_run", "arguments", "returns", "parameters", "pointers"}
 
 
 def _program_kinds(*kinds: ProgramKind) -> dict[str, ProgramKind]:
@@ -200,13 +206,17 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
                 prog_type="raw_tracepoint", context="struct bpf_raw_tracepoint_args *",
                 test_run="once"),
     ProgramKind(decorator="kprobe", args=1, section="kprobe/{0}", prog_type="kprobe",
-                context="struct pt_regs *", arguments="symbol"),
+                context="struct pt_regs *", arguments="symbol", parameters="registers",
+                pointers="kernel"),
     ProgramKind(decorator="kretprobe", args=1, section="kretprobe/{0}", prog_type="kprobe",
-                context="struct pt_regs *", arguments="symbol", returns=True),
+                context="struct pt_regs *", arguments="symbol", returns=True, parameters="return",
+                pointers="kernel"),
     ProgramKind(decorator="uprobe", args=2, section="uprobe/{0}:{1}", prog_type="kprobe",
-                context="struct pt_regs *", arguments="binary:symbol"),
+                context="struct pt_regs *", arguments="binary:symbol", parameters="registers",
+                pointers="user"),
     ProgramKind(decorator="uretprobe", args=2, section="uretprobe/{0}:{1}", prog_type="kprobe",
-                context="struct pt_regs *", arguments="binary:symbol", returns=True),
+                context="struct pt_regs *", arguments="binary:symbol", returns=True,
+                parameters="return", pointers="user"),
     ProgramKind(decorator="fentry", args=1, section="fentry/{0}", prog_type="tracing",
                 context="u64 * (the traced function's arguments)", test_run="once"),
     ProgramKind(decorator="fexit", args=1, section="fexit/{0}", prog_type="tracing",

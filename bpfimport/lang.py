@@ -23,6 +23,7 @@ from collections.abc import Callable
 from ctypes import (
     c_bool,
     c_char,
+    c_char_p,
     c_int8,
     c_int16,
     c_int32,
@@ -33,7 +34,7 @@ from ctypes import (
     c_uint64,
     c_void_p,
 )
-from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, TypeVar, overload
 
 from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
 from ._kernel import NotInKernelError
@@ -269,6 +270,61 @@ class PerfEventArray(_Map[Any, Any]):
         raise _kernel_only("output")
 
 
+# ---------------------------------------------------------------- pointers
+
+
+class UserPtr(Generic[T]):
+    """A pointer into user memory (the traced process) to a ``T``.
+
+    ``p[i]`` reads the i-th ``T`` from there (``argv[i]``), ``p.field`` one field of a
+    @struct, both with ``bpf_probe_read_user``; ``p + n`` is the address ``n`` bytes on.
+    ``UserPtr[T](addr)`` makes one from an integer address.  The compiler refuses to read it
+    with the kernel family (``probe_read_kernel*``, ``read_kernel``).
+    """
+
+    def __init__(self, addr: Any = 0) -> None:
+        self.addr = addr
+
+    def __getitem__(self, index: int) -> T:
+        raise _kernel_only("UserPtr[...][i]")
+
+    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
+        raise _kernel_only("pointer.field")
+
+    def __add__(self, n: int) -> int:
+        raise _kernel_only("pointer + n")
+
+    def __bool__(self) -> bool:
+        raise _kernel_only("bool(pointer)")
+
+    def __int__(self) -> int:
+        raise _kernel_only("int(pointer)")
+
+
+class KernelPtr(Generic[T]):
+    """A pointer into kernel memory to a ``T``: as :class:`UserPtr`, read with
+    ``bpf_probe_read_kernel``; the user family (``probe_read_user*``, ``read_user``) is refused.
+    """
+
+    def __init__(self, addr: Any = 0) -> None:
+        self.addr = addr
+
+    def __getitem__(self, index: int) -> T:
+        raise _kernel_only("KernelPtr[...][i]")
+
+    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
+        raise _kernel_only("pointer.field")
+
+    def __add__(self, n: int) -> int:
+        raise _kernel_only("pointer + n")
+
+    def __bool__(self) -> bool:
+        raise _kernel_only("bool(pointer)")
+
+    def __int__(self) -> int:
+        raise _kernel_only("int(pointer)")
+
+
 # ---------------------------------------------------------------- decorators
 
 
@@ -344,13 +400,25 @@ def perf_event(fn: F) -> F:
     return fn
 
 
+@overload
+def struct(cls: type[T], /) -> type[T]: ...
+
+
+@overload
+def struct(*, packed: bool = False) -> Callable[[type[T]], type[T]]: ...
+
+
 @dataclass_transform()
-def struct(cls: type[T]) -> type[T]:
+def struct(cls: type[T] | None = None, /, *, packed: bool = False) -> Any:
     """Mark a class as a C struct; its annotated fields give the layout.
 
-    ``dataclass_transform`` tells type checkers that ``Key(pid=..., comm=...)`` takes the
-    fields as parameters, as the compiler does.
+    ``@struct(packed=True)`` lays the fields out without padding (alignment 1, as C's
+    ``__attribute__((packed))``), for wire and record formats.  ``dataclass_transform``
+    tells type checkers that ``Key(pid=..., comm=...)`` takes the fields as parameters,
+    as the compiler does.
     """
+    if cls is None:
+        return lambda c: c
     return cls
 
 
@@ -507,6 +575,18 @@ def probe_read_kernel_str(dst: Any, src: Any) -> int:
     raise _kernel_only("probe_read_kernel_str")
 
 
+def read_user(type_: type[T], addr: Any) -> T:
+    """one value of the given type (an integer, a pointer, a @struct...) from user memory at
+    addr; 0 when the read faults
+    """
+    raise _kernel_only("read_user")
+
+
+def read_kernel(type_: type[T], addr: Any) -> T:
+    """one value of the given type from kernel memory at addr; 0 when the read faults"""
+    raise _kernel_only("read_kernel")
+
+
 def get_stack(ctx: Any, buf: Any, flags: int = 0) -> int:
     """copy the current stack's addresses (kernel, or user with BPF_F_USER_STACK) into buf, a
     u64 array; the number of bytes written or a negative errno
@@ -536,7 +616,8 @@ def log2(x: int) -> int:
 __all__ = [
     "Final", "Annotated",
     "c_bool", "c_char", "c_int8", "c_int16", "c_int32", "c_int64",
-    "c_uint8", "c_uint16", "c_uint32", "c_uint64", "c_void_p",
+    "c_uint8", "c_uint16", "c_uint32", "c_uint64", "c_void_p", "c_char_p",
+    "UserPtr", "KernelPtr",
     "u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64",
     "BPF_ANY", "BPF_NOEXIST", "BPF_EXIST",
     "XDP_ABORTED", "XDP_DROP", "XDP_PASS", "XDP_TX", "XDP_REDIRECT",
@@ -553,6 +634,6 @@ __all__ = [
     "get_current_cgroup_id", "get_current_task", "current_task", "field_exists", "field_size",
     "type_exists", "type_size", "enum_exists", "enum_value", "probe_read", "probe_read_str",
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
-    "get_stack", "get_stackid", "deref", "log2",
+    "read_user", "read_kernel", "get_stack", "get_stackid", "deref", "log2",
     "kernel", "NotInKernelError",
 ]

@@ -38,6 +38,9 @@ SPEC_FORMAT = 1
 KERNEL_KEY = "kernel"
 LAYOUT_KEY = "kernel_layout"
 CO_RE_KEY = "co_re"  # how many CO-RE relocations an object carries (absent: none)
+# ObjectSpec.extra key of an object whose code is for one machine's architecture (probe
+# arguments read that architecture's registers): os.uname().machine, which the cache compares.
+MACHINE_KEY = "machine"
 
 # name -> (size in bytes, signed, ctypes type name); ctypes itself is imported only when needed
 SCALARS: dict[str, tuple[int, bool, str]] = {
@@ -230,11 +233,14 @@ class ObjectSpec(_Record):
 
     def portability(self) -> str:
         """What the object needs of a kernel, in words (``compileall`` says it per file)."""
+        machine = self.extra.get(MACHINE_KEY)
+        arch = f"; probe arguments in {machine} registers: recompiled on another machine" \
+            if machine else ""
         if self.kernel is not None:
-            return f"fixed to this kernel's layout ({self.kernel}): recompiled on another kernel"
+            return f"fixed to this kernel's layout ({self.kernel}): recompiled on another kernel{arch}"
         if self.extra.get(CO_RE_KEY):
-            return "CO-RE: relocated for the running kernel at load"
-        return "no kernel layouts"
+            return f"CO-RE: relocated for the running kernel at load{arch}"
+        return f"no kernel layouts{arch}"
 
     def to_json(self) -> str:
         """Readable form, for tools and tests."""
@@ -336,11 +342,14 @@ class CTypes:
         return ct
 
     def _make_struct(self, s: StructSpec, module: str) -> type:
-        cls = type(s.name, (self._ctypes.Structure,), {
+        body: dict[str, Any] = {
             "_fields_": [(f.name, self.ctype(f.type)) for f in s.fields],
             "__module__": module,
             "__repr__": _struct_repr,
-        })
+        }
+        if s.align == 1:  # packed (or all bytes, where packing changes nothing): no padding
+            body.update(_pack_=1, _layout_="ms")  # _layout_: 3.14 wants it said with _pack_
+        cls = type(s.name, (self._ctypes.Structure,), body)
         for f in s.fields:
             got = getattr(cls, f.name).offset
             if got != f.offset:

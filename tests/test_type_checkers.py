@@ -40,6 +40,7 @@ EXAMPLES = sorted((ROOT / "examples").glob("*.bpf.py"))
 PROGRAMS = [
     "exact_count.bpf.py",
     "kernel_types.bpf.py",
+    "pointers.bpf.py",
     "runtime_big.bpf.py",
     "runtime_fentry.bpf.py",
 ]

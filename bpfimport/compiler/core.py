@@ -116,6 +116,28 @@ def _strip(spec: Spec, type_id: int) -> bt.Type:
     return skip_qualifiers(spec.type_by_id(type_id))
 
 
+def _pointer_space(spec: Spec, target_id: int, target: bt.Type) -> str:
+    """The memory a kernel pointer field points into, as far as BTF says.
+
+    ``__user`` is a type tag on the target where the kernel was built with them
+    (``btf_type_tag("user")``): user memory.  Without tags, a pointer to a struct or union is
+    the kernel's own (the CO-RE chains read through it); a pointer to anything else (``void *``,
+    ``int *``, ``char *``) may hold either kind of address (``task->clear_child_tid`` is
+    ``int __user *``), so it is an address of unknown memory: the program says which family
+    reads it.
+    """
+    from ..btf import types as bt
+
+    t = spec.type_by_id(target_id)
+    for _ in range(32):  # through typedefs and qualifiers, where the tag may sit
+        if isinstance(t, bt.TypeTag) and t.name == "user":
+            return "user"
+        if t.kind not in bt.QUALIFIERS:
+            break
+        t = t.target  # type: ignore[attr-defined]
+    return "kernel" if isinstance(target, bt.Composite) else "unknown"
+
+
 def _sizeof(spec: Spec, type_id: int) -> int:
     from ..btf.types import sizeof
 
@@ -227,9 +249,10 @@ class KernelTypeSystem:
             return IntType(t.size * 8, t.signed) if t.size in (1, 2, 4, 8) else IntType(32, False)
         if isinstance(t, bt.Ptr):
             target = _full_composite(self.spec, _strip(self.spec, t.target_id))
+            space = _pointer_space(self.spec, t.target_id, target)
             if isinstance(target, (bt.Void, bt.FuncProto, bt.Fwd)):
-                return PtrType(space="kernel")
-            return PtrType(self.compiler_type(target.id), space="kernel")
+                return PtrType(space=space)
+            return PtrType(self.compiler_type(target.id), space=space)
         if isinstance(t, bt.Array):
             return ArrayType(self.compiler_type(t.element_id), t.nelems)
         if isinstance(t, bt.Composite):

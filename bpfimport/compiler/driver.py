@@ -17,6 +17,7 @@ from ..spec import (
     CO_RE_KEY,
     KERNEL_KEY,
     LAYOUT_KEY,
+    MACHINE_KEY,
     FieldSpec,
     GlobalSpec,
     MapSpec,
@@ -28,7 +29,7 @@ from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule
 from .elf import Elf
-from .frontend import ModuleModel, analyze_module
+from .frontend import ModuleModel, analyze_module, probes
 from .frontend.histograms import log2_histograms
 from .frontend.model import MapDecl, Source
 from .tables import BUG_HINT, STACK_HINT, STACK_LIMIT
@@ -135,6 +136,8 @@ def build_spec(model: ModuleModel, obj: bytes, layout_notes: list[str] | None = 
         from .core import kernel_identity
 
         extra.update({KERNEL_KEY: kernel_identity(), LAYOUT_KEY: list(layout_notes)})
+    if any(f.probe_args for f in model.functions.values()):
+        extra[MACHINE_KEY] = probes.host_machine()  # its registers are this architecture's
     return ObjectSpec(model.module_name, os.path.abspath(model.source.filename),
                       model.license or DEFAULT_LICENSE, programs, maps, structs, globals_,
                       extra=extra)

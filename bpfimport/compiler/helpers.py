@@ -151,6 +151,12 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
     HelperDecl("probe_read_kernel_str", Helper.PROBE_READ_KERNEL_STR,
                (("dst", "Any"), ("src", "Any")), "i64", "probe_read",
                "probe_read_str from kernel memory"),
+    HelperDecl("read_user", Helper.PROBE_READ_USER, (("type_", "Any"), ("addr", "Any")), "type_",
+               "read", "one value of the given type (an integer, a pointer, a @struct...) from user "
+               "memory at addr; 0 when the read faults"),
+    HelperDecl("read_kernel", Helper.PROBE_READ_KERNEL, (("type_", "Any"), ("addr", "Any")),
+               "type_", "read", "one value of the given type from kernel memory at addr; 0 when "
+               "the read faults"),
     HelperDecl("get_stack", Helper.GET_STACK,
                (("ctx", "Any"), ("buf", "Any"), ("flags", "int = 0")), "i64", "get_stack",
                "copy the current stack's addresses (kernel, or user with BPF_F_USER_STACK) into "

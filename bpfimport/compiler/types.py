@@ -65,6 +65,23 @@ class IntType(BpfType):
         return value
 
 
+class AddrType(IntType):
+    """A ``u64`` holding an address taken from a pointer (``u64(p)``, ``p + 8``): where it points.
+
+    The same type as ``u64`` everywhere (its key is u64's), so arithmetic, stores and
+    comparisons treat it as one; ``space`` only lets the probe_read family check that an
+    address computed from the context (``u64(ctx) + 24``) or from a user pointer is read
+    from the memory it lies in (``codegen/memory.py``).
+    """
+
+    __slots__ = ("space",)
+
+    def __init__(self, space: str) -> None:
+        assert space in POINTER_SPACES, space
+        super().__init__(64, False)
+        self.space = space
+
+
 class BoolType(BpfType):
     """``bool``: an ``i1`` as a value, one byte in memory."""
 
@@ -113,32 +130,40 @@ class Field:
 
 
 class StructType(BpfType):
-    """A ``@struct`` class, laid out by C rules.
+    """A ``@struct`` class, laid out by C rules (``packed``: no padding, alignment 1, as
+    ``__attribute__((packed))`` and ctypes' ``_pack_ = 1``).
 
     Fields are reached by byte offset, so the IR only needs the size and
     alignment (a byte array); BTF gets the real layout from the debug info.
+    A packed struct's fields have types of alignment 1 (:func:`unaligned`), so every
+    load and store of one is an unaligned access, which LLVM splits as BPF needs.
     """
 
-    __slots__ = ("name", "fields", "lineno")
+    __slots__ = ("name", "fields", "lineno", "packed")
     aggregate = True
 
-    def __init__(self, name: str, fields: list[Field], lineno: int, size: int, align: int) -> None:
+    def __init__(self, name: str, fields: list[Field], lineno: int, size: int, align: int,
+                 packed: bool = False) -> None:
         super().__init__(size, align, f"[{size} x i8]", f"struct {name}")
         self.name = name
         self.fields = fields
         self.lineno = lineno
+        self.packed = packed
 
     @classmethod
-    def layout(cls, name: str, members: list[tuple[str, BpfType]], lineno: int = 0) -> StructType:
+    def layout(cls, name: str, members: list[tuple[str, BpfType]], lineno: int = 0,
+               packed: bool = False) -> StructType:
         offset = 0
         align = 1
         fields = []
         for fname, ftype in members:
+            if packed:
+                ftype = unaligned(ftype)
             offset = _round_up(offset, ftype.align)
             fields.append(Field(fname, ftype, offset))
             offset += ftype.size
             align = max(align, ftype.align)
-        return cls(name, fields, lineno, _round_up(offset, align), align)
+        return cls(name, fields, lineno, _round_up(offset, align), align, packed)
 
     def key(self) -> tuple:
         return ("struct", self.name)
@@ -176,6 +201,9 @@ class PtrType(BpfType):
 
 
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
+# What each space is called in errors and docs.
+SPACE_NAMES = {"ctx": "the program's context", "map": "a map value", "stack": "the BPF stack",
+               "kernel": "kernel memory", "user": "user memory", "unknown": "an unknown place"}
 
 
 class KernelStructType(BpfType):
@@ -255,6 +283,35 @@ class VoidType(BpfType):
         super().__init__(0, 1, "void", "void")
 
 
+def unaligned(t: BpfType) -> BpfType:
+    """``t`` as a member of a packed struct: the same type (equal to ``t``), alignment 1."""
+    if t.align == 1:
+        return t
+    if isinstance(t, IntType):
+        u: BpfType = IntType(t.bits, t.signed)
+    elif isinstance(t, ArrayType):
+        u = ArrayType(unaligned(t.elem), t.length)
+    elif isinstance(t, StructType):
+        u = StructType(t.name, [Field(f.name, unaligned(f.type), f.offset) for f in t.fields],
+                       t.lineno, t.size, 1, t.packed)
+    else:
+        return t
+    u.align = 1
+    return u
+
+
+def natural_align(t: BpfType) -> int:
+    """The alignment ``t`` has on its own (a stack slot's), even when it is a packed struct's
+    member: an ``unaligned`` u32 is 4-aligned in a local."""
+    if isinstance(t, IntType):
+        return t.size
+    if isinstance(t, ArrayType):
+        return natural_align(t.elem)
+    if isinstance(t, StructType):
+        return 1 if t.packed else max((natural_align(f.type) for f in t.fields), default=1)
+    return t.align
+
+
 def _round_up(n: int, align: int) -> int:
     return (n + align - 1) // align * align
 
@@ -282,6 +339,7 @@ SCALAR_NAMES: dict[str, BpfType] = {
     "c_uint": U32, "c_int": I32, "c_ulong": U64, "c_long": I64,
     "c_ulonglong": U64, "c_longlong": I64, "c_size_t": U64, "c_ssize_t": I64,
     "c_bool": BOOL, "bool": BOOL, "c_char": CHAR, "c_void_p": VOID_PTR,
+    "c_char_p": PtrType(CHAR),  # a string's address; a probe argument takes the probe's space
     "int": I64,
 }
 

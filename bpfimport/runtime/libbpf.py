@@ -96,6 +96,18 @@ class MapBatchOpts(ctypes.Structure):
     _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
 
 
+class UprobeOpts(ctypes.Structure):
+    """``struct bpf_uprobe_opts`` up to ``func_name`` (libbpf 0.8-1.1 layout)."""
+
+    _fields_ = [
+        ("sz", c_size_t),
+        ("ref_ctr_offset", c_size_t),
+        ("bpf_cookie", c_uint64),
+        ("retprobe", ctypes.c_bool),
+        ("func_name", c_char_p),
+    ]
+
+
 PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
 RINGBUF_SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
 PERFBUF_SAMPLE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_uint32)
@@ -121,6 +133,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__type": (c_int, [c_void_p]),
     "bpf_program__set_log_buf": (c_int, [c_void_p, c_void_p, c_size_t]),
     "bpf_program__attach": (c_void_p, [c_void_p]),
+    "bpf_program__attach_uprobe_opts": (
+        c_void_p, [c_void_p, c_int, c_char_p, c_size_t, ctypes.POINTER(UprobeOpts)]),
     "bpf_program__attach_perf_event": (c_void_p, [c_void_p, c_int]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "bpf_link__fd": (c_int, [c_void_p]),

@@ -7,6 +7,7 @@ Imported on the first use of a module's handle, not by a cache-hit import
 from __future__ import annotations
 
 import errno as E
+import os
 
 from ..errors import BpfError
 from ._lazy import ctypes
@@ -60,6 +61,34 @@ def section_type(section: str) -> str | None:
     if head.startswith("cgroup") and head != "cgroup_skb":
         return None  # cgroup/* has many types; ask libbpf
     return _SECTION_TYPES.get(head)
+
+
+# uprobe section prefixes -> whether the probe fires at function return
+_UPROBES = {"uprobe": False, "uretprobe": True, "uprobe.s": False, "uretprobe.s": True}
+
+
+def uprobe_target(section: str) -> tuple[str, str, int, bool] | None:
+    """(binary, function, offset, at return) of a uprobe section whose binary is a bare name.
+
+    Such a section (``uprobe/libc.so.6:getenv``) is attached here rather than by libbpf,
+    whose search for the name misses multiarch library folders (see :mod:`.libpath`); a
+    section naming a path (``uprobe//usr/bin/bash:readline``) is libbpf's, as written.
+    """
+    kind, _, rest = section.partition("/")
+    if kind not in _UPROBES or rest.startswith("/") or ":" not in rest:
+        return None
+    binary, _, where = rest.partition(":")
+    if not binary or "/" in binary:
+        return None
+    func, _, offset = where.partition("+")
+    try:  # as C's %li reads it: 0x hex, 0-prefixed octal, or decimal
+        if offset[:2].lower() == "0x":
+            off = int(offset, 16)
+        else:
+            off = int(offset, 8 if offset.startswith("0") else 10) if offset else 0
+    except ValueError:
+        return None  # leave anything unusual to libbpf and its message
+    return binary, func, off, _UPROBES[kind]
 
 
 class TestRunResult:
@@ -177,8 +206,25 @@ class Program:
 
         # Under the object's lock: a close() in another thread waits for the attach, then
         # detaches the new link with the others (it cannot outlive the close).
+        target = uprobe_target(self.spec.section)
+        binary = None
+        if target is not None:  # a bare library name: found as the dynamic loader would
+            from . import libpath
+
+            try:
+                binary = libpath.resolve_binary(target[0])
+            except libpath.NotFound as e:
+                raise BpfError(f"cannot attach program '{self.name}' to {self.section}: {e}",
+                               E.ENOENT) from None
         with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
-            link = L.lib().bpf_program__attach(live.program_ptr(self.name))
+            prog = live.program_ptr(self.name)
+            if target is not None and binary is not None:
+                opts = L.UprobeOpts(sz=ctypes.sizeof(L.UprobeOpts), retprobe=target[3],
+                                    func_name=target[1].encode())
+                link = L.lib().bpf_program__attach_uprobe_opts(prog, -1, os.fsencode(binary),
+                                                               target[2], ctypes.byref(opts))
+            else:
+                link = L.lib().bpf_program__attach(prog)
             err = L.last_errno() if not link else 0
             if link:
                 handle = Link(self._obj, link, self.name)
@@ -287,4 +333,4 @@ class Program:
         return BpfError(f"{what} failed: {rterrors.strerror(err)}", err)
 
 
-__all__ = ["Program", "TestRunResult", "section_type"]
+__all__ = ["Program", "TestRunResult", "section_type", "uprobe_target"]

@@ -289,3 +289,21 @@ def test_bpftool_loads_the_cache_file_into_the_kernel(real_cached: Path, kernel:
         assert os.path.exists(os.path.join(pin, "prog"))
     finally:
         shutil.rmtree(pin, ignore_errors=True)
+
+
+def test_an_object_with_probe_arguments_is_for_its_machine_only() -> None:
+    """Probe arguments read the compiling machine's registers: the spec names the machine and
+    the cache compiles again on another; objects without them stay valid anywhere."""
+    from bpfimport.compiler import CompileOptions, compile_source
+
+    src = ("from bpfimport.lang import *\nout = ArrayMap(key=u32, value=u64, max_entries=1)\n"
+           "@uprobe('/bin/true', 'main')\ndef p(ctx, argc: i32) -> int:\n    out[0] = argc\n"
+           "    return 0\n")
+    spec = compile_source(src, "/virtual/m.bpf.py", "m_bpf", CompileOptions()).spec
+    assert spec.extra == {"machine": os.uname().machine}
+    assert compile_source(TRIVIAL, "/virtual/t.bpf.py", "t_bpf", CompileOptions()).spec.extra == {}
+    here = cache.pack(FAKE_ELF, spec, SOURCE)
+    assert cache.unpack(here, SOURCE) == (FAKE_ELF, spec)
+    other = spec.replace(extra={"machine": "sparc64"})
+    assert cache.unpack(cache.pack(FAKE_ELF, other, SOURCE), SOURCE) == \
+        "reads sparc64 registers (probe arguments)"

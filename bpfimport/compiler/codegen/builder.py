@@ -23,6 +23,7 @@ from ..types import (
     I64,
     U8,
     U64,
+    AddrType,
     ArrayType,
     BoolType,
     BpfType,
@@ -32,6 +33,7 @@ from ..types import (
     VoidType,
     common_int,
     mem_llvm,
+    natural_align,
 )
 from .ir import Builder, FunctionIR, Value, ir_string
 from .values import LitType, Local, Loop, NoneType_, StrType, char_literal, is_intlike, show
@@ -208,7 +210,7 @@ class FunctionBuilder:
                 raise self.err(self.node, f"'{self.decl.name}' needs more than {STACK_LIMIT} bytes of "
                                f"BPF stack (this {ty} takes {ty.size})", STACK_HINT)
         # "l." keeps stack slots apart from temporaries (%r163) and block labels (%cmp.2)
-        return self.b.alloca(ty, "l." + _ident(hint) + ".")
+        return self.b.alloca(ty, "l." + _ident(hint) + ".", natural_align(ty))
 
     def temp_aggregate(self, ty: BpfType, zero: bool = True) -> Value:
         ptr = self.alloca(ty, "tmp")
@@ -276,13 +278,25 @@ class FunctionBuilder:
             return Value(U8, v.ref)
         if isinstance(v.ty, (IntType, LitType, BoolType)):
             return v
+        if isinstance(v.ty, PtrType) and not v.ty.nullable:
+            return self.address(v)
         raise self.err(node, f"a {show(v.ty)} is not a number")
+
+    def address(self, v: Value) -> Value:
+        """A pointer as the ``u64`` address it holds, still knowing where it points."""
+        assert isinstance(v.ty, PtrType)
+        return Value(AddrType(v.ty.space), self.b.cast("ptrtoint", "ptr", v.ref, "i64"))
 
     def coerce(self, v: Value, ty: BpfType, node: ast.AST, explicit: bool = False) -> Value:
         """Convert a scalar to ``ty``: literals are range-checked, ints extend or truncate."""
         if v.ty == ty:
             return v
         if isinstance(ty, PtrType):
+            if isinstance(v.ty, PtrType) and not explicit and not ty.nullable \
+                    and "unknown" not in (v.ty.space, ty.space) and v.ty.space != ty.space:
+                raise self.err(node, f"cannot use a {show(v.ty)} as a {show(ty)}: they point "
+                               "into different memory", "a pointer keeps the memory it points "
+                               "into; convert explicitly if you are sure: UserPtr[T](p)")
             if isinstance(v.ty, PtrType) or isinstance(v.ty, NoneType_):
                 return Value(ty, v.ref)
             if isinstance(v.ty, (IntType, LitType)) and explicit:
@@ -296,8 +310,13 @@ class FunctionBuilder:
             return self.truth(v, node)
         if not isinstance(ty, IntType):
             raise self.err(node, f"cannot convert {show(v.ty)} to {show(ty)}")
-        if isinstance(v.ty, PtrType) and not v.ty.nullable and explicit:
-            return Value(ty, self.b.cast("ptrtoint", "ptr", v.ref, ty.llvm))
+        if isinstance(v.ty, PtrType) and not v.ty.nullable:
+            if ty.bits != 64 and not explicit:
+                raise self.err(node, f"a {show(v.ty)} is a 64-bit address; {ty} would cut it",
+                               f"store it in a u64 (or write {ty}(...) to cut it on purpose)")
+            v = self.address(v)
+            if v.ty == ty:
+                return v  # a u64: still an address, and still known where
         v = self.numeric(v, node)
         if isinstance(v.ty, LitType):
             value = v.ty.value
@@ -344,6 +363,8 @@ class FunctionBuilder:
         if isinstance(v.ty, (StrType, NoneType_)):
             raise self.err(self.node, f"a local cannot hold a {show(v.ty)}",
                            "strings can be printed or stored in c_char * N fields")
+        if isinstance(v.ty, IntType) and v.ty.align != v.ty.size and not isinstance(v.ty, AddrType):
+            return IntType(v.ty.bits, v.ty.signed)  # read from a packed struct: aligned here
         return v.ty
 
     def int_type_of(self, v: Value) -> IntType:

@@ -36,7 +36,7 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import events, expressions, kernel, maps, stacks
+from . import events, expressions, kernel, maps, memory, stacks
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -68,6 +68,8 @@ def expr_call(fb: FunctionBuilder, node: ast.Call) -> Value:
             return call_function(fb, func.id, node)
         if func.id in fb.model.structs:
             return construct(fb, fb.model.structs[func.id], node)
+    if isinstance(func, ast.Subscript) and isinstance(cast := resolve_type(fb.model, func), PtrType):
+        return cast_call(fb, cast, node)  # UserPtr[c_char](addr)
     name = fb.builtin(func)
     if name is None:
         raise fb.err(node, f"cannot call '{ast.unparse(func)}'",
@@ -271,9 +273,8 @@ def probe_read_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Va
     else:
         size = Value(U32, str(dst.ty.size))
         src_node = node.args[1]
-    src = fb.expr(src_node)
-    src_ptr = fb.coerce(src, PtrType(), src_node, explicit=True)
-    r = fb.b.call_helper(helper, "i64", [("ptr", dst.ref), ("i32", size.ref), ("ptr", src_ptr.ref)])
+    src_ptr = memory.source_address(fb, src_node, decl, helper)
+    r = fb.b.call_helper(helper, "i64", [("ptr", dst.ref), ("i32", size.ref), ("ptr", src_ptr)])
     return Value(I64, r)
 
 
@@ -310,10 +311,15 @@ CORE_ENUM_INFO = {"enum_exists": ENUM_VALUE_EXISTS, "enum_value": ENUM_VALUE}
 def deref_call(fb: FunctionBuilder, helper: HelperDecl, node: ast.Call) -> Value:
     arg = fb.one_arg(node, "deref")
     v = fb.expr(arg)
-    if isinstance(v.ty, PtrType) and v.ty.pointee is not None:
+    ty = v.ty
+    if memory.readable(v) and isinstance(ty, PtrType):  # deref(p) on a user/kernel pointer: p[0]
+        if ty.pointee is None:
+            raise memory.pointer_error(fb, arg, v, "value to dereference")
+        return memory.read_at(fb, ty.pointee, v.ref, ty.space, node)
+    if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None:
         return fb.load(v.ty.pointee, v.ref)
-    raise fb.err(arg, "deref() reads through a map value reference",
-                 "for kernel or user memory use probe_read_kernel / probe_read_user")
+    raise fb.err(arg, "deref() reads through a map value reference or a typed pointer",
+                 "for an address use read_user(T, addr) / read_kernel(T, addr)")
 
 
 def len_call(fb: FunctionBuilder, node: ast.Call) -> Value:
@@ -487,6 +493,7 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "probe_read": probe_read_call,
     "deref": deref_call,
     "log2": log2_call,
+    "read": memory.read_call,
     "get_stackid": stacks.get_stackid_call,
     "get_stack": stacks.get_stack_call,
 }

@@ -173,14 +173,26 @@ def _syscall_value(fb: FunctionBuilder, place: Value, f: TpField, node: ast.AST)
     raw = read(fb, place, node)
     ctype = f.ctype
     if "*" in ctype or "[]" in ctype or f.user_pointer:
-        bare = ctype.replace("const", "").replace("__user", "").replace("volatile", "").strip()
-        pointee = CHAR if bare.startswith("char") and bare.count("*") == 1 else None
-        return fb.coerce(raw, PtrType(pointee, space="user"), node, explicit=True)
+        return fb.coerce(raw, _user_pointer(fb, ctype, node), node, explicit=True)
     ty = _scalar_ctype(fb, ctype, node) or (IntType(8 * f.size, bool(f.signed))
                                             if f.size in (1, 2, 4, 8) else U64)
     if isinstance(ty, BoolType):
         return fb.truth(raw, node)
     return fb.coerce(raw, ty, node, explicit=True)
+
+
+def _user_pointer(fb: FunctionBuilder, ctype: str, node: ast.AST) -> PtrType:
+    """A syscall's pointer argument as a user pointer to what its C type says: ``char *`` a
+    string, ``const char *const *argv`` an array of strings (``ctx.argv[i]``, each a user
+    pointer once read), ``int *`` ints; a struct or ``void`` target has no type here."""
+    words = ctype.replace("*", " * ").replace("[]", " * ").split()
+    words = [w for w in words if w not in ("const", "volatile", "__user", "restrict")]
+    stars = words.count("*") or 1
+    base = " ".join(w for w in words if w != "*")
+    pointee: BpfType | None = CHAR if base == "char" else _scalar_ctype(fb, base, node)
+    for _ in range(stars - 1):  # the inner pointers' memory: that of the pointer read them from
+        pointee = PtrType(pointee)
+    return PtrType(pointee, space="user")
 
 
 _C_INTS = {

@@ -26,7 +26,7 @@ from ..types import (
     StructType,
     common_int,
 )
-from . import context, kernel, maps, operators
+from . import context, kernel, maps, memory, operators
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
@@ -388,6 +388,12 @@ def attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
         return kernel.member(fb, base, node)
     if context.is_context(base):
         return context.field(fb, base, node)
+    if memory.readable(base):  # p.field on a user/kernel pointer to a @struct: read with its family
+        assert isinstance(base.ty, PtrType)
+        struct = memory.module_struct(fb, base.ty.pointee)
+        if struct is None:
+            raise memory.pointer_error(fb, node.value, base, f"field '{node.attr}'")
+        return memory.field(fb, base, node, struct)
     ptr, ty = struct_field(fb, aggregate_of(fb, base, node.value), node)
     return fb.load(ty, ptr)
 
@@ -423,7 +429,13 @@ def aggregate_of(fb: FunctionBuilder, v: Value, node: ast.expr) -> Value:
     if isinstance(v.ty, PtrType) and v.ty.nullable and v.ty.pointee is not None and v.ty.pointee.aggregate:
         return Value(v.ty.pointee, v.ref)
     if isinstance(v.ty, PtrType) and not v.ty.nullable:
-        raise context.opaque_pointer_error(fb, node)
+        if v.ty.space == "ctx":
+            raise context.opaque_pointer_error(fb, node)
+        if not memory.readable(v):
+            raise memory.pointer_error(fb, node, v, "fields or elements")
+        raise fb.err(node, f"'{ast.unparse(node)}' is a {show(v.ty)}: BPF programs read "
+                     f"{v.ty.space} memory but do not write it",
+                     "copy the value into a local or a map value and change that")
     if not v.ty.aggregate:
         raise fb.err(node, f"a {show(v.ty)} has no fields or elements")
     return v
@@ -455,6 +467,12 @@ def subscript(fb: FunctionBuilder, node: ast.Subscript) -> Value:
         return result
     if isinstance(base.ty, PlaceType):
         base = kernel.read(fb, base, node.value)  # a kernel pointer field, then indexed
+    if memory.readable(base) and not kernel.is_kernel_base(base):
+        # p[i] on a user/kernel pointer: the i-th element after p, read with its family
+        assert isinstance(base.ty, PtrType)
+        if base.ty.pointee is None:
+            raise memory.pointer_error(fb, node.value, base, "elements")
+        return memory.element(fb, base, node.slice, node)
     if isinstance(base.ty, PtrType) and not base.ty.nullable and base.ty.space in ("kernel", "user"):
         raise fb.err(node, f"a {show(base.ty)} cannot be indexed",
                      "read the element with probe_read_kernel / probe_read_user into a local")

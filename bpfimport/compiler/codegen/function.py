@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 
-from ..frontend.model import FunctionDecl
+from ..frontend.model import FunctionDecl, ProbeArg
+from ..types import BoolType, PtrType
 from .builder import FunctionBuilder
 from .calls import expr_call
 from .expressions import EXPRESSIONS
+from .ir import Value
 from .statements import STATEMENTS
 from .values import Local
 
@@ -38,6 +40,8 @@ def lower_function(fb: FunctionBuilder) -> str:
         slot = fb.alloca(ty, name)
         fb.b.store(ty.llvm, f"%arg.{name}", slot, ty.align)
         fb.locals[name] = Local(ty, slot)
+    for arg in decl.probe_args:
+        probe_argument(fb, arg)
     fb.collect_globals(decl.node)
     fb.block_of(decl.node.body)
     if not fb.b.block.terminated:
@@ -47,6 +51,26 @@ def lower_function(fb: FunctionBuilder) -> str:
         if not block.terminated:  # blocks nothing reaches, e.g. after a return in a loop
             fb.b.unreachable(block)
     return fb.fn.text()
+
+
+def probe_argument(fb: FunctionBuilder, arg: ProbeArg) -> None:
+    """A kprobe/uprobe parameter: its register, loaded from ``struct pt_regs`` (the context)
+    and narrowed to the parameter's type (integers keep their low bits, as the callee would)."""
+    ctx = f"%arg.{fb.decl.params[0][0]}"
+    raw = fb.b.load("i64", fb.b.byte_gep(ctx, arg.offset), 8)
+    ty = arg.ty
+    if isinstance(ty, PtrType):
+        value = fb.b.cast("inttoptr", "i64", raw, "ptr")
+    elif isinstance(ty, BoolType):
+        byte = fb.b.cast("trunc", "i64", raw, "i8")
+        value = fb.b.icmp("ne", "i8", byte, "0")
+    elif ty.size < 8:
+        value = fb.b.cast("trunc", "i64", raw, ty.llvm)
+    else:
+        value = raw
+    slot = fb.alloca(ty, arg.name)
+    fb.store(Value(ty, value), ty, slot, fb.decl.node)
+    fb.locals[arg.name] = Local(ty, slot)
 
 
 __all__ = ["EXPRESSION_TABLE", "STATEMENT_TABLE", "lower_function", "start_function"]

@@ -160,9 +160,10 @@ class Builder:
         return self.fn.new_block(hint)
 
     # ------------------------------------------------------------ memory
-    def alloca(self, ty: BpfType, hint: str = "v") -> str:
+    def alloca(self, ty: BpfType, hint: str = "v", align: int | None = None) -> str:
         name = self.fn.tmp(hint)
-        self.fn.allocas.append(f"  {name} = alloca {mem_llvm(ty)}, align {max(ty.align, 1)}")
+        align = max(ty.align if align is None else align, 1)
+        self.fn.allocas.append(f"  {name} = alloca {mem_llvm(ty)}, align {align}")
         return name
 
     def zero_at_entry(self, ty: BpfType, ptr: str) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from ..frontend.resolve import FOLD_BINOPS
-from ..types import BpfType, IntType
+from ..types import U64, AddrType, BpfType, IntType
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, lit
@@ -31,6 +31,30 @@ _ATOMIC = {ast.Add: "add", ast.Sub: "add", ast.BitOr: "or", ast.BitAnd: "and", a
 
 
 def binop(fb: FunctionBuilder, op: ast.operator, a: Value, b: Value, node: ast.AST) -> Value:
+    """``a op b`` on integers; a pointer takes part as its address (``p + 8``: 8 bytes on)."""
+    a = fb.numeric(a, node) if not isinstance(op, ast.Div) else a
+    b = fb.numeric(b, node) if not isinstance(op, ast.Div) else b
+    result = _binop(fb, op, a, b, node)
+    space = _address_space(op, a, b)
+    if isinstance(result.ty, IntType) and result.ty.bits == 64 and space is not None:
+        return Value(AddrType(space), result.ref)
+    if isinstance(result.ty, AddrType):
+        return Value(U64, result.ref)  # a product or mask of an address is just a number
+    return result
+
+
+def _address_space(op: ast.operator, a: Value, b: Value) -> str | None:
+    """Where ``a op b`` points when it is an address: an address plus or minus a number."""
+    sa = a.ty.space if isinstance(a.ty, AddrType) else None
+    sb = b.ty.space if isinstance(b.ty, AddrType) else None
+    if isinstance(op, ast.Add) and (sa is None) != (sb is None):
+        return sa or sb
+    if isinstance(op, ast.Sub) and sa is not None and sb is None:
+        return sa
+    return None
+
+
+def _binop(fb: FunctionBuilder, op: ast.operator, a: Value, b: Value, node: ast.AST) -> Value:
     if isinstance(op, ast.Div):
         raise fb.err(node, "'/' is true division, which BPF cannot do (no floating point)",
                      "use '//' for integer division")

@@ -9,7 +9,19 @@ from __future__ import annotations
 import ast
 
 from ..frontend.resolve import resolve_type
-from ..types import BOOL, I64, ArrayType, BoolType, BpfType, IntType, PlaceType, PtrType
+from ..types import (
+    BOOL,
+    I64,
+    U64,
+    AddrType,
+    ArrayType,
+    BoolType,
+    BpfType,
+    IntType,
+    KernelStructType,
+    PlaceType,
+    PtrType,
+)
 from . import calls, expressions, kernel, maps, operators
 from .builder import FunctionBuilder
 from .ir import Value
@@ -208,23 +220,36 @@ def assign_name(fb: FunctionBuilder, target: ast.Name, value: Value) -> None:
         return
     if local is None:
         ty = fb.default_type(value)
+        if isinstance(ty, AddrType) and fb.assigned.get(name, 0) != 1:
+            ty = U64  # where it points is known only for a local bound once
         if ty.aggregate and value.ref in fb.fresh:
             fb.fresh.discard(value.ref)  # adopted once: b = a must copy, and so must a = b = S()
             declare_local(fb, name, ty, value.ref)  # adopt the temporary, no copy
             return
         local = declare_local(fb, name, ty)
-    elif isinstance(local.ty, PtrType) and not local.ty.nullable and local.ty != value.ty:
+    elif isinstance(local.ty, PtrType) and not local.ty.nullable and local.ty != value.ty \
+            and (local.ty.space == "ctx" or _kernel_struct_pointer(local.ty)
+                 or _kernel_struct_pointer(value.ty)):
         if local.ty.space != "ctx":
             raise fb.err(target, f"'{name}' holds a {show(local.ty)} and cannot be rebound to a "
                          f"{show(value.ty)}", "use another name for the local")
         raise fb.err(target, f"'{name}' is the program's context and cannot be rebound",
                      "use another name for the local")
+    elif isinstance(local.ty, PtrType) and not local.ty.nullable and not isinstance(value.ty, PtrType):
+        raise fb.err(target, f"'{name}' is a {show(local.ty)} and cannot be rebound to a "
+                     f"{show(value.ty)}", "use another name, or convert explicitly: "
+                     f"{name} = UserPtr[T](address)")
     elif isinstance(local.ty, PtrType) and not isinstance(value.ty, PtrType):
         if not isinstance(value.ty, NoneType_):
             raise fb.err(target, f"'{name}' holds a map value reference and cannot be "
                          f"rebound to a {show(value.ty)}",
                          f"write through it ({name}.field = ...) or use another name")
     fb.store(value, local.ty, local.ptr, target)
+
+
+def _kernel_struct_pointer(ty: BpfType) -> bool:
+    """A pointer to a kernel struct (``current_task()``): its type is fixed, space and all."""
+    return isinstance(ty, PtrType) and isinstance(ty.pointee, KernelStructType)
 
 
 def bind_string(fb: FunctionBuilder, target: ast.Name, value: Value, new: bool) -> None:
@@ -294,6 +319,10 @@ def stmt_aug_assign(fb: FunctionBuilder, stmt: ast.AugAssign) -> None:
     if isinstance(target, ast.Name):
         name = target.id
         local = fb.locals.get(name)
+        if local is not None and isinstance(local.ty, PtrType) and not local.ty.nullable:
+            raise fb.err(target, f"'{name}' is a {show(local.ty)}; it cannot be updated in place",
+                         f"compute an address instead: addr = {name} + n (bytes), then read it "
+                         "with read_user/read_kernel")
         if local is not None and isinstance(local.ty, PtrType) and local.ty.pointee is not None:
             ptr = fb.load(local.ty, local.ptr).ref  # write through a map value reference
             update_in_memory(fb, ptr, local.ty.pointee, stmt.op, stmt.value, stmt, shared=True)

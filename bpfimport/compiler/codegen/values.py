@@ -8,8 +8,22 @@ family and the builder can use them.
 
 from __future__ import annotations
 
-from ..types import BoolType, BpfType, CharType, IntType, KernelStructType, PtrType, StructType
+from ..types import (
+    SPACE_NAMES,
+    AddrType,
+    BoolType,
+    BpfType,
+    CharType,
+    IntType,
+    KernelStructType,
+    PtrType,
+    StructType,
+)
 from .ir import Block, Value
+
+# What a pointer into each memory is called in errors.
+_POINTERS = {"ctx": "context pointer", "user": "user pointer", "kernel": "kernel pointer",
+             "map": "map value pointer", "stack": "stack pointer", "unknown": "pointer"}
 
 
 class LitType(BpfType):
@@ -105,7 +119,10 @@ def show(t: BpfType) -> str:
             return f"reference to a map value ({show(t.pointee)})"
         if isinstance(t.pointee, KernelStructType):
             return f"kernel pointer to {t.pointee.spec}"
-        return "pointer"
+        what = _POINTERS.get(t.space, "pointer")
+        return what if t.pointee is None else f"{what} to {show(t.pointee)}"
+    if isinstance(t, AddrType) and t.space != "unknown":
+        return f"u64 (an address in {SPACE_NAMES[t.space]})"
     if isinstance(t, StructType):
         return f"struct {t.name}"
     return str(t)

@@ -32,7 +32,8 @@ from ..types import (
     PtrType,
     StructType,
 )
-from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, Source
+from . import probes
+from .model import FunctionDecl, GlobalDecl, MapDecl, ModuleModel, ProbeArg, Source
 from .resolve import CTYPES_NAMES, builtin_name, const_int, const_value, resolve_type
 from .sections import SectionProblem, check_arguments, check_section
 
@@ -331,8 +332,12 @@ class _Declarations:
 
     # ------------------------------------------------------------ structs
     def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
-        decorators = [builtin_name(self.model, d) for d in stmt.decorator_list]
-        if "struct" not in decorators:
+        packed: bool | None = None
+        for deco in stmt.decorator_list:
+            target = deco.func if isinstance(deco, ast.Call) else deco
+            if builtin_name(self.model, target) == "struct":
+                packed = self.struct_options(deco) if isinstance(deco, ast.Call) else False
+        if packed is None:
             raise self.err(stmt, f"class '{stmt.name}' is not a @struct",
                            "decorate BPF data types with @struct (from bpfimport.lang)")
         if stmt.bases or stmt.keywords:
@@ -361,7 +366,21 @@ class _Declarations:
             members.append((fname, ftype))
         if not members:
             raise self.err(stmt, f"@struct '{stmt.name}' has no fields", "add fields such as pid: u32")
-        self.model.structs[stmt.name] = StructType.layout(stmt.name, members, stmt.lineno)
+        self.model.structs[stmt.name] = StructType.layout(stmt.name, members, stmt.lineno, packed)
+
+    def struct_options(self, deco: ast.Call) -> bool:
+        """``@struct(packed=True)``: whether the layout has no padding (a wire or record format)."""
+        if deco.args:
+            raise self.err(deco, "@struct(...) takes keyword arguments only", "@struct(packed=True)")
+        packed = False
+        for kw in deco.keywords:
+            if kw.arg != "packed":
+                raise self.err(kw.value if kw.arg is None else kw, f"@struct() has no argument "
+                               f"'{kw.arg}'", "@struct(packed=True) lays fields out without padding")
+            if not (isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, bool)):
+                raise self.err(kw.value, "packed= takes True or False", "@struct(packed=True)")
+            packed = kw.value.value
+        return packed
 
     # ------------------------------------------------------------ functions
     def stmt_FunctionDef(self, stmt: ast.FunctionDef) -> None:
@@ -421,34 +440,39 @@ class _Declarations:
             raise self.err(stmt, f"'{stmt.name}' uses *args, **kwargs, keyword-only or default "
                            "parameters, which BPF functions do not support",
                            "use plain positional parameters")
-        params: list[tuple[str, BpfType]] = []
         for arg in args.args:
             self.check_name(arg, arg.arg)
-            if program is not None:
-                # the context, whatever its annotation says (c_void_p is the usual one)
-                if arg.annotation is not None:
-                    resolve_type(self.model, arg.annotation)  # still an error if it names nothing
-                params.append((arg.arg, CTX_PTR))
-                continue
-            if arg.annotation is None:
-                raise self.err(arg, f"parameter '{arg.arg}' of subprogram '{stmt.name}' needs a type",
-                               f"annotate it, e.g. {arg.arg}: u64")
-            ty = resolve_type(self.model, arg.annotation)
-            if ty is None or ty.aggregate:
-                raise self.err(arg.annotation, f"unsupported type for parameter '{arg.arg}'",
-                               "subprogram parameters are integers (u8..u64, i8..i64) or bool")
-            params.append((arg.arg, ty))
-        if program is not None and len(params) != 1:
-            raise self.err(stmt, f"program '{stmt.name}' must take exactly one parameter, the context",
-                           f"def {stmt.name}(ctx) -> int:")
+        probe_args: tuple[ProbeArg, ...] = ()
+        if program is not None:
+            if not args.args:
+                raise self.err(stmt, f"program '{stmt.name}' must take its context as its first "
+                               "parameter", f"def {stmt.name}(ctx) -> int:")
+            ctx = args.args[0]
+            # the context, whatever its annotation says (c_void_p is the usual one)
+            if ctx.annotation is not None:
+                resolve_type(self.model, ctx.annotation)  # still an error if it names nothing
+            params: list[tuple[str, BpfType]] = [(ctx.arg, CTX_PTR)]
+            probe_args = probes.probe_args(self.model, stmt, PROGRAM_KINDS[program[0]], args.args[1:])
+        else:
+            params = [(arg.arg, self.subprogram_param(stmt, arg)) for arg in args.args]
         if len(params) > 5:
             raise self.err(stmt, f"'{stmt.name}' has {len(params)} parameters; BPF passes at most 5",
                            "pass fewer values, or group them in a map or global")
         ret = self.return_type(stmt, program is not None)
         self.model.functions[stmt.name] = FunctionDecl(
             stmt.name, stmt, params, ret,
-            program[1] if program else None, program[0] if program else None,
+            program[1] if program else None, program[0] if program else None, probe_args,
         )
+
+    def subprogram_param(self, stmt: ast.FunctionDef, arg: ast.arg) -> BpfType:
+        if arg.annotation is None:
+            raise self.err(arg, f"parameter '{arg.arg}' of subprogram '{stmt.name}' needs a type",
+                           f"annotate it, e.g. {arg.arg}: u64")
+        ty = resolve_type(self.model, arg.annotation)
+        if ty is None or ty.aggregate:
+            raise self.err(arg.annotation, f"unsupported type for parameter '{arg.arg}'",
+                           "subprogram parameters are integers (u8..u64, i8..i64) or bool")
+        return ty
 
     def return_type(self, stmt: ast.FunctionDef, is_program: bool) -> BpfType:
         ann = stmt.returns

@@ -56,7 +56,7 @@ def sent_type(ty: BpfType | None) -> BpfType | None:
     if ty is None:
         return None
     if isinstance(ty, PtrType):
-        return ty.pointee if ty.nullable else None
+        return ty.pointee if ty.nullable else U64  # a pointer goes as its address
     if ty.aggregate or isinstance(ty, IntType):
         return ty
     if isinstance(ty, CharType):
@@ -74,6 +74,7 @@ class _FunctionTypes:
         self.model = model
         self.found = found
         self.locals: dict[str, BpfType | None] = dict(decl.params)
+        self.locals.update((a.name, a.ty) for a in decl.probe_args)
         # names declared 'global': assigning them stores to the global, not to a new local
         self.global_names = {name for node in ast.walk(decl.node) if isinstance(node, ast.Global)
                              for name in node.names}
@@ -168,7 +169,7 @@ class _FunctionTypes:
             return g.ty if g is not None else None
         if isinstance(node, ast.Attribute):
             base = self.type_of(node.value)
-            if isinstance(base, PtrType) and base.nullable:
+            if isinstance(base, PtrType):  # a map value reference, or p.field through a pointer
                 base = base.pointee
             if isinstance(base, StructType):
                 f = base.field(node.attr)
@@ -201,8 +202,9 @@ class _FunctionTypes:
             if m is not None:
                 return m.value
         base = self.type_of(node.value)
-        if isinstance(base, PtrType) and base.nullable:
-            base = base.pointee
+        if isinstance(base, PtrType):  # a map value reference, or p[i] through a pointer
+            return base.pointee if not base.nullable else (
+                base.pointee.elem if isinstance(base.pointee, ArrayType) else None)
         return base.elem if isinstance(base, ArrayType) else None
 
     def call_type(self, call: ast.Call) -> BpfType | None:
@@ -220,6 +222,8 @@ class _FunctionTypes:
         if helper is not None:
             if helper.name == "comm" and call.args:
                 return I64
+            if helper.lower == "read":  # read_user(T, addr) is a T
+                return resolve_type(self.model, call.args[0]) if call.args else None
             return _RESULTS.get(helper.ret)
         if name is not None:
             return resolve_type(self.model, func)  # a cast: u32(x), bool(x)

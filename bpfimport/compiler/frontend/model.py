@@ -84,21 +84,41 @@ class GlobalDecl(_Final):
         self._set(name=name, ty=ty, section=section, initial=initial, final=final, lineno=lineno)
 
 
-class FunctionDecl(_Final):
-    """A program (``section`` set) or a subprogram, with its checked signature."""
+class ProbeArg(_Final):
+    """A probe program's parameter after ``ctx``: the probed function's argument (or return
+    value), read from the saved register at ``offset`` bytes into ``struct pt_regs``."""
 
-    __slots__ = ("name", "node", "params", "ret", "section", "decorator")
+    __slots__ = ("name", "ty", "register", "offset")
+    name: str
+    ty: BpfType
+    register: str
+    offset: int
+
+    def __init__(self, name: str, ty: BpfType, register: str, offset: int) -> None:
+        self._set(name=name, ty=ty, register=register, offset=offset)
+
+
+class FunctionDecl(_Final):
+    """A program (``section`` set) or a subprogram, with its checked signature.
+
+    ``params`` are the BPF function's own parameters (a program has one, its context);
+    ``probe_args`` the parameters a probe program reads from its context's registers.
+    """
+
+    __slots__ = ("name", "node", "params", "ret", "section", "decorator", "probe_args")
     name: str
     node: ast.FunctionDef
     params: tuple[tuple[str, BpfType], ...]
     ret: BpfType
     section: str | None
     decorator: str | None
+    probe_args: tuple[ProbeArg, ...]
 
     def __init__(self, name: str, node: ast.FunctionDef, params: list[tuple[str, BpfType]],
-                 ret: BpfType, section: str | None = None, decorator: str | None = None) -> None:
+                 ret: BpfType, section: str | None = None, decorator: str | None = None,
+                 probe_args: tuple[ProbeArg, ...] = ()) -> None:
         self._set(name=name, node=node, params=tuple(params), ret=ret, section=section,
-                  decorator=decorator)
+                  decorator=decorator, probe_args=probe_args)
 
 
 class Source:

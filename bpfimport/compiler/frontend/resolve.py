@@ -10,10 +10,13 @@ from ..types import (
     SCALAR_NAMES,
     ArrayType,
     BpfType,
+    PtrType,
 )
 from .model import ModuleModel
 
 CTYPES_NAMES = {n for n in SCALAR_NAMES if n.startswith("c_")}
+# The pointer types of bpfimport.lang: UserPtr[T] points into user memory, KernelPtr[T] kernel.
+POINTER_MARKERS = {"UserPtr": "user", "KernelPtr": "kernel"}
 
 
 def builtin_name(model: ModuleModel, node: ast.expr) -> str | None:
@@ -135,6 +138,13 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
         return SCALAR_NAMES[name]
     if isinstance(node, ast.Subscript) and builtin_name(model, node.value) == "Annotated":
         return annotated_type(model, node.slice)
+    if name in POINTER_MARKERS:  # bare UserPtr / KernelPtr: an address in that memory
+        return PtrType(None, space=POINTER_MARKERS[name])
+    if isinstance(node, ast.Subscript):
+        space = POINTER_MARKERS.get(builtin_name(model, node.value) or "")
+        if space is not None:
+            pointee = resolve_type(model, node.slice)
+            return PtrType(pointee, space=space) if pointee is not None else None
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mult):
         elem = resolve_type(model, node.left)
         count = const_int(model, node.right)

@@ -12,9 +12,9 @@ when the call returns; this app prints the events. RET is 0 or a negative errno
 from __future__ import annotations
 
 import argparse
-from ctypes import Array, c_char
 import signal
 import time
+from ctypes import Array, c_char
 
 import bpfimport  # noqa: F401  (installs the import hook for *_bpf modules)
 

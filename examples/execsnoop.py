@@ -6,7 +6,8 @@
 execsnoop.bpf.py records each execve() in the kernel (pid, the parent's pid read from
 the kernel's task_struct, the file, up to 8 arguments) and sends it with the return value
 when the call returns; this app prints the events. RET is 0 or a negative errno
-(-2: no such file). Arguments longer than 63 bytes are cut; more than 8 end with "...".
+(-2: no such file). Arguments longer than 63 bytes are cut; after 8 arguments "..." follows
+(the kernel side reads 8 and does not look for a ninth, so exactly 8 show it too).
 """
 
 from __future__ import annotations

@@ -7,7 +7,9 @@
 
 Rows (benchmarks/README.md, "Event streams"):
   ring     events/s decoded into a Python callback from a ring buffer (1 MiB), under a flood
-  perf     the same from a perf buffer (64 pages per CPU)
+  perf     the same from a perf buffer (64 pages per CPU), woken at each sample (the default)
+  perf-w64 the same, woken every 64 samples (wakeup_events=64 on both sides)
+  ring-drain, perf-drain  events/s emptying a full buffer with the producer stopped
   keepup   rounds of a paced producer: rounds in which a consumer dropped events
   update   m.update(dict) of 100k u32 -> u64 entries into a hash map
 
@@ -153,7 +155,7 @@ def _go(child: subprocess.Popen) -> None:
 class Side:
     """What a worker needs of one implementation: load, stream, read the drop counter."""
 
-    def setup(self, stream: str, pid: int) -> None: ...
+    def setup(self, stream: str, pid: int, wakeup: int = 1) -> None: ...
     def poll(self, timeout_ms: int) -> None: ...
     def consume(self) -> None: ...
     def drops(self) -> int: ...
@@ -173,8 +175,9 @@ class Ours(Side):
         self.count = 0
         self.check = 0
 
-    def setup(self, stream: str, pid: int) -> None:
+    def setup(self, stream: str, pid: int, wakeup: int = 1) -> None:
         mod = self.mod
+        mod.perf.wakeup_events = wakeup  # before load: the perf buffer is made at load
         mod.target[0] = pid
         self.stream = mod.ring if stream == "ring" else mod.perf
         self.link = (mod.to_ring if stream == "ring" else mod.to_perf).attach()
@@ -219,7 +222,7 @@ class Bcc(Side):
         self._lost = 0
         self.deadline = float("inf")
 
-    def setup(self, stream: str, pid: int) -> None:
+    def setup(self, stream: str, pid: int, wakeup: int = 1) -> None:
         import ctypes as ct
 
         b = self.b
@@ -248,7 +251,8 @@ class Bcc(Side):
             def lost(count: int) -> None:
                 self._lost += count
 
-            table.open_perf_buffer(callback, page_cnt=PERF_PAGES, lost_cb=lost)
+            table.open_perf_buffer(callback, page_cnt=PERF_PAGES, lost_cb=lost,
+                                   wakeup_events=wakeup)
 
     def poll(self, timeout_ms: int) -> None:
         self.deadline = time.monotonic() + timeout_ms / 1000
@@ -300,7 +304,7 @@ def worker(args: argparse.Namespace) -> dict:
 def _flood(side: Side, args: argparse.Namespace) -> dict:
     child = _producer("flood")
     try:
-        side.setup(args.stream, child.pid)
+        side.setup(args.stream, child.pid, args.wakeup)
         _go(child)
         deadline = time.monotonic() + 30
         while not side.count:  # the flood flows
@@ -391,9 +395,10 @@ def _set_target(side: Side, pid: int) -> None:
 # ---------------------------------------------------------------- the driver
 
 
-def run_worker(python: str, side: str, row: str, stream: str, args: argparse.Namespace) -> dict:
+def run_worker(python: str, side: str, row: str, stream: str, args: argparse.Namespace,
+               wakeup: int = 1) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", "--side", side, "--row", row,
-           "--stream", stream, "--seconds", str(args.seconds), "--rounds", str(args.rounds), "--cycles", str(args.cycles),
+           "--stream", stream, "--wakeup", str(wakeup), "--seconds", str(args.seconds), "--rounds", str(args.rounds), "--cycles", str(args.cycles),
            "--events", str(args.events), "--rate", str(args.rate)]
     env = dict(os.environ)
     if side == "bpfimport":
@@ -432,7 +437,7 @@ def _fmt_rate(v: float) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", default="ring,ring-drain,perf,perf-drain,keepup,update")
+    ap.add_argument("--rows", default="ring,ring-drain,perf,perf-w64,perf-drain,keepup,update")
     ap.add_argument("--runs", type=int, default=5, help="runs per side and row (alternating)")
     ap.add_argument("--seconds", type=float, default=2.0, help="measuring window of a flood run")
     ap.add_argument("--cycles", type=int, default=20, help="fill-and-drain cycles per drain run")
@@ -445,6 +450,7 @@ def main() -> int:
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--row", help=argparse.SUPPRESS)
     ap.add_argument("--stream", default="ring", help=argparse.SUPPRESS)
+    ap.add_argument("--wakeup", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(args)))
@@ -458,6 +464,8 @@ def main() -> int:
             plan.append((row, "flood", row))
         elif row in ("ring-drain", "perf-drain"):
             plan.append((row, "drain", row.split("-")[0]))
+        elif row == "perf-w64":
+            plan.append((row, "flood", "perf"))
         elif row == "keepup":
             plan += [("keepup", "keepup", "ring"), ("keepup", "keepup", "perf")]
         elif row == "update":
@@ -470,7 +478,8 @@ def main() -> int:
         results[key] = {"bpfimport": [], "bcc": []}
         for _ in range(args.runs):
             for side in ("bpfimport", "bcc"):
-                r = run_worker(pythons[side], side, kind, stream, args)
+                r = run_worker(pythons[side], side, kind, stream, args,
+                               64 if label == "perf-w64" else 1)
                 results[key][side].append(r)
                 print(f"{key} {side}: {r}", file=sys.stderr)
 
@@ -495,7 +504,7 @@ def _cell(runs: list[dict], field: str) -> tuple[float | None, str]:
 def _table_row(key: str, sides: dict[str, list[dict]], args: argparse.Namespace) -> str:
     row, stream = key.split(":")
     ours, theirs = sides["bpfimport"], sides["bcc"]
-    if row in ("ring", "perf", "ring-drain", "perf-drain"):
+    if row in ("ring", "perf", "ring-drain", "perf-drain", "perf-w64"):
         a, ea = _cell(ours, "rate")
         b, eb = _cell(theirs, "rate")
 
@@ -510,6 +519,9 @@ def _table_row(key: str, sides: dict[str, list[dict]], args: argparse.Namespace)
         if row.endswith("-drain"):
             name = (f"{stream} buffer: events/s into a Python callback, emptying a full buffer "
                     f"(producer stopped), {args.cycles} cycles")
+        elif row == "perf-w64":
+            name = (f"perf buffer, `wakeup_events=64` on both sides: events/s into a Python "
+                    f"callback, flood, {args.seconds:g} s")
         else:
             name = f"{stream} buffer: events/s into a Python callback, flood, {args.seconds:g} s"
         return f"| {name} | {show(ours, a, ea)} | {show(theirs, b, eb)} | {ratio} | ≥ 1.5× |"

@@ -57,7 +57,8 @@ lock only the reader's turn-holder uses) orders them.
 ``close()`` (from any thread, the object's close) never frees a buffer under
 a poll: a poll in progress holds the reader (``_users``), and the last of
 them frees it; a waiting poll notices within ``WAIT_SLICE_MS`` and returns.
-Pending events survive the free: they are Python bytes copies.
+The free drops the pending events (they go with the object), but an
+iterator still yielding some holds copies, never the buffer's memory.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ from ._lazy import ctypes
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
     from typing import Any, Protocol
 
     from ..spec import MapSpec
@@ -107,6 +108,7 @@ if TYPE_CHECKING:
 SLICE = 64 << 10  # bytes of records one take copies out at most (one record at least)
 CHUNK = 256  # events handed to the callback between two looks at the clock
 WAIT_SLICE_MS = 50  # a waiting poll looks for a concurrent close() this often
+LATE_SLICE_MS = 10  # and for events that woke nobody this often (perf, wakeup_events > 1)
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 # ring buffer records (include/uapi/linux/bpf.h): an 8-byte header, length with two flags
@@ -149,9 +151,13 @@ class _Task:
             self.done.release()
 
     def wait(self) -> Any:
-        """Block until the task ran (a signal handler's exception interrupts the wait only)."""
-        self.done.acquire()
-        self.done.release()
+        """Block until the task ran (a signal handler's exception interrupts the wait only).
+
+        The acquire and the release are one C call: an exception raised by a
+        signal handler between them would leave the lock taken, and a task
+        waited on again (a reader's ``opening``) would then never end.
+        """
+        _sink.extend(map(_call, (self.done.acquire, self.done.release)))
         if self.error is not None:
             raise self.error
         return self.result
@@ -214,6 +220,8 @@ class _Worker:
 
 
 WORKER = _Worker()
+_DONE = _Task(int)  # a task that ran (a reader's ``opening`` before it is given one)
+_DONE.run()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=WORKER._reset)  # the thread is not in the child
 
@@ -234,13 +242,16 @@ def open_reader(m: _EventMap, cls: type[EventReader], **options: Any) -> EventRe
         obj.load()  # first: a perf array opens its reader at load
         map_ptr = obj.map_ptr(m.name)
         reader = m._reader
-        if reader is not None and not reader.closed and reader.map_ptr == map_ptr:
-            return reader
-        fd = m.fd
-        reader = cls(m, map_ptr, **options)
-        obj.add_resource(reader)
-        m._reader = reader
-        err = WORKER.call(lambda: reader._open_on_worker(fd))
+        if reader is None or reader.closed or reader.map_ptr != map_ptr:
+            fd = m.fd
+            reader = cls(m, map_ptr, **options)
+            obj.add_resource(reader)
+            m._reader = reader
+            reader.opening = _Task(lambda: reader._open_on_worker(fd))
+            WORKER.start(reader.opening)
+        # also when a call before this one was interrupted while the thread opened it:
+        # a reader is used only once it is open
+        err = reader.opening.wait()
     if err:
         raise m._error(f"opening the {m.spec.kind} reader", err)
     return reader
@@ -263,8 +274,10 @@ class EventReader:
         self.map_ptr = map_ptr
         self.codec: Codec | None = m._value_codec() if m.spec.value is not None else None
         self.capacity = 1  # bytes one poll takes at most: one buffer's worth
+        self.wait_slice_ms = WAIT_SLICE_MS
         self.epfd = -1  # what a waiting poll waits on
         self.closed = False
+        self.opening: _Task = _DONE  # the open on the libbpf thread (open_reader)
         self._pending: Iterator[Any] = _EMPTY
         self._left: Iterator[Any] = _EMPTY
         self.lost = 0  # samples the kernel dropped (perf buffers)
@@ -522,7 +535,7 @@ def _past(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
 
-def _wait_for(poller: Any, readers: Iterable[EventReader], deadline: float | None) -> bool:
+def _wait_for(poller: Any, readers: Sequence[EventReader], deadline: float | None) -> bool:
     """``poller`` (a ``select.poll`` on the readers' fds) until ready, the deadline or a close.
 
     Between two slices of waiting it also looks at the buffers' positions
@@ -534,7 +547,7 @@ def _wait_for(poller: Any, readers: Iterable[EventReader], deadline: float | Non
         if not first and any(r.has_data() for r in readers):
             return True
         first = False
-        ms = WAIT_SLICE_MS
+        ms = min(r.wait_slice_ms for r in readers)
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -661,9 +674,13 @@ class PerfReader(EventReader):
 
     PAGES = 64  # per CPU, the default; a power of two
 
-    def __init__(self, m: _EventMap, map_ptr: int, page_cnt: int = PAGES) -> None:
+    def __init__(self, m: _EventMap, map_ptr: int, page_cnt: int = PAGES,
+                 wakeup_events: int = 1) -> None:
         super().__init__(m, map_ptr)
         self.page_cnt = page_cnt
+        self.wakeup_events = wakeup_events
+        if wakeup_events > 1:  # the last few samples wake nobody: look for them more often
+            self.wait_slice_ms = LATE_SLICE_MS
         self.ptr = 0  # the libbpf perf_buffer: set and cleared on the libbpf thread only
         self._cpus: list[_PerfCpu] = []
         self._next = 0
@@ -672,7 +689,11 @@ class PerfReader(EventReader):
         from . import libbpf as L
 
         lib = self.lib
-        ptr = lib.perf_buffer__new(fd, self.page_cnt, None, None, None, None)
+        # the events libbpf's perf_buffer__new makes, but woken every wakeup_events samples
+        attr = L.PerfEventAttr(type=L.PERF_TYPE_SOFTWARE, size=ctypes.sizeof(L.PerfEventAttr),
+                               config=L.PERF_COUNT_SW_BPF_OUTPUT, sample_period=1,
+                               sample_type=L.PERF_SAMPLE_RAW, wakeup_events=self.wakeup_events)
+        ptr = lib.perf_buffer__new_raw(fd, self.page_cnt, ctypes.byref(attr), None, None, None)
         if not ptr:
             return L.last_errno() or E.EINVAL
         self.ptr = ptr

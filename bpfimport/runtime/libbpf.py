@@ -96,6 +96,28 @@ class MapBatchOpts(ctypes.Structure):
     _fields_ = [("sz", c_size_t), ("elem_flags", c_uint64), ("flags", c_uint64)]
 
 
+class PerfEventAttr(ctypes.Structure):
+    """``struct perf_event_attr`` up to ``config1`` (PERF_ATTR_SIZE_VER0, 64 bytes): what a
+    perf buffer's events need; the kernel takes an attr of an older, shorter size."""
+
+    _fields_ = [
+        ("type", c_uint32),
+        ("size", c_uint32),
+        ("config", c_uint64),
+        ("sample_period", c_uint64),
+        ("sample_type", c_uint64),
+        ("read_format", c_uint64),
+        ("flags", c_uint64),  # bit fields: disabled, inherit, ..., watermark (bit 14), ...
+        ("wakeup_events", c_uint32),  # or wakeup_watermark, with the watermark flag
+        ("bp_type", c_uint32),
+        ("config1", c_uint64),
+    ]
+
+
+PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_BPF_OUTPUT = 10
+PERF_SAMPLE_RAW = 1 << 10
+
 PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
 
 # name -> (restype, argtypes); every function bpfimport calls, nothing else.
@@ -145,8 +167,8 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_prog_test_run_opts": (c_int, [c_int, ctypes.POINTER(TestRunOpts)]),
     # the event readers read the buffers themselves (runtime/events.py): libbpf makes and
     # frees a perf buffer and tells where its rings are; its callbacks are NULL, never called
-    "perf_buffer__new": (
-        c_void_p, [c_int, c_size_t, c_void_p, c_void_p, c_void_p, c_void_p],
+    "perf_buffer__new_raw": (
+        c_void_p, [c_int, c_size_t, ctypes.POINTER(PerfEventAttr), c_void_p, c_void_p, c_void_p],
     ),
     "perf_buffer__free": (None, [c_void_p]),
     "perf_buffer__epoll_fd": (c_int, [c_void_p]),

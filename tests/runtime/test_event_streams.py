@@ -13,6 +13,7 @@ import ctypes
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 
@@ -170,12 +171,14 @@ def test_small_perf_buffer_reports_lost_samples(streams, producer):
 def test_page_cnt_is_set_before_load(streams):
     with pytest.raises(ValueError, match="power of two"):
         streams.perf.page_cnt = 3
+    with pytest.raises(ValueError, match="must be positive"):
+        streams.perf.page_cnt = 0
     with pytest.raises(TypeError, match="must be an int"):
         streams.perf.page_cnt = 4.0
     assert streams.perf.page_cnt == 64
     streams.perf.page_cnt = 8
     streams.load()
-    with pytest.raises(BpfError, match="set page_cnt before the module loads"):
+    with pytest.raises(BpfError, match="set page_cnt before the module loads, or close"):
         streams.perf.page_cnt = 16
     streams.perf.page_cnt = 8  # unchanged: fine
     assert streams.perf._reader.page_cnt == 8
@@ -183,6 +186,31 @@ def test_page_cnt_is_set_before_load(streams):
     streams.perf.page_cnt = 16
     streams.load()
     assert streams.perf._reader.page_cnt == 16
+
+
+def test_perf_wakeup_events_batches_wakeups_and_a_poll_still_finds_a_lone_sample(streams,
+                                                                                 producer):
+    with pytest.raises(ValueError, match="must be positive"):
+        streams.perf.wakeup_events = 0
+    streams.perf.wakeup_events = 64
+    streams.target.value = producer.pid
+    got: list = []
+    with streams.to_perf.attach():
+        assert streams.perf._reader.wakeup_events == 64
+        sender = threading.Timer(0.1, producer.calls, (3,))  # while the poll waits
+        sender.start()
+        start = time.monotonic()
+        assert streams.perf.poll(got.append, timeout_ms=2000) == 3  # 3 < 64: no wake-up
+        took = time.monotonic() - start
+        sender.join()
+        producer.calls(20_000)
+        _drain(streams.perf, got.append)
+    print(f"wakeup_events=64: a lone sample found in {took * 1000:.0f} ms")
+    assert 0.09 < took < 0.5  # the poll looks at the ring every 10 ms, not only on wake-ups
+    assert len(got) + streams.drops.value == 20_003
+    assert _check_numbered(got, producer.pid) == sorted(set(_check_numbered(got, producer.pid)))
+    with pytest.raises(BpfError, match="set wakeup_events before the module loads"):
+        streams.perf.wakeup_events = 1
 
 
 def test_one_poll_delivers_from_a_ring_and_a_perf_buffer(streams, producer):

@@ -402,7 +402,7 @@ def run_worker(python: str, side: str, row: str, stream: str, args: argparse.Nam
            "--events", str(args.events), "--rate", str(args.rate)]
     env = dict(os.environ)
     if side == "bpfimport":
-        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = str(args.tree) + os.pathsep + env.get("PYTHONPATH", "")
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=env)
     except (OSError, subprocess.TimeoutExpired) as e:
@@ -446,6 +446,10 @@ def main() -> int:
     ap.add_argument("--rate", type=float, default=250_000, help="keep-up producer rate (calls/s)")
     ap.add_argument("--peer-python", default="/usr/bin/python3", help="the Python that imports bcc")
     ap.add_argument("--json", help="also write the raw results here")
+    ap.add_argument("--tree", type=Path, default=ROOT,
+                    help="the bpfimport source tree to measure (default: this one); an "
+                         "export of an older commit gives the 'before' of a before/after table")
+    ap.add_argument("--sides", default="bpfimport,bcc", help="which sides to run")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--side", help=argparse.SUPPRESS)
     ap.add_argument("--row", help=argparse.SUPPRESS)
@@ -475,15 +479,16 @@ def main() -> int:
     results: dict[str, dict[str, list[dict]]] = {}
     for label, kind, stream in plan:
         key = f"{label}:{stream}"
-        results[key] = {"bpfimport": [], "bcc": []}
+        results[key] = {side: [] for side in args.sides.split(",")}
         for _ in range(args.runs):
-            for side in ("bpfimport", "bcc"):
+            for side in args.sides.split(","):
                 r = run_worker(pythons[side], side, kind, stream, args,
                                64 if label == "perf-w64" else 1)
                 results[key][side].append(r)
                 print(f"{key} {side}: {r}", file=sys.stderr)
 
-    print(f"Machine: {_machine(args.peer_python)}\n")
+    tree = "" if args.tree == ROOT else f", bpfimport from {args.tree}"
+    print(f"Machine: {_machine(args.peer_python)}{tree}\n")
     print("| row | bpfimport | bcc | ratio | target |")
     print("|---|---:|---:|---:|---|")
     for key, sides in results.items():
@@ -503,7 +508,7 @@ def _cell(runs: list[dict], field: str) -> tuple[float | None, str]:
 
 def _table_row(key: str, sides: dict[str, list[dict]], args: argparse.Namespace) -> str:
     row, stream = key.split(":")
-    ours, theirs = sides["bpfimport"], sides["bcc"]
+    ours, theirs = sides.get("bpfimport", []), sides.get("bcc", [])
     if row in ("ring", "perf", "ring-drain", "perf-drain", "perf-w64"):
         a, ea = _cell(ours, "rate")
         b, eb = _cell(theirs, "rate")

@@ -50,9 +50,16 @@ The rules, each the answer to a defect a flood or a signal exposed:
 Memory order: the kernel publishes a record, then its position (the ring
 buffer's header, the perf buffer's ``data_head``) with a release; a reader
 must read the position before the record, and give the space back (the new
-read position) only after it read the record.  x86 keeps loads in order by
-itself; elsewhere :meth:`EventReader._fence` (a release then an acquire of a
-lock only the reader's turn-holder uses) orders them.
+read position) only after it read the record.  x86 keeps these in order by
+itself; for the CPUs that do not, :meth:`EventReader._fence` (a release then
+an acquire of a lock only the reader's turn-holder uses) sits between the
+steps, three times per run of records, everywhere (cheap at that rate).
+
+Waiting: a ring buffer's fd is readable while the ring has data; a perf
+buffer's epoll fd reports each CPU once per wake-up.  A waiting poll also
+looks at the positions itself between slices of its wait (``has_data``),
+every ``WAIT_SLICE_MS``, or ``LATE_SLICE_MS`` for a perf buffer woken only
+every ``wakeup_events`` samples, whose last samples wake nobody.
 
 ``close()`` (from any thread, the object's close) never frees a buffer under
 a poll: a poll in progress holds the reader (``_users``), and the last of

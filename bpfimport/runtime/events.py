@@ -575,6 +575,7 @@ class RingReader(EventReader):
 
     _cons_addr = 0
     _prod_addr = 0
+    _wait_fd = -1
 
     def __init__(self, m: _EventMap, map_ptr: int) -> None:
         super().__init__(m, map_ptr)
@@ -599,7 +600,9 @@ class RingReader(EventReader):
         self._data = prod + PAGE
         self._mask = size - 1
         self._words = (c.c_uint32 * (size // 2)).from_address(self._data)  # both copies
-        self.epfd = fd
+        # a waiting poll waits on the map's fd; a copy of its own, since the object closes
+        # the map's fds at its close, while a poll may still be waiting on it
+        self.epfd = self._wait_fd = os.dup(fd)
         return 0
 
     def _free(self) -> None:
@@ -607,10 +610,13 @@ class RingReader(EventReader):
 
         cons, self._cons_addr = self._cons_addr, 0
         prod, self._prod_addr = self._prod_addr, 0
+        wait_fd, self._wait_fd = self._wait_fd, -1
         if cons:
             L.munmap(cons, PAGE)
         if prod:
             L.munmap(prod, PAGE + 2 * self.size)
+        if wait_fd >= 0:
+            os.close(wait_fd)
 
     def has_data(self) -> bool:
         return bool(self._prod_addr) and self._prod.value != self._cons.value

@@ -307,3 +307,14 @@ def test_lost_counter_of_a_ring_buffer_is_zero(streams):
     streams.mixed_burst.test_run()
     streams.numbers.poll(lambda e: None, timeout_ms=0)
     assert streams.numbers.lost == 0
+
+
+def test_an_endless_events_loop_ends_when_the_module_is_closed_while_it_waits(streams):
+    streams.load()
+    closer = threading.Timer(0.2, streams.close)
+    closer.start()
+    start = time.monotonic()
+    assert list(streams.numbers.events(timeout_ms=-1)) == []
+    closer.join()
+    assert 0.15 < time.monotonic() - start < 2.0
+    assert streams.__bpf_object__._live is None  # and it did not load the module again

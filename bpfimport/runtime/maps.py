@@ -763,7 +763,7 @@ class PerfEventArrayMap(_EventMap):
 
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         super().__init__(obj, spec)
-        self._page_cnt = 64
+        self._page_cnt = 64  # events.PerfReader.PAGES (not imported: maps.py stays light)
         self._wakeup_events = 1
         # a perf event array drops what is sent while no reader is open: open one at each
         # load, so events sent before the first poll() are kept

@@ -13,9 +13,31 @@
 #   - a venv with this tree installed in setuptools' "compat" editable mode (a plain
 #     path .pth): start-up like a regular install, without the ~20 ms import-hook
 #     finder of a default `pip install -e`; bench.py runs bpfimport with it
+#
+#   bash benchmarks/setup_peers.sh --bcc      # only bcc, for benchmarks/events.py:
+#     Debian's bpfcc-tools/python3-bpfcc (system Python) and linux-headers-amd64, whose two
+#     halves (-common and -amd64) are merged into ~/.cache/bpfimport-peers/linux-headers,
+#     where events.py points bcc ($BCC_KERNEL_SOURCE) when the running kernel has no headers
 set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
+
+if [ "${1:-}" = "--bcc" ]; then
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q bpfcc-tools python3-bpfcc \
+        linux-headers-amd64
+    HEADERS="$HOME/.cache/bpfimport-peers/linux-headers"
+    rm -rf "$HEADERS"
+    mkdir -p "$HEADERS"
+    common="$(ls -d /usr/src/linux-headers-*-common | sort -V | tail -1)"
+    arch="${common%-common}-amd64"
+    cp -a "$common/." "$HEADERS/"
+    cp -a --remove-destination "$arch/." "$HEADERS/"
+    /usr/bin/python3 -c "import bcc; print('bcc OK under', __import__('sys').version.split()[0])"
+    echo "kernel headers for bcc: $HEADERS"
+    exit 0
+fi
 BENCH_VENV="${BENCH_VENV:-$HOME/.cache/bpfimport-peers/bpfimport-venv}"
 
 VENV="${PEERS_VENV:-$HOME/.cache/bpfimport-peers/pythonbpf-venv}"

@@ -14,6 +14,9 @@ from .importer import install, uninstall
 
 TYPE_CHECKING = False  # typing costs milliseconds on the import path
 if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping
+    from typing import Any
+
     from .options import CompileOptions
 
 
@@ -57,6 +60,32 @@ def usym(addr: int, pid: int, offset: bool = False, module: bool = False) -> str
     return user_name(addr, pid, offset, module)
 
 
+def poll(callbacks: Mapping[Any, Callable[[Any], Any]], timeout_ms: int = 100, *,
+         lost: Callable[[Any, int], Any] | None = None) -> int:
+    """Poll several ring/perf buffers in one loop: ``bpfimport.poll({rb: on_rb, perf: on_perf})``.
+
+    Waits up to ``timeout_ms`` for the first event on any of the maps, then
+    hands each map's events to its callback as the map's own ``poll()``
+    does, each bounded by the same deadline; returns how many it handled.
+    ``lost(map, count)`` hears of samples a perf buffer dropped.  See
+    docs/runtime.md, "Event streams".
+    """
+    from .runtime.events import poll_maps
+
+    return poll_maps(callbacks, timeout_ms, lost)
+
+
+def events(*maps: Any, timeout_ms: int = 100) -> Iterator[tuple[Any, Any]]:
+    """``for m, event in bpfimport.events(rb, perf, timeout_ms=100)``: events of several maps.
+
+    Stops once ``timeout_ms`` passes without an event on any of them (``-1``:
+    never); events taken and not yet yielded stay for the next poll.
+    """
+    from .runtime.events import events_of
+
+    return events_of(maps, timeout_ms, pairs=True)
+
+
 install()
 
 __all__ = [
@@ -66,8 +95,10 @@ __all__ = [
     "VerifierError",
     "__version__",
     "compile_file",
+    "events",
     "install",
     "ksym",
+    "poll",
     "uninstall",
     "usym",
 ]

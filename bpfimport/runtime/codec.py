@@ -14,18 +14,22 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from itertools import repeat
+from operator import itemgetter
 
 from ..spec import SCALARS, CTypes, parse_type
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterator
     from typing import Any, Literal
 
     from ..spec import ObjectSpec
 
     # the struct/memoryview formats of the integers (and bool): memoryview.cast takes these
     IntFormat = Literal["B", "H", "I", "Q", "b", "h", "i", "q", "?"]
+
+_first = itemgetter(0)
 
 _INT_FORMATS: dict[tuple[int, bool], IntFormat] = {
     (1, False): "B", (2, False): "H", (4, False): "I", (8, False): "Q",
@@ -45,11 +49,24 @@ class Codec:
     def decode(self, buf: Any, offset: int = 0) -> Any:
         raise NotImplementedError
 
+    def encode_many(self, values: list[Any]) -> bytes:
+        """``values`` encoded and packed back to back (what a batch map write sends)."""
+        return b"".join(map(self.encode, values))
+
     def decode_many(self, buf: Any, count: int, stride: int | None = None) -> list[Any]:
         """``count`` values laid out every ``stride`` bytes (default: packed) from ``buf``."""
         stride = stride or self.size
         dec = self.decode
         return [dec(buf, i * stride) for i in range(count)]
+
+    def stream(self, buf: bytes, offsets: Iterator[int]) -> Iterator[Any]:
+        """The values at each of ``offsets`` in ``buf``, decoded as they are iterated.
+
+        What event readers hand to callbacks: a C-level iterator for the
+        codecs that allow one (structs, integers), so that no Python frame
+        runs per event.
+        """
+        return map(self.decode, repeat(buf), offsets)
 
 
 class IntCodec(Codec):
@@ -69,6 +86,7 @@ class IntCodec(Codec):
         self.lo = 0 if is_bool else -(1 << (bits - 1))
         self.hi = 2 if is_bool else 1 << (bits - 1 if signed else bits)
         self.mask = (1 << bits) - 1
+        self._unpack_from = struct.Struct(f"<{self.fmt}").unpack_from
 
     def encode(self, value: Any) -> bytes:
         if isinstance(value, ctypes._SimpleCData):
@@ -88,6 +106,17 @@ class IntCodec(Codec):
         v = int.from_bytes(buf[offset:offset + self.size], "little", signed=self.signed)
         return bool(v) if self.is_bool else v
 
+    def encode_many(self, values: list[Any]) -> bytes:
+        """One ``struct.pack`` for the lot; where it refuses a value (a negative into an
+        unsigned type, which wraps; anything out of range or not an int, which raises),
+        the values one by one, so the result and the errors are those of :meth:`encode`."""
+        if not self.is_bool:  # struct's "?" takes any truthy value; encode() does not
+            try:
+                return struct.pack(f"<{len(values)}{self.fmt}", *values)
+            except struct.error:
+                pass
+        return b"".join(map(self.encode, values))
+
     def decode_many(self, buf: Any, count: int, stride: int | None = None) -> list[Any]:
         if not count:
             return []
@@ -96,6 +125,9 @@ class IntCodec(Codec):
         pad = stride - self.size
         unpack = struct.Struct(f"<{self.fmt}{pad}x").iter_unpack
         return [t[0] for t in unpack(memoryview(buf)[:count * stride])]
+
+    def stream(self, buf: bytes, offsets: Iterator[int]) -> Iterator[Any]:
+        return map(_first, map(self._unpack_from, repeat(buf), offsets))
 
 
 class CharCodec(Codec):
@@ -234,6 +266,10 @@ class StructCodec(Codec):
         stride = stride or self.size
         make = self.ctype.from_buffer_copy
         return [make(buf, i * stride) for i in range(count)]
+
+    def stream(self, buf: bytes, offsets: Iterator[int]) -> Iterator[Any]:
+        # a copy per event (the instance owns its bytes): from_buffer, a view, costs more
+        return map(self.ctype.from_buffer_copy, repeat(buf), offsets)
 
 
 def field_encode(struct: str, field: str, codec: Codec, value: Any) -> bytes:

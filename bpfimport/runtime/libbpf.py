@@ -108,10 +108,31 @@ class UprobeOpts(ctypes.Structure):
     ]
 
 
+
+
+class PerfEventAttr(ctypes.Structure):
+    """``struct perf_event_attr`` up to ``config1`` (PERF_ATTR_SIZE_VER0, 64 bytes): what a
+    perf buffer's events need; the kernel takes an attr of an older, shorter size."""
+
+    _fields_ = [
+        ("type", c_uint32),
+        ("size", c_uint32),
+        ("config", c_uint64),
+        ("sample_period", c_uint64),
+        ("sample_type", c_uint64),
+        ("read_format", c_uint64),
+        ("flags", c_uint64),  # bit fields: disabled, inherit, ..., watermark (bit 14), ...
+        ("wakeup_events", c_uint32),  # or wakeup_watermark, with the watermark flag
+        ("bp_type", c_uint32),
+        ("config1", c_uint64),
+    ]
+
+
+PERF_TYPE_SOFTWARE = 1
+PERF_COUNT_SW_BPF_OUTPUT = 10
+PERF_SAMPLE_RAW = 1 << 10
+
 PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
-RINGBUF_SAMPLE_FN = ctypes.CFUNCTYPE(c_int, c_void_p, c_void_p, c_size_t)
-PERFBUF_SAMPLE_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_void_p, c_uint32)
-PERFBUF_LOST_FN = ctypes.CFUNCTYPE(None, c_void_p, c_int, c_uint64)
 
 # name -> (restype, argtypes); every function bpfimport calls, nothing else.
 _SIGNATURES: dict[str, tuple[object, list[object]]] = {
@@ -157,19 +178,21 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_map_delete_batch": (
         c_int, [c_int, c_void_p, ctypes.POINTER(c_uint32), ctypes.POINTER(MapBatchOpts)],
     ),
-    "bpf_prog_test_run_opts": (c_int, [c_int, ctypes.POINTER(TestRunOpts)]),
-    "ring_buffer__new": (c_void_p, [c_int, RINGBUF_SAMPLE_FN, c_void_p, c_void_p]),
-    "ring_buffer__poll": (c_int, [c_void_p, c_int]),
-    "ring_buffer__consume": (c_int, [c_void_p]),
-    "ring_buffer__free": (None, [c_void_p]),
-    "ring_buffer__epoll_fd": (c_int, [c_void_p]),
-    "perf_buffer__new": (
-        c_void_p, [c_int, c_size_t, PERFBUF_SAMPLE_FN, PERFBUF_LOST_FN, c_void_p, c_void_p],
+    "bpf_map_update_batch": (
+        c_int, [c_int, c_void_p, c_void_p, ctypes.POINTER(c_uint32), ctypes.POINTER(MapBatchOpts)],
     ),
-    "perf_buffer__poll": (c_int, [c_void_p, c_int]),
-    "perf_buffer__consume": (c_int, [c_void_p]),
+    "bpf_prog_test_run_opts": (c_int, [c_int, ctypes.POINTER(TestRunOpts)]),
+    # the event readers read the buffers themselves (runtime/events.py): libbpf makes and
+    # frees a perf buffer and tells where its rings are; its callbacks are NULL, never called
+    "perf_buffer__new_raw": (
+        c_void_p, [c_int, c_size_t, ctypes.POINTER(PerfEventAttr), c_void_p, c_void_p, c_void_p],
+    ),
     "perf_buffer__free": (None, [c_void_p]),
     "perf_buffer__epoll_fd": (c_int, [c_void_p]),
+    "perf_buffer__buffer_cnt": (c_size_t, [c_void_p]),
+    "perf_buffer__buffer": (
+        c_int, [c_void_p, c_int, ctypes.POINTER(c_void_p), ctypes.POINTER(c_size_t)],
+    ),
 }
 
 _lock = threading.Lock()
@@ -282,6 +305,40 @@ def strerror(err: int) -> str:
     buf = ctypes.create_string_buffer(256)
     lib().libbpf_strerror(err, buf, len(buf))
     return buf.value.decode("utf-8", "replace")
+
+
+_mmap: Any = None  # libc's mmap and munmap (ctypes functions), set on first use
+_munmap: Any = None
+_PROT_READ, _PROT_WRITE, _MAP_SHARED = 1, 2, 1
+_MAP_FAILED = ctypes.c_void_p(-1).value
+
+
+def mmap_shared(fd: int, length: int, offset: int, writable: bool) -> tuple[int, int]:
+    """``mmap(MAP_SHARED)`` of ``fd``: (address, 0), or (0, errno).
+
+    libc's, not Python's ``mmap`` module: the event readers read the memory
+    through addresses (``ctypes.string_at``), and an address taken from a
+    Python mmap is a buffer export that keeps it from being closed.
+    """
+    global _mmap, _munmap
+    if _mmap is None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        mm, unmap = libc.mmap, libc.munmap
+        mm.restype = c_void_p
+        mm.argtypes = [c_void_p, c_size_t, c_int, c_int, c_int, ctypes.c_long]
+        unmap.restype = c_int
+        unmap.argtypes = [c_void_p, c_size_t]
+        _munmap, _mmap = unmap, mm
+    prot = _PROT_READ | (_PROT_WRITE if writable else 0)
+    addr = _mmap(None, length, prot, _MAP_SHARED, fd, offset)
+    if addr is None or addr == _MAP_FAILED:
+        return 0, ctypes.get_errno() or 22
+    return addr, 0
+
+
+def munmap(addr: int, length: int) -> None:
+    """Undo :func:`mmap_shared`."""
+    _munmap(addr, length)
 
 
 def last_errno() -> int:

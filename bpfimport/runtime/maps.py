@@ -302,12 +302,78 @@ class Map:
         return v
 
     def update(self, other: Any = (), **kw: Any) -> None:
-        """dict.update: from a mapping or an iterable of pairs."""
-        items = other.items() if hasattr(other, "items") else other
-        for k, v in items:
-            self[k] = v
-        for k, v in kw.items():
-            self[k] = v
+        """dict.update: from a mapping or an iterable of pairs, then the keywords.
+
+        Many entries go to the kernel in batches (``BPF_MAP_UPDATE_BATCH``, a
+        few syscalls for the lot) where the map kind and the kernel have it;
+        else, or when a key or value does not convert, one ``m[k] = v`` per
+        entry, in order, so an entry that fails raises the error ``m[k] = v``
+        raises after the entries before it were written.
+        """
+        self._check_keyed()
+        keys, values = _pairs(other)
+        if kw:
+            keys += kw.keys()
+            values += kw.values()
+        if len(keys) > 1 and self._batch_ok and self._update_batch(keys, values):
+            return
+        for k, v in zip(keys, values):
+            self.set(k, v)
+
+    def _update_batch(self, keys: list[Any], values: list[Any]) -> bool:
+        """Write every entry with BPF_MAP_UPDATE_BATCH; False (nothing written) when an entry
+        does not convert (the caller's one-by-one writes then raise at it).
+
+        An entry the kernel refuses (a full map, an index out of range) is
+        written again with ``set()``, which raises the error it raises for
+        it; the entries before it stay written, as with dict.update.  A
+        kernel or map kind without batch updates refuses the first call as a
+        whole: the entries are then written one by one, and later updates of
+        this handle skip the batch.
+        """
+        from . import libbpf as L
+
+        kc = self._key_codec()
+        try:
+            kraw = kc.encode_many(keys)
+            if self._kind.percpu:
+                vraw = b"".join(map(self._encode_value, values))
+            else:
+                vraw = self._value_codec().encode_many(values)
+        except (OverflowError, TypeError, ValueError):
+            return False  # the one-by-one writes raise the error at its entry
+        n = len(keys)
+        ks = kc.size
+        vs = len(vraw) // n
+        kbuf = (ctypes.c_char * len(kraw)).from_buffer_copy(kraw)
+        vbuf = (ctypes.c_char * len(vraw)).from_buffer_copy(vraw)
+        kaddr, vaddr = ctypes.addressof(kbuf), ctypes.addressof(vbuf)
+        per = max(_BATCH_MIN, _BATCH_BYTES // (ks + vs))
+        opts = L.MapBatchOpts(sz=ctypes.sizeof(L.MapBatchOpts))
+        count = ctypes.c_uint32()
+        update = self._lib().bpf_map_update_batch
+        with self._obj.using(self.spec.name) as live:
+            fd = live.map_fd(self.spec.name)
+            start = 0
+            while start < n:
+                count.value = k = min(per, n - start)
+                rc = update(fd, kaddr + start * ks, vaddr + start * vs, ctypes.byref(count),
+                            ctypes.byref(opts))
+                if rc >= 0:
+                    start += k
+                    continue
+                done = count.value  # entries written before the one that failed
+                if done >= k:  # refused as a whole: the count is the one given, untouched
+                    if -rc not in _NO_BATCH:
+                        raise self._error("batch update", -rc)
+                    self._batch_ok = False  # no batch update for this map here
+                    for i in range(start, n):
+                        self.set(keys[i], values[i])
+                    return True
+                failed = start + done
+                self.set(keys[failed], values[failed])  # raises its error (or it was transient)
+                start = failed + 1
+        return True
 
     # ---- bulk operations -------------------------------------------------------------
 
@@ -666,6 +732,25 @@ class Map:
         return self._decode_value(vbuf.raw)
 
 
+def _pairs(other: Any) -> tuple[list[Any], list[Any]]:
+    """The keys and values of dict.update's first argument: a mapping, or (key, value) pairs."""
+    if isinstance(other, dict):
+        return list(other), list(other.values())
+    if hasattr(other, "keys"):  # dict.update's protocol for other mappings
+        keys = list(other.keys())
+        return keys, [other[k] for k in keys]
+    keys, values = [], []
+    for i, pair in enumerate(other):
+        try:
+            k, v = pair
+        except (TypeError, ValueError):
+            raise ValueError(f"update() sequence element #{i} is not a (key, value) pair: "
+                             f"{pair!r}") from None
+        keys.append(k)
+        values.append(v)
+    return keys, values
+
+
 class BloomFilterMap(Map):
     """A BloomFilterMap: ``m.add(v)`` (or ``push``) adds a value, ``v in m`` tests one."""
 
@@ -755,10 +840,11 @@ class ProgArrayMap(Map):
 
 
 class _EventMap(Map):
-    """Shared by RingBufferMap and PerfEventArrayMap: ``poll(callback, timeout_ms=100)``.
+    """Shared by RingBufferMap and PerfEventArrayMap: ``poll()``, ``consume()``, ``events()``.
 
-    The readers are in :mod:`bpfimport.runtime.events` (why they are safe
-    against floods, signals and a concurrent close() is said there).
+    The readers are in :mod:`bpfimport.runtime.events` (how they read, and
+    why they are safe against floods, signals and a concurrent close(), is
+    said there).
     """
 
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
@@ -769,26 +855,29 @@ class _EventMap(Map):
     def _reader_class(self) -> type[EventReader]:
         raise NotImplementedError
 
-    def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100) -> int:
+    def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100, *,
+             lost: Callable[[int], Any] | None = None) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
 
         An event is decoded with the map's value type when the spec gives one
-        (the struct the programs submit), otherwise it is ``bytes``.  Returns
-        the number of events handled.  It returns once the buffer is empty,
-        ``timeout_ms`` has passed (a flood cannot hold it) or it handled one
-        buffer's worth; events taken and not yet handled are delivered first by
-        the next poll().  An exception raised by the callback, or by a signal
-        handler meanwhile (KeyboardInterrupt), stops the poll and propagates;
-        the events after it stay for the next poll().  The callback's return
-        value is ignored.
+        (the struct the programs submit: an instance of its own, which may be
+        kept), otherwise it is ``bytes``.  Returns the number of events
+        handled.  It returns once the buffer is empty, ``timeout_ms`` has
+        passed (a flood cannot hold it) or it handled one buffer's worth;
+        events taken and not yet handled are delivered first by the next
+        poll().  An exception raised by the callback, or by a signal handler
+        meanwhile (KeyboardInterrupt), stops the poll and propagates; the
+        events after it stay for the next poll().  The callback's return
+        value is ignored.  ``lost(count)`` is called, after the events, with
+        the samples the kernel dropped since it was last told (perf buffers).
         """
-        if not callable(callback):
-            raise TypeError(f"poll() takes a callback called with each event, "
-                            f"got {type(callback).__name__}")
-        if isinstance(timeout_ms, bool) or not isinstance(timeout_ms, int):
-            raise TypeError(f"timeout_ms must be an int (milliseconds; 0: do not wait, "
-                            f"-1: wait forever), got {type(timeout_ms).__name__}")
-        return self._open_reader().poll(callback, timeout_ms)
+        from .events import _check_timeout, _checked_callback
+
+        _checked_callback(callback)
+        _check_timeout(timeout_ms)
+        if lost is not None:
+            _checked_callback(lost)
+        return self._open_reader().poll(callback, timeout_ms, lost)
 
     def _open_reader(self) -> Any:
         """The reader for the loaded object, opened on first need (or at load, for perf arrays)."""
@@ -796,13 +885,31 @@ class _EventMap(Map):
 
         return open_reader(self, self._reader_class)
 
-    def consume(self, callback: Callable[[Any], Any]) -> int:
+    def consume(self, callback: Callable[[Any], Any], *,
+                lost: Callable[[int], Any] | None = None) -> int:
         """Handle the events already in the buffer (one buffer's worth at most) without waiting."""
-        return self.poll(callback, 0)
+        return self.poll(callback, 0, lost=lost)
+
+    def events(self, timeout_ms: int = 100) -> Iterator[Any]:
+        """``for event in m.events(timeout_ms=100)``: the events as they come.
+
+        The iteration stops once ``timeout_ms`` passes without an event
+        (``0``: once the buffer is empty; ``-1``: never, break out of the
+        loop yourself).  Events taken from the kernel and not yet yielded
+        when the loop stops stay for the next poll() or events().
+        """
+        from .events import _check_timeout, events_of
+
+        _check_timeout(timeout_ms)
+        return events_of((self,), timeout_ms, pairs=False)
 
     @property
     def lost(self) -> int:
-        """Events the kernel dropped because the buffer was full (perf buffers only)."""
+        """Samples the kernel dropped because the buffer was full, since load (perf buffers).
+
+        A ring buffer never drops silently: the program's ``output()`` or
+        ``reserve()`` fails instead, which the program can count.
+        """
         return self._reader.lost if self._reader is not None else 0
 
 
@@ -825,9 +932,64 @@ class PerfEventArrayMap(_EventMap):
 
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         super().__init__(obj, spec)
+        self._page_cnt = 64  # events.PerfReader.PAGES (not imported: maps.py stays light)
+        self._wakeup_events = 1
         # a perf event array drops what is sent while no reader is open: open one at each
         # load, so events sent before the first poll() are kept
         obj.after_load.append(self._open_reader)
+
+    @property
+    def page_cnt(self) -> int:
+        """Pages of buffer per CPU (a power of two; 64 by default, as bcc's tools use).
+
+        The buffer is made at load (so no event sent before the first poll is
+        lost): set it before the module loads, or after its ``close()``.
+        """
+        return self._page_cnt
+
+    @page_cnt.setter
+    def page_cnt(self, pages: int) -> None:
+        self._check_setting("page_cnt", pages, self._page_cnt)
+        if pages & (pages - 1):
+            raise ValueError(f"page_cnt must be a power of two (1, 2, 4, ... pages per CPU), "
+                             f"got {pages}")
+        self._page_cnt = pages
+
+    @property
+    def wakeup_events(self) -> int:
+        """Samples per wake-up of a waiting poll (1 by default, as libbpf and bcc).
+
+        Each wake-up costs the program that sends an interrupt; waking every
+        64 samples lets a flood through many times faster, and a poll then
+        finds the last few samples of a burst within 10 ms instead of at once.
+        Set it before load, as ``page_cnt``.
+        """
+        return self._wakeup_events
+
+    @wakeup_events.setter
+    def wakeup_events(self, n: int) -> None:
+        self._check_setting("wakeup_events", n, self._wakeup_events)
+        if n >= 1 << 32:
+            raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+        self._wakeup_events = n
+
+    def _check_setting(self, name: str, value: Any, current: int) -> None:
+        """A positive int, and a change only while the buffer does not exist."""
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+        if value <= 0:
+            raise ValueError(f"{name} must be positive, got {value}")
+        reader = self._reader
+        if reader is not None and not reader.closed and value != current:
+            raise BpfError(f"PerfEventArray '{self.name}' already has its buffer (made at load, "
+                           f"{name}={current}): set {name} before the module loads, or close() "
+                           f"it first")
+
+    def _open_reader(self) -> Any:
+        from .events import PerfReader, open_reader
+
+        return open_reader(self, PerfReader, page_cnt=self._page_cnt,
+                           wakeup_events=self._wakeup_events)
 
     @property
     def _reader_class(self) -> type[EventReader]:

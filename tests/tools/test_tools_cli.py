@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -82,3 +83,44 @@ def test_set_globals_refuses_unknown_names() -> None:
     _common.set_globals(mod, PER_THREAD=True)
     assert mod.PER_THREAD.value in (1, True)
     _common.set_globals(mod, PER_THREAD=False)
+
+
+def test_interval_count_positionals() -> None:
+    parser = _common.tool_parser("x", "d")
+    _common.add_interval_count(parser)
+    args = parser.parse_args(["0.5", "3"])
+    assert (args.interval, args.count) == (0.5, 3)
+    args = parser.parse_args([])
+    assert (args.interval, args.count) == (None, None)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["0"])
+
+
+class FakeRing:
+    """A buffer map's poll(): hands over queued events, else waits out its timeout."""
+
+    def __init__(self, events: list[int]) -> None:
+        self.events = events
+        self.timeouts: list[int] = []
+
+    def poll(self, callback: object, timeout_ms: int = 100) -> int:
+        self.timeouts.append(timeout_ms)
+        if self.events:
+            callback(self.events.pop(0))  # type: ignore[operator]
+            return 1
+        time.sleep(timeout_ms / 1000)
+        return 0
+
+
+def test_run_events_duration_and_ticks() -> None:
+    ring = FakeRing([1, 2, 3])
+    got: list[int] = []
+    ticks: list[float] = []
+    start = time.monotonic()
+    _common.run_events([(ring, got.append)], duration=0.55, interval=0.2,
+                       tick=lambda: ticks.append(time.monotonic() - start))
+    took = time.monotonic() - start
+    assert got == [1, 2, 3]
+    assert 0.55 <= took < 0.8
+    assert len(ticks) == 2 and 0.2 <= ticks[0] < 0.35 and 0.4 <= ticks[1] < 0.55
+    assert max(ring.timeouts) <= 200  # each poll bounded by the next wake-up

@@ -264,36 +264,37 @@ class Program:
 
         target = uprobe_parts(self.spec.section)
         kind = self.spec.section.split("/", 1)[0]
+        path = ""
         if target is None:
             if kind not in ("kprobe", "kretprobe") or binary is not None or pid != -1:
                 raise TypeError(f"binary= and pid= place a uprobe, symbol= a uprobe or kprobe; "
                                 f"'{self.name}' is a program of section '{self.section}'")
-            if not symbol:
+            func = symbol or ""
+            if not func:
                 raise ValueError("symbol= names the kernel function to probe")
         else:
-            binary = binary if binary is not None else target[0]
-            symbol = symbol if symbol is not None else target[1]
-            if not binary or not symbol:
+            path = binary if binary is not None else target[0]
+            func = symbol if symbol is not None else target[1]
+            if not path or not func:
                 raise ValueError(f"program '{self.name}' (section '{self.section}') needs "
                                  f"binary= and symbol= to say where to attach")
             try:
-                binary = libpath.resolve_binary(binary)
+                path = libpath.resolve_binary(path)
             except libpath.NotFound as e:
-                raise BpfError(f"cannot attach program '{self.name}' to {binary}:{symbol}: {e}",
+                raise BpfError(f"cannot attach program '{self.name}' to {path}:{func}: {e}",
                                E.ENOENT) from None
         with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
             prog = live.program_ptr(self.name)
             if target is None:
-                link = L.lib().bpf_program__attach_kprobe(prog, kind == "kretprobe",
-                                                          symbol.encode())
-                where = f"{kind}/{symbol}"
+                link = L.lib().bpf_program__attach_kprobe(prog, kind == "kretprobe", func.encode())
+                where = f"{kind}/{func}"
             else:
-                offset = target[2] if symbol == target[1] else 0
+                offset = target[2] if func == target[1] else 0
                 opts = L.UprobeOpts(sz=ctypes.sizeof(L.UprobeOpts), retprobe=target[3],
-                                    func_name=symbol.encode())
-                link = L.lib().bpf_program__attach_uprobe_opts(prog, pid, os.fsencode(binary),
+                                    func_name=func.encode())
+                link = L.lib().bpf_program__attach_uprobe_opts(prog, pid, os.fsencode(path),
                                                                offset, ctypes.byref(opts))
-                where = f"{kind}/{binary}:{symbol}"
+                where = f"{kind}/{path}:{func}"
             err = L.last_errno() if not link else 0
             if link:
                 handle = Link(self._obj, link, self.name)

@@ -56,3 +56,12 @@ def test_bashreadline_without_the_binary_says_so() -> None:
     assert done.stderr == ("bashreadline: /no/such/libreadline.so.8 does not exist, so there "
                            "is no readline library to trace here.\n")
     assert done.stdout == ""
+
+
+def test_bashreadline_help_and_usage_errors() -> None:
+    done = run_tool("bashreadline", "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout.startswith("usage: python -m bpfimport.tools.bashreadline")
+    assert "examples:\n" in done.stdout and "./bashreadline " in done.stdout
+    bad = run_tool("bashreadline", "-d", "-1")
+    assert bad.returncode == 2 and "error:" in bad.stderr.splitlines()[-1], bad.stderr

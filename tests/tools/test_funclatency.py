@@ -100,3 +100,12 @@ def test_funclatency_kernel_function(kernel: None) -> None:
 def test_funclatency_refuses_patterns(pattern: str) -> None:
     done = run_tool("funclatency", pattern)
     assert done.returncode == 2 and "wildcards" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_funclatency_help_and_usage_errors() -> None:
+    done = run_tool("funclatency", "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout.startswith("usage: python -m bpfimport.tools.funclatency")
+    assert "examples:\n" in done.stdout and "./funclatency " in done.stdout
+    bad = run_tool("funclatency", "-p", "0", "c:usleep")
+    assert bad.returncode == 2 and "error:" in bad.stderr.splitlines()[-1], bad.stderr

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.tools.test_tools_cli import run_tool
 from tests.tools.test_tools_kernel import Tool
 
 CONNECTS = """
@@ -105,3 +106,12 @@ def test_tcpconnect_pid_family_and_count(tracing: None, listeners: Listeners) ->
     socket.create_connection(("127.0.0.1", v4_port)).close()
     lines, _ = tool.stop()
     assert [line.split()[-1] for line in lines[1:]] == [str(v4_port)]
+
+
+def test_tcpconnect_help_and_usage_errors() -> None:
+    done = run_tool("tcpconnect", "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout.startswith("usage: python -m bpfimport.tools.tcpconnect")
+    assert "examples:\n" in done.stdout and "./tcpconnect " in done.stdout
+    bad = run_tool("tcpconnect", "-P", "80,x")
+    assert bad.returncode == 2 and "error:" in bad.stderr.splitlines()[-1], bad.stderr

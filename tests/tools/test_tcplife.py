@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.tools.test_tools_cli import run_tool
 from tests.tools.test_tools_kernel import Tool
 
 SENT_KB, RECEIVED_KB, HOLD_S = 100, 300, 0.2
@@ -94,3 +95,12 @@ def test_tcplife_port_filters_and_csv(tracing: None, listening: socket.socket) -
     assert [line.split()[:9] for line in lines[1:]] == [
         [pid, COMM[:16], "4", "127.0.0.1", server, "127.0.0.1", client, str(RECEIVED_KB),
          str(SENT_KB)]]
+
+
+def test_tcplife_help_and_usage_errors() -> None:
+    done = run_tool("tcplife", "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout.startswith("usage: python -m bpfimport.tools.tcplife")
+    assert "examples:\n" in done.stdout and "./tcplife " in done.stdout
+    bad = run_tool("tcplife", "-L", "70000")
+    assert bad.returncode == 2 and "error:" in bad.stderr.splitlines()[-1], bad.stderr

@@ -74,12 +74,24 @@ def uprobe_target(section: str) -> tuple[str, str, int, bool] | None:
     whose search for the name misses multiarch library folders (see :mod:`.libpath`); a
     section naming a path (``uprobe//usr/bin/bash:readline``) is libbpf's, as written.
     """
+    target = uprobe_parts(section)
+    if target is None or not target[0] or "/" in target[0]:
+        return None
+    return target
+
+
+def uprobe_parts(section: str) -> tuple[str, str, int, bool] | None:
+    """(binary, function, offset, at return) of any uprobe section, path or bare name.
+
+    A section without a target (``uprobe``) gives empty binary and function: an
+    ``attach(binary=..., symbol=...)`` says where.  None for other sections.
+    """
     kind, _, rest = section.partition("/")
-    if kind not in _UPROBES or rest.startswith("/") or ":" not in rest:
+    if kind not in _UPROBES:
         return None
+    if ":" not in rest:
+        return ("", "", 0, _UPROBES[kind]) if not rest else None
     binary, _, where = rest.partition(":")
-    if not binary or "/" in binary:
-        return None
     func, _, offset = where.partition("+")
     try:  # as C's %li reads it: 0x hex, 0-prefixed octal, or decimal
         if offset[:2].lower() == "0x":
@@ -179,11 +191,18 @@ class Program:
 
     def attach(self, *, sample_freq: int | None = None, sample_period: int | None = None,
                event: str | tuple[int, int] = "cpu-clock", pid: int = -1,
-               cpu: int | None = None) -> Link:
+               cpu: int | None = None, binary: str | None = None,
+               symbol: str | None = None) -> Link:
         """Attach where the section says (tracepoint, raw_tracepoint, kprobe, uprobe, ...).
 
         Loads the module's object first if needed.  The link stays attached
         until ``detach()`` or the module's ``close()``.
+
+        A uprobe or uretprobe program may be attached elsewhere than its section
+        says, chosen at run time (a tool's ``LIB:FUNC`` argument): ``binary=`` (a
+        path, or a bare name found as for sections) and ``symbol=`` replace the
+        section's, and ``pid=`` limits it to one process.  A kprobe or kretprobe
+        takes ``symbol=``, the kernel function.
 
         A ``@perf_event`` program samples instead: ``sample_freq=49`` times a
         second or every ``sample_period`` events of ``event`` (the software
@@ -200,6 +219,9 @@ class Program:
 
             return attach_perf_event(self._obj, self.name, self.section, self.type, sample_freq,
                                      sample_period, event, pid, cpu)
+        if binary is not None or symbol is not None or (pid != -1 and self.type == "kprobe"):
+            if event == "cpu-clock" and cpu is None:
+                return self._attach_probe(binary, symbol, pid)
         if event != "cpu-clock" or pid != -1 or cpu is not None:
             raise TypeError(f"event=, pid= and cpu= choose what a @perf_event program samples; "
                             f"'{self.name}' is a {self.type} program")
@@ -233,6 +255,54 @@ class Program:
         from . import errors as rterrors
 
         raise rterrors.attach_error(self.name, self.section, err, L.log_text(lines, L.LIBBPF_WARN))
+
+    def _attach_probe(self, binary: str | None, symbol: str | None, pid: int) -> Link:
+        """``attach(binary=, symbol=, pid=)`` of a uprobe, ``attach(symbol=)`` of a kprobe."""
+        from . import libbpf as L
+        from . import libpath
+        from .link import Link
+
+        target = uprobe_parts(self.spec.section)
+        kind = self.spec.section.split("/", 1)[0]
+        path = ""
+        if target is None:
+            if kind not in ("kprobe", "kretprobe") or binary is not None or pid != -1:
+                raise TypeError(f"binary= and pid= place a uprobe, symbol= a uprobe or kprobe; "
+                                f"'{self.name}' is a program of section '{self.section}'")
+            func = symbol or ""
+            if not func:
+                raise ValueError("symbol= names the kernel function to probe")
+        else:
+            path = binary if binary is not None else target[0]
+            func = symbol if symbol is not None else target[1]
+            if not path or not func:
+                raise ValueError(f"program '{self.name}' (section '{self.section}') needs "
+                                 f"binary= and symbol= to say where to attach")
+            try:
+                path = libpath.resolve_binary(path)
+            except libpath.NotFound as e:
+                raise BpfError(f"cannot attach program '{self.name}' to {path}:{func}: {e}",
+                               E.ENOENT) from None
+        with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
+            prog = live.program_ptr(self.name)
+            if target is None:
+                link = L.lib().bpf_program__attach_kprobe(prog, kind == "kretprobe", func.encode())
+                where = f"{kind}/{func}"
+            else:
+                offset = target[2] if func == target[1] else 0
+                opts = L.UprobeOpts(sz=ctypes.sizeof(L.UprobeOpts), retprobe=target[3],
+                                    func_name=func.encode())
+                link = L.lib().bpf_program__attach_uprobe_opts(prog, pid, os.fsencode(path),
+                                                               offset, ctypes.byref(opts))
+                where = f"{kind}/{path}:{func}"
+            err = L.last_errno() if not link else 0
+            if link:
+                handle = Link(self._obj, link, self.name)
+                self._obj.add_link(handle)
+                return handle
+        from . import errors as rterrors
+
+        raise rterrors.attach_error(self.name, where, err, L.log_text(lines, L.LIBBPF_WARN))
 
     def test_run(
         self,
@@ -333,4 +403,4 @@ class Program:
         return BpfError(f"{what} failed: {rterrors.strerror(err)}", err)
 
 
-__all__ = ["Program", "TestRunResult", "section_type", "uprobe_target"]
+__all__ = ["Program", "TestRunResult", "section_type", "uprobe_parts", "uprobe_target"]

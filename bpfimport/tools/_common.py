@@ -55,10 +55,11 @@ def tool_module(name: str) -> BpfModule:
     return module
 
 
-def set_globals(module: BpfModule, **values: int | bytes) -> None:
+def set_globals(module: BpfModule, **values: int | bytes | Sequence[int]) -> None:
     """Set ``Final`` globals before the load, so the verifier sees them as constants.
 
-    ``set_globals(skel, TARGET_PID=42, FAILED_ONLY=True)``; a name the
+    ``set_globals(skel, TARGET_PID=42, FAILED_ONLY=True, PORTS=[80, 443, 0, 0])`` (an array
+    global takes a list of its length); a name the
     ``.bpf.py`` does not declare is a ``KeyError`` naming it (a typo in a tool
     is a bug, not an option to ignore).
     """
@@ -69,7 +70,8 @@ def set_globals(module: BpfModule, **values: int | bytes) -> None:
         handle.value = int(value) if isinstance(value, bool) else value
 
 
-def load_tool(name: str, programs: Sequence[str] | None = None, **globals_: int | bytes) -> BpfModule:
+def load_tool(name: str, programs: Sequence[str] | None = None,
+              **globals_: int | bytes | Sequence[int]) -> BpfModule:
     """Import the tool's module, set its ``Final`` globals, load it and attach its programs.
 
     ``programs`` names the ones to attach (default: every program), so an

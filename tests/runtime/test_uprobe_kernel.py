@@ -88,3 +88,77 @@ def test_kprobes_attach_or_say_why(kernel, bpf_dir, kind):
                 mod.probe.attach()
             assert (f"cannot attach program 'probe' to {kind}/__x64_sys_getppid: this kernel has "
                     "no kprobes (CONFIG_KPROBES is off)") in str(info.value)
+
+
+RUNTIME_TARGET = '''
+from bpfimport.lang import *
+
+THREAD: Final[u32] = 0
+entries: u64 = 0
+exits: u64 = 0
+
+
+@section("uprobe")
+def on_call(ctx) -> int:
+    global entries
+    if tid() == THREAD:
+        entries += 1
+    return 0
+
+
+@uretprobe("libc.so.6", "getpid")
+def on_return(ctx) -> int:
+    global exits
+    if tid() == THREAD:
+        exits += 1
+    return 0
+
+
+kernel_calls: u64 = 0
+
+
+@section("kprobe")
+def on_kernel(ctx) -> int:
+    global kernel_calls
+    if tid() == THREAD:
+        kernel_calls += 1
+    return 0
+'''
+
+
+def test_uprobe_target_chosen_at_attach(kernel, bpf_dir):
+    """``attach(binary=, symbol=)`` places a uprobe where the section does not say (a tool's
+    ``LIB:FUNC``), replacing what the section says; ``pid=`` keeps one process's calls only."""
+    from bpfimport import BpfError
+
+    (bpf_dir / "runtime_target.bpf.py").write_text(RUNTIME_TARGET)
+    import runtime_target_bpf as mod
+
+    libc = ctypes.CDLL("libc.so.6")
+    mod.THREAD.value = threading.get_native_id()
+    with mod:
+        with pytest.raises(ValueError, match="needs binary= and symbol="):
+            mod.on_call.attach(binary="libc.so.6")
+        with mod.on_call.attach(binary="libc.so.6", symbol="getppid", pid=os.getpid()), \
+                mod.on_return.attach(symbol="getppid"):     # the section's library, another symbol
+            for _ in range(7):
+                libc.getppid()
+            libc.getpid()           # the section's symbol: replaced, not counted
+        assert (mod.entries.value, mod.exits.value) == (7, 7)
+        # pid= filters: a uprobe for another process sees none of this one's calls
+        with mod.on_call.attach(binary="libc.so.6", symbol="getppid", pid=os.getppid()):
+            libc.getppid()
+        assert mod.entries.value == 7
+        with pytest.raises(BpfError, match="no_such_library.so.9"):
+            mod.on_call.attach(binary="no_such_library.so.9", symbol="f")
+        with pytest.raises(TypeError, match="choose what a @perf_event program samples"):
+            mod.on_call.attach(binary="libc.so.6", symbol="getppid", event="cpu-cycles")
+        with pytest.raises(TypeError, match="binary= and pid= place a uprobe"):
+            mod.on_kernel.attach(binary="libc.so.6", symbol="getppid")
+        if kernel_has_kprobes():
+            with mod.on_kernel.attach(symbol="__x64_sys_getppid"):
+                os.getppid()
+            assert mod.kernel_calls.value >= 1
+        else:
+            with pytest.raises(BpfError, match="this kernel has no kprobes"):
+                mod.on_kernel.attach(symbol="__x64_sys_getppid")

@@ -1,0 +1,141 @@
+"""funclatency: time a function's calls and show the latency as a histogram, as bcc's funclatency.
+
+    sudo python -m bpfimport.tools.funclatency c:usleep               # libc's usleep, in ns
+    sudo python -m bpfimport.tools.funclatency -u /bin/bash:readline  # a binary's function, in us
+    sudo python -m bpfimport.tools.funclatency -m -i 5 vfs_read       # a kernel function (kprobes)
+
+A uprobe and a uretprobe on the function (a kprobe pair for a kernel function, on kernels that
+have kprobes) measure each call; a log2 histogram of the latencies, with the average, prints at
+Ctrl-C, at the end of ``-d``, or every ``-i`` seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes.util
+import sys
+import time
+from collections.abc import Sequence
+
+from bpfimport.errors import BpfError
+from bpfimport.runtime.errors import kprobes_available
+from bpfimport.tools._common import (
+    add_duration,
+    add_pid,
+    emit,
+    run_events,
+    run_main,
+    tool_module,
+    tool_parser,
+)
+
+EXAMPLES = """
+    ./funclatency do_sys_open       # time the do_sys_open() kernel function
+    ./funclatency c:read            # time the read() C library function
+    ./funclatency -u vfs_read       # time vfs_read(), in microseconds
+    ./funclatency -m do_nanosleep   # time do_nanosleep(), in milliseconds
+    ./funclatency -i 2 -d 10 c:open # output every 2 seconds, for duration 10s
+    ./funclatency -mTi 5 vfs_read   # output every 5 seconds, with timestamps
+    ./funclatency -p 181 vfs_read   # time process 181 only
+    ./funclatency /usr/lib/x86_64-linux-gnu/libc.so.6:getenv   # a library by its path
+(./funclatency is python -m bpfimport.tools.funclatency; kernel functions need kprobes)
+"""
+
+UNITS = {"nsecs": 1, "usecs": 1000, "msecs": 1000000}
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = tool_parser("funclatency", "Time functions and print latency as a histogram",
+                         EXAMPLES)
+    add_pid(parser, "trace this PID only")
+    parser.add_argument("-i", "--interval", type=float, metavar="SECONDS",
+                        help="summary interval, in seconds")
+    add_duration(parser)
+    parser.add_argument("-T", "--timestamp", action="store_true", help="include timestamp on output")
+    units = parser.add_mutually_exclusive_group()
+    units.add_argument("-u", "--microseconds", action="store_true",
+                       help="microsecond histogram")
+    units.add_argument("-m", "--milliseconds", action="store_true",
+                       help="millisecond histogram")
+    parser.add_argument("pattern", help="the function: FUNC (kernel), LIB:FUNC (c:malloc, "
+                                        "libc.so.6:getenv, bash:readline) or /path:FUNC")
+    args = parser.parse_args(argv)
+    if args.interval is not None and not args.interval > 0:
+        parser.error("-i: the interval must be a positive number of seconds")
+    if args.duration and not args.interval:
+        args.interval = args.duration      # as bcc: one summary at the end of -d
+    return args
+
+
+def find_binary(lib: str) -> str:
+    """The file ``LIB`` of ``LIB:FUNC`` names, as bcc finds it: a path, a library, a program.
+
+    ``c`` is libc (``libc.so.6``, as the dynamic linker's cache names it), ``libc.so.6`` is
+    found as the dynamic loader would, ``bash`` is the program on ``PATH``.
+    """
+    if "/" in lib or ".so" in lib:
+        return lib
+    return ctypes.util.find_library(lib) or lib
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    label = "msecs" if args.milliseconds else "usecs" if args.microseconds else "nsecs"
+    lib, colon, func = args.pattern.rpartition(":")
+    if not func or any(c in func for c in "*?[("):
+        print(f"funclatency: {args.pattern!r}: give one function by name (wildcards and regular "
+              f"expressions are not supported).", file=sys.stderr)
+        return 2
+    if not colon and not kprobes_available():
+        print(f"funclatency: this kernel has no kprobes (CONFIG_KPROBES is off), so the kernel "
+              f"function {func!r} cannot be traced; user functions (LIB:FUNC) can.",
+              file=sys.stderr)
+        return 1
+    skel = tool_module("funclatency")
+    skel.TARGET_PID.value = args.pid or 0
+    skel.UNIT_NS.value = UNITS[label]
+    try:
+        if colon:
+            binary = find_binary(lib)
+            pid = args.pid or -1
+            skel.user_entry.attach(binary=binary, symbol=func, pid=pid)
+            skel.user_return.attach(binary=binary, symbol=func, pid=pid)
+        else:
+            skel.kernel_entry.attach(symbol=func)
+            skel.kernel_return.attach(symbol=func)
+    except BpfError:
+        skel.close()
+        raise
+    state = {"printed": time.monotonic()}
+
+    def summary() -> None:
+        emit("")
+        if args.timestamp:
+            emit(f"{time.strftime('%H:%M:%S'):<8}")
+        skel.dist.print_log2_hist(val_type=label)
+        total, calls = skel.total_ns.value, skel.calls.value
+        if calls:
+            total //= UNITS[label]
+            emit(f"\navg = {total // calls} {label}, total: {total} {label}, count: {calls}\n")
+        sys.stdout.flush()
+        skel.dist.clear()
+        skel.total_ns.value = 0
+        skel.calls.value = 0
+        state["printed"] = time.monotonic()
+
+    emit(f'Tracing 1 functions for "{args.pattern}"... Hit Ctrl-C to end.')
+    try:
+        try:
+            run_events([], duration=args.duration, tick=summary, interval=args.interval)
+        except KeyboardInterrupt:
+            pass
+        if time.monotonic() - state["printed"] > 0.05:
+            summary()
+        emit("Detaching...")
+    finally:
+        skel.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "funclatency"))

@@ -31,7 +31,6 @@ class Odd:
 
 
 names = HashMap(key=u32, value=Odd, max_entries=4)
-texts = HashMap(key=u32, value=Annotated[bytes, 8], max_entries=4)
 
 
 @syscall
@@ -73,13 +72,6 @@ def literals(ctx) -> int:
     if a == b"abc" and a != b"xyz":  # in a condition, and short-circuiting
         out[23] = 7
     out[24] = 1 if comm() == b"" else 2  # a task always has a name
-    texts[1] = b"hi"
-    there = texts.lookup(1)  # a reference to a char array map value
-    missing = texts.lookup(2)  # None: unequal to any text
-    out[25] = there == b"hi"
-    out[26] = missing == b"hi"
-    out[27] = missing != b"hi"
-    out[28] = there.startswith(b"h") if there is not None else 9
     return 0
 
 

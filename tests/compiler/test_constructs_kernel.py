@@ -76,7 +76,7 @@ def char_literals(ctx) -> int:
     t = Tagged(tag=b"x", name="ab")  # a one-byte string is a c_char, as ctypes allows
     t.name[2] = b"c"
     out[0] = t.name[2]
-    out[1] = t.name[0] == b"a"[0]  # the spelling the 'strings cannot be compared' hint suggests
+    out[1] = t.name[0] == b"a"[0]  # one byte with one byte (the hint of a mistyped compare)
     out[2] = t.tag == b"x"
     out[3] = b"y" != t.tag
     return 0

@@ -36,7 +36,7 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import events, expressions, kernel, maps, memory, stacks
+from . import events, expressions, kernel, maps, memory, stacks, strings
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -61,6 +61,8 @@ def expr_call(fb: FunctionBuilder, node: ast.Call) -> Value:
             ty = resolve_type(fb.model, func)
             assert ty is not None
             return cast_call(fb, ty, node)
+        if func.attr == "startswith":
+            return strings.startswith(fb, node)
     if fb.map_of(node) is not None:
         raise fb.err(node, "a map cannot be used as a value", "call a method: m().lookup(key)")
     if isinstance(func, ast.Name) and func.id not in fb.locals:

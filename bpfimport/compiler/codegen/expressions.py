@@ -26,7 +26,7 @@ from ..types import (
     StructType,
     common_int,
 )
-from . import context, kernel, maps, memory, operators
+from . import context, kernel, maps, memory, operators, strings
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
@@ -135,9 +135,11 @@ def compare(fb: FunctionBuilder, op: ast.cmpop, a: Value, b: Value, node: ast.AS
     if isinstance(op, (ast.In, ast.NotIn)):
         raise fb.err(node, "'in' tests a map: key in some_map", "the right side must be a map")
     a, b = _char_side(a, b), _char_side(b, a)
-    if isinstance(a.ty, StrType) or isinstance(b.ty, StrType):
-        raise fb.err(node, "strings cannot be compared in BPF code yet",
-                     "compare individual bytes, e.g. comm[0] == b'b'[0]")
+    if strings.is_text(a) or strings.is_text(b):
+        return strings.compare(fb, op, a, b, node)
+    if a.ty.aggregate or b.ty.aggregate:
+        raise fb.err(node, f"cannot compare {show(a.ty)} with {show(b.ty)}: only numbers and "
+                     "strings compare", "compare their elements or fields")
     if isinstance(a.ty, NoneType_) or isinstance(b.ty, NoneType_):
         raise fb.err(node, "compare with None using 'is' / 'is not'", "v is None")
     a = fb.numeric(a, node)

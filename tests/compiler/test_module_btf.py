@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bpfimport import CompileError, btf
-from bpfimport.btf import kernel
+from bpfimport.btf import kernel, tracepoints
 from bpfimport.compiler import core
 from tests.btf.test_btf import encode, info
 from tests.compiler.test_core_relocation import compiled, relocations
@@ -33,13 +33,15 @@ def p(ctx) -> int:
 """
 
 
-def split_module(vmlinux: bytes, names: tuple[str, ...]) -> bytes:
+def split_module(vmlinux: bytes, names: tuple[str, ...], event: str | None = None) -> bytes:
     """A module's split BTF continuing ``vmlinux``: per name, ``struct NAME { struct task_struct
-    *owner; pid_t pid; u64 bytes; }``, the members' types vmlinux's own ids."""
+    *owner; pid_t pid; u64 bytes; }``, the members' types vmlinux's own ids; with ``event``, its
+    tracepoint record ``struct trace_event_raw_EVENT { struct trace_entry ent; u32 conn_id; }``."""
     base = btf.Spec(vmlinux)
     str_base = struct.unpack_from("<HBBIIIII", vmlinux)[7]  # the base's string section size
-    task, pid_t, u64 = (base.type_by_name(n, k).id for n, k in (
-        ("task_struct", btf.Kind.STRUCT), ("pid_t", btf.Kind.TYPEDEF), ("u64", btf.Kind.TYPEDEF)))
+    task, pid_t, u64, u32, entry = (base.type_by_name(n, k).id for n, k in (
+        ("task_struct", btf.Kind.STRUCT), ("pid_t", btf.Kind.TYPEDEF), ("u64", btf.Kind.TYPEDEF),
+        ("u32", btf.Kind.TYPEDEF), ("trace_entry", btf.Kind.STRUCT)))
     strings = b"owner\0pid\0bytes\0"  # owner@0, pid@6, bytes@10 (after the base's strings)
     ptr = base.count  # [count] struct task_struct *: the first id of the module
     types = [(0, info(2), task, [])]
@@ -48,6 +50,11 @@ def split_module(vmlinux: bytes, names: tuple[str, ...]) -> bytes:
         strings += name.encode() + b"\0"
         types.append((str_base + at, info(4, 3), 24, [
             str_base, ptr, 0, str_base + 6, pid_t, 64, str_base + 10, u64, 128]))
+    if event is not None:
+        at = len(strings)
+        strings += f"trace_event_raw_{event}\0ent\0conn_id\0".encode()
+        ent, conn = at + len(f"trace_event_raw_{event}") + 1, at + len(f"trace_event_raw_{event}") + 5
+        types.append((str_base + at, info(4, 2), 16, [str_base + ent, entry, 0, str_base + conn, u32, 64]))
     return encode(types, strings)
 
 
@@ -61,11 +68,13 @@ def modules(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     folder.mkdir()
     vmlinux = VMLINUX.read_bytes()
     (folder / "vmlinux").write_bytes(vmlinux)
-    (folder / "fakemod").write_bytes(split_module(vmlinux, ("fake_mod_conn",)))
+    (folder / "fakemod").write_bytes(split_module(vmlinux, ("fake_mod_conn",), "fake_mod_event"))
     (folder / "othermod").write_bytes(split_module(vmlinux, ("other_mod_conn",)))
     monkeypatch.setattr(kernel, "_LOADED", {})
     kbtf = kernel.kernel_btf(folder / "vmlinux", cache_dir=tmp_path / "cache")
     monkeypatch.setattr(core, "_SYSTEM", [core.KernelTypeSystem(kbtf)])
+    monkeypatch.setattr(tracepoints, "kernel_btf", lambda: kbtf)
+    monkeypatch.setattr(tracepoints, "_tracefs_events", lambda: None)  # no such event on this kernel
     return folder
 
 
@@ -78,6 +87,18 @@ def test_a_module_struct_is_relocated_by_its_name_and_member_path(modules: Path)
     assert isinstance(conn, btf.Struct) and conn.size == 24
     assert [(m.name, m.offset) for m in conn.members] == [("owner", 0), ("pid", 8), ("bytes", 16)]
     assert conn.member_type("pid").name == "pid_t"  # a vmlinux type, reached from the module's
+
+
+def test_a_module_tracepoints_record_is_relocated_against_the_modules_struct(modules: Path) -> None:
+    record = tracepoints.tracepoint_record("fakemod", "fake_mod_event")
+    assert record.btf_struct == "trace_event_raw_fake_mod_event" and record.source == "btf"
+    _, obj = compiled(HEAD + """
+@tracepoint("fakemod/fake_mod_event")
+def p(ctx) -> int:
+    out[0] = ctx.conn_id
+    return 0
+""", "modevent")
+    assert relocations(obj) == [("FIELD_BYTE_OFFSET", "trace_event_raw_fake_mod_event.conn_id")]
 
 
 def test_a_type_in_no_btf_names_close_matches_modules_included(modules: Path) -> None:

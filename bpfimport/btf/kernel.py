@@ -109,7 +109,7 @@ class KernelBtf:
         self.identity = identity
         self.spec = spec
         self.cache_state = cache_state  # 'hit', 'written', 'unwritable' or 'off': what the index cache did
-        self._modules: list[Spec] | None = None
+        self._modules: dict[str, Spec] | None = None  # by module name, once read
         self._names_by_kind: dict[t.Kind, list[str]] = {}
         self._lock = allocate_lock()
 
@@ -143,9 +143,13 @@ class KernelBtf:
 
     def modules(self) -> list[Spec]:
         """The split BTF of every loaded module, read on first use (a vmlinux miss)."""
+        return list(self.named_modules().values())
+
+    def named_modules(self) -> dict[str, Spec]:
+        """The split BTF of every loaded module by module name (its file's name), read once."""
         with self._lock:
             if self._modules is None:
-                self._modules = []
+                self._modules = {}
                 folder = self.path.parent
                 try:
                     names = sorted(os.listdir(folder))
@@ -155,7 +159,7 @@ class KernelBtf:
                     if entry == self.path.name:
                         continue
                     try:
-                        self._modules.append(Spec((folder / entry).read_bytes(), base=self.spec))
+                        self._modules[entry] = Spec((folder / entry).read_bytes(), base=self.spec)
                     except (OSError, BtfFormatError):
                         continue  # a module unloaded meanwhile, or not split BTF of this kernel
             return self._modules

@@ -183,12 +183,41 @@ class KernelTypeSystem:
     process (:func:`type_system`): the frontend resolves ``kernel.NAME`` annotations
     through it before any module's codegen exists, and types are values shared by all."""
 
-    def __init__(self) -> None:
-        self.kbtf = kernel_btf()
+    def __init__(self, kbtf: KernelBtf | None = None) -> None:
+        self.kbtf = kbtf if kbtf is not None else kernel_btf()
+        # vmlinux, or once a type only a module has is used, that module's split BTF: it
+        # continues vmlinux's ids, so every type converted before keeps its id and meaning
         self.spec: Spec = self.kbtf.spec
+        self.module: str | None = None
         self._types: dict[int, BpfType] = {}
 
     # ---- names -----------------------------------------------------------------------
+
+    def lookup(self, name: str, kind: bt.Kind) -> list[bt.Type]:
+        """The types called ``name`` of ``kind``: vmlinux's (and the module's in use), else a
+        module's BTF, read only on that miss (``KernelBtf.named_modules``).
+
+        Module BTF is split BTF: each module numbers its types on from vmlinux's last id, so
+        two modules' ids collide.  The first module a process uses becomes this system's
+        spec; a type of a second module is a KernelTypeError rather than a wrong id.
+        """
+        found = self.spec.types_by_name(name, kind)
+        if found:
+            return found
+        for module, spec in self.kbtf.named_modules().items():
+            if module == self.module:
+                continue
+            found = spec.types_by_name(name, kind)
+            if not found:
+                continue
+            if self.module is not None:
+                raise KernelTypeError(
+                    f"kernel type '{name}' is in module {module}'s BTF, but this process already "
+                    f"uses types of module {self.module}", "types of one kernel module per "
+                    "process: compile programs that use another module's types in another process")
+            self.spec, self.module = spec, module
+            return found
+        return []
 
     def named(self, name: str) -> BpfType:
         """``kernel.NAME``: a struct or union (as a kernel pointer to it), or a typedef or
@@ -196,7 +225,7 @@ class KernelTypeSystem:
         from ..btf import types as bt
 
         for kind in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF, bt.Kind.ENUM, bt.Kind.ENUM64):
-            found = self.spec.types_by_name(name, kind)
+            found = self.lookup(name, kind)
             if found:
                 ty = self.compiler_type(found[0].id)
                 if isinstance(ty, KernelStructType):
@@ -216,9 +245,12 @@ class KernelTypeSystem:
         from ..btf import types as bt
 
         low = name.lower()
-        pool = [n for kind in (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF)
-                for n in self.kbtf.names(kind)
-                if low[:4] in n.lower() or len(n) > 3 and n.lower() in low]
+        kinds = (bt.Kind.STRUCT, bt.Kind.UNION, bt.Kind.TYPEDEF)
+        names = [n for kind in kinds for n in self.kbtf.names(kind)]
+        for spec in self.kbtf.named_modules().values():  # already read: the name missed vmlinux
+            names += [n for n, ids in spec.names().items()
+                      if any(spec.kind_of(i) in kinds for i in ids)]
+        pool = [n for n in names if low[:4] in n.lower() or len(n) > 3 and n.lower() in low]
         near = closest_first(name, pool, 8)
         return ("similar kernel types: " + ", ".join(near)) if near else \
             "the names are the kernel's own (struct task_struct is kernel.task_struct)"
@@ -336,7 +368,6 @@ class KernelTypes:
 
     def __init__(self, debug: DebugInfo) -> None:
         self.system = type_system()
-        self.spec: Spec = self.system.spec
         self.debug = debug
         self.named = self.system.named
         self.struct = self.system.struct
@@ -347,6 +378,11 @@ class KernelTypes:
         self._unfinished: list[_Composite] = []
         self._relocs: dict[str, tuple[str, int]] = {}  # relocation global -> (IR type, debug type)
         self._seq = 0
+
+    @property
+    def spec(self) -> Spec:
+        """The system's spec, which turns from vmlinux's to a module's when a module type is used."""
+        return self.system.spec
 
     def array_of(self, type_id: int) -> tuple[int, int]:
         """The array under ``type_id``'s typedefs, and its element type (both BTF ids)."""
@@ -397,7 +433,7 @@ class KernelTypes:
                  "typedef": (bt.Kind.TYPEDEF,), "enum": (bt.Kind.ENUM, bt.Kind.ENUM64)}
         for kind in kinds:
             for k in table[kind]:
-                found = self.spec.types_by_name(name, k)
+                found = self.system.lookup(name, k)
                 if found:
                     return found[0].id
         what = " or ".join(kinds)

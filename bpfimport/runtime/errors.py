@@ -79,6 +79,9 @@ VERIFIER_HINTS = (
                             "together; keep large structs in a per-CPU array map"),
     ("unknown func", "this helper is not available to this program type or kernel"),
     ("R0 !read_ok", "the program must return a value on every path"),
+    ("failed to resolve CO-RE relocation", "the running kernel's BTF (vmlinux and every loaded "
+                                           "module's) has no such type or field: a kernel type "
+                                           "of a module needs that module loaded"),
 )
 
 

@@ -129,7 +129,7 @@ COMMON = ("common_type", "common_flags", "common_preempt_count", "common_pid")
 def _relocated(fb: FunctionBuilder, ctx: Value, struct_name: str, path: tuple[str | int, ...],
                node: ast.Attribute) -> Value | None:
     """The field as a place in the context, CO-RE relocated against the record's BTF type
-    (None when that type is not vmlinux's: a module's tracepoint)."""
+    (None when the compiler cannot use that type: a second module's, see core.KernelTypeSystem)."""
     kt = kernel_types(fb, node)
     try:
         struct = kt.struct(struct_name)

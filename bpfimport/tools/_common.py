@@ -69,13 +69,18 @@ def set_globals(module: BpfModule, **values: int | bytes) -> None:
         handle.value = int(value) if isinstance(value, bool) else value
 
 
-def load_tool(name: str, **globals_: int | bytes) -> BpfModule:
-    """Import the tool's module, set its ``Final`` globals, load it and attach every program."""
+def load_tool(name: str, programs: Sequence[str] | None = None, **globals_: int | bytes) -> BpfModule:
+    """Import the tool's module, set its ``Final`` globals, load it and attach its programs.
+
+    ``programs`` names the ones to attach (default: every program), so an
+    option's program left out costs nothing per event.
+    """
     module = tool_module(name)
     set_globals(module, **globals_)
     module.load()
-    for prog in module.__bpf_spec__.programs:
-        getattr(module, prog.name).attach()
+    names = [p.name for p in module.__bpf_spec__.programs] if programs is None else programs
+    for prog in names:
+        getattr(module, prog).attach()
     return module
 
 
@@ -239,12 +244,12 @@ def emit(line: str) -> None:
 # ---------------------------------------------------------------- the event loop
 
 
-class _Stop(Exception):
-    """Raised by the SIGTERM handler: stop the tool as Ctrl-C does."""
+class Stopped(KeyboardInterrupt):
+    """Raised by the SIGTERM handler: stop the tool as Ctrl-C does (``except KeyboardInterrupt`` sees both)."""
 
 
 def _on_sigterm(signum: int, frame: object) -> None:
-    raise _Stop
+    raise Stopped
 
 
 def run_events(
@@ -294,7 +299,7 @@ def run_main(main: Callable[[], int | None], name: str = "tool") -> int:
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         return int(main() or 0)
-    except (KeyboardInterrupt, _Stop):
+    except KeyboardInterrupt:
         return 0
     except BrokenPipeError:
         # stdout's reader went away (| head): nothing more to say; point
@@ -311,6 +316,7 @@ def run_main(main: Callable[[], int | None], name: str = "tool") -> int:
 __all__ = [
     "Columns",
     "Stamp",
+    "Stopped",
     "add_duration",
     "add_failed",
     "add_interval_count",

@@ -41,7 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_interval_count(parser)
     args = parser.parse_args(argv)
 
-    skel = load_tool("biolatency", MILLISECONDS=args.milliseconds, PER_DISK=args.disks,
+    programs = ["on_issue", "on_complete"] + (["on_insert"] if args.queued else [])
+    skel = load_tool("biolatency", programs, MILLISECONDS=args.milliseconds, PER_DISK=args.disks,
                      QUEUED=args.queued)
     unit = "msecs" if args.milliseconds else "usecs"
     printed = 0

@@ -13,6 +13,7 @@ from typing import Any
 from bpfimport.symbols import ksym, usym
 from bpfimport.tools._common import text
 
+
 def _frames(stacks: Any, stack_id: int, name: Callable[[int], str]) -> list[str]:
     if stack_id < 0:
         return []
@@ -42,8 +43,8 @@ def print_stacks(stacks: Any, counts: Any, *, folded: bool, delimited: bool = Fa
     merged: dict[tuple[int, str, tuple[str, ...], tuple[str, ...]], int] = {}
     for key, value in counts.items():
         # stacks that differ only in addresses inside the same functions print as one
-        kernel, user = stack_names(stacks, key)
-        row = (key.pid, text(key.comm), tuple(kernel), tuple(user))
+        kernel_names, user_names = stack_names(stacks, key)
+        row = (key.pid, text(key.comm), tuple(kernel_names), tuple(user_names))
         merged[row] = merged.get(row, 0) + value
     for (pid, comm, kernel, user), value in sorted(merged.items(), key=lambda kv: kv[1]):
         if folded:

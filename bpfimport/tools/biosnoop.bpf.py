@@ -43,7 +43,7 @@ class Event:
     delta: u64 = 0  # issue -> completion, ns
     queued: u64 = 0  # insert -> issue, ns (0: not seen)
     sector: u64 = 0
-    bytes: u32 = 0
+    size: u32 = 0  # bytes
     pid: u32 = 0
     op: u32 = 0  # REQ_OP_*: 0 read, 1 write, 2 flush, 3 discard ...
     comm: Annotated[bytes, 16] = b""
@@ -96,7 +96,7 @@ def on_complete(ctx) -> int:
         if t.insert != 0:
             e.queued = t.issue - t.insert
         e.sector = rq.__sector
-        e.bytes = ctx.args[2]  # nr_bytes: what completed
+        e.size = ctx.args[2]  # nr_bytes: what completed
         e.op = rq.cmd_flags & REQ_OP_MASK
         e.disk = rq.q.disk.disk_name
         w = who.lookup(rq_addr)

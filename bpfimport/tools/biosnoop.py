@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             first_ts.append(e.ts)
         sector = "-" if e.sector == NO_SECTOR else str(e.sector)
         line = (f"{(e.ts - first_ts[0]) / 1e9:<11.6f} {text(e.comm)[:14]:<14} {e.pid:<7} "
-                f"{disk:<9} {OPS.get(e.op, '?'):<1} {sector:<10} {e.bytes:<7} ")
+                f"{disk:<9} {OPS.get(e.op, '?'):<1} {sector:<10} {e.size:<7} ")
         if args.queue:
             line += f"{e.queued / 1e6:7.2f} "
         emit(line + f"{e.delta / 1e6:7.2f}")

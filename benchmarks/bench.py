@@ -552,6 +552,45 @@ def our_object(peers: Peers, ex: Example, tmp: Path) -> bytes:
     return out.read_bytes()
 
 
+VMLINUX_BTF = Path("/sys/kernel/btf/vmlinux")
+
+
+def vmlinux_header(tmp: Path) -> Path:
+    """The folder of a ``vmlinux.h`` for this kernel, made once per run with bpftool.
+
+    The CO-RE baselines (``#include "vmlinux.h"``, libbpf-tools style) need it; it is ~3 MB
+    and kernel-specific, so it is generated at bench time, never committed.
+    """
+    folder = tmp / "vmlinux"
+    header = folder / "vmlinux.h"
+    if header.exists():
+        return folder
+    bpftool = shutil.which("bpftool") or next(
+        (p for p in ("/usr/sbin/bpftool", "/sbin/bpftool") if os.path.exists(p)), None
+    )
+    if bpftool is None:
+        raise NA("bpftool not installed (it writes vmlinux.h; apt-get install bpftool)")
+    if not VMLINUX_BTF.exists():
+        raise NA(f"no kernel BTF at {VMLINUX_BTF}")
+    folder.mkdir(exist_ok=True)
+    text = run([bpftool, "btf", "dump", "file", str(VMLINUX_BTF), "format", "c"])
+    header.write_text(text)
+    return folder
+
+
+def clang_command(peers: Peers, c_file: Path, out: Path, tmp: Path) -> list[str]:
+    """``clang -O2 -g -target bpf`` on a C baseline, with vmlinux.h when it includes it."""
+    if peers.clang is None:
+        raise NA(peers.clang_note)
+    multiarch = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True).stdout.strip()
+    cmd = [peers.clang, "-O2", "-g", "-target", "bpf", f"-mcpu={peers.cpu}", "-c", str(c_file), "-o", str(out)]
+    if multiarch:
+        cmd.insert(1, f"-I/usr/include/{multiarch}")
+    if '#include "vmlinux.h"' in c_file.read_text():
+        cmd.insert(1, f"-I{vmlinux_header(tmp)}")
+    return cmd
+
+
 def clang_object(peers: Peers, ex: Example, tmp: Path) -> bytes:
     if peers.clang is None:
         raise NA(peers.clang_note)
@@ -559,11 +598,7 @@ def clang_object(peers: Peers, ex: Example, tmp: Path) -> bytes:
     if not c_file.exists():
         raise NA(f"no C equivalent {c_file.relative_to(ROOT)}")
     out = tmp / f"{ex.name}.clang.o"
-    multiarch = subprocess.run(["gcc", "-dumpmachine"], capture_output=True, text=True).stdout.strip()
-    cmd = [peers.clang, "-O2", "-g", "-target", "bpf", f"-mcpu={peers.cpu}", "-c", str(c_file), "-o", str(out)]
-    if multiarch:
-        cmd.insert(1, f"-I/usr/include/{multiarch}")
-    run(cmd)
+    run(clang_command(peers, c_file, out, tmp))
     return out.read_bytes()
 
 
@@ -692,6 +727,8 @@ def fmt_value(v: float | None, note: str, unit: str) -> str:
         return f"{v:.2f} ms"
     if unit == "insn":
         return f"{v:.0f}"
+    if unit == "MB":
+        return f"{v:.0f} MB"
     if unit == "entries/s":
         return f"{v / 1e6:.2f} M/s" if v >= 1e6 else f"{v / 1e3:.0f} k/s"
     return f"{v:g}"

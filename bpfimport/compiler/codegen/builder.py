@@ -135,6 +135,9 @@ class FunctionBuilder:
         self.locals: dict[str, Local] = {}
         self.global_names: set[str] = set()
         self.loops: list[Loop] = []
+        # loop variables whose values inside their loop's body are known: for i in range(8)
+        # with i never assigned in the body gives {'i': (0, 7)} (indices need no run-time check)
+        self.bounds: dict[str, tuple[int, int]] = {}
         self.stack_bytes = 0
         self.string_locals: dict[str, Value] = {}  # names bound once to a string constant
         self.fresh: set[str] = set()  # temporaries a new local may adopt instead of copying

@@ -509,9 +509,10 @@ def element(fb: FunctionBuilder, base: Value, index_node: ast.expr, node: ast.AS
     if store is not None:
         at_element(fb, base, index, index_node, lambda ptr: fb.store(store, arr.elem, ptr, node))
         return store
-    if arr.elem.aggregate and not isinstance(index.ty, LitType):
-        raise fb.err(node, "indexing an array of structs or arrays with a variable is not supported yet",
-                     "use a constant index")
+    if arr.elem.aggregate and not isinstance(index.ty, LitType) and not in_range(fb, index_node, arr):
+        raise fb.err(node, "indexing an array of structs or arrays with a variable is supported only "
+                     "for a loop variable that stays in range", f"use a constant index, or loop with "
+                     f"for i in range({arr.length}) and index with i (not assigned in the loop)")
     result = at_element(fb, base, index, index_node, lambda ptr: fb.load(arr.elem, ptr))
     assert result is not None
     return result
@@ -537,6 +538,8 @@ def at_element(fb: FunctionBuilder, base: Value, index: Value, index_node: ast.e
         return action(fb.b.byte_gep(base.ref, i * arr.elem.size))
     ity = fb.int_type_of(index)
     idx = fb.coerce(fb.coerce(index, ity, index_node), IntType(64, ity.signed), index_node).ref
+    if in_range(fb, index_node, arr):  # a loop counter known to stay inside: no check
+        return action(fb.b.byte_gep_dynamic(base.ref, fb.b.binop("mul", "i64", idx, str(arr.elem.size))))
     if ity.signed:  # a[-1] is the last element
         negative = fb.b.icmp("slt", "i64", idx, "0")
         idx = fb.b.select(negative, "i64", fb.b.binop("add", "i64", idx, str(arr.length)), idx)
@@ -554,6 +557,19 @@ def at_element(fb: FunctionBuilder, base: Value, index: Value, index_node: ast.e
         return None
     zero = "false" if isinstance(arr.elem, BoolType) else "0"
     return Value(result.ty, fb.b.phi(result.llvm, [(result.ref, end), (zero, before)]))
+
+
+def in_range(fb: FunctionBuilder, index_node: ast.expr, arr: ArrayType) -> bool:
+    """Whether ``index_node`` is a loop counter whose every value indexes ``arr`` (0..length-1).
+
+    ``for i in range(8): e.argv[i]`` needs no run-time check, and so may select one of
+    several arrays or structs (a checked index could not: out of range there is no element
+    to hand on).
+    """
+    if not isinstance(index_node, ast.Name):
+        return False
+    known = fb.bounds.get(index_node.id)
+    return known is not None and 0 <= known[0] and known[1] < arr.length
 
 
 def _char_side(v: Value, other: Value) -> Value:

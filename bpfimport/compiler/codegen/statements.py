@@ -445,7 +445,15 @@ def stmt_for(fb: FunctionBuilder, stmt: ast.For) -> None:
     fb.b.position(body)
     assign_name(fb, stmt.target, Value(ty, fb.b.load(ty.llvm, counter, ty.align)))
     fb.loops.append(Loop(step_block, done))
+    name = stmt.target.id
+    outer = fb.bounds.pop(name, None)
+    known = counter_bounds(start, stop, step)
+    if known is not None and name not in fb.global_names and not stores_to(stmt.body, name):
+        fb.bounds[name] = known
     fb.block_of(stmt.body)
+    fb.bounds.pop(name, None)
+    if outer is not None:
+        fb.bounds[name] = outer
     fb.loops.pop()
     fb.b.br(step_block)
     fb.b.position(step_block)
@@ -465,6 +473,24 @@ def stmt_for(fb: FunctionBuilder, stmt: ast.For) -> None:
         fb.block_of(stmt.orelse)
         fb.b.br(done)
     fb.b.position(done)
+
+
+def counter_bounds(start: Value, stop: Value, step: int) -> tuple[int, int] | None:
+    """The least and greatest value a ``range()`` counter takes, when both bounds are constants."""
+    if not (isinstance(start.ty, LitType) and isinstance(stop.ty, LitType)):
+        return None
+    values = range(start.ty.value, stop.ty.value, step)
+    if not values:
+        return None
+    return min(values[0], values[-1]), max(values[0], values[-1])
+
+
+def stores_to(body: list[ast.stmt], name: str) -> bool:
+    """Whether ``body`` assigns or deletes ``name`` anywhere (then its loop bounds say nothing)."""
+    return any(
+        isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, (ast.Store, ast.Del))
+        for stmt in body for node in ast.walk(stmt)
+    )
 
 
 def range_type(fb: FunctionBuilder, name: str, start: Value, stop: Value, node: ast.AST) -> IntType:

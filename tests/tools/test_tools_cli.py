@@ -1,0 +1,126 @@
+"""The tools' command lines and formatting, without the kernel: help, bad options, columns."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bpfimport.tools import _common
+from bpfimport.tools.exitsnoop import exit_text
+from bpfimport.tools.syscount import syscall_names
+from tests.conftest import ROOT
+
+TOOLS = ("execsnoop", "opensnoop", "exitsnoop", "syscount")
+TOOLS_DIR = ROOT / "bpfimport" / "tools"
+
+
+def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", f"bpfimport.tools.{name}", *args],
+                          capture_output=True, text=True, env=env, timeout=60)
+
+
+@pytest.mark.parametrize("name", TOOLS)
+def test_help_reads_well(name: str) -> None:
+    done = run_tool(name, "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout.startswith(f"usage: python -m bpfimport.tools.{name}")
+    assert "examples:\n" in done.stdout and f"./{name} " in done.stdout
+    assert "-d SECONDS, --duration SECONDS" in done.stdout
+
+
+@pytest.mark.parametrize(("name", "args"), [
+    ("execsnoop", ["--max-args", "0"]), ("execsnoop", ["-n", "("]), ("opensnoop", ["-p", "0"]),
+    ("opensnoop", ["-p", "x"]), ("exitsnoop", ["-d", "-1"]), ("syscount", ["--syscall", "nope"]),
+    ("syscount", ["-e", "ENOPE"]), ("syscount", ["-T", "0"]),
+])
+def test_bad_options_are_usage_errors(name: str, args: list[str]) -> None:
+    done = run_tool(name, *args)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "error:" in done.stderr.splitlines()[-1]
+
+
+def test_every_tool_compiles(tmp_path: Path) -> None:
+    """compileall over a copy of the tools' folder: what packagers run to prefill the cache."""
+    for name in TOOLS:
+        shutil.copy(TOOLS_DIR / f"{name}.bpf.py", tmp_path)
+    done = subprocess.run([sys.executable, "-m", "bpfimport", "compileall", str(tmp_path)],
+                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert done.returncode == 0, done.stderr
+    assert len(list((tmp_path / "__pycache__").iterdir())) == len(TOOLS)
+
+
+def test_exit_text() -> None:
+    assert exit_text(0) == "0"
+    assert exit_text(7 << 8) == "code 7"
+    assert exit_text(9) == "signal 9 (KILL)"
+    assert exit_text(11 | 0x80) == "signal 11 (SEGV), core dumped"
+
+
+def test_columns_align_like_bcc() -> None:
+    cols = _common.Columns(("PID", -6), ("FD", 4), ("PATH", 0))
+    assert cols.header() == "PID      FD PATH"
+    assert cols.format([12, -1, "/a b"]) == "12       -1 /a b"
+    assert _common.text(b"abc\0junk") == "abc"
+
+
+def test_syscall_numbers() -> None:
+    names = syscall_names("x86_64")
+    assert (names[0], names[2], names[59], names[257]) == ("read", "open", "execve", "openat")
+    assert syscall_names("no-such-machine") == {}
+
+
+def test_set_globals_refuses_unknown_names() -> None:
+    mod = _common.tool_module("exitsnoop")
+    with pytest.raises(KeyError, match="NOPE"):
+        _common.set_globals(mod, NOPE=1)
+    _common.set_globals(mod, PER_THREAD=True)
+    assert mod.PER_THREAD.value in (1, True)
+    _common.set_globals(mod, PER_THREAD=False)
+
+
+def test_interval_count_positionals() -> None:
+    parser = _common.tool_parser("x", "d")
+    _common.add_interval_count(parser)
+    args = parser.parse_args(["0.5", "3"])
+    assert (args.interval, args.count) == (0.5, 3)
+    args = parser.parse_args([])
+    assert (args.interval, args.count) == (None, None)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["0"])
+
+
+class FakeRing:
+    """A buffer map's poll(): hands over queued events, else waits out its timeout."""
+
+    def __init__(self, events: list[int]) -> None:
+        self.events = events
+        self.timeouts: list[int] = []
+
+    def poll(self, callback: object, timeout_ms: int = 100) -> int:
+        self.timeouts.append(timeout_ms)
+        if self.events:
+            callback(self.events.pop(0))  # type: ignore[operator]
+            return 1
+        time.sleep(timeout_ms / 1000)
+        return 0
+
+
+def test_run_events_duration_and_ticks() -> None:
+    ring = FakeRing([1, 2, 3])
+    got: list[int] = []
+    ticks: list[float] = []
+    start = time.monotonic()
+    _common.run_events([(ring, got.append)], duration=0.55, interval=0.2,
+                       tick=lambda: ticks.append(time.monotonic() - start))
+    took = time.monotonic() - start
+    assert got == [1, 2, 3]
+    assert 0.55 <= took < 0.8
+    assert len(ticks) == 2 and 0.2 <= ticks[0] < 0.35 and 0.4 <= ticks[1] < 0.55
+    assert max(ring.timeouts) <= 200  # each poll bounded by the next wake-up

@@ -14,6 +14,19 @@ from bpfimport.symbols import ksym, usym
 from bpfimport.tools._common import text
 
 
+# A kernel stack taken in a tracepoint program starts in the tracing machinery (the BPF
+# program, bpf_trace_run4, __traceiter_sched_switch): frames the user did not ask about.
+TRACING_FRAMES = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "trace_call_bpf")
+
+
+def _without_tracing(frames: list[str]) -> list[str]:
+    """``frames`` from the first one that is not the tracing machinery's."""
+    for i, frame in enumerate(frames):
+        if not frame.startswith(TRACING_FRAMES):
+            return frames[i:]
+    return []
+
+
 def _frames(stacks: Any, stack_id: int, name: Callable[[int], str]) -> list[str]:
     if stack_id < 0:
         return []
@@ -26,7 +39,7 @@ def _frames(stacks: Any, stack_id: int, name: Callable[[int], str]) -> list[str]
 
 def stack_names(stacks: Any, key: Any) -> tuple[list[str], list[str]]:
     """(kernel frames, user frames) of one key, innermost first, by name."""
-    kernel = _frames(stacks, key.kernel_stack, ksym)
+    kernel = _without_tracing(_frames(stacks, key.kernel_stack, ksym))
     user = _frames(stacks, key.user_stack, lambda addr: usym(addr, key.pid))
     return kernel, user
 
@@ -38,7 +51,8 @@ def print_stacks(stacks: Any, counts: Any, *, folded: bool, delimited: bool = Fa
     Folded: ``comm;outermost;...;innermost count``, user frames then kernel frames
     (kernel ones suffixed ``_[k]`` as bcc's ``-f`` marks them), one line per stack,
     which flamegraph.pl reads.  Otherwise each frame on its line, innermost first,
-    kernel frames then user frames (``--`` between them with ``delimited``), then ``-  comm (pid)`` and the count.
+    kernel frames then user frames (``--`` between them with
+    ``delimited``), then ``-  comm (pid)`` and the count.
     """
     merged: dict[tuple[int, str, tuple[str, ...], tuple[str, ...]], int] = {}
     for key, value in counts.items():

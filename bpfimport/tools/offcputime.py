@@ -63,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         which = ("user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only
                  else "user + kernel")
         target = f"PID {args.pid}" if args.pid else "all threads"
-        until = f"for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
-        print(f"Tracing off-CPU time (us) of {target} by {which} stack {until}", flush=True)
+        until = f" for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
+        print(f"Tracing off-CPU time (us) of {target} by {which} stack{until}", flush=True)
     try:
         run_events([], duration=args.duration)
     except KeyboardInterrupt:

@@ -62,12 +62,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     skel.on_sample.attach(sample_freq=args.frequency)
     if not args.folded:
         which = ("user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only
-                 else "all")
+                 else "user + kernel")
         target = f"PID {args.pid}" if args.pid else "all threads"
-        until = f"for {args.duration:g} secs" if args.duration else "until Ctrl-C"
-        print(f"Sampling at {args.frequency} Hertz of {target} by {which} stack... Hit Ctrl-C "
-              f"to end." if not args.duration else
-              f"Sampling at {args.frequency} Hertz of {target} by {which} stack {until}.",
+        until = f" for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
+        print(f"Sampling at {args.frequency} Hertz of {target} by {which} stack{until}",
               flush=True)
     try:
         run_events([], duration=args.duration)

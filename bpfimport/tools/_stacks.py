@@ -13,7 +13,6 @@ from typing import Any
 from bpfimport.symbols import ksym, usym
 from bpfimport.tools._common import text
 
-
 # A kernel stack taken in a tracepoint program starts in the tracing machinery (the BPF
 # program, bpf_trace_run4, __traceiter_sched_switch): frames the user did not ask about.
 TRACING_FRAMES = ("bpf_prog_", "bpf_trace_run", "__traceiter_", "__bpf_trace_", "trace_call_bpf")

@@ -20,11 +20,11 @@ from bpfimport.tools._common import (
 )
 
 EXAMPLES = """
-    python -m bpfimport.tools.biolatency            # summarize block I/O latency as a histogram
-    python -m bpfimport.tools.biolatency 1 10       # print 1 second summaries, 10 times
-    python -m bpfimport.tools.biolatency -mT 1      # 1s summaries, milliseconds, and timestamps
-    python -m bpfimport.tools.biolatency -Q         # include OS queued time in I/O time
-    python -m bpfimport.tools.biolatency -D         # show each disk device separately
+    ./biolatency            # summarize block I/O latency as a histogram
+    ./biolatency 1 10       # print 1 second summaries, 10 times
+    ./biolatency -mT 1      # 1s summaries, milliseconds, and timestamps
+    ./biolatency -Q         # include OS queued time in I/O time
+    ./biolatency -D         # show each disk device separately
 """
 
 

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bpfimport.tools._common import (
+    _seconds,
     emit,
     load_tool,
     run_events,
@@ -19,10 +20,10 @@ from bpfimport.tools._common import (
 )
 
 EXAMPLES = """
-    python -m bpfimport.tools.biosnoop              # trace all block I/O
-    python -m bpfimport.tools.biosnoop -Q           # include OS queued time
-    python -m bpfimport.tools.biosnoop -d vda       # trace vda only
-    python -m bpfimport.tools.biosnoop --duration 5 # trace for 5 seconds
+    ./biosnoop              # trace all block I/O
+    ./biosnoop -Q           # include OS queued time
+    ./biosnoop -d vda       # trace vda only
+    ./biosnoop --duration 5 # trace for 5 seconds
 """
 
 OPS = {0: "R", 1: "W", 2: "F", 3: "D"}  # REQ_OP_READ, WRITE, FLUSH, DISCARD (others: "?")
@@ -33,7 +34,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = tool_parser("biosnoop", "Trace block I/O.", EXAMPLES)
     parser.add_argument("-Q", "--queue", action="store_true", help="include OS queued time")
     parser.add_argument("-d", "--disk", metavar="DISK", help="trace this disk only")
-    parser.add_argument("--duration", type=float, metavar="SECONDS",
+    parser.add_argument("--duration", type=_seconds, metavar="SECONDS",
                         help="stop after this many seconds (default: run until Ctrl-C)")
     args = parser.parse_args(argv)
 

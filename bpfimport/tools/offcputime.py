@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
+    _seconds,
     add_pid,
     run_events,
     run_main,
@@ -20,14 +21,14 @@ from bpfimport.tools._common import (
 from bpfimport.tools._stacks import print_stacks
 
 EXAMPLES = """
-    python -m bpfimport.tools.offcputime             # trace off-CPU stack time until Ctrl-C
-    python -m bpfimport.tools.offcputime 5           # trace for 5 seconds only
-    python -m bpfimport.tools.offcputime -f 5        # 5 seconds, and output in folded format
-    python -m bpfimport.tools.offcputime -m 1000     # trace only events that last more than 1000 usec
-    python -m bpfimport.tools.offcputime -M 10000    # trace only events that last less than 10000 usec
-    python -m bpfimport.tools.offcputime -p 185      # only trace threads for PID 185
-    python -m bpfimport.tools.offcputime -U          # only show user space stacks (no kernel)
-    python -m bpfimport.tools.offcputime -K          # only show kernel space stacks (no user)
+    ./offcputime             # trace off-CPU stack time until Ctrl-C
+    ./offcputime 5           # trace for 5 seconds only
+    ./offcputime -f 5        # 5 seconds, and output in folded format
+    ./offcputime -m 1000     # trace only events that last more than 1000 usec
+    ./offcputime -M 10000    # trace only events that last less than 10000 usec
+    ./offcputime -p 185      # only trace threads for PID 185
+    ./offcputime -U          # only show user space stacks (no kernel)
+    ./offcputime -K          # only show kernel space stacks (no user)
 """
 
 
@@ -49,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("-M", "--max-block-time", type=int, default=2**64 - 1, metavar="MAX",
                         help="the amount of time in microseconds under which we store traces "
                              "(default U64_MAX)")
-    parser.add_argument("duration", nargs="?", type=float, default=None,
+    parser.add_argument("duration", nargs="?", type=_seconds, default=None,
                         help="duration of trace, in seconds (default: until Ctrl-C)")
     args = parser.parse_args(argv)
 

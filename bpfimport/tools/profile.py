@@ -10,6 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
+    _seconds,
     add_pid,
     run_events,
     run_main,
@@ -20,13 +21,13 @@ from bpfimport.tools._common import (
 from bpfimport.tools._stacks import print_stacks
 
 EXAMPLES = """
-    python -m bpfimport.tools.profile             # profile stack traces at 49 Hz until Ctrl-C
-    python -m bpfimport.tools.profile -F 99       # profile stack traces at 99 Hz
-    python -m bpfimport.tools.profile 5           # profile at 49 Hz for 5 seconds only
-    python -m bpfimport.tools.profile -f 5        # output in folded format for flame graphs
-    python -m bpfimport.tools.profile -p 185      # only profile process with PID 185
-    python -m bpfimport.tools.profile -U          # only show user space stacks (no kernel)
-    python -m bpfimport.tools.profile -K          # only show kernel space stacks (no user)
+    ./profile             # profile stack traces at 49 Hz until Ctrl-C
+    ./profile -F 99       # profile stack traces at 99 Hz
+    ./profile 5           # profile at 49 Hz for 5 seconds only
+    ./profile -f 5        # output in folded format for flame graphs
+    ./profile -p 185      # only profile process with PID 185
+    ./profile -U          # only show user space stacks (no kernel)
+    ./profile -K          # only show kernel space stacks (no user)
 """
 
 
@@ -51,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="insert delimiter between kernel/user stacks")
     parser.add_argument("-f", "--folded", action="store_true",
                         help="output folded format, one line per stack (for flame graphs)")
-    parser.add_argument("duration", nargs="?", type=float, default=None,
+    parser.add_argument("duration", nargs="?", type=_seconds, default=None,
                         help="duration of trace, in seconds (default: until Ctrl-C)")
     args = parser.parse_args(argv)
 

@@ -20,11 +20,11 @@ from bpfimport.tools._common import (
 )
 
 EXAMPLES = """
-    python -m bpfimport.tools.runqlat            # summarize run queue latency as a histogram
-    python -m bpfimport.tools.runqlat 1 10       # print 1 second summaries, 10 times
-    python -m bpfimport.tools.runqlat -mT 1      # 1s summaries, milliseconds, and timestamps
-    python -m bpfimport.tools.runqlat -P         # show each PID separately
-    python -m bpfimport.tools.runqlat -p 185     # trace PID 185 only
+    ./runqlat            # summarize run queue latency as a histogram
+    ./runqlat 1 10       # print 1 second summaries, 10 times
+    ./runqlat -mT 1      # 1s summaries, milliseconds, and timestamps
+    ./runqlat -P         # show each PID separately
+    ./runqlat -p 185     # trace PID 185 only
 """
 
 

@@ -20,11 +20,11 @@ from bpfimport.tools._common import (
 )
 
 EXAMPLES = """
-    python -m bpfimport.tools.runqlen            # summarize run queue length as a histogram
-    python -m bpfimport.tools.runqlen 1 10       # print 1 second summaries, 10 times
-    python -m bpfimport.tools.runqlen -T 1       # 1s summaries and timestamps
-    python -m bpfimport.tools.runqlen -O         # report run queue occupancy
-    python -m bpfimport.tools.runqlen -C         # show each CPU separately
+    ./runqlen            # summarize run queue length as a histogram
+    ./runqlen 1 10       # print 1 second summaries, 10 times
+    ./runqlen -T 1       # 1s summaries and timestamps
+    ./runqlen -O         # report run queue occupancy
+    ./runqlen -C         # show each CPU separately
 """
 
 FREQUENCY = 99  # samples a second on each CPU (bcc's: off the 100 Hz timer's beat)

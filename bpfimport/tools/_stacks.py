@@ -26,6 +26,12 @@ def _without_tracing(frames: list[str]) -> list[str]:
     return []
 
 
+def _folded_name(name: str) -> str:
+    """A name as one field of a folded line: no ``;`` (the separator) and no white space
+    (a comm may hold spaces or even a newline, and the count follows the last space)."""
+    return "".join("_" if ch == ";" or ch.isspace() else ch for ch in name)
+
+
 def _frames(stacks: Any, stack_id: int, name: Callable[[int], str]) -> list[str]:
     if stack_id < 0:
         return []
@@ -61,10 +67,10 @@ def print_stacks(stacks: Any, counts: Any, *, folded: bool, delimited: bool = Fa
         merged[row] = merged.get(row, 0) + value
     for (pid, comm, kernel, user), value in sorted(merged.items(), key=lambda kv: kv[1]):
         if folded:
-            parts = [comm.replace(";", "_").replace(" ", "_"), *reversed(user)]
+            parts = [_folded_name(comm), *map(_folded_name, reversed(user))]
             if delimited and user and kernel:
                 parts.append("-")
-            parts.extend(f"{frame}_[k]" for frame in reversed(kernel))
+            parts.extend(f"{_folded_name(frame)}_[k]" for frame in reversed(kernel))
             emit(";".join(parts) + f" {value}")
         else:
             for frame in kernel:

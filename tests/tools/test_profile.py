@@ -35,15 +35,25 @@ def burner(tmp_path: Path):
     child.wait()
 
 
+def burning_samples(out: str) -> int:
+    """Samples whose innermost frame is the burning function, in folded output."""
+    lines = [line.rpartition(" ") for line in out.splitlines()]
+    return sum(int(count) for frames, _, count in lines if frames.endswith(";bpfimport_burn_cpu"))
+
+
 def test_profile_folded_names_the_burning_function(tracing: None, burner: subprocess.Popen) -> None:
-    status, out, err = run_tool("profile", ["-F", "99", "-f", "-p", str(burner.pid), "2"])
+    args = ["-F", "99", "-f", "-p", str(burner.pid), "2"]
+    status, out, err = run_tool("profile", args)
+    if status == 0 and burning_samples(out) <= 100:
+        # While other suites start on this machine, the CPU clock's sampling has been seen to
+        # stall for seconds (one sample in 2 s, for every process): measure once more
+        status, out, err = run_tool("profile", args)
     assert status == 0, err
     lines = out.splitlines()
     assert lines and all(line.startswith("burnbpf;") for line in lines), out
     # comm;outer frames...;inner frame count: ~99 samples a second in the burning function
-    burning = [line for line in lines if line.rpartition(" ")[0].endswith(";bpfimport_burn_cpu")]
-    assert sum(int(line.rpartition(" ")[2]) for line in burning) > 100, out
-    assert any(";main;bpfimport_burn_cpu" in line for line in burning)
+    assert burning_samples(out) > 100, out
+    assert any(";main;bpfimport_burn_cpu " in line for line in lines)
 
 
 def test_profile_stacks_and_ctrl_c(tracing: None, burner: subprocess.Popen) -> None:

@@ -95,3 +95,10 @@ def test_frame_lists_as_bcc_prints_them(named: None) -> None:
         "    __schedule\n    schedule\n    do_nanosleep\n    --\n    clock_nanosleep\n    main\n"
         "    -                sleeper (7)\n        7\n"
     )
+
+
+def test_folded_names_hold_no_separators(named: None) -> None:
+    rows = [(key(9, 2, -14, b"my app;x\n"), 5)]
+    lines: list[str] = []
+    _stacks.print_stacks(STACKS, SimpleNamespace(items=lambda: rows), folded=True, emit=lines.append)
+    assert lines == ["my_app_x_;main;clock_nanosleep 5"]

@@ -1,0 +1,82 @@
+"""runqlat: summarize run-queue (scheduler) latency as a histogram, like bcc's runqlat.
+
+    python -m bpfimport.tools.runqlat            # until Ctrl-C
+    python -m bpfimport.tools.runqlat 1 10       # every second, ten times
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+
+from bpfimport.tools._common import (
+    add_interval_count,
+    add_pid,
+    load_tool,
+    run_events,
+    run_main,
+    tool_parser,
+)
+
+EXAMPLES = """
+    ./runqlat            # summarize run queue latency as a histogram
+    ./runqlat 1 10       # print 1 second summaries, 10 times
+    ./runqlat -mT 1      # 1s summaries, milliseconds, and timestamps
+    ./runqlat -P         # show each PID separately
+    ./runqlat -p 185     # trace PID 185 only
+"""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = tool_parser("runqlat", "Summarize run queue (scheduler) latency as a histogram.",
+                         EXAMPLES)
+    parser.add_argument("-T", "--timestamp", action="store_true",
+                        help="include a timestamp on each output")
+    parser.add_argument("-m", "--milliseconds", action="store_true",
+                        help="millisecond histogram (default: microseconds)")
+    parser.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
+    parser.add_argument("-L", "--tids", action="store_true", help="print a histogram per thread ID")
+    add_pid(parser)
+    add_interval_count(parser)
+    args = parser.parse_args(argv)
+    if args.pids and args.tids:
+        parser.error("-P and -L are exclusive")
+
+    skel = load_tool("runqlat", TARGET_TGID=args.pid or 0, MILLISECONDS=args.milliseconds,
+                     PER_PROCESS=args.pids, PER_THREAD=args.tids)
+    unit = "msecs" if args.milliseconds else "usecs"
+    keyed = args.pids or args.tids
+    header = "pid" if args.pids else "tid"
+    printed = 0
+
+    def show() -> None:
+        nonlocal printed
+        print()
+        if args.timestamp:
+            print(time.strftime("%H:%M:%S"))
+        if keyed:
+            skel.dist_by.print_log2_hist(unit, section_header=header)
+            skel.dist_by.clear()
+        else:
+            skel.dist.print_log2_hist(unit)
+            skel.dist.clear()
+        sys.stdout.flush()
+        printed += 1
+        if args.count is not None and printed >= args.count:
+            raise KeyboardInterrupt
+
+    print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
+    try:
+        run_events([], tick=show, interval=args.interval)
+    except KeyboardInterrupt:
+        # Ctrl-C prints what was counted since the last output, as bcc's does; reaching
+        # COUNT outputs raises it too, after the last one was printed
+        if args.count is None or printed < args.count:
+            show()
+    finally:
+        skel.close()
+    return 0
+
+if __name__ == "__main__":
+    sys.exit(run_main(main, "runqlat"))

@@ -165,3 +165,33 @@ def child(
     return subprocess.run(
         cmd, cwd=cwd, env=env or child_env(), capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_module_in_process(module: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``python -m MODULE ARGS`` run in this interpreter: its exit status and what it printed.
+
+    For command lines that stop before touching the kernel (``-h``, usage errors): a
+    fresh interpreter per case costs ~70 ms of start-up that tells nothing new once one
+    case per command has run the real ``python -m`` (each test file keeps one such case).
+    """
+    import contextlib
+    import io
+    import runpy
+    import warnings
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = [f"python -m {module}", *args]
+    code: int | str | None = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # "found in sys.modules": expected
+            try:
+                runpy.run_module(module, run_name="__main__", alter_sys=False)
+            except SystemExit as stop:
+                code = stop.code
+    finally:
+        sys.argv = argv
+    status = code if isinstance(code, int) else (0 if code is None else 1)
+    return subprocess.CompletedProcess([module, *args], status, out.getvalue(), err.getvalue())

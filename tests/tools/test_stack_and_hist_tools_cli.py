@@ -14,14 +14,28 @@ import pytest
 
 from bpfimport.tools import _stacks
 from tests.conftest import ROOT
+from tests.support import run_module_in_process
 
 TOOLS = ("runqlat", "runqlen", "biolatency", "biosnoop", "profile", "offcputime")
 
 
-def run_cli(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_cli_process(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The tool as users run it: ``python -m bpfimport.tools.NAME`` in a fresh interpreter."""
     return subprocess.run([sys.executable, "-m", f"bpfimport.tools.{name}", *args],
                           capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
+
+
+def run_cli(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The tool's command line in this interpreter (help and usage errors stop before the
+    kernel); ``test_help_as_users_run_it`` runs the real ``python -m`` once."""
+    return run_module_in_process(f"bpfimport.tools.{name}", *args)
+
+
+def test_help_as_users_run_it() -> None:
+    done = run_cli_process(TOOLS[0], "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout == run_cli(TOOLS[0], "-h").stdout  # in process, the same text
 
 
 @pytest.mark.parametrize("name", TOOLS)

@@ -15,15 +15,29 @@ from bpfimport.tools import _common
 from bpfimport.tools.exitsnoop import exit_text
 from bpfimport.tools.syscount import syscall_names
 from tests.conftest import ROOT
+from tests.support import run_module_in_process
 
 TOOLS = ("execsnoop", "opensnoop", "exitsnoop", "syscount")
 TOOLS_DIR = ROOT / "bpfimport" / "tools"
 
 
-def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+def run_tool_process(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The tool as users run it: ``python -m bpfimport.tools.NAME`` in a fresh interpreter."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", f"bpfimport.tools.{name}", *args],
                           capture_output=True, text=True, env=env, timeout=60)
+
+
+def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The tool's command line in this interpreter (help and usage errors stop before the
+    kernel); ``test_help_as_users_run_it`` runs the real ``python -m`` once."""
+    return run_module_in_process(f"bpfimport.tools.{name}", *args)
+
+
+def test_help_as_users_run_it() -> None:
+    done = run_tool_process(TOOLS[0], "-h")
+    assert done.returncode == 0 and not done.stderr
+    assert done.stdout == run_tool(TOOLS[0], "-h").stdout  # in process, the same text
 
 
 @pytest.mark.parametrize("name", TOOLS)

@@ -23,8 +23,8 @@ from bpfimport.tools._common import (
     add_pid,
     emit,
     load_tool,
-    run_events,
     run_main,
+    stream_events,
     text,
     tool_parser,
 )
@@ -141,11 +141,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                      NLPORTS=len(lports), LPORTS=lports + [0] * (MAX_PORTS - len(lports)),
                      NDPORTS=len(dports), DPORTS=dports + [0] * (MAX_PORTS - len(dports)))
     printer = Printer(args)
-    emit(printer.header())
-    try:
-        run_events([(skel.events, printer)], duration=args.duration)
-    finally:
-        skel.close()
+    stream_events(skel, printer.header(), printer, args.duration)
     return 0
 
 

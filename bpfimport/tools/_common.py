@@ -305,6 +305,13 @@ def stream_events(module: BpfModule, header: str, on_event: Callable[[Any], obje
         module.close()
 
 
+def print_log2_and_clear(table: Any, unit: str, **sections: Any) -> None:
+    """Print a log2 histogram map as bcc does (``sections``: per-key ones), then empty it,
+    so the next interval's summary counts only its own events."""
+    table.print_log2_hist(unit, **sections)
+    table.clear()
+
+
 def add_summary_timestamp(parser: argparse.ArgumentParser) -> None:
     """``-T`` / ``--timestamp`` of bcc's histogram tools: the time above each summary."""
     parser.add_argument("-T", "--timestamp", action="store_true",
@@ -381,6 +388,7 @@ __all__ = [
     "add_timestamps",
     "emit",
     "load_tool",
+    "print_log2_and_clear",
     "run_events",
     "run_main",
     "run_summaries",

@@ -13,6 +13,7 @@ from bpfimport.tools._common import (
     add_interval_count,
     add_summary_timestamp,
     load_tool,
+    print_log2_and_clear,
     run_main,
     run_summaries,
     text,
@@ -47,12 +48,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def summarize() -> None:
         if args.disks:
-            skel.dist_by_disk.print_log2_hist(unit, section_header="disk",
-                                              section_print_fn=text)
-            skel.dist_by_disk.clear()
+            print_log2_and_clear(skel.dist_by_disk, unit, section_header="disk",
+                                 section_print_fn=text)
         else:
-            skel.dist.print_log2_hist(unit)
-            skel.dist.clear()
+            print_log2_and_clear(skel.dist, unit)
 
     try:
         run_summaries("Tracing block device I/O... Hit Ctrl-C to end.", summarize,

@@ -14,6 +14,7 @@ from bpfimport.tools._common import (
     add_pid,
     add_summary_timestamp,
     load_tool,
+    print_log2_and_clear,
     run_main,
     run_summaries,
     tool_parser,
@@ -50,11 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def summarize() -> None:
         if keyed:
-            skel.dist_by.print_log2_hist(unit, section_header=header)
-            skel.dist_by.clear()
+            print_log2_and_clear(skel.dist_by, unit, section_header=header)
         else:
-            skel.dist.print_log2_hist(unit)
-            skel.dist.clear()
+            print_log2_and_clear(skel.dist, unit)
 
     try:
         run_summaries("Tracing run queue latency... Hit Ctrl-C to end.", summarize,

@@ -1,5 +1,7 @@
 """What every tool in :mod:`bpfimport.tools` shares: options, loading, the event loop, columns.
 
+(Stack printing is in ``_stacks.py``, the TCP tools' ports and addresses in ``_net.py``.)
+
 A tool is ``NAME.bpf.py`` (the kernel side) next to ``NAME.py`` (the CLI), and
 its ``main`` is usually::
 
@@ -9,7 +11,8 @@ its ``main`` is usually::
         args = parser.parse_args(argv)
         skel = load_tool("execsnoop", FAILED_ONLY=args.failed)   # Final globals, then load
         ...
-        return run_events(skel, [(skel.events, on_event)], duration=args.duration)
+        stream_events(skel, COLUMNS.header(), on_event, args.duration)   # header, events, close
+        return 0
 
     if __name__ == "__main__":
         sys.exit(run_main(main))

@@ -1,5 +1,7 @@
 """What every tool in :mod:`bpfimport.tools` shares: options, loading, the event loop, columns.
 
+(Stack printing is in ``_stacks.py``, the TCP tools' ports and addresses in ``_net.py``.)
+
 A tool is ``NAME.bpf.py`` (the kernel side) next to ``NAME.py`` (the CLI), and
 its ``main`` is usually::
 
@@ -9,7 +11,8 @@ its ``main`` is usually::
         args = parser.parse_args(argv)
         skel = load_tool("execsnoop", FAILED_ONLY=args.failed)   # Final globals, then load
         ...
-        return run_events(skel, [(skel.events, on_event)], duration=args.duration)
+        stream_events(skel, COLUMNS.header(), on_event, args.duration)   # header, events, close
+        return 0
 
     if __name__ == "__main__":
         sys.exit(run_main(main))
@@ -290,6 +293,66 @@ def run_events(
             return
 
 
+def stream_events(module: BpfModule, header: str, on_event: Callable[[Any], object],
+                  duration: float | None) -> None:
+    """The whole life of a one-line-per-event tool once loaded: header, events, close.
+
+    Prints ``header``, sends every event of the module's ``events`` buffer to
+    ``on_event`` until Ctrl-C, SIGTERM or ``duration`` seconds, and closes the
+    module however that ends (Ctrl-C still propagates, for :func:`run_main`).
+    """
+    emit(header)
+    try:
+        run_events([(module.events, on_event)], duration=duration)
+    finally:
+        module.close()
+
+
+def print_log2_and_clear(table: Any, unit: str, **sections: Any) -> None:
+    """Print a log2 histogram map as bcc does (``sections``: per-key ones), then empty it,
+    so the next interval's summary counts only its own events."""
+    table.print_log2_hist(unit, **sections)
+    table.clear()
+
+
+def add_summary_timestamp(parser: argparse.ArgumentParser) -> None:
+    """``-T`` / ``--timestamp`` of bcc's histogram tools: the time above each summary."""
+    parser.add_argument("-T", "--timestamp", action="store_true",
+                        help="include a timestamp on each output")
+
+
+def run_summaries(banner: str, summarize: Callable[[], object], *, interval: float | None,
+                  count: int | None, timestamp: bool) -> None:
+    """bcc's ``[interval [count]]`` loop of a histogram tool, after ``banner``.
+
+    Every ``interval`` seconds (or once, at Ctrl-C, when None) prints a blank
+    line, the time with ``timestamp``, then calls ``summarize`` (which prints
+    and clears what was counted).  Returns after ``count`` summaries, or at
+    Ctrl-C or SIGTERM, having printed what was counted since the last summary
+    first, as bcc's tools do.
+    """
+    printed = 0
+
+    def show() -> None:
+        nonlocal printed
+        print()
+        if timestamp:
+            print(time.strftime("%H:%M:%S"))
+        summarize()
+        sys.stdout.flush()
+        printed += 1
+        if count is not None and printed >= count:
+            raise KeyboardInterrupt
+
+    print(banner, flush=True)
+    try:
+        run_events([], tick=show, interval=interval)
+    except KeyboardInterrupt:
+        # reaching COUNT raises it too, after the last summary was printed: none more then
+        if count is None or printed < count:
+            show()
+
+
 def run_main(main: Callable[[], int | None], name: str = "tool") -> int:
     """Run a tool's ``main`` the way bcc's tools end: cleanly, whatever stops them.
 
@@ -323,13 +386,17 @@ __all__ = [
     "add_failed",
     "add_interval_count",
     "add_pid",
+    "add_summary_timestamp",
     "add_tid",
     "add_timestamps",
     "emit",
     "load_tool",
+    "print_log2_and_clear",
     "run_events",
     "run_main",
+    "run_summaries",
     "set_globals",
+    "stream_events",
     "text",
     "tool_module",
     "tool_parser",

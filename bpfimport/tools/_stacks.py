@@ -7,11 +7,12 @@ and keep the stacks in a ``StackTraceMap``.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from typing import Any
 
 from bpfimport.symbols import ksym, usym
-from bpfimport.tools._common import text
+from bpfimport.tools._common import _seconds, run_events, text
 
 # A kernel stack taken in a tracepoint program starts in the tracing machinery (the BPF
 # program, bpf_trace_run4, __traceiter_sched_switch): frames the user did not ask about.
@@ -81,3 +82,55 @@ def print_stacks(stacks: Any, counts: Any, *, folded: bool, delimited: bool = Fa
                 emit(f"    {frame}")
             emit(f"    {'-':<16} {comm} ({pid})")
             emit(f"        {value}\n")
+
+
+# ---------------------------------------------------------------- the tools' shared parts
+
+
+def add_stack_choice(parser: argparse.ArgumentParser) -> None:
+    """``-U`` / ``-K`` (exclusive): user or kernel stacks only (``args.user_stacks_only``, ...)."""
+    stack = parser.add_mutually_exclusive_group()
+    stack.add_argument("-U", "--user-stacks-only", action="store_true",
+                       help="show stacks from user space only (no kernel space stacks)")
+    stack.add_argument("-K", "--kernel-stacks-only", action="store_true",
+                       help="show stacks from kernel space only (no user space stacks)")
+
+
+def add_stack_output(parser: argparse.ArgumentParser, folded_help: str) -> None:
+    """``-d`` (a ``--`` between kernel and user frames), ``-f`` (folded) and the ``duration``
+    positional, read by :func:`announce` and :func:`collect_stacks`."""
+    parser.add_argument("-d", "--delimited", action="store_true",
+                        help="insert delimiter between kernel/user stacks")
+    parser.add_argument("-f", "--folded", action="store_true", help=folded_help)
+    parser.add_argument("duration", nargs="?", type=_seconds, default=None,
+                        help="duration of trace, in seconds (default: until Ctrl-C)")
+
+
+def announce(args: argparse.Namespace, doing: str) -> None:
+    """bcc's first line, ``DOING of TARGET by WHICH stack...``; none for folded output
+    (it goes to flamegraph.pl, which reads every line as a stack)."""
+    if args.folded:
+        return
+    which = ("user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only
+             else "user + kernel")
+    target = f"PID {args.pid}" if args.pid else "all threads"
+    until = f" for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
+    print(f"{doing} of {target} by {which} stack{until}", flush=True)
+
+
+def collect_stacks(module: Any, args: argparse.Namespace) -> None:
+    """Count until Ctrl-C, SIGTERM or ``args.duration``, then print the module's stacks and close it.
+
+    The programs are detached before the maps are read, so the counts hold still
+    while they print; ``module`` has a ``counts`` hash and a ``stacks`` StackTraceMap.
+    """
+    try:
+        run_events([], duration=args.duration)
+    except KeyboardInterrupt:
+        pass
+    try:
+        for link in list(module.__bpf_object__.links):
+            link.detach()
+        print_stacks(module.stacks, module.counts, folded=args.folded, delimited=args.delimited)
+    finally:
+        module.close()

@@ -7,14 +7,15 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
     add_interval_count,
+    add_summary_timestamp,
     load_tool,
-    run_events,
+    print_log2_and_clear,
     run_main,
+    run_summaries,
     text,
     tool_parser,
 )
@@ -31,8 +32,7 @@ EXAMPLES = """
 def main(argv: Sequence[str] | None = None) -> int:
     parser = tool_parser("biolatency", "Summarize block device I/O latency as a histogram.",
                          EXAMPLES)
-    parser.add_argument("-T", "--timestamp", action="store_true",
-                        help="include a timestamp on each output")
+    add_summary_timestamp(parser)
     parser.add_argument("-Q", "--queued", action="store_true",
                         help="include OS queued time in I/O time")
     parser.add_argument("-m", "--milliseconds", action="store_true",
@@ -45,31 +45,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     skel = load_tool("biolatency", programs, MILLISECONDS=args.milliseconds, PER_DISK=args.disks,
                      QUEUED=args.queued)
     unit = "msecs" if args.milliseconds else "usecs"
-    printed = 0
 
-    def show() -> None:
-        nonlocal printed
-        print()
-        if args.timestamp:
-            print(time.strftime("%H:%M:%S"))
+    def summarize() -> None:
         if args.disks:
-            skel.dist_by_disk.print_log2_hist(unit, section_header="disk",
-                                              section_print_fn=text)
-            skel.dist_by_disk.clear()
+            print_log2_and_clear(skel.dist_by_disk, unit, section_header="disk",
+                                 section_print_fn=text)
         else:
-            skel.dist.print_log2_hist(unit)
-            skel.dist.clear()
-        sys.stdout.flush()
-        printed += 1
-        if args.count is not None and printed >= args.count:
-            raise KeyboardInterrupt
+            print_log2_and_clear(skel.dist, unit)
 
-    print("Tracing block device I/O... Hit Ctrl-C to end.", flush=True)
     try:
-        run_events([], tick=show, interval=args.interval)
-    except KeyboardInterrupt:
-        if args.count is None or printed < args.count:
-            show()
+        run_summaries("Tracing block device I/O... Hit Ctrl-C to end.", summarize,
+                      interval=args.interval, count=args.count, timestamp=args.timestamp)
     finally:
         skel.close()
     return 0

@@ -13,8 +13,8 @@ from bpfimport.tools._common import (
     _seconds,
     emit,
     load_tool,
-    run_events,
     run_main,
+    stream_events,
     text,
     tool_parser,
 )
@@ -57,11 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     header = f"{'TIME(s)':<11} {'COMM':<14} {'PID':<7} {'DISK':<9} {'T':<1} {'SECTOR':<10} {'BYTES':<7} "
     if args.queue:
         header += f"{'QUE(ms)':>7} "
-    emit(header + f"{'LAT(ms)':>7}")
-    try:
-        run_events([(skel.events, on_event)], duration=args.duration)
-    finally:
-        skel.close()
+    stream_events(skel, header + f"{'LAT(ms)':>7}", on_event, args.duration)
     return 0
 
 

@@ -23,8 +23,8 @@ from bpfimport.tools._common import (
     add_timestamps,
     emit,
     load_tool,
-    run_events,
     run_main,
+    stream_events,
     text,
     tool_parser,
 )
@@ -114,11 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     skel = load_tool("execsnoop", TARGET_PPID=args.ppid or 0)
     printer = Printer(args)
-    emit(printer.header())
-    try:
-        run_events([(skel.events, printer)], duration=args.duration)
-    finally:
-        skel.close()
+    stream_events(skel, printer.header(), printer, args.duration)
     return 0
 
 

@@ -23,8 +23,8 @@ from bpfimport.tools._common import (
     add_pid,
     emit,
     load_tool,
-    run_events,
     run_main,
+    stream_events,
     text,
     tool_parser,
 )
@@ -104,11 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     skel = load_tool("exitsnoop", TARGET_PID=args.pid or 0, PER_THREAD=args.per_thread,
                      FAILED_ONLY=args.failed)
     printer = Printer(args)
-    emit(printer.header())
-    try:
-        run_events([(skel.events, printer)], duration=args.duration)
-    finally:
-        skel.close()
+    stream_events(skel, printer.header(), printer, args.duration)
     return 0
 
 

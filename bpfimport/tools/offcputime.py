@@ -10,15 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
-    _seconds,
     add_pid,
-    run_events,
     run_main,
     set_globals,
     tool_module,
     tool_parser,
 )
-from bpfimport.tools._stacks import print_stacks
+from bpfimport.tools._stacks import add_stack_choice, add_stack_output, announce, collect_stacks
 
 EXAMPLES = """
     ./offcputime             # trace off-CPU stack time until Ctrl-C
@@ -35,23 +33,14 @@ EXAMPLES = """
 def main(argv: Sequence[str] | None = None) -> int:
     parser = tool_parser("offcputime", "Summarize off-CPU time by stack trace.", EXAMPLES)
     add_pid(parser, "trace this PID only")
-    stack = parser.add_mutually_exclusive_group()
-    stack.add_argument("-U", "--user-stacks-only", action="store_true",
-                       help="show stacks from user space only (no kernel space stacks)")
-    stack.add_argument("-K", "--kernel-stacks-only", action="store_true",
-                       help="show stacks from kernel space only (no user space stacks)")
-    parser.add_argument("-d", "--delimited", action="store_true",
-                        help="insert delimiter between kernel/user stacks")
-    parser.add_argument("-f", "--folded", action="store_true",
-                        help="output folded format (for flame graphs)")
+    add_stack_choice(parser)
+    add_stack_output(parser, "output folded format (for flame graphs)")
     parser.add_argument("-m", "--min-block-time", type=int, default=1, metavar="MIN",
                         help="the amount of time in microseconds over which we store traces "
                              "(default 1)")
     parser.add_argument("-M", "--max-block-time", type=int, default=2**64 - 1, metavar="MAX",
                         help="the amount of time in microseconds under which we store traces "
                              "(default U64_MAX)")
-    parser.add_argument("duration", nargs="?", type=_seconds, default=None,
-                        help="duration of trace, in seconds (default: until Ctrl-C)")
     args = parser.parse_args(argv)
 
     skel = tool_module("offcputime")
@@ -60,22 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 MAX_US=args.max_block_time)
     skel.load()
     skel.on_switch.attach()
-    if not args.folded:
-        which = ("user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only
-                 else "user + kernel")
-        target = f"PID {args.pid}" if args.pid else "all threads"
-        until = f" for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
-        print(f"Tracing off-CPU time (us) of {target} by {which} stack{until}", flush=True)
-    try:
-        run_events([], duration=args.duration)
-    except KeyboardInterrupt:
-        pass
-    try:
-        for link in list(skel.__bpf_object__.links):
-            link.detach()  # stop counting before reading, so the totals hold still
-        print_stacks(skel.stacks, skel.counts, folded=args.folded, delimited=args.delimited)
-    finally:
-        skel.close()
+    announce(args, "Tracing off-CPU time (us)")
+    collect_stacks(skel, args)
     return 0
 
 

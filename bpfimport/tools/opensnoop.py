@@ -24,8 +24,8 @@ from bpfimport.tools._common import (
     add_tid,
     emit,
     load_tool,
-    run_events,
     run_main,
+    stream_events,
     text,
     tool_parser,
 )
@@ -103,11 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     skel = load_tool("opensnoop", TARGET_PID=args.pid or 0, TARGET_TID=args.tid or 0,
                      TARGET_UID=-1 if args.uid is None else args.uid, FAILED_ONLY=args.failed)
     printer = Printer(args)
-    emit(printer.header())
-    try:
-        run_events([(skel.events, printer)], duration=args.duration)
-    finally:
-        skel.close()
+    stream_events(skel, printer.header(), printer, args.duration)
     return 0
 
 

@@ -10,15 +10,13 @@ import sys
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
-    _seconds,
     add_pid,
-    run_events,
     run_main,
     set_globals,
     tool_module,
     tool_parser,
 )
-from bpfimport.tools._stacks import print_stacks
+from bpfimport.tools._stacks import add_stack_choice, add_stack_output, announce, collect_stacks
 
 EXAMPLES = """
     ./profile             # profile stack traces at 49 Hz until Ctrl-C
@@ -41,19 +39,10 @@ def _frequency(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = tool_parser("profile", "Profile CPU stack traces at a timed interval.", EXAMPLES)
     add_pid(parser, "profile this process only")
-    stack = parser.add_mutually_exclusive_group()
-    stack.add_argument("-U", "--user-stacks-only", action="store_true",
-                       help="show stacks from user space only (no kernel space stacks)")
-    stack.add_argument("-K", "--kernel-stacks-only", action="store_true",
-                       help="show stacks from kernel space only (no user space stacks)")
+    add_stack_choice(parser)
     parser.add_argument("-F", "--frequency", type=_frequency, default=49,
                         help="sample frequency, Hertz (default 49)")
-    parser.add_argument("-d", "--delimited", action="store_true",
-                        help="insert delimiter between kernel/user stacks")
-    parser.add_argument("-f", "--folded", action="store_true",
-                        help="output folded format, one line per stack (for flame graphs)")
-    parser.add_argument("duration", nargs="?", type=_seconds, default=None,
-                        help="duration of trace, in seconds (default: until Ctrl-C)")
+    add_stack_output(parser, "output folded format, one line per stack (for flame graphs)")
     args = parser.parse_args(argv)
 
     skel = tool_module("profile")
@@ -61,23 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 KERNEL_STACKS=not args.user_stacks_only)
     skel.load()
     skel.on_sample.attach(sample_freq=args.frequency)
-    if not args.folded:
-        which = ("user" if args.user_stacks_only else "kernel" if args.kernel_stacks_only
-                 else "user + kernel")
-        target = f"PID {args.pid}" if args.pid else "all threads"
-        until = f" for {args.duration:g} secs." if args.duration else "... Hit Ctrl-C to end."
-        print(f"Sampling at {args.frequency} Hertz of {target} by {which} stack{until}",
-              flush=True)
-    try:
-        run_events([], duration=args.duration)
-    except KeyboardInterrupt:
-        pass
-    try:
-        for link in list(skel.__bpf_object__.links):
-            link.detach()  # stop sampling before reading, so the counts hold still
-        print_stacks(skel.stacks, skel.counts, folded=args.folded, delimited=args.delimited)
-    finally:
-        skel.close()
+    announce(args, f"Sampling at {args.frequency} Hertz")
+    collect_stacks(skel, args)
     return 0
 
 

@@ -7,15 +7,16 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
     add_interval_count,
     add_pid,
+    add_summary_timestamp,
     load_tool,
-    run_events,
+    print_log2_and_clear,
     run_main,
+    run_summaries,
     tool_parser,
 )
 
@@ -31,8 +32,7 @@ EXAMPLES = """
 def main(argv: Sequence[str] | None = None) -> int:
     parser = tool_parser("runqlat", "Summarize run queue (scheduler) latency as a histogram.",
                          EXAMPLES)
-    parser.add_argument("-T", "--timestamp", action="store_true",
-                        help="include a timestamp on each output")
+    add_summary_timestamp(parser)
     parser.add_argument("-m", "--milliseconds", action="store_true",
                         help="millisecond histogram (default: microseconds)")
     parser.add_argument("-P", "--pids", action="store_true", help="print a histogram per process ID")
@@ -48,35 +48,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     unit = "msecs" if args.milliseconds else "usecs"
     keyed = args.pids or args.tids
     header = "pid" if args.pids else "tid"
-    printed = 0
 
-    def show() -> None:
-        nonlocal printed
-        print()
-        if args.timestamp:
-            print(time.strftime("%H:%M:%S"))
+    def summarize() -> None:
         if keyed:
-            skel.dist_by.print_log2_hist(unit, section_header=header)
-            skel.dist_by.clear()
+            print_log2_and_clear(skel.dist_by, unit, section_header=header)
         else:
-            skel.dist.print_log2_hist(unit)
-            skel.dist.clear()
-        sys.stdout.flush()
-        printed += 1
-        if args.count is not None and printed >= args.count:
-            raise KeyboardInterrupt
+            print_log2_and_clear(skel.dist, unit)
 
-    print("Tracing run queue latency... Hit Ctrl-C to end.", flush=True)
     try:
-        run_events([], tick=show, interval=args.interval)
-    except KeyboardInterrupt:
-        # Ctrl-C prints what was counted since the last output, as bcc's does; reaching
-        # COUNT outputs raises it too, after the last one was printed
-        if args.count is None or printed < args.count:
-            show()
+        run_summaries("Tracing run queue latency... Hit Ctrl-C to end.", summarize,
+                      interval=args.interval, count=args.count, timestamp=args.timestamp)
     finally:
         skel.close()
     return 0
+
 
 if __name__ == "__main__":
     sys.exit(run_main(main, "runqlat"))

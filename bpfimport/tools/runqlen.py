@@ -7,13 +7,13 @@
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Sequence
 
 from bpfimport.tools._common import (
     add_interval_count,
-    run_events,
+    add_summary_timestamp,
     run_main,
+    run_summaries,
     set_globals,
     tool_module,
     tool_parser,
@@ -38,8 +38,7 @@ def occupancy(counts: dict[int, int]) -> float:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = tool_parser("runqlen", "Summarize scheduler run queue length as a histogram.", EXAMPLES)
-    parser.add_argument("-T", "--timestamp", action="store_true",
-                        help="include a timestamp on each output")
+    add_summary_timestamp(parser)
     parser.add_argument("-O", "--runqocc", action="store_true", help="report run queue occupancy")
     parser.add_argument("-C", "--cpus", action="store_true", help="print output for each CPU separately")
     add_interval_count(parser)
@@ -49,13 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     set_globals(skel, PER_CPU=args.cpus)
     skel.load()
     skel.sample.attach(sample_freq=FREQUENCY)
-    printed = 0
 
-    def show() -> None:
-        nonlocal printed
-        print()
-        if args.timestamp:
-            print(time.strftime("%H:%M:%S"))
+    def summarize() -> None:
         if args.cpus:
             per_cpu: dict[int, dict[int, int]] = {}
             for key, count in skel.per_cpu.items():
@@ -74,17 +68,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 skel.dist.print_linear_hist("runqlen")
             for slot in counts:
                 skel.dist[slot] = 0
-        sys.stdout.flush()
-        printed += 1
-        if args.count is not None and printed >= args.count:
-            raise KeyboardInterrupt
 
-    print("Sampling run queue length... Hit Ctrl-C to end.", flush=True)
     try:
-        run_events([], tick=show, interval=args.interval)
-    except KeyboardInterrupt:
-        if args.count is None or printed < args.count:
-            show()
+        run_summaries("Sampling run queue length... Hit Ctrl-C to end.", summarize,
+                      interval=args.interval, count=args.count, timestamp=args.timestamp)
     finally:
         skel.close()
     return 0

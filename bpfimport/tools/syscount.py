@@ -21,6 +21,7 @@ from typing import Any
 
 from bpfimport.tools._common import (
     Columns,
+    _seconds,
     add_failed,
     add_pid,
     add_tid,
@@ -67,16 +68,6 @@ def _errno(value: str) -> int:
     if not isinstance(number, int):
         raise argparse.ArgumentTypeError(f"{value!r} is not an errno number or name")
     return number
-
-
-def _seconds(value: str) -> float:
-    try:
-        seconds = float(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a number of seconds") from None
-    if not 0 < seconds < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value!r} must be a positive number of seconds")
-    return seconds
 
 
 def parse_args(argv: Sequence[str] | None, names: dict[int, str]) -> argparse.Namespace:

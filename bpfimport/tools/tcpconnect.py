@@ -11,7 +11,6 @@ tracepoint (the socket entering SYN_SENT), which needs neither kprobes nor fentr
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -29,6 +28,7 @@ from bpfimport.tools._common import (
     text,
     tool_parser,
 )
+from bpfimport.tools._net import AF_INET, add_family, address, chosen_family, padded, port_list
 
 EXAMPLES = """
     ./tcpconnect           # trace all TCP connect()s
@@ -46,42 +46,19 @@ EXAMPLES = """
 """
 
 MAX_PORTS = 8     # the length of the .bpf.py's PORTS array
-AF_INET = socket.AF_INET.value
-AF_INET6 = socket.AF_INET6.value
 
 COLUMNS = Columns(("PID", -6), ("COMM", -12), ("IP", -2), ("SADDR", -16), ("DADDR", -16),
                   ("DPORT", 0))
 COUNT_COLUMNS = Columns(("LADDR", -25), ("RADDR", -25), ("RPORT", -20), ("CONNECTS", 0))
 
 
-def port_list(value: str) -> list[int]:
-    """``-P 80,443``: the destination ports, at most as many as the kernel side holds."""
-    try:
-        ports = [int(p) for p in value.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of ports") from None
-    if not ports or any(not 0 < p < 65536 for p in ports):
-        raise argparse.ArgumentTypeError(f"{value!r}: ports are 1..65535")
-    if len(ports) > MAX_PORTS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_PORTS} ports")
-    return ports
-
-
-def address(family: int, raw: Sequence[int]) -> str:
-    """An event's address bytes (network order) as text."""
-    data = bytes(raw[:4] if family == AF_INET else raw[:16])
-    return socket.inet_ntop(family, data)
-
-
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = tool_parser("tcpconnect", "Trace TCP connects", EXAMPLES)
     parser.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     add_pid(parser, "trace this PID only")
-    parser.add_argument("-P", "--port", type=port_list,
+    parser.add_argument("-P", "--port", type=port_list(MAX_PORTS),
                         help=f"comma-separated list of destination ports to trace (at most {MAX_PORTS})")
-    family = parser.add_mutually_exclusive_group()
-    family.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    family.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    add_family(parser)
     parser.add_argument("-U", "--print-uid", action="store_true", help="include UID on output")
     parser.add_argument("-u", "--uid", type=int, help="trace this UID only")
     parser.add_argument("-c", "--count", action="store_true",
@@ -121,11 +98,10 @@ class Printer:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     ports = args.port or []
-    family = AF_INET if args.ipv4 else AF_INET6 if args.ipv6 else 0
     skel = load_tool("tcpconnect", TARGET_PID=args.pid or 0,
                      TARGET_UID=0xFFFFFFFF if args.uid is None else args.uid,
-                     TARGET_FAMILY=family, NPORTS=len(ports),
-                     PORTS=ports + [0] * (MAX_PORTS - len(ports)))
+                     TARGET_FAMILY=chosen_family(args), NPORTS=len(ports),
+                     PORTS=padded(ports, MAX_PORTS))
     printer = Printer(args)
     try:
         if args.count:

@@ -12,7 +12,6 @@ kilobytes sent and received, and how long it lived in milliseconds. The kernel s
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 import time
 from collections.abc import Sequence
@@ -23,11 +22,12 @@ from bpfimport.tools._common import (
     add_pid,
     emit,
     load_tool,
-    run_events,
     run_main,
+    stream_events,
     text,
     tool_parser,
 )
+from bpfimport.tools._net import AF_INET, add_family, address, chosen_family, padded, port_list
 
 EXAMPLES = """
     ./tcplife           # trace all TCP connect()s
@@ -45,8 +45,6 @@ EXAMPLES = """
 """
 
 MAX_PORTS = 8     # the length of the .bpf.py's LPORTS and DPORTS arrays
-AF_INET = socket.AF_INET.value
-AF_INET6 = socket.AF_INET6.value
 COLUMNS = ("PID", "COMM", "LADDR", "LPORT", "RADDR", "RPORT", "TX_KB", "RX_KB", "MS")
 
 # bcc's layouts (its %-5d ... as format specs): (header, row); the IP field is empty unless -w
@@ -55,24 +53,6 @@ NARROW = ("{:<5} {:<10.10} {}{:<15} {:<5} {:<15} {:<5} {:>5} {:>5} {}",
 WIDE = ("{:<5} {:<16.16} {:<2} {:<26} {:<5} {:<26} {:<5} {:>6} {:>6} {}",
         "{:<5d} {:<16.16} {:<2} {:<26} {:<5d} {:<26} {:<5d} {:>6d} {:>6d} {:.2f}")
 CSV = "{:d},{},{},{:d},{},{:d},{:d},{:d},{:.2f}"
-
-
-def port_list(value: str) -> list[int]:
-    """``-L 80,443``: ports, at most as many as the kernel side holds."""
-    try:
-        ports = [int(p) for p in value.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of ports") from None
-    if not ports or any(not 0 < p < 65536 for p in ports):
-        raise argparse.ArgumentTypeError(f"{value!r}: ports are 1..65535")
-    if len(ports) > MAX_PORTS:
-        raise argparse.ArgumentTypeError(f"at most {MAX_PORTS} ports")
-    return ports
-
-
-def address(family: int, raw: Sequence[int]) -> str:
-    """An event's address bytes (network order) as text."""
-    return socket.inet_ntop(family, bytes(raw[:4] if family == AF_INET else raw[:16]))
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -85,13 +65,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="wide column output (fits IPv6 addresses)")
     parser.add_argument("-s", "--csv", action="store_true", help="comma separated values output")
     add_pid(parser, "trace this PID only")
-    parser.add_argument("-L", "--localport", type=port_list,
+    parser.add_argument("-L", "--localport", type=port_list(MAX_PORTS),
                         help="comma-separated list of local ports to trace.")
-    parser.add_argument("-D", "--remoteport", type=port_list,
+    parser.add_argument("-D", "--remoteport", type=port_list(MAX_PORTS),
                         help="comma-separated list of remote ports to trace.")
-    family = parser.add_mutually_exclusive_group()
-    family.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
-    family.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
+    add_family(parser)
     add_duration(parser)
     return parser.parse_args(argv)
 
@@ -136,16 +114,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     lports = args.localport or []
     dports = args.remoteport or []
-    family = AF_INET if args.ipv4 else AF_INET6 if args.ipv6 else 0
-    skel = load_tool("tcplife", TARGET_PID=args.pid or 0, TARGET_FAMILY=family,
-                     NLPORTS=len(lports), LPORTS=lports + [0] * (MAX_PORTS - len(lports)),
-                     NDPORTS=len(dports), DPORTS=dports + [0] * (MAX_PORTS - len(dports)))
+    skel = load_tool("tcplife", TARGET_PID=args.pid or 0, TARGET_FAMILY=chosen_family(args),
+                     NLPORTS=len(lports), LPORTS=padded(lports, MAX_PORTS),
+                     NDPORTS=len(dports), DPORTS=padded(dports, MAX_PORTS))
     printer = Printer(args)
-    emit(printer.header())
-    try:
-        run_events([(skel.events, printer)], duration=args.duration)
-    finally:
-        skel.close()
+    stream_events(skel, printer.header(), printer, args.duration)
     return 0
 
 

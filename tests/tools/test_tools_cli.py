@@ -138,3 +138,49 @@ def test_run_events_duration_and_ticks() -> None:
     assert 0.55 <= took < 0.8
     assert len(ticks) == 2 and 0.2 <= ticks[0] < 0.35 and 0.4 <= ticks[1] < 0.55
     assert max(ring.timeouts) <= 200  # each poll bounded by the next wake-up
+
+
+
+def test_run_summaries_stops_after_count(capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[int] = []
+
+    def summarize() -> None:
+        print(f"summary {len(calls)}", end="")
+        calls.append(1)
+
+    _common.run_summaries("banner", summarize, interval=0.05, count=2, timestamp=False)
+    assert calls == [1, 1]  # returns after COUNT, with no extra summary for the stop
+    assert capsys.readouterr().out == "banner\n\nsummary 0\nsummary 1"
+
+
+def test_run_summaries_prints_what_was_counted_at_ctrl_c(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    def ctrl_c(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_common, "run_events", ctrl_c)
+    _common.run_summaries("banner", lambda: print("summary", end=""), interval=None,
+                          count=None, timestamp=True)
+    banner, blank, clock, summary = capsys.readouterr().out.split("\n")
+    assert (banner, blank, summary) == ("banner", "", "summary")
+    assert time.strptime(clock, "%H:%M:%S")
+
+
+def test_net_ports_families_addresses() -> None:
+    from bpfimport.tools import _net
+
+    parser = _common.tool_parser("x", "d")
+    parser.add_argument("-P", type=_net.port_list(2))
+    _net.add_family(parser)
+    args = parser.parse_args(["-P", "80,443", "-6"])
+    assert args.P == [80, 443] and _net.chosen_family(args) == _net.AF_INET6
+    assert _net.chosen_family(parser.parse_args([])) == 0
+    for bad in ("80,443,8080", "0", "http", "80,"):
+        with pytest.raises(SystemExit):
+            parser.parse_args(["-P", bad])
+    with pytest.raises(SystemExit):
+        parser.parse_args(["-4", "-6"])
+    assert _net.padded([80], 3) == [80, 0, 0] and _net.padded(None, 2) == [0, 0]
+    raw = [127, 0, 0, 1] + [9] * 12  # an IPv4 address leaves the rest of the 16 bytes unread
+    assert _net.address(_net.AF_INET, raw) == "127.0.0.1"
+    assert _net.address(_net.AF_INET6, [0] * 15 + [1]) == "::1"

@@ -60,7 +60,7 @@ def test_bad_options_are_usage_errors(name: str, args: list[str]) -> None:
 
 def test_the_tools_compile(tmp_path: Path) -> None:
     for name in TOOLS:
-        shutil.copy(ROOT / "bpfimport" / "tools" / f"{name}.bpf.py", tmp_path)
+        shutil.copy(Path(_stacks.__file__).parent / f"{name}.bpf.py", tmp_path)  # the installed package's
     done = subprocess.run([sys.executable, "-m", "bpfimport", "compileall", str(tmp_path)],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert done.returncode == 0, done.stderr

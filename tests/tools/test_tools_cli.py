@@ -18,7 +18,7 @@ from tests.conftest import ROOT
 from tests.support import run_module_in_process
 
 TOOLS = ("execsnoop", "opensnoop", "exitsnoop", "syscount")
-TOOLS_DIR = ROOT / "bpfimport" / "tools"
+TOOLS_DIR = Path(_common.__file__).parent  # the installed package's (the wheel pass has no bpfimport/ here)
 
 
 def run_tool_process(name: str, *args: str) -> subprocess.CompletedProcess[str]:

@@ -1,44 +1,65 @@
-"""Outside tools (type checkers, a wheel build) started once, early, and run beside the suite.
+"""Outside tools (type checkers, a wheel build) queued early and run beside the suite.
 
 These tools are single-threaded programs that take seconds; pytest is single-threaded too.
 ``conftest.pytest_collection_finish`` calls each selected test module's ``start_early()``,
-which starts its commands here, so they run on the machine's other core while the rest of
-the suite runs; a test then waits for its command's result. A module run on its own starts
-its commands on first use instead: the results are the same either way.
+which queues its commands here. One runner thread starts them one after another, so they
+use the machine's other core while the rest of the suite runs on the first (all at once,
+they took the suite's core too: 7 processes on 2 cores). A test then waits for its
+command's result; one it needs before the runner reached it starts at once. A module run
+on its own starts its commands on first use: the results are the same either way.
 """
 
 from __future__ import annotations
 
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 
 class Command:
-    """One started command; its output goes to files, so no pipe fills while nobody reads."""
+    """One command, run once; its output goes to files, so no pipe fills while nobody reads."""
 
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
                  timeout: float = 600) -> None:
         self.argv = list(argv)
         self.timeout = timeout
-        self._folder = Path(tempfile.mkdtemp(prefix="bpfimport-bg-"))
-        self._out = open(self._folder / "stdout", "w+")
-        self._err = open(self._folder / "stderr", "w+")
-        self._proc = subprocess.Popen(self.argv, stdout=self._out, stderr=self._err,
-                                      stdin=subprocess.DEVNULL, text=True,
-                                      env=dict(env) if env is not None else None)
+        self._env = dict(env) if env is not None else None
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[str] | None = None
+        self._closed = False
         self._done: subprocess.CompletedProcess[str] | None = None
+        _queue(self)
+
+    def start(self) -> bool:
+        """Start the process unless it already was (or was closed); whether this call did."""
+        with self._lock:
+            if self._proc is not None or self._closed:
+                return False
+            self._folder = Path(tempfile.mkdtemp(prefix="bpfimport-bg-"))
+            self._out = open(self._folder / "stdout", "w+")
+            self._err = open(self._folder / "stderr", "w+")
+            self._proc = subprocess.Popen(self.argv, stdout=self._out, stderr=self._err,
+                                          stdin=subprocess.DEVNULL, text=True, env=self._env)
+            return True
+
+    def wait(self) -> int:
+        """The exit status (the process is killed after ``timeout`` seconds)."""
+        assert self._proc is not None
+        try:
+            return self._proc.wait(self.timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            return self._proc.wait()
 
     def result(self) -> subprocess.CompletedProcess[str]:
-        """Wait for the command (killed after its timeout) and return what it printed."""
+        """Wait for the command (started now if the runner has not reached it yet)."""
         if self._done is None:
-            try:
-                code = self._proc.wait(self.timeout)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                code = self._proc.wait()
+            self.start()
+            code = self.wait()
             self._out.seek(0)
             self._err.seek(0)
             self._done = subprocess.CompletedProcess(self.argv, code, self._out.read(),
@@ -47,19 +68,43 @@ class Command:
         return self._done
 
     def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._out.close()
-        self._err.close()
-        shutil.rmtree(self._folder, ignore_errors=True)
+        with self._lock:
+            self._closed = True
+            if self._proc is None:
+                return
+            if self._proc.poll() is None:
+                self._proc.kill()
+                self._proc.wait()
+            self._out.close()
+            self._err.close()
+            shutil.rmtree(self._folder, ignore_errors=True)
+
+
+_WAITING: queue.SimpleQueue[Command | None] = queue.SimpleQueue()
+_RUNNER: list[threading.Thread] = []
+
+
+def _queue(command: Command) -> None:
+    _WAITING.put(command)
+    if not _RUNNER:
+        runner = threading.Thread(target=_run_queued, name="bpfimport-tests-background",
+                                  daemon=True)
+        _RUNNER.append(runner)
+        runner.start()
+
+
+def _run_queued() -> None:
+    """Start the queued commands one at a time (a command a test started itself is skipped)."""
+    while (command := _WAITING.get()) is not None:
+        if command.start():
+            command.wait()
 
 
 _STARTED: dict[str, Command] = {}
 
 
 def run(name: str, make: Callable[[], Command]) -> Command:
-    """The command called ``name``, started by ``make()`` the first time it is asked for."""
+    """The command called ``name``, made (and queued) by ``make()`` the first time it is asked for."""
     if name not in _STARTED:
         _STARTED[name] = make()
     return _STARTED[name]
@@ -70,6 +115,9 @@ def close_all() -> None:
     for command in _STARTED.values():
         command.close()
     _STARTED.clear()
+    if _RUNNER:
+        _WAITING.put(None)  # the runner ends after what it runs now (closed: killed)
+        _RUNNER.clear()
 
 
 def scratch_folder(prefix: str) -> Path:

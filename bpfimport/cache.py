@@ -80,6 +80,7 @@ import sys
 from _imp import source_hash as _source_hash
 from stat import S_ISDIR, S_ISREG
 
+from ._files import write_atomic
 from ._host import installed as installed_llvmlite
 from ._host import privileged as _privileged_now
 from ._version import __version__
@@ -421,26 +422,6 @@ def _checked(path: str, data: bytes, source: bytes, module_name: str | None,
         return None
     verbose(f"{path} matches its source")
     return result
-
-
-def write_atomic(path: str, data: bytes, mode: int = 0o666) -> None:
-    """Write ``data`` to ``path`` so readers see the old file or the new one, never a part.
-
-    The temporary name carries the pid so concurrent writers never share one;
-    ``O_EXCL`` refuses to follow anything planted there.  Raises OSError.
-    """
-    tmp = f"{path}.{os.getpid()}.{id(data):x}.tmp"
-    fd = os.open(tmp, os.O_EXCL | os.O_CREAT | os.O_WRONLY, mode & 0o666)
-    try:
-        with open(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 # A writer's temporary file lives milliseconds; one this old was left by a killed writer.

@@ -30,11 +30,12 @@ import errno
 import os
 import struct
 from _imp import source_hash as _source_hash
-from _thread import allocate_lock, get_ident
+from _thread import allocate_lock
 from array import array
 from collections.abc import Callable
 from pathlib import Path
 
+from .._files import write_atomic
 from . import types as t
 from .reader import KERNEL_BTF, BtfFormatError, Index, NameTable, PagedFile, Spec
 
@@ -249,20 +250,9 @@ def _read_own(path: Path) -> bytes | None:
 
 def _write_atomic(path: Path, data: bytes) -> bool:
     """Store ``data`` atomically (a temporary file, then a rename); False if it can't be written."""
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{get_ident():x}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-        try:
-            with open(fd, "wb") as f:
-                f.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        write_atomic(path, data, 0o644)
     except OSError:
         return False
     return True

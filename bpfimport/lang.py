@@ -278,7 +278,29 @@ class PerfEventArray(_Map[Any, Any]):
 # ---------------------------------------------------------------- pointers
 
 
-class UserPtr(Generic[T]):
+class _Pointer(Generic[T]):
+    """What both pointer kinds spell: ``p[i]``, ``p.field``, ``p + n``, ``Ptr[T](addr)``."""
+
+    def __init__(self, addr: Any = 0) -> None:
+        self.addr = addr
+
+    def __getitem__(self, index: int) -> T:
+        raise _kernel_only(f"{type(self).__name__}[...][i]")
+
+    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
+        raise _kernel_only("pointer.field")
+
+    def __add__(self, n: int) -> int:
+        raise _kernel_only("pointer + n")
+
+    def __bool__(self) -> bool:
+        raise _kernel_only("bool(pointer)")
+
+    def __int__(self) -> int:
+        raise _kernel_only("int(pointer)")
+
+
+class UserPtr(_Pointer[T]):
     """A pointer into user memory (the traced process) to a ``T``.
 
     ``p[i]`` reads the i-th ``T`` from there (``argv[i]``), ``p.field`` one field of a
@@ -287,47 +309,11 @@ class UserPtr(Generic[T]):
     with the kernel family (``probe_read_kernel*``, ``read_kernel``).
     """
 
-    def __init__(self, addr: Any = 0) -> None:
-        self.addr = addr
 
-    def __getitem__(self, index: int) -> T:
-        raise _kernel_only("UserPtr[...][i]")
-
-    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
-        raise _kernel_only("pointer.field")
-
-    def __add__(self, n: int) -> int:
-        raise _kernel_only("pointer + n")
-
-    def __bool__(self) -> bool:
-        raise _kernel_only("bool(pointer)")
-
-    def __int__(self) -> int:
-        raise _kernel_only("int(pointer)")
-
-
-class KernelPtr(Generic[T]):
+class KernelPtr(_Pointer[T]):
     """A pointer into kernel memory to a ``T``: as :class:`UserPtr`, read with
     ``bpf_probe_read_kernel``; the user family (``probe_read_user*``, ``read_user``) is refused.
     """
-
-    def __init__(self, addr: Any = 0) -> None:
-        self.addr = addr
-
-    def __getitem__(self, index: int) -> T:
-        raise _kernel_only("KernelPtr[...][i]")
-
-    def __getattr__(self, field: str) -> Any:  # p.field of a @struct (p[0].field is typed)
-        raise _kernel_only("pointer.field")
-
-    def __add__(self, n: int) -> int:
-        raise _kernel_only("pointer + n")
-
-    def __bool__(self) -> bool:
-        raise _kernel_only("bool(pointer)")
-
-    def __int__(self) -> int:
-        raise _kernel_only("int(pointer)")
 
 
 # ---------------------------------------------------------------- decorators

@@ -3,40 +3,22 @@ options, compiling, and how the stack tools print stacks."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 from bpfimport.tools import _stacks
-from tests.conftest import ROOT
-from tests.support import run_module_in_process
+from tests.tools.cli_support import check_compileall, check_real_help, in_process
 
 TOOLS = ("runqlat", "runqlen", "biolatency", "biosnoop", "profile", "offcputime")
 
 
-def run_cli_process(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The tool as users run it: ``python -m bpfimport.tools.NAME`` in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", f"bpfimport.tools.{name}", *args],
-                          capture_output=True, text=True, timeout=60,
-                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
-
-
-def run_cli(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The tool's command line in this interpreter (help and usage errors stop before the
-    kernel); ``test_help_as_users_run_it`` runs the real ``python -m`` once."""
-    return run_module_in_process(f"bpfimport.tools.{name}", *args)
+run_cli = in_process
 
 
 def test_help_as_users_run_it() -> None:
-    done = run_cli_process(TOOLS[0], "-h")
-    assert done.returncode == 0 and not done.stderr
-    assert done.stdout == run_cli(TOOLS[0], "-h").stdout  # in process, the same text
-
+    check_real_help(TOOLS[0])
 
 @pytest.mark.parametrize("name", TOOLS)
 def test_help_reads_well(name: str) -> None:
@@ -59,12 +41,7 @@ def test_bad_options_are_usage_errors(name: str, args: list[str]) -> None:
 
 
 def test_the_tools_compile(tmp_path: Path) -> None:
-    for name in TOOLS:
-        shutil.copy(Path(_stacks.__file__).parent / f"{name}.bpf.py", tmp_path)  # the installed package's
-    done = subprocess.run([sys.executable, "-m", "bpfimport", "compileall", str(tmp_path)],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "__pycache__").iterdir())) == len(TOOLS)
+    check_compileall(TOOLS, tmp_path)
 
 
 KERNEL = {0x10: "bpf_prog_abc_on_switch", 0x11: "__traceiter_sched_switch", 0x20: "__schedule",

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,31 +10,16 @@ import pytest
 from bpfimport.tools import _common
 from bpfimport.tools.exitsnoop import exit_text
 from bpfimport.tools.syscount import syscall_names
-from tests.conftest import ROOT
-from tests.support import run_module_in_process
+from tests.tools.cli_support import check_compileall, check_real_help, in_process
 
 TOOLS = ("execsnoop", "opensnoop", "exitsnoop", "syscount")
-TOOLS_DIR = Path(_common.__file__).parent  # the installed package's (the wheel pass has no bpfimport/ here)
 
 
-def run_tool_process(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The tool as users run it: ``python -m bpfimport.tools.NAME`` in a fresh interpreter."""
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    return subprocess.run([sys.executable, "-m", f"bpfimport.tools.{name}", *args],
-                          capture_output=True, text=True, env=env, timeout=60)
-
-
-def run_tool(name: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """The tool's command line in this interpreter (help and usage errors stop before the
-    kernel); ``test_help_as_users_run_it`` runs the real ``python -m`` once."""
-    return run_module_in_process(f"bpfimport.tools.{name}", *args)
+run_tool = in_process
 
 
 def test_help_as_users_run_it() -> None:
-    done = run_tool_process(TOOLS[0], "-h")
-    assert done.returncode == 0 and not done.stderr
-    assert done.stdout == run_tool(TOOLS[0], "-h").stdout  # in process, the same text
-
+    check_real_help(TOOLS[0])
 
 @pytest.mark.parametrize("name", TOOLS)
 def test_help_reads_well(name: str) -> None:
@@ -62,12 +43,7 @@ def test_bad_options_are_usage_errors(name: str, args: list[str]) -> None:
 
 def test_every_tool_compiles(tmp_path: Path) -> None:
     """compileall over a copy of the tools' folder: what packagers run to prefill the cache."""
-    for name in TOOLS:
-        shutil.copy(TOOLS_DIR / f"{name}.bpf.py", tmp_path)
-    done = subprocess.run([sys.executable, "-m", "bpfimport", "compileall", str(tmp_path)],
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
-    assert done.returncode == 0, done.stderr
-    assert len(list((tmp_path / "__pycache__").iterdir())) == len(TOOLS)
+    check_compileall(TOOLS, tmp_path)
 
 
 def test_exit_text() -> None:

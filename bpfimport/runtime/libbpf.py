@@ -108,6 +108,39 @@ class UprobeOpts(ctypes.Structure):
     ]
 
 
+class LinkCreateOpts(ctypes.Structure):
+    """``struct bpf_link_create_opts`` up to ``target_btf_id``: an XDP link needs only
+    ``flags`` (the mode); the union after it is left out, so libbpf sees it zeroed."""
+
+    _fields_ = [
+        ("sz", c_size_t),
+        ("flags", c_uint32),
+        ("iter_info", c_void_p),
+        ("iter_info_len", c_uint32),
+        ("target_btf_id", c_uint32),
+    ]
+
+
+class TcHook(ctypes.Structure):
+    """``struct bpf_tc_hook`` (unchanged since libbpf 0.4)."""
+
+    _fields_ = [("sz", c_size_t), ("ifindex", c_int), ("attach_point", c_int),
+                ("parent", c_uint32)]
+
+
+class TcOpts(ctypes.Structure):
+    """``struct bpf_tc_opts`` (unchanged since libbpf 0.4); attach fills handle and priority."""
+
+    _fields_ = [("sz", c_size_t), ("prog_fd", c_int), ("flags", c_uint32),
+                ("prog_id", c_uint32), ("handle", c_uint32), ("priority", c_uint32)]
+
+
+# enum bpf_tc_attach_point
+BPF_TC_INGRESS, BPF_TC_EGRESS = 1 << 0, 1 << 1
+# enum bpf_attach_type
+BPF_XDP = 37
+# XDP_FLAGS_* (linux/if_link.h): the mode of an XDP attachment
+XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE = 1 << 1, 1 << 2, 1 << 3
 
 
 class PerfEventAttr(ctypes.Structure):
@@ -158,6 +191,12 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
         c_void_p, [c_void_p, c_int, c_char_p, c_size_t, ctypes.POINTER(UprobeOpts)]),
     "bpf_program__attach_perf_event": (c_void_p, [c_void_p, c_int]),
     "bpf_program__attach_kprobe": (c_void_p, [c_void_p, ctypes.c_bool, c_char_p]),
+    "bpf_program__attach_cgroup": (c_void_p, [c_void_p, c_int]),
+    "bpf_link_create": (c_int, [c_int, c_int, c_int, ctypes.POINTER(LinkCreateOpts)]),
+    "bpf_tc_hook_create": (c_int, [ctypes.POINTER(TcHook)]),
+    "bpf_tc_hook_destroy": (c_int, [ctypes.POINTER(TcHook)]),
+    "bpf_tc_attach": (c_int, [ctypes.POINTER(TcHook), ctypes.POINTER(TcOpts)]),
+    "bpf_tc_detach": (c_int, [ctypes.POINTER(TcHook), ctypes.POINTER(TcOpts)]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "bpf_link__fd": (c_int, [c_void_p]),
     "bpf_map__fd": (c_int, [c_void_p]),

@@ -55,6 +55,21 @@ _CTX_IN_PLACE = {"syscall"}
 _XDP_HEADROOM = 256
 
 
+# program type -> which packet attach it uses; cgroup types (_is_cgroup) take cgroup=
+_NET_ATTACH = {"xdp": "xdp", "sched_cls": "tc", "socket_filter": "socket"}
+_NET_ARGS = {"xdp": {"ifname=", "ifindex=", "mode="}, "tc": {"ifname=", "ifindex=", "direction="},
+             "socket": {"a socket"}, "cgroup": {"cgroup="}}
+_NET_TAKES = {"xdp": "ifname= or ifindex=, and mode='skb'|'drv'|'hw'",
+              "tc": "ifname= or ifindex=, and direction='ingress'|'egress'",
+              "socket": "a socket object or fd: attach(sock)",
+              "cgroup": "cgroup= (a cgroup v2 folder or its fd)"}
+
+
+def _is_cgroup(ptype: str) -> bool:
+    """Program types attached to a cgroup (cgroup_skb, cgroup_sock, ..., sock_ops)."""
+    return ptype.startswith("cgroup") or ptype == "sock_ops"
+
+
 def section_type(section: str) -> str | None:
     """libbpf's program type name for a section, from the section's first component."""
     head = section.split("/", 1)[0]
@@ -189,7 +204,10 @@ class Program:
             self._type = t or "unspec"
         return self._type
 
-    def attach(self, *, sample_freq: int | None = None, sample_period: int | None = None,
+    def attach(self, target: Any = None, *, ifname: str | None = None,
+               ifindex: int | None = None, mode: str | None = None,
+               direction: str | None = None, cgroup: Any = None,
+               sample_freq: int | None = None, sample_period: int | None = None,
                event: str | tuple[int, int] = "cpu-clock", pid: int = -1,
                cpu: int | None = None, binary: str | None = None,
                symbol: str | None = None) -> Link:
@@ -210,10 +228,20 @@ class Program:
         ``(type, config)`` pair), on every online CPU or only on ``cpu``, for
         every process or only ``pid``.  It returns one link for all the CPUs
         (a :class:`~bpfimport.runtime.link.LinkGroup`).
+
+        Packet programs attach where they are told (:mod:`.netattach`): ``@xdp`` to
+        ``ifname="eth0"`` (or ``ifindex=``) with ``mode="skb"``, ``"drv"`` or ``"hw"``
+        (default: the kernel chooses); ``@tc`` to an interface's ``direction="ingress"``
+        (default) or ``"egress"``; ``@socket_filter`` to ``target``, a socket object or
+        fd; ``@cgroup_skb(...)`` and other cgroup programs to ``cgroup=``, a cgroup v2
+        folder (path or fd).
         """
         from . import libbpf as L
         from .link import Link
 
+        net = (target, ifname, ifindex, mode, direction, cgroup)
+        if any(v is not None for v in net) or self.type in _NET_ATTACH or _is_cgroup(self.type):
+            return self._attach_packet(target, ifname, ifindex, mode, direction, cgroup)
         if sample_freq is not None or sample_period is not None or self.type == "perf_event":
             from .perf import attach_perf_event
 
@@ -255,6 +283,37 @@ class Program:
         from . import errors as rterrors
 
         raise rterrors.attach_error(self.name, self.section, err, L.log_text(lines, L.LIBBPF_WARN))
+
+    def _attach_packet(self, target: Any, ifname: str | None, ifindex: int | None,
+                       mode: str | None, direction: str | None, cgroup: Any) -> Link:
+        """``attach()`` of a packet or cgroup program: check that the arguments fit its type."""
+        from . import netattach
+
+        ptype = self.type
+        kind = "cgroup" if _is_cgroup(ptype) else _NET_ATTACH.get(ptype)
+        given = {name for name, v in (("a socket", target), ("ifname=", ifname),
+                                      ("ifindex=", ifindex), ("mode=", mode),
+                                      ("direction=", direction), ("cgroup=", cgroup))
+                 if v is not None}
+        wrong = sorted(given - _NET_ARGS.get(kind or "", set()))
+        if wrong:
+            takes = _NET_TAKES.get(kind or "", "no packet attach arguments")
+            raise TypeError(f"program '{self.name}' ({ptype}) does not take {', '.join(wrong)}; "
+                            f"it takes {takes}")
+        if kind == "xdp":
+            return netattach.attach_xdp(self._obj, self.name, ifname, ifindex, mode)
+        if kind == "tc":
+            return netattach.attach_tc(self._obj, self.name, ifname, ifindex,
+                                       direction if direction is not None else "ingress")
+        if kind == "socket":
+            if target is None:
+                raise TypeError(f"socket filter '{self.name}' attaches to a socket: "
+                                f"attach(sock) with a socket object or its fd")
+            return netattach.attach_socket(self._obj, self.name, target)
+        if cgroup is None:
+            raise TypeError(f"program '{self.name}' ({ptype}) attaches to a cgroup: pass "
+                            f"cgroup='/sys/fs/cgroup/NAME' (a cgroup v2 folder) or its fd")
+        return netattach.attach_cgroup(self._obj, self.name, self.section, cgroup)
 
     def _attach_probe(self, binary: str | None, symbol: str | None, pid: int) -> Link:
         """``attach(binary=, symbol=, pid=)`` of a uprobe, ``attach(symbol=)`` of a kprobe."""

@@ -153,8 +153,14 @@ def test_kprobe_attach(mod: BpfModule) -> None:
 
 
 def test_attach_needs_a_target(mod: BpfModule) -> None:
-    with pytest.raises(BpfError, match="cannot be attached automatically"):
+    with pytest.raises(TypeError, match="program 'xdp_pass' attaches to a network interface: "
+                                        "pass ifname='eth0' or ifindex=N"):
         mod.xdp_pass.attach()
+    with pytest.raises(TypeError, match="socket filter 'sock' attaches to a socket"):
+        mod.sock.attach()
+    with pytest.raises(TypeError, match=r"program 'rawtp' \(raw_tracepoint\) does not take "
+                                        r"ifname=; it takes no packet attach arguments"):
+        mod.rawtp.attach(ifname="lo")
 
 
 def test_tracepoint_attach_without_tracefs(kernel: None, tmp_path) -> None:  # type: ignore[no-untyped-def]

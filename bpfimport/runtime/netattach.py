@@ -1,0 +1,285 @@
+"""Attaching packet programs: XDP and tc to an interface, socket filters, cgroup programs.
+
+``bpf_program__attach()`` cannot place these programs (their sections name no
+target), so ``Program.attach()`` hands them here with the target the user names:
+
+==============  ==========================================  =====================================
+program type    attach                                      kernel object, and its lifetime
+==============  ==========================================  =====================================
+xdp             ``attach(ifname=, ifindex=, mode=)``         an XDP bpf_link: gone with its fd
+sched_cls (tc)  ``attach(ifname=, ifindex=, direction=)``    a cls_bpf filter on clsact: stays
+socket_filter   ``attach(sock)``                             the socket's filter: dies with it
+cgroup_*        ``attach(cgroup=)``                          a cgroup bpf_link: gone with its fd
+==============  ==========================================  =====================================
+
+Why these mechanisms: a bpf_link is detached by the kernel when its last fd closes, so a
+process that dies leaves nothing behind (XDP through ``BPF_LINK_CREATE`` rather than the
+netlink ``bpf_xdp_attach``, which stays until removed). libbpf 1.1 has no tcx
+(``bpf_program__attach_tcx`` came in libbpf 1.3), so tc programs are cls_bpf filters on
+a clsact qdisc made through libbpf's netlink tc hooks; those outlive the process, so a
+clsact made here is removed again when the last filter this process put on it is detached.
+"""
+
+from __future__ import annotations
+
+import errno as E
+import os
+import socket
+import threading
+
+from ..errors import BpfError
+from ._lazy import ctypes
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from .link import Link
+    from .object import BpfObject
+
+XDP_MODES = ("skb", "drv", "hw")
+TC_DIRECTIONS = ("ingress", "egress")
+SO_ATTACH_BPF = 50
+SO_DETACH_BPF = 27  # SO_DETACH_FILTER: removes an attached BPF program as well
+
+
+def interface_index(program: str, ifname: str | None, ifindex: int | None) -> tuple[int, str]:
+    """(ifindex, the interface's name for messages) from ``ifname=`` or ``ifindex=``."""
+    if ifname is not None and ifindex is not None:
+        raise TypeError(f"attach of program '{program}' takes ifname= or ifindex=, not both")
+    if ifname is not None:
+        if not isinstance(ifname, str) or not ifname:
+            raise TypeError(f"ifname= takes an interface name such as 'eth0', got {ifname!r}")
+        try:
+            return socket.if_nametoindex(ifname), ifname
+        except OSError:
+            raise BpfError(f"cannot attach program '{program}': no network interface named "
+                           f"'{ifname}' in this network namespace", E.ENODEV) from None
+    if ifindex is None:
+        raise TypeError(f"program '{program}' attaches to a network interface: pass "
+                        f"ifname='eth0' or ifindex=N")
+    if isinstance(ifindex, bool) or not isinstance(ifindex, int) or ifindex <= 0:
+        raise TypeError(f"ifindex= takes a positive interface index, got {ifindex!r}")
+    try:
+        return ifindex, socket.if_indextoname(ifindex)
+    except OSError:
+        raise BpfError(f"cannot attach program '{program}': no network interface with index "
+                       f"{ifindex} in this network namespace", E.ENODEV) from None
+
+
+def attach_xdp(obj: BpfObject, program: str, ifname: str | None, ifindex: int | None,
+               mode: str | None) -> Link:
+    """An XDP link on an interface; ``mode`` None lets the kernel choose (driver, else skb)."""
+    from . import libbpf as L
+    from .link import FdLink
+
+    flags = {None: 0, "skb": L.XDP_FLAGS_SKB_MODE, "drv": L.XDP_FLAGS_DRV_MODE,
+             "hw": L.XDP_FLAGS_HW_MODE}
+    if mode not in flags:
+        raise ValueError(f"mode= is one of {', '.join(map(repr, XDP_MODES))} (or None: the "
+                         f"kernel chooses), got {mode!r}")
+    index, name = interface_index(program, ifname, ifindex)
+    where = f"xdp on {name}" + (f" ({mode})" if mode else "")
+    opts = L.LinkCreateOpts(sz=ctypes.sizeof(L.LinkCreateOpts), flags=flags[mode])
+    with obj._lock, obj.using(program) as live:
+        fd = L.lib().bpf_link_create(live.program_fd(program), index, L.BPF_XDP,
+                                     ctypes.byref(opts))
+        if fd >= 0:
+            link = FdLink(obj, fd, program, where)
+            obj.add_link(link)
+            return link
+    raise _xdp_error(program, name, mode, -fd)
+
+
+def _xdp_error(program: str, ifname: str, mode: str | None, err: int) -> BpfError:
+    from . import errors as rterrors
+
+    what = f"cannot attach program '{program}' to xdp on {ifname}"
+    if err == E.EBUSY or err == E.EEXIST:
+        return BpfError(f"{what}: the interface already has an XDP program; detach it first "
+                        f"(`ip link set dev {ifname} xdp off`, or its link)", err)
+    if err in (E.EOPNOTSUPP, E.ENOTSUP, E.EINVAL) and mode in ("drv", "hw"):
+        return BpfError(f"{what}: its driver cannot run XDP in mode '{mode}'; use mode='skb' "
+                        f"(generic XDP, any interface)", err)
+    if err in (E.EPERM, E.EACCES):
+        return rterrors.privilege_error(what, err)
+    return BpfError(f"{what}: {rterrors.strerror(err)}", err)
+
+
+# (netns inode, ifindex) -> [filters this process has on the interface, whether it made the clsact]
+_clsact_users: dict[tuple[int, int], list[Any]] = {}
+_clsact_lock = threading.Lock()
+
+
+def _netns() -> int:
+    """The calling thread's network namespace (ifindexes are per namespace)."""
+    try:
+        return os.stat("/proc/thread-self/ns/net").st_ino
+    except OSError:
+        return 0
+
+
+def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | None,
+              direction: str) -> Link:
+    """A cls_bpf filter (direct action) on the interface's clsact, made if missing."""
+    from . import libbpf as L
+    from .link import TcLink
+
+    points = {"ingress": L.BPF_TC_INGRESS, "egress": L.BPF_TC_EGRESS}
+    if direction not in points:
+        raise ValueError(f"direction= is 'ingress' or 'egress', got {direction!r}")
+    index, name = interface_index(program, ifname, ifindex)
+    hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=index, attach_point=points[direction])
+    key = (_netns(), index)
+    # the object's lock before the clsact lock, as TcLink.detach() takes them
+    with obj._lock, obj.using(program) as live, _clsact_lock:
+        rc = L.lib().bpf_tc_hook_create(ctypes.byref(hook))
+        if rc < 0 and rc != -E.EEXIST:
+            raise _tc_error(program, name, direction, -rc)
+        users = _clsact_users.setdefault(key, [0, False])
+        users[1] = users[1] or rc == 0
+        opts = L.TcOpts(sz=ctypes.sizeof(L.TcOpts), prog_fd=live.program_fd(program))
+        rc = L.lib().bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts))
+        if rc == 0:
+            users[0] += 1
+            link = TcLink(obj, program, f"tc {direction} on {name}", index, points[direction],
+                          opts.handle, opts.priority, key)
+            obj.add_link(link)
+            return link
+        _release_clsact(key, index)
+    raise _tc_error(program, name, direction, -rc)
+
+
+def detach_tc(ifindex: int, point: int, handle: int, priority: int, key: tuple[int, int]) -> int:
+    """Remove one filter, then the clsact if this process made it and has no filter left.
+
+    Returns 0 or -errno; a vanished interface counts as detached (its qdiscs went with it).
+    """
+    from . import libbpf as L
+
+    hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=ifindex, attach_point=point)
+    opts = L.TcOpts(sz=ctypes.sizeof(L.TcOpts), handle=handle, priority=priority)
+    with _clsact_lock:
+        rc = L.lib().bpf_tc_detach(ctypes.byref(hook), ctypes.byref(opts))
+        users = _clsact_users.get(key)
+        if users is not None:
+            users[0] -= 1
+        _release_clsact(key, ifindex)
+    return 0 if rc in (0, -E.ENODEV, -E.ENOENT, -E.EINVAL) else rc
+
+
+def _release_clsact(key: tuple[int, int], ifindex: int) -> None:
+    """Destroy the clsact once the last of this process's filters on it is gone, if made here."""
+    from . import libbpf as L
+
+    users = _clsact_users.get(key)
+    if users is None or users[0] > 0:
+        return
+    del _clsact_users[key]
+    if users[1]:
+        hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=ifindex,
+                        attach_point=L.BPF_TC_INGRESS | L.BPF_TC_EGRESS)
+        L.lib().bpf_tc_hook_destroy(ctypes.byref(hook))
+
+
+def _tc_error(program: str, ifname: str, direction: str, err: int) -> BpfError:
+    from . import errors as rterrors
+
+    what = f"cannot attach program '{program}' to tc {direction} on {ifname}"
+    if err in (E.EPERM, E.EACCES):
+        return rterrors.privilege_error(what, err)
+    return BpfError(f"{what}: {rterrors.strerror(err)}", err)
+
+
+def socket_fd(program: str, target: Any) -> int:
+    """The fd of a socket object (anything with ``fileno()``) or an int fd."""
+    if isinstance(target, int) and not isinstance(target, bool):
+        fd = target
+    elif callable(getattr(target, "fileno", None)):
+        fd = target.fileno()
+    else:
+        raise TypeError(f"socket filter '{program}' attaches to a socket: pass a socket object "
+                        f"or its fd, got {type(target).__name__}")
+    if fd < 0:
+        raise BpfError(f"cannot attach socket filter '{program}': the socket is closed", E.EBADF)
+    return fd
+
+
+def set_socket_filter(fd: int, prog_fd: int | None) -> int:
+    """SO_ATTACH_BPF ``prog_fd`` (or SO_DETACH_BPF for None) on socket ``fd``: 0 or errno.
+
+    Through a duplicate of the fd wrapped in a ``socket.socket``: the filter belongs
+    to the socket, not to the fd, and this works for any fd the caller hands over.
+    """
+    try:
+        with socket.socket(fileno=os.dup(fd)) as s:
+            if prog_fd is None:
+                s.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
+            else:
+                s.setsockopt(socket.SOL_SOCKET, SO_ATTACH_BPF, prog_fd)
+    except OSError as e:
+        return e.errno or E.EINVAL
+    return 0
+
+
+def attach_socket(obj: BpfObject, program: str, target: Any) -> Link:
+    """The program as the socket's filter (``SO_ATTACH_BPF``)."""
+    from . import errors as rterrors
+    from .link import SocketLink
+
+    fd = socket_fd(program, target)
+    try:
+        st = os.fstat(fd)
+    except OSError as e:
+        raise BpfError(f"cannot attach socket filter '{program}': fd {fd} is not open",
+                       e.errno or E.EBADF) from None
+    with obj._lock, obj.using(program) as live:
+        err = set_socket_filter(fd, live.program_fd(program))
+        if not err:
+            link = SocketLink(obj, program, target, fd, (st.st_dev, st.st_ino))
+            obj.add_link(link)
+            return link
+    if err == E.ENOTSOCK:
+        raise BpfError(f"cannot attach socket filter '{program}': fd {fd} is not a socket", err)
+    raise BpfError(f"cannot attach socket filter '{program}': {rterrors.strerror(err)}", err)
+
+
+def attach_cgroup(obj: BpfObject, program: str, section: str, cgroup: Any) -> Link:
+    """A cgroup link on the cgroup v2 folder ``cgroup`` (a path or an open fd)."""
+    from . import errors as rterrors
+    from . import libbpf as L
+    from .link import Link
+
+    own = not (isinstance(cgroup, int) and not isinstance(cgroup, bool))
+    if own:
+        try:
+            fd = os.open(os.fspath(cgroup), os.O_RDONLY | os.O_DIRECTORY)
+        except TypeError:
+            raise TypeError(f"cgroup= takes a cgroup v2 folder (a path such as "
+                            f"'/sys/fs/cgroup/app') or its fd, got {type(cgroup).__name__}") from None
+        except OSError as e:
+            raise BpfError(f"cannot attach program '{program}': no cgroup folder at {cgroup} "
+                           f"({rterrors.strerror(e.errno or E.ENOENT)})",
+                           e.errno or E.ENOENT) from None
+    else:
+        fd = cgroup
+    try:
+        with obj._lock, obj.using(program) as live, L.capture() as lines:
+            ptr = L.lib().bpf_program__attach_cgroup(live.program_ptr(program), fd)
+            err = L.last_errno() if not ptr else 0
+            if ptr:
+                link = Link(obj, ptr, program)
+                obj.add_link(link)
+                return link
+    finally:
+        if own:
+            os.close(fd)
+    where = f"{section} of cgroup {cgroup}"
+    if err == E.EBADF:
+        raise BpfError(f"cannot attach program '{program}' to {where}: not a cgroup v2 folder "
+                       f"(cgroup2 is mounted at /sys/fs/cgroup on most systems)", err)
+    raise rterrors.attach_error(program, where, err, L.log_text(lines, L.LIBBPF_WARN))
+
+
+__all__ = ["TC_DIRECTIONS", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc",
+           "attach_xdp", "detach_tc", "interface_index", "set_socket_filter"]

@@ -138,7 +138,7 @@ class TcOpts(ctypes.Structure):
 # enum bpf_tc_attach_point
 BPF_TC_INGRESS, BPF_TC_EGRESS = 1 << 0, 1 << 1
 # enum bpf_attach_type
-BPF_XDP = 37
+BPF_XDP, BPF_TCX_INGRESS, BPF_TCX_EGRESS = 37, 46, 47
 # XDP_FLAGS_* (linux/if_link.h): the mode of an XDP attachment
 XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE, XDP_FLAGS_HW_MODE = 1 << 1, 1 << 2, 1 << 3
 

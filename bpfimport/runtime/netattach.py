@@ -8,16 +8,19 @@ program type    attach                                      kernel object, and i
 ==============  ==========================================  =====================================
 xdp             ``attach(ifname=, ifindex=, mode=)``         an XDP bpf_link: gone with its fd
 sched_cls (tc)  ``attach(ifname=, ifindex=, direction=)``    a cls_bpf filter on clsact: stays
+  ... tcx=True  (the same)                                  a tcx bpf_link: gone with its fd
 socket_filter   ``attach(sock)``                             the socket's filter: dies with it
 cgroup_*        ``attach(cgroup=)``                          a cgroup bpf_link: gone with its fd
 ==============  ==========================================  =====================================
 
 Why these mechanisms: a bpf_link is detached by the kernel when its last fd closes, so a
 process that dies leaves nothing behind (XDP through ``BPF_LINK_CREATE`` rather than the
-netlink ``bpf_xdp_attach``, which stays until removed). libbpf 1.1 has no tcx
-(``bpf_program__attach_tcx`` came in libbpf 1.3), so tc programs are cls_bpf filters on
-a clsact qdisc made through libbpf's netlink tc hooks; those outlive the process, so a
-clsact made here is removed again when the last filter this process put on it is detached.
+netlink ``bpf_xdp_attach``, which stays until removed). tc programs are cls_bpf filters on
+a clsact qdisc made through libbpf's netlink tc hooks by default (what ``tc filter show``
+lists, on any kernel); those outlive the process, so a clsact made here is removed again
+when the last filter this process put on it is detached. ``tcx=True`` makes a tcx link
+instead (Linux >= 6.6): libbpf 1.1 has no ``bpf_program__attach_tcx`` (libbpf 1.3), but
+its ``bpf_link_create`` passes the tcx attach type through to the kernel.
 """
 
 from __future__ import annotations
@@ -120,8 +123,9 @@ def _netns() -> int:
 
 
 def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | None,
-              direction: str) -> Link:
-    """A cls_bpf filter (direct action) on the interface's clsact, made if missing."""
+              direction: str, tcx: bool = False) -> Link:
+    """A cls_bpf filter (direct action) on the interface's clsact, made if missing; or,
+    with ``tcx``, a tcx link (kernel >= 6.6)."""
     from . import libbpf as L
     from .link import TcLink
 
@@ -129,6 +133,8 @@ def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | N
     if direction not in points:
         raise ValueError(f"direction= is 'ingress' or 'egress', got {direction!r}")
     index, name = interface_index(program, ifname, ifindex)
+    if tcx:
+        return _attach_tcx(obj, program, index, name, direction)
     hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=index, attach_point=points[direction])
     key = (_netns(), index)
     # the object's lock before the clsact lock, as TcLink.detach() takes them
@@ -148,6 +154,31 @@ def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | N
             return link
         _release_clsact(key, index)
     raise _tc_error(program, name, direction, -rc)
+
+
+def _attach_tcx(obj: BpfObject, program: str, index: int, ifname: str, direction: str) -> Link:
+    """A tcx link: ``BPF_LINK_CREATE`` with the tcx attach type, which libbpf 1.1's
+    ``bpf_link_create`` passes through (only its ``bpf_program__attach_tcx`` is missing)."""
+    from . import errors as rterrors
+    from . import libbpf as L
+    from .link import FdLink
+
+    kind = L.BPF_TCX_INGRESS if direction == "ingress" else L.BPF_TCX_EGRESS
+    opts = L.LinkCreateOpts(sz=ctypes.sizeof(L.LinkCreateOpts))
+    with obj._lock, obj.using(program) as live:
+        fd = L.lib().bpf_link_create(live.program_fd(program), index, kind, ctypes.byref(opts))
+        if fd >= 0:
+            link = FdLink(obj, fd, program, f"tcx {direction} on {ifname}")
+            obj.add_link(link)
+            return link
+    err = -fd
+    what = f"cannot attach program '{program}' to tcx {direction} on {ifname}"
+    if err == E.EINVAL:
+        raise BpfError(f"{what}: this kernel has no tcx (Linux >= 6.6); attach without "
+                       f"tcx=True (a clsact filter)", err)
+    if err in (E.EPERM, E.EACCES):
+        raise rterrors.privilege_error(what, err)
+    raise BpfError(f"{what}: {rterrors.strerror(err)}", err)
 
 
 def detach_tc(ifindex: int, point: int, handle: int, priority: int, key: tuple[int, int]) -> int:

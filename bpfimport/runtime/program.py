@@ -57,10 +57,10 @@ _XDP_HEADROOM = 256
 
 # program type -> which packet attach it uses; cgroup types (_is_cgroup) take cgroup=
 _NET_ATTACH = {"xdp": "xdp", "sched_cls": "tc", "socket_filter": "socket"}
-_NET_ARGS = {"xdp": {"ifname=", "ifindex=", "mode="}, "tc": {"ifname=", "ifindex=", "direction="},
+_NET_ARGS = {"xdp": {"ifname=", "ifindex=", "mode="}, "tc": {"ifname=", "ifindex=", "direction=", "tcx="},
              "socket": {"a socket"}, "cgroup": {"cgroup="}}
 _NET_TAKES = {"xdp": "ifname= or ifindex=, and mode='skb'|'drv'|'hw'",
-              "tc": "ifname= or ifindex=, and direction='ingress'|'egress'",
+              "tc": "ifname= or ifindex=, direction='ingress'|'egress' and tcx=True|False",
               "socket": "a socket object or fd: attach(sock)",
               "cgroup": "cgroup= (a cgroup v2 folder or its fd)"}
 
@@ -206,7 +206,7 @@ class Program:
 
     def attach(self, target: Any = None, *, ifname: str | None = None,
                ifindex: int | None = None, mode: str | None = None,
-               direction: str | None = None, cgroup: Any = None,
+               direction: str | None = None, cgroup: Any = None, tcx: bool = False,
                sample_freq: int | None = None, sample_period: int | None = None,
                event: str | tuple[int, int] = "cpu-clock", pid: int = -1,
                cpu: int | None = None, binary: str | None = None,
@@ -232,7 +232,8 @@ class Program:
         Packet programs attach where they are told (:mod:`.netattach`): ``@xdp`` to
         ``ifname="eth0"`` (or ``ifindex=``) with ``mode="skb"``, ``"drv"`` or ``"hw"``
         (default: the kernel chooses); ``@tc`` to an interface's ``direction="ingress"``
-        (default) or ``"egress"``; ``@socket_filter`` to ``target``, a socket object or
+        (default) or ``"egress"``, as a clsact filter or with ``tcx=True`` a tcx link
+        (Linux >= 6.6); ``@socket_filter`` to ``target``, a socket object or
         fd; ``@cgroup_skb(...)`` and other cgroup programs to ``cgroup=``, a cgroup v2
         folder (path or fd).
         """
@@ -240,8 +241,8 @@ class Program:
         from .link import Link
 
         net = (target, ifname, ifindex, mode, direction, cgroup)
-        if any(v is not None for v in net) or self.type in _NET_ATTACH or _is_cgroup(self.type):
-            return self._attach_packet(target, ifname, ifindex, mode, direction, cgroup)
+        if any(v is not None for v in net) or tcx or self.type in _NET_ATTACH or _is_cgroup(self.type):
+            return self._attach_packet(target, ifname, ifindex, mode, direction, cgroup, tcx)
         if sample_freq is not None or sample_period is not None or self.type == "perf_event":
             from .perf import attach_perf_event
 
@@ -285,7 +286,8 @@ class Program:
         raise rterrors.attach_error(self.name, self.section, err, L.log_text(lines, L.LIBBPF_WARN))
 
     def _attach_packet(self, target: Any, ifname: str | None, ifindex: int | None,
-                       mode: str | None, direction: str | None, cgroup: Any) -> Link:
+                       mode: str | None, direction: str | None, cgroup: Any,
+                       tcx: bool = False) -> Link:
         """``attach()`` of a packet or cgroup program: check that the arguments fit its type."""
         from . import netattach
 
@@ -293,7 +295,8 @@ class Program:
         kind = "cgroup" if _is_cgroup(ptype) else _NET_ATTACH.get(ptype)
         given = {name for name, v in (("a socket", target), ("ifname=", ifname),
                                       ("ifindex=", ifindex), ("mode=", mode),
-                                      ("direction=", direction), ("cgroup=", cgroup))
+                                      ("direction=", direction), ("cgroup=", cgroup),
+                                      ("tcx=", tcx or None))
                  if v is not None}
         wrong = sorted(given - _NET_ARGS.get(kind or "", set()))
         if wrong:
@@ -304,7 +307,7 @@ class Program:
             return netattach.attach_xdp(self._obj, self.name, ifname, ifindex, mode)
         if kind == "tc":
             return netattach.attach_tc(self._obj, self.name, ifname, ifindex,
-                                       direction if direction is not None else "ingress")
+                                       direction if direction is not None else "ingress", tcx)
         if kind == "socket":
             if target is None:
                 raise TypeError(f"socket filter '{self.name}' attaches to a socket: "

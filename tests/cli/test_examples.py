@@ -9,15 +9,20 @@ what it prints against what the kernel must have seen; they need root and tracef
 from __future__ import annotations
 
 import ast
+import contextlib
 import os
 import re
+import socket
+import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, kernel_has_kprobes
+from tests import netns
+from tests.conftest import ROOT, kernel_has_kprobes, need
 
 EXAMPLES = ROOT / "examples"
 BPF_FILES = sorted(EXAMPLES.rglob("*.bpf.py"))
@@ -207,3 +212,98 @@ def test_tracepipe_parses_kernel_trace_lines(monkeypatch: pytest.MonkeyPatch) ->
     line = tracepipe.parse("           <...>-6357    [001] ...1.   785.489509: tracing_mark_write: hi")
     assert (line.task, line.pid, line.msg) == ("<...>", 6357, "hi")
     assert tracepipe.parse("# tracer: nop") is None
+
+
+# ---------------------------------------------------------------- the packet examples, live
+
+
+@pytest.fixture(scope="module")
+def veth(kernel_session: None) -> Iterator[netns.VethPair]:
+    need(netns.iproute2_usable() is None, netns.iproute2_usable() or "")
+    with netns.veth_pair() as pair:
+        yield pair
+
+
+@contextlib.contextmanager
+def started_app(relpath: str, *args: str) -> Iterator[subprocess.Popen[str]]:
+    """The app running, past its first line (it has attached); killed if still running after."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    proc = subprocess.Popen([sys.executable, str(EXAMPLES / relpath), *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first, f"the app printed nothing; stderr:\n{proc.stderr.read() if proc.stderr else ''}"
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+
+
+def finished(proc: subprocess.Popen[str]) -> str:
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, f"exit {proc.returncode}\n--- stdout\n{out}\n--- stderr\n{err}"
+    return out
+
+
+def test_xdp_protocols_counts_and_drops(veth: netns.VethPair) -> None:
+    here = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    here.bind((veth.host_ip, 40101))
+    with here, veth.socket() as inside, started_app(
+            "xdp_protocols.py", "--ifname", veth.host, "--drop", "40100", "--seconds", "1.5",
+            "--mode", "skb") as app:
+        for i in range(5):
+            inside.sendto(b"drop me %d" % i, (veth.host_ip, 40100))
+        for i in range(3):
+            inside.sendto(b"keep me %d" % i, (veth.host_ip, 40101))
+        assert netns.receive_all(here, 0.3) == [b"keep me 0", b"keep me 1", b"keep me 2"]
+        out = finished(app)
+    m = re.search(r"^UDP\s+(\d+)$", out, re.M)
+    assert m and int(m[1]) >= 8, out
+    assert "dropped 5 packets to port 40100" in out, out
+
+
+def test_xdp_ratelimit_limits_a_source(veth: netns.VethPair) -> None:
+    here = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    here.bind((veth.host_ip, 40102))
+    with here, veth.socket() as inside, started_app(
+            "xdp_ratelimit.py", "--ifname", veth.host, "--limit", "5", "--seconds", "1") as app:
+        for i in range(20):
+            inside.sendto(b"%d" % i, (veth.host_ip, 40102))
+        assert netns.receive_all(here, 0.3) == [b"0", b"1", b"2", b"3", b"4"]
+        out = finished(app)
+    assert re.search(rf"^{re.escape(veth.peer_ip)}\s+5\s+15$", out, re.M), out
+
+
+def test_tc_bytes_counts_what_is_sent(veth: netns.VethPair) -> None:
+    here = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with here, veth.socket() as inside, started_app(
+            "tc_bytes.py", "--ifname", veth.host, "--seconds", "1") as app:
+        inside.bind((veth.peer_ip, 40103))
+        for _ in range(4):
+            here.sendto(b"x" * 100, (veth.peer_ip, 40103))
+        assert len(netns.receive_all(inside, 0.3)) == 4
+        out = finished(app)
+    frame = 14 + 20 + 8 + 100
+    assert re.search(rf"^{re.escape(veth.peer_ip)}\s+4\s+{4 * frame}$", out, re.M), out
+
+
+def dns_query(name: str) -> bytes:
+    labels = b"".join(bytes([len(p)]) + p.encode() for p in name.split("."))
+    return struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + labels + b"\0" + b"\0\1\0\1"
+
+
+def test_dns_only_sees_dns_only(kernel: None) -> None:
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.bind(("127.0.0.1", 0))
+    port = sender.getsockname()[1]
+    with sender, started_app("dns_only.py", "--ifname", "lo", "--seconds", "1") as app:
+        sender.sendto(dns_query("example.test"), ("127.0.0.1", 53))
+        sender.sendto(dns_query("not-dns.test"), ("127.0.0.1", 40104))
+        out = finished(app)
+    assert f"127.0.0.1:{port} -> 127.0.0.1:53 query example.test." in out, out
+    assert "not-dns" not in out and ":40104" not in out, out
+    m = re.search(r"^(\d+) DNS packets$", out, re.M)
+    assert m and int(m[1]) >= 1, out

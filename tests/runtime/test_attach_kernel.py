@@ -145,6 +145,26 @@ def test_tc_keeps_a_clsact_it_did_not_make(pk: ModuleType, veth: netns.VethPair)
         subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
 
 
+def test_tcx_link_counts_and_detaches(pk: ModuleType, veth: netns.VethPair) -> None:
+    inside = veth.socket()
+    inside.bind((veth.peer_ip, 40005))
+    here = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with inside, here:
+        here.sendto(b"warm-up", (veth.peer_ip, 40005))
+        assert netns.receive_all(inside) == [b"warm-up"]
+        with pk.tc_count.attach(ifname=veth.host, direction="egress", tcx=True) as link:
+            assert link.fd > 0 and "tcx egress" in repr(link)
+            for _ in range(4):
+                here.sendto(b"x", (veth.peer_ip, 40005))
+            assert len(netns.receive_all(inside)) == 4
+            assert 4 <= pk.counts[1] <= 6
+            assert "clsact" not in netns.tc("qdisc", "show", "dev", veth.host)  # no qdisc: a link
+        before = pk.counts[1]
+        here.sendto(b"x", (veth.peer_ip, 40005))
+        assert len(netns.receive_all(inside)) == 1
+        assert pk.counts[1] == before
+
+
 def test_tc_attach_errors(pk: ModuleType) -> None:
     with pytest.raises(ValueError, match="direction= is 'ingress' or 'egress', got 'up'"):
         pk.tc_count.attach(ifname="lo", direction="up")
@@ -152,6 +172,8 @@ def test_tc_attach_errors(pk: ModuleType) -> None:
         pk.tc_count.attach(ifname="lo", mode="skb")
     with pytest.raises(BpfError, match="no network interface named 'bpfi-none'"):
         pk.tc_count.attach(ifname="bpfi-none", direction="egress")
+    with pytest.raises(TypeError, match=r"program 'xdp_count' \(xdp\) does not take tcx="):
+        pk.xdp_count.attach(ifname="lo", tcx=True)
 
 
 def loopback_pair() -> tuple[socket.socket, socket.socket]:
@@ -256,6 +278,9 @@ CHILD_ATTACH = textwrap.dedent("""
     from bpfimport.runtime import libbpf as L
     m.xdp_count.attach(ifname=sys.argv[2], mode="skb")     # a bpf_link
     m.tc_count.attach(ifname=sys.argv[2], direction="egress")
+    m.tc_pass.attach(ifname=sys.argv[2], direction="ingress", tcx=True)   # a bpf_link
+    fdinfo = open(f"/proc/self/fdinfo/{m.tc_pass.fd}").read()
+    print(fdinfo.split("prog_id:")[1].split()[0], flush=True)
     m.cg_in.attach(cgroup=sys.argv[3])                      # a bpf_link
     # netlink XDP without a link, as `ip link set dev X xdp obj ...` attaches it
     rc = L.lib().bpf_xdp_attach(socket.if_nametoindex(sys.argv[4]), m.xdp_drop_all.fd,
@@ -268,7 +293,8 @@ CHILD_ATTACH = textwrap.dedent("""
 
 def test_what_stays_attached_when_the_process_dies(pk: ModuleType, veth: netns.VethPair,
                                                    tmp_path: Path) -> None:
-    """SIGKILL a process that attached: links go with it, tc filters and netlink XDP stay."""
+    """SIGKILL a process that attached: links go with it (XDP, tcx, cgroup), tc filters and
+    netlink XDP stay."""
     need(netns.cgroup2_mount() is not None, "cgroup v2 is not mounted")
     need(shutil.which("bpftool") is not None, "bpftool is not installed")
     second = netns.make_veth_pair()
@@ -277,7 +303,10 @@ def test_what_stays_attached_when_the_process_dies(pk: ModuleType, veth: netns.V
         with netns.cgroup_v2() as cg:
             child = subprocess.Popen([sys.executable, "-c", CHILD_ATTACH, str(folder), veth.host,
                                       str(cg), second.host], stdout=subprocess.PIPE, text=True)
-            assert child.stdout is not None and child.stdout.readline() == "attached\n"
+            assert child.stdout is not None
+            tcx_prog = child.stdout.readline().strip()
+            assert child.stdout.readline() == "attached\n"
+            assert bpftool_prog_exists(tcx_prog)
             assert "xdp_count" in xdp_of(veth.host) and "xdp_drop_all" in xdp_of(second.host)
             assert "tc_count" in netns.tc("filter", "show", "dev", veth.host, "egress")
             assert "cg_in" in bpftool_cgroup(cg)
@@ -285,11 +314,17 @@ def test_what_stays_attached_when_the_process_dies(pk: ModuleType, veth: netns.V
             child.wait()
             assert xdp_of(veth.host) == ""                      # XDP link: gone
             assert bpftool_cgroup(cg) == ""                     # cgroup link: gone
+            assert not bpftool_prog_exists(tcx_prog)  # tcx link: gone (its program with it)
             assert "xdp_drop_all" in xdp_of(second.host)        # netlink XDP: stays
             assert "tc_count" in netns.tc("filter", "show", "dev", veth.host, "egress")  # stays
     finally:
         subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
         second.remove()
+
+
+def bpftool_prog_exists(prog_id: str) -> bool:
+    r = subprocess.run(["bpftool", "prog", "show", "id", prog_id], capture_output=True, text=True)
+    return r.returncode == 0
 
 
 def bpftool_cgroup(cg: Path) -> str:

@@ -35,7 +35,7 @@ def veth(kernel_session: None) -> Iterator[netns.VethPair]:
 
 @pytest.fixture
 def pk(kernel: None, tmp_path: Path) -> Iterator[ModuleType]:
-    with program_module(tmp_path, "packets.bpf.py") as m:
+    with program_module(tmp_path, "attach.bpf.py") as m:
         yield m
 
 
@@ -274,7 +274,7 @@ def test_cgroup_skb_counts_a_cgroups_packets(pk: ModuleType) -> None:
 CHILD_ATTACH = textwrap.dedent("""
     import socket, sys, time
     sys.path.insert(0, sys.argv[1])
-    import bpfimport, packets_bpf as m
+    import bpfimport, attach_bpf as m
     from bpfimport.runtime import libbpf as L
     m.xdp_count.attach(ifname=sys.argv[2], mode="skb")     # a bpf_link
     m.tc_count.attach(ifname=sys.argv[2], direction="egress")

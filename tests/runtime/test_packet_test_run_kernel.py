@@ -10,12 +10,12 @@ from types import ModuleType
 import pytest
 
 from tests.conftest import program_module
-from tests.packets import scapy
+from tests.scapy_layers import scapy
 
 
 @pytest.fixture
 def pk(kernel: None, tmp_path: Path) -> Iterator[ModuleType]:
-    with program_module(tmp_path, "packets.bpf.py") as m:
+    with program_module(tmp_path, "attach.bpf.py") as m:
         yield m
 
 
@@ -23,7 +23,7 @@ def test_scapy_is_not_imported_by_collection() -> None:
     """Importing the packet test modules does not import scapy (its import takes ~1 s)."""
     import subprocess
 
-    code = ("import sys, tests.packets, tests.runtime.test_packet_test_run_kernel; "
+    code = ("import sys, tests.scapy_layers, tests.runtime.test_packet_test_run_kernel; "
             "print('scapy' in sys.modules)")
     root = Path(__file__).resolve().parents[2]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)

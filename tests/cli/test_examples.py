@@ -56,8 +56,10 @@ def expected_declarations(path: Path) -> tuple[dict[str, str], set[str]]:
                     programs[node.name] = _first_str(dec)
                 elif kind in ("tracepoint", "raw_tracepoint", "kprobe", "kretprobe"):
                     programs[node.name] = f"{kind}/{_first_str(dec)}"
-                elif kind in ("xdp", "syscall", "socket_filter", "tc", "perf_event"):
+                elif kind in ("xdp", "syscall", "tc", "perf_event"):
                     programs[node.name] = kind
+                elif kind == "socket_filter":
+                    programs[node.name] = "socket"  # libbpf's section name
                 elif kind == "map":
                     maps.add(node.name)
         elif isinstance(node, ast.Assign) and _call_name(node.value) in MAP_KINDS:

@@ -69,6 +69,24 @@ def test_xdp_drops_while_attached(pk: ModuleType, veth: netns.VethPair) -> None:
         assert netns.receive_all(here) == [b"after"]
 
 
+def test_xdp_drops_one_udp_port_and_passes_another(pk: ModuleType, veth: netns.VethPair) -> None:
+    inside = veth.socket()
+    dropped = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dropped.bind((veth.host_ip, 40011))
+    kept = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    kept.bind((veth.host_ip, 40012))
+    with inside, dropped, kept:
+        pk.ports[40011] = 1
+        with pk.xdp_drop_ports.attach(ifname=veth.host, mode="skb"):
+            for i in range(4):
+                inside.sendto(b"a%d" % i, (veth.host_ip, 40011))
+                inside.sendto(b"b%d" % i, (veth.host_ip, 40012))
+            assert netns.receive_all(kept) == [b"b0", b"b1", b"b2", b"b3"]
+            assert netns.receive_all(dropped, 0.05) == []
+        inside.sendto(b"a-after", (veth.host_ip, 40011))
+        assert netns.receive_all(dropped) == [b"a-after"]
+
+
 def test_xdp_modes_and_ifindex(pk: ModuleType, veth: netns.VethPair) -> None:
     index = socket.if_nametoindex(veth.host)
     with pk.xdp_count.attach(ifindex=index, mode="drv") as link:  # veth has native XDP
@@ -194,6 +212,22 @@ def test_socket_filter_keeps_some_datagrams(pk: ModuleType) -> None:
         for i in range(3):
             sender.sendto(b"e%d" % i, receiver.getsockname())
         assert netns.receive_all(receiver, 0.1) == [b"e0", b"e1", b"e2"]
+
+
+def test_socket_filter_keeps_datagrams_by_udp_header(pk: ModuleType) -> None:
+    """A socket filter on a UDP socket sees the datagram from its UDP header on."""
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.bind(("127.0.0.1", 0))
+    one, other = (socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(2))
+    with receiver, one, other:
+        one.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", 0))
+        pk.ports[one.getsockname()[1]] = 1
+        with pk.sock_keep_ports.attach(receiver):
+            for i in range(3):
+                one.sendto(b"one %d" % i, receiver.getsockname())
+                other.sendto(b"other %d" % i, receiver.getsockname())
+            assert netns.receive_all(receiver, 0.1) == [b"one 0", b"one 1", b"one 2"]
 
 
 def test_socket_filter_by_fd_and_socket_close(pk: ModuleType) -> None:

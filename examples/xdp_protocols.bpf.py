@@ -13,7 +13,6 @@ from bpfimport.lang import (
     IpHdr,
     TcpHdr,
     UdpHdr,
-    u8,
     u16,
     u32,
     u64,
@@ -21,8 +20,8 @@ from bpfimport.lang import (
 )
 
 packets = ArrayMap(key=u32, value=u64, max_entries=256)  # by IP protocol number
-drop_ports = HashMap(key=u16, value=u8, max_entries=64)  # destination ports to drop, set by the app
-dropped = HashMap(key=u16, value=u64, max_entries=64)  # packets dropped per port
+# destination ports to drop (the app puts them in) -> packets dropped so far
+drop_ports = HashMap(key=u16, value=u64, max_entries=64)
 
 
 @xdp
@@ -35,17 +34,20 @@ def xdp_filter(ctx) -> int:
         return XDP_PASS
     packets[ip.protocol] += 1
     port = 0
+    l4 = ETH_HLEN + ip.ihl * 4  # where the UDP or TCP header starts: after any IP options
     if ip.protocol == IPPROTO_UDP:
-        udp = ctx.header(UdpHdr, ETH_HLEN + ip.ihl * 4)
+        udp = ctx.header(UdpHdr, l4)
         if udp is not None:
             port = udp.dest
     elif ip.protocol == IPPROTO_TCP:
-        tcp = ctx.header(TcpHdr, ETH_HLEN + ip.ihl * 4)
+        tcp = ctx.header(TcpHdr, l4)
         if tcp is not None:
             port = tcp.dest
-    if port != 0 and port in drop_ports:
-        dropped[port] += 1
-        return XDP_DROP
+    if port != 0:
+        dropped = drop_ports.lookup(port)
+        if dropped is not None:
+            dropped += 1
+            return XDP_DROP
     return XDP_PASS
 
 

@@ -28,7 +28,7 @@ def main() -> None:
     args = parser.parse_args()
 
     for port in args.drop:
-        bpf.drop_ports[port] = 1
+        bpf.drop_ports[port] = 0  # a port to drop, and its count of drops
     with bpf.xdp_filter.attach(ifname=args.ifname, mode=args.mode):
         print(f"Counting packets arriving on {args.ifname} for {args.seconds:g} s"
               + (f", dropping ports {', '.join(map(str, args.drop))}" if args.drop else "")
@@ -40,7 +40,7 @@ def main() -> None:
         if n:
             name = PROTOCOLS.get(proto) or (socket.getprotobynumber(proto) if proto else "IP")
             print(f"{name:<10} {n:>10}")
-    for port, n in sorted(bpf.dropped.items()):
+    for port, n in sorted(bpf.drop_ports.items()):
         print(f"dropped {n} packets to port {port}")
 
 

@@ -14,19 +14,13 @@ struct {
 	__type(value, __u64);
 } packets SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 64);
-	__type(key, __u16);
-	__type(value, __u8);
-} drop_ports SEC(".maps");
-
+/* destination ports to drop -> packets dropped so far */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u16);
 	__type(value, __u64);
-} dropped SEC(".maps");
+} drop_ports SEC(".maps");
 
 SEC("xdp")
 int xdp_filter(struct xdp_md *ctx)
@@ -36,7 +30,7 @@ int xdp_filter(struct xdp_md *ctx)
 	struct iphdr *ip = data + sizeof(*eth);
 	__u32 proto;
 	__u16 port = 0;
-	__u64 *n, one = 1;
+	__u64 *n;
 	void *l4;
 
 	if ((void *)(eth + 1) > end || eth->h_proto != bpf_htons(ETH_P_IP))
@@ -57,13 +51,12 @@ int xdp_filter(struct xdp_md *ctx)
 		if ((void *)(tcp + 1) <= end)
 			port = bpf_ntohs(tcp->dest);
 	}
-	if (port && bpf_map_lookup_elem(&drop_ports, &port)) {
-		n = bpf_map_lookup_elem(&dropped, &port);
-		if (n)
+	if (port) {
+		n = bpf_map_lookup_elem(&drop_ports, &port);
+		if (n) {
 			__sync_fetch_and_add(n, 1);
-		else
-			bpf_map_update_elem(&dropped, &port, &one, BPF_NOEXIST);
-		return XDP_DROP;
+			return XDP_DROP;
+		}
 	}
 	return XDP_PASS;
 }

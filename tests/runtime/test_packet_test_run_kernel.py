@@ -68,7 +68,7 @@ def example(kernel: None, tmp_path: Path) -> Iterator[Callable[[str], ModuleType
 def test_xdp_protocols_verdicts(example: Callable[[str], ModuleType]) -> None:
     s = scapy()
     m = example("xdp_protocols")
-    m.drop_ports[9999] = 1
+    m.drop_ports[9999] = 0
     ip = s.IP(src="10.9.0.1", dst="10.9.0.2")
     cases = [
         (s.Ether() / ip / s.UDP(dport=9999) / b"x", XDP_DROP),
@@ -87,14 +87,14 @@ def test_xdp_protocols_verdicts(example: Callable[[str], ModuleType]) -> None:
         r = m.xdp_filter.test_run(data=frame)
         assert (r.retval, r.data) == (verdict, frame), pkt.summary()
     assert m.packets[17] == 3 and m.packets[6] == 2 and m.packets[1] == 1
-    assert m.dropped[9999] == 3
+    assert m.drop_ports[9999] == 3
 
 
 def test_xdp_protocols_truncated_frames_pass(example: Callable[[str], ModuleType]) -> None:
     """Cut anywhere before the end of the UDP header, a frame to a dropped port passes."""
     s = scapy()
     m = example("xdp_protocols")
-    m.drop_ports[9999] = 1
+    m.drop_ports[9999] = 0
     frame = bytes(s.Ether() / s.IP(dst="10.9.0.2") / s.UDP(dport=9999))
     assert m.xdp_filter.test_run(data=frame).retval == XDP_DROP
     for cut in range(14, len(frame)):  # XDP test_run needs 14 bytes

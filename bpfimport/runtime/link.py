@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import errno as E
-
 from ..errors import BpfError
 
 TYPE_CHECKING = False
@@ -110,7 +108,7 @@ class LinkGroup(Link):
         return f"<LinkGroup {self.program!r} {state}>"
 
 
-class _OwnLink(Link):
+class OwnLink(Link):
     """A link that is not a libbpf ``bpf_link``: subclasses say how it is undone.
 
     ``_ptr`` only marks it attached (1) or detached (None), so ``attached`` and the
@@ -143,101 +141,4 @@ class _OwnLink(Link):
         return f"<{type(self).__name__} {self.program!r} {self.where} {state}>"
 
 
-class FdLink(_OwnLink):
-    """A kernel bpf_link held by its fd alone (an XDP link with a mode flag, which libbpf
-    1.1's ``bpf_program__attach_xdp`` cannot set): closing the fd detaches it."""
-
-    def __init__(self, obj: BpfObject, fd: int, program: str, where: str) -> None:
-        super().__init__(obj, program, where)
-        self._fd = fd
-
-    @property
-    def fd(self) -> int:
-        with self._obj._lock:
-            if self._ptr is None:
-                raise BpfError(f"link of program '{self.program}' is detached")
-            return self._fd
-
-    def _undo(self) -> int:
-        import os
-
-        os.close(self._fd)
-        return 0
-
-
-class TcLink(_OwnLink):
-    """A cls_bpf filter on an interface's clsact (see :mod:`.netattach`). It is no kernel
-    link: it stays if the process dies; ``detach()`` removes it, and the clsact if this
-    process made it and has no other filter on it."""
-
-    def __init__(self, obj: BpfObject, program: str, where: str, ifindex: int, point: int,
-                 handle: int, priority: int, key: tuple[int, int]) -> None:
-        super().__init__(obj, program, where)
-        self.ifindex, self.handle, self.priority = ifindex, handle, priority
-        self._point, self._key = point, key
-
-    @property
-    def fd(self) -> int:
-        raise BpfError(f"program '{self.program}' on {self.where} is a tc filter, not a "
-                       f"kernel link: it has no fd (its handle is {self.handle:#x}, "
-                       f"priority {self.priority})")
-
-    def _undo(self) -> int:
-        from .netattach import detach_tc
-
-        return detach_tc(self.ifindex, self._point, self.handle, self.priority, self._key)
-
-
-class SocketLink(_OwnLink):
-    """A socket filter (``SO_ATTACH_BPF``): it dies with the socket; ``detach()``
-    removes it from a socket still open (``SO_DETACH_BPF``).
-
-    It keeps a weak reference to a socket object (the link must not keep the socket
-    open) or, for an fd, its inode: an fd closed and reused for another file is left alone.
-    """
-
-    def __init__(self, obj: BpfObject, program: str, target: object, fd: int,
-                 inode: tuple[int, int]) -> None:
-        import weakref
-
-        super().__init__(obj, program, f"socket fd {fd}")
-        self._sock: weakref.ref[object] | None = None
-        if not isinstance(target, int):
-            try:
-                self._sock = weakref.ref(target)
-            except TypeError:
-                pass  # no weak references: fall back to the fd and its inode
-        self._fd, self._inode = fd, inode
-
-    @property
-    def fd(self) -> int:
-        raise BpfError(f"socket filter '{self.program}' is not a kernel link: it has no fd")
-
-    def _current_fd(self) -> int:
-        """The socket's fd if it is still the same open socket, else -1."""
-        import os
-
-        fd = self._fd
-        if self._sock is not None:
-            sock = self._sock()
-            fileno = getattr(sock, "fileno", None)
-            fd = fileno() if callable(fileno) else -1
-        if fd < 0:
-            return -1
-        try:
-            st = os.fstat(fd)
-        except OSError:
-            return -1
-        return fd if (st.st_dev, st.st_ino) == self._inode else -1
-
-    def _undo(self) -> int:
-        from .netattach import set_socket_filter
-
-        fd = self._current_fd()
-        if fd < 0:
-            return 0  # the socket is closed: its filter went with it
-        err = set_socket_filter(fd, None)
-        return 0 if err in (0, E.ENOENT) else -err
-
-
-__all__ = ["FdLink", "Link", "LinkGroup", "SocketLink", "TcLink"]
+__all__ = ["Link", "LinkGroup", "OwnLink"]

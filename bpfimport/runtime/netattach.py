@@ -29,15 +29,16 @@ import errno as E
 import os
 import socket
 import threading
+import weakref
 
 from ..errors import BpfError
 from ._lazy import ctypes
+from .link import Link, OwnLink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from .link import Link
     from .object import BpfObject
 
 XDP_MODES = ("skb", "drv", "hw")
@@ -74,8 +75,6 @@ def attach_xdp(obj: BpfObject, program: str, ifname: str | None, ifindex: int | 
                mode: str | None) -> Link:
     """An XDP link on an interface; ``mode`` None lets the kernel choose (driver, else skb)."""
     from . import libbpf as L
-    from .link import FdLink
-
     flags = {None: 0, "skb": L.XDP_FLAGS_SKB_MODE, "drv": L.XDP_FLAGS_DRV_MODE,
              "hw": L.XDP_FLAGS_HW_MODE}
     if mode not in flags:
@@ -127,8 +126,6 @@ def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | N
     """A cls_bpf filter (direct action) on the interface's clsact, made if missing; or,
     with ``tcx``, a tcx link (kernel >= 6.6)."""
     from . import libbpf as L
-    from .link import TcLink
-
     points = {"ingress": L.BPF_TC_INGRESS, "egress": L.BPF_TC_EGRESS}
     if direction not in points:
         raise ValueError(f"direction= is 'ingress' or 'egress', got {direction!r}")
@@ -161,8 +158,6 @@ def _attach_tcx(obj: BpfObject, program: str, index: int, ifname: str, direction
     ``bpf_link_create`` passes through (only its ``bpf_program__attach_tcx`` is missing)."""
     from . import errors as rterrors
     from . import libbpf as L
-    from .link import FdLink
-
     kind = L.BPF_TCX_INGRESS if direction == "ingress" else L.BPF_TCX_EGRESS
     opts = L.LinkCreateOpts(sz=ctypes.sizeof(L.LinkCreateOpts))
     with obj._lock, obj.using(program) as live:
@@ -256,8 +251,6 @@ def set_socket_filter(fd: int, prog_fd: int | None) -> int:
 def attach_socket(obj: BpfObject, program: str, target: Any) -> Link:
     """The program as the socket's filter (``SO_ATTACH_BPF``)."""
     from . import errors as rterrors
-    from .link import SocketLink
-
     fd = socket_fd(program, target)
     try:
         st = os.fstat(fd)
@@ -279,7 +272,6 @@ def attach_cgroup(obj: BpfObject, program: str, section: str, cgroup: Any) -> Li
     """A cgroup link on the cgroup v2 folder ``cgroup`` (a path or an open fd)."""
     from . import errors as rterrors
     from . import libbpf as L
-    from .link import Link
 
     own = not (isinstance(cgroup, int) and not isinstance(cgroup, bool))
     if own:
@@ -312,5 +304,95 @@ def attach_cgroup(obj: BpfObject, program: str, section: str, cgroup: Any) -> Li
     raise rterrors.attach_error(program, where, err, L.log_text(lines, L.LIBBPF_WARN))
 
 
-__all__ = ["TC_DIRECTIONS", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc",
+# ---------------------------------------------------------------- the links
+
+
+class FdLink(OwnLink):
+    """A kernel bpf_link held by its fd alone (an XDP link with a mode flag, which libbpf
+    1.1's ``bpf_program__attach_xdp`` cannot set): closing the fd detaches it."""
+
+    def __init__(self, obj: BpfObject, fd: int, program: str, where: str) -> None:
+        super().__init__(obj, program, where)
+        self._fd = fd
+
+    @property
+    def fd(self) -> int:
+        with self._obj._lock:
+            if self._ptr is None:
+                raise BpfError(f"link of program '{self.program}' is detached")
+            return self._fd
+
+    def _undo(self) -> int:
+        os.close(self._fd)
+        return 0
+
+
+class TcLink(OwnLink):
+    """A cls_bpf filter on an interface's clsact (see :mod:`.netattach`). It is no kernel
+    link: it stays if the process dies; ``detach()`` removes it, and the clsact if this
+    process made it and has no other filter on it."""
+
+    def __init__(self, obj: BpfObject, program: str, where: str, ifindex: int, point: int,
+                 handle: int, priority: int, key: tuple[int, int]) -> None:
+        super().__init__(obj, program, where)
+        self.ifindex, self.handle, self.priority = ifindex, handle, priority
+        self._point, self._key = point, key
+
+    @property
+    def fd(self) -> int:
+        raise BpfError(f"program '{self.program}' on {self.where} is a tc filter, not a "
+                       f"kernel link: it has no fd (its handle is {self.handle:#x}, "
+                       f"priority {self.priority})")
+
+    def _undo(self) -> int:
+        return detach_tc(self.ifindex, self._point, self.handle, self.priority, self._key)
+
+
+class SocketLink(OwnLink):
+    """A socket filter (``SO_ATTACH_BPF``): it dies with the socket; ``detach()``
+    removes it from a socket still open (``SO_DETACH_BPF``).
+
+    It keeps a weak reference to a socket object (the link must not keep the socket
+    open) or, for an fd, its inode: an fd closed and reused for another file is left alone.
+    """
+
+    def __init__(self, obj: BpfObject, program: str, target: object, fd: int,
+                 inode: tuple[int, int]) -> None:
+        super().__init__(obj, program, f"socket fd {fd}")
+        self._sock: weakref.ref[object] | None = None
+        if not isinstance(target, int):
+            try:
+                self._sock = weakref.ref(target)
+            except TypeError:
+                pass  # no weak references: fall back to the fd and its inode
+        self._fd, self._inode = fd, inode
+
+    @property
+    def fd(self) -> int:
+        raise BpfError(f"socket filter '{self.program}' is not a kernel link: it has no fd")
+
+    def _current_fd(self) -> int:
+        """The socket's fd if it is still the same open socket, else -1."""
+        fd = self._fd
+        if self._sock is not None:
+            sock = self._sock()
+            fileno = getattr(sock, "fileno", None)
+            fd = fileno() if callable(fileno) else -1
+        if fd < 0:
+            return -1
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            return -1
+        return fd if (st.st_dev, st.st_ino) == self._inode else -1
+
+    def _undo(self) -> int:
+        fd = self._current_fd()
+        if fd < 0:
+            return 0  # the socket is closed: its filter went with it
+        err = set_socket_filter(fd, None)
+        return 0 if err in (0, E.ENOENT) else -err
+
+
+__all__ = ["FdLink", "SocketLink", "TC_DIRECTIONS", "TcLink", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc",
            "attach_xdp", "detach_tc", "interface_index", "set_socket_filter"]

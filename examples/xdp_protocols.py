@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import socket
 import time
 
 import bpfimport  # noqa: F401  (installs the import hook for *_bpf modules)
@@ -14,8 +13,9 @@ import bpfimport  # noqa: F401  (installs the import hook for *_bpf modules)
 # isort: split
 import xdp_protocols_bpf as bpf
 
-PROTOCOLS = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 41: "IPv6", 47: "GRE", 50: "ESP",
-             58: "ICMPv6", 132: "SCTP"}
+PROTOCOLS = {0: "HOPOPT", 1: "ICMP", 2: "IGMP", 4: "IPIP", 6: "TCP", 17: "UDP", 41: "IPv6",
+             47: "GRE", 50: "ESP", 51: "AH", 58: "ICMPv6", 89: "OSPF", 103: "PIM", 112: "VRRP",
+             132: "SCTP"}
 
 
 def main() -> None:
@@ -38,8 +38,7 @@ def main() -> None:
     print(f"{'PROTOCOL':<10} {'PACKETS':>10}")
     for proto, n in sorted(bpf.packets.items(), key=lambda kv: -kv[1]):
         if n:
-            name = PROTOCOLS.get(proto) or (socket.getprotobynumber(proto) if proto else "IP")
-            print(f"{name:<10} {n:>10}")
+            print(f"{PROTOCOLS.get(proto, f'proto {proto}'):<10} {n:>10}")
     for port, n in sorted(bpf.drop_ports.items()):
         print(f"dropped {n} packets to port {port}")
 

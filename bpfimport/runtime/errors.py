@@ -151,8 +151,8 @@ def attach_error(program: str, section: str, err: int, libbpf_log: str) -> BpfEr
         return privilege_error(f"cannot attach program '{program}'", err, libbpf_log)
     if err == E.EOPNOTSUPP:
         msg = (f"program '{program}' (section '{section}') cannot be attached automatically; "
-               f"its section does not say where (e.g. xdp/tc/socket programs need an interface "
-               f"or socket, syscall programs are run with test_run())")
+               f"its section does not say where (packet programs take ifname=, a socket or "
+               f"cgroup=; syscall programs are run with test_run())")
         return BpfError(with_log(msg, libbpf_log), err)
     if err == E.EEXIST:
         msg = (f"cannot attach program '{program}' to {section}: {strerror(err)}: the "

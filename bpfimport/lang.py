@@ -549,6 +549,7 @@ class TcpHdr(_Header):
     ack_seq: int = 0
     doff: int = 0
     res1: int = 0
+    ae: int = 0
     cwr: int = 0
     ece: int = 0
     urg: int = 0

@@ -148,10 +148,17 @@ def test_xdp_context_fields(pk: ModuleType) -> None:
     assert pk.seen[10] == 1  # test_run's ingress device is the loopback (ifindex 1)
 
 
+SK_BUFF_SIZE = 192  # sizeof(struct __sk_buff): test_run's ctx in and out
+
+
 def test_tc_writes_packet_and_skb_fields(pk: ModuleType) -> None:
     data = eth(ETH_P_IP) + b"\x00" + ipv4(UDP, udp(1, 53))[1:]  # version and ihl 0
-    result = pk.tc_mark.test_run(data=data)
+    result = pk.tc_mark.test_run(data=data, ctx=bytes(SK_BUFF_SIZE))
     assert result.retval == 0
+    skb = bytes(result.ctx)  # test_run copies mark, priority and cb back out
+    assert struct.unpack_from("<I", skb, 8)[0] == 0x42  # mark
+    assert struct.unpack_from("<I", skb, 32)[0] == 4  # priority, 3 then += 1
+    assert struct.unpack_from("<5I", skb, 48) == (0, 7, 0, 0, 0)  # cb[1]
     want = bytearray(data)
     want[14] = 0x45
     assert bytes(result.data) == bytes(want)
@@ -182,3 +189,25 @@ def test_ip4_reads_like_the_header_field(pk: ModuleType) -> None:
 
     packet = ipv4(UDP, src="10.1.2.3")
     assert IpHdr.parse(packet).saddr == ip4("10.1.2.3") == struct.unpack("!I", socket.inet_aton("10.1.2.3"))[0]
+
+
+def test_the_docs_packet_examples_run(tmp_path) -> None:  # noqa: ANN001
+    """docs/language.md's Packets chapter: its program compiles and loads, and its user-side
+    snippet (build a packet with the header classes, test_run, parse) runs as written."""
+    import re
+    import sys
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "language.md").read_text()
+    chapter = text[text.index("\n## Packets\n"):text.index("\n## pythonbpf programs\n")]
+    blocks = re.findall(r"```python\n(.*?)```", chapter, re.S)
+    program = next(b for b in blocks if "@xdp" in b)
+    snippet = next(b for b in blocks if "import drop_dns_bpf" in b)
+    with program_module(tmp_path, "drop_dns.bpf.py", program + "\nLICENSE = 'GPL'\n") as mod:
+        sys.modules["drop_dns_bpf"] = mod
+        try:
+            exec(compile(snippet, "docs/language.md", "exec"), {})  # noqa: S102
+        finally:
+            sys.modules.pop("drop_dns_bpf", None)
+        assert mod.drop_dns.test_run(data=eth(ETH_P_IP) + ipv4(UDP, udp(1, 54))).retval == XDP_PASS

@@ -173,6 +173,9 @@ def tc_mark(ctx: PacketContext) -> int:
     ip.ihl = 5
     ctx.mark = 0x42
     ctx.priority = 3
+    ctx.priority += 1
+    ctx.cb[1] = 7
+    ctx.tc_classid = 0x10002
     return TC_ACT_OK
 
 

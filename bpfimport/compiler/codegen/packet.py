@@ -408,13 +408,24 @@ def check_writable(fb: FunctionBuilder, base: Value, node: ast.AST) -> None:
 
 
 def check_element_store(fb: FunctionBuilder, target: ast.expr) -> None:
-    """``eth.h_dest[0] = 1``: an element store into a header's byte array is a packet store."""
-    root = target
+    """``eth.h_dest[0] = 1`` is a packet store, ``ctx.cb[0] = 1`` a context store: both only
+    where the program type may write."""
+    root, field = target, None
     while isinstance(root, (ast.Attribute, ast.Subscript)):
+        if isinstance(root, ast.Attribute):
+            field = root
         root = root.value
-    if isinstance(root, ast.Name) and _header_local(fb, root.id):
-        local = fb.locals[root.id]
+    if not isinstance(root, ast.Name) or root.id not in fb.locals:
+        return
+    local = fb.locals[root.id]
+    if _header_local(fb, root.id):
         check_writable(fb, Value(local.ty, ""), target)
+    elif isinstance(local.ty, PtrType) and local.ty.space == "ctx" and local.ty.pointee is None \
+            and field is not None and field.value is root and (access := access_of(fb)) is not None \
+            and field.attr not in access.writable:
+        raise fb.err(target, f"ctx.{field.attr} is read-only in @{fb.decl.decorator} programs",
+                     "the fields a @" + f"{fb.decl.decorator} program may assign: "
+                     + (", ".join(sorted(access.writable)) or "none"))
 
 
 def bswap(fb: FunctionBuilder, value: str, bits: int) -> str:

@@ -103,6 +103,13 @@ def test_field_values_read_in_host_order(pk: ModuleType) -> None:
     assert seen[8] == 0x4243
     run(pk, "classify", eth(ETH_P_IPV6) + ipv6(ICMPV6, icmp(135)))
     assert seen[7] == 135 and seen[6] == 8
+    # no NUL bytes: user space reads a char array as text, up to its first NUL
+    mac, addr = bytes.fromhex("aabbccddeeff"), "2001:db8:1111:2222:3333:4444:5555:6666"
+    run(pk, "classify", eth(ETH_P_IPV6, src=mac) + ipv6(UDP, udp(4321, 53), dst=addr))
+    flow = pk.flows[0]
+    assert bytes(flow.src_mac) == mac  # a header's bytes copied into a struct's char array
+    assert bytes(flow.dst_ip6) == socket.inet_pton(socket.AF_INET6, addr)
+    assert flow.sport == 4321
 
 
 def test_reflect_rewrites_the_packet_byte_by_byte(pk: ModuleType) -> None:
@@ -139,6 +146,21 @@ def test_variable_offset_read_from_the_packet(pk: ModuleType, offset: int, want:
     if offset + 8 <= len(packet):
         packet[offset + 2:offset + 4] = struct.pack("!H", 0x100 + want)
     assert run(pk, "far_header", bytes(packet)) == want
+
+
+@pytest.mark.parametrize("tags, want", [
+    ([], 14), ([ETH_P_8021Q], 18), ([0x88A8, ETH_P_8021Q], 22),
+    ([0x88A8, ETH_P_8021Q, ETH_P_8021Q], 26), ([ETH_P_8021Q] * 4, 1)])
+def test_a_loop_of_variable_offsets(pk: ModuleType, tags: list[int], want: int) -> None:
+    """Stacked VLAN tags walked in a loop: each ctx.header() at the offset the loop grew."""
+    first = tags[0] if tags else ETH_P_IP
+    inner = [*tags[1:], ETH_P_IP]
+    data = eth(first) + b"".join(vlan(i + 1, p) for i, p in enumerate(inner[:len(tags)]))
+    data += ipv4(UDP if want != 1 else TCP, udp(1, 53))
+    assert run(pk, "vlans", data) == want
+    if want > 1:
+        assert pk.seen[3] == UDP
+        assert run(pk, "vlans", data[:want + 19]) == 0  # one byte short of the IP header
 
 
 def test_xdp_context_fields(pk: ModuleType) -> None:

@@ -337,3 +337,54 @@ def test_a_variable_read_is_swapped_once() -> None:
     insns = instructions(build("    udp = ctx.header(UdpHdr, 34)\n    if udp is None:\n"
                                "        return 0\n    out[0] = udp.dest\n    return 0\n"))
     assert [op for op, *_ in insns].count(0xDC) == 1  # be16 (BPF_END | BPF_TO_BE)
+
+
+# ---------------------------------------------------------------- packet-changing helpers
+
+
+@pytest.fixture
+def ktime_changes_the_packet(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ktime() stand in for a packet-changing helper (adjust_head(), store_bytes()...:
+    their lowerings call packet.packet_changed after the call), to test the bookkeeping alone."""
+    from bpfimport.compiler.codegen import calls, packet
+
+    generic = calls.GENERIC_HELPERS["u64"]
+
+    def lowered(fb, helper):  # noqa: ANN001, ANN202
+        value = generic(fb, helper)
+        if helper.name == "ktime":
+            packet.packet_changed(fb, "ktime()")
+        return value
+
+    monkeypatch.setitem(calls.GENERIC_HELPERS, "u64", lowered)
+
+
+STALE = ETH + "    if eth is None:\n        return 1\n"
+
+
+@pytest.mark.parametrize("body, where", [
+    (STALE + "    out[0] = ktime()\n    return eth.h_proto\n", "return eth"),
+    (STALE + "    if eth.h_proto == 1:\n        out[0] = ktime()\n    return eth.h_proto\n",
+     "return eth"),
+    (STALE + "    for i in range(2):\n        out[i] = ktime()\n    return eth.h_proto\n",
+     "return eth"),
+    (STALE + "    out[0] = ktime()\n    if eth is None:\n        return 1\n    return eth.h_proto\n",
+     "return eth"),
+])
+def test_a_reference_taken_before_the_packet_changed_is_refused(
+        ktime_changes_the_packet: None, body: str, where: str) -> None:
+    e = error(body)
+    assert "points into the packet as it was before ktime()" in str(e)
+    assert "eth = ctx.header(EthHdr, offset)" in str(e)
+    assert e.lineno == line_of(body, where)
+
+
+@pytest.mark.parametrize("body", [
+    STALE + "    out[0] = ktime()\n" + ETH + "    if eth is None:\n        return 1\n"
+    "    return eth.h_proto\n",
+    STALE + "    if eth.h_proto == 1:\n        out[0] = ktime()\n        return 0\n"
+    "    return eth.h_proto\n",
+    STALE + "    x = eth.h_proto\n    out[0] = ktime()\n    return x\n",
+])
+def test_a_reference_taken_again_is_fine(ktime_changes_the_packet: None, body: str) -> None:
+    assert build(body)

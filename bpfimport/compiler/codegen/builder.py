@@ -146,6 +146,9 @@ class FunctionBuilder:
         # header references (ctx.header()) tested for None on every path to this point
         # (codegen/packet.py: narrowing); only these may be read through
         self.narrowed: frozenset[str] = frozenset()
+        # header references a packet-changing helper invalidated on some path to this point,
+        # with what did it (packet.packet_changed): they must be taken again
+        self.stale: dict[str, str] = {}
         self.assigned = _assigned_names(decl.node)  # Python makes these local to the whole function
 
     # ------------------------------------------------------------ dispatch

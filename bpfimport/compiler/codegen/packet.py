@@ -265,10 +265,22 @@ def narrowing(fb: FunctionBuilder, test: ast.expr) -> tuple[frozenset[str], froz
     return none, none
 
 
+def packet_changed(fb: FunctionBuilder, what: str) -> None:
+    """A helper that may move or resize the packet was called (``what``, e.g.
+    ``"adjust_head()"``: the kernel's ``bpf_helper_changes_pkt_data``).  The verifier then
+    forgets every packet pointer, so every header reference taken before must be taken again
+    with ``ctx.header()``: reading one is a CompileError saying so.  Packet helpers call this
+    after emitting such a call."""
+    fb.narrowed = frozenset()
+    for name in fb.locals:
+        if _header_local(fb, name):
+            fb.stale = {**fb.stale, name: what}
+
+
 def tested_value(fb: FunctionBuilder, name: str, v: Value) -> Value:
     """A header reference read from local ``name``: not nullable where it was tested."""
     if isinstance(v.ty, PtrType) and isinstance(v.ty.pointee, HeaderType) and v.ty.nullable \
-            and name in fb.narrowed:
+            and name in fb.narrowed and name not in fb.stale:
         return Value(PtrType(v.ty.pointee, nullable=False, space=v.ty.space), v.ref)
     return v
 
@@ -277,6 +289,7 @@ def bound(fb: FunctionBuilder, name: str, value: Value, local_ty: object, node: 
     """Local ``name`` is assigned ``value``: it is tested if the value was, else not."""
     if not (isinstance(local_ty, PtrType) and isinstance(local_ty.pointee, HeaderType)):
         return
+    fb.stale = {k: v for k, v in fb.stale.items() if k != name}
     if isinstance(value.ty, NoneType_):  # eth = None: untested again
         fb.narrowed = fb.narrowed - {name}
         return
@@ -298,6 +311,12 @@ def _show(v: Value) -> str:
 
 def untested_error(fb: FunctionBuilder, base_node: ast.expr, ty: HeaderType) -> Exception:
     what = ast.unparse(base_node)
+    changed = fb.stale.get(what) if isinstance(base_node, ast.Name) else None
+    if changed is not None:
+        return fb.err(base_node, f"'{what}' points into the packet as it was before {changed}, "
+                      "which may have moved or resized it (the verifier forgets every packet "
+                      "pointer there)", f"take it again after that call: {what} = "
+                      f"ctx.header({ty.name}, offset), then test it for None")
     return fb.err(base_node, f"'{what}' may be None here: ctx.header() gives None when the packet "
                   f"is too short for a {ty.name}",
                   f"test it first, e.g. 'if {what} is None: return XDP_PASS' (or 'if not {what}:'); "
@@ -495,5 +514,6 @@ def address_call(fb: FunctionBuilder, name: str, node: ast.Call) -> Value:
 _EXAMPLES = {"ip4": "10.0.0.1", "ip6": "fe80::1", "mac": "aa:bb:cc:dd:ee:ff"}
 
 __all__ = ["PACKET_DECORATORS", "address_call", "compare_bytes", "context_field", "header_call",
+           "packet_changed",
            "is_byte_array", "is_header_ref", "narrowing", "read_field", "store_context",
            "store_field", "tested_value", "update_context", "update_field"]

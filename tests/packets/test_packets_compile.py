@@ -119,6 +119,13 @@ PROGRAM_ERRORS = [
      "ctx.len is read-only", "ctx.len"),
     ("@tc", "    return ctx.remote_ip4\n", "not available to @tc programs", "return ctx"),
     ("@tc", "    return ctx.sk\n", "not available to @tc", "return ctx"),
+    ("@tc", "    for i in range(5):\n        ctx.cb[i] = 0\n    return 0\n",
+     "an array in the context takes constant indices only", "ctx.cb[i]"),
+    ("@tc", "    i = ctx.len & 3\n    return ctx.cb[i]\n", "constant indices only", "return ctx"),
+    ('@section("xdp.frags")', "    return ctx.mark\n",
+     'struct xdp_md (the context of @section("xdp.frags") programs) has no field', "return ctx"),
+    ('@section("tcx/egress")', "    ctx.len = 1\n    return 0\n",
+     'ctx.len is read-only in @section("tcx/egress") programs', "ctx.len"),
     ("@tracepoint('syscalls/sys_enter_getpid')",
      "    h = ctx.header(EthHdr, 0)\n    return 0\n", "only @xdp, @tc, @cgroup_skb and @socket_filter",
      "h = ctx"),
@@ -388,3 +395,10 @@ def test_a_reference_taken_before_the_packet_changed_is_refused(
 ])
 def test_a_reference_taken_again_is_fine(ktime_changes_the_packet: None, body: str) -> None:
     assert build(body)
+
+
+def test_section_programs_of_packet_types_see_their_context() -> None:
+    body = ("    eth = ctx.header(EthHdr, 0)\n    if eth is None:\n        return 1\n"
+            "    ctx.cb[0] = eth.h_proto\n    return ctx.len\n")
+    assert build(body, '@section("tcx/ingress")') and build(body, '@section("classifier")')
+    assert build(body.replace("    ctx.cb[0] = eth.h_proto\n", ""), '@section("xdp.frags")')

@@ -189,6 +189,11 @@ def test_tc_writes_packet_and_skb_fields(pk: ModuleType) -> None:
     assert pk.tc_mark.test_run(data=eth(ETH_P_IP) + ipv4(UDP, udp(1, 2), ttl=1)).retval == 2
 
 
+def test_a_section_program_sees_its_context(pk: ModuleType) -> None:
+    data = eth(ETH_P_IPV6) + ipv6(UDP, udp(1, 53))
+    assert run(pk, "classifier_sum", data) == len(data) + ETH_P_IPV6
+
+
 def test_cgroup_skb_sees_the_ip_header(pk: ModuleType) -> None:
     # test_run hands cgroup_skb programs the packet after its Ethernet header, as the stack does
     data = eth(ETH_P_IP) + ipv4(UDP, udp(1, 53), dst="172.16.0.9")

@@ -32,6 +32,7 @@ from bpfimport.lang import (
     ip6,
     mac,
     socket_filter,
+    section,
     struct,
     tc,
     u16,
@@ -219,6 +220,15 @@ def tc_mark(ctx: PacketContext) -> int:
     ctx.cb[1] = 7
     ctx.tc_classid = 0x10002
     return TC_ACT_OK
+
+
+@section("classifier")
+def classifier_sum(ctx: PacketContext) -> int:
+    """A tc program declared by its section: the same context and packet access as @tc."""
+    eth = ctx.header(EthHdr, 0)
+    if eth is None:
+        return 0
+    return ctx.len + eth.h_proto
 
 
 @cgroup_skb("ingress")

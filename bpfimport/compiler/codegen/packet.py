@@ -33,7 +33,7 @@ from ..types import (
     HeaderType,
     PtrType,
 )
-from ..uapi import ACCESS, CONTEXT_STRUCTS, Access, CtxField
+from ..uapi import ACCESS, CONTEXT_STRUCTS, SECTION_ACCESS, Access, CtxField
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, NoneType_, StrType, lit, show
@@ -46,9 +46,26 @@ _UINTS = {1: U8, 2: U16, 4: U32, 8: U64}
 PACKET_DECORATORS = tuple(ACCESS)
 
 
+class ContextArray(ArrayType):
+    """An array in the context (``ctx.cb``): the same type as any ``u32[N]``, but the verifier
+    takes only constant offsets into the context, so it is indexed with constants only."""
+
+    __slots__ = ()
+
+
 def access_of(fb: FunctionBuilder) -> Access | None:
     """The context rules of this function's program type (None: not a packet program)."""
-    return ACCESS.get(fb.decl.decorator or "")
+    decorator = fb.decl.decorator or ""
+    if decorator == "section":  # @section("xdp.frags"), @section("tcx/ingress")...
+        decorator = SECTION_ACCESS.get((fb.decl.section or "").split("/")[0], "")
+    return ACCESS.get(decorator)
+
+
+def _program(fb: FunctionBuilder) -> str:
+    """What errors call the program type: its decorator."""
+    if fb.decl.decorator == "section":
+        return f'@section("{fb.decl.section}")'
+    return f"@{fb.decl.decorator}"
 
 
 def _access(fb: FunctionBuilder, node: ast.AST) -> Access:
@@ -73,7 +90,7 @@ def context_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Valu
     if f.how in ("data", "data_end", "data_meta"):
         return Value(PtrType(space="packet"), _pointer_at(fb, at))
     if f.how == "array":
-        return Value(ArrayType(U32, f.count), at)
+        return Value(ContextArray(U32, f.count), at)
     raw = fb.load(_UINTS[f.size], at)
     if f.how in ("be16", "be32"):
         bits = 16 if f.how == "be16" else 32
@@ -85,7 +102,7 @@ def context_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Valu
 def _ctx_field(fb: FunctionBuilder, access: Access, node: ast.Attribute) -> CtxField | None:
     fields = CONTEXT_STRUCTS[access.struct]
     name = node.attr
-    dec = fb.decl.decorator
+    dec = _program(fb)
     if name == "len" and "len" not in fields:
         return None
     f = fields.get(name)
@@ -93,14 +110,14 @@ def _ctx_field(fb: FunctionBuilder, access: Access, node: ast.Attribute) -> CtxF
         shown = [n for n in fields if n not in access.hidden]
         if "len" not in fields:
             shown.append("len")
-        raise fb.err(node, f"struct {access.struct} (the context of @{dec} programs) has no field "
+        raise fb.err(node, f"struct {access.struct} (the context of {dec} programs) has no field "
                      f"'{name}'", "its fields: " + ", ".join(shown)
                      + "; ctx.header(T, offset) reads a packet header")
     if name in access.hidden:
         hint = ("read the packet with ctx.header(T, offset), which copies the bytes in a "
                 "socket filter" if f.how in ("data", "data_end", "data_meta") else
                 "the kernel refuses this field to this program type")
-        raise fb.err(node, f"ctx.{name} is not available to @{dec} programs", hint)
+        raise fb.err(node, f"ctx.{name} is not available to {dec} programs", hint)
     if f.how == "pointer":
         raise fb.err(node, f"ctx.{name} is a pointer to a kernel object, which BPF code here "
                      "cannot use yet")
@@ -131,11 +148,11 @@ def store_context(fb: FunctionBuilder, base: Value, node: ast.Attribute, value: 
     """``ctx.NAME = value`` where the program type may write the field."""
     access = _access(fb, node)
     f = _ctx_field(fb, access, node)
-    dec = fb.decl.decorator
+    dec = _program(fb)
     if f is None or f.name not in access.writable:
         writable = ", ".join(sorted(access.writable)) or "none"
-        raise fb.err(node, f"ctx.{node.attr} is read-only in @{dec} programs",
-                     f"the fields a @{dec} program may assign: {writable}")
+        raise fb.err(node, f"ctx.{node.attr} is read-only in {dec} programs",
+                     f"the fields a {dec} program may assign: {writable}")
     if f.how == "array":
         raise fb.err(node, f"ctx.{node.attr} is an array: assign its elements, "
                      f"ctx.{node.attr}[0] = ...")
@@ -418,11 +435,11 @@ def check_writable(fb: FunctionBuilder, base: Value, node: ast.AST) -> None:
     access = _access(fb, node)
     assert isinstance(base.ty, PtrType)
     if base.ty.space != "packet":
-        raise fb.err(node, f"a @{fb.decl.decorator} program sees a copy of the packet's bytes, "
+        raise fb.err(node, f"a {_program(fb)} program sees a copy of the packet's bytes, "
                      "so changing a header changes nothing", "socket filters cannot change "
                      "packets; use @tc or @xdp for that")
     if access.packet != "direct":
-        raise fb.err(node, f"the packet is read-only in @{fb.decl.decorator} programs",
+        raise fb.err(node, f"the packet is read-only in {_program(fb)} programs",
                      "use @tc or @xdp to change packets")
 
 
@@ -442,8 +459,8 @@ def check_element_store(fb: FunctionBuilder, target: ast.expr) -> None:
     elif isinstance(local.ty, PtrType) and local.ty.space == "ctx" and local.ty.pointee is None \
             and field is not None and field.value is root and (access := access_of(fb)) is not None \
             and field.attr not in access.writable:
-        raise fb.err(target, f"ctx.{field.attr} is read-only in @{fb.decl.decorator} programs",
-                     "the fields a @" + f"{fb.decl.decorator} program may assign: "
+        raise fb.err(target, f"ctx.{field.attr} is read-only in {_program(fb)} programs",
+                     f"the fields a {_program(fb)} program may assign: "
                      + (", ".join(sorted(access.writable)) or "none"))
 
 

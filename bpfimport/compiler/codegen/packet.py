@@ -35,7 +35,7 @@ from ..types import (
 )
 from ..uapi import ACCESS, CONTEXT_STRUCTS, SECTION_ACCESS, Access, CtxField
 from .builder import FunctionBuilder
-from .ir import Value
+from .ir import Block, Value
 from .values import LitType, NoneType_, StrType, lit, show
 
 # The verifier's MAX_PACKET_OFF: a packet pointer whose offset may exceed it gets no range
@@ -225,11 +225,10 @@ def _copied_header(fb: FunctionBuilder, ctx: Value, ty: HeaderType, offset: Valu
     return _join(fb, ty, "stack", slot, found, missing, done)
 
 
-def _join(fb: FunctionBuilder, ty: HeaderType, space: str, ptr: str, found: object,
-          missing: object, done: object) -> Value:
-    from .ir import Block
-
-    assert isinstance(found, Block) and isinstance(missing, Block) and isinstance(done, Block)
+def _join(fb: FunctionBuilder, ty: HeaderType, space: str, ptr: str, found: Block,
+          missing: Block, done: Block) -> Value:
+    """The reference: ``ptr`` coming from ``found``, None from ``missing`` (a phi LLVM threads
+    into the program's own ``is None`` branch)."""
     fb.b.position(found)
     fb.b.br(done)
     fb.b.position(missing)

@@ -126,7 +126,8 @@ HEADERS: dict[str, Header] = {h.name: h for h in (
         _F("hop_limit", 7, 1), _F("saddr", 8, 16, array=True), _F("daddr", 24, 16, array=True))),
     Header("TcpHdr", "tcphdr", 20, (
         _F("source", 0, 2), _F("dest", 2, 2), _F("seq", 4, 4), _F("ack_seq", 8, 4),
-        _F("doff", 12, 1, bits=4, shift=4), _F("res1", 12, 1, bits=4),
+        _F("doff", 12, 1, bits=4, shift=4), _F("res1", 12, 1, bits=3, shift=1),
+        _F("ae", 12, 1, bits=1),
         _F("cwr", 13, 1, bits=1, shift=7), _F("ece", 13, 1, bits=1, shift=6),
         _F("urg", 13, 1, bits=1, shift=5), _F("ack", 13, 1, bits=1, shift=4),
         _F("psh", 13, 1, bits=1, shift=3), _F("rst", 13, 1, bits=1, shift=2),

@@ -549,6 +549,7 @@ class TcpHdr(_Header):
     ack_seq: int = 0
     doff: int = 0
     res1: int = 0
+    ae: int = 0
     cwr: int = 0
     ece: int = 0
     urg: int = 0
@@ -608,15 +609,41 @@ class PacketContext:
     checkers (annotate ``def f(ctx: PacketContext) -> int``; the compiler reads the program's
     own context struct: xdp_md or __sk_buff)."""
 
+    # struct xdp_md
     data: int
     data_end: int
-    len: int
-    mark: int
-    priority: int
-    tc_classid: int
-    protocol: int
-    ifindex: int
+    data_meta: int
     ingress_ifindex: int
+    rx_queue_index: int
+    egress_ifindex: int
+    # struct __sk_buff (which of them a program type may read or write: docs/language.md)
+    len: int
+    pkt_type: int
+    mark: int
+    queue_mapping: int
+    protocol: int
+    vlan_present: int
+    vlan_tci: int
+    vlan_proto: int
+    priority: int
+    ifindex: int
+    tc_index: int
+    cb: list[int]
+    hash: int
+    tc_classid: int
+    napi_id: int
+    family: int
+    remote_ip4: int
+    local_ip4: int
+    remote_ip6: list[int]
+    local_ip6: list[int]
+    remote_port: int
+    local_port: int
+    tstamp: int
+    wire_len: int
+    gso_segs: int
+    gso_size: int
+    hwtstamp: int
 
     def header(self, type_: type[H], offset: int = 0) -> H | None:
         """The header at ``offset`` bytes into the packet, or None when the packet is shorter."""

@@ -108,4 +108,9 @@ ACCESS: dict[str, Access] = {
                             "where the socket's data starts (test_run: the IP header)"),
 }
 
-__all__ = ["ACCESS", "CONTEXT_STRUCTS", "Access", "CtxField"]
+# @section("NAME/...") programs of the same types: the section's first component (libbpf's names)
+SECTION_ACCESS: dict[str, str] = {"xdp": "xdp", "xdp.frags": "xdp", "tc": "tc", "tcx": "tc",
+                                  "classifier": "tc", "socket": "socket_filter",
+                                  "cgroup_skb": "cgroup_skb"}
+
+__all__ = ["ACCESS", "CONTEXT_STRUCTS", "SECTION_ACCESS", "Access", "CtxField"]

@@ -103,6 +103,13 @@ def test_field_values_read_in_host_order(pk: ModuleType) -> None:
     assert seen[8] == 0x4243
     run(pk, "classify", eth(ETH_P_IPV6) + ipv6(ICMPV6, icmp(135)))
     assert seen[7] == 135 and seen[6] == 8
+    # no NUL bytes: user space reads a char array as text, up to its first NUL
+    mac, addr = bytes.fromhex("aabbccddeeff"), "2001:db8:1111:2222:3333:4444:5555:6666"
+    run(pk, "classify", eth(ETH_P_IPV6, src=mac) + ipv6(UDP, udp(4321, 53), dst=addr))
+    flow = pk.flows[0]
+    assert bytes(flow.src_mac) == mac  # a header's bytes copied into a struct's char array
+    assert bytes(flow.dst_ip6) == socket.inet_pton(socket.AF_INET6, addr)
+    assert flow.sport == 4321
 
 
 def test_reflect_rewrites_the_packet_byte_by_byte(pk: ModuleType) -> None:
@@ -141,6 +148,21 @@ def test_variable_offset_read_from_the_packet(pk: ModuleType, offset: int, want:
     assert run(pk, "far_header", bytes(packet)) == want
 
 
+@pytest.mark.parametrize("tags, want", [
+    ([], 14), ([ETH_P_8021Q], 18), ([0x88A8, ETH_P_8021Q], 22),
+    ([0x88A8, ETH_P_8021Q, ETH_P_8021Q], 26), ([ETH_P_8021Q] * 4, 1)])
+def test_a_loop_of_variable_offsets(pk: ModuleType, tags: list[int], want: int) -> None:
+    """Stacked VLAN tags walked in a loop: each ctx.header() at the offset the loop grew."""
+    first = tags[0] if tags else ETH_P_IP
+    inner = [*tags[1:], ETH_P_IP]
+    data = eth(first) + b"".join(vlan(i + 1, p) for i, p in enumerate(inner[:len(tags)]))
+    data += ipv4(UDP if want != 1 else TCP, udp(1, 53))
+    assert run(pk, "vlans", data) == want
+    if want > 1:
+        assert pk.seen[3] == UDP
+        assert run(pk, "vlans", data[:want + 19]) == 0  # one byte short of the IP header
+
+
 def test_xdp_context_fields(pk: ModuleType) -> None:
     data = UDP_DNS
     assert run(pk, "xdp_fields", data) == XDP_PASS
@@ -148,16 +170,28 @@ def test_xdp_context_fields(pk: ModuleType) -> None:
     assert pk.seen[10] == 1  # test_run's ingress device is the loopback (ifindex 1)
 
 
+SK_BUFF_SIZE = 192  # sizeof(struct __sk_buff): test_run's ctx in and out
+
+
 def test_tc_writes_packet_and_skb_fields(pk: ModuleType) -> None:
     data = eth(ETH_P_IP) + b"\x00" + ipv4(UDP, udp(1, 53))[1:]  # version and ihl 0
-    result = pk.tc_mark.test_run(data=data)
+    result = pk.tc_mark.test_run(data=data, ctx=bytes(SK_BUFF_SIZE))
     assert result.retval == 0
+    skb = bytes(result.ctx)  # test_run copies mark, priority and cb back out
+    assert struct.unpack_from("<I", skb, 8)[0] == 0x42  # mark
+    assert struct.unpack_from("<I", skb, 32)[0] == 4  # priority, 3 then += 1
+    assert struct.unpack_from("<5I", skb, 48) == (0, 7, 0, 0, 0)  # cb[1]
     want = bytearray(data)
     want[14] = 0x45
     assert bytes(result.data) == bytes(want)
     assert pk.seen[12] == len(data)
     assert pk.seen[13] == ETH_P_IP  # skb->protocol, read in host order
     assert pk.tc_mark.test_run(data=eth(ETH_P_IP) + ipv4(UDP, udp(1, 2), ttl=1)).retval == 2
+
+
+def test_a_section_program_sees_its_context(pk: ModuleType) -> None:
+    data = eth(ETH_P_IPV6) + ipv6(UDP, udp(1, 53))
+    assert run(pk, "classifier_sum", data) == len(data) + ETH_P_IPV6
 
 
 def test_cgroup_skb_sees_the_ip_header(pk: ModuleType) -> None:
@@ -182,3 +216,25 @@ def test_ip4_reads_like_the_header_field(pk: ModuleType) -> None:
 
     packet = ipv4(UDP, src="10.1.2.3")
     assert IpHdr.parse(packet).saddr == ip4("10.1.2.3") == struct.unpack("!I", socket.inet_aton("10.1.2.3"))[0]
+
+
+def test_the_docs_packet_examples_run(tmp_path) -> None:  # noqa: ANN001
+    """docs/language.md's Packets chapter: its program compiles and loads, and its user-side
+    snippet (build a packet with the header classes, test_run, parse) runs as written."""
+    import re
+    import sys
+
+    from tests.conftest import ROOT
+
+    text = (ROOT / "docs" / "language.md").read_text()
+    chapter = text[text.index("\n## Packets\n"):text.index("\n## pythonbpf programs\n")]
+    blocks = re.findall(r"```python\n(.*?)```", chapter, re.S)
+    program = next(b for b in blocks if "@xdp" in b)
+    snippet = next(b for b in blocks if "import drop_dns_bpf" in b)
+    with program_module(tmp_path, "drop_dns.bpf.py", program + "\nLICENSE = 'GPL'\n") as mod:
+        sys.modules["drop_dns_bpf"] = mod
+        try:
+            exec(compile(snippet, "docs/language.md", "exec"), {})  # noqa: S102
+        finally:
+            sys.modules.pop("drop_dns_bpf", None)
+        assert mod.drop_dns.test_run(data=eth(ETH_P_IP) + ipv4(UDP, udp(1, 54))).retval == XDP_PASS

@@ -1,6 +1,7 @@
 """Packet programs for tests/packets: header views, byte order, the None test, rewrites."""
 
 from bpfimport.lang import (
+    ETH_P_8021AD,
     ETH_P_8021Q,
     ETH_P_IP,
     ETH_P_IPV6,
@@ -15,6 +16,7 @@ from bpfimport.lang import (
     XDP_DROP,
     XDP_PASS,
     XDP_TX,
+    Annotated,
     ArrayMap,
     EthHdr,
     Icmp6Hdr,
@@ -29,8 +31,11 @@ from bpfimport.lang import (
     ip4,
     ip6,
     mac,
+    section,
     socket_filter,
+    struct,
     tc,
+    u16,
     u32,
     u64,
     xdp,
@@ -38,6 +43,16 @@ from bpfimport.lang import (
 
 # what the last run saw: slot -> value (tests read them after test_run)
 seen = ArrayMap(key=u32, value=u64, max_entries=16)
+
+
+@struct
+class Flow:
+    src_mac: Annotated[bytes, 6] = b""
+    dst_ip6: Annotated[bytes, 16] = b""
+    sport: u16 = 0
+
+
+flows = ArrayMap(key=u32, value=Flow, max_entries=1)
 
 DNS_PORT = 53
 BLOCKED = ip4("10.0.0.1")
@@ -78,6 +93,8 @@ def classify(ctx: PacketContext) -> int:
             udp6 = ctx.header(UdpHdr, off + 40)
             if udp6 is None:
                 return 4
+            f = Flow(src_mac=eth.h_source, dst_ip6=ip6h.daddr, sport=udp6.source)
+            flows[0] = f
             return 72 if udp6.dest == DNS_PORT else 73
         return 70
     if proto != ETH_P_IP:
@@ -149,6 +166,32 @@ def far_header(ctx: PacketContext) -> int:
 
 
 @xdp
+def vlans(ctx: PacketContext) -> int:
+    """Walk up to 3 stacked VLAN tags (802.1Q/802.1ad) in a loop: the offset grows by 4 each
+    pass; returns where the IP header starts, or 0 (short) / 1 (not IP after the tags)."""
+    eth = ctx.header(EthHdr, 0)
+    if eth is None:
+        return 0
+    proto = eth.h_proto
+    off = 14
+    for _ in range(3):
+        if proto != ETH_P_8021Q and proto != ETH_P_8021AD:
+            break
+        tag = ctx.header(VlanHdr, off)
+        if tag is None:
+            return 0
+        proto = tag.h_vlan_encapsulated_proto
+        off += 4
+    if proto != ETH_P_IP:
+        return 1
+    ip = ctx.header(IpHdr, off)
+    if ip is None:
+        return 0
+    seen[3] = ip.protocol
+    return off
+
+
+@xdp
 def xdp_fields(ctx: PacketContext) -> int:
     seen[9] = ctx.len
     seen[10] = ctx.ingress_ifindex
@@ -173,7 +216,19 @@ def tc_mark(ctx: PacketContext) -> int:
     ip.ihl = 5
     ctx.mark = 0x42
     ctx.priority = 3
+    ctx.priority += 1
+    ctx.cb[1] = 7
+    ctx.tc_classid = 0x10002
     return TC_ACT_OK
+
+
+@section("classifier")
+def classifier_sum(ctx: PacketContext) -> int:
+    """A tc program declared by its section: the same context and packet access as @tc."""
+    eth = ctx.header(EthHdr, 0)
+    if eth is None:
+        return 0
+    return ctx.len + eth.h_proto
 
 
 @cgroup_skb("ingress")

@@ -146,6 +146,9 @@ class FunctionBuilder:
         # header references (ctx.header()) tested for None on every path to this point
         # (codegen/packet.py: narrowing); only these may be read through
         self.narrowed: frozenset[str] = frozenset()
+        # header references a packet-changing helper invalidated on some path to this point,
+        # with what did it (packet.packet_changed): they must be taken again
+        self.stale: dict[str, str] = {}
         self.assigned = _assigned_names(decl.node)  # Python makes these local to the whole function
 
     # ------------------------------------------------------------ dispatch
@@ -267,6 +270,9 @@ class FunctionBuilder:
             if len(data) > ty.length:
                 raise self.err(node, f"string of {len(data)} bytes does not fit in {ty}")
             return Value(ty, self.module.string_constant(data.ljust(ty.length, b"\0")))
+        if isinstance(value.ty, ArrayType) and isinstance(ty, ArrayType) and value.ty.size == ty.size \
+                and value.ty.elem.size == ty.elem.size == 1 and not value.ty.elem.aggregate:
+            return Value(ty, value.ref)  # bytes as bytes: a header's u8[6] MAC into a char[6] field
         if value.ty != ty:
             raise self.err(node, f"cannot use a value of type {show(value.ty)} as {show(ty)}")
         return value

@@ -36,7 +36,7 @@ from ..types import (
 from .builder import FunctionBuilder
 from .ir import Value
 from .kernel import DATA_LOC_LEN, element, kernel_types, member, read
-from .packet import PACKET_DECORATORS, context_field
+from .packet import PACKET_DECORATORS, access_of, context_field
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -53,6 +53,8 @@ def is_context(v: Value) -> bool:
 def field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Value:
     """``ctx.NAME`` in a program whose kind gives its context fields names."""
     lower = CONTEXTS.get(fb.decl.decorator or "")
+    if lower is None and access_of(fb) is not None:  # @section("xdp.frags") and the like
+        lower = context_field
     if lower is None:
         raise opaque_pointer_error(fb, node.value)
     return lower(fb, base, node)

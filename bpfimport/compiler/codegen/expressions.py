@@ -555,6 +555,10 @@ def at_element(fb: FunctionBuilder, base: Value, index: Value, index_node: ast.e
     """
     arr = base.ty
     assert isinstance(arr, ArrayType)
+    if isinstance(arr, packet.ContextArray) and not isinstance(index.ty, LitType):
+        raise fb.err(index_node, "an array in the context takes constant indices only: the "
+                     "verifier refuses a variable offset into the context",
+                     "write each element: ctx.cb[0], ctx.cb[1], ...")
     if isinstance(index.ty, LitType):
         i = index.ty.value
         if i < 0:

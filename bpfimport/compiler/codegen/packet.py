@@ -33,9 +33,9 @@ from ..types import (
     HeaderType,
     PtrType,
 )
-from ..uapi import ACCESS, CONTEXT_STRUCTS, Access, CtxField
+from ..uapi import ACCESS, CONTEXT_STRUCTS, SECTION_ACCESS, Access, CtxField
 from .builder import FunctionBuilder
-from .ir import Value
+from .ir import Block, Value
 from .values import LitType, NoneType_, StrType, lit, show
 
 # The verifier's MAX_PACKET_OFF: a packet pointer whose offset may exceed it gets no range
@@ -46,9 +46,26 @@ _UINTS = {1: U8, 2: U16, 4: U32, 8: U64}
 PACKET_DECORATORS = tuple(ACCESS)
 
 
+class ContextArray(ArrayType):
+    """An array in the context (``ctx.cb``): the same type as any ``u32[N]``, but the verifier
+    takes only constant offsets into the context, so it is indexed with constants only."""
+
+    __slots__ = ()
+
+
 def access_of(fb: FunctionBuilder) -> Access | None:
     """The context rules of this function's program type (None: not a packet program)."""
-    return ACCESS.get(fb.decl.decorator or "")
+    decorator = fb.decl.decorator or ""
+    if decorator == "section":  # @section("xdp.frags"), @section("tcx/ingress")...
+        decorator = SECTION_ACCESS.get((fb.decl.section or "").split("/")[0], "")
+    return ACCESS.get(decorator)
+
+
+def _program(fb: FunctionBuilder) -> str:
+    """What errors call the program type: its decorator."""
+    if fb.decl.decorator == "section":
+        return f'@section("{fb.decl.section}")'
+    return f"@{fb.decl.decorator}"
 
 
 def _access(fb: FunctionBuilder, node: ast.AST) -> Access:
@@ -73,7 +90,7 @@ def context_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Valu
     if f.how in ("data", "data_end", "data_meta"):
         return Value(PtrType(space="packet"), _pointer_at(fb, at))
     if f.how == "array":
-        return Value(ArrayType(U32, f.count), at)
+        return Value(ContextArray(U32, f.count), at)
     raw = fb.load(_UINTS[f.size], at)
     if f.how in ("be16", "be32"):
         bits = 16 if f.how == "be16" else 32
@@ -85,7 +102,7 @@ def context_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> Valu
 def _ctx_field(fb: FunctionBuilder, access: Access, node: ast.Attribute) -> CtxField | None:
     fields = CONTEXT_STRUCTS[access.struct]
     name = node.attr
-    dec = fb.decl.decorator
+    dec = _program(fb)
     if name == "len" and "len" not in fields:
         return None
     f = fields.get(name)
@@ -93,14 +110,14 @@ def _ctx_field(fb: FunctionBuilder, access: Access, node: ast.Attribute) -> CtxF
         shown = [n for n in fields if n not in access.hidden]
         if "len" not in fields:
             shown.append("len")
-        raise fb.err(node, f"struct {access.struct} (the context of @{dec} programs) has no field "
+        raise fb.err(node, f"struct {access.struct} (the context of {dec} programs) has no field "
                      f"'{name}'", "its fields: " + ", ".join(shown)
                      + "; ctx.header(T, offset) reads a packet header")
     if name in access.hidden:
         hint = ("read the packet with ctx.header(T, offset), which copies the bytes in a "
                 "socket filter" if f.how in ("data", "data_end", "data_meta") else
                 "the kernel refuses this field to this program type")
-        raise fb.err(node, f"ctx.{name} is not available to @{dec} programs", hint)
+        raise fb.err(node, f"ctx.{name} is not available to {dec} programs", hint)
     if f.how == "pointer":
         raise fb.err(node, f"ctx.{name} is a pointer to a kernel object, which BPF code here "
                      "cannot use yet")
@@ -131,11 +148,11 @@ def store_context(fb: FunctionBuilder, base: Value, node: ast.Attribute, value: 
     """``ctx.NAME = value`` where the program type may write the field."""
     access = _access(fb, node)
     f = _ctx_field(fb, access, node)
-    dec = fb.decl.decorator
+    dec = _program(fb)
     if f is None or f.name not in access.writable:
         writable = ", ".join(sorted(access.writable)) or "none"
-        raise fb.err(node, f"ctx.{node.attr} is read-only in @{dec} programs",
-                     f"the fields a @{dec} program may assign: {writable}")
+        raise fb.err(node, f"ctx.{node.attr} is read-only in {dec} programs",
+                     f"the fields a {dec} program may assign: {writable}")
     if f.how == "array":
         raise fb.err(node, f"ctx.{node.attr} is an array: assign its elements, "
                      f"ctx.{node.attr}[0] = ...")
@@ -208,11 +225,10 @@ def _copied_header(fb: FunctionBuilder, ctx: Value, ty: HeaderType, offset: Valu
     return _join(fb, ty, "stack", slot, found, missing, done)
 
 
-def _join(fb: FunctionBuilder, ty: HeaderType, space: str, ptr: str, found: object,
-          missing: object, done: object) -> Value:
-    from .ir import Block
-
-    assert isinstance(found, Block) and isinstance(missing, Block) and isinstance(done, Block)
+def _join(fb: FunctionBuilder, ty: HeaderType, space: str, ptr: str, found: Block,
+          missing: Block, done: Block) -> Value:
+    """The reference: ``ptr`` coming from ``found``, None from ``missing`` (a phi LLVM threads
+    into the program's own ``is None`` branch)."""
     fb.b.position(found)
     fb.b.br(done)
     fb.b.position(missing)
@@ -265,10 +281,22 @@ def narrowing(fb: FunctionBuilder, test: ast.expr) -> tuple[frozenset[str], froz
     return none, none
 
 
+def packet_changed(fb: FunctionBuilder, what: str) -> None:
+    """A helper that may move or resize the packet was called (``what``, e.g.
+    ``"adjust_head()"``: the kernel's ``bpf_helper_changes_pkt_data``).  The verifier then
+    forgets every packet pointer, so every header reference taken before must be taken again
+    with ``ctx.header()``: reading one is a CompileError saying so.  Packet helpers call this
+    after emitting such a call."""
+    fb.narrowed = frozenset()
+    for name in fb.locals:
+        if _header_local(fb, name):
+            fb.stale = {**fb.stale, name: what}
+
+
 def tested_value(fb: FunctionBuilder, name: str, v: Value) -> Value:
     """A header reference read from local ``name``: not nullable where it was tested."""
     if isinstance(v.ty, PtrType) and isinstance(v.ty.pointee, HeaderType) and v.ty.nullable \
-            and name in fb.narrowed:
+            and name in fb.narrowed and name not in fb.stale:
         return Value(PtrType(v.ty.pointee, nullable=False, space=v.ty.space), v.ref)
     return v
 
@@ -277,6 +305,7 @@ def bound(fb: FunctionBuilder, name: str, value: Value, local_ty: object, node: 
     """Local ``name`` is assigned ``value``: it is tested if the value was, else not."""
     if not (isinstance(local_ty, PtrType) and isinstance(local_ty.pointee, HeaderType)):
         return
+    fb.stale = {k: v for k, v in fb.stale.items() if k != name}
     if isinstance(value.ty, NoneType_):  # eth = None: untested again
         fb.narrowed = fb.narrowed - {name}
         return
@@ -298,6 +327,12 @@ def _show(v: Value) -> str:
 
 def untested_error(fb: FunctionBuilder, base_node: ast.expr, ty: HeaderType) -> Exception:
     what = ast.unparse(base_node)
+    changed = fb.stale.get(what) if isinstance(base_node, ast.Name) else None
+    if changed is not None:
+        return fb.err(base_node, f"'{what}' points into the packet as it was before {changed}, "
+                      "which may have moved or resized it (the verifier forgets every packet "
+                      "pointer there)", f"take it again after that call: {what} = "
+                      f"ctx.header({ty.name}, offset), then test it for None")
     return fb.err(base_node, f"'{what}' may be None here: ctx.header() gives None when the packet "
                   f"is too short for a {ty.name}",
                   f"test it first, e.g. 'if {what} is None: return XDP_PASS' (or 'if not {what}:'); "
@@ -399,22 +434,33 @@ def check_writable(fb: FunctionBuilder, base: Value, node: ast.AST) -> None:
     access = _access(fb, node)
     assert isinstance(base.ty, PtrType)
     if base.ty.space != "packet":
-        raise fb.err(node, f"a @{fb.decl.decorator} program sees a copy of the packet's bytes, "
+        raise fb.err(node, f"a {_program(fb)} program sees a copy of the packet's bytes, "
                      "so changing a header changes nothing", "socket filters cannot change "
                      "packets; use @tc or @xdp for that")
     if access.packet != "direct":
-        raise fb.err(node, f"the packet is read-only in @{fb.decl.decorator} programs",
+        raise fb.err(node, f"the packet is read-only in {_program(fb)} programs",
                      "use @tc or @xdp to change packets")
 
 
 def check_element_store(fb: FunctionBuilder, target: ast.expr) -> None:
-    """``eth.h_dest[0] = 1``: an element store into a header's byte array is a packet store."""
-    root = target
+    """``eth.h_dest[0] = 1`` is a packet store, ``ctx.cb[0] = 1`` a context store: both only
+    where the program type may write."""
+    root, field = target, None
     while isinstance(root, (ast.Attribute, ast.Subscript)):
+        if isinstance(root, ast.Attribute):
+            field = root
         root = root.value
-    if isinstance(root, ast.Name) and _header_local(fb, root.id):
-        local = fb.locals[root.id]
+    if not isinstance(root, ast.Name) or root.id not in fb.locals:
+        return
+    local = fb.locals[root.id]
+    if _header_local(fb, root.id):
         check_writable(fb, Value(local.ty, ""), target)
+    elif isinstance(local.ty, PtrType) and local.ty.space == "ctx" and local.ty.pointee is None \
+            and field is not None and field.value is root and (access := access_of(fb)) is not None \
+            and field.attr not in access.writable:
+        raise fb.err(target, f"ctx.{field.attr} is read-only in {_program(fb)} programs",
+                     f"the fields a {_program(fb)} program may assign: "
+                     + (", ".join(sorted(access.writable)) or "none"))
 
 
 def bswap(fb: FunctionBuilder, value: str, bits: int) -> str:
@@ -484,5 +530,6 @@ def address_call(fb: FunctionBuilder, name: str, node: ast.Call) -> Value:
 _EXAMPLES = {"ip4": "10.0.0.1", "ip6": "fe80::1", "mac": "aa:bb:cc:dd:ee:ff"}
 
 __all__ = ["PACKET_DECORATORS", "address_call", "compare_bytes", "context_field", "header_call",
+           "packet_changed",
            "is_byte_array", "is_header_ref", "narrowing", "read_field", "store_context",
            "store_field", "tested_value", "update_context", "update_field"]

@@ -396,26 +396,27 @@ def stmt_if(fb: FunctionBuilder, stmt: ast.If) -> None:
     then = fb.b.new_block("if.then")
     done = fb.b.new_block("if.end")
     other = fb.b.new_block("if.else") if stmt.orelse else done
-    before = fb.narrowed
     yes, no = packet.narrowing(fb, stmt.test)
     expressions.cond(fb, stmt.test, then, other)
+    before, stale = fb.narrowed, fb.stale  # after the test: it may call a helper too
     fb.b.position(then)
     fb.narrowed = before | yes
     fb.block_of(stmt.body)
-    ends = [] if fb.b.block.terminated else [fb.narrowed]
+    ends = [] if fb.b.block.terminated else [(fb.narrowed, fb.stale)]
     fb.b.br(done)
-    fb.narrowed = before | no
+    fb.narrowed, fb.stale = before | no, stale
     if stmt.orelse:
         fb.b.position(other)
         fb.block_of(stmt.orelse)
         if not fb.b.block.terminated:
-            ends.append(fb.narrowed)
+            ends.append((fb.narrowed, fb.stale))
         fb.b.br(done)
     else:
-        ends.append(fb.narrowed)
+        ends.append((fb.narrowed, fb.stale))
     fb.b.position(done)
-    if ends:
-        fb.narrowed = frozenset.intersection(*ends)
+    if ends:  # tested on every path here; stale on any
+        fb.narrowed = frozenset.intersection(*(n for n, _ in ends))
+        fb.stale = {k: v for _, s in ends for k, v in s.items()}
     else:  # every branch returned, broke or continued: nothing falls through to here
         fb.narrowed = before
         fb.b.terminate("unreachable")
@@ -432,9 +433,9 @@ def stmt_while(fb: FunctionBuilder, stmt: ast.While) -> None:
     expressions.cond(fb, stmt.test, body, orelse)
     fb.b.position(body)
     fb.loops.append(Loop(head, done))
-    outside = forget_assigned(fb, stmt)
+    outside, stale = forget_assigned(fb, stmt), fb.stale
     fb.block_of(stmt.body)
-    fb.narrowed = outside
+    fb.narrowed, fb.stale = outside, {**stale, **fb.stale}
     fb.loops.pop()
     fb.b.br(head)
     if stmt.orelse:
@@ -484,14 +485,14 @@ def stmt_for(fb: FunctionBuilder, stmt: ast.For) -> None:
     fb.b.position(body)
     assign_name(fb, stmt.target, Value(ty, fb.b.load(ty.llvm, counter, ty.align)))
     fb.loops.append(Loop(step_block, done))
-    outside = forget_assigned(fb, stmt)
+    outside, stale = forget_assigned(fb, stmt), fb.stale
     name = stmt.target.id
     outer = fb.bounds.pop(name, None)
     known = counter_bounds(start, stop, step)
     if known is not None and name not in fb.global_names and not stores_to(stmt.body, name):
         fb.bounds[name] = known
     fb.block_of(stmt.body)
-    fb.narrowed = outside
+    fb.narrowed, fb.stale = outside, {**stale, **fb.stale}
     fb.bounds.pop(name, None)
     if outer is not None:
         fb.bounds[name] = outer

@@ -21,9 +21,12 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 CLONE_NEWNET = 0x40000000
 PREFIX = f"bpfi{os.getpid()}"
@@ -135,10 +138,15 @@ def veth_pair() -> Iterator[VethPair]:
 
 def socket_in_netns(ns: str, family: int, kind: int) -> socket.socket:
     """A socket made by a thread that entered namespace ``ns`` (setns moves one thread only)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    result: list[socket.socket | BaseException] = []
+    return in_netns(ns, lambda: socket.socket(family, kind))
 
-    def make() -> None:
+
+def in_netns(ns: str, fn: Callable[[], T]) -> T:
+    """``fn()`` run by a short thread that entered namespace ``ns``; its result or exception."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    result: list[Any] = []
+
+    def run() -> None:
         try:
             fd = os.open(f"/run/netns/{ns}", os.O_RDONLY)
             try:
@@ -147,11 +155,11 @@ def socket_in_netns(ns: str, family: int, kind: int) -> socket.socket:
                     raise OSError(err, f"setns into {ns}: {os.strerror(err)}")
             finally:
                 os.close(fd)
-            result.append(socket.socket(family, kind))
+            result.append(fn())
         except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
             result.append(e)
 
-    t = threading.Thread(target=make)
+    t = threading.Thread(target=run)
     t.start()
     t.join()
     if isinstance(result[0], BaseException):

@@ -37,6 +37,7 @@ from .link import Link, OwnLink
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from .object import BpfObject
@@ -113,12 +114,49 @@ _clsact_users: dict[tuple[int, int], list[Any]] = {}
 _clsact_lock = threading.Lock()
 
 
+_NETNS = "/proc/thread-self/ns/net"
+CLONE_NEWNET = 0x40000000
+
+
 def _netns() -> int:
     """The calling thread's network namespace (ifindexes are per namespace)."""
     try:
-        return os.stat("/proc/thread-self/ns/net").st_ino
+        return os.stat(_NETNS).st_ino
     except OSError:
         return 0
+
+
+def _open_netns() -> int:
+    """An fd of the calling thread's network namespace, or -1 (no /proc)."""
+    try:
+        return os.open(_NETNS, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return -1
+
+
+def in_netns(ns_fd: int, fn: Callable[[], int]) -> int:
+    """``fn()`` in the network namespace ``ns_fd`` (0 or -errno, as ``fn`` returns).
+
+    Netlink (libbpf's tc calls) acts in the calling thread's namespace, and a thread may
+    have entered another (``setns``) since the attach: then a short thread enters the
+    attach's namespace and runs ``fn`` there, so a detach never touches an interface of
+    another namespace that has the same index.
+    """
+    if ns_fd < 0 or os.fstat(ns_fd).st_ino == _netns():
+        return fn()
+    result: list[int] = []
+
+    def run() -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(ns_fd, CLONE_NEWNET) != 0:
+            result.append(-(ctypes.get_errno() or E.EINVAL))
+        else:
+            result.append(fn())
+
+    t = threading.Thread(target=run, name="bpfimport-netns")
+    t.start()
+    t.join()
+    return result[0] if result else -E.EINVAL
 
 
 def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | None,
@@ -146,7 +184,7 @@ def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | N
         if rc == 0:
             users[0] += 1
             link = TcLink(obj, program, f"tc {direction} on {name}", index, points[direction],
-                          opts.handle, opts.priority, key)
+                          opts.handle, opts.priority, key, _open_netns())
             obj.add_link(link)
             return link
         _release_clsact(key, index)
@@ -333,10 +371,10 @@ class TcLink(OwnLink):
     process made it and has no other filter on it."""
 
     def __init__(self, obj: BpfObject, program: str, where: str, ifindex: int, point: int,
-                 handle: int, priority: int, key: tuple[int, int]) -> None:
+                 handle: int, priority: int, key: tuple[int, int], ns_fd: int) -> None:
         super().__init__(obj, program, where)
         self.ifindex, self.handle, self.priority = ifindex, handle, priority
-        self._point, self._key = point, key
+        self._point, self._key, self._ns_fd = point, key, ns_fd
 
     @property
     def fd(self) -> int:
@@ -345,7 +383,13 @@ class TcLink(OwnLink):
                        f"priority {self.priority})")
 
     def _undo(self) -> int:
-        return detach_tc(self.ifindex, self._point, self.handle, self.priority, self._key)
+        """Detach in the namespace of the attach, whichever thread detaches."""
+        try:
+            return in_netns(self._ns_fd, lambda: detach_tc(self.ifindex, self._point, self.handle,
+                                                           self.priority, self._key))
+        finally:
+            if self._ns_fd >= 0:
+                os.close(self._ns_fd)
 
 
 class SocketLink(OwnLink):

@@ -163,6 +163,26 @@ def test_tc_keeps_a_clsact_it_did_not_make(pk: ModuleType, veth: netns.VethPair)
         subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
 
 
+def test_tc_attached_in_another_namespace_detaches_there(pk: ModuleType,
+                                                         veth: netns.VethPair) -> None:
+    """A thread inside the test's namespace attaches to the peer end; the main thread (in
+    this namespace, where no such interface index need exist) detaches it over there."""
+    here = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    inside = veth.socket()
+    inside.bind((veth.peer_ip, 40006))
+    with here, inside:
+        link = netns.in_netns(veth.ns, lambda: pk.tc_count.attach(ifname=veth.peer))
+        shown = netns.tc("-n", veth.ns, "filter", "show", "dev", veth.peer, "ingress")
+        assert "tc_count" in shown
+        for _ in range(3):
+            here.sendto(b"x", (veth.peer_ip, 40006))
+        assert len(netns.receive_all(inside)) == 3
+        assert pk.counts[1] >= 3
+        link.detach()  # from this thread, in the root namespace
+        assert netns.tc("-n", veth.ns, "filter", "show", "dev", veth.peer, "ingress") == ""
+        assert "clsact" not in netns.tc("-n", veth.ns, "qdisc", "show", "dev", veth.peer)
+
+
 def test_tcx_link_counts_and_detaches(pk: ModuleType, veth: netns.VethPair) -> None:
     inside = veth.socket()
     inside.bind((veth.peer_ip, 40005))

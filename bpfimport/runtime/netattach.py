@@ -76,6 +76,7 @@ def attach_xdp(obj: BpfObject, program: str, ifname: str | None, ifindex: int | 
                mode: str | None) -> Link:
     """An XDP link on an interface; ``mode`` None lets the kernel choose (driver, else skb)."""
     from . import libbpf as L
+
     flags = {None: 0, "skb": L.XDP_FLAGS_SKB_MODE, "drv": L.XDP_FLAGS_DRV_MODE,
              "hw": L.XDP_FLAGS_HW_MODE}
     if mode not in flags:
@@ -100,7 +101,8 @@ def _xdp_error(program: str, ifname: str, mode: str | None, err: int) -> BpfErro
     what = f"cannot attach program '{program}' to xdp on {ifname}"
     if err == E.EBUSY or err == E.EEXIST:
         return BpfError(f"{what}: the interface already has an XDP program; detach it first "
-                        f"(`ip link set dev {ifname} xdp off`, or its link)", err)
+                        f"(its link, or `ip link set dev {ifname} xdp off` for one attached "
+                        f"without a link)", err)
     if err in (E.EOPNOTSUPP, E.ENOTSUP, E.EINVAL) and mode in ("drv", "hw"):
         return BpfError(f"{what}: its driver cannot run XDP in mode '{mode}'; use mode='skb' "
                         f"(generic XDP, any interface)", err)
@@ -164,6 +166,7 @@ def attach_tc(obj: BpfObject, program: str, ifname: str | None, ifindex: int | N
     """A cls_bpf filter (direct action) on the interface's clsact, made if missing; or,
     with ``tcx``, a tcx link (kernel >= 6.6)."""
     from . import libbpf as L
+
     points = {"ingress": L.BPF_TC_INGRESS, "egress": L.BPF_TC_EGRESS}
     if direction not in points:
         raise ValueError(f"direction= is 'ingress' or 'egress', got {direction!r}")

@@ -9,7 +9,10 @@
   ``None`` when the packet is shorter: the compiler emits the
   ``data + off + sizeof(T) > data_end`` test the verifier needs.  A variable offset is
   first tested against the verifier's limit (``MAX_PACKET_OFF`` less the header), so the
-  offset has a known bound whatever it was computed from.  Socket filters have no direct
+  offset has a known bound whatever it was computed from.  The test's outcome is kept as a
+  0/1 register (an empty asm, :func:`barrier`) that every later ``is None`` branches on:
+  the verifier follows a scalar exactly, but not two comparisons of packet pointers
+  (docs/internals.md, "Packet access").  Socket filters have no direct
   packet access: there the header is copied to the stack with ``bpf_skb_load_bytes``.
 * A reference must be tested for ``None`` before use (``if eth is None: return XDP_PASS``);
   :func:`narrowing` is how the builder knows, statement by statement, which references
@@ -206,9 +209,12 @@ def header_call(fb: FunctionBuilder, ctx: Value, node: ast.Call) -> Value:
         bounded = fb.b.new_block("hdr.off")
         fb.b.cbr(fb.b.icmp("ule", "i64", off, str(limit)), bounded, missing)
         fb.b.position(bounded)
-        start = fb.b.byte_gep_dynamic(data, off)
+        # only here is the offset bounded: the barrier keeps LLVM from adding it to the
+        # packet pointer before the test (the verifier refuses an unbounded packet offset)
+        start = fb.b.byte_gep_dynamic(data, barrier(fb, "i64", off))
     stop = fb.b.byte_gep(start, ty.size)
-    fb.b.cbr(fb.b.icmp("ugt", "ptr", stop, end), missing, found)
+    short = fb.b.cast("zext", "i1", fb.b.icmp("ugt", "ptr", stop, end), "i64")
+    fb.b.cbr(fb.b.icmp("ne", "i64", barrier(fb, "i64", short, pure=True), "0"), missing, found)
     return _join(fb, ty, "packet", start, found, missing, done)
 
 
@@ -235,7 +241,20 @@ def _join(fb: FunctionBuilder, ty: HeaderType, space: str, ptr: str, found: Bloc
     fb.b.br(done)
     fb.b.position(done)
     ref = fb.b.phi("ptr", [(ptr, found), ("null", missing)])
+    # libbpf's barrier_var(): LLVM must test this value for None, not the bounds test again
+    # (it may keep the reference in a register or stack slot that is 0 on the short path and
+    # test the bounds again later; the verifier, which forgets how the two tests relate, then
+    # sees a possible 0 reach the field access)
     return Value(PtrType(ty, nullable=True, space=space), ref)
+
+
+def barrier(fb: FunctionBuilder, llvm: str, value: str, pure: bool = False) -> str:
+    """``value``, opaque to LLVM (libbpf's ``barrier_var()``: an empty asm that owns the
+    register): LLVM cannot re-derive it from what computed it; unless ``pure``, it cannot
+    move it either (``pure``: it touches no memory, so loads around it may be shared)."""
+    if pure:
+        return fb.b.assign(f'call {llvm} asm "", "=r,0"({llvm} {value}) memory(none)', "opaque")
+    return fb.b.assign(f'call {llvm} asm sideeffect "", "=r,0"({llvm} {value})', "opaque")
 
 
 def is_header_ref(v: Value) -> bool:

@@ -42,6 +42,7 @@ examples:
   {PROG} ir mytrace.bpf.py | less            # the LLVM IR
   {PROG} asm mytrace.bpf.py                  # BPF instructions under their Python lines
   {PROG} compileall app/                     # fill caches before deploying read-only
+  {PROG} stubs app/                          # NAME_bpf.pyi stubs for type checkers
   sudo {PROG} run mytrace.bpf.py             # load, attach, stream output, dump maps
 
 `{PROG} COMMAND --help` describes each command.
@@ -246,6 +247,28 @@ def cmd_compileall(args: argparse.Namespace) -> int:
             continue
         if not args.quiet:
             print(f"{path}: {status} -> {entry.cached} ({entry.spec.portability()})")
+    return 1 if failed else 0
+
+
+def cmd_stubs(args: argparse.Namespace) -> int:
+    from .compiler.stubs import write_stub
+
+    failed = 0
+    for path in _sources(args.paths):
+        try:
+            written = write_stub(path, module_name(path))
+        except CompileError as exc:
+            print(exc.one_line(), file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(f"{path}: error: {exc.strerror or exc}"
+                  + (f": {exc.filename}" if exc.filename and exc.filename != path else ""),
+                  file=sys.stderr)
+            failed += 1
+            continue
+        if not args.quiet:
+            print(f"{path}: -> {written}")
     return 1 if failed else 0
 
 
@@ -532,6 +555,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-f", "--force", action="store_true", help="recompile even when the cache is up to date")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.set_defaults(func=cmd_compileall)
+
+    p = sub.add_parser(
+        "stubs", help="write NAME_bpf.pyi beside every NAME.bpf.py, for type checkers",
+        formatter_class=fmt,
+        description="Write a typed stub (NAME_bpf.pyi) beside every .bpf.py file under the given\n"
+        "folders (or the given files), so mypy, pyright and editors know what\n"
+        "`import NAME_bpf` gives: maps with their key and value types, struct classes\n"
+        "with their fields, globals, programs. Runs the compiler's frontend only (no\n"
+        "LLVM). Exit status 1 if any file failed. To keep stubs fresh as you work,\n"
+        "set BPFIMPORT_STUBS=1 (or call bpfimport.install(stubs=True)): each import\n"
+        "then rewrites a stub its source no longer matches.",
+        epilog=f"example:\n  {PROG} stubs app/ && mypy app/",
+    )
+    p.add_argument("paths", nargs="+", metavar="DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.set_defaults(func=cmd_stubs)
 
     p = sub.add_parser(
         "run", help="load and attach every program; stream output; dump maps on Ctrl-C",

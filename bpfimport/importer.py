@@ -145,6 +145,9 @@ class BpfLoader(Loader):
             # compiler's frames, as Python shows a SyntaxError without the parser's.
             raise exc.with_traceback(None) from None
 
+        if self.writes_cache() and (_keep_stubs or os.environ.get(STUBS_ENV) == "1"):
+            refresh_stub(self.path, self.name, source)
+
         from .runtime.module import bind_module
 
         # A reload: detach and close what the old object had in the kernel.
@@ -391,8 +394,38 @@ class BpfFinder:
         """Nothing to drop: every lookup stats the file system afresh."""
 
 
-def install() -> None:
-    """Put the finder on ``sys.meta_path`` (just before ``PathFinder``); calling it again does nothing."""
+STUBS_ENV = "BPFIMPORT_STUBS"
+_keep_stubs = False  # install(stubs=True): imports keep NAME_bpf.pyi beside NAME.bpf.py fresh
+
+
+def refresh_stub(source_path: str, name: str, source: bytes) -> None:
+    """Write the typed stub beside a source unless the one there was written from these bytes.
+
+    Asked for by ``bpfimport.install(stubs=True)`` or ``BPFIMPORT_STUBS=1``.  A fresh stub
+    costs one line read; a stale one runs the compiler's frontend (no LLVM).  A stub that
+    can't be written never fails the import (``python -v`` says why).
+    """
+    from ._stubs import stub_is_fresh
+
+    if stub_is_fresh(source_path, source):
+        return
+    from .compiler.stubs import write_stub
+
+    try:
+        cache.verbose(f"wrote {write_stub(source_path, name, source)}")
+    except (CompileError, OSError) as exc:
+        cache.verbose(f"could not write the stub of {source_path}: {exc}")
+
+
+def install(stubs: bool | None = None) -> None:
+    """Put the finder on ``sys.meta_path`` (just before ``PathFinder``); calling it again does nothing.
+
+    ``stubs=True``: each import of a ``.bpf.py`` file also keeps its typed stub
+    (``NAME_bpf.pyi`` beside it) fresh, as ``BPFIMPORT_STUBS=1`` does; ``False`` stops it.
+    """
+    global _keep_stubs
+    if stubs is not None:
+        _keep_stubs = stubs
     if BpfFinder in sys.meta_path:
         return
     try:
@@ -418,6 +451,7 @@ __all__ = [
     "import_file",
     "install",
     "module_name",
+    "refresh_stub",
     "source_name",
     "uninstall",
 ]

@@ -32,12 +32,21 @@ from ._lazy import ctypes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, MutableSet
-    from typing import Any
+    from typing import Any, Generic, TypeVar
+
+    K = TypeVar("K")  # the key type (a module's struct class, int, ...)
+    V = TypeVar("V")  # the value type
+    Ev = TypeVar("Ev")  # what an event map's callbacks get
 
     from ..spec import MapSpec
     from .codec import Codec
     from .events import EventReader
     from .object import BpfObject
+else:
+    from ._lazy import Generic  # generic for checkers only: no typing import at run time
+
+    K = V = Ev = None
+    Any = object  # a class's base below names it
 
 _BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
 _BATCH_MIN = 256
@@ -66,8 +75,12 @@ def _print_lines(lines: list[str], file: Any) -> None:
         (file if file is not None else sys.stdout).write("\n".join(lines) + "\n")
 
 
-class Map:
-    """A map of the module (``skel.NAME``): the dict protocol of the module docstring."""
+class Map(Generic[K, V]):
+    """A map of the module (``skel.NAME``): the dict protocol of the module docstring.
+
+    Generic in its key and value types for type checkers: the stubs ``python -m bpfimport
+    stubs`` writes declare ``counts: Map[Key, int]``.
+    """
 
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         self._obj = obj
@@ -242,13 +255,13 @@ class Map:
         except (OverflowError, TypeError, ValueError):
             return None
 
-    def __getitem__(self, key: Any) -> Any:
+    def __getitem__(self, key: K) -> V:
         v = self._lookup(key)
         if v is _MISSING:
             raise KeyError(key)
         return v
 
-    def get(self, key: Any, default: Any = None) -> Any:
+    def get(self, key: K, default: Any = None) -> V | Any:
         kb = self._key_or_none(key)
         v = _MISSING if kb is None else self._lookup_raw(kb)
         return default if v is _MISSING else v
@@ -257,10 +270,10 @@ class Map:
         kb = self._key_or_none(key)
         return kb is not None and self._lookup_raw(kb) is not _MISSING
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         self.set(key, value)
 
-    def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
+    def set(self, key: K, value: V, flags: int = BPF_ANY) -> None:
         """``m[k] = v`` with explicit update flags (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2)."""
         self._check_keyed()
         _check_flags(flags)
@@ -276,7 +289,7 @@ class Map:
                 raise self._error(f"update (map is full: max_entries={self.max_entries})", err)
             raise self._error("update", err)
 
-    def __delitem__(self, key: Any) -> None:
+    def __delitem__(self, key: K) -> None:
         self._check_keyed()
         if self._kind.array:
             raise MapError(f"{self.spec.kind} '{self.name}' has every index from 0 to "
@@ -289,7 +302,7 @@ class Map:
                 raise KeyError(key)
             raise self._error("delete", -rc)
 
-    def pop(self, key: Any, default: Any = _MISSING) -> Any:
+    def pop(self, key: K, default: Any = _MISSING) -> V | Any:
         v = self._lookup(key)
         if v is _MISSING:
             if default is _MISSING:
@@ -401,22 +414,23 @@ class Map:
             return self.max_entries
         return self._raw_items(True, values=False)[2]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self.keys())
 
-    def keys(self, batch: bool = True) -> list[Any]:
+    def keys(self, batch: bool = True) -> list[K]:
         self._check_keyed()
         if self._kind.array:
-            return list(range(self.max_entries))
+            indices: list[Any] = list(range(self.max_entries))  # an array's keys: int
+            return indices
         raw, _, n = self._raw_items(batch, values=False)
         return self._key_codec().decode_many(raw, n)
 
-    def values(self, batch: bool = True) -> list[Any]:
+    def values(self, batch: bool = True) -> list[V]:
         self._check_keyed()
         kraw, vraw, n = self._raw_items(batch)
         return self._decode_values(vraw, n)
 
-    def items(self, batch: bool = True) -> list[tuple[Any, Any]]:
+    def items(self, batch: bool = True) -> list[tuple[K, V]]:
         """All (key, value) pairs: one batched read when the kernel allows, else a key walk."""
         self._check_keyed()
         kraw, vraw, n = self._raw_items(batch)
@@ -675,7 +689,7 @@ class Map:
         self._check_keyed()
         limit = hist.LOG2_BUCKETS if kind == "log2" else None
         kc = self._key_codec()
-        items = [(k, hist.count_of(v)) for k, v in self.items()]
+        items: list[tuple[Any, int]] = [(k, hist.count_of(v)) for k, v in self.items()]
         if isinstance(kc, IntCodec):
             return hist.dense(items, limit, kind)
         if isinstance(kc, StructCodec):
@@ -699,7 +713,7 @@ class Map:
 
     # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
 
-    def push(self, value: Any, flags: int = BPF_ANY) -> None:
+    def push(self, value: V, flags: int = BPF_ANY) -> None:
         """Queue/stack: push a value; bloom filter: add one."""
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' has no push(); use m[k] = v")
@@ -710,11 +724,11 @@ class Map:
 
     add = push
 
-    def pop_value(self) -> Any:
+    def pop_value(self) -> V | None:
         """Queue/stack: remove and return the next value (None when empty)."""
         return self._take(delete=True)
 
-    def peek(self) -> Any:
+    def peek(self) -> V | None:
         """Queue/stack: the next value without removing it (None when empty)."""
         return self._take(delete=False)
 
@@ -751,7 +765,7 @@ def _pairs(other: Any) -> tuple[list[Any], list[Any]]:
     return keys, values
 
 
-class BloomFilterMap(Map):
+class BloomFilterMap(Map[None, V]):
     """A BloomFilterMap: ``m.add(v)`` (or ``push``) adds a value, ``v in m`` tests one."""
 
     def __contains__(self, value: Any) -> bool:
@@ -772,7 +786,7 @@ class BloomFilterMap(Map):
                        f"test one with `value in m`")
 
 
-class StackTraceMap(Map):
+class StackTraceMap(Map[int, list[int]]):
     """A StackTraceMap: ``stacks[stack_id]`` is the list of addresses, innermost first.
 
     The kernel stores a fixed-size array per stack with zeros after the last
@@ -813,7 +827,7 @@ def _frames(addresses: list[int]) -> list[int]:
     return addresses[:end]
 
 
-class ProgArrayMap(Map):
+class ProgArrayMap(Map[int, Any]):
     """A ProgArray: ``progs[i] = mod.prog`` puts a program in slot ``i`` for ``tail_call()``.
 
     A slot takes a program handle (or a program fd); reading a slot gives the
@@ -839,7 +853,7 @@ class ProgArrayMap(Map):
         return len(self) > 0
 
 
-class _EventMap(Map):
+class _EventMap(Map[None, Ev]):
     """Shared by RingBufferMap and PerfEventArrayMap: ``poll()``, ``consume()``, ``events()``.
 
     The readers are in :mod:`bpfimport.runtime.events` (how they read, and
@@ -855,7 +869,7 @@ class _EventMap(Map):
     def _reader_class(self) -> type[EventReader]:
         raise NotImplementedError
 
-    def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100, *,
+    def poll(self, callback: Callable[[Ev], object], timeout_ms: int = 100, *,
              lost: Callable[[int], Any] | None = None) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
 
@@ -885,12 +899,12 @@ class _EventMap(Map):
 
         return open_reader(self, self._reader_class)
 
-    def consume(self, callback: Callable[[Any], Any], *,
+    def consume(self, callback: Callable[[Ev], object], *,
                 lost: Callable[[int], Any] | None = None) -> int:
         """Handle the events already in the buffer (one buffer's worth at most) without waiting."""
         return self.poll(callback, 0, lost=lost)
 
-    def events(self, timeout_ms: int = 100) -> Iterator[Any]:
+    def events(self, timeout_ms: int = 100) -> Iterator[Ev]:
         """``for event in m.events(timeout_ms=100)``: the events as they come.
 
         The iteration stops once ``timeout_ms`` passes without an event
@@ -913,7 +927,7 @@ class _EventMap(Map):
         return self._reader.lost if self._reader is not None else 0
 
 
-class RingBufferMap(_EventMap):
+class RingBufferMap(_EventMap[Ev]):
     """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
 
     @property
@@ -923,7 +937,7 @@ class RingBufferMap(_EventMap):
         return RingReader
 
 
-class PerfEventArrayMap(_EventMap):
+class PerfEventArrayMap(_EventMap[Ev]):
     """A PerfEventArray map: ``poll(callback, timeout_ms=100)`` delivers its events.
 
     Perf samples carry padding up to an 8-byte boundary, so an undecoded event

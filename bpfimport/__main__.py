@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import CompileError, SetupError
-from .importer import SOURCE_SUFFIX, compile_or_read, compile_path, module_name
+from .importer import SOURCE_SUFFIX, compile_or_read, compile_path, module_name, write_stub
 from .options import DEFAULT_OPTIONS, CompileOptions
 
 if TYPE_CHECKING:
@@ -251,8 +251,6 @@ def cmd_compileall(args: argparse.Namespace) -> int:
 
 
 def cmd_stubs(args: argparse.Namespace) -> int:
-    from .compiler.stubs import write_stub
-
     failed = 0
     for path in _sources(args.paths):
         try:

@@ -18,11 +18,9 @@ MARK = "# bpfimport-stub:"
 _KEY = 0x7374_7562_6270_6669  # any fixed key keeps the hashes stable
 
 
-def stub_path(source_path: str) -> str:
-    """``dir/a-b.bpf.py`` → ``dir/a_b_bpf.pyi``: the module's name (the import rule), ``.pyi``."""
-    from .importer import module_name
-
-    return os.path.join(os.path.dirname(source_path), module_name(source_path) + ".pyi")
+def stub_path(source_path: str, module_name: str) -> str:
+    """``dir/a-b.bpf.py`` (module ``a_b_bpf``) → ``dir/a_b_bpf.pyi``: beside the source."""
+    return os.path.join(os.path.dirname(source_path), module_name + ".pyi")
 
 
 def stub_header(source: bytes) -> str:
@@ -30,10 +28,10 @@ def stub_header(source: bytes) -> str:
     return f"{MARK} {__version__} {source_hash(_KEY, source).hex()}"
 
 
-def stub_is_fresh(source_path: str, source: bytes) -> bool:
-    """Whether the stub beside ``source_path`` was written from these bytes by this version."""
+def stub_is_fresh(path: str, source: bytes) -> bool:
+    """Whether the stub at ``path`` was written from these source bytes by this version."""
     try:
-        with open(stub_path(source_path), "rb") as f:
+        with open(path, "rb") as f:
             first = f.readline(200)
     except OSError:
         return False

@@ -398,6 +398,24 @@ STUBS_ENV = "BPFIMPORT_STUBS"
 _keep_stubs = False  # install(stubs=True): imports keep NAME_bpf.pyi beside NAME.bpf.py fresh
 
 
+def write_stub(source_path: str, name: str, source: bytes | None = None) -> str:
+    """Write the typed stub of a ``.bpf.py`` file beside it (``NAME_bpf.pyi``); returns its path.
+
+    Raises CompileError for the source's mistakes, OSError when a file can't be read or written.
+    """
+    from ._files import write_atomic
+    from ._stubs import stub_path
+    from .compiler import stubs
+
+    if source is None:
+        source = cache.read_source(source_path)
+    check_source_path(source_path)
+    text = stubs.render(source, source_path, name)
+    path = stub_path(source_path, name)
+    write_atomic(path, text.encode(), 0o666)
+    return path
+
+
 def refresh_stub(source_path: str, name: str, source: bytes) -> None:
     """Write the typed stub beside a source unless the one there was written from these bytes.
 
@@ -405,12 +423,10 @@ def refresh_stub(source_path: str, name: str, source: bytes) -> None:
     costs one line read; a stale one runs the compiler's frontend (no LLVM).  A stub that
     can't be written never fails the import (``python -v`` says why).
     """
-    from ._stubs import stub_is_fresh
+    from ._stubs import stub_is_fresh, stub_path
 
-    if stub_is_fresh(source_path, source):
+    if stub_is_fresh(stub_path(source_path, name), source):
         return
-    from .compiler.stubs import write_stub
-
     try:
         cache.verbose(f"wrote {write_stub(source_path, name, source)}")
     except (CompileError, OSError) as exc:
@@ -452,6 +468,7 @@ __all__ = [
     "install",
     "module_name",
     "refresh_stub",
+    "write_stub",
     "source_name",
     "uninstall",
 ]

@@ -8,7 +8,8 @@ the types the runtime converts to (``counts: Map[Key, int]``, ``TARGET: Global[i
 
 Written from the frontend's checked model (:mod:`.frontend`): no code generation, no LLVM.
 The first line records the source's hash and the bpfimport version, so the import hook can
-tell a fresh stub from a stale one by reading one line (:func:`bpfimport.importer.stub_is_fresh`).
+tell a fresh stub from a stale one by reading one line (:func:`bpfimport._stubs.stub_is_fresh`).
+Files are the loader's business (:func:`bpfimport.importer.write_stub`).
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import ast
 import os
 import warnings
 
-from .._files import write_atomic
+from .._stubs import stub_header
 from ..errors import CompileError
 from ..kinds import MAP_KINDS
-from .._stubs import stub_header, stub_path
 from .frontend import ModuleModel, analyze_module
 from .frontend.model import MapDecl, Source
 from .types import ArrayType, BoolType, BpfType, CharType, IntType, StructType
@@ -162,19 +162,9 @@ def stub_text(model: ModuleModel, source: bytes) -> str:
     return "\n".join(head + body + tail)
 
 
-def write_stub(source_path: str, module_name: str, source: bytes | None = None) -> str:
-    """Write the stub of one ``.bpf.py`` file beside it; returns its path.
-
-    Raises CompileError for the source's mistakes, OSError when a file can't be read or written.
-    """
-    if source is None:
-        from ..cache import read_source
-
-        source = read_source(source_path)
-    text = stub_text(module_model(source, source_path, module_name), source)
-    path = stub_path(source_path)
-    write_atomic(path, text.encode(), 0o644)
-    return path
+def render(source: bytes, filename: str, module_name: str) -> str:
+    """The stub text of a source: its frontend model, rendered.  CompileError for its mistakes."""
+    return stub_text(module_model(source, filename, module_name), source)
 
 
-__all__ = ["field_type", "map_type", "module_model", "stub_text", "value_type", "write_stub"]
+__all__ = ["field_type", "map_type", "module_model", "render", "stub_text", "value_type"]

@@ -228,7 +228,8 @@ def cmd_compileall(args: argparse.Namespace) -> int:
     failed = 0
     for path in _sources(args.paths):
         try:
-            entry = compile_or_read(path, module_name(path), write_cache=True, force=args.force)
+            entry = compile_or_read(path, module_name(path), write_cache=True, force=args.force,
+                                    portable=args.portable)
         except CompileError as exc:
             print(exc.one_line(), file=sys.stderr)
             failed += 1
@@ -547,10 +548,14 @@ def build_parser() -> argparse.ArgumentParser:
         "For read-only deployments (containers, packages): run it at build time.\n"
         "Like `python -m compileall` it writes even under PYTHONDONTWRITEBYTECODE and\n"
         "honours PYTHONPYCACHEPREFIX. Exit status 1 if any file failed.",
-        epilog=f"example:\n  {PROG} compileall /opt/app && chmod -R a-w /opt/app",
+        epilog=f"examples:\n  {PROG} compileall /opt/app && chmod -R a-w /opt/app\n"
+        f"  {PROG} compileall --portable src/    # before building a wheel (docs/packaging.md)",
     )
     p.add_argument("paths", nargs="+", metavar="DIR")
     p.add_argument("-f", "--force", action="store_true", help="recompile even when the cache is up to date")
+    p.add_argument("--portable", action="store_true",
+                   help="key each object by its source's bytes, not its path, so it stays valid "
+                   "where the tree is installed or copied (wheels, images); always recompiles")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.set_defaults(func=cmd_compileall)
 

@@ -29,7 +29,7 @@ from stat import S_ISDIR
 from types import ModuleType
 
 from . import cache
-from .errors import CompileError
+from .errors import CompileError, SetupError
 from .options import DEFAULT_OPTIONS
 
 TYPE_CHECKING = False  # typing costs milliseconds on the import path
@@ -140,9 +140,9 @@ class BpfLoader(Loader):
         try:
             entry = compile_or_read(self.path, self.name, source=source, cached=cached,
                                     write_cache=write_cache)
-        except CompileError as exc:
-            # The user's error is in their file, not in the compiler: drop the
-            # compiler's frames, as Python shows a SyntaxError without the parser's.
+        except (CompileError, SetupError) as exc:
+            # The user's error is in their file (or their install), not in the compiler:
+            # drop the compiler's frames, as Python shows a SyntaxError without the parser's.
             raise exc.with_traceback(None) from None
 
         if self.writes_cache() and (_keep_stubs or os.environ.get(STUBS_ENV) == "1"):
@@ -195,6 +195,7 @@ def compile_or_read(
     write_cache: bool | None = None,
     force: bool = False,
     options: CompileOptions | None = None,
+    portable: bool = False,
 ) -> Entry:
     """The compiled object and spec for a ``.bpf.py`` file: read from its cache file, or compiled.
 
@@ -203,7 +204,9 @@ def compile_or_read(
     compile, then write the new cache file.  ``write_cache`` None follows
     ``sys.dont_write_bytecode``; ``force`` ignores a valid cache file
     (``compileall -f``).  Non-default ``options`` bypass the cache: it holds
-    objects for the options an import uses.  Raises the
+    objects for the options an import uses.  ``portable`` writes an object keyed by the
+    source's bytes alone, valid wherever the tree is installed (``compileall --portable``,
+    :mod:`bpfimport.build`); it always compiles.  Raises the
     :class:`~bpfimport.CompileError` for the user's file when it does not
     compile (and writes nothing then), OSError when the source can't be read.
     """
@@ -214,11 +217,12 @@ def compile_or_read(
     if options is not None:
         compiled = compile_checked(source, source_path, module_name, options)
         return Entry(compiled.object, compiled.spec, cached, hit=False)
-    found, distrust = _read_cache(cached, source, source_path, module_name, force)
+    found, distrust = _read_cache(cached, source, source_path, module_name, force or portable)
     if found is not None:
         return Entry(found[0], found[1], cached, hit=True)
     compiled = compile_checked(source, source_path, module_name, DEFAULT_OPTIONS)
-    written = False if distrust else _write_cache(cached, compiled, source, source_path, write_cache)
+    written = False if distrust else _write_cache(cached, compiled, source, source_path, write_cache,
+                                                  portable)
     return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
 
 
@@ -237,7 +241,7 @@ def _read_cache(cached: str, source: bytes, source_path: str, module_name: str,
 
 
 def _write_cache(cached: str, compiled: CompiledModule, source: bytes, source_path: str,
-                 write_cache: bool | None) -> bool:
+                 write_cache: bool | None, portable: bool = False) -> bool:
     """Write the cache file unless told not to (None: unless ``sys.dont_write_bytecode``)."""
     if write_cache is None:
         write_cache = not sys.dont_write_bytecode
@@ -245,7 +249,7 @@ def _write_cache(cached: str, compiled: CompiledModule, source: bytes, source_pa
             cache.verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
     if not write_cache:
         return False
-    return cache.store(cached, compiled.object, compiled.spec, source, source_path)
+    return cache.store(cached, compiled.object, compiled.spec, source, source_path, portable)
 
 
 def check_source_path(path: str) -> None:
@@ -263,10 +267,20 @@ def check_source_path(path: str) -> None:
             path, hint="rename the file (or its folder) to a UTF-8 name") from None
 
 
+# A cache miss on a runtime-only install (no llvmlite): one sentence, what to do.
+NO_COMPILER = ("{path} has no precompiled object that matches it, and compiling it needs llvmlite, "
+               "which is not installed: pip install llvmlite, or ship the object built with "
+               "`python -m bpfimport compileall --portable` (docs/packaging.md)")
+
+
 def compile_checked(source: bytes, source_path: str, module_name: str,
                     options: CompileOptions) -> CompiledModule:
     """The compiler's ``compile_source`` after :func:`check_source_path` (the one way in)."""
     check_source_path(source_path)
+    from ._host import installed
+
+    if installed() is None:
+        raise SetupError(NO_COMPILER.format(path=source_path))
     from . import compiler  # looked up on the package: tests count compiles by patching it
 
     return compiler.compile_source(source, source_path, module_name, options)

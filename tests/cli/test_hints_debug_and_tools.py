@@ -265,7 +265,9 @@ def test_without_llvmlite_a_cache_miss_is_a_clear_error(tmp_path: Path) -> None:
                cwd=tmp_path, PYTHONPATH=str(readable_packages("bpfimport")))
     assert r.returncode == 1
     last = r.stderr.strip().splitlines()[-1]
-    assert last == "bpfimport.errors.SetupError: llvmlite is not installed: pip install llvmlite"
+    from bpfimport.importer import NO_COMPILER
+
+    assert last == "bpfimport.errors.SetupError: " + NO_COMPILER.format(path=tmp_path / "miss.bpf.py")
 
 
 # ---------------------------------------------------------------- print's limit

@@ -73,7 +73,7 @@ def value_type(t: BpfType | None) -> str:
         return "bytes" if isinstance(t.elem, CharType) else f"list[{value_type(t.elem)}]"
     if isinstance(t, StructType):
         return t.name
-    return "Any"
+    return "_Any"
 
 
 def field_type(t: BpfType) -> tuple[str, str]:
@@ -83,7 +83,7 @@ def field_type(t: BpfType) -> tuple[str, str]:
     constructor also takes a list of the elements).
     """
     if isinstance(t, ArrayType) and not isinstance(t.elem, CharType):
-        return "ctypes.Array[Any]", f"ctypes.Array[Any] | Sequence[{value_type(t.elem)}]"
+        return "_ctypes.Array[_Any]", f"_ctypes.Array[_Any] | _Sequence[{value_type(t.elem)}]"
     spelled = value_type(t)
     return spelled, spelled
 
@@ -91,8 +91,8 @@ def field_type(t: BpfType) -> tuple[str, str]:
 def map_type(m: MapDecl) -> str:
     """``Map[Key, int]``: the handle class the map's kind names, with its key and value types."""
     kind = MAP_KINDS[m.kind]
-    handle = kind.handle
-    value = value_type(m.value) if m.value is not None else "Any"
+    handle = "_" + kind.handle
+    value = value_type(m.value) if m.value is not None else "_Any"
     if kind.percpu:
         value = f"list[{value}]"  # one value per possible CPU
     if kind.events:
@@ -100,15 +100,15 @@ def map_type(m: MapDecl) -> str:
         event = value_type(m.value) if m.value is not None else (
             value_type(sent[0]) if sent is not None and len(sent) == 1 else "bytes")
         return f"{handle}[{event}]"
-    if handle == "BloomFilterMap":
+    if kind.handle == "BloomFilterMap":
         return f"{handle}[{value}]"
-    if handle in ("StackTraceMap", "ProgArrayMap"):
+    if kind.handle in ("StackTraceMap", "ProgArrayMap"):
         return handle  # fixed types: int stack ids to address lists, slots to program ids
     return f"{handle}[{value_type(m.key)}, {value}]"
 
 
 def _struct_lines(s: StructType) -> list[str]:
-    lines = [f"class {s.name}(ctypes.Structure):"]
+    lines = [f"class {s.name}(_ctypes.Structure):"]
     params = []
     for f in s.fields:
         attr, arg = field_type(f.type)
@@ -133,32 +133,32 @@ def stub_text(model: ModuleModel, source: bytes) -> str:
         body += _struct_lines(s)
     for f in model.functions.values():
         if f.section is not None and f.name not in taken:
-            body.append(f"{f.name}: Program")
+            body.append(f"{f.name}: _Program")
             used.add("Program")
     for m in model.maps.values():
         if m.name not in taken:
             spelled = map_type(m)
             body.append(f"{m.name}: {spelled}")
-            used.add(spelled.partition("[")[0])
+            used.add(spelled.partition("[")[0][1:])
     for g in model.globals.values():
         if g.name not in taken:
-            body.append(f"{g.name}: Global[{value_type(g.ty)}]")
+            body.append(f"{g.name}: _Global[{value_type(g.ty)}]")
             used.add("Global")
     by_module: dict[str, list[str]] = {}
     for name in sorted(used):
         by_module.setdefault(RUNTIME_CLASSES[name], []).append(name)
-    text = "\n".join(body)
-    imports = ["import ctypes"] if model.structs else []
-    imports += [f"from {module} import {name}" for module, name in
-                (("collections.abc", "Sequence"), ("typing", "Any")) if f"{name}[" in text
-                or f"[{name}]" in text or f"{name}," in text]
-    imports += [f"from {module} import {', '.join(names)}" for module, names in sorted(by_module.items())]
+    # Imported under private names: a struct, map or global may be called Map or Any, and
+    # checkers name the classes by their own names in messages and hovers anyway.
+    imports = ["import ctypes as _ctypes", "from collections.abc import Sequence as _Sequence",
+               "from typing import Any as _Any"]
+    imports += [f"from {module} import {', '.join(f'{n} as _{n}' for n in names)}"
+                for module, names in sorted(by_module.items())]
     head = [stub_header(source),
             f"# Typed stub of {model.module_name} ({os.path.basename(model.source.filename)}), "
             "written by `python -m bpfimport stubs`: do not edit.",
             *imports, ""]
     # The module's own functions, typed exactly as the runtime's (a bound method of a BpfModule).
-    tail = ["", "_module: BpfModule", *(f"{name} = _module.{name}" for name in sorted(taken)), ""]
+    tail = ["", "_module: _BpfModule", *(f"{name} = _module.{name}" for name in sorted(taken)), ""]
     return "\n".join(head + body + tail)
 
 

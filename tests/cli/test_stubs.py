@@ -58,20 +58,20 @@ LICENSE = "GPL"
 
 # What the stub declares for PROGRAM, line by line (the module's attributes).
 DECLARED = [
-    "class Key(ctypes.Structure):",
+    "class Key(_ctypes.Structure):",
     "    pid: int",
     "    comm: bytes",
     "    def __init__(self, pid: int = ..., comm: bytes = ...) -> None: ...",
-    "    slots: ctypes.Array[Any]",
-    "on_getpid: Program",
-    "counts: Map[Key, int]",
-    "hits: Map[int, int]",
-    "percpu: Map[int, list[int]]",
-    "pending: Map[None, int]",
-    "bloom: BloomFilterMap[int]",
-    "events: RingBufferMap[Event]",
-    "TARGET: Global[int]",
-    "seen: Global[int]",
+    "    slots: _ctypes.Array[_Any]",
+    "on_getpid: _Program",
+    "counts: _Map[Key, int]",
+    "hits: _Map[int, int]",
+    "percpu: _Map[int, list[int]]",
+    "pending: _Map[None, int]",
+    "bloom: _BloomFilterMap[int]",
+    "events: _RingBufferMap[Event]",
+    "TARGET: _Global[int]",
+    "seen: _Global[int]",
     "load = _module.load",
     "close = _module.close",
 ]
@@ -125,7 +125,7 @@ def test_the_hook_keeps_stubs_fresh_when_asked(bpf_dir: Path, monkeypatch: pytes
     bpfimport.install(stubs=True)
     mod = importlib.reload(mod)
     assert stub_is_fresh(str(stub), source.read_bytes())
-    assert "counts: Map[Key, int]" in stub.read_text()
+    assert "counts: _Map[Key, int]" in stub.read_text()
 
     def no_frontend(*args: object) -> str:
         raise AssertionError("a fresh stub was written again")
@@ -136,7 +136,7 @@ def test_the_hook_keeps_stubs_fresh_when_asked(bpf_dir: Path, monkeypatch: pytes
 
     source.write_text(PROGRAM.replace("counts", "tally"))
     mod = importlib.reload(mod)
-    assert "tally: Map[Key, int]" in stub.read_text() and "counts:" not in stub.read_text()
+    assert "tally: _Map[Key, int]" in stub.read_text() and "counts:" not in stub.read_text()
     bpfimport.install(stubs=False)
     assert importer._keep_stubs is False
 
@@ -169,4 +169,4 @@ def test_value_types_follow_the_runtime_conversions() -> None:
     assert stubs.value_type(BoolType()) == "bool"
     assert stubs.value_type(ArrayType(CharType(), 16)) == "bytes"
     assert stubs.value_type(ArrayType(u32, 4)) == "list[int]"
-    assert stubs.field_type(ArrayType(u32, 4))[0] == "ctypes.Array[Any]"
+    assert stubs.field_type(ArrayType(u32, 4))[0] == "_ctypes.Array[_Any]"

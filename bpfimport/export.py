@@ -38,6 +38,8 @@ INSTALL_HINT = "pip install 'bpfimport[prometheus]'"
 DEFAULT_PREFIX = "bpfimport_"
 # label names Prometheus keeps for itself (histograms' le, summaries' quantile): renamed
 _RESERVED_LABELS = {"le": "le_", "quantile": "quantile_"}
+_INT_CODES = "bBhHiIlLqQ?"  # ctypes' integer (and bool) type codes
+_INT_TYPES = ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "bool")
 
 
 def prometheus() -> ModuleType:
@@ -69,6 +71,15 @@ def _fields(ctype: Any) -> list[str]:
     return [f[0] for f in getattr(ctype, "_fields_", ())]
 
 
+def _int_fields(ctype: Any) -> list[str]:
+    """The integer fields of a struct value type (what can be a number), in order."""
+    import ctypes
+
+    return [f[0] for f in getattr(ctype, "_fields_", ())
+            if isinstance(f[1], type) and issubclass(f[1], ctypes._SimpleCData)
+            and getattr(f[1], "_type_", "") in _INT_CODES]
+
+
 def _label_name(name: str) -> str:
     return _RESERVED_LABELS.get(name, name)
 
@@ -82,8 +93,7 @@ class _Export:
         self.handle = handle
         spec = handle.spec
         self.name = prefix + spec.name
-        self.doc = (f"BPF {spec.kind} '{spec.name}' ({spec.key} -> {spec.value}) of "
-                    f"{handle._obj.name}")
+        self.doc = f"BPF {spec.kind} '{spec.name}' ({spec.key} -> {spec.value})"
         self.histogram = spec.histogram == "log2"
         self.gauge = gauge
         key_fields = _fields(handle.key_type)
@@ -98,8 +108,8 @@ class _Export:
             self.labels = []
         else:
             self.labels = [key_label or "key"]
-        self.value_fields = _fields(handle.value_type)  # empty: an integer value
-        self.skip_zero = handle._kind.array  # every index of an array exists: show the used
+        self.value_fields = _int_fields(handle.value_type)  # empty: an integer value
+        self.skip_zero = spec.map_kind.array  # every index of an array exists: show the used
 
     def describe(self) -> list[Any]:
         """The families without samples (names and types only: no map is read)."""
@@ -179,11 +189,10 @@ def _exportable(handle: Any) -> str | None:
         return f"{handle.spec.kind} holds no keyed counts"
     if handle.spec.kind in ("StackTraceMap", "ProgArray"):
         return f"{handle.spec.kind} holds no counts"
-    ints = ("u8", "u16", "u32", "u64", "i8", "i16", "i32", "i64", "bool")
     value = handle.spec.value or ""
-    if value not in ints and not value.startswith("struct "):
-        return f"its values are {value}, not integers"
-    return None
+    if value in _INT_TYPES or (value.startswith("struct ") and _int_fields(handle.value_type)):
+        return None
+    return f"its values are {value}, not integers or a struct of them"
 
 
 def _handles(maps: Any) -> Iterator[tuple[Any, bool]]:

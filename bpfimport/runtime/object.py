@@ -199,7 +199,6 @@ class BpfObject:
         self.retired_from: str | None = None  # the module that was rebound to a new object
         self.btf_custom_path: str | None = None  # CO-RE target BTF instead of the kernel's
         self.pin_root: str | None = None  # maps pinned by name under it (runtime/pinning.py)
-        self.made_pin_root = False  # whether a load made that folder
 
     @property
     def types(self) -> TypeSystem:
@@ -312,8 +311,7 @@ class BpfObject:
                 if self.pin_root is not None:
                     from . import pinning
 
-                    if pinning.prepare(self.pin_root, self.spec, maps, lb):
-                        self.made_pin_root = True
+                    pinning.prepare(self.pin_root, self.spec, maps, lb)
                 rc = lb.bpf_object__load(ptr)
             except BaseException:
                 lb.bpf_object__close(ptr)

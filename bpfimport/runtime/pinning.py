@@ -74,18 +74,17 @@ def check_on_bpffs(path: str, what: str) -> None:
                        E.EINVAL)
 
 
-def prepare(pin_root: str, spec: ObjectSpec, maps: dict[str, int], lb: Any) -> bool:
-    """Give each pinnable map its path under ``pin_root`` before load; True if the folder was made.
+def prepare(pin_root: str, spec: ObjectSpec, maps: dict[str, int], lb: Any) -> None:
+    """Give each pinnable map its path under ``pin_root`` before load, making the folder.
 
-    The folder is made here (mode 0700: pinned maps are readable by whoever
-    can reach them), so that ``unpin`` knows it may remove it.
+    The folder is made here, mode 0700 (a pinned map is open to whoever can
+    reach its file), rather than by libbpf, which would make it 0700 too but
+    only for the first map and with no error of its own.
     """
     check_on_bpffs(pin_root, "pin_root")
-    made = False
     if not os.path.isdir(pin_root):
         try:
             os.mkdir(pin_root, 0o700)
-            made = True
         except FileExistsError:
             pass
         except OSError as e:
@@ -97,7 +96,6 @@ def prepare(pin_root: str, spec: ObjectSpec, maps: dict[str, int], lb: Any) -> b
         rc = lb.bpf_map__set_pin_path(ptr, os.fsencode(os.path.join(pin_root, name)))
         if rc < 0:
             raise BpfError(f"cannot set the pin path of map '{name}'", -rc)
-    return made
 
 
 def reuse_error(object_name: str, libbpf_log: str, maps: dict[str, int], lb: Any) -> BpfError | None:

@@ -147,3 +147,23 @@ def test_unpinned_maps_start_afresh_and_pins_need_bpffs(pin_root, bpf_dir: Path,
         assert not (tmp_path / "pins").exists()
         with pytest.raises(BpfError, match="is not on a BPF file system"):
             bpfimport.unpin(str(tmp_path))
+
+
+def test_link_pin_errors(tracing, pin_root, bpf_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(BpfError, match=r"cannot open the link pinned at .*/nothing: No such file"):
+        bpfimport.Link.from_pin(os.path.join(pin_root, "nothing"))
+    with program_module(bpf_dir, "exact_count.bpf.py") as mod:
+        link = mod.on_getppid.attach()
+        with pytest.raises(BpfError, match="is not on a BPF file system"):
+            link.pin(str(tmp_path / "link"))
+        assert link.pin_path is None
+        os.mkdir(pin_root)
+        link.pin(os.path.join(pin_root, "link"))
+        with pytest.raises(BpfError, match="already pinned at"):
+            link.pin(os.path.join(pin_root, "again"))
+        link.unpin()
+        link.unpin()  # idempotent
+        assert link.pin_path is None and os.listdir(pin_root) == []
+        link.detach()
+        with pytest.raises(BpfError, match="is detached"):
+            link.pin(os.path.join(pin_root, "late"))

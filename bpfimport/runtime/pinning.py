@@ -78,8 +78,7 @@ def prepare(pin_root: str, spec: ObjectSpec, maps: dict[str, int], lb: Any) -> N
     """Give each pinnable map its path under ``pin_root`` before load, making the folder.
 
     The folder is made here, mode 0700 (a pinned map is open to whoever can
-    reach its file), rather than by libbpf, which would make it 0700 too but
-    only for the first map and with no error of its own.
+    reach its file), so that a failure is an error naming the folder.
     """
     check_on_bpffs(pin_root, "pin_root")
     if not os.path.isdir(pin_root):

@@ -54,12 +54,16 @@ def prometheus() -> ModuleType:
 
 
 def _label_value(v: Any) -> str:
-    """A key field as a label value: text for ``char[N]``, digits for integers."""
+    """A key field as a label value: text for ``char[N]``, digits for integers, arrays
+    comma-separated, a nested struct as ``{a=1,b=2}`` (never a repr with an address)."""
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
-    if isinstance(v, list):
-        return ",".join(map(_label_value, v))
-    return str(v)
+    if isinstance(v, (int, str)):
+        return str(v)
+    fields = _fields(type(v))
+    if fields:
+        return "{" + ",".join(f"{f}={_label_value(getattr(v, f))}" for f in fields) + "}"
+    return ",".join(map(_label_value, v))  # a list, or a ctypes array
 
 
 def _count(v: Any) -> int:

@@ -62,3 +62,22 @@ def test_unpin_needs_a_pin_root() -> None:
     from bpfimport.runtime.link import Link
 
     assert bpfimport.Link is Link
+
+
+def test_key_fields_as_label_values() -> None:
+    """Labels are stable text: a nested struct or array never shows as a repr (an address)."""
+    import ctypes
+
+    from bpfimport.export import _label_value
+
+    class Inner(ctypes.Structure):
+        _fields_ = [("a", ctypes.c_uint32), ("name", ctypes.c_char * 4)]
+
+    class Key(ctypes.Structure):
+        _fields_ = [("inner", Inner), ("arr", ctypes.c_uint16 * 3), ("comm", ctypes.c_char * 8),
+                    ("n", ctypes.c_int32)]
+
+    key = Key(Inner(1, b"xy"), (ctypes.c_uint16 * 3)(4, 5, 6), "bäsh".encode(), -3)
+    assert [_label_value(getattr(key, f)) for f, _ in Key._fields_] == [
+        "{a=1,name=xy}", "4,5,6", "bäsh", "-3"]
+    assert _label_value([1, 2]) == "1,2" and _label_value(b"\xff") == "\ufffd"

@@ -44,6 +44,7 @@ examples:
   {PROG} compileall app/                     # fill caches before deploying read-only
   {PROG} stubs app/                          # NAME_bpf.pyi stubs for type checkers
   sudo {PROG} run mytrace.bpf.py             # load, attach, stream output, dump maps
+  sudo {PROG} run mytrace.bpf.py --metrics :9435   # ... and serve the maps to Prometheus
 
 `{PROG} COMMAND --help` describes each command.
 """
@@ -413,14 +414,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ImportError as exc:  # a missing file, a FIFO, a device: the loader says which
         raise CommandError(str(exc)) from None
     spec = module.__bpf_spec__
+    server = None
     try:
         module.load()
+        if args.metrics is not None:
+            server = _serve_metrics(module, args.metrics)
         _attach_stream_dump(module, spec, args)
     except BpfError as exc:  # e.g. from poll(): one line, like every other failure here
         raise CommandError(str(exc)) from None
     finally:
+        if server is not None:
+            server.close()
         module.close()
     return 0
+
+
+def metrics_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``:9435`` for every interface, ``[::1]:9435`` for IPv6) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (e.g. :9435 or 127.0.0.1:9435), "
+                                         f"got {text!r}")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return host or "0.0.0.0", int(port)
+
+
+def _serve_metrics(module: Any, where: tuple[str, int]) -> Any:
+    """``run --metrics``: serve the module's maps to Prometheus while the programs run."""
+    try:
+        from .export import serve
+
+        server = serve(where[1], module, addr=where[0])
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics at {where[0]}:{where[1]}: "
+                           f"{exc.strerror or exc}") from None
+    print(f"serving metrics at {server.url}", file=sys.stderr, flush=True)
+    return server
 
 
 def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> None:
@@ -585,6 +616,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.bpf.py")
     p.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after this long")
     p.add_argument("--no-trace", action="store_true", help="do not stream trace_pipe")
+    p.add_argument("--metrics", type=metrics_address, metavar="HOST:PORT",
+                   help="serve the maps as Prometheus metrics at http://HOST:PORT/metrics "
+                   "while running (:9435: every interface; port 0: any free port; "
+                   "needs bpfimport[prometheus])")
     p.set_defaults(func=cmd_run)
     return parser
 

@@ -66,6 +66,20 @@ class ObjectOpenOpts(ctypes.Structure):
     ]
 
 
+class MapInfo(ctypes.Structure):
+    """The head of ``struct bpf_map_info`` (the kernel fills as much as it is given)."""
+
+    _fields_ = [
+        ("type", c_uint32),
+        ("id", c_uint32),
+        ("key_size", c_uint32),
+        ("value_size", c_uint32),
+        ("max_entries", c_uint32),
+        ("map_flags", c_uint32),
+        ("name", ctypes.c_char * 16),
+    ]
+
+
 class TestRunOpts(ctypes.Structure):
     """``struct bpf_test_run_opts`` (unchanged since libbpf 0.7)."""
 
@@ -160,12 +174,21 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_program__attach_kprobe": (c_void_p, [c_void_p, ctypes.c_bool, c_char_p]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "bpf_link__fd": (c_int, [c_void_p]),
+    "bpf_link__pin": (c_int, [c_void_p, c_char_p]),
+    "bpf_link__unpin": (c_int, [c_void_p]),
+    "bpf_link__open": (c_void_p, [c_char_p]),
     "bpf_map__fd": (c_int, [c_void_p]),
     "bpf_map__name": (c_char_p, [c_void_p]),
     "bpf_map__value_size": (c_uint32, [c_void_p]),
     "bpf_map__map_flags": (c_uint32, [c_void_p]),
     "bpf_map__initial_value": (c_void_p, [c_void_p, ctypes.POINTER(c_size_t)]),
     "bpf_map__set_initial_value": (c_int, [c_void_p, c_void_p, c_size_t]),
+    "bpf_map__set_pin_path": (c_int, [c_void_p, c_char_p]),
+    "bpf_map__type": (c_int, [c_void_p]),
+    "bpf_map__key_size": (c_uint32, [c_void_p]),
+    "bpf_map__max_entries": (c_uint32, [c_void_p]),
+    "bpf_obj_get": (c_int, [c_char_p]),
+    "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(c_uint32)]),
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_update_elem": (c_int, [c_int, c_void_p, c_void_p, c_uint64]),
     "bpf_map_delete_elem": (c_int, [c_int, c_void_p]),

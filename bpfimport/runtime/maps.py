@@ -116,6 +116,36 @@ class Map(Generic[K, V]):
         """The map's fd (loads the module's object on first use)."""
         return self._obj.map_fd(self.spec.name)
 
+    @property
+    def loaded(self) -> bool:
+        """Whether the module's object is loaded (reading the map would not load it)."""
+        return self._obj.loaded
+
+    @property
+    def pin_path(self) -> str | None:
+        """Where the map is pinned: ``PIN_ROOT/NAME`` when the module was loaded with a
+        ``pin_root`` (perf event arrays are never pinned), else None."""
+        root = self._obj.pin_root
+        if root is None or self.spec.kind == "PerfEventArray":
+            return None
+        import os
+
+        return os.path.join(root, self.spec.name)
+
+    def unpin(self) -> None:
+        """Remove the map's pin: this process keeps using it, a later load starts a new one.
+
+        Does nothing when the map is not pinned.
+        """
+        import os
+
+        path = self.pin_path
+        if path is not None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
         return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
@@ -433,7 +463,23 @@ class Map(Generic[K, V]):
     def items(self, batch: bool = True) -> list[tuple[K, V]]:
         """All (key, value) pairs: one batched read when the kernel allows, else a key walk."""
         self._check_keyed()
-        kraw, vraw, n = self._raw_items(batch)
+        return self._decode_items(*self._raw_items(batch))
+
+    def items_if_loaded(self) -> list[tuple[Any, Any]] | None:
+        """``items()`` when the module is loaded, else None: never loads it.
+
+        For readers that must not bring a closed module back (an exporter
+        reading at scrape time): a ``close()`` in another thread cannot slip
+        between the check and the read.
+        """
+        self._check_keyed()
+        with self._obj.using(self.spec.name, load=False) as live:
+            if live is None:
+                return None
+            raw = self._read_all(live.map_fd(self.spec.name), True)
+        return self._decode_items(*raw)
+
+    def _decode_items(self, kraw: bytes, vraw: bytes, n: int) -> list[tuple[Any, Any]]:
         # Building 100k tuples triggers many pointless gen-0 collections (they hold
         # only ints/bytes): pausing the collector halves the decode time.
         enabled = gc.isenabled()
@@ -502,12 +548,15 @@ class Map(Generic[K, V]):
     def _raw_items(self, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
         """Every key (and value) as packed bytes, plus the count; the object held throughout."""
         with self._obj.using(self.spec.name) as live:
-            fd = live.map_fd(self.spec.name)
-            if batch and self._batch_ok:
-                got = self._raw_items_batch(fd)
-                if got is not None:
-                    return got
-            return self._raw_items_walk(fd, values)
+            return self._read_all(live.map_fd(self.spec.name), batch, values)
+
+    def _read_all(self, fd: int, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
+        """``_raw_items`` on ``fd``, whose object the caller holds."""
+        if batch and self._batch_ok:
+            got = self._raw_items_batch(fd)
+            if got is not None:
+                return got
+        return self._raw_items_walk(fd, values)
 
     def _raw_items_batch(self, fd: int) -> tuple[bytes, bytes, int] | None:
         """BPF_MAP_LOOKUP_BATCH over the whole map; None when the kernel has no batch ops."""

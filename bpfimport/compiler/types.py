@@ -200,6 +200,24 @@ class PtrType(BpfType):
                 self.space)
 
 
+class MapRefType(PtrType):
+    """A map found in a map of maps (``inner = outer[k]``): the map, or None when the slot is
+    empty.  ``template`` is the declaration every inner map follows (its kind, key and
+    value); BPF code uses the reference as that map.  A pointer to the verifier (a
+    ``map_ptr``), so locals hold it, ``if inner:`` tests it and nothing else reads it.
+    """
+
+    __slots__ = ("template",)
+
+    def __init__(self, template: object) -> None:
+        super().__init__(None, nullable=True, space="map")
+        self.template = template  # a frontend MapDecl (not imported here: types come first)
+        self.spec = f"map like {getattr(template, 'name', '?')}"
+
+    def key(self) -> tuple:
+        return ("mapref", getattr(self.template, "name", None))
+
+
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
 # What each space is called in errors and docs.
 SPACE_NAMES = {"ctx": "the program's context", "map": "a map value", "stack": "the BPF stack",

@@ -103,6 +103,17 @@ class Map:
         """The map's fd (loads the module's object on first use)."""
         return self._obj.map_fd(self.spec.name)
 
+    @property
+    def id(self) -> int:
+        """The kernel's id of the map: what a map of maps' slot reads back when it holds
+        this map (``outer[k] == mod.inner.id``)."""
+        info = (ctypes.c_uint32 * 2)()  # struct bpf_map_info starts: type, id
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        rc = self._call(self._lib().bpf_obj_get_info_by_fd, info, ctypes.byref(size))
+        if rc < 0:
+            raise self._error("reading the info", -rc)
+        return int(info[1])
+
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
         return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
@@ -822,10 +833,12 @@ class ProgArrayMap(Map):
     programs must have the type of the program that tail-calls them.
     """
 
+    _slot_what = "program (mod.prog) or its fd"
+
     def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
         fd = getattr(value, "fd", value)
         if isinstance(fd, bool) or not isinstance(fd, int):
-            raise TypeError(f"ProgArray '{self.name}' slots take a program (mod.prog) or its fd, "
+            raise TypeError(f"{self.kind} '{self.name}' slots take a {self._slot_what}, "
                             f"got {type(value).__name__}")
         super().set(key, fd, flags)
 
@@ -837,6 +850,19 @@ class ProgArrayMap(Map):
 
     def __bool__(self) -> bool:
         return len(self) > 0
+
+
+class MapOfMapsMap(ProgArrayMap):
+    """An ArrayOfMaps / HashOfMaps: ``outer[k] = mod.inner`` puts a map in slot ``k``.
+
+    A slot takes a map handle (or a map fd) like the declared template (the kernel
+    refuses another kind, key, value or size); reading a slot gives the kernel's id of
+    the map in it (``Map.id`` tells which handle that is); ``del outer[k]`` empties it.
+    Swapping a slot at run time is one update: programs see the new map from their next
+    lookup.  ``len()``, ``keys()`` and iteration count the filled slots only.
+    """
+
+    _slot_what = "map (mod.inner) or its fd"
 
 
 class _EventMap(Map):
@@ -1000,8 +1026,8 @@ class PerfEventArrayMap(_EventMap):
 
 # The handle classes by name: each map kind names its own (``bpfimport.kinds``, ``handle``).
 HANDLE_CLASSES: dict[str, type[Map]] = {
-    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, RingBufferMap,
-                                  PerfEventArrayMap)
+    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, MapOfMapsMap,
+                                  RingBufferMap, PerfEventArrayMap)
 }
 
 
@@ -1010,5 +1036,6 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
     return HANDLE_CLASSES[spec.map_kind.handle](obj, spec)
 
 
-__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap",
+__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "MapOfMapsMap",
+           "PerfEventArrayMap",
            "ProgArrayMap", "RingBufferMap", "StackTraceMap", "make_map"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import ast
 
-from ...kinds import MAP_KINDS, PROGRAM_KINDS, MapKind
+from ...kinds import KEYED_OPS, MAP_KINDS, PROGRAM_KINDS, MapKind
 from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
@@ -29,6 +29,7 @@ from ..types import (
     BoolType,
     BpfType,
     IntType,
+    MapRefType,
     PtrType,
     StructType,
 )
@@ -312,10 +313,32 @@ class _Declarations:
             if rule == "optional":
                 return None
             raise self.err(call, f"{mk.name}() needs {what}=", f"e.g. {mk.declaration_example()}")
+        if rule == "map":
+            return self.inner_template(mk, node)
         ty = resolve_type(self.model, node)
         if ty is None or isinstance(ty, PtrType):
             raise self.err(node, f"unknown {what} type for {mk.name}", TYPE_HINT)
         return ty
+
+    def inner_template(self, mk: MapKind, node: ast.expr) -> MapRefType:
+        """A map of maps' ``value=``: a map declared above, whose kind, key, value and size
+        every inner map has (libbpf makes a template map of it to create the outer map)."""
+        inner = self.model.maps.get(node.id) if isinstance(node, ast.Name) else None
+        if inner is None:
+            raise self.err(node, f"{mk.name}(value=...) takes a map declared above it, the "
+                           "template of its inner maps", f"e.g. inner = HashMap(key=u32, value=u64, "
+                           f"max_entries=64) and then {mk.declaration_example()}")
+        if inner.map_kind.ops != KEYED_OPS:
+            raise self.err(node, f"a {inner.kind} cannot be the inner map of a {mk.name}",
+                           "inner maps are hash, array, per-CPU, LRU or LPM-trie maps")
+        return MapRefType(inner)
+
+    def array_of_maps_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                            args: dict[str, ast.expr], call: ast.Call) -> None:
+        """An array of maps is indexed like an array: 4-byte slot numbers."""
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(args.get("key", call), f"{mk.name} keys are u32 slot numbers",
+                           f"e.g. {mk.declaration_example()} (or HashOfMaps for other keys)")
 
     def lpm_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
                   args: dict[str, ast.expr], call: ast.Call) -> None:
@@ -594,6 +617,7 @@ def _describe(stmt: ast.AST) -> str:
 MAP_SHAPES = {
     "lpm": _Declarations.lpm_shape,
     "stack_trace": _Declarations.stack_trace_shape,
+    "array_of_maps": _Declarations.array_of_maps_shape,
 }
 
 __all__ = ["analyze_module", "USER_SPACE_HINT"]

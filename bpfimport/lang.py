@@ -268,11 +268,15 @@ class _MapOfMaps(Generic[K, M]):
 
     def __init__(self, key: type[K] | None = None, value: M | None = None, max_entries: int = 0,
                  flags: int = 0, *, key_type: type[K] | None = None,
-                 value_type: M | None = None) -> None:
+                 value_type: M | None = None,
+                 initial: list[M | None] | dict[int, M] | None = None) -> None:
+        """``initial=[a, None, b]`` / ``initial={0: a, 2: b}``: maps (declared above, like the
+        template) in those slots from load on."""
         self.key = key if key is not None else key_type
         self.value = value if value is not None else value_type
         self.max_entries = max_entries
         self.flags = flags
+        self.initial = initial
 
     def lookup(self, key: K) -> M | None:
         raise _kernel_only("lookup")

@@ -11,6 +11,10 @@ is part of every cold compile, and ``dataclasses`` alone cost ~15 ms there.
 
 from __future__ import annotations
 
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from typing import Any
+
 
 class BpfType:
     """Base of every type; scalars are SSA values, aggregates live in memory."""
@@ -209,13 +213,15 @@ class MapRefType(PtrType):
 
     __slots__ = ("template",)
 
-    def __init__(self, template: object) -> None:
+    template: Any  # a frontend MapDecl (not named here: the frontend imports this module)
+
+    def __init__(self, template: Any) -> None:
         super().__init__(None, nullable=True, space="map")
-        self.template = template  # a frontend MapDecl (not imported here: types come first)
-        self.spec = f"map like {getattr(template, 'name', '?')}"
+        self.template = template
+        self.spec = f"map like {template.name}"
 
     def key(self) -> tuple:
-        return ("mapref", getattr(self.template, "name", None))
+        return ("mapref", self.template.name)
 
 
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})

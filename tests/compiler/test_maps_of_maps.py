@@ -97,3 +97,45 @@ def test_operations_on_an_inner_map_test_it_is_there_first() -> None:
     """The verifier refuses a helper call on a maybe-empty slot: each operation is guarded."""
     module = compile_body("slots[1][2] += 1\nx = named.lookup(3)\nx[0] = 4")
     assert module.ir.count("inner.present") >= 2
+
+
+@pytest.mark.parametrize("initial,fragment,at_value", [
+    ("[inner, 5]", "initial= holds maps declared above", True),
+    ("[inner, later]", "initial= holds maps declared above", True),
+    ("{0: inner, 9: other}", "slot 9 is outside ArrayOfMaps of max_entries=4", False),
+    ("{ktime(): inner}", "keys must be constant slot numbers", False),
+    ("inner", "takes a list or a dict of maps", True),
+    ("[inner, small]", "'small' is not like the template 'inner'", True),
+])
+def test_initial_slots_are_checked(initial: str, fragment: str, at_value: bool) -> None:
+    src = ("from bpfimport.lang import *\ninner = HashMap(key=u32, value=u64, max_entries=16)\n"
+           "other = HashMap(key=u32, value=u64, max_entries=16)\n"
+           "small = HashMap(key=u32, value=u64, max_entries=8)\n"
+           f"bad = ArrayOfMaps(key=u32, value=inner, max_entries=4, initial={initial})\n"
+           "later = HashMap(key=u32, value=u64, max_entries=16)\n" + TAIL)
+    with pytest.raises(CompileError) as info:
+        compile_source(src, "/virtual/i.bpf.py", "i_bpf")
+    assert fragment in info.value.msg, info.value.msg
+    assert info.value.lineno == 5
+
+
+def test_initial_needs_u32_keys_and_is_only_for_maps_of_maps() -> None:
+    head = "from bpfimport.lang import *\ninner = HashMap(key=u32, value=u64, max_entries=16)\n"
+    with pytest.raises(CompileError, match="initial= needs a HashOfMaps with u32 keys"):
+        compile_source(head + "h = HashOfMaps(key=u64, value=inner, max_entries=4, "
+                       "initial=[inner])\n" + TAIL, "/virtual/i.bpf.py", "i_bpf")
+    with pytest.raises(CompileError, match="HashMap\\(\\) has no argument 'initial'"):
+        compile_source(head + "h = HashMap(key=u32, value=u64, max_entries=4, "
+                       "initial=[inner])\n" + TAIL, "/virtual/i.bpf.py", "i_bpf")
+
+
+def test_initial_slots_are_pointers_past_the_definition_as_clang_emits_them() -> None:
+    src = ("from bpfimport.lang import *\ninner = HashMap(key=u32, value=u64, max_entries=16)\n"
+           "other = HashMap(key=u32, value=u64, max_entries=16)\n"
+           "outer = HashOfMaps(key=u32, value=inner, max_entries=8, initial={1: other, 3: inner})\n"
+           + TAIL)
+    module = compile_source(src, "/virtual/i.bpf.py", "i_bpf")
+    assert ("{ ptr null, ptr null, ptr null, [4 x ptr] [ptr null, ptr @other, ptr null, "
+            "ptr @inner] }") in module.ir
+    outer = read_object(module.object).maps()["outer"]
+    assert outer.inner is not None and outer.inner.max_entries == 16  # BTF: zero-length values

@@ -20,6 +20,7 @@ counts_b = HashMap(key=u32, value=u64, max_entries=64)
 by_slot = ArrayOfMaps(key=u32, value=counts_a, max_entries=4)
 by_name = HashOfMaps(key=u64, value=counts_a, max_entries=8)
 sel = ArrayMap(key=u32, value=u64, max_entries=4)
+preset = ArrayOfMaps(key=u32, value=counts_a, max_entries=4, initial=[counts_a, None, counts_b])
 out = ArrayMap(key=u32, value=i64, max_entries=16)
 
 
@@ -51,4 +52,13 @@ def count_getppid(ctx) -> int:
     """Counts the test's getppid() calls into whichever map slot 3 holds."""
     if tgid() == sel[3]:
         by_slot[3][tgid()] += 1
+    return 0
+
+
+@raw_tracepoint("sys_enter")  # run with test_run()
+def count_preset(ctx) -> int:
+    """Counts into the maps the slots held from load on (``initial=``)."""
+    preset[0][11] += 1
+    preset[2][11] += 10
+    preset[1][11] += 100  # slot 1 starts empty: nothing
     return 0

@@ -89,3 +89,14 @@ def test_the_kernel_refuses_a_map_unlike_the_template(mm) -> None:
     assert info.value.errno == errno.EINVAL
     with pytest.raises(BpfError):
         mm.by_slot[1] = mm.by_name  # a map of maps is no inner map
+
+
+def test_initial_slots_hold_their_maps_from_load_on(mm) -> None:
+    """``initial=[counts_a, None, counts_b]``: libbpf fills the slots as it loads."""
+    assert sorted(mm.preset.items()) == [(0, mm.counts_a.id), (2, mm.counts_b.id)]
+    mm.count_preset.test_run()
+    assert mm.counts_a.items() == [(11, 1)]
+    assert mm.counts_b.items() == [(11, 10)]  # and slot 1, empty, took nothing
+    mm.preset[1] = mm.counts_a  # user space changes them as any other slot
+    mm.count_preset.test_run()
+    assert mm.counts_a[11] == 102

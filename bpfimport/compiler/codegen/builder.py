@@ -416,7 +416,7 @@ class FunctionBuilder:
         return self._inner_map(outer.value, ref.ref, ast.unparse(node))
 
     def _inner_map(self, ty: MapRefType, ref: str, name: str) -> MapDecl:
-        template: MapDecl = ty.template  # type: ignore[assignment]  # types.py cannot name it
+        template: MapDecl = ty.template
         return template.through(ref, name)
 
     def no_args(self, node: ast.Call, name: str) -> None:

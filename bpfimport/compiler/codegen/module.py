@@ -97,6 +97,15 @@ class ModuleCodegen:
         inner = isinstance(decl.value, MapRefType)
         members = 1 + bool(decl.max_entries) + (decl.key is not None or decl.key_size is not None) \
             + (decl.value is not None and not inner or decl.value_size is not None) + bool(decl.flags)
+        if decl.initial:
+            # C's `.values = { [0] = &a }`: the global runs past its definition (whose BTF keeps
+            # `values` zero-length); libbpf reads the slots from the pointers' relocations
+            count = decl.initial[-1][0] + 1
+            slots = dict(decl.initial)
+            values = ", ".join(f"ptr @{slots[i]}" if i in slots else "ptr null" for i in range(count))
+            head = ", ".join(["ptr null"] * members)
+            return (f'@{name} = dso_local global {{ {", ".join(["ptr"] * members)}, [{count} x ptr] }} '
+                    f'{{ {head}, [{count} x ptr] [{values}] }}, section ".maps", align 8, !dbg !{var}')
         body = ", ".join(["ptr"] * members + ["[0 x ptr]"] * inner)
         return f'@{name} = dso_local global {{ {body} }} zeroinitializer, section ".maps", align 8, !dbg !{var}'
 

@@ -116,7 +116,7 @@ def show(t: BpfType) -> str:
     if isinstance(t, NoneType_):
         return "None"
     if isinstance(t, MapRefType):
-        return f"map found in a map of maps (like '{getattr(t.template, 'name', '?')}')"
+        return f"map found in a map of maps (like '{t.template.name}')"
     if isinstance(t, PtrType):
         if t.nullable and t.pointee is not None:
             return f"reference to a map value ({show(t.pointee)})"

@@ -114,6 +114,34 @@ class Map:
             raise self._error("reading the info", -rc)
         return int(info[1])
 
+    def create(self, name: str | None = None) -> OwnedMap:
+        """A new, empty map like this one (kind, key, value, max_entries, flags), made from
+        Python (``bpf_map_create``) and owned by the handle returned: to fill the slots of a
+        map of maps with as many maps as it needs (``mod.outer[k] = mod.inner.create()``).
+
+        ``close()`` it (or use ``with``) when done: a map of maps that holds it keeps it
+        alive in the kernel until its slot changes.  ``name``: the kernel's name of the map
+        (15 characters kept; the template's by default).
+        """
+        from . import libbpf as L
+
+        kind = self._kind
+        if kind.ops != ("lookup", "get", "update", "delete"):  # kinds.KEYED_OPS: plain maps
+            raise MapError(f"create() makes hash, array, per-CPU, LRU and LPM-trie maps, "
+                           f"not a {kind.name} ('{self.name}')")
+        name = self.name if name is None else name
+        if not name.isascii() or not name.replace("_", "a").replace(".", "a").isalnum():
+            raise ValueError(f"a map name is letters, digits, '_' and '.', got {name!r}")
+        opts = L.MapCreateOpts(sz=ctypes.sizeof(L.MapCreateOpts), map_flags=self.spec.flags)
+        fd = self._lib().bpf_map_create(kind.type_id, name[:15].encode(),
+                                        self._key_codec().size, self._value_codec().size,
+                                        self.spec.max_entries, ctypes.byref(opts))
+        if fd < 0:
+            raise self._error("creating a map like it", -fd)
+        spec = type(self.spec)(name, self.spec.kind, self.spec.key, self.spec.value,
+                               self.spec.max_entries, self.spec.flags, self.spec.lineno)
+        return OwnedMap(_OwnFd(self._obj.types, fd, name), spec)
+
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
         return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
@@ -743,6 +771,62 @@ class Map:
         return self._decode_value(vbuf.raw)
 
 
+class _OwnFd:
+    """What a map handle needs of its object, for a map made from Python (``Map.create``):
+    the handle's own fd, and the types of the module whose map it copies."""
+
+    def __init__(self, types: Any, fd: int, name: str) -> None:
+        import os
+        import weakref
+
+        self.types = types
+        self.fd = fd
+        self.name = name
+        self._finalizer = weakref.finalize(self, os.close, fd)  # if never closed
+
+    def map_fd(self, name: str) -> int:
+        if self.fd < 0:
+            raise BpfError(f"map '{self.name}' (made with create()) is closed")
+        return self.fd
+
+    def _acquire(self, name: str, load: bool = True) -> _OwnFd:
+        return self
+
+    def _release(self, live: _OwnFd) -> None:
+        pass
+
+    def using(self, name: str, load: bool = True) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext(self)
+
+    def close(self) -> None:
+        self.fd = -1
+        self._finalizer()
+
+
+class OwnedMap(Map):
+    """A map made from Python by ``Map.create()``: a map handle that owns its fd.
+
+    Everything a module's map handle does, plus ``close()`` (also as a context manager):
+    the map lives on in the kernel while a map of maps holds it.
+    """
+
+    def __init__(self, own: _OwnFd, spec: MapSpec) -> None:
+        obj: Any = own  # stands in for the module's object: the few things a handle uses
+        super().__init__(obj, spec)
+        self._own = own
+
+    def close(self) -> None:
+        self._own.close()
+
+    def __enter__(self) -> OwnedMap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _pairs(other: Any) -> tuple[list[Any], list[Any]]:
     """The keys and values of dict.update's first argument: a mapping, or (key, value) pairs."""
     if isinstance(other, dict):
@@ -959,7 +1043,8 @@ class PerfEventArrayMap(_EventMap):
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         super().__init__(obj, spec)
         self._page_cnt = 64  # events.PerfReader.PAGES (not imported: maps.py stays light)
-        self._wakeup_events = 1
+        self._wakeup_events: int | None = None  # by bytes: events.PerfReader.WAKEUP_BYTES
+        self._wakeup_bytes = 4096
         # a perf event array drops what is sent while no reader is open: open one at each
         # load, so events sent before the first poll() are kept
         obj.after_load.append(self._open_reader)
@@ -982,22 +1067,40 @@ class PerfEventArrayMap(_EventMap):
         self._page_cnt = pages
 
     @property
-    def wakeup_events(self) -> int:
-        """Samples per wake-up of a waiting poll (1 by default, as libbpf and bcc).
+    def wakeup_events(self) -> int | None:
+        """Samples per wake-up of a waiting poll; None (the default): by bytes, ``wakeup_bytes``.
 
-        Each wake-up costs the program that sends an interrupt; waking every
-        64 samples lets a flood through many times faster, and a poll then
-        finds the last few samples of a burst within 10 ms instead of at once.
-        Set it before load, as ``page_cnt``.
+        Each wake-up costs the program that sends an interrupt. libbpf and bcc
+        wake at every sample (``wakeup_events = 1``), which bounds a flood at
+        ~120 k samples/s on this VM; waking by bytes (or every N samples) lets
+        it through many times faster, and a waiting poll finds the samples that
+        woke nobody within 10 ms (``LATE_SLICE_MS``).  Set it before load, as
+        ``page_cnt``.
         """
         return self._wakeup_events
 
     @wakeup_events.setter
-    def wakeup_events(self, n: int) -> None:
-        self._check_setting("wakeup_events", n, self._wakeup_events)
-        if n >= 1 << 32:
-            raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+    def wakeup_events(self, n: int | None) -> None:
+        if n is not None:
+            self._check_setting("wakeup_events", n, self._wakeup_events or 0)
+            if n >= 1 << 32:
+                raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+        elif self._wakeup_events is not None:
+            self._check_setting("wakeup_events", 1, 0)  # a change: only while no buffer exists
         self._wakeup_events = n
+
+    @property
+    def wakeup_bytes(self) -> int:
+        """Bytes of samples per wake-up while ``wakeup_events`` is None (4096 by default; at
+        most a quarter of one CPU's ring is used, so a wake-up comes long before it fills)."""
+        return self._wakeup_bytes
+
+    @wakeup_bytes.setter
+    def wakeup_bytes(self, n: int) -> None:
+        self._check_setting("wakeup_bytes", n, self._wakeup_bytes)
+        if n >= 1 << 32:
+            raise ValueError(f"wakeup_bytes must fit in a u32, got {n}")
+        self._wakeup_bytes = n
 
     def _check_setting(self, name: str, value: Any, current: int) -> None:
         """A positive int, and a change only while the buffer does not exist."""
@@ -1015,7 +1118,7 @@ class PerfEventArrayMap(_EventMap):
         from .events import PerfReader, open_reader
 
         return open_reader(self, PerfReader, page_cnt=self._page_cnt,
-                           wakeup_events=self._wakeup_events)
+                           wakeup_events=self._wakeup_events, wakeup_bytes=self._wakeup_bytes)
 
     @property
     def _reader_class(self) -> type[EventReader]:
@@ -1037,5 +1140,5 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
 
 
 __all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "MapOfMapsMap",
-           "PerfEventArrayMap",
+           "OwnedMap", "PerfEventArrayMap",
            "ProgArrayMap", "RingBufferMap", "StackTraceMap", "make_map"]

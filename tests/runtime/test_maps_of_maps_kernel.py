@@ -11,6 +11,7 @@ import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import BpfError
+from bpfimport.errors import MapError
 from tests.conftest import program_module
 
 
@@ -100,3 +101,37 @@ def test_initial_slots_hold_their_maps_from_load_on(mm) -> None:
     mm.preset[1] = mm.counts_a  # user space changes them as any other slot
     mm.count_preset.test_run()
     assert mm.counts_a[11] == 102
+
+
+def test_maps_made_from_python_fill_slots_and_outlive_their_handle(mm) -> None:
+    """``Map.create()``: as many inner maps as the slots need, not only the declared ones."""
+    made = [mm.counts_a.create(f"made{i}") for i in range(3)]
+    try:
+        assert len({m.id for m in made} | {mm.counts_a.id}) == 4  # new maps
+        assert all(len(m) == 0 and m.kind == "HashMap" and m.max_entries == 64 for m in made)
+        for i, m in enumerate(made):
+            mm.by_name[100 + i] = m
+        mm.sel[2] = 101
+        mm.count.test_run()
+        assert made[1].items() == [(3, 101)] and made[0].items() == made[2].items() == []
+        made[1][3] = 5  # a handle like any other: user space reads and writes it
+        mm.count.test_run()
+        assert made[1][3] == 6
+    finally:
+        for m in made:
+            m.close()
+    with pytest.raises(BpfError, match="closed"):
+        made[1].items()
+    mm.count.test_run()  # the kernel keeps the map while the slot holds it
+    assert mm.out[4] == 7
+    with mm.sel.create() as arr:  # an ArrayMap like sel: every index, zero
+        assert arr.items() == [(0, 0), (1, 0), (2, 0), (3, 0)]
+        with pytest.raises(BpfError):
+            mm.by_slot[0] = arr  # not like the HashMap template
+
+
+def test_create_refuses_kinds_it_cannot_copy(mm) -> None:
+    with pytest.raises(MapError, match="not a ArrayOfMaps"):
+        mm.by_slot.create()
+    with pytest.raises(ValueError, match="a map name is"):
+        mm.counts_a.create("no spaces")

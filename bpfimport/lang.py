@@ -279,9 +279,12 @@ class _MapOfMaps(Generic[K, M]):
         self.initial = initial
 
     def lookup(self, key: K) -> M | None:
+        """The inner map in slot ``key``, or None when the slot is empty."""
         raise _kernel_only("lookup")
 
-    def __getitem__(self, key: K) -> M | None:
+    def __getitem__(self, key: K) -> M:
+        """The inner map in slot ``key`` (None when empty, which ``if inner:`` tests): each
+        operation on it does nothing on an empty slot, so ``outer[k][x] += 1`` is safe."""
         raise _kernel_only("map[key]")
 
     def __contains__(self, key: object) -> bool:

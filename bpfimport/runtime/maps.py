@@ -1082,11 +1082,11 @@ class PerfEventArrayMap(_EventMap):
     @wakeup_events.setter
     def wakeup_events(self, n: int | None) -> None:
         if n is not None:
-            self._check_setting("wakeup_events", n, self._wakeup_events or 0)
+            self._check_setting("wakeup_events", n, self._wakeup_events)
             if n >= 1 << 32:
                 raise ValueError(f"wakeup_events must fit in a u32, got {n}")
-        elif self._wakeup_events is not None:
-            self._check_setting("wakeup_events", 1, 0)  # a change: only while no buffer exists
+        else:
+            self._check_setting("wakeup_events", None, self._wakeup_events, optional=True)
         self._wakeup_events = n
 
     @property
@@ -1102,11 +1102,14 @@ class PerfEventArrayMap(_EventMap):
             raise ValueError(f"wakeup_bytes must fit in a u32, got {n}")
         self._wakeup_bytes = n
 
-    def _check_setting(self, name: str, value: Any, current: int) -> None:
-        """A positive int, and a change only while the buffer does not exist."""
-        if isinstance(value, bool) or not isinstance(value, int):
+    def _check_setting(self, name: str, value: Any, current: int | None,
+                       optional: bool = False) -> None:
+        """A positive int (or None, when ``optional``), and a change only while the buffer
+        does not exist."""
+        if not (value is None and optional) and (isinstance(value, bool)
+                                                 or not isinstance(value, int)):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value <= 0:
+        if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
         reader = self._reader
         if reader is not None and not reader.closed and value != current:

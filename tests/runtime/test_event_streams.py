@@ -238,6 +238,8 @@ def test_perf_wakes_by_bytes_by_default_and_a_poll_still_finds_a_lone_sample(str
     streams.close()
     streams.perf.wakeup_events = None  # back to bytes, with the ring's quarter as the watermark
     with streams.to_perf.attach():
+        with pytest.raises(BpfError, match=r"\(made at load, wakeup_events=None\)"):
+            streams.perf.wakeup_events = 2
         producer.calls(3)
         assert not _woken(streams.perf._reader)
 
@@ -265,6 +267,10 @@ def test_perf_wakeup_events_batches_wakeups_and_a_poll_still_finds_a_lone_sample
     assert _check_numbered(got, producer.pid) == sorted(set(_check_numbered(got, producer.pid)))
     with pytest.raises(BpfError, match="set wakeup_events before the module loads"):
         streams.perf.wakeup_events = 1
+    with pytest.raises(BpfError, match=r"\(made at load, wakeup_events=64\)"):
+        streams.perf.wakeup_events = None
+    with pytest.raises(TypeError, match="must be an int"):
+        streams.perf.page_cnt = None
 
 
 def test_one_poll_delivers_from_a_ring_and_a_perf_buffer(streams, producer):

@@ -460,6 +460,7 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
     import time
 
     from .errors import BpfError
+    from .runtime.events import poll_maps
 
     pipe = None if args.no_trace else _open_trace_pipe()  # before attach: drops only old lines
     attached = 0
@@ -481,6 +482,12 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
     def show(event: object) -> None:
         print(f"event: {event!r}", flush=True)
 
+    def lost(m: Any, count: int) -> None:
+        print(f"lost: {count} event(s) of {m.name} (the perf buffer was full)", file=sys.stderr)
+
+    # one loop for every event map (bpfimport.poll): one wait on all their descriptors, and
+    # the map that goes first turns at each round, so a flood on one does not starve another
+    callbacks = {e: show for e in events}
     pending = b""
 
     try:
@@ -497,10 +504,10 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
                     sys.stdout.flush()
             elif not events:
                 time.sleep(wait)
-            for e in events:
-                # at least 1 ms: poll(timeout_ms=0) is bounded only by the buffer's size, which
+            if callbacks:
+                # at least 1 ms: poll(timeout_ms=0) is bounded only by the buffers' size, which
                 # under a flood is seconds of printing; a timeout bounds it by the clock
-                e.poll(show, timeout_ms=max(1, int(wait * 1000) // len(events)))
+                poll_maps(callbacks, timeout_ms=max(1, int(wait * 1000)), lost=lost)
     except KeyboardInterrupt:
         print(file=sys.stderr)
     finally:

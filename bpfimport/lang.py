@@ -256,6 +256,49 @@ class BloomFilterMap(_Map[Any, V]):
         raise _kernel_only("peek")
 
 
+M = TypeVar("M", bound=_Map[Any, Any])
+
+
+class _MapOfMaps(Generic[K, M]):
+    """A map whose values are maps: ``value=`` names a map declared above, the template of
+    every inner map (same kind, key, value and max_entries).  BPF code looks an inner map
+    up (``inner = outer[k]`` or ``outer.lookup(k)``: the map, or None) and uses it as that
+    map; user space puts maps in (``mod.outer[k] = mod.other``) and swaps them at run time.
+    """
+
+    def __init__(self, key: type[K] | None = None, value: M | None = None, max_entries: int = 0,
+                 flags: int = 0, *, key_type: type[K] | None = None,
+                 value_type: M | None = None,
+                 initial: list[M | None] | dict[int, M] | None = None) -> None:
+        """``initial=[a, None, b]`` / ``initial={0: a, 2: b}``: maps (declared above, like the
+        template) in those slots from load on."""
+        self.key = key if key is not None else key_type
+        self.value = value if value is not None else value_type
+        self.max_entries = max_entries
+        self.flags = flags
+        self.initial = initial
+
+    def lookup(self, key: K) -> M | None:
+        """The inner map in slot ``key``, or None when the slot is empty."""
+        raise _kernel_only("lookup")
+
+    def __getitem__(self, key: K) -> M:
+        """The inner map in slot ``key`` (None when empty, which ``if inner:`` tests): each
+        operation on it does nothing on an empty slot, so ``outer[k][x] += 1`` is safe."""
+        raise _kernel_only("map[key]")
+
+    def __contains__(self, key: object) -> bool:
+        raise _kernel_only("key in map")
+
+
+class ArrayOfMaps(_MapOfMaps[K, M]):
+    """Slots 0..max_entries-1, each holding a map like the template (or nothing)."""
+
+
+class HashOfMaps(_MapOfMaps[K, M]):
+    """Keys of any type, each holding a map like the template."""
+
+
 class RingBuffer(_Map[Any, Any]):
     def reserve(self, type_: type[T]) -> T | None:
         raise _kernel_only("reserve")
@@ -620,7 +663,7 @@ __all__ = [
     "BPF_F_USER_BUILD_ID",
     "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
-    "StackMap", "BloomFilterMap", "RingBuffer", "PerfEventArray",
+    "StackMap", "BloomFilterMap", "ArrayOfMaps", "HashOfMaps", "RingBuffer", "PerfEventArray",
     "section", "tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe",
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",

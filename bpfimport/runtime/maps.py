@@ -146,6 +146,45 @@ class Map(Generic[K, V]):
             except FileNotFoundError:
                 pass
 
+    @property
+    def id(self) -> int:
+        """The kernel's id of the map: what a map of maps' slot reads back when it holds
+        this map (``outer[k] == mod.inner.id``)."""
+        info = (ctypes.c_uint32 * 2)()  # struct bpf_map_info starts: type, id
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        rc = self._call(self._lib().bpf_obj_get_info_by_fd, info, ctypes.byref(size))
+        if rc < 0:
+            raise self._error("reading the info", -rc)
+        return int(info[1])
+
+    def create(self, name: str | None = None) -> OwnedMap:
+        """A new, empty map like this one (kind, key, value, max_entries, flags), made from
+        Python (``bpf_map_create``) and owned by the handle returned: to fill the slots of a
+        map of maps with as many maps as it needs (``mod.outer[k] = mod.inner.create()``).
+
+        ``close()`` it (or use ``with``) when done: a map of maps that holds it keeps it
+        alive in the kernel until its slot changes.  ``name``: the kernel's name of the map
+        (15 characters kept; the template's by default).
+        """
+        from . import libbpf as L
+
+        kind = self._kind
+        if kind.ops != ("lookup", "get", "update", "delete"):  # kinds.KEYED_OPS: plain maps
+            raise MapError(f"create() makes hash, array, per-CPU, LRU and LPM-trie maps, "
+                           f"not a {kind.name} ('{self.name}')")
+        name = self.name if name is None else name
+        if not name.isascii() or not name.replace("_", "a").replace(".", "a").isalnum():
+            raise ValueError(f"a map name is letters, digits, '_' and '.', got {name!r}")
+        opts = L.MapCreateOpts(sz=ctypes.sizeof(L.MapCreateOpts), map_flags=self.spec.flags)
+        fd = self._lib().bpf_map_create(kind.type_id, name[:15].encode(),
+                                        self._key_codec().size, self._value_codec().size,
+                                        self.spec.max_entries, ctypes.byref(opts))
+        if fd < 0:
+            raise self._error("creating a map like it", -fd)
+        spec = type(self.spec)(name, self.spec.kind, self.spec.key, self.spec.value,
+                               self.spec.max_entries, self.spec.flags, self.spec.lineno)
+        return OwnedMap(_OwnFd(self._obj.types, fd, name), spec)
+
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
         return f"<{self.spec.kind} {self.spec.name!r} {kv} max_entries={self.spec.max_entries}>"
@@ -795,6 +834,62 @@ class Map(Generic[K, V]):
         return self._decode_value(vbuf.raw)
 
 
+class _OwnFd:
+    """What a map handle needs of its object, for a map made from Python (``Map.create``):
+    the handle's own fd, and the types of the module whose map it copies."""
+
+    def __init__(self, types: Any, fd: int, name: str) -> None:
+        import os
+        import weakref
+
+        self.types = types
+        self.fd = fd
+        self.name = name
+        self._finalizer = weakref.finalize(self, os.close, fd)  # if never closed
+
+    def map_fd(self, name: str) -> int:
+        if self.fd < 0:
+            raise BpfError(f"map '{self.name}' (made with create()) is closed")
+        return self.fd
+
+    def _acquire(self, name: str, load: bool = True) -> _OwnFd:
+        return self
+
+    def _release(self, live: _OwnFd) -> None:
+        pass
+
+    def using(self, name: str, load: bool = True) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext(self)
+
+    def close(self) -> None:
+        self.fd = -1
+        self._finalizer()
+
+
+class OwnedMap(Map):
+    """A map made from Python by ``Map.create()``: a map handle that owns its fd.
+
+    Everything a module's map handle does, plus ``close()`` (also as a context manager):
+    the map lives on in the kernel while a map of maps holds it.
+    """
+
+    def __init__(self, own: _OwnFd, spec: MapSpec) -> None:
+        obj: Any = own  # stands in for the module's object: the few things a handle uses
+        super().__init__(obj, spec)
+        self._own = own
+
+    def close(self) -> None:
+        self._own.close()
+
+    def __enter__(self) -> OwnedMap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def _pairs(other: Any) -> tuple[list[Any], list[Any]]:
     """The keys and values of dict.update's first argument: a mapping, or (key, value) pairs."""
     if isinstance(other, dict):
@@ -885,10 +980,12 @@ class ProgArrayMap(Map[int, Any]):
     programs must have the type of the program that tail-calls them.
     """
 
+    _slot_what = "program (mod.prog) or its fd"
+
     def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
         fd = getattr(value, "fd", value)
         if isinstance(fd, bool) or not isinstance(fd, int):
-            raise TypeError(f"ProgArray '{self.name}' slots take a program (mod.prog) or its fd, "
+            raise TypeError(f"{self.kind} '{self.name}' slots take a {self._slot_what}, "
                             f"got {type(value).__name__}")
         super().set(key, fd, flags)
 
@@ -900,6 +997,19 @@ class ProgArrayMap(Map[int, Any]):
 
     def __bool__(self) -> bool:
         return len(self) > 0
+
+
+class MapOfMapsMap(ProgArrayMap):
+    """An ArrayOfMaps / HashOfMaps: ``outer[k] = mod.inner`` puts a map in slot ``k``.
+
+    A slot takes a map handle (or a map fd) like the declared template (the kernel
+    refuses another kind, key, value or size); reading a slot gives the kernel's id of
+    the map in it (``Map.id`` tells which handle that is); ``del outer[k]`` empties it.
+    Swapping a slot at run time is one update: programs see the new map from their next
+    lookup.  ``len()``, ``keys()`` and iteration count the filled slots only.
+    """
+
+    _slot_what = "map (mod.inner) or its fd"
 
 
 class _EventMap(Map[None, Ev]):
@@ -996,7 +1106,8 @@ class PerfEventArrayMap(_EventMap[Ev]):
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         super().__init__(obj, spec)
         self._page_cnt = 64  # events.PerfReader.PAGES (not imported: maps.py stays light)
-        self._wakeup_events = 1
+        self._wakeup_events: int | None = None  # by bytes: events.PerfReader.WAKEUP_BYTES
+        self._wakeup_bytes = 4096
         # a perf event array drops what is sent while no reader is open: open one at each
         # load, so events sent before the first poll() are kept
         obj.after_load.append(self._open_reader)
@@ -1019,28 +1130,49 @@ class PerfEventArrayMap(_EventMap[Ev]):
         self._page_cnt = pages
 
     @property
-    def wakeup_events(self) -> int:
-        """Samples per wake-up of a waiting poll (1 by default, as libbpf and bcc).
+    def wakeup_events(self) -> int | None:
+        """Samples per wake-up of a waiting poll; None (the default): by bytes, ``wakeup_bytes``.
 
-        Each wake-up costs the program that sends an interrupt; waking every
-        64 samples lets a flood through many times faster, and a poll then
-        finds the last few samples of a burst within 10 ms instead of at once.
-        Set it before load, as ``page_cnt``.
+        Each wake-up costs the program that sends an interrupt. libbpf and bcc
+        wake at every sample (``wakeup_events = 1``), which bounds a flood at
+        ~120 k samples/s on this VM; waking by bytes (or every N samples) lets
+        it through many times faster, and a waiting poll finds the samples that
+        woke nobody within 10 ms (``LATE_SLICE_MS``).  Set it before load, as
+        ``page_cnt``.
         """
         return self._wakeup_events
 
     @wakeup_events.setter
-    def wakeup_events(self, n: int) -> None:
-        self._check_setting("wakeup_events", n, self._wakeup_events)
-        if n >= 1 << 32:
-            raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+    def wakeup_events(self, n: int | None) -> None:
+        if n is not None:
+            self._check_setting("wakeup_events", n, self._wakeup_events)
+            if n >= 1 << 32:
+                raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+        else:
+            self._check_setting("wakeup_events", None, self._wakeup_events, optional=True)
         self._wakeup_events = n
 
-    def _check_setting(self, name: str, value: Any, current: int) -> None:
-        """A positive int, and a change only while the buffer does not exist."""
-        if isinstance(value, bool) or not isinstance(value, int):
+    @property
+    def wakeup_bytes(self) -> int:
+        """Bytes of samples per wake-up while ``wakeup_events`` is None (4096 by default; at
+        most a quarter of one CPU's ring is used, so a wake-up comes long before it fills)."""
+        return self._wakeup_bytes
+
+    @wakeup_bytes.setter
+    def wakeup_bytes(self, n: int) -> None:
+        self._check_setting("wakeup_bytes", n, self._wakeup_bytes)
+        if n >= 1 << 32:
+            raise ValueError(f"wakeup_bytes must fit in a u32, got {n}")
+        self._wakeup_bytes = n
+
+    def _check_setting(self, name: str, value: Any, current: int | None,
+                       optional: bool = False) -> None:
+        """A positive int (or None, when ``optional``), and a change only while the buffer
+        does not exist."""
+        if not (value is None and optional) and (isinstance(value, bool)
+                                                 or not isinstance(value, int)):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value <= 0:
+        if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
         reader = self._reader
         if reader is not None and not reader.closed and value != current:
@@ -1052,7 +1184,7 @@ class PerfEventArrayMap(_EventMap[Ev]):
         from .events import PerfReader, open_reader
 
         return open_reader(self, PerfReader, page_cnt=self._page_cnt,
-                           wakeup_events=self._wakeup_events)
+                           wakeup_events=self._wakeup_events, wakeup_bytes=self._wakeup_bytes)
 
     @property
     def _reader_class(self) -> type[EventReader]:
@@ -1063,8 +1195,8 @@ class PerfEventArrayMap(_EventMap[Ev]):
 
 # The handle classes by name: each map kind names its own (``bpfimport.kinds``, ``handle``).
 HANDLE_CLASSES: dict[str, type[Map]] = {
-    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, RingBufferMap,
-                                  PerfEventArrayMap)
+    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, MapOfMapsMap,
+                                  RingBufferMap, PerfEventArrayMap)
 }
 
 
@@ -1073,5 +1205,6 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
     return HANDLE_CLASSES[spec.map_kind.handle](obj, spec)
 
 
-__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap",
+__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "MapOfMapsMap",
+           "OwnedMap", "PerfEventArrayMap",
            "ProgArrayMap", "RingBufferMap", "StackTraceMap", "make_map"]

@@ -154,6 +154,30 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
 )
 
 
+# ---------------------------------------------------------------- packet redirect targets
+# Maps redirect_map(map, key, flags) sends packets through (XDP): BPF code only passes them to
+# redirect_map (no methods); user space fills their slots. Their keys are u32 slots (DevMapHash:
+# any u32), their values u32: an interface index (DevMap, DevMapHash: or a struct of ifindex and
+# a program fd, uapi's bpf_devmap_val), a queue size (CpuMap: or bpf_cpumap_val), an AF_XDP
+# socket's fd (XskMap). None supports the batch syscalls.
+REDIRECT_OPS: tuple[str, ...] = ()  # redirect_map(m, key) is a helper, not a method
+
+MAP_KINDS.update(_map_kinds(
+    MapKind(name="DevMap", type_id=14, key="optional", value="optional", default_key="u32",
+            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            note="slot -> interface index; redirect_map(ports, slot) sends the packet there"),
+    MapKind(name="CpuMap", type_id=16, key="optional", value="optional", default_key="u32",
+            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=4",
+            note="CPU -> queue size; redirect_map(cpus, cpu) hands the packet to that CPU"),
+    MapKind(name="XskMap", type_id=17, key="optional", value="optional", default_key="u32",
+            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            note="queue -> AF_XDP socket; redirect_map(xsks, queue) delivers the packet to it"),
+    MapKind(name="DevMapHash", type_id=25, key="optional", value="optional", default_key="u32",
+            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            note="any u32 key -> interface index; redirect_map(ports, key) sends the packet there"),
+))
+
+
 # ---------------------------------------------------------------- programs
 
 
@@ -239,4 +263,4 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
 )
 
 __all__ = ["BLOOM_OPS", "KEYED_OPS", "MAP_KINDS", "PERF_OPS", "PROGRAM_KINDS", "PROG_ARRAY_OPS",
-           "QUEUE_OPS", "RING_OPS", "STACK_TRACE_OPS", "MapKind", "ProgramKind"]
+           "QUEUE_OPS", "REDIRECT_OPS", "RING_OPS", "STACK_TRACE_OPS", "MapKind", "ProgramKind"]

@@ -36,7 +36,7 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import events, expressions, kernel, maps, memory, stacks, strings
+from . import events, expressions, kernel, maps, memory, packets, stacks, strings
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -141,6 +141,8 @@ def range_call(fb: FunctionBuilder, node: ast.Call) -> Value:
 
 def cast_call(fb: FunctionBuilder, ty: BpfType, node: ast.Call) -> Value:
     """``u64(x)``, ``c_int32(0)``, ``bool(x)``: explicit conversions (they wrap, never fail)."""
+    if isinstance(ty, StructType):  # a struct of bpfimport.lang: FibLookup(family=AF_INET)
+        return construct(fb, ty, node)
     if ty.aggregate:
         raise fb.err(node, f"{ty} cannot be constructed by a call", "declare a local: buf: c_char * 16")
     if not node.args:
@@ -517,6 +519,7 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "read": memory.read_call,
     "get_stackid": stacks.get_stackid_call,
     "get_stack": stacks.get_stack_call,
+    "packet": packets.packet_call,  # adjust_head, load/store bytes, checksums, redirects...
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {

@@ -78,7 +78,7 @@ class MapKind(_Kind):
     * ``entries``: ``"required"`` or ``"cpus"`` (libbpf sizes it to the CPU count).
     * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py: also
       queues, bloom filters, program arrays), ``"ring"`` or ``"perf"`` (codegen/events.py),
-      ``"stack"`` (codegen/stacks.py).
+      ``"stack"`` (codegen/stacks.py), ``"redirect"`` (codegen/packets.py).
     * ``ops``: the methods BPF code may call on it.
     * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.maps``
       (a string: the runtime resolves it, so this module imports nothing).
@@ -155,25 +155,25 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
 
 
 # ---------------------------------------------------------------- packet redirect targets
-# Maps redirect_map(map, key, flags) sends packets through (XDP): BPF code only passes them to
-# redirect_map (no methods); user space fills their slots. Their keys are u32 slots (DevMapHash:
+# Maps redirect_map(map, key, flags) sends packets through (XDP): BPF code only redirects through
+# them (family "redirect": codegen/packets.py); user space fills their slots. Their keys are u32 slots (DevMapHash:
 # any u32), their values u32: an interface index (DevMap, DevMapHash: or a struct of ifindex and
 # a program fd, uapi's bpf_devmap_val), a queue size (CpuMap: or bpf_cpumap_val), an AF_XDP
 # socket's fd (XskMap). None supports the batch syscalls.
-REDIRECT_OPS: tuple[str, ...] = ()  # redirect_map(m, key) is a helper, not a method
+REDIRECT_OPS = ("redirect",)  # m.redirect(key, flags) is redirect_map(m, key, flags)
 
 MAP_KINDS.update(_map_kinds(
     MapKind(name="DevMap", type_id=14, key="optional", value="optional", default_key="u32",
-            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
             note="slot -> interface index; redirect_map(ports, slot) sends the packet there"),
     MapKind(name="CpuMap", type_id=16, key="optional", value="optional", default_key="u32",
-            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=4",
+            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=4",
             note="CPU -> queue size; redirect_map(cpus, cpu) hands the packet to that CPU"),
     MapKind(name="XskMap", type_id=17, key="optional", value="optional", default_key="u32",
-            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
             note="queue -> AF_XDP socket; redirect_map(xsks, queue) delivers the packet to it"),
     MapKind(name="DevMapHash", type_id=25, key="optional", value="optional", default_key="u32",
-            default_value="u32", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
             note="any u32 key -> interface index; redirect_map(ports, key) sends the packet there"),
 ))
 

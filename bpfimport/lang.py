@@ -328,11 +328,16 @@ class PerfEventArray(_Map[Any, Any]):
 
 
 class _RedirectMap(_Map[int, V]):
-    """Key and value default to u32; BPF code passes the map to redirect_map() only."""
+    """Key and value default to u32; BPF code only redirects packets through the map."""
 
     def __init__(self, key: Any = None, value: Any = None, max_entries: int = 0, flags: int = 0,
                  **kw: Any) -> None:
         super().__init__(key, value, max_entries, flags, **kw)
+
+    def redirect(self, key: int, flags: int = 0) -> int:
+        """redirect_map(self, key, flags): XDP_REDIRECT, or flags' verdict when the slot is
+        empty. XDP only."""
+        raise _kernel_only("redirect")
 
 
 class DevMap(_RedirectMap[int]):

@@ -499,6 +499,7 @@ MAP_FAMILIES: dict[str, Callable[[FunctionBuilder, MapDecl, str, ast.Call], Valu
     "ring": events.event_method,
     "perf": events.event_method,
     "stack": stacks.stack_method,
+    "redirect": packets.redirect_method,
 }
 # HelperDecl.lower -> lowering, for helpers without arguments
 GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {

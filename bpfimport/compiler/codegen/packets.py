@@ -14,7 +14,8 @@ from __future__ import annotations
 import ast
 
 from ...kinds import PROGRAM_KINDS
-from ..helpers import Helper, HelperDecl
+from ..frontend.model import MapDecl
+from ..helpers import HELPERS, Helper, HelperDecl
 from ..types import I64, U32, BpfType, IntType, PtrType
 from .builder import FunctionBuilder
 from .ir import Value
@@ -123,6 +124,21 @@ def packet_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Value:
     return Value(I64, ret)
 
 
+def redirect_method(fb: FunctionBuilder, decl: MapDecl, method: str, node: ast.Call) -> Value:
+    """``ports.redirect(key[, flags])``: ``redirect_map(ports, key, flags)``, the one thing BPF
+    code does with a DevMap, DevMapHash, CpuMap or XskMap."""
+    if method != "redirect":
+        raise fb.err(node, f"{decl.kind} '{decl.name}' has no method '{method}'",
+                     f"BPF code sends packets through it: return {decl.name}.redirect(key, "
+                     f"XDP_PASS); user space fills it: mod.{decl.name}[key] = ...")
+    helper = HELPERS["redirect_map"]
+    if not 1 <= len(node.args) <= 2:
+        raise fb.err(node, f"{decl.name}.redirect() takes (key[, flags])")
+    assert isinstance(node.func, ast.Attribute)  # a method call: ports.redirect(...)
+    call = ast.copy_location(ast.Call(node.func, [node.func.value, *node.args], []), node)
+    return packet_call(fb, helper, call)
+
+
 def call_arguments(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> list[ast.expr]:
     """The call's arguments in the order of ``decl.params`` (keywords placed, defaults filled)."""
     names = [p for p, _ in decl.params]
@@ -222,4 +238,4 @@ LOWER_ARGUMENT: dict[str, Lowering] = {
     "map": map_arg,
 }
 
-__all__ = ["ARGUMENTS", "packet_call", "program_type"]
+__all__ = ["ARGUMENTS", "packet_call", "program_type", "redirect_method"]

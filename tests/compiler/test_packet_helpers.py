@@ -1,0 +1,161 @@
+"""Packet helpers in the compiler: which BPF helper each program type calls, what arguments
+become, and every misuse a CompileError at the user's line (kernel behaviour:
+tests/runtime/test_packet_helpers_kernel.py)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from bpfimport import CompileError
+from bpfimport.compiler import compile_source
+from bpfimport.compiler.helpers import PACKET_HELPERS, Helper
+from bpfimport.compiler.lang_structs import FIB_LOOKUP_FIELDS, lang_struct
+from bpfimport.compiler.tables import LANG_CONSTANTS, PACKET_CONSTANTS
+
+HEADER = ("from bpfimport.lang import *\n"
+          "out = ArrayMap(key=u32, value=u64, max_entries=4)\n"
+          "ports = DevMap(max_entries=4)\n"
+          "counts = HashMap(key=u32, value=u64, max_entries=4)\n")
+
+
+def program(decorator: str, *body: str) -> str:
+    lines = "".join(f"    {line}\n" for line in body)
+    return f"{HEADER}{decorator}\ndef prog(ctx) -> int:\n{lines}    return 0\nLICENSE = 'GPL'\n"
+
+
+def ir_of(source: str) -> str:
+    return compile_source(source, "/virtual/p.bpf.py", "p_bpf").ir
+
+
+def error_of(source: str) -> CompileError:
+    with pytest.raises(CompileError) as e:
+        compile_source(source, "/virtual/p.bpf.py", "p_bpf")
+    return e.value
+
+
+def call_of(helper: int) -> str:
+    return f"inttoptr (i64 {helper} to ptr)"
+
+
+@pytest.mark.parametrize(("decorator", "helper"), [
+    ("@xdp", Helper.XDP_ADJUST_TAIL), ("@tc", Helper.SKB_CHANGE_TAIL),
+    ('@section("classifier")', Helper.SKB_CHANGE_TAIL)])
+def test_adjust_tail_is_the_helper_of_the_program_type(decorator: str, helper: int) -> None:
+    assert call_of(helper) in ir_of(program(decorator, "out[0] = adjust_tail(ctx, -4)"))
+
+
+@pytest.mark.parametrize(("decorator", "helper"), [
+    ("@xdp", Helper.XDP_LOAD_BYTES), ("@tc", Helper.SKB_LOAD_BYTES),
+    ("@socket_filter", Helper.SKB_LOAD_BYTES), ('@cgroup_skb("ingress")', Helper.SKB_LOAD_BYTES)])
+def test_load_bytes_takes_its_size_from_the_buffer(decorator: str, helper: int) -> None:
+    ir = ir_of(program(decorator, "b: Annotated[bytes, 6] = b''", "out[0] = load_bytes(ctx, 2, b)"))
+    assert call_of(helper) in ir and "i64 6)" in ir
+
+
+def test_store_bytes_spills_a_typed_integer_with_its_width() -> None:
+    ir = ir_of(program("@tc", "store_bytes(ctx, 12, u16(0x0800), BPF_F_RECOMPUTE_CSUM)"))
+    assert f"{call_of(Helper.SKB_STORE_BYTES)}(ptr" in ir and ", i64 2, i64 1)" in ir
+
+
+@pytest.mark.parametrize(("line", "message", "hint"), [
+    ("adjust_head(ctx, 4)", r"adjust_head\(\) cannot be called in a @tc program", "@xdp"),
+    ("adjust_meta(ctx, 4)", r"adjust_meta\(\) cannot be called in a @tc program", "@xdp"),
+    ("redirect_map(ports, 0, 0)", r"redirect_map\(\) cannot be called in a @tc program", "@xdp"),
+])
+def test_an_xdp_helper_in_tc_is_an_error_at_the_call(line: str, message: str, hint: str) -> None:
+    e = error_of(program("@tc", "x = 1", line))
+    assert e.lineno == 8 and re.search(message, str(e)) and hint in str(e)
+
+
+@pytest.mark.parametrize(("decorator", "line", "name"), [
+    ("@xdp", "skb_store_bytes(ctx, 0, u32(1))", "skb_store_bytes"),
+    ("@xdp", "l3_csum_replace(ctx, 24, 0, 1, 2)", "l3_csum_replace"),
+    ("@socket_filter", "store_bytes(ctx, 0, u32(1))", "store_bytes"),
+    ("@socket_filter", "redirect(1, 0)", "redirect"),
+    ('@cgroup_skb("egress")', "l4_csum_replace(ctx, 40, 0, 1, 4)", "l4_csum_replace"),
+    ('@tracepoint("syscalls/sys_enter_openat")', "redirect(1, 0)", "redirect"),
+])
+def test_a_helper_in_a_program_type_that_cannot_call_it_is_an_error(decorator: str, line: str,
+                                                                    name: str) -> None:
+    e = error_of(program(decorator, line))
+    assert e.lineno == 7 and f"{name}() cannot be called in a" in str(e) and "it works in" in str(e)
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("fib_lookup(ctx, out, 0)", "map 'out' cannot be used as a value"),
+    ("b: Annotated[list[u32], 2] = []\n    fib_lookup(ctx, b, 0)", "fib_lookup() fills in a FibLookup"),
+    ("b: Annotated[bytes, 6] = b''\n    csum_diff(b, b, 0)", "whole 32-bit words"),
+    ("redirect_map(counts, 0, 0)", "'counts' is a HashMap"),
+    ("redirect_map(5, 0, 0)", "'5' is not a map"),
+    ("load_bytes(ctx, 0, 7)", "takes a buffer here"),
+    ("x: u32 = 0\n    load_bytes(ctx, 0, x)", "takes a buffer here"),
+    ("store_bytes(ctx, 0, u32(1), 1)", "takes no flags in this program type"),
+    ("adjust_head(7, -4)", "takes the program's context"),
+    ("adjust_head(ctx)", "is missing delta"),
+    ("adjust_head(ctx, 1, 2)", "at most 2 arguments"),
+    ("adjust_head(ctx, size=1)", "has no parameter 'size'"),
+    ("adjust_head(ctx, 1, delta=2)", "got 'delta' twice"),
+])
+def test_wrong_arguments_are_errors_at_the_line(line: str, message: str) -> None:
+    e = error_of(program("@xdp", line))
+    assert message in str(e)
+    assert e.lineno == 6 + line.count("\n") + 1
+
+
+def test_keyword_arguments_and_defaults() -> None:
+    call = re.escape(call_of(Helper.REDIRECT_MAP))
+    ir = ir_of(program("@xdp", "return redirect_map(ports, key=1, flags=XDP_PASS)"))
+    assert re.search(call + r"\(ptr @ports, i64 %\w+, i64 2\)", ir)
+    ir = ir_of(program("@xdp", "return redirect_map(ports, 1)"))
+    assert re.search(call + r"\(ptr @ports, i64 %\w+, i64 0\)", ir)
+
+
+def test_the_redirect_method_is_redirect_map() -> None:
+    ir = ir_of(program("@xdp", "return ports.redirect(1, XDP_DROP)"))
+    assert re.search(re.escape(call_of(Helper.REDIRECT_MAP)) + r"\(ptr @ports, i64 %\w+, i64 1\)", ir)
+    e = error_of(program("@tc", "return ports.redirect(1)"))
+    assert e.lineno == 7 and "redirect_map() cannot be called in a @tc program" in str(e)
+    e = error_of(program("@xdp", "return ports.lookup(1)"))
+    assert e.lineno == 7 and "DevMap 'ports' has no method 'lookup'" in str(e)
+
+
+def test_a_packet_helper_in_a_subprogram_is_an_error() -> None:
+    source = (HEADER + "def grow(c: u64) -> i64:\n    return adjust_head(c, -4)\n"
+              "@xdp\ndef prog(ctx) -> int:\n    return 2\nLICENSE = 'GPL'\n")
+    e = error_of(source)
+    assert e.lineno == 6 and "not in the subprogram 'grow'" in str(e)
+
+
+def test_fib_lookup_struct_has_the_uapi_layout() -> None:
+    fib = lang_struct("FibLookup")
+    assert fib is not None and fib.size == 64
+    offsets = {f.name: f.offset for f in fib.fields}
+    assert offsets["ifindex"] == 8 and offsets["ipv4_dst"] == offsets["ipv6_dst"] == 32
+    assert offsets["smac"] == 52 and offsets["dmac"] == 58 and offsets["tbid"] == 48
+    assert all(offset + ty.size <= 64 for _, ty, offset in FIB_LOOKUP_FIELDS)
+    import bpfimport.lang as lang
+
+    assert list(lang.FibLookup.__annotations__) == [name for name, _, _ in FIB_LOOKUP_FIELDS]
+
+
+def test_fib_lookup_passes_the_struct_and_its_size() -> None:
+    ir = ir_of(program("@xdp", "p = FibLookup(family=AF_INET, ifindex=3)", "p.ipv4_dst = 9",
+                       "out[0] = fib_lookup(ctx, p, BPF_FIB_LOOKUP_DIRECT)"))
+    call = re.escape(call_of(Helper.FIB_LOOKUP))
+    assert re.search(call + r"\(ptr %\w+, ptr %[\w.]+, i64 64, i64 %\w+\)", ir)
+
+
+def test_packet_constants_are_the_lang_values() -> None:
+    import bpfimport.lang as lang
+
+    assert {n: getattr(lang, n) for n in PACKET_CONSTANTS} == PACKET_CONSTANTS
+    assert PACKET_CONSTANTS.items() <= LANG_CONSTANTS.items()
+    assert set(PACKET_CONSTANTS) <= set(lang.__all__)
+
+
+def test_every_packet_helper_names_its_program_types() -> None:
+    for h in PACKET_HELPERS:
+        assert h.program_types and h.lower == "packet"
+        assert h.helper_id in dict(h.program_types).values()

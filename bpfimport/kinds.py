@@ -71,7 +71,8 @@ class MapKind(_Kind):
       the key / the value is omitted, or always uses for the value (a ProgArray holds u32
       program fds); ``"u64[127]"`` is an array.
     * ``shape``: a check of the key/value types beyond "a type" (``"lpm"``: a struct key
-      starting with a u32 prefix length; ``"stack_trace"``: a u32 key and u64 addresses).
+      starting with a u32 prefix length; ``"stack_trace"``: a u32 key and u64 addresses;
+      ``"redirect"``: a u32 key and a value of the sizes the kernel takes).
     * ``required_flags``: map flags the kernel insists on, added to the declared ones
       (an LPM trie must be created with BPF_F_NO_PREALLOC).
     * ``example``: the declaration an error hint shows; ``note``: what it means, if not obvious.
@@ -164,16 +165,16 @@ REDIRECT_OPS = ("redirect",)  # m.redirect(key, flags) is redirect_map(m, key, f
 
 MAP_KINDS.update(_map_kinds(
     MapKind(name="DevMap", type_id=14, key="optional", value="optional", default_key="u32",
-            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
             note="slot -> interface index; redirect_map(ports, slot) sends the packet there"),
     MapKind(name="CpuMap", type_id=16, key="optional", value="optional", default_key="u32",
-            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=4",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=4",
             note="CPU -> queue size; redirect_map(cpus, cpu) hands the packet to that CPU"),
     MapKind(name="XskMap", type_id=17, key="optional", value="optional", default_key="u32",
-            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
             note="queue -> AF_XDP socket; redirect_map(xsks, queue) delivers the packet to it"),
     MapKind(name="DevMapHash", type_id=25, key="optional", value="optional", default_key="u32",
-            default_value="u32", family="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
             note="any u32 key -> interface index; redirect_map(ports, key) sends the packet there"),
 ))
 

@@ -90,6 +90,7 @@ def test_a_helper_in_a_program_type_that_cannot_call_it_is_an_error(decorator: s
     ("redirect_map(counts, 0, 0)", "'counts' is a HashMap"),
     ("redirect_map(5, 0, 0)", "'5' is not a map"),
     ("load_bytes(ctx, 0, 7)", "takes a buffer here"),
+    ("store_bytes(ctx, 12, 8)", "takes a buffer here"),
     ("x: u32 = 0\n    load_bytes(ctx, 0, x)", "takes a buffer here"),
     ("store_bytes(ctx, 0, u32(1), 1)", "takes no flags in this program type"),
     ("adjust_head(7, -4)", "takes the program's context"),
@@ -159,3 +160,24 @@ def test_every_packet_helper_names_its_program_types() -> None:
     for h in PACKET_HELPERS:
         assert h.program_types and h.lower == "packet"
         assert h.helper_id in dict(h.program_types).values()
+
+
+@pytest.mark.parametrize(("declaration", "message"), [
+    ("DevMap(key=u64, max_entries=4)", "DevMap keys are u32"),
+    ("DevMap(value=u16, max_entries=4)", "DevMap values are 4 bytes or 8 bytes"),
+    ("XskMap(value=u64, max_entries=4)", "XskMap values are 4 bytes"),
+    ("CpuMap()", "CpuMap() needs max_entries="),
+])
+def test_redirect_map_declarations_are_checked(declaration: str, message: str) -> None:
+    source = ("from bpfimport.lang import *\n"
+              f"m = {declaration}\n"
+              "@xdp\ndef prog(ctx) -> int:\n    return 2\nLICENSE = 'GPL'\n")
+    e = error_of(source)
+    assert e.lineno == 2 and message in str(e)
+
+
+def test_a_devmap_value_may_carry_a_program_fd() -> None:
+    source = ("from bpfimport.lang import *\n@struct\nclass DevVal:\n    ifindex: u32 = 0\n"
+              "    prog_fd: i32 = 0\nm = DevMap(value=DevVal, max_entries=4)\n"
+              "@xdp\ndef prog(ctx) -> int:\n    return m.redirect(0)\nLICENSE = 'GPL'\n")
+    assert "@m = " in ir_of(source)

@@ -339,6 +339,19 @@ class _Declarations:
                            "addresses", "leave value= out (127 deep), or give the depth: "
                            "value=u64 * 32")
 
+    def redirect_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                       args: dict[str, ast.expr], call: ast.Call) -> None:
+        """A redirect map: u32 keys; values the kernel's sizes (a u32 ifindex, queue size or
+        socket fd, or with a program fd after it: uapi's bpf_devmap_val / bpf_cpumap_val)."""
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(args.get("key", call), f"{mk.name} keys are u32",
+                           "leave key= out: it is implied")
+        sizes = REDIRECT_VALUE_SIZES[mk.name]
+        if value is None or value.size not in sizes:
+            raise self.err(args.get("value", call), f"{mk.name} values are "
+                           f"{' or '.join(f'{n} bytes' for n in sizes)}",
+                           f"leave value= out (a u32), e.g. {mk.declaration_example()}")
+
     # ------------------------------------------------------------ structs
     def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
         packed: bool | None = None
@@ -594,7 +607,10 @@ def _describe(stmt: ast.AST) -> str:
 MAP_SHAPES = {
     "lpm": _Declarations.lpm_shape,
     "stack_trace": _Declarations.stack_trace_shape,
+    "redirect": _Declarations.redirect_shape,
 }
+# The value sizes the kernel takes for each redirect map (4: the u32 alone; 8: with a program fd).
+REDIRECT_VALUE_SIZES = {"DevMap": (4, 8), "DevMapHash": (4, 8), "CpuMap": (4, 8), "XskMap": (4,)}
 
 __all__ = ["analyze_module", "USER_SPACE_HINT"]
 

@@ -181,3 +181,16 @@ def test_a_devmap_value_may_carry_a_program_fd() -> None:
               "    prog_fd: i32 = 0\nm = DevMap(value=DevVal, max_entries=4)\n"
               "@xdp\ndef prog(ctx) -> int:\n    return m.redirect(0)\nLICENSE = 'GPL'\n")
     assert "@m = " in ir_of(source)
+
+
+@pytest.mark.parametrize(("declaration", "where"), [
+    ("m = ArrayMap(key=u32, value=FibLookup, max_entries=1)", "ArrayMap's value"),
+    ("g: FibLookup = FibLookup()", "global 'g'"),
+    ("@struct\nclass S:\n    f: FibLookup = FibLookup()", "field 'f'"),
+])
+def test_fib_lookup_is_for_locals_only(declaration: str, where: str) -> None:
+    source = (f"from bpfimport.lang import *\n{declaration}\n"
+              "@xdp\ndef prog(ctx) -> int:\n    return 2\nLICENSE = 'GPL'\n")
+    e = error_of(source)
+    assert f"FibLookup can only be the type of a local variable, not of {where}" in str(e)
+    assert e.lineno == 2 + declaration.count("\n")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 
 from ...kinds import MAP_KINDS, PROGRAM_KINDS, MapKind
+from ..lang_structs import LANG_STRUCTS
 from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
@@ -212,6 +213,7 @@ class _Declarations:
         ty = resolve_type(self.model, ann) if ann is not None else I64
         if ty is None:
             raise self.err(ann, f"unknown type for global '{name}'", TYPE_HINT)
+        self.check_local_only(ann, ty, f"global '{name}'")
         initial = self.initial_value(value, ty, name)
         zero = initial == 0 or (isinstance(initial, bytes) and not any(initial))
         section = ".rodata" if final else (".bss" if zero else ".data")
@@ -315,7 +317,18 @@ class _Declarations:
         ty = resolve_type(self.model, node)
         if ty is None or isinstance(ty, PtrType):
             raise self.err(node, f"unknown {what} type for {mk.name}", TYPE_HINT)
+        self.check_local_only(node, ty, f"{mk.name}'s {what}")
         return ty
+
+    def check_local_only(self, node: ast.expr | None, ty: BpfType, where: str) -> None:
+        """Structs of bpfimport.lang (FibLookup) live in locals only: user space has no class
+        for them, and their overlapping union members have no BTF layout."""
+        while isinstance(ty, ArrayType):
+            ty = ty.elem
+        if isinstance(ty, StructType) and ty.name in LANG_STRUCTS \
+                and self.model.structs.get(ty.name) is not ty:
+            raise self.err(node, f"{ty.name} can only be the type of a local variable, not of "
+                           f"{where}", "copy the fields you keep into a @struct of your own")
 
     def lpm_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
                   args: dict[str, ast.expr], call: ast.Call) -> None:
@@ -382,6 +395,7 @@ class _Declarations:
             ftype = resolve_type(self.model, item.annotation)
             if ftype is None or (isinstance(ftype, PtrType)):
                 raise self.err(item.annotation, f"unknown type for field '{fname}'", TYPE_HINT)
+            self.check_local_only(item.annotation, ftype, f"field '{fname}'")
             if item.value is not None:
                 self.check_field_default(stmt.name, fname, item.annotation, ftype, item.value)
             members.append((fname, ftype))

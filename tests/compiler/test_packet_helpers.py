@@ -194,3 +194,20 @@ def test_fib_lookup_is_for_locals_only(declaration: str, where: str) -> None:
     e = error_of(source)
     assert f"FibLookup can only be the type of a local variable, not of {where}" in str(e)
     assert e.lineno == 2 + declaration.count("\n")
+
+
+def test_the_section_table_agrees_with_the_runtimes() -> None:
+    from bpfimport.compiler.codegen.packets import SECTION_PROGRAM_TYPES
+    from bpfimport.runtime.program import section_type
+
+    for head, ptype in SECTION_PROGRAM_TYPES.items():
+        assert section_type(f"{head}/x") in (ptype, None)  # None: libbpf decides (tcx)
+        assert section_type(head) in (ptype, None)
+
+
+def test_a_section_program_gets_its_types_helpers() -> None:
+    ir = ir_of(program('@section("xdp.frags")', "out[0] = adjust_tail(ctx, -4)"))
+    assert call_of(Helper.XDP_ADJUST_TAIL) in ir
+    e = error_of(program('@section("kprobe/do_sys_open")', "out[0] = adjust_tail(ctx, -4)"))
+    assert e.lineno == 7 and "section 'kprobe/do_sys_open' is not one of them" in str(e)
+    assert 'adjust_tail() works in @xdp, @tc, @section("action") programs' in str(e)

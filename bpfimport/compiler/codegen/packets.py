@@ -65,12 +65,13 @@ REDIRECT_MAP_KINDS = ("DevMap", "DevMapHash", "CpuMap", "XskMap")
 # The struct fib_lookup fills in.
 FIB_LOOKUP_STRUCT = "FibLookup"
 
-# A @section program's type, from the section's first component (libbpf's names).
-SECTION_PROGRAM_TYPES = {"xdp": "xdp", "tc": "sched_cls", "classifier": "sched_cls",
-                         "action": "sched_act", "socket": "socket_filter",
-                         "cgroup_skb": "cgroup_skb"}
+# A @section program's type, from the section's first component, for the networking sections
+# (libbpf's names; runtime/program.py's table agrees, tests/compiler/test_packet_helpers.py).
+SECTION_PROGRAM_TYPES = {"xdp": "xdp", "xdp.frags": "xdp", "tc": "sched_cls", "tcx": "sched_cls",
+                         "classifier": "sched_cls", "action": "sched_act",
+                         "socket": "socket_filter", "cgroup_skb": "cgroup_skb"}
 # What each program type is called in errors.
-PROGRAM_TYPE_NAMES = {"xdp": "@xdp", "sched_cls": "@tc", "sched_act": "SEC(\"action\")",
+PROGRAM_TYPE_NAMES = {"xdp": "@xdp", "sched_cls": "@tc", "sched_act": '@section("action")',
                       "socket_filter": "@socket_filter", "cgroup_skb": "@cgroup_skb"}
 
 
@@ -96,8 +97,8 @@ def helper_for(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> int:
         if fb.decl.section is None:
             raise fb.err(node, f"{decl.name}() can only be called in a program, not in the "
                          f"subprogram '{fb.decl.name}'", f"call it in the {where} program itself")
-        raise fb.err(node, f"{decl.name}() needs a known program type; section "
-                     f"'{fb.decl.section}' does not name one", f"use {where}")
+        raise fb.err(node, f"{decl.name}() works in {where} programs; section "
+                     f"'{fb.decl.section}' is not one of them", f"use {where}")
     here = PROGRAM_TYPE_NAMES.get(ptype, ptype)
     raise fb.err(node, f"{decl.name}() cannot be called in a {here} program", f"it works in: {where}")
 

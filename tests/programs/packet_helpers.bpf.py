@@ -6,7 +6,10 @@ packet. Byte offsets assume Ethernet (14 bytes) + IPv4 without options (20) + UD
 
 from bpfimport.lang import (
     AF_INET,
+    BPF_ADJ_ROOM_MAC,
+    BPF_ADJ_ROOM_NET,
     BPF_F_PSEUDO_HDR,
+    PACKET_OTHERHOST,
     TC_ACT_OK,
     TC_ACT_SHOT,
     XDP_ABORTED,
@@ -21,12 +24,16 @@ from bpfimport.lang import (
     adjust_tail,
     csum_diff,
     fib_lookup,
+    get_hash_recalc,
     i32,
     l3_csum_replace,
     l4_csum_replace,
     load_bytes,
     redirect,
     redirect_map,
+    skb_adjust_room,
+    skb_change_head,
+    skb_change_type,
     skb_load_bytes,
     socket_filter,
     store_bytes,
@@ -148,6 +155,31 @@ def tc_rewrite_daddr(ctx) -> int:
 def tc_tail(ctx) -> int:
     delta: i32 = cfg[0]
     out[0] = adjust_tail(ctx, delta)
+    return TC_ACT_OK
+
+
+@tc
+def tc_change_head(ctx) -> int:
+    """cfg[0] bytes of new headroom at the front."""
+    out[0] = skb_change_head(ctx, cfg[0])
+    return TC_ACT_OK
+
+
+@tc
+def tc_adjust_room(ctx) -> int:
+    """cfg[0] bytes of room after the MAC header (cfg[1] == 0) or the IP header (cfg[1] == 1)."""
+    delta: i32 = cfg[0]
+    if cfg[1] == 0:
+        out[0] = skb_adjust_room(ctx, delta, BPF_ADJ_ROOM_MAC)
+    else:
+        out[0] = skb_adjust_room(ctx, delta, BPF_ADJ_ROOM_NET)
+    return TC_ACT_OK
+
+
+@tc
+def tc_hash(ctx) -> int:
+    out[0] = get_hash_recalc(ctx)
+    out[1] = skb_change_type(ctx, PACKET_OTHERHOST)
     return TC_ACT_OK
 
 

@@ -137,6 +137,41 @@ def test_store_bytes_and_csum_replace_keep_ip_and_udp_checksums_right(mod) -> No
     assert checksum(pseudo + out_udp) == 0  # the UDP checksum, over the new pseudo-header
 
 
+MACS = bytes(range(0xA0, 0xAC))  # destination and source MAC: bytes that show where they go
+
+
+def test_skb_change_head_adds_headroom_at_the_front(mod) -> None:
+    packet = MACS + udp_packet(bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), b"head")[12:]
+    mod.cfg[0] = 4
+    r = mod.tc_change_head.test_run(data=packet)
+    assert (r.retval, mod.out[0]) == (TC_ACT_OK, 0)
+    assert len(r.data) == len(packet) + 4 and r.data[4:] == packet
+
+
+@pytest.mark.parametrize(("mode", "after"), [(0, 14), (1, 34)])  # after the MAC / the IP header
+def test_skb_adjust_room_inserts_and_removes_room_after_a_header(mod, mode: int, after: int) -> None:
+    packet = MACS + udp_packet(bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), b"room" * 8)[12:]
+    mod.cfg[1] = mode
+    mod.cfg[0] = 8
+    r = mod.tc_adjust_room.test_run(data=packet)
+    assert (r.retval, mod.out[0]) == (TC_ACT_OK, 0)
+    assert len(r.data) == len(packet) + 8
+    assert r.data[:12] == packet[:12] and r.data[after + 8:] == packet[after:]
+    mod.cfg[0] = -8 & 0xFFFFFFFF
+    r = mod.tc_adjust_room.test_run(data=r.data)
+    assert mod.out[0] == 0 and len(r.data) == len(packet)
+    assert r.data[:12] == packet[:12] and r.data[after:] == packet[after:]
+
+
+def test_get_hash_recalc_is_the_flow_hash(mod) -> None:
+    hashes = []
+    for dst in (2, 2, 3):
+        mod.tc_hash.test_run(data=udp_packet(bytes([10, 0, 0, 1]), bytes([10, 0, 0, dst]), b"h"))
+        hashes.append(mod.out[0])
+        assert mod.out[1] == 0  # skb_change_type
+    assert hashes[0] == hashes[1] != hashes[2] and 0 < hashes[0] < 1 << 32
+
+
 def test_redirect_map_returns_xdp_redirect_for_a_filled_devmap_slot(mod) -> None:
     mod.cfg[0] = 3
     for prog in (mod.xdp_redirect_map, mod.xdp_redirect_method):

@@ -211,3 +211,12 @@ def test_a_section_program_gets_its_types_helpers() -> None:
     e = error_of(program('@section("kprobe/do_sys_open")', "out[0] = adjust_tail(ctx, -4)"))
     assert e.lineno == 7 and "section 'kprobe/do_sys_open' is not one of them" in str(e)
     assert 'adjust_tail() works in @xdp, @tc, @section("action") programs' in str(e)
+
+
+def test_fib_lookup_refuses_a_struct_of_the_users_even_of_that_name() -> None:
+    source = ("from bpfimport.lang import xdp, u64, struct, fib_lookup\n"
+              "@struct\nclass FibLookup:\n    a: u64 = 0\n"
+              "@xdp\ndef prog(ctx) -> int:\n    p = FibLookup()\n"
+              "    return fib_lookup(ctx, p, 0)\nLICENSE = 'GPL'\n")
+    e = error_of(source)
+    assert e.lineno == 8 and "fib_lookup() fills in a FibLookup, not a struct FibLookup" in str(e)

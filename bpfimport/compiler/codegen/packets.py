@@ -16,6 +16,7 @@ import ast
 from ...kinds import PROGRAM_KINDS
 from ..frontend.model import MapDecl
 from ..helpers import HELPERS, Helper, HelperDecl
+from ..lang_structs import lang_struct
 from ..types import I64, U32, BpfType, IntType, PtrType
 from .builder import FunctionBuilder
 from .ir import Value
@@ -107,8 +108,9 @@ def packet_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Value:
     """A packet helper: the BPF helper of this program type, its arguments converted as it takes them."""
     helper = helper_for(fb, decl, node)
     args = call_arguments(fb, decl, node)
-    if decl.name == "adjust_tail" and helper == Helper.SKB_CHANGE_TAIL:
-        return skb_adjust_tail(fb, args)
+    composed = COMPOSED.get((decl.name, helper))
+    if composed is not None:
+        return composed(fb, args)
     kinds = ARGUMENTS[helper]
     extra = args[len(kinds):]  # the user's flags of store_bytes, which XDP's helper does not take
     for arg in extra:
@@ -173,6 +175,12 @@ def skb_adjust_tail(fb: FunctionBuilder, args: list[ast.expr]) -> Value:
     return Value(I64, r)
 
 
+# (helper, BPF helper) -> a lowering that is more than the one call with the user's arguments
+COMPOSED: dict[tuple[str, int], Callable[[FunctionBuilder, list[ast.expr]], Value]] = {
+    ("adjust_tail", Helper.SKB_CHANGE_TAIL): skb_adjust_tail,
+}
+
+
 def integer(fb: FunctionBuilder, node: ast.expr, ty: IntType) -> str:
     """An integer argument as ``ty`` (wrapping, like a C argument of that type)."""
     return fb.coerce(fb.numeric(fb.expr(node), node), ty, node, explicit=True).ref
@@ -220,9 +228,9 @@ def buffer_arg(fb: FunctionBuilder, decl: HelperDecl, helper: int, node: ast.exp
         hint = ("declare a local, e.g. buf: Annotated[bytes, 4] = b\"\"" if helper in WRITES_BUFFER
                 else "pass an array, a @struct, or an integer of a given width such as u16(x)")
         raise fb.err(node, f"{decl.name}() takes a buffer here, not a {show(ty)}", hint)
-    if helper == Helper.FIB_LOOKUP and getattr(ty, "name", None) != FIB_LOOKUP_STRUCT:
+    if helper == Helper.FIB_LOOKUP and ty is not lang_struct(FIB_LOOKUP_STRUCT):
         raise fb.err(node, f"fib_lookup() fills in a FibLookup, not a {show(ty)}",
-                     "params = FibLookup(family=AF_INET, ifindex=...)")
+                     "bpfimport.lang's: params = FibLookup(family=AF_INET, ifindex=...)")
     if helper in WORD_BUFFERS and ty.size % 4:
         raise fb.err(node, f"{decl.name}() takes buffers of whole 32-bit words; this {show(ty)} "
                      f"is {ty.size} bytes", "pad it to a multiple of 4 bytes")

@@ -79,7 +79,7 @@ class MapKind(_Kind):
     * ``entries``: ``"required"`` or ``"cpus"`` (libbpf sizes it to the CPU count).
     * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py: also
       queues, bloom filters, program arrays), ``"ring"`` or ``"perf"`` (codegen/events.py),
-      ``"stack"`` (codegen/stacks.py), ``"redirect"`` (codegen/packets.py).
+      ``"stack"`` (codegen/stacks.py), ``"redirect"`` (codegen/packet_helpers.py).
     * ``ops``: the methods BPF code may call on it.
     * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.maps``
       (a string: the runtime resolves it, so this module imports nothing).
@@ -157,7 +157,7 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
 
 # ---------------------------------------------------------------- packet redirect targets
 # Maps redirect_map(map, key, flags) sends packets through (XDP): BPF code only redirects through
-# them (family "redirect": codegen/packets.py); user space fills their slots. Their keys are u32 slots (DevMapHash:
+# them (family "redirect": codegen/packet_helpers.py); user space fills their slots. Their keys are u32 slots (DevMapHash:
 # any u32), their values u32: an interface index (DevMap, DevMapHash: or a struct of ifindex and
 # a program fd, uapi's bpf_devmap_val), a queue size (CpuMap: or bpf_cpumap_val), an AF_XDP
 # socket's fd (XskMap). None supports the batch syscalls.

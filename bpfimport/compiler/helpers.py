@@ -129,7 +129,7 @@ class HelperDecl:
 
 # ---------------------------------------------------------------- packet helpers
 # Helpers of the networking program types; each lists the program types that may call it and
-# the BPF helper it is in each (HelperDecl.program_types). codegen/packets.py lowers them all.
+# the BPF helper it is in each (HelperDecl.program_types). codegen/packet_helpers.py lowers them all.
 XDP = "xdp"
 SKB_TC = ("sched_cls", "sched_act")  # @tc, and SEC("action")
 SKB_ANY = (*SKB_TC, "socket_filter", "cgroup_skb")

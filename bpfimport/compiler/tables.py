@@ -50,7 +50,7 @@ LANG_CONSTANTS: dict[str, int] = {
 }
 
 # The packet helpers' flags and results (the values of bpfimport.lang's packet block).
-PACKET_CONSTANTS: dict[str, int] = {
+PACKET_HELPER_CONSTANTS: dict[str, int] = {
     "BPF_F_RECOMPUTE_CSUM": 1 << 0,
     "BPF_F_INVALIDATE_HASH": 1 << 1,
     "BPF_F_HDR_FIELD_MASK": 0xF,
@@ -92,7 +92,7 @@ PACKET_CONSTANTS: dict[str, int] = {
     "PACKET_MULTICAST": 2,
     "PACKET_OTHERHOST": 3,
 }
-LANG_CONSTANTS.update(PACKET_CONSTANTS)
+LANG_CONSTANTS.update(PACKET_HELPER_CONSTANTS)
 
 
 def importable(module: str) -> bool:

@@ -12,7 +12,7 @@ from bpfimport import CompileError
 from bpfimport.compiler import compile_source
 from bpfimport.compiler.helpers import PACKET_HELPERS, Helper
 from bpfimport.compiler.lang_structs import FIB_LOOKUP_FIELDS, lang_struct
-from bpfimport.compiler.tables import LANG_CONSTANTS, PACKET_CONSTANTS
+from bpfimport.compiler.tables import LANG_CONSTANTS, PACKET_HELPER_CONSTANTS
 
 HEADER = ("from bpfimport.lang import *\n"
           "out = ArrayMap(key=u32, value=u64, max_entries=4)\n"
@@ -151,9 +151,9 @@ def test_fib_lookup_passes_the_struct_and_its_size() -> None:
 def test_packet_constants_are_the_lang_values() -> None:
     import bpfimport.lang as lang
 
-    assert {n: getattr(lang, n) for n in PACKET_CONSTANTS} == PACKET_CONSTANTS
-    assert PACKET_CONSTANTS.items() <= LANG_CONSTANTS.items()
-    assert set(PACKET_CONSTANTS) <= set(lang.__all__)
+    assert {n: getattr(lang, n) for n in PACKET_HELPER_CONSTANTS} == PACKET_HELPER_CONSTANTS
+    assert PACKET_HELPER_CONSTANTS.items() <= LANG_CONSTANTS.items()
+    assert set(PACKET_HELPER_CONSTANTS) <= set(lang.__all__)
 
 
 def test_every_packet_helper_names_its_program_types() -> None:
@@ -197,7 +197,7 @@ def test_fib_lookup_is_for_locals_only(declaration: str, where: str) -> None:
 
 
 def test_the_section_table_agrees_with_the_runtimes() -> None:
-    from bpfimport.compiler.codegen.packets import SECTION_PROGRAM_TYPES
+    from bpfimport.compiler.codegen.packet_helpers import SECTION_PROGRAM_TYPES
     from bpfimport.runtime.program import section_type
 
     for head, ptype in SECTION_PROGRAM_TYPES.items():

@@ -36,7 +36,7 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import events, expressions, kernel, maps, memory, packets, stacks, strings
+from . import events, expressions, kernel, maps, memory, packet_helpers, stacks, strings
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -499,7 +499,7 @@ MAP_FAMILIES: dict[str, Callable[[FunctionBuilder, MapDecl, str, ast.Call], Valu
     "ring": events.event_method,
     "perf": events.event_method,
     "stack": stacks.stack_method,
-    "redirect": packets.redirect_method,
+    "redirect": packet_helpers.redirect_method,
 }
 # HelperDecl.lower -> lowering, for helpers without arguments
 GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
@@ -520,7 +520,7 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "read": memory.read_call,
     "get_stackid": stacks.get_stackid_call,
     "get_stack": stacks.get_stack_call,
-    "packet": packets.packet_call,  # adjust_head, load/store bytes, checksums, redirects...
+    "packet": packet_helpers.packet_call,  # adjust_head, load/store bytes, checksums, redirects...
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {

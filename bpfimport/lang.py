@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, Typ
 
 from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
 from ._kernel import NotInKernelError
+from .headers import HEADERS as _HEADERS
+from .headers import ip4, ip6, mac  # address literals: constants in BPF code, functions here
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
 K = TypeVar("K")
@@ -91,6 +93,32 @@ TC_ACT_OK: Final = 0
 TC_ACT_SHOT: Final = 2
 TC_ACT_PIPE: Final = 3
 TC_ACT_REDIRECT: Final = 7
+
+# Packets: EtherTypes, IP protocol numbers, IpHdr.frag_off flags (bpfimport.headers has the
+# values the compiler folds; tests/compiler/test_packets.py checks the two agree).
+ETH_P_IP: Final = 0x0800
+ETH_P_ARP: Final = 0x0806
+ETH_P_8021Q: Final = 0x8100
+ETH_P_8021AD: Final = 0x88A8
+ETH_P_IPV6: Final = 0x86DD
+ETH_HLEN: Final = 14
+ETH_ALEN: Final = 6
+IPPROTO_IP: Final = 0
+IPPROTO_ICMP: Final = 1
+IPPROTO_TCP: Final = 6
+IPPROTO_UDP: Final = 17
+IPPROTO_IPV6: Final = 41
+IPPROTO_ROUTING: Final = 43
+IPPROTO_FRAGMENT: Final = 44
+IPPROTO_GRE: Final = 47
+IPPROTO_ICMPV6: Final = 58
+IPPROTO_NONE: Final = 59
+IPPROTO_DSTOPTS: Final = 60
+IPPROTO_SCTP: Final = 132
+IP_CE: Final = 0x8000
+IP_DF: Final = 0x4000
+IP_MF: Final = 0x2000
+IP_OFFSET: Final = 0x1FFF
 
 # Flags of get_stackid() / get_stack(): the low 8 bits skip that many innermost frames.
 BPF_F_SKIP_FIELD_MASK: Final = 0xFF
@@ -498,6 +526,185 @@ def struct(cls: type[T] | None = None, /, *, packed: bool = False) -> Any:
     return cls
 
 
+# ---------------------------------------------------------------- packet headers
+
+
+class _Header:
+    """A packet header (Linux's uapi layout, ``bpfimport.headers``).
+
+    In BPF code, ``ctx.header(IpHdr, 14)`` is a reference into the packet (or None) and its
+    fields read and write the packet; multi-byte fields are big-endian on the wire and read
+    as ordinary integers.  In user space the same class decodes and builds those bytes:
+    ``IpHdr.parse(data, 14).daddr == ip4("10.0.0.1")``, ``bytes(UdpHdr(dest=53, len=8))``.
+    """
+
+    _name = ""
+
+    def __init__(self, **fields: Any) -> None:
+        layout = _HEADERS[self._name]
+        unknown = set(fields) - {f.name for f in layout.fields}
+        if unknown:
+            raise TypeError(f"{self._name} has no field {sorted(unknown)[0]!r}")
+        for f in layout.fields:
+            setattr(self, f.name, fields.get(f.name, b"\0" * f.size if f.array else 0))
+
+    @classmethod
+    def parse(cls, data: bytes, offset: int = 0) -> Self:
+        """The header at ``offset`` in ``data`` (ValueError if the data is too short)."""
+        return cls(**_HEADERS[cls._name].decode(data, offset))
+
+    def __bytes__(self) -> bytes:
+        layout = _HEADERS[self._name]
+        return layout.encode({f.name: getattr(self, f.name) for f in layout.fields})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and bytes(self) == bytes(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        layout = _HEADERS[self._name]
+        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in layout.fields)
+        return f"{self._name}({inner})"
+
+    @classmethod
+    def size(cls) -> int:
+        """The header's size in bytes (sizeof(struct ...))."""
+        return _HEADERS[cls._name].size
+
+
+class EthHdr(_Header):
+    """struct ethhdr: 14 bytes."""
+
+    _name = "EthHdr"
+    h_dest: bytes = b""
+    h_source: bytes = b""
+    h_proto: int = 0
+
+
+class VlanHdr(_Header):
+    """struct vlan_hdr (802.1Q tag after EthHdr): 4 bytes."""
+
+    _name = "VlanHdr"
+    h_vlan_TCI: int = 0
+    h_vlan_encapsulated_proto: int = 0
+
+
+class IpHdr(_Header):
+    """struct iphdr: 20 bytes without options (``ihl * 4`` with them)."""
+
+    _name = "IpHdr"
+    version: int = 0
+    ihl: int = 0
+    tos: int = 0
+    tot_len: int = 0
+    id: int = 0
+    frag_off: int = 0
+    ttl: int = 0
+    protocol: int = 0
+    check: int = 0
+    saddr: int = 0
+    daddr: int = 0
+
+
+class Ipv6Hdr(_Header):
+    """struct ipv6hdr: 40 bytes."""
+
+    _name = "Ipv6Hdr"
+    version: int = 0
+    priority: int = 0
+    flow_lbl: bytes = b""
+    payload_len: int = 0
+    nexthdr: int = 0
+    hop_limit: int = 0
+    saddr: bytes = b""
+    daddr: bytes = b""
+
+
+class TcpHdr(_Header):
+    """struct tcphdr: 20 bytes without options (``doff * 4`` with them)."""
+
+    _name = "TcpHdr"
+    source: int = 0
+    dest: int = 0
+    seq: int = 0
+    ack_seq: int = 0
+    doff: int = 0
+    res1: int = 0
+    cwr: int = 0
+    ece: int = 0
+    urg: int = 0
+    ack: int = 0
+    psh: int = 0
+    rst: int = 0
+    syn: int = 0
+    fin: int = 0
+    window: int = 0
+    check: int = 0
+    urg_ptr: int = 0
+
+
+class UdpHdr(_Header):
+    """struct udphdr: 8 bytes."""
+
+    _name = "UdpHdr"
+    source: int = 0
+    dest: int = 0
+    len: int = 0
+    check: int = 0
+
+
+class IcmpHdr(_Header):
+    """struct icmphdr: 8 bytes; ``id``/``sequence`` (echo), ``gateway`` and ``mtu`` (frag)
+    are the members of its ``un`` union, so they overlap."""
+
+    _name = "IcmpHdr"
+    type: int = 0
+    code: int = 0
+    checksum: int = 0
+    id: int = 0
+    sequence: int = 0
+    gateway: int = 0
+    mtu: int = 0
+
+
+class Icmp6Hdr(_Header):
+    """struct icmp6hdr: 8 bytes; ``icmp6_identifier``/``icmp6_sequence``, ``icmp6_mtu`` and
+    ``icmp6_pointer`` overlap (the uapi's names for its ``icmp6_dataun`` union)."""
+
+    _name = "Icmp6Hdr"
+    icmp6_type: int = 0
+    icmp6_code: int = 0
+    icmp6_cksum: int = 0
+    icmp6_identifier: int = 0
+    icmp6_sequence: int = 0
+    icmp6_mtu: int = 0
+    icmp6_pointer: int = 0
+
+
+H = TypeVar("H", bound=_Header)
+
+
+class PacketContext:
+    """What ``ctx`` is in @xdp, @tc, @cgroup_skb and @socket_filter programs, for type
+    checkers (annotate ``def f(ctx: PacketContext) -> int``; the compiler reads the program's
+    own context struct: xdp_md or __sk_buff)."""
+
+    data: int
+    data_end: int
+    len: int
+    mark: int
+    priority: int
+    tc_classid: int
+    protocol: int
+    ifindex: int
+    ingress_ifindex: int
+
+    def header(self, type_: type[H], offset: int = 0) -> H | None:
+        """The header at ``offset`` bytes into the packet, or None when the packet is shorter."""
+        raise _kernel_only("ctx.header")
+
+
 # pythonbpf spellings, accepted and ignored by the compiler
 def bpf(obj: T) -> T:
     return obj
@@ -899,4 +1106,11 @@ __all__ = [
     "BPF_FIB_LKUP_RET_UNSUPP_LWT", "BPF_FIB_LKUP_RET_NO_NEIGH", "BPF_FIB_LKUP_RET_FRAG_NEEDED",
     "BPF_FIB_LKUP_RET_NO_SRC_ADDR", "AF_INET", "AF_INET6", "PACKET_HOST", "PACKET_BROADCAST",
     "PACKET_MULTICAST", "PACKET_OTHERHOST",
+    # packets (bpfimport.headers)
+    "EthHdr", "VlanHdr", "IpHdr", "Ipv6Hdr", "TcpHdr", "UdpHdr", "IcmpHdr", "Icmp6Hdr",
+    "PacketContext", "ip4", "ip6", "mac",
+    "ETH_P_IP", "ETH_P_ARP", "ETH_P_8021Q", "ETH_P_8021AD", "ETH_P_IPV6", "ETH_HLEN", "ETH_ALEN",
+    "IPPROTO_IP", "IPPROTO_ICMP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_IPV6",
+    "IPPROTO_ROUTING", "IPPROTO_FRAGMENT", "IPPROTO_GRE", "IPPROTO_ICMPV6", "IPPROTO_NONE",
+    "IPPROTO_DSTOPTS", "IPPROTO_SCTP", "IP_CE", "IP_DF", "IP_MF", "IP_OFFSET",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 # BPF helper numbers and the helpers of bpfimport.lang: compiler/helpers.py.
+from ..headers import PACKET_CONSTANTS  # EtherTypes, IP protocols (bpfimport.lang's too)
 from ..spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # the map update flags, defined once
 
 # The hint of an internal compiler error.
@@ -47,6 +48,7 @@ LANG_CONSTANTS: dict[str, int] = {
     # flags of get_stackid / get_stack (the low 8 bits: how many innermost frames to skip)
     "BPF_F_SKIP_FIELD_MASK": 0xFF, "BPF_F_USER_STACK": 1 << 8, "BPF_F_FAST_STACK_CMP": 1 << 9,
     "BPF_F_REUSE_STACKID": 1 << 10, "BPF_F_USER_BUILD_ID": 1 << 11,
+    **PACKET_CONSTANTS,
 }
 
 # The packet helpers' flags and results (the values of bpfimport.lang's packet block).

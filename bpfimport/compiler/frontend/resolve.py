@@ -100,6 +100,15 @@ def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
                 return ~v
             if isinstance(node.op, ast.Not):
                 return int(not v)
+    if isinstance(node, ast.Call) and builtin_name(model, node.func) == "ip4" and len(node.args) == 1 \
+            and not node.keywords and isinstance(node.args[0], ast.Constant) \
+            and isinstance(node.args[0].value, str):  # BLOCKED = ip4("10.0.0.1"): a constant
+        from ...headers import ip4
+
+        try:
+            return ip4(node.args[0].value)
+        except ValueError:
+            return None  # the codegen reports it at its use
     if isinstance(node, ast.BinOp) and type(node.op) in FOLD_BINOPS:
         a = const_value(model, node.left)
         b = const_value(model, node.right)

@@ -1027,6 +1027,30 @@ def get_hash_recalc(ctx: Any) -> int:
     raise _kernel_only("get_hash_recalc")
 
 
+def htons(x: int) -> int:
+    """x (wrapped to 16 bits) with its two bytes swapped: a host-order number as the packet
+    holds it, for store_bytes() and the checksum helpers (also in user space)
+    """
+    return int.from_bytes((x & 0xFFFF).to_bytes(2, "little"), "big")
+
+
+def ntohs(x: int) -> int:
+    """the inverse of htons(): 16 bits read raw from the packet as a number"""
+    return htons(x)
+
+
+def htonl(x: int) -> int:
+    """x (wrapped to 32 bits) with its four bytes reversed: a host-order number as the packet
+    holds it, e.g. l3_csum_replace(ctx, 24, htonl(old), htonl(new), 4)
+    """
+    return int.from_bytes((x & 0xFFFFFFFF).to_bytes(4, "little"), "big")
+
+
+def ntohl(x: int) -> int:
+    """the inverse of htonl(): 32 bits read raw from the packet as a number"""
+    return htonl(x)
+
+
 def skb_change_type(ctx: Any, type_: int) -> int:
     """set the packet's type (PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST); 0
     or a negative errno. tc only
@@ -1093,6 +1117,7 @@ __all__ = [
     "skb_adjust_room", "load_bytes", "skb_load_bytes", "store_bytes", "skb_store_bytes",
     "csum_diff", "l3_csum_replace", "l4_csum_replace", "csum_update", "redirect", "redirect_map",
     "clone_redirect", "fib_lookup", "get_hash_recalc", "skb_change_type", "FibLookup",
+    "htons", "ntohs", "htonl", "ntohl",
     "DevMap", "DevMapHash", "CpuMap", "XskMap",
     "BPF_F_RECOMPUTE_CSUM", "BPF_F_INVALIDATE_HASH", "BPF_F_HDR_FIELD_MASK", "BPF_F_PSEUDO_HDR",
     "BPF_F_MARK_MANGLED_0", "BPF_F_MARK_ENFORCE", "BPF_F_INGRESS", "BPF_ADJ_ROOM_NET",

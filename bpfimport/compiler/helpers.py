@@ -230,6 +230,16 @@ PACKET_HELPERS: tuple[HelperDecl, ...] = (
     HelperDecl("get_hash_recalc", Helper.GET_HASH_RECALC, (("ctx", "Any"),), "u32", "packet",
                "the packet's flow hash, computed if not known yet. tc only",
                program_types=_in(Helper.GET_HASH_RECALC, *SKB_TC)),
+    HelperDecl("htons", None, (("x", "int"),), "u16", "byteorder",
+               "x (wrapped to 16 bits) with its two bytes swapped: a host-order number as the "
+               "packet holds it, for store_bytes() and the checksum helpers (also in user space)"),
+    HelperDecl("ntohs", None, (("x", "int"),), "u16", "byteorder",
+               "the inverse of htons(): 16 bits read raw from the packet as a number"),
+    HelperDecl("htonl", None, (("x", "int"),), "u32", "byteorder",
+               "x (wrapped to 32 bits) with its four bytes reversed: a host-order number as the "
+               "packet holds it, e.g. l3_csum_replace(ctx, 24, htonl(old), htonl(new), 4)"),
+    HelperDecl("ntohl", None, (("x", "int"),), "u32", "byteorder",
+               "the inverse of htonl(): 32 bits read raw from the packet as a number"),
     HelperDecl("skb_change_type", Helper.SKB_CHANGE_TYPE, (("ctx", "Any"), ("type_", "int")),
                "i64", "packet", "set the packet's type (PACKET_HOST, PACKET_BROADCAST, "
                "PACKET_MULTICAST, PACKET_OTHERHOST); 0 or a negative errno. tc only",

@@ -158,8 +158,29 @@ def test_packet_constants_are_the_lang_values() -> None:
 
 def test_every_packet_helper_names_its_program_types() -> None:
     for h in PACKET_HELPERS:
+        if h.lower == "byteorder":  # htons...: compiled inline, in every program type
+            assert h.helper_id is None and not h.program_types
+            continue
         assert h.program_types and h.lower == "packet"
         assert h.helper_id in dict(h.program_types).values()
+
+
+@pytest.mark.parametrize(("call", "value"), [
+    ("htons(0x0800)", 0x0008), ("ntohs(0x1234)", 0x3412), ("htons(0x12345)", 0x4523),
+    ("htonl(0x0A000001)", 0x0100000A), ("ntohl(1)", 1 << 24), ("htonl(-1)", 0xFFFFFFFF)])
+def test_byte_order_helpers_fold_constants_like_the_user_side(call: str, value: int) -> None:
+    import bpfimport.lang as lang
+
+    assert eval(call, vars(lang)) == value  # noqa: S307 - a fixed test expression
+    ir = ir_of(program('@tracepoint("syscalls/sys_enter_openat")', f"out[0] = {call}"))
+    assert f"store i64 {value}, ptr %l.value" in ir  # folded to the constant
+
+
+def test_byte_order_helpers_swap_values_at_run_time() -> None:
+    ir = ir_of(program("@xdp", "x: u32 = out[1]", "out[0] = htonl(x)", "out[2] = ntohs(x)"))
+    assert "@llvm.bswap.i32(" in ir and "@llvm.bswap.i16(" in ir
+    e = error_of(program("@xdp", "htons(1, 2)"))
+    assert e.lineno == 7 and "htons() takes exactly one argument" in str(e)
 
 
 @pytest.mark.parametrize(("declaration", "message"), [

@@ -20,11 +20,13 @@ from bpfimport.lang import (
     DevMap,
     DevMapHash,
     FibLookup,
+    IpHdr,
     adjust_head,
     adjust_tail,
     csum_diff,
     fib_lookup,
     get_hash_recalc,
+    htonl,
     i32,
     l3_csum_replace,
     l4_csum_replace,
@@ -148,6 +150,24 @@ def tc_rewrite_daddr(ctx) -> int:
     out[0] = l4_csum_replace(ctx, UDP_CSUM, old[0], new, BPF_F_PSEUDO_HDR | 4)
     out[1] = l3_csum_replace(ctx, IP_CSUM, old[0], new, 4)
     out[2] = store_bytes(ctx, IP_DADDR, u32(new))
+    return TC_ACT_OK
+
+
+@tc
+def tc_nat_header(ctx) -> int:
+    """The same rewrite through ctx.header(): header fields read as host-order numbers, so
+    the checksum helpers get them back in wire order with htonl()."""
+    ip = ctx.header(IpHdr, 14)
+    if ip is None:
+        return TC_ACT_SHOT
+    old = ip.daddr
+    new = cfg[0]  # host order, as ip4("192.168.1.1") gives it
+    out[0] = l4_csum_replace(ctx, UDP_CSUM, htonl(old), htonl(new), BPF_F_PSEUDO_HDR | 4)
+    out[1] = l3_csum_replace(ctx, IP_CSUM, htonl(old), htonl(new), 4)
+    ip = ctx.header(IpHdr, 14)  # the helpers changed the packet: take the header again
+    if ip is None:
+        return TC_ACT_SHOT
+    ip.daddr = new
     return TC_ACT_OK
 
 

@@ -137,6 +137,18 @@ def test_store_bytes_and_csum_replace_keep_ip_and_udp_checksums_right(mod) -> No
     assert checksum(pseudo + out_udp) == 0  # the UDP checksum, over the new pseudo-header
 
 
+def test_csum_replace_with_header_fields_and_htonl(mod) -> None:
+    src, dst, new = bytes([10, 0, 0, 1]), bytes([10, 0, 0, 2]), bytes([172, 16, 0, 33])
+    packet = udp_packet(src, dst, b"through ctx.header()")
+    mod.cfg[0] = int.from_bytes(new, "big")  # what ip.daddr reads as: a host-order number
+    r = mod.tc_nat_header.test_run(data=packet)
+    assert r.retval == TC_ACT_OK and (mod.out[0], mod.out[1]) == (0, 0)
+    out_ip, out_udp = r.data[14:34], r.data[34:]
+    assert out_ip[16:20] == new and checksum(out_ip) == 0
+    assert checksum(src + new + struct.pack("!BBH", 0, 17, len(out_udp)) + out_udp) == 0
+    assert r.data[:30] == packet[:24] + out_ip[10:12] + packet[26:30]  # only the csum and daddr
+
+
 MACS = bytes(range(0xA0, 0xAC))  # destination and source MAC: bytes that show where they go
 
 

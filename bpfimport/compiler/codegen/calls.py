@@ -539,6 +539,7 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "get_stackid": stacks.get_stackid_call,
     "get_stack": stacks.get_stack_call,
     "packet": packet_helpers.packet_call,  # adjust_head, load/store bytes, checksums, redirects...
+    "byteorder": packet_helpers.byteorder_call,  # htons, htonl, ntohs, ntohl
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {

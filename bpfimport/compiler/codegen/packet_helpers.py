@@ -18,10 +18,11 @@ from ..frontend.model import MapDecl
 from ..helpers import HELPERS, Helper, HelperDecl
 from ..lang_structs import lang_struct
 from ..types import I64, U32, BpfType, IntType, PtrType
+from . import packet
 from .builder import FunctionBuilder
 from .ir import Value
 from .stacks import context_arg
-from .values import LitType, NoneType_, show
+from .values import LitType, NoneType_, lit, show
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -142,6 +143,21 @@ def redirect_method(fb: FunctionBuilder, decl: MapDecl, method: str, node: ast.C
     return packet_call(fb, helper, call)
 
 
+# byte order helper -> the width it swaps (on a little-endian CPU, BPF's: bpfel)
+BYTE_ORDER = {"htons": 16, "ntohs": 16, "htonl": 32, "ntohl": 32}
+
+
+def byteorder_call(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> Value:
+    """``htons(x)``, ``htonl(x)``...: x wrapped to the width, bytes swapped (constants fold)."""
+    arg = fb.one_arg(node, decl.name)
+    bits = BYTE_ORDER[decl.name]
+    ty = IntType(bits, False)
+    swapped = packet.bswap(fb, integer(fb, arg, ty), bits)
+    if swapped.isdigit():  # a constant stays one: htons(ETH_P_IP) folds where ETH_P_IP does
+        return lit(int(swapped))
+    return Value(ty, swapped)
+
+
 def call_arguments(fb: FunctionBuilder, decl: HelperDecl, node: ast.Call) -> list[ast.expr]:
     """The call's arguments in the order of ``decl.params`` (keywords placed, defaults filled)."""
     names = [p for p, _ in decl.params]
@@ -247,4 +263,4 @@ LOWER_ARGUMENT: dict[str, Lowering] = {
     "map": map_arg,
 }
 
-__all__ = ["ARGUMENTS", "packet_call", "program_type", "redirect_method"]
+__all__ = ["ARGUMENTS", "byteorder_call", "packet_call", "program_type", "redirect_method"]

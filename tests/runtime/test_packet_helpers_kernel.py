@@ -276,3 +276,38 @@ def test_every_allowed_program_type_passes_the_verifier(kernel, tmp_path, name: 
     with program_module(tmp_path, "allowed.bpf.py", source) as m:
         m.load()
         assert m.prog.fd >= 0
+
+
+# Every (helper, program type) with packet access: the helpers of CHANGES_PACKET, and only they,
+# leave a header reference taken before the call unusable after it.
+HEADER_CASES = [(n, t) for n, t in CASES if t in ("xdp", "sched_cls")]
+
+
+@pytest.mark.parametrize(("name", "ptype"), HEADER_CASES, ids=[f"{n}-{t}" for n, t in HEADER_CASES])
+def test_changes_packet_lists_the_helpers_that_invalidate_packet_pointers(
+        kernel, tmp_path, name: str, ptype: str) -> None:
+    from bpfimport import VerifierError
+    from bpfimport.compiler.codegen.packet_helpers import CHANGES_PACKET
+
+    decl = next(h for h in PACKET_HELPERS if h.name == name)
+    changes = dict(decl.program_types)[ptype] in CHANGES_PACKET
+    source = (
+        "from bpfimport.lang import *\n"
+        "ports = DevMap(max_entries=1)\n"
+        f"{DECORATORS[ptype]}\n"
+        "def prog(ctx) -> int:\n"
+        "    b: Annotated[list[u32], 16] = []\n"
+        "    p = FibLookup(family=AF_INET)\n"
+        "    ip = ctx.header(IpHdr, 14)\n"
+        "    if ip is None:\n"
+        "        return 0\n"
+        f"    r = {helper_call(name)}\n"
+        "    return ip.ttl + r\n"
+        "LICENSE = 'GPL'\n"
+    )
+    with program_module(tmp_path, "changes.bpf.py", source) as m:
+        if changes:
+            with pytest.raises(VerifierError, match="invalid mem access"):
+                m.load()
+        else:
+            m.load()

@@ -62,6 +62,14 @@ ARGUMENTS: dict[int, tuple[str, ...]] = {
 WRITES_BUFFER = {Helper.SKB_LOAD_BYTES, Helper.XDP_LOAD_BYTES, Helper.FIB_LOOKUP}
 # Buffers the kernel only takes in whole 32-bit words (csum_diff refuses other sizes at run time).
 WORD_BUFFERS = {Helper.CSUM_DIFF}
+# BPF helpers after which the verifier forgets every packet pointer (the kernel's
+# bpf_helper_changes_pkt_data): a header reference taken before one must be taken again after
+# it. Checked against the kernel by tests/runtime/test_packet_helpers_kernel.py.
+CHANGES_PACKET = frozenset({
+    Helper.XDP_ADJUST_HEAD, Helper.XDP_ADJUST_META, Helper.XDP_ADJUST_TAIL,
+    Helper.SKB_CHANGE_HEAD, Helper.SKB_CHANGE_TAIL, Helper.SKB_ADJUST_ROOM,
+    Helper.SKB_STORE_BYTES, Helper.L3_CSUM_REPLACE, Helper.L4_CSUM_REPLACE, Helper.CLONE_REDIRECT,
+})
 # Map kinds redirect_map sends packets to.
 REDIRECT_MAP_KINDS = ("DevMap", "DevMapHash", "CpuMap", "XskMap")
 # The struct fib_lookup fills in.
@@ -263,4 +271,4 @@ LOWER_ARGUMENT: dict[str, Lowering] = {
     "map": map_arg,
 }
 
-__all__ = ["ARGUMENTS", "byteorder_call", "packet_call", "program_type", "redirect_method"]
+__all__ = ["ARGUMENTS", "CHANGES_PACKET", "byteorder_call", "packet_call", "program_type", "redirect_method"]

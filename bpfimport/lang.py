@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, Generic, TypeAlias, Typ
 
 from . import _kernel as kernel  # kernel.task_struct: the kernel's types, by name
 from ._kernel import NotInKernelError
+from .headers import HEADERS as _HEADERS
+from .headers import ip4, ip6, mac  # address literals: constants in BPF code, functions here
 from .spec import BPF_ANY, BPF_EXIST, BPF_NOEXIST  # flags of m.update(key, value, flags)
 
 K = TypeVar("K")
@@ -92,12 +94,87 @@ TC_ACT_SHOT: Final = 2
 TC_ACT_PIPE: Final = 3
 TC_ACT_REDIRECT: Final = 7
 
+# Packets: EtherTypes, IP protocol numbers, IpHdr.frag_off flags (bpfimport.headers has the
+# values the compiler folds; tests/compiler/test_packets.py checks the two agree).
+ETH_P_IP: Final = 0x0800
+ETH_P_ARP: Final = 0x0806
+ETH_P_8021Q: Final = 0x8100
+ETH_P_8021AD: Final = 0x88A8
+ETH_P_IPV6: Final = 0x86DD
+ETH_HLEN: Final = 14
+ETH_ALEN: Final = 6
+IPPROTO_IP: Final = 0
+IPPROTO_ICMP: Final = 1
+IPPROTO_TCP: Final = 6
+IPPROTO_UDP: Final = 17
+IPPROTO_IPV6: Final = 41
+IPPROTO_ROUTING: Final = 43
+IPPROTO_FRAGMENT: Final = 44
+IPPROTO_GRE: Final = 47
+IPPROTO_ICMPV6: Final = 58
+IPPROTO_NONE: Final = 59
+IPPROTO_DSTOPTS: Final = 60
+IPPROTO_SCTP: Final = 132
+IP_CE: Final = 0x8000
+IP_DF: Final = 0x4000
+IP_MF: Final = 0x2000
+IP_OFFSET: Final = 0x1FFF
+
 # Flags of get_stackid() / get_stack(): the low 8 bits skip that many innermost frames.
 BPF_F_SKIP_FIELD_MASK: Final = 0xFF
 BPF_F_USER_STACK: Final = 1 << 8  # the user-space stack instead of the kernel's
 BPF_F_FAST_STACK_CMP: Final = 1 << 9  # get_stackid: compare stacks by their hash only
 BPF_F_REUSE_STACKID: Final = 1 << 10  # get_stackid: a new stack replaces one with its hash
 BPF_F_USER_BUILD_ID: Final = 1 << 11  # get_stack: build id + offset records (not addresses)
+
+# ---- packet helper flags and results (include/uapi/linux/bpf.h; see the packet helpers below)
+# store_bytes / skb_store_bytes flags
+BPF_F_RECOMPUTE_CSUM: Final = 1 << 0
+BPF_F_INVALIDATE_HASH: Final = 1 << 1
+# l3_csum_replace / l4_csum_replace: the low 4 bits are the field's size (2 or 4)
+BPF_F_HDR_FIELD_MASK: Final = 0xF
+BPF_F_PSEUDO_HDR: Final = 1 << 4  # l4_csum_replace: the field is part of the pseudo-header
+BPF_F_MARK_MANGLED_0: Final = 1 << 5  # l4_csum_replace: UDP, where a 0 checksum means none
+BPF_F_MARK_ENFORCE: Final = 1 << 6
+# redirect / clone_redirect: to the interface's ingress instead of its egress
+BPF_F_INGRESS: Final = 1 << 0
+# skb_adjust_room modes and flags
+BPF_ADJ_ROOM_NET: Final = 0
+BPF_ADJ_ROOM_MAC: Final = 1
+BPF_F_ADJ_ROOM_FIXED_GSO: Final = 1 << 0
+BPF_F_ADJ_ROOM_ENCAP_L3_IPV4: Final = 1 << 1
+BPF_F_ADJ_ROOM_ENCAP_L3_IPV6: Final = 1 << 2
+BPF_F_ADJ_ROOM_ENCAP_L4_GRE: Final = 1 << 3
+BPF_F_ADJ_ROOM_ENCAP_L4_UDP: Final = 1 << 4
+BPF_F_ADJ_ROOM_NO_CSUM_RESET: Final = 1 << 5
+BPF_F_ADJ_ROOM_ENCAP_L2_ETH: Final = 1 << 6
+BPF_F_ADJ_ROOM_DECAP_L3_IPV4: Final = 1 << 7
+BPF_F_ADJ_ROOM_DECAP_L3_IPV6: Final = 1 << 8
+# fib_lookup flags
+BPF_FIB_LOOKUP_DIRECT: Final = 1 << 0  # the table of the interface, skipping policy rules
+BPF_FIB_LOOKUP_OUTPUT: Final = 1 << 1  # an egress lookup (ifindex is the egress interface)
+BPF_FIB_LOOKUP_SKIP_NEIGH: Final = 1 << 2  # do not look the next hop's MAC address up
+BPF_FIB_LOOKUP_TBID: Final = 1 << 3  # look in table params.tbid (with DIRECT)
+BPF_FIB_LOOKUP_SRC: Final = 1 << 4  # also fill in the source address
+BPF_FIB_LOOKUP_MARK: Final = 1 << 5  # use params.mark for policy routing
+# fib_lookup results
+BPF_FIB_LKUP_RET_SUCCESS: Final = 0  # forward: ifindex, smac and dmac are filled in
+BPF_FIB_LKUP_RET_BLACKHOLE: Final = 1
+BPF_FIB_LKUP_RET_UNREACHABLE: Final = 2
+BPF_FIB_LKUP_RET_PROHIBIT: Final = 3
+BPF_FIB_LKUP_RET_NOT_FWDED: Final = 4  # not forwarded (e.g. local delivery)
+BPF_FIB_LKUP_RET_FWD_DISABLED: Final = 5
+BPF_FIB_LKUP_RET_UNSUPP_LWT: Final = 6
+BPF_FIB_LKUP_RET_NO_NEIGH: Final = 7  # no neighbour entry for the next hop
+BPF_FIB_LKUP_RET_FRAG_NEEDED: Final = 8  # the packet is over the MTU (params.mtu_result)
+BPF_FIB_LKUP_RET_NO_SRC_ADDR: Final = 9
+# address families (FibLookup.family) and skb_change_type's packet types
+AF_INET: Final = 2
+AF_INET6: Final = 10
+PACKET_HOST: Final = 0
+PACKET_BROADCAST: Final = 1
+PACKET_MULTICAST: Final = 2
+PACKET_OTHERHOST: Final = 3
 
 
 def _kernel_only(name: str) -> NotInKernelError:
@@ -318,6 +395,39 @@ class PerfEventArray(_Map[Any, Any]):
         raise _kernel_only("output")
 
 
+# ---- packet redirect targets: redirect_map(m, key, flags) sends packets through them
+
+
+class _RedirectMap(_Map[int, V]):
+    """Key and value default to u32; BPF code only redirects packets through the map."""
+
+    def __init__(self, key: Any = None, value: Any = None, max_entries: int = 0, flags: int = 0,
+                 **kw: Any) -> None:
+        super().__init__(key, value, max_entries, flags, **kw)
+
+    def redirect(self, key: int, flags: int = 0) -> int:
+        """redirect_map(self, key, flags): XDP_REDIRECT, or flags' verdict when the slot is
+        empty. XDP only."""
+        raise _kernel_only("redirect")
+
+
+class DevMap(_RedirectMap[int]):
+    """Slot -> interface index (or a struct of ifindex and a program fd, uapi's
+    bpf_devmap_val): ``redirect_map(ports, slot)`` sends the packet out of that interface."""
+
+
+class DevMapHash(_RedirectMap[int]):
+    """As DevMap with any u32 key (e.g. the ifindex itself) instead of slots 0..N-1."""
+
+
+class CpuMap(_RedirectMap[int]):
+    """CPU -> queue size: ``redirect_map(cpus, cpu)`` hands the packet to that CPU."""
+
+
+class XskMap(_RedirectMap[int]):
+    """Queue -> AF_XDP socket: ``redirect_map(xsks, queue)`` delivers the packet to user space."""
+
+
 # ---------------------------------------------------------------- pointers
 
 
@@ -457,6 +567,185 @@ def struct(cls: type[T] | None = None, /, *, packed: bool = False) -> Any:
     if cls is None:
         return lambda c: c
     return cls
+
+
+# ---------------------------------------------------------------- packet headers
+
+
+class _Header:
+    """A packet header (Linux's uapi layout, ``bpfimport.headers``).
+
+    In BPF code, ``ctx.header(IpHdr, 14)`` is a reference into the packet (or None) and its
+    fields read and write the packet; multi-byte fields are big-endian on the wire and read
+    as ordinary integers.  In user space the same class decodes and builds those bytes:
+    ``IpHdr.parse(data, 14).daddr == ip4("10.0.0.1")``, ``bytes(UdpHdr(dest=53, len=8))``.
+    """
+
+    _name = ""
+
+    def __init__(self, **fields: Any) -> None:
+        layout = _HEADERS[self._name]
+        unknown = set(fields) - {f.name for f in layout.fields}
+        if unknown:
+            raise TypeError(f"{self._name} has no field {sorted(unknown)[0]!r}")
+        for f in layout.fields:
+            setattr(self, f.name, fields.get(f.name, b"\0" * f.size if f.array else 0))
+
+    @classmethod
+    def parse(cls, data: bytes, offset: int = 0) -> Self:
+        """The header at ``offset`` in ``data`` (ValueError if the data is too short)."""
+        return cls(**_HEADERS[cls._name].decode(data, offset))
+
+    def __bytes__(self) -> bytes:
+        layout = _HEADERS[self._name]
+        return layout.encode({f.name: getattr(self, f.name) for f in layout.fields})
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and bytes(self) == bytes(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        layout = _HEADERS[self._name]
+        inner = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in layout.fields)
+        return f"{self._name}({inner})"
+
+    @classmethod
+    def size(cls) -> int:
+        """The header's size in bytes (sizeof(struct ...))."""
+        return _HEADERS[cls._name].size
+
+
+class EthHdr(_Header):
+    """struct ethhdr: 14 bytes."""
+
+    _name = "EthHdr"
+    h_dest: bytes = b""
+    h_source: bytes = b""
+    h_proto: int = 0
+
+
+class VlanHdr(_Header):
+    """struct vlan_hdr (802.1Q tag after EthHdr): 4 bytes."""
+
+    _name = "VlanHdr"
+    h_vlan_TCI: int = 0
+    h_vlan_encapsulated_proto: int = 0
+
+
+class IpHdr(_Header):
+    """struct iphdr: 20 bytes without options (``ihl * 4`` with them)."""
+
+    _name = "IpHdr"
+    version: int = 0
+    ihl: int = 0
+    tos: int = 0
+    tot_len: int = 0
+    id: int = 0
+    frag_off: int = 0
+    ttl: int = 0
+    protocol: int = 0
+    check: int = 0
+    saddr: int = 0
+    daddr: int = 0
+
+
+class Ipv6Hdr(_Header):
+    """struct ipv6hdr: 40 bytes."""
+
+    _name = "Ipv6Hdr"
+    version: int = 0
+    priority: int = 0
+    flow_lbl: bytes = b""
+    payload_len: int = 0
+    nexthdr: int = 0
+    hop_limit: int = 0
+    saddr: bytes = b""
+    daddr: bytes = b""
+
+
+class TcpHdr(_Header):
+    """struct tcphdr: 20 bytes without options (``doff * 4`` with them)."""
+
+    _name = "TcpHdr"
+    source: int = 0
+    dest: int = 0
+    seq: int = 0
+    ack_seq: int = 0
+    doff: int = 0
+    res1: int = 0
+    cwr: int = 0
+    ece: int = 0
+    urg: int = 0
+    ack: int = 0
+    psh: int = 0
+    rst: int = 0
+    syn: int = 0
+    fin: int = 0
+    window: int = 0
+    check: int = 0
+    urg_ptr: int = 0
+
+
+class UdpHdr(_Header):
+    """struct udphdr: 8 bytes."""
+
+    _name = "UdpHdr"
+    source: int = 0
+    dest: int = 0
+    len: int = 0
+    check: int = 0
+
+
+class IcmpHdr(_Header):
+    """struct icmphdr: 8 bytes; ``id``/``sequence`` (echo), ``gateway`` and ``mtu`` (frag)
+    are the members of its ``un`` union, so they overlap."""
+
+    _name = "IcmpHdr"
+    type: int = 0
+    code: int = 0
+    checksum: int = 0
+    id: int = 0
+    sequence: int = 0
+    gateway: int = 0
+    mtu: int = 0
+
+
+class Icmp6Hdr(_Header):
+    """struct icmp6hdr: 8 bytes; ``icmp6_identifier``/``icmp6_sequence``, ``icmp6_mtu`` and
+    ``icmp6_pointer`` overlap (the uapi's names for its ``icmp6_dataun`` union)."""
+
+    _name = "Icmp6Hdr"
+    icmp6_type: int = 0
+    icmp6_code: int = 0
+    icmp6_cksum: int = 0
+    icmp6_identifier: int = 0
+    icmp6_sequence: int = 0
+    icmp6_mtu: int = 0
+    icmp6_pointer: int = 0
+
+
+H = TypeVar("H", bound=_Header)
+
+
+class PacketContext:
+    """What ``ctx`` is in @xdp, @tc, @cgroup_skb and @socket_filter programs, for type
+    checkers (annotate ``def f(ctx: PacketContext) -> int``; the compiler reads the program's
+    own context struct: xdp_md or __sk_buff)."""
+
+    data: int
+    data_end: int
+    len: int
+    mark: int
+    priority: int
+    tc_classid: int
+    protocol: int
+    ifindex: int
+    ingress_ifindex: int
+
+    def header(self, type_: type[H], offset: int = 0) -> H | None:
+        """The header at ``offset`` bytes into the packet, or None when the packet is shorter."""
+        raise _kernel_only("ctx.header")
 
 
 # pythonbpf spellings, accepted and ignored by the compiler
@@ -650,6 +939,199 @@ def log2(x: int) -> int:
     raise _kernel_only("log2")
 
 
+# ---------------------------------------------------------------- packet helpers
+# Stubs of compiler.helpers.PACKET_HELPERS: each works in the program types its docstring or
+# docs/language.md ("Packet helpers") names; anywhere else it is a CompileError.
+
+
+def adjust_head(ctx: Any, delta: int) -> int:
+    """move the packet's start by delta bytes (negative: room for a new header, positive: strip
+    bytes); 0 or a negative errno. XDP only (tc: skb_change_head, skb_adjust_room)
+    """
+    raise _kernel_only("adjust_head")
+
+
+def adjust_tail(ctx: Any, delta: int) -> int:
+    """grow (positive) or shrink (negative) the packet at its end by delta bytes; 0 or a negative
+    errno (tc: bpf_skb_change_tail to ctx.len + delta)
+    """
+    raise _kernel_only("adjust_tail")
+
+
+def adjust_meta(ctx: Any, delta: int) -> int:
+    """move the start of the metadata area before the packet by delta bytes (negative: grow it); 0
+    or a negative errno. XDP only
+    """
+    raise _kernel_only("adjust_meta")
+
+
+def skb_change_head(ctx: Any, length: int, flags: int = 0) -> int:
+    """grow the packet by length bytes of headroom at its start; 0 or a negative errno. tc only"""
+    raise _kernel_only("skb_change_head")
+
+
+def skb_change_tail(ctx: Any, length: int, flags: int = 0) -> int:
+    """resize the packet to length bytes (new bytes are zero); 0 or a negative errno. tc only"""
+    raise _kernel_only("skb_change_tail")
+
+
+def skb_adjust_room(ctx: Any, len_diff: int, mode: int, flags: int = 0) -> int:
+    """grow or shrink the room after the network header (BPF_ADJ_ROOM_NET) or the MAC header
+    (BPF_ADJ_ROOM_MAC) by len_diff bytes; 0 or a negative errno. tc only
+    """
+    raise _kernel_only("skb_adjust_room")
+
+
+def load_bytes(ctx: Any, offset: int, buf: Any) -> int:
+    """copy len(buf) bytes of the packet from offset into buf (a char array, array or @struct); 0
+    or a negative errno
+    """
+    raise _kernel_only("load_bytes")
+
+
+def skb_load_bytes(ctx: Any, offset: int, buf: Any) -> int:
+    """load_bytes for socket buffer programs (tc, socket filters, cgroup skb)"""
+    raise _kernel_only("skb_load_bytes")
+
+
+def store_bytes(ctx: Any, offset: int, data: Any, flags: int = 0) -> int:
+    """write data (an array, @struct or typed integer such as u16(x)) into the packet at offset; 0
+    or a negative errno (flags, tc only: BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH)
+    """
+    raise _kernel_only("store_bytes")
+
+
+def skb_store_bytes(ctx: Any, offset: int, data: Any, flags: int = 0) -> int:
+    """store_bytes for tc programs"""
+    raise _kernel_only("skb_store_bytes")
+
+
+def csum_diff(from_: Any, to: Any, seed: int = 0) -> int:
+    """the 32-bit one's complement sum of to minus that of from, added to seed (buffers whose size
+    is a multiple of 4, or None): the checksum change of replacing from by to
+    """
+    raise _kernel_only("csum_diff")
+
+
+def l3_csum_replace(ctx: Any, offset: int, from_: int, to: int, size: int) -> int:
+    """fix the IP checksum at offset for a field changed from from_ to to (size 2 or 4 bytes,
+    values as on the wire; or from_ 0 and to a csum_diff() with size 0); 0 or a negative errno.
+    tc only
+    """
+    raise _kernel_only("l3_csum_replace")
+
+
+def l4_csum_replace(ctx: Any, offset: int, from_: int, to: int, flags: int) -> int:
+    """fix the TCP/UDP checksum at offset for a field changed from from_ to to (flags: the size 2
+    or 4, | BPF_F_PSEUDO_HDR for pseudo-header fields, | BPF_F_MARK_MANGLED_0 for UDP); 0 or a
+    negative errno. tc only
+    """
+    raise _kernel_only("l4_csum_replace")
+
+
+def csum_update(ctx: Any, csum: int) -> int:
+    """add csum (a csum_diff()) to the packet's CHECKSUM_COMPLETE sum; the new sum, or a negative
+    errno. tc only
+    """
+    raise _kernel_only("csum_update")
+
+
+def redirect(ifindex: int, flags: int = 0) -> int:
+    """send the packet to interface ifindex (tc: BPF_F_INGRESS for its ingress); the verdict to
+    return: XDP_REDIRECT / TC_ACT_REDIRECT, or XDP_ABORTED / TC_ACT_SHOT on bad flags
+    """
+    raise _kernel_only("redirect")
+
+
+def redirect_map(map: Any, key: int, flags: int = 0) -> int:
+    """send the packet to the target in slot key of a DevMap, DevMapHash, CpuMap or XskMap; the
+    verdict to return: XDP_REDIRECT, or the low two bits of flags (e.g. XDP_PASS) when the slot
+    is empty. XDP only
+    """
+    raise _kernel_only("redirect_map")
+
+
+def clone_redirect(ctx: Any, ifindex: int, flags: int = 0) -> int:
+    """send a copy of the packet to interface ifindex (BPF_F_INGRESS: its ingress); 0 or a negative
+    errno. tc only
+    """
+    raise _kernel_only("clone_redirect")
+
+
+def fib_lookup(ctx: Any, params: Any, flags: int = 0) -> int:
+    """look the route of params (a FibLookup) up in the kernel's forwarding table and fill in its
+    output fields; a BPF_FIB_LKUP_RET_* code or a negative errno
+    """
+    raise _kernel_only("fib_lookup")
+
+
+def get_hash_recalc(ctx: Any) -> int:
+    """the packet's flow hash, computed if not known yet. tc only"""
+    raise _kernel_only("get_hash_recalc")
+
+
+def htons(x: int) -> int:
+    """x (wrapped to 16 bits) with its two bytes swapped: a host-order number as the packet
+    holds it, for store_bytes() and the checksum helpers (also in user space)
+    """
+    return int.from_bytes((x & 0xFFFF).to_bytes(2, "little"), "big")
+
+
+def ntohs(x: int) -> int:
+    """the inverse of htons(): 16 bits read raw from the packet as a number"""
+    return htons(x)
+
+
+def htonl(x: int) -> int:
+    """x (wrapped to 32 bits) with its four bytes reversed: a host-order number as the packet
+    holds it, e.g. l3_csum_replace(ctx, 24, htonl(old), htonl(new), 4)
+    """
+    return int.from_bytes((x & 0xFFFFFFFF).to_bytes(4, "little"), "big")
+
+
+def ntohl(x: int) -> int:
+    """the inverse of htonl(): 32 bits read raw from the packet as a number"""
+    return htonl(x)
+
+
+def skb_change_type(ctx: Any, type_: int) -> int:
+    """set the packet's type (PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST); 0
+    or a negative errno. tc only
+    """
+    raise _kernel_only("skb_change_type")
+
+
+@struct
+class FibLookup:
+    """uapi's ``struct bpf_fib_lookup``, what ``fib_lookup(ctx, params, flags)`` reads and fills.
+
+    Members of the uapi unions are fields at the same offset (``tos``/``flowinfo``/``rt_metric``,
+    ``ipv4_src``/``ipv6_src``...). ``sport``, ``dport``, ``flowinfo``, ``ipv4_src``, ``ipv4_dst``,
+    ``h_vlan_proto`` and ``h_vlan_TCI`` hold network byte order, as the packet does.
+    """
+
+    family: u8 = 0  # AF_INET or AF_INET6
+    l4_protocol: u8 = 0
+    sport: u16 = 0
+    dport: u16 = 0
+    tot_len: u16 = 0  # input: the packet's length, for the MTU check
+    mtu_result: u16 = 0  # output, with BPF_FIB_LKUP_RET_FRAG_NEEDED (same bytes as tot_len)
+    ifindex: u32 = 0  # input: the ingress interface; output: the egress interface
+    tos: u8 = 0  # IPv4 input
+    flowinfo: u32 = 0  # IPv6 input (same bytes as tos)
+    rt_metric: u32 = 0  # output (same bytes as tos)
+    ipv4_src: u32 = 0
+    ipv6_src: Annotated[list[u32], 4] = []
+    ipv4_dst: u32 = 0
+    ipv6_dst: Annotated[list[u32], 4] = []
+    tbid: u32 = 0  # input with BPF_FIB_LOOKUP_TBID
+    h_vlan_proto: u16 = 0  # output (same bytes as tbid)
+    h_vlan_TCI: u16 = 0  # output
+    mark: u32 = 0  # input with BPF_FIB_LOOKUP_MARK
+    smac: Annotated[list[u8], 6] = []  # output: the egress interface's MAC
+    dmac: Annotated[list[u8], 6] = []  # output: the next hop's MAC
+
+
 __all__ = [
     "Final", "Annotated",
     "c_bool", "c_char", "c_int8", "c_int16", "c_int32", "c_int64",
@@ -673,4 +1155,30 @@ __all__ = [
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "read_user", "read_kernel", "get_stack", "get_stackid", "deref", "log2",
     "kernel", "NotInKernelError",
+    # packet helpers, their flags and results, redirect maps, FibLookup
+    "adjust_head", "adjust_tail", "adjust_meta", "skb_change_head", "skb_change_tail",
+    "skb_adjust_room", "load_bytes", "skb_load_bytes", "store_bytes", "skb_store_bytes",
+    "csum_diff", "l3_csum_replace", "l4_csum_replace", "csum_update", "redirect", "redirect_map",
+    "clone_redirect", "fib_lookup", "get_hash_recalc", "skb_change_type", "FibLookup",
+    "htons", "ntohs", "htonl", "ntohl",
+    "DevMap", "DevMapHash", "CpuMap", "XskMap",
+    "BPF_F_RECOMPUTE_CSUM", "BPF_F_INVALIDATE_HASH", "BPF_F_HDR_FIELD_MASK", "BPF_F_PSEUDO_HDR",
+    "BPF_F_MARK_MANGLED_0", "BPF_F_MARK_ENFORCE", "BPF_F_INGRESS", "BPF_ADJ_ROOM_NET",
+    "BPF_ADJ_ROOM_MAC", "BPF_F_ADJ_ROOM_FIXED_GSO", "BPF_F_ADJ_ROOM_ENCAP_L3_IPV4",
+    "BPF_F_ADJ_ROOM_ENCAP_L3_IPV6", "BPF_F_ADJ_ROOM_ENCAP_L4_GRE", "BPF_F_ADJ_ROOM_ENCAP_L4_UDP",
+    "BPF_F_ADJ_ROOM_NO_CSUM_RESET", "BPF_F_ADJ_ROOM_ENCAP_L2_ETH", "BPF_F_ADJ_ROOM_DECAP_L3_IPV4",
+    "BPF_F_ADJ_ROOM_DECAP_L3_IPV6", "BPF_FIB_LOOKUP_DIRECT", "BPF_FIB_LOOKUP_OUTPUT",
+    "BPF_FIB_LOOKUP_SKIP_NEIGH", "BPF_FIB_LOOKUP_TBID", "BPF_FIB_LOOKUP_SRC", "BPF_FIB_LOOKUP_MARK",
+    "BPF_FIB_LKUP_RET_SUCCESS", "BPF_FIB_LKUP_RET_BLACKHOLE", "BPF_FIB_LKUP_RET_UNREACHABLE",
+    "BPF_FIB_LKUP_RET_PROHIBIT", "BPF_FIB_LKUP_RET_NOT_FWDED", "BPF_FIB_LKUP_RET_FWD_DISABLED",
+    "BPF_FIB_LKUP_RET_UNSUPP_LWT", "BPF_FIB_LKUP_RET_NO_NEIGH", "BPF_FIB_LKUP_RET_FRAG_NEEDED",
+    "BPF_FIB_LKUP_RET_NO_SRC_ADDR", "AF_INET", "AF_INET6", "PACKET_HOST", "PACKET_BROADCAST",
+    "PACKET_MULTICAST", "PACKET_OTHERHOST",
+    # packets (bpfimport.headers)
+    "EthHdr", "VlanHdr", "IpHdr", "Ipv6Hdr", "TcpHdr", "UdpHdr", "IcmpHdr", "Icmp6Hdr",
+    "PacketContext", "ip4", "ip6", "mac",
+    "ETH_P_IP", "ETH_P_ARP", "ETH_P_8021Q", "ETH_P_8021AD", "ETH_P_IPV6", "ETH_HLEN", "ETH_ALEN",
+    "IPPROTO_IP", "IPPROTO_ICMP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_IPV6",
+    "IPPROTO_ROUTING", "IPPROTO_FRAGMENT", "IPPROTO_GRE", "IPPROTO_ICMPV6", "IPPROTO_NONE",
+    "IPPROTO_DSTOPTS", "IPPROTO_SCTP", "IP_CE", "IP_DF", "IP_MF", "IP_OFFSET",
 ]

@@ -15,6 +15,8 @@ TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of ev
 if TYPE_CHECKING:
     from typing import Any
 
+    from ..headers import Header
+
 
 class BpfType:
     """Base of every type; scalars are SSA values, aggregates live in memory."""
@@ -224,10 +226,11 @@ class MapRefType(PtrType):
         return ("mapref", self.template.name)
 
 
-POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "unknown"})
+POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "packet", "unknown"})
 # What each space is called in errors and docs.
 SPACE_NAMES = {"ctx": "the program's context", "map": "a map value", "stack": "the BPF stack",
-               "kernel": "kernel memory", "user": "user memory", "unknown": "an unknown place"}
+               "kernel": "kernel memory", "user": "user memory", "packet": "the packet",
+               "unknown": "an unknown place"}
 
 
 class KernelStructType(BpfType):
@@ -298,6 +301,27 @@ class PlaceType(BpfType):
         values = {k: getattr(self, k) for k in self.__slots__}
         values.update(changes)
         return PlaceType(**values)
+
+
+class HeaderType(BpfType):
+    """A packet header of ``bpfimport.lang`` (``EthHdr``, ``IpHdr``...): its layout is
+    ``bpfimport.headers.HEADERS[name]``.
+
+    Reached only through a reference into the packet (``ctx.header(T, off)``); its fields
+    are big-endian numbers, bitfields and byte arrays, read and written by
+    ``codegen/packet.py`` (never as a ``StructType``'s little-endian fields).
+    """
+
+    __slots__ = ("name", "layout")
+    aggregate = True
+
+    def __init__(self, layout: Header) -> None:
+        super().__init__(layout.size, 1, f"[{layout.size} x i8]", f"struct {layout.c_name}")
+        self.name = layout.name
+        self.layout = layout
+
+    def key(self) -> tuple:
+        return ("header", self.name)
 
 
 class VoidType(BpfType):

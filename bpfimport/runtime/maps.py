@@ -1012,6 +1012,30 @@ class MapOfMapsMap(ProgArrayMap):
     _slot_what = "map (mod.inner) or its fd"
 
 
+class SlotMap(Map[Any, Any]):
+    """A DevMap, DevMapHash, CpuMap or XskMap: the targets ``redirect_map()`` sends packets to.
+
+    ``ports[0] = ifindex`` fills a slot (a CpuMap's value is the CPU's queue size, an
+    XskMap's an AF_XDP socket, given as the socket object or its fd); ``del ports[0]``
+    empties it.  ``len()``, ``keys()`` and iteration count the filled slots only: the
+    kernel walks every slot of an array-shaped map.  The kernel does not let user space
+    read an XskMap back.
+    """
+
+    def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
+        fileno = getattr(value, "fileno", None)  # an AF_XDP socket object in an XskMap
+        super().set(key, fileno() if callable(fileno) else value, flags)
+
+    def keys(self, batch: bool = True) -> list[Any]:
+        return [k for k, _ in self.items(batch)]
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
 class _EventMap(Map[None, Ev]):
     """Shared by RingBufferMap and PerfEventArrayMap: ``poll()``, ``consume()``, ``events()``.
 
@@ -1196,7 +1220,7 @@ class PerfEventArrayMap(_EventMap[Ev]):
 # The handle classes by name: each map kind names its own (``bpfimport.kinds``, ``handle``).
 HANDLE_CLASSES: dict[str, type[Map]] = {
     cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, MapOfMapsMap,
-                                  RingBufferMap, PerfEventArrayMap)
+                                  RingBufferMap, PerfEventArrayMap, SlotMap)
 }
 
 
@@ -1206,5 +1230,5 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
 
 
 __all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "MapOfMapsMap",
-           "OwnedMap", "PerfEventArrayMap",
-           "ProgArrayMap", "RingBufferMap", "StackTraceMap", "make_map"]
+           "OwnedMap", "PerfEventArrayMap", "ProgArrayMap", "RingBufferMap", "SlotMap", "StackTraceMap",
+           "make_map"]

@@ -14,10 +14,14 @@ from bpfimport.compiler import compile_source
 from bpfimport.compiler.codegen.calls import GENERIC_HELPERS, SPECIAL_HELPERS
 from bpfimport.compiler.helpers import HELPERS, Helper, markdown_list
 from bpfimport.compiler.tables import LANG_NAMES
+from bpfimport.headers import ADDRESS_FUNCTIONS
 from bpfimport.kinds import MAP_KINDS, PROGRAM_KINDS
 from tests.conftest import ROOT, program_module
 
-LANG_NOT_HELPERS = {"compile", "struct", "bpf", "map", "bpfglobal"} | set(PROGRAM_KINDS)
+# decorators, markers, and the address literals (ip4(), mac()...: plain functions in user
+# space, constants in BPF code, codegen/packet.py)
+LANG_NOT_HELPERS = {"compile", "struct", "bpf", "map", "bpfglobal"} | set(PROGRAM_KINDS) \
+    | set(ADDRESS_FUNCTIONS)
 
 
 def lang_functions() -> set[str]:

@@ -144,6 +144,9 @@ class FunctionBuilder:
         self.fresh: set[str] = set()  # temporaries a new local may adopt instead of copying
         self.scratch: dict[tuple[str, str], str] = {}  # reusable key/value slots for helpers
         self.node: ast.AST = decl.node
+        # header references (ctx.header()) tested for None on every path to this point
+        # (codegen/packet.py: narrowing); only these may be read through
+        self.narrowed: frozenset[str] = frozenset()
         self.assigned = _assigned_names(decl.node)  # Python makes these local to the whole function
 
     # ------------------------------------------------------------ dispatch

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 
+from ...headers import ADDRESS_FUNCTIONS
 from ..core import (
     ENUM_VALUE,
     ENUM_VALUE_EXISTS,
@@ -36,7 +37,18 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import events, expressions, kernel, maps, memory, stacks, strings
+from . import (
+    context,
+    events,
+    expressions,
+    kernel,
+    maps,
+    memory,
+    packet,
+    packet_helpers,
+    stacks,
+    strings,
+)
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -63,6 +75,10 @@ def expr_call(fb: FunctionBuilder, node: ast.Call) -> Value:
             return cast_call(fb, ty, node)
         if func.attr == "startswith":
             return strings.startswith(fb, node)
+        if func.attr == "header" and isinstance(func.value, ast.Name) and func.value.id in fb.locals:
+            base = fb.expr(func.value)
+            if context.is_context(base):  # ctx.header(T, offset)
+                return packet.header_call(fb, base, node)
     if fb.map_of(node) is not None:
         raise fb.err(node, "a map cannot be used as a value", "call a method: m().lookup(key)")
     if isinstance(func, ast.Name) and func.id not in fb.locals:
@@ -95,6 +111,8 @@ def call_builtin(fb: FunctionBuilder, name: str, node: ast.Call) -> Value:
     builtin = PYTHON_BUILTINS.get(name)
     if builtin is not None:
         return builtin(fb, node)
+    if name in ADDRESS_FUNCTIONS:  # ip4("10.0.0.1"): a constant
+        return packet.address_call(fb, name, node)
     cast = resolve_type(fb.model, node.func)
     if cast is not None:
         return cast_call(fb, cast, node)
@@ -141,6 +159,8 @@ def range_call(fb: FunctionBuilder, node: ast.Call) -> Value:
 
 def cast_call(fb: FunctionBuilder, ty: BpfType, node: ast.Call) -> Value:
     """``u64(x)``, ``c_int32(0)``, ``bool(x)``: explicit conversions (they wrap, never fail)."""
+    if isinstance(ty, StructType):  # a struct of bpfimport.lang: FibLookup(family=AF_INET)
+        return construct(fb, ty, node)
     if ty.aggregate:
         raise fb.err(node, f"{ty} cannot be constructed by a call", "declare a local: buf: c_char * 16")
     if not node.args:
@@ -497,6 +517,7 @@ MAP_FAMILIES: dict[str, Callable[[FunctionBuilder, MapDecl, str, ast.Call], Valu
     "ring": events.event_method,
     "perf": events.event_method,
     "stack": stacks.stack_method,
+    "redirect": packet_helpers.redirect_method,
 }
 # HelperDecl.lower -> lowering, for helpers without arguments
 GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
@@ -517,6 +538,8 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "read": memory.read_call,
     "get_stackid": stacks.get_stackid_call,
     "get_stack": stacks.get_stack_call,
+    "packet": packet_helpers.packet_call,  # adjust_head, load/store bytes, checksums, redirects...
+    "byteorder": packet_helpers.byteorder_call,  # htons, htonl, ntohs, ntohl
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {

@@ -36,6 +36,7 @@ from ..types import (
 from .builder import FunctionBuilder
 from .ir import Value
 from .kernel import DATA_LOC_LEN, element, kernel_types, member, read
+from .packet import PACKET_DECORATORS, context_field
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
@@ -267,6 +268,7 @@ def raw_tracepoint_params(name: str) -> list[tuple[str, int]] | None:
 CONTEXTS: dict[str, Callable[[FunctionBuilder, Value, ast.Attribute], Value]] = {
     "tracepoint": tracepoint_field,
     "raw_tracepoint": raw_tracepoint_field,
+    **{decorator: context_field for decorator in PACKET_DECORATORS},  # codegen/packet.py
 }
 
 __all__ = ["CONTEXTS", "field", "is_context"]

@@ -26,7 +26,7 @@ from ..types import (
     StructType,
     common_int,
 )
-from . import context, kernel, maps, memory, operators, strings
+from . import context, kernel, maps, memory, operators, packet, strings
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import NONE, LitType, NoneType_, StrType, char_literal, lit, show
@@ -70,7 +70,7 @@ def expr_name(fb: FunctionBuilder, node: ast.Name) -> Value:
         v = fb.load(local.ty, local.ptr)
         if not local.ty.aggregate:
             v.home = local.ptr
-        return v
+        return packet.tested_value(fb, name, v)
     if name in fb.assigned and name not in fb.global_names:
         raise fb.err(node, f"local variable '{name}' is used before it is assigned",
                      f"assign {name} before this line")
@@ -134,6 +134,8 @@ def compare(fb: FunctionBuilder, op: ast.cmpop, a: Value, b: Value, node: ast.AS
         return Value(BOOL, fb.b.icmp(pred, "ptr", a.ref, "null"))
     if isinstance(op, (ast.In, ast.NotIn)):
         raise fb.err(node, "'in' tests a map: key in some_map", "the right side must be a map")
+    if packet.is_byte_array(a) or packet.is_byte_array(b):
+        return packet.compare_bytes(fb, op, a, b, node)
     a, b = _char_side(a, b), _char_side(b, a)
     if strings.is_text(a) or strings.is_text(b):
         return strings.compare(fb, op, a, b, node)
@@ -210,6 +212,7 @@ def bool_from_cond(fb: FunctionBuilder, node: ast.expr) -> Value:
 def cond(fb: FunctionBuilder, node: ast.expr, then: Block, other: Block) -> None:
     """Branch on ``node``'s truth, short-circuiting ``and``/``or``/``not`` and chained comparisons."""
     if isinstance(node, ast.BoolOp):
+        saved = fb.narrowed
         for value in node.values[:-1]:
             nxt = fb.b.new_block("and" if isinstance(node.op, ast.And) else "or")
             if isinstance(node.op, ast.And):
@@ -217,7 +220,11 @@ def cond(fb: FunctionBuilder, node: ast.expr, then: Block, other: Block) -> None
             else:
                 cond(fb, value, then, nxt)
             fb.b.position(nxt)
+            # the next operand runs only if this one was true (and) / false (or)
+            proved = packet.narrowing(fb, value)[0 if isinstance(node.op, ast.And) else 1]
+            fb.narrowed = fb.narrowed | proved
         cond(fb, node.values[-1], then, other)
+        fb.narrowed = saved
         return
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
         cond(fb, node.operand, other, then)
@@ -332,12 +339,17 @@ def join_type(fb: FunctionBuilder, values: list[Value], node: ast.AST) -> BpfTyp
 def expr_if_exp(fb: FunctionBuilder, node: ast.IfExp) -> Value:
     then, other, done = fb.b.new_block("ifexp.then"), fb.b.new_block("ifexp.else"), fb.b.new_block("ifexp")
     cond(fb, node.test, then, other)
+    saved = fb.narrowed
+    yes, no = packet.narrowing(fb, node.test)
     fb.b.position(then)
+    fb.narrowed = saved | yes
     a = fb.expr(node.body)
     a = a if isinstance(a.ty, BoolType) else fb.numeric(a, node.body)
     end_a = fb.b.block
     fb.b.position(other)
+    fb.narrowed = saved | no
     b = fb.expr(node.orelse)
+    fb.narrowed = saved
     b = b if isinstance(b.ty, BoolType) else fb.numeric(b, node.orelse)
     end_b = fb.b.block
     ty = join_type(fb, [a, b], node)
@@ -386,6 +398,8 @@ def attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
                      f"annotate with it (t: kernel.{node.attr} = ...) or call it on an address "
                      f"(kernel.{node.attr}(addr))")
     base = operand(fb, node.value)
+    if packet.is_header_ref(base):
+        return packet.read_field(fb, base, node)
     if kernel.is_kernel_base(base):
         return kernel.member(fb, base, node)
     if context.is_context(base):
@@ -402,9 +416,19 @@ def attribute(fb: FunctionBuilder, node: ast.Attribute) -> Value:
 
 def field_address(fb: FunctionBuilder, node: ast.Attribute) -> tuple[str, BpfType]:
     """Where ``x.field`` is stored, to write it."""
+    return field_address_of(fb, assigned_base(fb, node), node)
+
+
+def assigned_base(fb: FunctionBuilder, node: ast.Attribute) -> Value:
+    """The ``x`` of an assignment to ``x.field``, evaluated once."""
     if fb.map_of(node.value) is not None:
         raise fb.err(node, f"'{node.attr}' of a map can only be called, e.g. m.{node.attr}(key)")
-    return struct_field(fb, aggregate_of(fb, operand(fb, node.value), node.value), node)
+    return operand(fb, node.value)
+
+
+def field_address_of(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str, BpfType]:
+    """Where ``x.field`` is stored, ``x`` already evaluated."""
+    return struct_field(fb, aggregate_of(fb, base, node.value), node)
 
 
 def struct_field(fb: FunctionBuilder, base: Value, node: ast.Attribute) -> tuple[str, BpfType]:

@@ -52,7 +52,7 @@ FAMILIES: dict[int, tuple[str | None, bool]] = {
 # The memory a pointer's target lies in -> the helper that copies bytes out of it.
 READERS = {"user": Helper.PROBE_READ_USER, "kernel": Helper.PROBE_READ_KERNEL}
 # Memory the probe_read families see as kernel memory (the context, map values, the stack).
-KERNEL_SIDE = frozenset({"ctx", "map", "stack", "kernel"})
+KERNEL_SIDE = frozenset({"ctx", "map", "stack", "kernel", "packet"})
 # The other family's name, for hints: probe_read_user_str <-> probe_read_kernel_str.
 _SWAP = {"user": "kernel", "kernel": "user"}
 TYPE_HINT = ("a type: u8..u64, i8..i64, c_char_p, c_void_p, UserPtr[T], KernelPtr[T], "

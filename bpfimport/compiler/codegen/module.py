@@ -26,6 +26,9 @@ INTRINSICS = (
     "declare void @llvm.memset.p0.i64(ptr nocapture writeonly, i8, i64, i1 immarg)\n"
     "declare void @llvm.memcpy.p0.p0.i64(ptr noalias nocapture writeonly, ptr noalias nocapture readonly, "
     "i64, i1 immarg)\n"
+    "declare i16 @llvm.bswap.i16(i16)\n"
+    "declare i32 @llvm.bswap.i32(i32)\n"
+    "declare void @llvm.assume(i1 noundef)\n"
 )
 DEFAULT_LICENSE = "GPL"
 

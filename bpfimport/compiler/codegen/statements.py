@@ -23,7 +23,7 @@ from ..types import (
     PlaceType,
     PtrType,
 )
-from . import calls, expressions, kernel, maps, operators
+from . import calls, context, expressions, kernel, maps, operators, packet
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, Local, Loop, NoneType_, StrType, show
@@ -187,7 +187,14 @@ def assign(fb: FunctionBuilder, target: ast.expr, value: Value, stmt: ast.stmt) 
     if isinstance(target, ast.Name):
         assign_name(fb, target, value)
     elif isinstance(target, ast.Attribute):
-        ptr, ty = expressions.field_address(fb, target)
+        base = expressions.assigned_base(fb, target)
+        if packet.is_header_ref(base):  # eth.h_dest = ..., ip.ttl = 64: a packet store
+            packet.store_field(fb, base, target, value)
+            return
+        if context.is_context(base) and packet.access_of(fb) is not None:  # ctx.mark = 1
+            packet.store_context(fb, base, target, value)
+            return
+        ptr, ty = expressions.field_address_of(fb, base, target)
         check_writable(fb, target)
         fb.store(value, ty, ptr, target)
     elif isinstance(target, ast.Subscript):
@@ -228,7 +235,13 @@ def assign_name(fb: FunctionBuilder, target: ast.Name, value: Value) -> None:
             fb.fresh.discard(value.ref)  # adopted once: b = a must copy, and so must a = b = S()
             declare_local(fb, name, ty, value.ref)  # adopt the temporary, no copy
             return
+        if packet.is_header_ref(value):  # tested or not, the local holds either
+            assert isinstance(ty, PtrType)
+            ty = PtrType(ty.pointee, nullable=True, space=ty.space)
         local = declare_local(fb, name, ty)
+        packet.bound(fb, name, value, local.ty, target)
+    elif packet.is_header_ref(Value(local.ty, "")):
+        packet.bound(fb, name, value, local.ty, target)
     elif (isinstance(local.ty, MapRefType) or isinstance(value.ty, MapRefType)) \
             and local.ty != value.ty and not isinstance(value.ty, NoneType_):
         raise fb.err(target, f"'{name}' holds a {show(local.ty)} and cannot be rebound to a "
@@ -278,6 +291,7 @@ def final_error(fb: FunctionBuilder, node: ast.AST, name: str) -> Exception:
 
 
 def check_writable(fb: FunctionBuilder, target: ast.expr) -> None:
+    packet.check_element_store(fb, target)
     root = target
     while isinstance(root, (ast.Attribute, ast.Subscript)):
         root = root.value
@@ -348,7 +362,14 @@ def stmt_aug_assign(fb: FunctionBuilder, stmt: ast.AugAssign) -> None:
         fb.store(operators.binop(fb, stmt.op, current, fb.expr(stmt.value), stmt), local.ty, local.ptr, stmt)
         return
     if isinstance(target, ast.Attribute):
-        ptr, ty = expressions.field_address(fb, target)
+        base = expressions.assigned_base(fb, target)
+        if packet.is_header_ref(base):  # ip.ttl -= 1
+            packet.update_field(fb, base, target, stmt.op, fb.expr(stmt.value), stmt)
+            return
+        if context.is_context(base) and packet.access_of(fb) is not None:  # ctx.mark |= 1
+            packet.update_context(fb, base, target, stmt.op, fb.expr(stmt.value), stmt)
+            return
+        ptr, ty = expressions.field_address_of(fb, base, target)
         check_writable(fb, target)
         update_in_memory(fb, ptr, ty, stmt.op, stmt.value, stmt, shared=is_shared(fb, target.value))
         return
@@ -375,18 +396,34 @@ def update_in_memory(fb: FunctionBuilder, ptr: str, ty: BpfType, op: ast.operato
 
 
 def stmt_if(fb: FunctionBuilder, stmt: ast.If) -> None:
+    """``if``/``else``; what each branch proves about header references (``eth is None``) holds
+    in it, and after the statement what every branch that falls through proves."""
     then = fb.b.new_block("if.then")
     done = fb.b.new_block("if.end")
     other = fb.b.new_block("if.else") if stmt.orelse else done
+    before = fb.narrowed
+    yes, no = packet.narrowing(fb, stmt.test)
     expressions.cond(fb, stmt.test, then, other)
     fb.b.position(then)
+    fb.narrowed = before | yes
     fb.block_of(stmt.body)
+    ends = [] if fb.b.block.terminated else [fb.narrowed]
     fb.b.br(done)
+    fb.narrowed = before | no
     if stmt.orelse:
         fb.b.position(other)
         fb.block_of(stmt.orelse)
+        if not fb.b.block.terminated:
+            ends.append(fb.narrowed)
         fb.b.br(done)
+    else:
+        ends.append(fb.narrowed)
     fb.b.position(done)
+    if ends:
+        fb.narrowed = frozenset.intersection(*ends)
+    else:  # every branch returned, broke or continued: nothing falls through to here
+        fb.narrowed = before
+        fb.b.terminate("unreachable")
 
 
 def stmt_while(fb: FunctionBuilder, stmt: ast.While) -> None:
@@ -400,7 +437,9 @@ def stmt_while(fb: FunctionBuilder, stmt: ast.While) -> None:
     expressions.cond(fb, stmt.test, body, orelse)
     fb.b.position(body)
     fb.loops.append(Loop(head, done))
+    outside = forget_assigned(fb, stmt)
     fb.block_of(stmt.body)
+    fb.narrowed = outside
     fb.loops.pop()
     fb.b.br(head)
     if stmt.orelse:
@@ -450,12 +489,14 @@ def stmt_for(fb: FunctionBuilder, stmt: ast.For) -> None:
     fb.b.position(body)
     assign_name(fb, stmt.target, Value(ty, fb.b.load(ty.llvm, counter, ty.align)))
     fb.loops.append(Loop(step_block, done))
+    outside = forget_assigned(fb, stmt)
     name = stmt.target.id
     outer = fb.bounds.pop(name, None)
     known = counter_bounds(start, stop, step)
     if known is not None and name not in fb.global_names and not stores_to(stmt.body, name):
         fb.bounds[name] = known
     fb.block_of(stmt.body)
+    fb.narrowed = outside
     fb.bounds.pop(name, None)
     if outer is not None:
         fb.bounds[name] = outer
@@ -478,6 +519,15 @@ def stmt_for(fb: FunctionBuilder, stmt: ast.For) -> None:
         fb.block_of(stmt.orelse)
         fb.b.br(done)
     fb.b.position(done)
+
+
+def forget_assigned(fb: FunctionBuilder, loop: ast.While | ast.For) -> frozenset[str]:
+    """A loop may run its body again after assigning a header reference: a reference tested
+    before the loop stays tested in and after it only if the loop never assigns it."""
+    assigned = {n.id for s in loop.body + loop.orelse for n in ast.walk(s)
+                if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    fb.narrowed = fb.narrowed - assigned
+    return fb.narrowed
 
 
 def counter_bounds(start: Value, stop: Value, step: int) -> tuple[int, int] | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 
 from ...kinds import KEYED_OPS, MAP_KINDS, PROGRAM_KINDS, MapKind
+from ..lang_structs import LANG_STRUCTS
 from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
@@ -213,6 +214,7 @@ class _Declarations:
         ty = resolve_type(self.model, ann) if ann is not None else I64
         if ty is None:
             raise self.err(ann, f"unknown type for global '{name}'", TYPE_HINT)
+        self.check_local_only(ann, ty, f"global '{name}'")
         initial = self.initial_value(value, ty, name)
         zero = initial == 0 or (isinstance(initial, bytes) and not any(initial))
         section = ".rodata" if final else (".bss" if zero else ".data")
@@ -367,6 +369,7 @@ class _Declarations:
         ty = resolve_type(self.model, node)
         if ty is None or isinstance(ty, PtrType):
             raise self.err(node, f"unknown {what} type for {mk.name}", TYPE_HINT)
+        self.check_local_only(node, ty, f"{mk.name}'s {what}")
         return ty
 
     def inner_template(self, mk: MapKind, node: ast.expr) -> MapRefType:
@@ -389,6 +392,16 @@ class _Declarations:
             raise self.err(args.get("key", call), f"{mk.name} keys are u32 slot numbers",
                            f"e.g. {mk.declaration_example()} (or HashOfMaps for other keys)")
 
+    def check_local_only(self, node: ast.expr | None, ty: BpfType, where: str) -> None:
+        """Structs of bpfimport.lang (FibLookup) live in locals only: user space has no class
+        for them, and their overlapping union members have no BTF layout."""
+        while isinstance(ty, ArrayType):
+            ty = ty.elem
+        if isinstance(ty, StructType) and ty.name in LANG_STRUCTS \
+                and self.model.structs.get(ty.name) is not ty:
+            raise self.err(node, f"{ty.name} can only be the type of a local variable, not of "
+                           f"{where}", "copy the fields you keep into a @struct of your own")
+
     def lpm_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
                   args: dict[str, ast.expr], call: ast.Call) -> None:
         """An LPM trie's key: the prefix length in bits (a u32), then the data it applies to."""
@@ -410,6 +423,19 @@ class _Declarations:
             raise self.err(args.get("value", call), f"{mk.name} values are arrays of u64 "
                            "addresses", "leave value= out (127 deep), or give the depth: "
                            "value=u64 * 32")
+
+    def redirect_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                       args: dict[str, ast.expr], call: ast.Call) -> None:
+        """A redirect map: u32 keys; values the kernel's sizes (a u32 ifindex, queue size or
+        socket fd, or with a program fd after it: uapi's bpf_devmap_val / bpf_cpumap_val)."""
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(args.get("key", call), f"{mk.name} keys are u32",
+                           "leave key= out: it is implied")
+        sizes = REDIRECT_VALUE_SIZES[mk.name]
+        if value is None or value.size not in sizes:
+            raise self.err(args.get("value", call), f"{mk.name} values are "
+                           f"{' or '.join(f'{n} bytes' for n in sizes)}",
+                           f"leave value= out (a u32), e.g. {mk.declaration_example()}")
 
     # ------------------------------------------------------------ structs
     def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
@@ -441,6 +467,7 @@ class _Declarations:
             ftype = resolve_type(self.model, item.annotation)
             if ftype is None or (isinstance(ftype, PtrType)):
                 raise self.err(item.annotation, f"unknown type for field '{fname}'", TYPE_HINT)
+            self.check_local_only(item.annotation, ftype, f"field '{fname}'")
             if item.value is not None:
                 self.check_field_default(stmt.name, fname, item.annotation, ftype, item.value)
             members.append((fname, ftype))
@@ -667,7 +694,10 @@ MAP_SHAPES = {
     "lpm": _Declarations.lpm_shape,
     "stack_trace": _Declarations.stack_trace_shape,
     "array_of_maps": _Declarations.array_of_maps_shape,
+    "redirect": _Declarations.redirect_shape,
 }
+# The value sizes the kernel takes for each redirect map (4: the u32 alone; 8: with a program fd).
+REDIRECT_VALUE_SIZES = {"DevMap": (4, 8), "DevMapHash": (4, 8), "CpuMap": (4, 8), "XskMap": (4,)}
 
 __all__ = ["analyze_module", "USER_SPACE_HINT"]
 

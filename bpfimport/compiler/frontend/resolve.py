@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from ..lang_structs import LANG_STRUCTS, lang_struct
 from ..tables import LANG_CONSTANTS, PYTHON_BUILTIN_NAMES, importable
 from ..types import (
     CHAR,
@@ -99,6 +100,15 @@ def const_value(model: ModuleModel, node: ast.expr) -> int | str | None:
                 return ~v
             if isinstance(node.op, ast.Not):
                 return int(not v)
+    if isinstance(node, ast.Call) and builtin_name(model, node.func) == "ip4" and len(node.args) == 1 \
+            and not node.keywords and isinstance(node.args[0], ast.Constant) \
+            and isinstance(node.args[0].value, str):  # BLOCKED = ip4("10.0.0.1"): a constant
+        from ...headers import ip4
+
+        try:
+            return ip4(node.args[0].value)
+        except ValueError:
+            return None  # the codegen reports it at its use
     if isinstance(node, ast.BinOp) and type(node.op) in FOLD_BINOPS:
         a = const_value(model, node.left)
         b = const_value(model, node.right)
@@ -138,6 +148,8 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
     name = builtin_name(model, node)
     if name is not None and name in SCALAR_NAMES:
         return SCALAR_NAMES[name]
+    if name is not None and name in LANG_STRUCTS:  # FibLookup: a struct bpfimport.lang provides
+        return lang_struct(name)
     if isinstance(node, ast.Subscript) and builtin_name(model, node.value) == "Annotated":
         return annotated_type(model, node.slice)
     if name in POINTER_MARKERS:  # bare UserPtr / KernelPtr: an address in that memory

@@ -1,0 +1,111 @@
+"""The context structs of packet programs, as Linux's uapi ``linux/bpf.h`` lays them out.
+
+``struct xdp_md`` and ``struct __sk_buff`` are a stable ABI: a program reads them with
+plain loads at these fixed offsets, and the verifier rewrites each load into an access
+of the kernel's real ``xdp_buff`` / ``sk_buff`` (so no CO-RE relocation and no
+``probe_read``, and the object does not depend on the running kernel's layout).
+``tests/compiler/test_packets.py`` checks every offset against the kernel's BTF.
+
+Which fields a program may read and write depends on its type (the kernel's
+``xdp_is_valid_access``, ``tc_cls_act_is_valid_access``, ``sk_filter_is_valid_access``,
+``cg_skb_is_valid_access``): :data:`ACCESS` says it per decorator, so a refused access
+is a CompileError at the user's line rather than a verifier log.
+
+Plain data, no imports.
+"""
+
+from __future__ import annotations
+
+
+class CtxField:
+    """One context field: where it is, how big, and how its value reads.
+
+    ``how``: ``"u32"``/``"u64"`` (a number), ``"be16"``/``"be32"`` (stored in network byte
+    order: it reads as an ordinary integer, like a header field), ``"data"``/``"data_end"``/
+    ``"data_meta"`` (a u32 the verifier turns into a packet pointer), ``"array"`` (``count``
+    u32s: ``cb``, the IPv6 addresses), ``"pointer"`` (a kernel object the verifier types,
+    not readable here).
+    """
+
+    __slots__ = ("name", "offset", "size", "how", "count")
+
+    def __init__(self, name: str, offset: int, size: int = 4, how: str = "u32",
+                 count: int = 0) -> None:
+        self.name = name
+        self.offset = offset
+        self.size = size
+        self.how = how
+        self.count = count
+
+
+_C = CtxField
+
+CONTEXT_STRUCTS: dict[str, dict[str, CtxField]] = {
+    "xdp_md": {f.name: f for f in (
+        _C("data", 0, how="data"), _C("data_end", 4, how="data_end"),
+        _C("data_meta", 8, how="data_meta"), _C("ingress_ifindex", 12),
+        _C("rx_queue_index", 16), _C("egress_ifindex", 20),
+    )},
+    "__sk_buff": {f.name: f for f in (
+        _C("len", 0), _C("pkt_type", 4), _C("mark", 8), _C("queue_mapping", 12),
+        _C("protocol", 16, how="be16"), _C("vlan_present", 20), _C("vlan_tci", 24),
+        _C("vlan_proto", 28, how="be16"), _C("priority", 32), _C("ingress_ifindex", 36),
+        _C("ifindex", 40), _C("tc_index", 44), _C("cb", 48, 20, how="array", count=5),
+        _C("hash", 68), _C("tc_classid", 72), _C("data", 76, how="data"),
+        _C("data_end", 80, how="data_end"), _C("napi_id", 84), _C("family", 88),
+        _C("remote_ip4", 92, how="be32"), _C("local_ip4", 96, how="be32"),
+        _C("remote_ip6", 100, 16, how="array", count=4),
+        _C("local_ip6", 116, 16, how="array", count=4),
+        _C("remote_port", 132, how="be16"), _C("local_port", 136),
+        _C("data_meta", 140, how="data_meta"), _C("flow_keys", 144, 8, how="pointer"),
+        _C("tstamp", 152, 8, how="u64"), _C("wire_len", 160), _C("gso_segs", 164),
+        _C("sk", 168, 8, how="pointer"), _C("gso_size", 176), _C("hwtstamp", 184, 8, how="u64"),
+    )},
+}
+
+
+class Access:
+    """What one program type may do with its context and packet.
+
+    * ``struct``: its context struct (a key of :data:`CONTEXT_STRUCTS`);
+    * ``hidden``: fields the kernel refuses to this program type (reads and writes);
+    * ``writable``: fields it may assign;
+    * ``packet``: ``"direct"`` (data/data_end, the packet readable and writable),
+      ``"read"`` (data/data_end, read only) or ``"copy"`` (no direct access:
+      ``ctx.header()`` copies the bytes with ``bpf_skb_load_bytes``);
+    * ``start``: what offset 0 of the packet is, for error hints and docs.
+    """
+
+    __slots__ = ("struct", "hidden", "writable", "packet", "start")
+
+    def __init__(self, struct: str, hidden: frozenset[str], writable: frozenset[str],
+                 packet: str, start: str) -> None:
+        self.struct = struct
+        self.hidden = hidden
+        self.writable = writable
+        self.packet = packet
+        self.start = start
+
+
+_SOCK_FIELDS = frozenset({"family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6",
+                          "remote_port", "local_port"})  # sk_skb/sk_msg-style fields
+
+# program kind (ProgramKind.decorator) -> its context rules
+ACCESS: dict[str, Access] = {
+    "xdp": Access("xdp_md", frozenset({"egress_ifindex"}), frozenset(), "direct",
+                  "the Ethernet header"),
+    "tc": Access("__sk_buff", _SOCK_FIELDS | {"flow_keys", "sk"},
+                 frozenset({"mark", "tc_index", "priority", "tc_classid", "cb", "tstamp",
+                            "queue_mapping"}), "direct", "the Ethernet header"),
+    "cgroup_skb": Access("__sk_buff", frozenset({"tc_classid", "data_meta", "wire_len",
+                                                  "flow_keys"}),
+                         frozenset({"mark", "priority", "cb", "tstamp"}), "read",
+                         "the IP header (no Ethernet header)"),
+    "socket_filter": Access("__sk_buff", _SOCK_FIELDS | {"tc_classid", "data", "data_end",
+                                                          "data_meta", "tstamp", "wire_len",
+                                                          "hwtstamp", "flow_keys", "sk"},
+                            frozenset({"cb"}), "copy",
+                            "where the socket's data starts (test_run: the IP header)"),
+}
+
+__all__ = ["ACCESS", "CONTEXT_STRUCTS", "Access", "CtxField"]

@@ -30,10 +30,11 @@ RUNTIME_CLASSES = {
     "Program": "bpfimport.runtime.program",
     "Global": "bpfimport.runtime.globals",
     "BpfModule": "bpfimport.runtime.module",
-    **{name: "bpfimport.runtime.maps" for name in
-       ("Map", "BloomFilterMap", "StackTraceMap", "ProgArrayMap", "RingBufferMap",
-        "PerfEventArrayMap")},
+    **{kind.handle: "bpfimport.runtime.maps" for kind in MAP_KINDS.values()},
 }
+# Handle classes whose key and value types are fixed by the kind (not generic): stack ids to
+# address lists, program and map slots to ids, redirect slots to ifindexes / queue sizes.
+FIXED_TYPE_HANDLES = frozenset({"StackTraceMap", "ProgArrayMap", "MapOfMapsMap", "SlotMap"})
 
 
 def module_model(source: bytes, filename: str, module_name: str) -> ModuleModel:
@@ -102,8 +103,8 @@ def map_type(m: MapDecl) -> str:
         return f"{handle}[{event}]"
     if kind.handle == "BloomFilterMap":
         return f"{handle}[{value}]"
-    if kind.handle in ("StackTraceMap", "ProgArrayMap"):
-        return handle  # fixed types: int stack ids to address lists, slots to program ids
+    if kind.handle in FIXED_TYPE_HANDLES:
+        return handle
     return f"{handle}[{value_type(m.key)}, {value}]"
 
 

@@ -170,3 +170,22 @@ def test_value_types_follow_the_runtime_conversions() -> None:
     assert stubs.value_type(ArrayType(CharType(), 16)) == "bytes"
     assert stubs.value_type(ArrayType(u32, 4)) == "list[int]"
     assert stubs.field_type(ArrayType(u32, 4))[0] == "_ctypes.Array[_Any]"
+
+
+def test_every_map_kind_has_a_stub_type() -> None:
+    """A stub names the handle class of every map kind, imported from where the runtime has it
+    (a kind added without its stub entry broke `stubs` with a KeyError)."""
+    from bpfimport.kinds import MAP_KINDS
+    from bpfimport.runtime import maps
+
+    for kind in MAP_KINDS.values():
+        assert stubs.RUNTIME_CLASSES[kind.handle] == maps.__name__, kind.name
+        assert isinstance(getattr(maps, kind.handle), type), kind.name
+
+
+@pytest.mark.parametrize("program", ["maps_of_maps", "packet_helpers", "map_kinds"])
+def test_programs_with_every_map_kind_render(program: str) -> None:
+    path = Path(__file__).parent.parent / "programs" / f"{program}.bpf.py"
+    text = stubs.render(path.read_bytes(), str(path), f"{program}_bpf")
+    compile(text, f"{program}_bpf.pyi", "exec")  # valid Python
+    assert f"# Typed stub of {program}_bpf" in text

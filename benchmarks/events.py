@@ -7,7 +7,9 @@
 
 Rows (benchmarks/README.md, "Event streams"):
   ring     events/s decoded into a Python callback from a ring buffer (1 MiB), under a flood
-  perf     the same from a perf buffer (64 pages per CPU), woken at each sample (the default)
+  perf     the same from a perf buffer (64 pages per CPU), each side's default wake-ups
+           (bcc: at each sample; bpfimport: every 4 KiB of samples, wakeup_bytes)
+  perf-w1  the same, woken at each sample on both sides (wakeup_events=1)
   perf-w64 the same, woken every 64 samples (wakeup_events=64 on both sides)
   ring-drain, perf-drain  events/s emptying a full buffer with the producer stopped
   keepup   rounds of a paced producer: rounds in which a consumer dropped events
@@ -177,7 +179,8 @@ class Ours(Side):
 
     def setup(self, stream: str, pid: int, wakeup: int = 1) -> None:
         mod = self.mod
-        mod.perf.wakeup_events = wakeup  # before load: the perf buffer is made at load
+        if wakeup:  # 0: bpfimport's default (by bytes); before load: the buffer is made at load
+            mod.perf.wakeup_events = wakeup
         mod.target[0] = pid
         self.stream = mod.ring if stream == "ring" else mod.perf
         self.link = (mod.to_ring if stream == "ring" else mod.to_perf).attach()
@@ -252,7 +255,7 @@ class Bcc(Side):
                 self._lost += count
 
             table.open_perf_buffer(callback, page_cnt=PERF_PAGES, lost_cb=lost,
-                                   wakeup_events=wakeup)
+                                   wakeup_events=wakeup or 1)  # 0: bcc's default
 
     def poll(self, timeout_ms: int) -> None:
         self.deadline = time.monotonic() + timeout_ms / 1000
@@ -395,6 +398,10 @@ def _set_target(side: Side, pid: int) -> None:
 # ---------------------------------------------------------------- the driver
 
 
+# a row's wake-up setting for both sides; 0: each side's default
+WAKEUPS = {"perf": 0, "perf-w1": 1, "perf-w64": 64}
+
+
 def run_worker(python: str, side: str, row: str, stream: str, args: argparse.Namespace,
                wakeup: int = 1) -> dict:
     cmd = [python, str(Path(__file__).resolve()), "--worker", "--side", side, "--row", row,
@@ -437,7 +444,7 @@ def _fmt_rate(v: float) -> str:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--rows", default="ring,ring-drain,perf,perf-w64,perf-drain,keepup,update")
+    ap.add_argument("--rows", default="ring,ring-drain,perf,perf-w1,perf-w64,perf-drain,keepup,update")
     ap.add_argument("--runs", type=int, default=5, help="runs per side and row (alternating)")
     ap.add_argument("--seconds", type=float, default=2.0, help="measuring window of a flood run")
     ap.add_argument("--cycles", type=int, default=20, help="fill-and-drain cycles per drain run")
@@ -468,7 +475,7 @@ def main() -> int:
             plan.append((row, "flood", row))
         elif row in ("ring-drain", "perf-drain"):
             plan.append((row, "drain", row.split("-")[0]))
-        elif row == "perf-w64":
+        elif row in ("perf-w1", "perf-w64"):
             plan.append((row, "flood", "perf"))
         elif row == "keepup":
             plan += [("keepup", "keepup", "ring"), ("keepup", "keepup", "perf")]
@@ -483,7 +490,7 @@ def main() -> int:
         for _ in range(args.runs):
             for side in args.sides.split(","):
                 r = run_worker(pythons[side], side, kind, stream, args,
-                               64 if label == "perf-w64" else 1)
+                               WAKEUPS.get(label, 0))
                 results[key][side].append(r)
                 print(f"{key} {side}: {r}", file=sys.stderr)
 
@@ -509,7 +516,7 @@ def _cell(runs: list[dict], field: str) -> tuple[float | None, str]:
 def _table_row(key: str, sides: dict[str, list[dict]], args: argparse.Namespace) -> str:
     row, stream = key.split(":")
     ours, theirs = sides.get("bpfimport", []), sides.get("bcc", [])
-    if row in ("ring", "perf", "ring-drain", "perf-drain", "perf-w64"):
+    if row in ("ring", "perf", "ring-drain", "perf-drain", "perf-w1", "perf-w64"):
         a, ea = _cell(ours, "rate")
         b, eb = _cell(theirs, "rate")
 
@@ -524,8 +531,11 @@ def _table_row(key: str, sides: dict[str, list[dict]], args: argparse.Namespace)
         if row.endswith("-drain"):
             name = (f"{stream} buffer: events/s into a Python callback, emptying a full buffer "
                     f"(producer stopped), {args.cycles} cycles")
-        elif row == "perf-w64":
-            name = (f"perf buffer, `wakeup_events=64` on both sides: events/s into a Python "
+        elif row in ("perf-w1", "perf-w64"):
+            name = (f"perf buffer, `wakeup_events={WAKEUPS[row]}` on both sides: events/s into a "
+                    f"Python callback, flood, {args.seconds:g} s")
+        elif row == "perf":
+            name = (f"perf buffer, each side's default wake-ups: events/s into a Python "
                     f"callback, flood, {args.seconds:g} s")
         else:
             name = f"{stream} buffer: events/s into a Python callback, flood, {args.seconds:g} s"

@@ -8,6 +8,8 @@ programs, maps and globals.
 
 from __future__ import annotations
 
+import os
+
 from ._version import __version__
 from .errors import BpfError, CompileError, SetupError, VerifierError
 from .importer import install, uninstall
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from .options import CompileOptions
+    from .runtime.link import Link
 
 
 def compile_file(path: str, output: str | None = None, options: CompileOptions | None = None) -> bytes:
@@ -86,11 +89,41 @@ def events(*maps: Any, timeout_ms: int = 100) -> Iterator[tuple[Any, Any]]:
     return events_of(maps, timeout_ms, pairs=True)
 
 
+def unpin(target: Any) -> list[str]:
+    """Remove every pin under a pin_root, then the folder: what an agent left in bpffs.
+
+    ``target`` is a module loaded with ``load(pin_root=DIR)``, or ``DIR`` itself.
+    Pinned maps lose their contents once no process holds them; pinned links
+    detach once no process holds them.  Returns the paths removed.  Refuses a
+    folder that is not on bpffs.  See docs/runtime.md, "Pinning".
+    """
+    from .runtime.pinning import unpin_root
+
+    root: str | None
+    if isinstance(target, (str, bytes)) or hasattr(target, "__fspath__"):
+        root = os.fsdecode(os.fspath(target))
+    else:
+        root = getattr(getattr(target, "__bpf_object__", None), "pin_root", None)
+        if root is None:
+            raise ValueError(f"{target!r} was not loaded with pin_root=...: nothing to unpin")
+    return unpin_root(root)
+
+
+def __getattr__(name: str) -> Any:
+    """``bpfimport.Link`` (links opened from a pin), imported on first use."""
+    if name == "Link":
+        from .runtime.link import Link
+
+        return Link
+    raise AttributeError(f"module 'bpfimport' has no attribute {name!r}")
+
+
 install()
 
 __all__ = [
     "BpfError",
     "CompileError",
+    "Link",
     "SetupError",
     "VerifierError",
     "__version__",
@@ -100,5 +133,6 @@ __all__ = [
     "ksym",
     "poll",
     "uninstall",
+    "unpin",
     "usym",
 ]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import CompileError, SetupError
-from .importer import SOURCE_SUFFIX, compile_or_read, compile_path, module_name
+from .importer import SOURCE_SUFFIX, compile_or_read, compile_path, module_name, write_stub
 from .options import DEFAULT_OPTIONS, CompileOptions
 
 if TYPE_CHECKING:
@@ -42,7 +42,9 @@ examples:
   {PROG} ir mytrace.bpf.py | less            # the LLVM IR
   {PROG} asm mytrace.bpf.py                  # BPF instructions under their Python lines
   {PROG} compileall app/                     # fill caches before deploying read-only
+  {PROG} stubs app/                          # NAME_bpf.pyi stubs for type checkers
   sudo {PROG} run mytrace.bpf.py             # load, attach, stream output, dump maps
+  sudo {PROG} run mytrace.bpf.py --metrics :9435   # ... and serve the maps to Prometheus
 
 `{PROG} COMMAND --help` describes each command.
 """
@@ -227,7 +229,8 @@ def cmd_compileall(args: argparse.Namespace) -> int:
     failed = 0
     for path in _sources(args.paths):
         try:
-            entry = compile_or_read(path, module_name(path), write_cache=True, force=args.force)
+            entry = compile_or_read(path, module_name(path), write_cache=True, force=args.force,
+                                    portable=args.portable)
         except CompileError as exc:
             print(exc.one_line(), file=sys.stderr)
             failed += 1
@@ -246,6 +249,26 @@ def cmd_compileall(args: argparse.Namespace) -> int:
             continue
         if not args.quiet:
             print(f"{path}: {status} -> {entry.cached} ({entry.spec.portability()})")
+    return 1 if failed else 0
+
+
+def cmd_stubs(args: argparse.Namespace) -> int:
+    failed = 0
+    for path in _sources(args.paths):
+        try:
+            written = write_stub(path, module_name(path))
+        except CompileError as exc:
+            print(exc.one_line(), file=sys.stderr)
+            failed += 1
+            continue
+        except OSError as exc:
+            print(f"{path}: error: {exc.strerror or exc}"
+                  + (f": {exc.filename}" if exc.filename and exc.filename != path else ""),
+                  file=sys.stderr)
+            failed += 1
+            continue
+        if not args.quiet:
+            print(f"{path}: -> {written}")
     return 1 if failed else 0
 
 
@@ -391,14 +414,44 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ImportError as exc:  # a missing file, a FIFO, a device: the loader says which
         raise CommandError(str(exc)) from None
     spec = module.__bpf_spec__
+    server = None
     try:
         module.load()
+        if args.metrics is not None:
+            server = _serve_metrics(module, args.metrics)
         _attach_stream_dump(module, spec, args)
     except BpfError as exc:  # e.g. from poll(): one line, like every other failure here
         raise CommandError(str(exc)) from None
     finally:
+        if server is not None:
+            server.close()
         module.close()
     return 0
+
+
+def metrics_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``:9435`` for every interface, ``[::1]:9435`` for IPv6) → (host, port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise argparse.ArgumentTypeError(f"expected HOST:PORT (e.g. :9435 or 127.0.0.1:9435), "
+                                         f"got {text!r}")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    return host or "0.0.0.0", int(port)
+
+
+def _serve_metrics(module: Any, where: tuple[str, int]) -> Any:
+    """``run --metrics``: serve the module's maps to Prometheus while the programs run."""
+    try:
+        from .export import serve
+
+        server = serve(where[1], module, addr=where[0])
+    except ImportError as exc:
+        raise CommandError(str(exc)) from None
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics at {where[0]}:{where[1]}: "
+                           f"{exc.strerror or exc}") from None
+    print(f"serving metrics at {server.url}", file=sys.stderr, flush=True)
+    return server
 
 
 def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> None:
@@ -407,6 +460,7 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
     import time
 
     from .errors import BpfError
+    from .runtime.events import poll_maps
 
     pipe = None if args.no_trace else _open_trace_pipe()  # before attach: drops only old lines
     attached = 0
@@ -428,6 +482,12 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
     def show(event: object) -> None:
         print(f"event: {event!r}", flush=True)
 
+    def lost(m: Any, count: int) -> None:
+        print(f"lost: {count} event(s) of {m.name} (the perf buffer was full)", file=sys.stderr)
+
+    # one loop for every event map (bpfimport.poll): one wait on all their descriptors, and
+    # the map that goes first turns at each round, so a flood on one does not starve another
+    callbacks = {e: show for e in events}
     pending = b""
 
     try:
@@ -444,10 +504,10 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
                     sys.stdout.flush()
             elif not events:
                 time.sleep(wait)
-            for e in events:
-                # at least 1 ms: poll(timeout_ms=0) is bounded only by the buffer's size, which
+            if callbacks:
+                # at least 1 ms: poll(timeout_ms=0) is bounded only by the buffers' size, which
                 # under a flood is seconds of printing; a timeout bounds it by the clock
-                e.poll(show, timeout_ms=max(1, int(wait * 1000) // len(events)))
+                poll_maps(callbacks, timeout_ms=max(1, int(wait * 1000)), lost=lost)
     except KeyboardInterrupt:
         print(file=sys.stderr)
     finally:
@@ -526,12 +586,32 @@ def build_parser() -> argparse.ArgumentParser:
         "For read-only deployments (containers, packages): run it at build time.\n"
         "Like `python -m compileall` it writes even under PYTHONDONTWRITEBYTECODE and\n"
         "honours PYTHONPYCACHEPREFIX. Exit status 1 if any file failed.",
-        epilog=f"example:\n  {PROG} compileall /opt/app && chmod -R a-w /opt/app",
+        epilog=f"examples:\n  {PROG} compileall /opt/app && chmod -R a-w /opt/app\n"
+        f"  {PROG} compileall --portable src/    # before building a wheel (docs/packaging.md)",
     )
     p.add_argument("paths", nargs="+", metavar="DIR")
     p.add_argument("-f", "--force", action="store_true", help="recompile even when the cache is up to date")
+    p.add_argument("--portable", action="store_true",
+                   help="key each object by its source's bytes, not its path, so it stays valid "
+                   "where the tree is installed or copied (wheels, images); always recompiles")
     p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
     p.set_defaults(func=cmd_compileall)
+
+    p = sub.add_parser(
+        "stubs", help="write NAME_bpf.pyi beside every NAME.bpf.py, for type checkers",
+        formatter_class=fmt,
+        description="Write a typed stub (NAME_bpf.pyi) beside every .bpf.py file under the given\n"
+        "folders (or the given files), so mypy, pyright and editors know what\n"
+        "`import NAME_bpf` gives: maps with their key and value types, struct classes\n"
+        "with their fields, globals, programs. Runs the compiler's frontend only (no\n"
+        "LLVM). Exit status 1 if any file failed. To keep stubs fresh as you work,\n"
+        "set BPFIMPORT_STUBS=1 (or call bpfimport.install(stubs=True)): each import\n"
+        "then rewrites a stub its source no longer matches.",
+        epilog=f"example:\n  {PROG} stubs app/ && mypy app/",
+    )
+    p.add_argument("paths", nargs="+", metavar="DIR")
+    p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+    p.set_defaults(func=cmd_stubs)
 
     p = sub.add_parser(
         "run", help="load and attach every program; stream output; dump maps on Ctrl-C",
@@ -543,6 +623,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file", metavar="FILE.bpf.py")
     p.add_argument("-d", "--duration", type=float, metavar="SECONDS", help="stop after this long")
     p.add_argument("--no-trace", action="store_true", help="do not stream trace_pipe")
+    p.add_argument("--metrics", type=metrics_address, metavar="HOST:PORT",
+                   help="serve the maps as Prometheus metrics at http://HOST:PORT/metrics "
+                   "while running (:9435: every interface; port 0: any free port; "
+                   "needs bpfimport[prometheus])")
     p.set_defaults(func=cmd_run)
     return parser
 

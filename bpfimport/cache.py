@@ -23,10 +23,12 @@ write.
       ELF object | spec (marshal) | trailer
       trailer = <u16 format, u16 flags, u32 spec_len, u64 elf_len,
                  8s source_key, 8s build_key, 8s toolchain_key, 8s checksum,
-                 8s magic "BPFIMPC\\0">    (little-endian; flags are 0)
+                 8s magic "BPFIMPC\\0">    (little-endian; flags: PORTABLE or 0)
 
   ``source_key`` hashes the source's absolute path and bytes (the object's
-  line info names the file, which verifier errors quote); ``build_key`` the bpfimport
+  line info names the file, which verifier errors quote), or for a
+  :data:`PORTABLE` object (``compileall --portable``, the wheel build hook) its
+  bytes alone, so the file stays valid where the tree is installed or copied; ``build_key`` the bpfimport
   version, the cache and spec formats and the compile options; ``toolchain_key``
   llvmlite's version file and the size of its LLVM library (which tells LLVM
   builds apart); ``checksum`` everything before the trailer.  The hashes are
@@ -100,6 +102,10 @@ DEFAULT_OPTIONS_KEY = DEFAULT_OPTIONS.key()
 
 # A .bpf.py file is a few KiB; a larger one is a mistake (a device, a log), not a program.
 MAX_SOURCE_BYTES = 8 << 20
+
+# Trailer flag: the source key hashes the source's bytes, not its path (an object built into a
+# wheel or image in one folder and loaded from another: its line info names the build folder).
+PORTABLE = 1
 
 _HASH_KEY = 0x6270_6669_6D70_6F72  # "bpfimpor": any fixed 64-bit key keeps hashes stable
 _PYCACHE = "__pycache__"
@@ -239,14 +245,18 @@ def source_key(source: bytes, source_path: str | None) -> bytes:
 
 
 def pack(obj: bytes, spec: ObjectSpec, source: bytes, options_key: str = DEFAULT_OPTIONS_KEY,
-         source_path: str | None = None) -> bytes:
-    """The cache file's bytes: the ELF object, the spec (marshal), the trailer."""
+         source_path: str | None = None, portable: bool = False) -> bytes:
+    """The cache file's bytes: the ELF object, the spec (marshal), the trailer.
+
+    ``portable``: keyed by the source's bytes alone (:data:`PORTABLE`), valid wherever the
+    file is installed.
+    """
     spec_bytes = spec.to_bytes()
     body = obj + spec_bytes
     tool_key = toolchain()[1] or bytes(8)
     trailer = TRAILER.pack(
-        CACHE_FORMAT, 0, len(spec_bytes), len(obj),
-        source_key(source, source_path), build_key(options_key), tool_key, _hash(body), MAGIC,
+        CACHE_FORMAT, PORTABLE if portable else 0, len(spec_bytes), len(obj),
+        source_key(source, None if portable else source_path), build_key(options_key), tool_key, _hash(body), MAGIC,
     )
     return body + trailer
 
@@ -262,13 +272,13 @@ def unpack(data: bytes, source: bytes, module_name: str | None = None,
         return "too short"
     (fmt, flags, spec_len, elf_len, src_key, build, tool_key, checksum,
      magic) = TRAILER.unpack_from(data, size - TRAILER.size)
-    if magic != MAGIC or fmt != CACHE_FORMAT or flags:
+    if magic != MAGIC or fmt != CACHE_FORMAT or flags & ~PORTABLE:
         return "not a bpfimport cache file of this format"
     if elf_len + spec_len + TRAILER.size != size or data[:4] != b"\x7fELF":
         return "truncated or malformed"
     if build != build_key():
         return "built by another bpfimport version or with other options"
-    if src_key != source_key(source, source_path):
+    if src_key != source_key(source, None if flags & PORTABLE else source_path):
         return "source changed or moved"
     current_tool = toolchain()[1]
     if current_tool is not None and tool_key != current_tool:
@@ -518,7 +528,8 @@ def write(path: str, data: bytes, mode: int = 0o666) -> bool:
     return True
 
 
-def store(cached: str, obj: bytes, spec: ObjectSpec, source: bytes, source_path: str) -> bool:
+def store(cached: str, obj: bytes, spec: ObjectSpec, source: bytes, source_path: str,
+          portable: bool = False) -> bool:
     """Write the cache file for a fresh compile (default options); False when it can't be written.
 
     The file gets the source's mode plus owner-write, as CPython gives ``.pyc`` files.
@@ -527,11 +538,12 @@ def store(cached: str, obj: bytes, spec: ObjectSpec, source: bytes, source_path:
         mode = os.stat(source_path).st_mode | 0o200
     except OSError:
         mode = 0o666
-    return write(cached, pack(obj, spec, source, DEFAULT_OPTIONS_KEY, source_path), mode)
+    return write(cached, pack(obj, spec, source, DEFAULT_OPTIONS_KEY, source_path, portable), mode)
 
 
 __all__ = [
     "CACHE_TAG",
+    "PORTABLE",
     "TRAILER",
     "SourceFileError",
     "Trust",

@@ -29,7 +29,7 @@ from stat import S_ISDIR
 from types import ModuleType
 
 from . import cache
-from .errors import CompileError
+from .errors import CompileError, SetupError
 from .options import DEFAULT_OPTIONS
 
 TYPE_CHECKING = False  # typing costs milliseconds on the import path
@@ -140,10 +140,13 @@ class BpfLoader(Loader):
         try:
             entry = compile_or_read(self.path, self.name, source=source, cached=cached,
                                     write_cache=write_cache)
-        except CompileError as exc:
-            # The user's error is in their file, not in the compiler: drop the
-            # compiler's frames, as Python shows a SyntaxError without the parser's.
+        except (CompileError, SetupError) as exc:
+            # The user's error is in their file (or their install), not in the compiler:
+            # drop the compiler's frames, as Python shows a SyntaxError without the parser's.
             raise exc.with_traceback(None) from None
+
+        if self.writes_cache() and (_keep_stubs or os.environ.get(STUBS_ENV) == "1"):
+            refresh_stub(self.path, self.name, source)
 
         from .runtime.module import bind_module
 
@@ -192,6 +195,7 @@ def compile_or_read(
     write_cache: bool | None = None,
     force: bool = False,
     options: CompileOptions | None = None,
+    portable: bool = False,
 ) -> Entry:
     """The compiled object and spec for a ``.bpf.py`` file: read from its cache file, or compiled.
 
@@ -200,7 +204,9 @@ def compile_or_read(
     compile, then write the new cache file.  ``write_cache`` None follows
     ``sys.dont_write_bytecode``; ``force`` ignores a valid cache file
     (``compileall -f``).  Non-default ``options`` bypass the cache: it holds
-    objects for the options an import uses.  Raises the
+    objects for the options an import uses.  ``portable`` writes an object keyed by the
+    source's bytes alone, valid wherever the tree is installed (``compileall --portable``,
+    :mod:`bpfimport.build`); it always compiles.  Raises the
     :class:`~bpfimport.CompileError` for the user's file when it does not
     compile (and writes nothing then), OSError when the source can't be read.
     """
@@ -211,11 +217,12 @@ def compile_or_read(
     if options is not None:
         compiled = compile_checked(source, source_path, module_name, options)
         return Entry(compiled.object, compiled.spec, cached, hit=False)
-    found, distrust = _read_cache(cached, source, source_path, module_name, force)
+    found, distrust = _read_cache(cached, source, source_path, module_name, force or portable)
     if found is not None:
         return Entry(found[0], found[1], cached, hit=True)
     compiled = compile_checked(source, source_path, module_name, DEFAULT_OPTIONS)
-    written = False if distrust else _write_cache(cached, compiled, source, source_path, write_cache)
+    written = False if distrust else _write_cache(cached, compiled, source, source_path, write_cache,
+                                                  portable)
     return Entry(compiled.object, compiled.spec, cached, hit=False, written=written)
 
 
@@ -234,7 +241,7 @@ def _read_cache(cached: str, source: bytes, source_path: str, module_name: str,
 
 
 def _write_cache(cached: str, compiled: CompiledModule, source: bytes, source_path: str,
-                 write_cache: bool | None) -> bool:
+                 write_cache: bool | None, portable: bool = False) -> bool:
     """Write the cache file unless told not to (None: unless ``sys.dont_write_bytecode``)."""
     if write_cache is None:
         write_cache = not sys.dont_write_bytecode
@@ -242,7 +249,7 @@ def _write_cache(cached: str, compiled: CompiledModule, source: bytes, source_pa
             cache.verbose(f"not writing {cached}: sys.dont_write_bytecode is set")
     if not write_cache:
         return False
-    return cache.store(cached, compiled.object, compiled.spec, source, source_path)
+    return cache.store(cached, compiled.object, compiled.spec, source, source_path, portable)
 
 
 def check_source_path(path: str) -> None:
@@ -260,10 +267,20 @@ def check_source_path(path: str) -> None:
             path, hint="rename the file (or its folder) to a UTF-8 name") from None
 
 
+# A cache miss on a runtime-only install (no llvmlite): one sentence, what to do.
+NO_COMPILER = ("{path} has no precompiled object that matches it, and compiling it needs llvmlite, "
+               "which is not installed: pip install llvmlite, or ship the object built with "
+               "`python -m bpfimport compileall --portable` (docs/packaging.md)")
+
+
 def compile_checked(source: bytes, source_path: str, module_name: str,
                     options: CompileOptions) -> CompiledModule:
     """The compiler's ``compile_source`` after :func:`check_source_path` (the one way in)."""
     check_source_path(source_path)
+    from ._host import installed
+
+    if installed() is None:
+        raise SetupError(NO_COMPILER.format(path=source_path))
     from . import compiler  # looked up on the package: tests count compiles by patching it
 
     return compiler.compile_source(source, source_path, module_name, options)
@@ -391,8 +408,54 @@ class BpfFinder:
         """Nothing to drop: every lookup stats the file system afresh."""
 
 
-def install() -> None:
-    """Put the finder on ``sys.meta_path`` (just before ``PathFinder``); calling it again does nothing."""
+STUBS_ENV = "BPFIMPORT_STUBS"
+_keep_stubs = False  # install(stubs=True): imports keep NAME_bpf.pyi beside NAME.bpf.py fresh
+
+
+def write_stub(source_path: str, name: str, source: bytes | None = None) -> str:
+    """Write the typed stub of a ``.bpf.py`` file beside it (``NAME_bpf.pyi``); returns its path.
+
+    Raises CompileError for the source's mistakes, OSError when a file can't be read or written.
+    """
+    from ._files import write_atomic
+    from ._stubs import stub_path
+    from .compiler import stubs
+
+    if source is None:
+        source = cache.read_source(source_path)
+    check_source_path(source_path)
+    text = stubs.render(source, source_path, name)
+    path = stub_path(source_path, name)
+    write_atomic(path, text.encode(), 0o666)
+    return path
+
+
+def refresh_stub(source_path: str, name: str, source: bytes) -> None:
+    """Write the typed stub beside a source unless the one there was written from these bytes.
+
+    Asked for by ``bpfimport.install(stubs=True)`` or ``BPFIMPORT_STUBS=1``.  A fresh stub
+    costs one line read; a stale one runs the compiler's frontend (no LLVM).  A stub that
+    can't be written never fails the import (``python -v`` says why).
+    """
+    from ._stubs import stub_is_fresh, stub_path
+
+    if stub_is_fresh(stub_path(source_path, name), source):
+        return
+    try:
+        cache.verbose(f"wrote {write_stub(source_path, name, source)}")
+    except (CompileError, OSError) as exc:
+        cache.verbose(f"could not write the stub of {source_path}: {exc}")
+
+
+def install(stubs: bool | None = None) -> None:
+    """Put the finder on ``sys.meta_path`` (just before ``PathFinder``); calling it again does nothing.
+
+    ``stubs=True``: each import of a ``.bpf.py`` file also keeps its typed stub
+    (``NAME_bpf.pyi`` beside it) fresh, as ``BPFIMPORT_STUBS=1`` does; ``False`` stops it.
+    """
+    global _keep_stubs
+    if stubs is not None:
+        _keep_stubs = stubs
     if BpfFinder in sys.meta_path:
         return
     try:
@@ -418,6 +481,8 @@ __all__ = [
     "import_file",
     "install",
     "module_name",
+    "refresh_stub",
+    "write_stub",
     "source_name",
     "uninstall",
 ]

@@ -55,6 +55,7 @@ QUEUE_OPS = ("push", "pop", "peek")  # queue and stack maps: no keys
 BLOOM_OPS = ("push", "peek")  # `v in bloom` is a peek
 STACK_TRACE_OPS = ("get_stackid",)  # the verifier allows nothing else on a stack trace map
 PROG_ARRAY_OPS = ("tail_call",)  # nor on a program array
+MAP_OF_MAPS_OPS = ("lookup",)  # the kernel lets BPF code only look inner maps up
 
 
 class MapKind(_Kind):
@@ -65,20 +66,23 @@ class MapKind(_Kind):
       (``array``: every index exists, delete is refused; ``events``: read with poll();
       ``batch``: the kernel has BPF_MAP_LOOKUP_BATCH for it).
     * ``key``/``value``: the declaration rule for that argument: ``"required"``,
-      ``"optional"``, ``"none"`` (not taken) or ``"int4"`` (the kernel fixes a
-      4-byte int, given as a size, not a type).
+      ``"optional"``, ``"none"`` (not taken), ``"int4"`` (the kernel fixes a
+      4-byte int, given as a size, not a type) or ``"map"`` (a map declared above: the
+      template of the inner maps of a map of maps; user space reads u32 map ids).
     * ``default_key``/``default_value``/``fixed_value``: type names the compiler uses when
       the key / the value is omitted, or always uses for the value (a ProgArray holds u32
       program fds); ``"u64[127]"`` is an array.
     * ``shape``: a check of the key/value types beyond "a type" (``"lpm"``: a struct key
-      starting with a u32 prefix length; ``"stack_trace"``: a u32 key and u64 addresses).
+      starting with a u32 prefix length; ``"stack_trace"``: a u32 key and u64 addresses;
+      ``"array_of_maps"``: a u32 key;
+      ``"redirect"``: a u32 key and a value of the sizes the kernel takes).
     * ``required_flags``: map flags the kernel insists on, added to the declared ones
       (an LPM trie must be created with BPF_F_NO_PREALLOC).
     * ``example``: the declaration an error hint shows; ``note``: what it means, if not obvious.
     * ``entries``: ``"required"`` or ``"cpus"`` (libbpf sizes it to the CPU count).
     * ``family``: which codegen lowers its operations: ``"keyed"`` (codegen/maps.py: also
       queues, bloom filters, program arrays), ``"ring"`` or ``"perf"`` (codegen/events.py),
-      ``"stack"`` (codegen/stacks.py).
+      ``"stack"`` (codegen/stacks.py), ``"redirect"`` (codegen/packet_helpers.py).
     * ``ops``: the methods BPF code may call on it.
     * ``handle``: the name of the user-side handle class in ``bpfimport.runtime.maps``
       (a string: the runtime resolves it, so this module imports nothing).
@@ -143,6 +147,14 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
             example="key=Prefix, value=u64, max_entries=1024",
             note="Prefix is a @struct whose first field is the prefix length in bits (u32), "
                  "followed by the data (e.g. addr: u32 or c_uint8 * 16)"),
+    MapKind(name="ArrayOfMaps", type_id=12, value="map", ops=MAP_OF_MAPS_OPS, shape="array_of_maps",
+            handle="MapOfMapsMap", example="key=u32, value=inner, max_entries=8",
+            note="inner is a map declared above: every map the slots hold has its kind, "
+                 "key, value and max_entries"),
+    MapKind(name="HashOfMaps", type_id=13, value="map", ops=MAP_OF_MAPS_OPS,
+            handle="MapOfMapsMap", example="key=u32, value=inner, max_entries=8",
+            note="inner is a map declared above: every map the slots hold has its kind, "
+                 "key, value and max_entries"),
     MapKind(name="QueueMap", type_id=22, keyless=True, key="optional", ops=QUEUE_OPS,
             example="value=u64, max_entries=1024"),
     MapKind(name="StackMap", type_id=23, keyless=True, key="optional", ops=QUEUE_OPS,
@@ -152,6 +164,30 @@ MAP_KINDS: dict[str, MapKind] = _map_kinds(
     MapKind(name="BloomFilterMap", type_id=30, keyless=True, key="optional", handle="BloomFilterMap",
             ops=BLOOM_OPS, example="value=u64, max_entries=1024"),
 )
+
+
+# ---------------------------------------------------------------- packet redirect targets
+# Maps redirect_map(map, key, flags) sends packets through (XDP): BPF code only redirects through
+# them (family "redirect": codegen/packet_helpers.py); user space fills their slots. Their keys are u32 slots (DevMapHash:
+# any u32), their values u32: an interface index (DevMap, DevMapHash: or a struct of ifindex and
+# a program fd, uapi's bpf_devmap_val), a queue size (CpuMap: or bpf_cpumap_val), an AF_XDP
+# socket's fd (XskMap). None supports the batch syscalls.
+REDIRECT_OPS = ("redirect",)  # m.redirect(key, flags) is redirect_map(m, key, flags)
+
+MAP_KINDS.update(_map_kinds(
+    MapKind(name="DevMap", type_id=14, key="optional", value="optional", default_key="u32",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            note="slot -> interface index; redirect_map(ports, slot) sends the packet there"),
+    MapKind(name="CpuMap", type_id=16, key="optional", value="optional", default_key="u32",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=4",
+            note="CPU -> queue size; redirect_map(cpus, cpu) hands the packet to that CPU"),
+    MapKind(name="XskMap", type_id=17, key="optional", value="optional", default_key="u32",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            note="queue -> AF_XDP socket; redirect_map(xsks, queue) delivers the packet to it"),
+    MapKind(name="DevMapHash", type_id=25, key="optional", value="optional", default_key="u32",
+            default_value="u32", family="redirect", shape="redirect", ops=REDIRECT_OPS, handle="SlotMap", example="max_entries=64",
+            note="any u32 key -> interface index; redirect_map(ports, key) sends the packet there"),
+))
 
 
 # ---------------------------------------------------------------- programs
@@ -238,5 +274,6 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
                 context="struct bpf_perf_event_data *", attach="target"),
 )
 
-__all__ = ["BLOOM_OPS", "KEYED_OPS", "MAP_KINDS", "PERF_OPS", "PROGRAM_KINDS", "PROG_ARRAY_OPS",
-           "QUEUE_OPS", "RING_OPS", "STACK_TRACE_OPS", "MapKind", "ProgramKind"]
+__all__ = ["BLOOM_OPS", "KEYED_OPS", "MAP_KINDS", "MAP_OF_MAPS_OPS", "PERF_OPS", "PROGRAM_KINDS",
+           "PROG_ARRAY_OPS", "QUEUE_OPS", "REDIRECT_OPS", "RING_OPS", "STACK_TRACE_OPS", "MapKind",
+           "ProgramKind"]

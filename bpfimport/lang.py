@@ -127,6 +127,55 @@ BPF_F_FAST_STACK_CMP: Final = 1 << 9  # get_stackid: compare stacks by their has
 BPF_F_REUSE_STACKID: Final = 1 << 10  # get_stackid: a new stack replaces one with its hash
 BPF_F_USER_BUILD_ID: Final = 1 << 11  # get_stack: build id + offset records (not addresses)
 
+# ---- packet helper flags and results (include/uapi/linux/bpf.h; see the packet helpers below)
+# store_bytes / skb_store_bytes flags
+BPF_F_RECOMPUTE_CSUM: Final = 1 << 0
+BPF_F_INVALIDATE_HASH: Final = 1 << 1
+# l3_csum_replace / l4_csum_replace: the low 4 bits are the field's size (2 or 4)
+BPF_F_HDR_FIELD_MASK: Final = 0xF
+BPF_F_PSEUDO_HDR: Final = 1 << 4  # l4_csum_replace: the field is part of the pseudo-header
+BPF_F_MARK_MANGLED_0: Final = 1 << 5  # l4_csum_replace: UDP, where a 0 checksum means none
+BPF_F_MARK_ENFORCE: Final = 1 << 6
+# redirect / clone_redirect: to the interface's ingress instead of its egress
+BPF_F_INGRESS: Final = 1 << 0
+# skb_adjust_room modes and flags
+BPF_ADJ_ROOM_NET: Final = 0
+BPF_ADJ_ROOM_MAC: Final = 1
+BPF_F_ADJ_ROOM_FIXED_GSO: Final = 1 << 0
+BPF_F_ADJ_ROOM_ENCAP_L3_IPV4: Final = 1 << 1
+BPF_F_ADJ_ROOM_ENCAP_L3_IPV6: Final = 1 << 2
+BPF_F_ADJ_ROOM_ENCAP_L4_GRE: Final = 1 << 3
+BPF_F_ADJ_ROOM_ENCAP_L4_UDP: Final = 1 << 4
+BPF_F_ADJ_ROOM_NO_CSUM_RESET: Final = 1 << 5
+BPF_F_ADJ_ROOM_ENCAP_L2_ETH: Final = 1 << 6
+BPF_F_ADJ_ROOM_DECAP_L3_IPV4: Final = 1 << 7
+BPF_F_ADJ_ROOM_DECAP_L3_IPV6: Final = 1 << 8
+# fib_lookup flags
+BPF_FIB_LOOKUP_DIRECT: Final = 1 << 0  # the table of the interface, skipping policy rules
+BPF_FIB_LOOKUP_OUTPUT: Final = 1 << 1  # an egress lookup (ifindex is the egress interface)
+BPF_FIB_LOOKUP_SKIP_NEIGH: Final = 1 << 2  # do not look the next hop's MAC address up
+BPF_FIB_LOOKUP_TBID: Final = 1 << 3  # look in table params.tbid (with DIRECT)
+BPF_FIB_LOOKUP_SRC: Final = 1 << 4  # also fill in the source address
+BPF_FIB_LOOKUP_MARK: Final = 1 << 5  # use params.mark for policy routing
+# fib_lookup results
+BPF_FIB_LKUP_RET_SUCCESS: Final = 0  # forward: ifindex, smac and dmac are filled in
+BPF_FIB_LKUP_RET_BLACKHOLE: Final = 1
+BPF_FIB_LKUP_RET_UNREACHABLE: Final = 2
+BPF_FIB_LKUP_RET_PROHIBIT: Final = 3
+BPF_FIB_LKUP_RET_NOT_FWDED: Final = 4  # not forwarded (e.g. local delivery)
+BPF_FIB_LKUP_RET_FWD_DISABLED: Final = 5
+BPF_FIB_LKUP_RET_UNSUPP_LWT: Final = 6
+BPF_FIB_LKUP_RET_NO_NEIGH: Final = 7  # no neighbour entry for the next hop
+BPF_FIB_LKUP_RET_FRAG_NEEDED: Final = 8  # the packet is over the MTU (params.mtu_result)
+BPF_FIB_LKUP_RET_NO_SRC_ADDR: Final = 9
+# address families (FibLookup.family) and skb_change_type's packet types
+AF_INET: Final = 2
+AF_INET6: Final = 10
+PACKET_HOST: Final = 0
+PACKET_BROADCAST: Final = 1
+PACKET_MULTICAST: Final = 2
+PACKET_OTHERHOST: Final = 3
+
 
 def _kernel_only(name: str) -> NotInKernelError:
     return NotInKernelError(
@@ -284,6 +333,49 @@ class BloomFilterMap(_Map[Any, V]):
         raise _kernel_only("peek")
 
 
+M = TypeVar("M", bound=_Map[Any, Any])
+
+
+class _MapOfMaps(Generic[K, M]):
+    """A map whose values are maps: ``value=`` names a map declared above, the template of
+    every inner map (same kind, key, value and max_entries).  BPF code looks an inner map
+    up (``inner = outer[k]`` or ``outer.lookup(k)``: the map, or None) and uses it as that
+    map; user space puts maps in (``mod.outer[k] = mod.other``) and swaps them at run time.
+    """
+
+    def __init__(self, key: type[K] | None = None, value: M | None = None, max_entries: int = 0,
+                 flags: int = 0, *, key_type: type[K] | None = None,
+                 value_type: M | None = None,
+                 initial: list[M | None] | dict[int, M] | None = None) -> None:
+        """``initial=[a, None, b]`` / ``initial={0: a, 2: b}``: maps (declared above, like the
+        template) in those slots from load on."""
+        self.key = key if key is not None else key_type
+        self.value = value if value is not None else value_type
+        self.max_entries = max_entries
+        self.flags = flags
+        self.initial = initial
+
+    def lookup(self, key: K) -> M | None:
+        """The inner map in slot ``key``, or None when the slot is empty."""
+        raise _kernel_only("lookup")
+
+    def __getitem__(self, key: K) -> M:
+        """The inner map in slot ``key`` (None when empty, which ``if inner:`` tests): each
+        operation on it does nothing on an empty slot, so ``outer[k][x] += 1`` is safe."""
+        raise _kernel_only("map[key]")
+
+    def __contains__(self, key: object) -> bool:
+        raise _kernel_only("key in map")
+
+
+class ArrayOfMaps(_MapOfMaps[K, M]):
+    """Slots 0..max_entries-1, each holding a map like the template (or nothing)."""
+
+
+class HashOfMaps(_MapOfMaps[K, M]):
+    """Keys of any type, each holding a map like the template."""
+
+
 class RingBuffer(_Map[Any, Any]):
     def reserve(self, type_: type[T]) -> T | None:
         raise _kernel_only("reserve")
@@ -301,6 +393,39 @@ class RingBuffer(_Map[Any, Any]):
 class PerfEventArray(_Map[Any, Any]):
     def output(self, obj: Any, flags: int = 0) -> int:
         raise _kernel_only("output")
+
+
+# ---- packet redirect targets: redirect_map(m, key, flags) sends packets through them
+
+
+class _RedirectMap(_Map[int, V]):
+    """Key and value default to u32; BPF code only redirects packets through the map."""
+
+    def __init__(self, key: Any = None, value: Any = None, max_entries: int = 0, flags: int = 0,
+                 **kw: Any) -> None:
+        super().__init__(key, value, max_entries, flags, **kw)
+
+    def redirect(self, key: int, flags: int = 0) -> int:
+        """redirect_map(self, key, flags): XDP_REDIRECT, or flags' verdict when the slot is
+        empty. XDP only."""
+        raise _kernel_only("redirect")
+
+
+class DevMap(_RedirectMap[int]):
+    """Slot -> interface index (or a struct of ifindex and a program fd, uapi's
+    bpf_devmap_val): ``redirect_map(ports, slot)`` sends the packet out of that interface."""
+
+
+class DevMapHash(_RedirectMap[int]):
+    """As DevMap with any u32 key (e.g. the ifindex itself) instead of slots 0..N-1."""
+
+
+class CpuMap(_RedirectMap[int]):
+    """CPU -> queue size: ``redirect_map(cpus, cpu)`` hands the packet to that CPU."""
+
+
+class XskMap(_RedirectMap[int]):
+    """Queue -> AF_XDP socket: ``redirect_map(xsks, queue)`` delivers the packet to user space."""
 
 
 # ---------------------------------------------------------------- pointers
@@ -841,6 +966,199 @@ def log2(x: int) -> int:
     raise _kernel_only("log2")
 
 
+# ---------------------------------------------------------------- packet helpers
+# Stubs of compiler.helpers.PACKET_HELPERS: each works in the program types its docstring or
+# docs/language.md ("Packet helpers") names; anywhere else it is a CompileError.
+
+
+def adjust_head(ctx: Any, delta: int) -> int:
+    """move the packet's start by delta bytes (negative: room for a new header, positive: strip
+    bytes); 0 or a negative errno. XDP only (tc: skb_change_head, skb_adjust_room)
+    """
+    raise _kernel_only("adjust_head")
+
+
+def adjust_tail(ctx: Any, delta: int) -> int:
+    """grow (positive) or shrink (negative) the packet at its end by delta bytes; 0 or a negative
+    errno (tc: bpf_skb_change_tail to ctx.len + delta)
+    """
+    raise _kernel_only("adjust_tail")
+
+
+def adjust_meta(ctx: Any, delta: int) -> int:
+    """move the start of the metadata area before the packet by delta bytes (negative: grow it); 0
+    or a negative errno. XDP only
+    """
+    raise _kernel_only("adjust_meta")
+
+
+def skb_change_head(ctx: Any, length: int, flags: int = 0) -> int:
+    """grow the packet by length bytes of headroom at its start; 0 or a negative errno. tc only"""
+    raise _kernel_only("skb_change_head")
+
+
+def skb_change_tail(ctx: Any, length: int, flags: int = 0) -> int:
+    """resize the packet to length bytes (new bytes are zero); 0 or a negative errno. tc only"""
+    raise _kernel_only("skb_change_tail")
+
+
+def skb_adjust_room(ctx: Any, len_diff: int, mode: int, flags: int = 0) -> int:
+    """grow or shrink the room after the network header (BPF_ADJ_ROOM_NET) or the MAC header
+    (BPF_ADJ_ROOM_MAC) by len_diff bytes; 0 or a negative errno. tc only
+    """
+    raise _kernel_only("skb_adjust_room")
+
+
+def load_bytes(ctx: Any, offset: int, buf: Any) -> int:
+    """copy len(buf) bytes of the packet from offset into buf (a char array, array or @struct); 0
+    or a negative errno
+    """
+    raise _kernel_only("load_bytes")
+
+
+def skb_load_bytes(ctx: Any, offset: int, buf: Any) -> int:
+    """load_bytes for socket buffer programs (tc, socket filters, cgroup skb)"""
+    raise _kernel_only("skb_load_bytes")
+
+
+def store_bytes(ctx: Any, offset: int, data: Any, flags: int = 0) -> int:
+    """write data (an array, @struct or typed integer such as u16(x)) into the packet at offset; 0
+    or a negative errno (flags, tc only: BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH)
+    """
+    raise _kernel_only("store_bytes")
+
+
+def skb_store_bytes(ctx: Any, offset: int, data: Any, flags: int = 0) -> int:
+    """store_bytes for tc programs"""
+    raise _kernel_only("skb_store_bytes")
+
+
+def csum_diff(from_: Any, to: Any, seed: int = 0) -> int:
+    """the 32-bit one's complement sum of to minus that of from, added to seed (buffers whose size
+    is a multiple of 4, or None): the checksum change of replacing from by to
+    """
+    raise _kernel_only("csum_diff")
+
+
+def l3_csum_replace(ctx: Any, offset: int, from_: int, to: int, size: int) -> int:
+    """fix the IP checksum at offset for a field changed from from_ to to (size 2 or 4 bytes,
+    values as on the wire; or from_ 0 and to a csum_diff() with size 0); 0 or a negative errno.
+    tc only
+    """
+    raise _kernel_only("l3_csum_replace")
+
+
+def l4_csum_replace(ctx: Any, offset: int, from_: int, to: int, flags: int) -> int:
+    """fix the TCP/UDP checksum at offset for a field changed from from_ to to (flags: the size 2
+    or 4, | BPF_F_PSEUDO_HDR for pseudo-header fields, | BPF_F_MARK_MANGLED_0 for UDP); 0 or a
+    negative errno. tc only
+    """
+    raise _kernel_only("l4_csum_replace")
+
+
+def csum_update(ctx: Any, csum: int) -> int:
+    """add csum (a csum_diff()) to the packet's CHECKSUM_COMPLETE sum; the new sum, or a negative
+    errno. tc only
+    """
+    raise _kernel_only("csum_update")
+
+
+def redirect(ifindex: int, flags: int = 0) -> int:
+    """send the packet to interface ifindex (tc: BPF_F_INGRESS for its ingress); the verdict to
+    return: XDP_REDIRECT / TC_ACT_REDIRECT, or XDP_ABORTED / TC_ACT_SHOT on bad flags
+    """
+    raise _kernel_only("redirect")
+
+
+def redirect_map(map: Any, key: int, flags: int = 0) -> int:
+    """send the packet to the target in slot key of a DevMap, DevMapHash, CpuMap or XskMap; the
+    verdict to return: XDP_REDIRECT, or the low two bits of flags (e.g. XDP_PASS) when the slot
+    is empty. XDP only
+    """
+    raise _kernel_only("redirect_map")
+
+
+def clone_redirect(ctx: Any, ifindex: int, flags: int = 0) -> int:
+    """send a copy of the packet to interface ifindex (BPF_F_INGRESS: its ingress); 0 or a negative
+    errno. tc only
+    """
+    raise _kernel_only("clone_redirect")
+
+
+def fib_lookup(ctx: Any, params: Any, flags: int = 0) -> int:
+    """look the route of params (a FibLookup) up in the kernel's forwarding table and fill in its
+    output fields; a BPF_FIB_LKUP_RET_* code or a negative errno
+    """
+    raise _kernel_only("fib_lookup")
+
+
+def get_hash_recalc(ctx: Any) -> int:
+    """the packet's flow hash, computed if not known yet. tc only"""
+    raise _kernel_only("get_hash_recalc")
+
+
+def htons(x: int) -> int:
+    """x (wrapped to 16 bits) with its two bytes swapped: a host-order number as the packet
+    holds it, for store_bytes() and the checksum helpers (also in user space)
+    """
+    return int.from_bytes((x & 0xFFFF).to_bytes(2, "little"), "big")
+
+
+def ntohs(x: int) -> int:
+    """the inverse of htons(): 16 bits read raw from the packet as a number"""
+    return htons(x)
+
+
+def htonl(x: int) -> int:
+    """x (wrapped to 32 bits) with its four bytes reversed: a host-order number as the packet
+    holds it, e.g. l3_csum_replace(ctx, 24, htonl(old), htonl(new), 4)
+    """
+    return int.from_bytes((x & 0xFFFFFFFF).to_bytes(4, "little"), "big")
+
+
+def ntohl(x: int) -> int:
+    """the inverse of htonl(): 32 bits read raw from the packet as a number"""
+    return htonl(x)
+
+
+def skb_change_type(ctx: Any, type_: int) -> int:
+    """set the packet's type (PACKET_HOST, PACKET_BROADCAST, PACKET_MULTICAST, PACKET_OTHERHOST); 0
+    or a negative errno. tc only
+    """
+    raise _kernel_only("skb_change_type")
+
+
+@struct
+class FibLookup:
+    """uapi's ``struct bpf_fib_lookup``, what ``fib_lookup(ctx, params, flags)`` reads and fills.
+
+    Members of the uapi unions are fields at the same offset (``tos``/``flowinfo``/``rt_metric``,
+    ``ipv4_src``/``ipv6_src``...). ``sport``, ``dport``, ``flowinfo``, ``ipv4_src``, ``ipv4_dst``,
+    ``h_vlan_proto`` and ``h_vlan_TCI`` hold network byte order, as the packet does.
+    """
+
+    family: u8 = 0  # AF_INET or AF_INET6
+    l4_protocol: u8 = 0
+    sport: u16 = 0
+    dport: u16 = 0
+    tot_len: u16 = 0  # input: the packet's length, for the MTU check
+    mtu_result: u16 = 0  # output, with BPF_FIB_LKUP_RET_FRAG_NEEDED (same bytes as tot_len)
+    ifindex: u32 = 0  # input: the ingress interface; output: the egress interface
+    tos: u8 = 0  # IPv4 input
+    flowinfo: u32 = 0  # IPv6 input (same bytes as tos)
+    rt_metric: u32 = 0  # output (same bytes as tos)
+    ipv4_src: u32 = 0
+    ipv6_src: Annotated[list[u32], 4] = []
+    ipv4_dst: u32 = 0
+    ipv6_dst: Annotated[list[u32], 4] = []
+    tbid: u32 = 0  # input with BPF_FIB_LOOKUP_TBID
+    h_vlan_proto: u16 = 0  # output (same bytes as tbid)
+    h_vlan_TCI: u16 = 0  # output
+    mark: u32 = 0  # input with BPF_FIB_LOOKUP_MARK
+    smac: Annotated[list[u8], 6] = []  # output: the egress interface's MAC
+    dmac: Annotated[list[u8], 6] = []  # output: the next hop's MAC
+
+
 __all__ = [
     "Final", "Annotated",
     "c_bool", "c_char", "c_int8", "c_int16", "c_int32", "c_int64",
@@ -854,7 +1172,7 @@ __all__ = [
     "BPF_F_USER_BUILD_ID",
     "HashMap", "ArrayMap", "PerCpuHashMap", "PerCpuArrayMap", "LruHashMap",
     "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
-    "StackMap", "BloomFilterMap", "RingBuffer", "PerfEventArray",
+    "StackMap", "BloomFilterMap", "ArrayOfMaps", "HashOfMaps", "RingBuffer", "PerfEventArray",
     "section", "tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe",
     "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
@@ -864,6 +1182,25 @@ __all__ = [
     "probe_read_user", "probe_read_user_str", "probe_read_kernel", "probe_read_kernel_str",
     "read_user", "read_kernel", "get_stack", "get_stackid", "deref", "log2",
     "kernel", "NotInKernelError",
+    # packet helpers, their flags and results, redirect maps, FibLookup
+    "adjust_head", "adjust_tail", "adjust_meta", "skb_change_head", "skb_change_tail",
+    "skb_adjust_room", "load_bytes", "skb_load_bytes", "store_bytes", "skb_store_bytes",
+    "csum_diff", "l3_csum_replace", "l4_csum_replace", "csum_update", "redirect", "redirect_map",
+    "clone_redirect", "fib_lookup", "get_hash_recalc", "skb_change_type", "FibLookup",
+    "htons", "ntohs", "htonl", "ntohl",
+    "DevMap", "DevMapHash", "CpuMap", "XskMap",
+    "BPF_F_RECOMPUTE_CSUM", "BPF_F_INVALIDATE_HASH", "BPF_F_HDR_FIELD_MASK", "BPF_F_PSEUDO_HDR",
+    "BPF_F_MARK_MANGLED_0", "BPF_F_MARK_ENFORCE", "BPF_F_INGRESS", "BPF_ADJ_ROOM_NET",
+    "BPF_ADJ_ROOM_MAC", "BPF_F_ADJ_ROOM_FIXED_GSO", "BPF_F_ADJ_ROOM_ENCAP_L3_IPV4",
+    "BPF_F_ADJ_ROOM_ENCAP_L3_IPV6", "BPF_F_ADJ_ROOM_ENCAP_L4_GRE", "BPF_F_ADJ_ROOM_ENCAP_L4_UDP",
+    "BPF_F_ADJ_ROOM_NO_CSUM_RESET", "BPF_F_ADJ_ROOM_ENCAP_L2_ETH", "BPF_F_ADJ_ROOM_DECAP_L3_IPV4",
+    "BPF_F_ADJ_ROOM_DECAP_L3_IPV6", "BPF_FIB_LOOKUP_DIRECT", "BPF_FIB_LOOKUP_OUTPUT",
+    "BPF_FIB_LOOKUP_SKIP_NEIGH", "BPF_FIB_LOOKUP_TBID", "BPF_FIB_LOOKUP_SRC", "BPF_FIB_LOOKUP_MARK",
+    "BPF_FIB_LKUP_RET_SUCCESS", "BPF_FIB_LKUP_RET_BLACKHOLE", "BPF_FIB_LKUP_RET_UNREACHABLE",
+    "BPF_FIB_LKUP_RET_PROHIBIT", "BPF_FIB_LKUP_RET_NOT_FWDED", "BPF_FIB_LKUP_RET_FWD_DISABLED",
+    "BPF_FIB_LKUP_RET_UNSUPP_LWT", "BPF_FIB_LKUP_RET_NO_NEIGH", "BPF_FIB_LKUP_RET_FRAG_NEEDED",
+    "BPF_FIB_LKUP_RET_NO_SRC_ADDR", "AF_INET", "AF_INET6", "PACKET_HOST", "PACKET_BROADCAST",
+    "PACKET_MULTICAST", "PACKET_OTHERHOST",
     # packets (bpfimport.headers)
     "EthHdr", "VlanHdr", "IpHdr", "Ipv6Hdr", "TcpHdr", "UdpHdr", "IcmpHdr", "Icmp6Hdr",
     "PacketContext", "ip4", "ip6", "mac",

@@ -25,6 +25,7 @@ class MapDef(NamedTuple):
     numbers: dict[str, int]  # type, max_entries, map_flags, key_size, value_size... as written
     key: t.Type | None
     value: t.Type | None
+    inner: MapDef | None = None  # a map of maps' template: ``__array(values, struct inner)``
 
     @property
     def type(self) -> int:
@@ -63,9 +64,15 @@ def _map_def(name: str, body: t.Type) -> MapDef:
         raise ValueError(f"map {name!r} in .maps is a {body.kind.name}, not a struct")
     numbers: dict[str, int] = {}
     key = value = None
+    inner = None
     for m in body.members:
         member = t.skip_qualifiers(body.member_type(m.name))
-        if m.name in ("key", "value"):
+        if m.name == "values":  # as libbpf reads it: a zero-length array of struct pointers
+            if not (isinstance(member, t.Array) and member.nelems == 0
+                    and isinstance(ptr := t.skip_qualifiers(member.element), t.Ptr)):
+                raise ValueError(f"map {name!r}: values is not a zero-length array of pointers")
+            inner = _map_def(f"{name}.inner", t.skip_qualifiers(ptr.target))
+        elif m.name in ("key", "value"):
             if not isinstance(member, t.Ptr):
                 raise ValueError(f"map {name!r}: {m.name} is not a pointer")
             if m.name == "key":
@@ -74,7 +81,7 @@ def _map_def(name: str, body: t.Type) -> MapDef:
                 value = member.target
         elif isinstance(member, t.Ptr) and isinstance(arr := t.skip_qualifiers(member.target), t.Array):
             numbers[m.name] = arr.nelems
-    return MapDef(name, numbers, key, value)
+    return MapDef(name, numbers, key, value, inner)
 
 
 def read_object(obj: bytes) -> ObjectBtf:

@@ -215,8 +215,13 @@ class DebugInfo:
 
     def map_type(self, map_type: int, max_entries: int, key: int | None, value: int | None,
                  flags: int, line: int, key_size: int | None = None,
-                 value_size: int | None = None) -> int:
-        """The anonymous struct libbpf reads a BTF-defined map from."""
+                 value_size: int | None = None, inner: int | None = None) -> int:
+        """The anonymous struct libbpf reads a BTF-defined map from.
+
+        ``inner``: for a map of maps, the definition struct of its inner maps' template,
+        given as libbpf's ``__array(values, struct inner)`` is: a last member ``values``,
+        a zero-length array of pointers to that struct.
+        """
         n = self.reserve()
         int_t = self.type(IntType(32, True))
         members: list[int] = []
@@ -248,6 +253,9 @@ class DebugInfo:
             add_int_array("value_size", value_size)
         if flags:
             add_int_array("map_flags", flags)
+        if inner is not None:
+            ptr = self.node(f"!DIDerivedType(tag: DW_TAG_pointer_type, baseType: !{inner}, size: 64)")
+            members.append(self.member(n, "values", self.array(ptr, 0, 0), 0, offset, line))
         self.set(
             n,
             f"distinct !DICompositeType(tag: DW_TAG_structure_type, file: !{self.file}, line: {line}, "

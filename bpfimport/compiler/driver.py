@@ -96,7 +96,10 @@ def check_stack(obj: bytes, model: ModuleModel) -> None:
 
 
 def map_value_spec(m: MapDecl) -> str | None:
-    """The value type user space decodes; for an event map, the one type its programs send."""
+    """The value type user space decodes; for an event map, the one type its programs send;
+    for a map of maps, the u32 map ids the kernel gives back."""
+    if m.map_kind.value == "map":
+        return "u32"
     if m.value is not None:
         return m.value.spec
     if m.event_types is not None and len(m.event_types) == 1:  # inferred by frontend/events.py

@@ -30,15 +30,33 @@ class Helper:
     TRACE_PRINTK = 6
     GET_PRANDOM_U32 = 7
     GET_SMP_PROCESSOR_ID = 8
+    SKB_STORE_BYTES = 9
+    L3_CSUM_REPLACE = 10
+    L4_CSUM_REPLACE = 11
     TAIL_CALL = 12
+    CLONE_REDIRECT = 13
     GET_CURRENT_PID_TGID = 14
     GET_CURRENT_UID_GID = 15
     GET_CURRENT_COMM = 16
+    REDIRECT = 23
     PERF_EVENT_OUTPUT = 25
+    SKB_LOAD_BYTES = 26
     GET_STACKID = 27
+    CSUM_DIFF = 28
+    SKB_CHANGE_TYPE = 32
+    GET_HASH_RECALC = 34
     GET_CURRENT_TASK = 35
+    SKB_CHANGE_TAIL = 38
+    CSUM_UPDATE = 40
+    SKB_CHANGE_HEAD = 43
+    XDP_ADJUST_HEAD = 44
     PROBE_READ_STR = 45
+    SKB_ADJUST_ROOM = 50
+    REDIRECT_MAP = 51
+    XDP_ADJUST_META = 54
+    XDP_ADJUST_TAIL = 65
     GET_STACK = 67
+    FIB_LOOKUP = 69
     GET_CURRENT_CGROUP_ID = 80
     MAP_PUSH_ELEM = 87
     MAP_POP_ELEM = 88
@@ -52,6 +70,8 @@ class Helper:
     RINGBUF_SUBMIT = 132
     RINGBUF_DISCARD = 133
     TRACE_VPRINTK = 177
+    XDP_LOAD_BYTES = 189
+    XDP_STORE_BYTES = 190
 
 
 class HelperDecl:
@@ -67,9 +87,15 @@ class HelperDecl:
       ``codegen/calls.py``'s ``SPECIAL_HELPERS`` table.
     * ``doc``: one line for ``bpfimport.lang`` and the docs.
     * ``unsupported``: why a call refuses to compile for now (the error's hint), or ``None``.
+    * ``program_types``: for a helper only some program types may call, ``(type, helper id)``
+      pairs, libbpf's program type names (``"xdp"``, ``"sched_cls"``...): the BPF helper it
+      calls in each (``adjust_tail`` is ``bpf_xdp_adjust_tail`` in XDP and
+      ``bpf_skb_change_tail`` in tc); a call from any other program type is a CompileError.
+      Empty: every program type (the kernel's verifier has the last word).
     """
 
-    __slots__ = ("name", "helper_id", "params", "ret", "lower", "doc", "unsupported")
+    __slots__ = ("name", "helper_id", "params", "ret", "lower", "doc", "unsupported",
+                 "program_types")
     name: str
     helper_id: int | None
     params: tuple[tuple[str, str], ...]
@@ -77,9 +103,11 @@ class HelperDecl:
     lower: str
     doc: str
     unsupported: str | None
+    program_types: tuple[tuple[str, int], ...]
 
     def __init__(self, name: str, helper_id: int | None, params: tuple[tuple[str, str], ...],
-                 ret: str, lower: str, doc: str, unsupported: str | None = None) -> None:
+                 ret: str, lower: str, doc: str, unsupported: str | None = None,
+                 program_types: tuple[tuple[str, int], ...] = ()) -> None:
         set_ = object.__setattr__  # the record is immutable; __init__ is the one writer
         set_(self, "name", name)
         set_(self, "helper_id", helper_id)
@@ -88,6 +116,7 @@ class HelperDecl:
         set_(self, "lower", lower)
         set_(self, "doc", doc)
         set_(self, "unsupported", unsupported)
+        set_(self, "program_types", program_types)
 
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("HelperDecl is immutable")
@@ -96,6 +125,126 @@ class HelperDecl:
         """``probe_read(dst, size, src)``, as the docs show it (``[flags]``: optional)."""
         names = (f"[{p}]" if "=" in t else p for p, t in self.params)
         return f"{self.name}({', '.join(names)})"
+
+
+# ---------------------------------------------------------------- packet helpers
+# Helpers of the networking program types; each lists the program types that may call it and
+# the BPF helper it is in each (HelperDecl.program_types). codegen/packet_helpers.py lowers them all.
+XDP = "xdp"
+SKB_TC = ("sched_cls", "sched_act")  # @tc, and SEC("action")
+SKB_ANY = (*SKB_TC, "socket_filter", "cgroup_skb")
+
+
+def _in(helper: int, *types: str) -> tuple[tuple[str, int], ...]:
+    return tuple((t, helper) for t in types)
+
+
+PACKET_HELPERS: tuple[HelperDecl, ...] = (
+    HelperDecl("adjust_head", Helper.XDP_ADJUST_HEAD, (("ctx", "Any"), ("delta", "int")), "i64",
+               "packet", "move the packet's start by delta bytes (negative: room for a new "
+               "header, positive: strip bytes); 0 or a negative errno. XDP only (tc: "
+               "skb_change_head, skb_adjust_room)", program_types=_in(Helper.XDP_ADJUST_HEAD, XDP)),
+    HelperDecl("adjust_tail", Helper.XDP_ADJUST_TAIL, (("ctx", "Any"), ("delta", "int")), "i64",
+               "packet", "grow (positive) or shrink (negative) the packet at its end by delta "
+               "bytes; 0 or a negative errno (tc: bpf_skb_change_tail to ctx.len + delta)",
+               program_types=(*_in(Helper.XDP_ADJUST_TAIL, XDP),
+                              *_in(Helper.SKB_CHANGE_TAIL, *SKB_TC))),
+    HelperDecl("adjust_meta", Helper.XDP_ADJUST_META, (("ctx", "Any"), ("delta", "int")), "i64",
+               "packet", "move the start of the metadata area before the packet by delta bytes "
+               "(negative: grow it); 0 or a negative errno. XDP only",
+               program_types=_in(Helper.XDP_ADJUST_META, XDP)),
+    HelperDecl("skb_change_head", Helper.SKB_CHANGE_HEAD,
+               (("ctx", "Any"), ("length", "int"), ("flags", "int = 0")), "i64", "packet",
+               "grow the packet by length bytes of headroom at its start; 0 or a negative errno. tc "
+               "only", program_types=_in(Helper.SKB_CHANGE_HEAD, *SKB_TC)),
+    HelperDecl("skb_change_tail", Helper.SKB_CHANGE_TAIL,
+               (("ctx", "Any"), ("length", "int"), ("flags", "int = 0")), "i64", "packet",
+               "resize the packet to length bytes (new bytes are zero); 0 or a negative errno. tc "
+               "only", program_types=_in(Helper.SKB_CHANGE_TAIL, *SKB_TC)),
+    HelperDecl("skb_adjust_room", Helper.SKB_ADJUST_ROOM,
+               (("ctx", "Any"), ("len_diff", "int"), ("mode", "int"), ("flags", "int = 0")),
+               "i64", "packet", "grow or shrink the room after the network header "
+               "(BPF_ADJ_ROOM_NET) or the MAC header (BPF_ADJ_ROOM_MAC) by len_diff bytes; 0 or "
+               "a negative errno. tc only", program_types=_in(Helper.SKB_ADJUST_ROOM, *SKB_TC)),
+    HelperDecl("load_bytes", Helper.SKB_LOAD_BYTES,
+               (("ctx", "Any"), ("offset", "int"), ("buf", "Any")), "i64", "packet",
+               "copy len(buf) bytes of the packet from offset into buf (a char array, array or "
+               "@struct); 0 or a negative errno",
+               program_types=(*_in(Helper.XDP_LOAD_BYTES, XDP),
+                              *_in(Helper.SKB_LOAD_BYTES, *SKB_ANY))),
+    HelperDecl("skb_load_bytes", Helper.SKB_LOAD_BYTES,
+               (("ctx", "Any"), ("offset", "int"), ("buf", "Any")), "i64", "packet",
+               "load_bytes for socket buffer programs (tc, socket filters, cgroup skb)",
+               program_types=_in(Helper.SKB_LOAD_BYTES, *SKB_ANY)),
+    HelperDecl("store_bytes", Helper.SKB_STORE_BYTES,
+               (("ctx", "Any"), ("offset", "int"), ("data", "Any"), ("flags", "int = 0")), "i64",
+               "packet", "write data (an array, @struct or typed integer such as u16(x)) into "
+               "the packet at offset; 0 or a negative errno (flags, tc only: "
+               "BPF_F_RECOMPUTE_CSUM, BPF_F_INVALIDATE_HASH)",
+               program_types=(*_in(Helper.XDP_STORE_BYTES, XDP),
+                              *_in(Helper.SKB_STORE_BYTES, *SKB_TC))),
+    HelperDecl("skb_store_bytes", Helper.SKB_STORE_BYTES,
+               (("ctx", "Any"), ("offset", "int"), ("data", "Any"), ("flags", "int = 0")), "i64",
+               "packet", "store_bytes for tc programs",
+               program_types=_in(Helper.SKB_STORE_BYTES, *SKB_TC)),
+    HelperDecl("csum_diff", Helper.CSUM_DIFF,
+               (("from_", "Any"), ("to", "Any"), ("seed", "int = 0")), "i64", "packet",
+               "the 32-bit one's complement sum of to minus that of from, added to seed (buffers "
+               "whose size is a multiple of 4, or None): the checksum change of replacing from "
+               "by to", program_types=_in(Helper.CSUM_DIFF, XDP, *SKB_TC)),
+    HelperDecl("l3_csum_replace", Helper.L3_CSUM_REPLACE,
+               (("ctx", "Any"), ("offset", "int"), ("from_", "int"), ("to", "int"),
+                ("size", "int")), "i64", "packet",
+               "fix the IP checksum at offset for a field changed from from_ to to (size 2 or 4 "
+               "bytes, values as on the wire; or from_ 0 and to a csum_diff() with size 0); 0 or "
+               "a negative errno. tc only", program_types=_in(Helper.L3_CSUM_REPLACE, *SKB_TC)),
+    HelperDecl("l4_csum_replace", Helper.L4_CSUM_REPLACE,
+               (("ctx", "Any"), ("offset", "int"), ("from_", "int"), ("to", "int"),
+                ("flags", "int")), "i64", "packet",
+               "fix the TCP/UDP checksum at offset for a field changed from from_ to to (flags: "
+               "the size 2 or 4, | BPF_F_PSEUDO_HDR for pseudo-header fields, | "
+               "BPF_F_MARK_MANGLED_0 for UDP); 0 or a negative errno. tc only",
+               program_types=_in(Helper.L4_CSUM_REPLACE, *SKB_TC)),
+    HelperDecl("csum_update", Helper.CSUM_UPDATE, (("ctx", "Any"), ("csum", "int")), "i64",
+               "packet", "add csum (a csum_diff()) to the packet's CHECKSUM_COMPLETE sum; the new "
+               "sum, or a negative errno. tc only", program_types=_in(Helper.CSUM_UPDATE, *SKB_TC)),
+    HelperDecl("redirect", Helper.REDIRECT, (("ifindex", "int"), ("flags", "int = 0")), "i64",
+               "packet", "send the packet to interface ifindex (tc: BPF_F_INGRESS for its "
+               "ingress); the verdict to return: XDP_REDIRECT / TC_ACT_REDIRECT, or XDP_ABORTED / "
+               "TC_ACT_SHOT on bad flags", program_types=_in(Helper.REDIRECT, XDP, *SKB_TC)),
+    HelperDecl("redirect_map", Helper.REDIRECT_MAP,
+               (("map", "Any"), ("key", "int"), ("flags", "int = 0")), "i64", "packet",
+               "send the packet to the target in slot key of a DevMap, DevMapHash, CpuMap or "
+               "XskMap; the verdict to return: XDP_REDIRECT, or the low two bits of flags (e.g. "
+               "XDP_PASS) when the slot is empty. XDP only",
+               program_types=_in(Helper.REDIRECT_MAP, XDP)),
+    HelperDecl("clone_redirect", Helper.CLONE_REDIRECT,
+               (("ctx", "Any"), ("ifindex", "int"), ("flags", "int = 0")), "i64", "packet",
+               "send a copy of the packet to interface ifindex (BPF_F_INGRESS: its ingress); 0 or "
+               "a negative errno. tc only", program_types=_in(Helper.CLONE_REDIRECT, *SKB_TC)),
+    HelperDecl("fib_lookup", Helper.FIB_LOOKUP,
+               (("ctx", "Any"), ("params", "Any"), ("flags", "int = 0")), "i64", "packet",
+               "look the route of params (a FibLookup) up in the kernel's forwarding table and "
+               "fill in its output fields; a BPF_FIB_LKUP_RET_* code or a negative errno",
+               program_types=_in(Helper.FIB_LOOKUP, XDP, *SKB_TC)),
+    HelperDecl("get_hash_recalc", Helper.GET_HASH_RECALC, (("ctx", "Any"),), "u32", "packet",
+               "the packet's flow hash, computed if not known yet. tc only",
+               program_types=_in(Helper.GET_HASH_RECALC, *SKB_TC)),
+    HelperDecl("htons", None, (("x", "int"),), "u16", "byteorder",
+               "x (wrapped to 16 bits) with its two bytes swapped: a host-order number as the "
+               "packet holds it, for store_bytes() and the checksum helpers (also in user space)"),
+    HelperDecl("ntohs", None, (("x", "int"),), "u16", "byteorder",
+               "the inverse of htons(): 16 bits read raw from the packet as a number"),
+    HelperDecl("htonl", None, (("x", "int"),), "u32", "byteorder",
+               "x (wrapped to 32 bits) with its four bytes reversed: a host-order number as the "
+               "packet holds it, e.g. l3_csum_replace(ctx, 24, htonl(old), htonl(new), 4)"),
+    HelperDecl("ntohl", None, (("x", "int"),), "u32", "byteorder",
+               "the inverse of htonl(): 32 bits read raw from the packet as a number"),
+    HelperDecl("skb_change_type", Helper.SKB_CHANGE_TYPE, (("ctx", "Any"), ("type_", "int")),
+               "i64", "packet", "set the packet's type (PACKET_HOST, PACKET_BROADCAST, "
+               "PACKET_MULTICAST, PACKET_OTHERHOST); 0 or a negative errno. tc only",
+               program_types=_in(Helper.SKB_CHANGE_TYPE, *SKB_TC)),
+)
 
 
 HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
@@ -170,7 +319,7 @@ HELPERS: dict[str, HelperDecl] = {h.name: h for h in (
     HelperDecl("log2", None, (("x", "int"),), "u64", "log2",
                "floor(log2(x)) of x as a u64, and 0 for 0, like libbpf-tools' log2l(); bcc's "
                "bpf_log2l(x) is one more for x > 0 and 1 for 0"),
-)}
+) + PACKET_HELPERS}
 
 
 def markdown_list() -> str:
@@ -179,6 +328,11 @@ def markdown_list() -> str:
     lines = []
     for h in HELPERS.values():
         how = f"`{kernel[h.helper_id]}`" if h.helper_id is not None else "compiled inline"
+        if h.program_types:  # `bpf_xdp_adjust_tail` in xdp; `bpf_skb_change_tail` in sched_cls...
+            by_id: dict[int, list[str]] = {}
+            for ptype, hid in h.program_types:
+                by_id.setdefault(hid, []).append(ptype)
+            how = "; ".join(f"`{kernel[hid]}` in {', '.join(ts)}" for hid, ts in by_id.items())
         lines.append(f"- `{h.signature()}` → `{h.ret}`: {h.doc} ({how})")
     return "\n".join(lines)
 

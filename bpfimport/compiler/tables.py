@@ -51,6 +51,51 @@ LANG_CONSTANTS: dict[str, int] = {
     **PACKET_CONSTANTS,
 }
 
+# The packet helpers' flags and results (the values of bpfimport.lang's packet block).
+PACKET_HELPER_CONSTANTS: dict[str, int] = {
+    "BPF_F_RECOMPUTE_CSUM": 1 << 0,
+    "BPF_F_INVALIDATE_HASH": 1 << 1,
+    "BPF_F_HDR_FIELD_MASK": 0xF,
+    "BPF_F_PSEUDO_HDR": 1 << 4,
+    "BPF_F_MARK_MANGLED_0": 1 << 5,
+    "BPF_F_MARK_ENFORCE": 1 << 6,
+    "BPF_F_INGRESS": 1 << 0,
+    "BPF_ADJ_ROOM_NET": 0,
+    "BPF_ADJ_ROOM_MAC": 1,
+    "BPF_F_ADJ_ROOM_FIXED_GSO": 1 << 0,
+    "BPF_F_ADJ_ROOM_ENCAP_L3_IPV4": 1 << 1,
+    "BPF_F_ADJ_ROOM_ENCAP_L3_IPV6": 1 << 2,
+    "BPF_F_ADJ_ROOM_ENCAP_L4_GRE": 1 << 3,
+    "BPF_F_ADJ_ROOM_ENCAP_L4_UDP": 1 << 4,
+    "BPF_F_ADJ_ROOM_NO_CSUM_RESET": 1 << 5,
+    "BPF_F_ADJ_ROOM_ENCAP_L2_ETH": 1 << 6,
+    "BPF_F_ADJ_ROOM_DECAP_L3_IPV4": 1 << 7,
+    "BPF_F_ADJ_ROOM_DECAP_L3_IPV6": 1 << 8,
+    "BPF_FIB_LOOKUP_DIRECT": 1 << 0,
+    "BPF_FIB_LOOKUP_OUTPUT": 1 << 1,
+    "BPF_FIB_LOOKUP_SKIP_NEIGH": 1 << 2,
+    "BPF_FIB_LOOKUP_TBID": 1 << 3,
+    "BPF_FIB_LOOKUP_SRC": 1 << 4,
+    "BPF_FIB_LOOKUP_MARK": 1 << 5,
+    "BPF_FIB_LKUP_RET_SUCCESS": 0,
+    "BPF_FIB_LKUP_RET_BLACKHOLE": 1,
+    "BPF_FIB_LKUP_RET_UNREACHABLE": 2,
+    "BPF_FIB_LKUP_RET_PROHIBIT": 3,
+    "BPF_FIB_LKUP_RET_NOT_FWDED": 4,
+    "BPF_FIB_LKUP_RET_FWD_DISABLED": 5,
+    "BPF_FIB_LKUP_RET_UNSUPP_LWT": 6,
+    "BPF_FIB_LKUP_RET_NO_NEIGH": 7,
+    "BPF_FIB_LKUP_RET_FRAG_NEEDED": 8,
+    "BPF_FIB_LKUP_RET_NO_SRC_ADDR": 9,
+    "AF_INET": 2,
+    "AF_INET6": 10,
+    "PACKET_HOST": 0,
+    "PACKET_BROADCAST": 1,
+    "PACKET_MULTICAST": 2,
+    "PACKET_OTHERHOST": 3,
+}
+LANG_CONSTANTS.update(PACKET_HELPER_CONSTANTS)
+
 
 def importable(module: str) -> bool:
     """Whether BPF code may name ``module``: the one import whitelist (imports and attributes)."""

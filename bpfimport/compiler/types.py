@@ -13,6 +13,8 @@ from __future__ import annotations
 
 TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
 if TYPE_CHECKING:
+    from typing import Any
+
     from ..headers import Header
 
 
@@ -202,6 +204,26 @@ class PtrType(BpfType):
     def key(self) -> tuple:
         return ("ptr", self.pointee.key() if self.pointee is not None else None, self.nullable,
                 self.space)
+
+
+class MapRefType(PtrType):
+    """A map found in a map of maps (``inner = outer[k]``): the map, or None when the slot is
+    empty.  ``template`` is the declaration every inner map follows (its kind, key and
+    value); BPF code uses the reference as that map.  A pointer to the verifier (a
+    ``map_ptr``), so locals hold it, ``if inner:`` tests it and nothing else reads it.
+    """
+
+    __slots__ = ("template",)
+
+    template: Any  # a frontend MapDecl (not named here: the frontend imports this module)
+
+    def __init__(self, template: Any) -> None:
+        super().__init__(None, nullable=True, space="map")
+        self.template = template
+        self.spec = f"map like {template.name}"
+
+    def key(self) -> tuple:
+        return ("mapref", self.template.name)
 
 
 POINTER_SPACES = frozenset({"ctx", "map", "stack", "kernel", "user", "packet", "unknown"})

@@ -59,7 +59,8 @@ Waiting: a ring buffer's fd is readable while the ring has data; a perf
 buffer's epoll fd reports each CPU once per wake-up.  A waiting poll also
 looks at the positions itself between slices of its wait (``has_data``),
 every ``WAIT_SLICE_MS``, or ``LATE_SLICE_MS`` for a perf buffer woken only
-every ``wakeup_events`` samples, whose last samples wake nobody.
+every ``wakeup_bytes`` bytes (the default) or ``wakeup_events`` samples, whose
+last samples wake nobody.
 
 ``close()`` (from any thread, the object's close) never frees a buffer under
 a poll: a poll in progress holds the reader (``_users``), and the last of
@@ -115,7 +116,7 @@ if TYPE_CHECKING:
 SLICE = 64 << 10  # bytes of records one take copies out at most (one record at least)
 CHUNK = 256  # events handed to the callback between two looks at the clock
 WAIT_SLICE_MS = 50  # a waiting poll looks for a concurrent close() this often
-LATE_SLICE_MS = 10  # and for events that woke nobody this often (perf, wakeup_events > 1)
+LATE_SLICE_MS = 10  # and for events that woke nobody this often (perf, not woken per sample)
 PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 # ring buffer records (include/uapi/linux/bpf.h): an 8-byte header, length with two flags
@@ -686,13 +687,16 @@ class PerfReader(EventReader):
     """
 
     PAGES = 64  # per CPU, the default; a power of two
+    WAKEUP_BYTES = 4096  # by default a waiting poll is woken per this many bytes of samples
 
     def __init__(self, m: _EventMap, map_ptr: int, page_cnt: int = PAGES,
-                 wakeup_events: int = 1) -> None:
+                 wakeup_events: int | None = None, wakeup_bytes: int = WAKEUP_BYTES) -> None:
         super().__init__(m, map_ptr)
         self.page_cnt = page_cnt
         self.wakeup_events = wakeup_events
-        if wakeup_events > 1:  # the last few samples wake nobody: look for them more often
+        # a watermark of at most a quarter of a ring: a wake-up long before the ring is full
+        self.wakeup_bytes = max(1, min(wakeup_bytes, page_cnt * PAGE // 4))
+        if wakeup_events != 1:  # the last few samples wake nobody: look for them more often
             self.wait_slice_ms = LATE_SLICE_MS
         self.ptr = 0  # the libbpf perf_buffer: set and cleared on the libbpf thread only
         self._cpus: list[_PerfCpu] = []
@@ -702,10 +706,14 @@ class PerfReader(EventReader):
         from . import libbpf as L
 
         lib = self.lib
-        # the events libbpf's perf_buffer__new makes, but woken every wakeup_events samples
+        # the events libbpf's perf_buffer__new makes, but woken every wakeup_events samples,
+        # or (the watermark flag) every wakeup_bytes bytes: the field is one or the other
+        by_bytes = self.wakeup_events is None
         attr = L.PerfEventAttr(type=L.PERF_TYPE_SOFTWARE, size=ctypes.sizeof(L.PerfEventAttr),
                                config=L.PERF_COUNT_SW_BPF_OUTPUT, sample_period=1,
-                               sample_type=L.PERF_SAMPLE_RAW, wakeup_events=self.wakeup_events)
+                               sample_type=L.PERF_SAMPLE_RAW,
+                               flags=L.PERF_FLAG_WATERMARK if by_bytes else 0,
+                               wakeup_events=self.wakeup_bytes if by_bytes else self.wakeup_events)
         ptr = lib.perf_buffer__new_raw(fd, self.page_cnt, ctypes.byref(attr), None, None, None)
         if not ptr:
             return L.last_errno() or E.EINVAL

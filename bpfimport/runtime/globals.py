@@ -28,15 +28,24 @@ from ._lazy import ctypes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import mmap
-    from typing import Any
+    from typing import Any, Generic, TypeVar
+
+    T = TypeVar("T")  # the value's type: int, bytes, a struct class, a list
 
     from ..spec import GlobalSpec
     from .codec import Codec
     from .object import BpfObject, Loaded
+else:
+    from ._lazy import Generic  # generic for checkers only: no typing import at run time
+
+    T = None
 
 
-class Global:
-    """A module-level BPF global: ``.value`` reads and writes it (docs/runtime.md, "Globals")."""
+class Global(Generic[T]):
+    """A module-level BPF global: ``.value`` reads and writes it (docs/runtime.md, "Globals").
+
+    Generic in its value's type for type checkers (``TARGET: Global[int]`` in the stubs).
+    """
 
     __slots__ = ("_obj", "spec", "_codec")
 
@@ -54,11 +63,11 @@ class Global:
         return self.spec.final
 
     @property
-    def value(self) -> Any:
+    def value(self) -> T:
         return sections_of(self._obj).read(self.spec, self.codec)
 
     @value.setter
-    def value(self, new: Any) -> None:
+    def value(self, new: T) -> None:
         sections_of(self._obj).write(self.spec, self.codec, new)
 
     @property

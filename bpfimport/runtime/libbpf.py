@@ -49,6 +49,23 @@ LIBBPF_WARN, LIBBPF_INFO, LIBBPF_DEBUG = 0, 1, 2
 BPF_F_MMAPABLE = 1 << 10
 
 
+class MapCreateOpts(ctypes.Structure):
+    """``struct bpf_map_create_opts`` (libbpf 1.0-1.1 layout): for ``bpf_map_create``."""
+
+    _fields_ = [
+        ("sz", c_size_t),
+        ("btf_fd", c_uint32),
+        ("btf_key_type_id", c_uint32),
+        ("btf_value_type_id", c_uint32),
+        ("btf_vmlinux_value_type_id", c_uint32),
+        ("inner_map_fd", c_uint32),
+        ("map_flags", c_uint32),
+        ("map_extra", c_uint64),
+        ("numa_node", c_uint32),
+        ("map_ifindex", c_uint32),
+    ]
+
+
 class ObjectOpenOpts(ctypes.Structure):
     """``struct bpf_object_open_opts`` up to ``kernel_log_level`` (libbpf 1.0-1.1 layout)."""
 
@@ -63,6 +80,20 @@ class ObjectOpenOpts(ctypes.Structure):
         ("kernel_log_buf", c_void_p),
         ("kernel_log_size", c_size_t),
         ("kernel_log_level", c_uint32),
+    ]
+
+
+class MapInfo(ctypes.Structure):
+    """The head of ``struct bpf_map_info`` (the kernel fills as much as it is given)."""
+
+    _fields_ = [
+        ("type", c_uint32),
+        ("id", c_uint32),
+        ("key_size", c_uint32),
+        ("value_size", c_uint32),
+        ("max_entries", c_uint32),
+        ("map_flags", c_uint32),
+        ("name", ctypes.c_char * 16),
     ]
 
 
@@ -164,6 +195,7 @@ class PerfEventAttr(ctypes.Structure):
 PERF_TYPE_SOFTWARE = 1
 PERF_COUNT_SW_BPF_OUTPUT = 10
 PERF_SAMPLE_RAW = 1 << 10
+PERF_FLAG_WATERMARK = 1 << 14  # perf_event_attr.watermark: wakeup_events counts bytes
 
 PRINT_FN = ctypes.CFUNCTYPE(c_int, c_int, c_char_p, c_void_p)
 
@@ -199,12 +231,23 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_tc_detach": (c_int, [ctypes.POINTER(TcHook), ctypes.POINTER(TcOpts)]),
     "bpf_link__destroy": (c_int, [c_void_p]),
     "bpf_link__fd": (c_int, [c_void_p]),
+    "bpf_link__pin": (c_int, [c_void_p, c_char_p]),
+    "bpf_link__unpin": (c_int, [c_void_p]),
+    "bpf_link__open": (c_void_p, [c_char_p]),
     "bpf_map__fd": (c_int, [c_void_p]),
     "bpf_map__name": (c_char_p, [c_void_p]),
     "bpf_map__value_size": (c_uint32, [c_void_p]),
     "bpf_map__map_flags": (c_uint32, [c_void_p]),
     "bpf_map__initial_value": (c_void_p, [c_void_p, ctypes.POINTER(c_size_t)]),
     "bpf_map__set_initial_value": (c_int, [c_void_p, c_void_p, c_size_t]),
+    "bpf_map__set_pin_path": (c_int, [c_void_p, c_char_p]),
+    "bpf_map__type": (c_int, [c_void_p]),
+    "bpf_map__key_size": (c_uint32, [c_void_p]),
+    "bpf_map__max_entries": (c_uint32, [c_void_p]),
+    "bpf_obj_get": (c_int, [c_char_p]),
+    "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(c_uint32)]),
+    "bpf_map_create": (c_int, [c_int, c_char_p, c_uint32, c_uint32, c_uint32,
+                               ctypes.POINTER(MapCreateOpts)]),
     "bpf_map_lookup_elem": (c_int, [c_int, c_void_p, c_void_p]),
     "bpf_map_update_elem": (c_int, [c_int, c_void_p, c_void_p, c_uint64]),
     "bpf_map_delete_elem": (c_int, [c_int, c_void_p]),

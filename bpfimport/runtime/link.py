@@ -1,6 +1,14 @@
-"""Links: a program attached somewhere, detached explicitly or when the module closes."""
+"""Links: a program attached somewhere, detached explicitly or when the module closes.
+
+A link can be pinned in bpffs (``link.pin(path)``): the attachment then outlives
+the process, and a later process opens it again with ``Link.from_pin(path)``
+(docs/runtime.md, "Pinning").
+"""
 
 from __future__ import annotations
+
+import os
+from _thread import RLock
 
 from ..errors import BpfError
 
@@ -15,36 +23,118 @@ class Link:
     The owning object keeps every live link, so an attachment lasts until
     ``detach()`` or the module's ``close()`` even when the caller drops the
     handle, which is what ``prog.attach()`` at the top of a script expects.
+    A pinned link is only let go of by ``detach()``/``close()``: the pin keeps
+    the program attached until ``unpin()``.
     """
 
-    def __init__(self, obj: BpfObject, ptr: int, program: str) -> None:
+    def __init__(self, obj: BpfObject | None, ptr: int, program: str) -> None:
         self._obj = obj
+        # the object's lock: a close() of the object and a detach() must not both free it
+        self._lock = obj._lock if obj is not None else RLock()
         self._ptr: int | None = ptr
         self.program = program
+        self._pin_path: str | None = None
+
+    @classmethod
+    def from_pin(cls, path: str) -> Link:
+        """The link pinned at ``path`` (by ``link.pin(path)`` here or in an earlier process).
+
+        It belongs to no module: ``detach()`` closes this process's handle on it
+        (the program stays attached while it is pinned); ``unpin()`` then
+        ``detach()`` ends the attachment.  ``.program`` is the pin's file name.
+        """
+        from . import errors as rterrors
+        from . import libbpf as L
+
+        ptr = L.lib().bpf_link__open(os.fsencode(path))
+        if not ptr:
+            err = L.last_errno()
+            raise BpfError(f"cannot open the link pinned at {path}: {rterrors.strerror(err)}", err)
+        link = cls(None, ptr, os.path.basename(path))
+        link._pin_path = os.path.abspath(path)
+        return link
 
     @property
     def attached(self) -> bool:
         return self._ptr is not None
 
     @property
+    def pin_path(self) -> str | None:
+        """Where the link is pinned (None when it is not)."""
+        return self._pin_path
+
+    @property
     def fd(self) -> int:
         from . import libbpf as L
 
-        with self._obj._lock:  # a detach() in another thread frees the pointer
+        with self._lock:  # a detach() in another thread frees the pointer
             if self._ptr is None:
                 raise BpfError(f"link of program '{self.program}' is detached")
             return L.lib().bpf_link__fd(self._ptr)
 
-    def detach(self) -> None:
-        """Detach and free the link. Idempotent, and safe against a concurrent detach or close."""
+    def pin(self, path: str) -> None:
+        """Pin the link at ``path`` on bpffs: the program stays attached after this process exits.
+
+        A relative path is taken under the module's ``pin_root`` when it was
+        loaded with one.  ``Link.from_pin(path)`` opens it again; ``unpin()``
+        removes the pin.  Raises BpfError when the path is not on bpffs, is
+        taken, or the kernel cannot pin this kind of link.
+        """
+        from . import errors as rterrors
+        from . import libbpf as L
+        from . import pinning
+
+        root = self._obj.pin_root if self._obj is not None else None
+        if root is not None and not os.path.isabs(path):
+            path = os.path.join(root, path)
+        path = os.path.abspath(path)
+        pinning.check_on_bpffs(path, "link pin path")
+        with self._lock:
+            if self._ptr is None:
+                raise BpfError(f"link of program '{self.program}' is detached")
+            if self._pin_path is not None:
+                raise BpfError(f"link of program '{self.program}' is already pinned at "
+                               f"{self._pin_path}")
+            rc = L.lib().bpf_link__pin(self._ptr, os.fsencode(path))
+            if rc >= 0:
+                self._pin_path = path
+                return
+        raise BpfError(f"cannot pin the link of program '{self.program}' at {path}: "
+                       f"{rterrors.strerror(-rc)}", -rc)
+
+    def unpin(self) -> None:
+        """Remove the link's pin: once detached here too, the program is detached. Idempotent."""
         from . import libbpf as L
 
-        with self._obj._lock:  # two threads must not both destroy it
+        with self._lock:
+            path, self._pin_path = self._pin_path, None
+            if path is None:
+                return
+            if self._ptr is not None and L.lib().bpf_link__unpin(self._ptr) >= 0:
+                return
+            try:  # detached here already, or libbpf did not know the path: remove it ourselves
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    def detach(self) -> None:
+        """Detach and free the link. Idempotent, and safe against a concurrent detach or close.
+
+        A pinned link stays attached: only this process's handle on it is freed.
+        """
+        from . import libbpf as L
+
+        with self._lock:  # two threads must not both destroy it
             ptr, self._ptr = self._ptr, None
             if ptr is None:
                 return
-            self._obj.forget_link(self)
-            rc = L.lib().bpf_link__destroy(ptr)
+            if self._obj is not None:
+                self._obj.forget_link(self)
+            # A pinned link stays attached: the pin holds the kernel's link, and the perf
+            # event libbpf disables here still runs the program (the tracepoint runs its
+            # programs whatever the event's state; a restarted agent's counts show it)
+            lib = L.lib()
+            rc = lib.bpf_link__destroy(ptr)
         if rc < 0:
             raise BpfError(f"detaching program '{self.program}' failed", -rc)
 
@@ -58,7 +148,8 @@ class Link:
 
     def __repr__(self) -> str:
         state = "attached" if self._ptr is not None else "detached"
-        return f"<Link {self.program!r} {state}>"
+        pinned = f", pinned at {self._pin_path}" if self._pin_path is not None else ""
+        return f"<Link {self.program!r} {state}{pinned}>"
 
 
 class LinkGroup(Link):
@@ -73,6 +164,11 @@ class LinkGroup(Link):
         super().__init__(obj, ptrs[0], program)
         self._ptrs: list[int] = list(ptrs)
 
+    def pin(self, path: str) -> None:
+        """Refused: one pin holds one link, and this is one per CPU."""
+        raise BpfError(f"the links of perf_event program '{self.program}' (one per CPU) cannot "
+                       f"be pinned as one")
+
     def __len__(self) -> int:
         """How many links (perf events) it holds; 0 once detached."""
         return len(self._ptrs)
@@ -82,7 +178,7 @@ class LinkGroup(Link):
         """The fd of each link (for a perf_event program: each CPU's perf event)."""
         from . import libbpf as L
 
-        with self._obj._lock:
+        with self._lock:
             if self._ptr is None:
                 raise BpfError(f"link of program '{self.program}' is detached")
             return [L.lib().bpf_link__fd(p) for p in self._ptrs]
@@ -91,11 +187,12 @@ class LinkGroup(Link):
         """Detach and free every link. Idempotent, and safe against a concurrent detach or close."""
         from . import libbpf as L
 
-        with self._obj._lock:
+        with self._lock:
             ptrs, self._ptrs, self._ptr = self._ptrs, [], None
             if not ptrs:
                 return
-            self._obj.forget_link(self)
+            if self._obj is not None:
+                self._obj.forget_link(self)
             results = [L.lib().bpf_link__destroy(p) for p in ptrs]
         failed = [rc for rc in results if rc < 0]
         if failed:

@@ -32,12 +32,21 @@ from ._lazy import ctypes
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, MutableSet
-    from typing import Any
+    from typing import Any, Generic, TypeVar
+
+    K = TypeVar("K")  # the key type (a module's struct class, int, ...)
+    V = TypeVar("V")  # the value type
+    Ev = TypeVar("Ev")  # what an event map's callbacks get
 
     from ..spec import MapSpec
     from .codec import Codec
     from .events import EventReader
     from .object import BpfObject
+else:
+    from ._lazy import Generic  # generic for checkers only: no typing import at run time
+
+    K = V = Ev = None
+    Any = object  # a class's base below names it
 
 _BATCH_BYTES = 4 << 20  # aim for ~4 MiB of keys+values per batch syscall
 _BATCH_MIN = 256
@@ -66,8 +75,12 @@ def _print_lines(lines: list[str], file: Any) -> None:
         (file if file is not None else sys.stdout).write("\n".join(lines) + "\n")
 
 
-class Map:
-    """A map of the module (``skel.NAME``): the dict protocol of the module docstring."""
+class Map(Generic[K, V]):
+    """A map of the module (``skel.NAME``): the dict protocol of the module docstring.
+
+    Generic in its key and value types for type checkers: the stubs ``python -m bpfimport
+    stubs`` writes declare ``counts: Map[Key, int]``.
+    """
 
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         self._obj = obj
@@ -102,6 +115,75 @@ class Map:
     def fd(self) -> int:
         """The map's fd (loads the module's object on first use)."""
         return self._obj.map_fd(self.spec.name)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the module's object is loaded (reading the map would not load it)."""
+        return self._obj.loaded
+
+    @property
+    def pin_path(self) -> str | None:
+        """Where the map is pinned: ``PIN_ROOT/NAME`` when the module was loaded with a
+        ``pin_root`` (perf event arrays are never pinned), else None."""
+        root = self._obj.pin_root
+        if root is None or self.spec.kind == "PerfEventArray":
+            return None
+        import os
+
+        return os.path.join(root, self.spec.name)
+
+    def unpin(self) -> None:
+        """Remove the map's pin: this process keeps using it, a later load starts a new one.
+
+        Does nothing when the map is not pinned.
+        """
+        import os
+
+        path = self.pin_path
+        if path is not None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
+    @property
+    def id(self) -> int:
+        """The kernel's id of the map: what a map of maps' slot reads back when it holds
+        this map (``outer[k] == mod.inner.id``)."""
+        info = (ctypes.c_uint32 * 2)()  # struct bpf_map_info starts: type, id
+        size = ctypes.c_uint32(ctypes.sizeof(info))
+        rc = self._call(self._lib().bpf_obj_get_info_by_fd, info, ctypes.byref(size))
+        if rc < 0:
+            raise self._error("reading the info", -rc)
+        return int(info[1])
+
+    def create(self, name: str | None = None) -> OwnedMap:
+        """A new, empty map like this one (kind, key, value, max_entries, flags), made from
+        Python (``bpf_map_create``) and owned by the handle returned: to fill the slots of a
+        map of maps with as many maps as it needs (``mod.outer[k] = mod.inner.create()``).
+
+        ``close()`` it (or use ``with``) when done: a map of maps that holds it keeps it
+        alive in the kernel until its slot changes.  ``name``: the kernel's name of the map
+        (15 characters kept; the template's by default).
+        """
+        from . import libbpf as L
+
+        kind = self._kind
+        if kind.ops != ("lookup", "get", "update", "delete"):  # kinds.KEYED_OPS: plain maps
+            raise MapError(f"create() makes hash, array, per-CPU, LRU and LPM-trie maps, "
+                           f"not a {kind.name} ('{self.name}')")
+        name = self.name if name is None else name
+        if not name.isascii() or not name.replace("_", "a").replace(".", "a").isalnum():
+            raise ValueError(f"a map name is letters, digits, '_' and '.', got {name!r}")
+        opts = L.MapCreateOpts(sz=ctypes.sizeof(L.MapCreateOpts), map_flags=self.spec.flags)
+        fd = self._lib().bpf_map_create(kind.type_id, name[:15].encode(),
+                                        self._key_codec().size, self._value_codec().size,
+                                        self.spec.max_entries, ctypes.byref(opts))
+        if fd < 0:
+            raise self._error("creating a map like it", -fd)
+        spec = type(self.spec)(name, self.spec.kind, self.spec.key, self.spec.value,
+                               self.spec.max_entries, self.spec.flags, self.spec.lineno)
+        return OwnedMap(_OwnFd(self._obj.types, fd, name), spec)
 
     def __repr__(self) -> str:
         kv = f"{self.spec.key}->{self.spec.value}" if self.spec.key else str(self.spec.value)
@@ -242,13 +324,13 @@ class Map:
         except (OverflowError, TypeError, ValueError):
             return None
 
-    def __getitem__(self, key: Any) -> Any:
+    def __getitem__(self, key: K) -> V:
         v = self._lookup(key)
         if v is _MISSING:
             raise KeyError(key)
         return v
 
-    def get(self, key: Any, default: Any = None) -> Any:
+    def get(self, key: K, default: Any = None) -> V | Any:
         kb = self._key_or_none(key)
         v = _MISSING if kb is None else self._lookup_raw(kb)
         return default if v is _MISSING else v
@@ -257,10 +339,10 @@ class Map:
         kb = self._key_or_none(key)
         return kb is not None and self._lookup_raw(kb) is not _MISSING
 
-    def __setitem__(self, key: Any, value: Any) -> None:
+    def __setitem__(self, key: K, value: V) -> None:
         self.set(key, value)
 
-    def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
+    def set(self, key: K, value: V, flags: int = BPF_ANY) -> None:
         """``m[k] = v`` with explicit update flags (BPF_ANY=0, BPF_NOEXIST=1, BPF_EXIST=2)."""
         self._check_keyed()
         _check_flags(flags)
@@ -276,7 +358,7 @@ class Map:
                 raise self._error(f"update (map is full: max_entries={self.max_entries})", err)
             raise self._error("update", err)
 
-    def __delitem__(self, key: Any) -> None:
+    def __delitem__(self, key: K) -> None:
         self._check_keyed()
         if self._kind.array:
             raise MapError(f"{self.spec.kind} '{self.name}' has every index from 0 to "
@@ -289,7 +371,7 @@ class Map:
                 raise KeyError(key)
             raise self._error("delete", -rc)
 
-    def pop(self, key: Any, default: Any = _MISSING) -> Any:
+    def pop(self, key: K, default: Any = _MISSING) -> V | Any:
         v = self._lookup(key)
         if v is _MISSING:
             if default is _MISSING:
@@ -401,25 +483,42 @@ class Map:
             return self.max_entries
         return self._raw_items(True, values=False)[2]
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[K]:
         return iter(self.keys())
 
-    def keys(self, batch: bool = True) -> list[Any]:
+    def keys(self, batch: bool = True) -> list[K]:
         self._check_keyed()
         if self._kind.array:
-            return list(range(self.max_entries))
+            indices: list[Any] = list(range(self.max_entries))  # an array's keys: int
+            return indices
         raw, _, n = self._raw_items(batch, values=False)
         return self._key_codec().decode_many(raw, n)
 
-    def values(self, batch: bool = True) -> list[Any]:
+    def values(self, batch: bool = True) -> list[V]:
         self._check_keyed()
         kraw, vraw, n = self._raw_items(batch)
         return self._decode_values(vraw, n)
 
-    def items(self, batch: bool = True) -> list[tuple[Any, Any]]:
+    def items(self, batch: bool = True) -> list[tuple[K, V]]:
         """All (key, value) pairs: one batched read when the kernel allows, else a key walk."""
         self._check_keyed()
-        kraw, vraw, n = self._raw_items(batch)
+        return self._decode_items(*self._raw_items(batch))
+
+    def items_if_loaded(self) -> list[tuple[Any, Any]] | None:
+        """``items()`` when the module is loaded, else None: never loads it.
+
+        For readers that must not bring a closed module back (an exporter
+        reading at scrape time): a ``close()`` in another thread cannot slip
+        between the check and the read.
+        """
+        self._check_keyed()
+        with self._obj.using(self.spec.name, load=False) as live:
+            if live is None:
+                return None
+            raw = self._read_all(live.map_fd(self.spec.name), True)
+        return self._decode_items(*raw)
+
+    def _decode_items(self, kraw: bytes, vraw: bytes, n: int) -> list[tuple[Any, Any]]:
         # Building 100k tuples triggers many pointless gen-0 collections (they hold
         # only ints/bytes): pausing the collector halves the decode time.
         enabled = gc.isenabled()
@@ -488,12 +587,15 @@ class Map:
     def _raw_items(self, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
         """Every key (and value) as packed bytes, plus the count; the object held throughout."""
         with self._obj.using(self.spec.name) as live:
-            fd = live.map_fd(self.spec.name)
-            if batch and self._batch_ok:
-                got = self._raw_items_batch(fd)
-                if got is not None:
-                    return got
-            return self._raw_items_walk(fd, values)
+            return self._read_all(live.map_fd(self.spec.name), batch, values)
+
+    def _read_all(self, fd: int, batch: bool, values: bool = True) -> tuple[bytes, bytes, int]:
+        """``_raw_items`` on ``fd``, whose object the caller holds."""
+        if batch and self._batch_ok:
+            got = self._raw_items_batch(fd)
+            if got is not None:
+                return got
+        return self._raw_items_walk(fd, values)
 
     def _raw_items_batch(self, fd: int) -> tuple[bytes, bytes, int] | None:
         """BPF_MAP_LOOKUP_BATCH over the whole map; None when the kernel has no batch ops."""
@@ -675,7 +777,7 @@ class Map:
         self._check_keyed()
         limit = hist.LOG2_BUCKETS if kind == "log2" else None
         kc = self._key_codec()
-        items = [(k, hist.count_of(v)) for k, v in self.items()]
+        items: list[tuple[Any, int]] = [(k, hist.count_of(v)) for k, v in self.items()]
         if isinstance(kc, IntCodec):
             return hist.dense(items, limit, kind)
         if isinstance(kc, StructCodec):
@@ -699,7 +801,7 @@ class Map:
 
     # ---- keyless maps (queue, stack, bloom filter) -----------------------------------
 
-    def push(self, value: Any, flags: int = BPF_ANY) -> None:
+    def push(self, value: V, flags: int = BPF_ANY) -> None:
         """Queue/stack: push a value; bloom filter: add one."""
         if not self._kind.keyless or self._kind.events:
             raise MapError(f"{self.spec.kind} '{self.name}' has no push(); use m[k] = v")
@@ -710,11 +812,11 @@ class Map:
 
     add = push
 
-    def pop_value(self) -> Any:
+    def pop_value(self) -> V | None:
         """Queue/stack: remove and return the next value (None when empty)."""
         return self._take(delete=True)
 
-    def peek(self) -> Any:
+    def peek(self) -> V | None:
         """Queue/stack: the next value without removing it (None when empty)."""
         return self._take(delete=False)
 
@@ -730,6 +832,62 @@ class Map:
                 return None
             raise self._error("pop" if delete else "peek", -rc)
         return self._decode_value(vbuf.raw)
+
+
+class _OwnFd:
+    """What a map handle needs of its object, for a map made from Python (``Map.create``):
+    the handle's own fd, and the types of the module whose map it copies."""
+
+    def __init__(self, types: Any, fd: int, name: str) -> None:
+        import os
+        import weakref
+
+        self.types = types
+        self.fd = fd
+        self.name = name
+        self._finalizer = weakref.finalize(self, os.close, fd)  # if never closed
+
+    def map_fd(self, name: str) -> int:
+        if self.fd < 0:
+            raise BpfError(f"map '{self.name}' (made with create()) is closed")
+        return self.fd
+
+    def _acquire(self, name: str, load: bool = True) -> _OwnFd:
+        return self
+
+    def _release(self, live: _OwnFd) -> None:
+        pass
+
+    def using(self, name: str, load: bool = True) -> Any:
+        import contextlib
+
+        return contextlib.nullcontext(self)
+
+    def close(self) -> None:
+        self.fd = -1
+        self._finalizer()
+
+
+class OwnedMap(Map):
+    """A map made from Python by ``Map.create()``: a map handle that owns its fd.
+
+    Everything a module's map handle does, plus ``close()`` (also as a context manager):
+    the map lives on in the kernel while a map of maps holds it.
+    """
+
+    def __init__(self, own: _OwnFd, spec: MapSpec) -> None:
+        obj: Any = own  # stands in for the module's object: the few things a handle uses
+        super().__init__(obj, spec)
+        self._own = own
+
+    def close(self) -> None:
+        self._own.close()
+
+    def __enter__(self) -> OwnedMap:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _pairs(other: Any) -> tuple[list[Any], list[Any]]:
@@ -751,7 +909,7 @@ def _pairs(other: Any) -> tuple[list[Any], list[Any]]:
     return keys, values
 
 
-class BloomFilterMap(Map):
+class BloomFilterMap(Map[None, V]):
     """A BloomFilterMap: ``m.add(v)`` (or ``push``) adds a value, ``v in m`` tests one."""
 
     def __contains__(self, value: Any) -> bool:
@@ -772,7 +930,7 @@ class BloomFilterMap(Map):
                        f"test one with `value in m`")
 
 
-class StackTraceMap(Map):
+class StackTraceMap(Map[int, list[int]]):
     """A StackTraceMap: ``stacks[stack_id]`` is the list of addresses, innermost first.
 
     The kernel stores a fixed-size array per stack with zeros after the last
@@ -813,7 +971,7 @@ def _frames(addresses: list[int]) -> list[int]:
     return addresses[:end]
 
 
-class ProgArrayMap(Map):
+class ProgArrayMap(Map[int, Any]):
     """A ProgArray: ``progs[i] = mod.prog`` puts a program in slot ``i`` for ``tail_call()``.
 
     A slot takes a program handle (or a program fd); reading a slot gives the
@@ -822,10 +980,12 @@ class ProgArrayMap(Map):
     programs must have the type of the program that tail-calls them.
     """
 
+    _slot_what = "program (mod.prog) or its fd"
+
     def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
         fd = getattr(value, "fd", value)
         if isinstance(fd, bool) or not isinstance(fd, int):
-            raise TypeError(f"ProgArray '{self.name}' slots take a program (mod.prog) or its fd, "
+            raise TypeError(f"{self.kind} '{self.name}' slots take a {self._slot_what}, "
                             f"got {type(value).__name__}")
         super().set(key, fd, flags)
 
@@ -839,7 +999,44 @@ class ProgArrayMap(Map):
         return len(self) > 0
 
 
-class _EventMap(Map):
+class MapOfMapsMap(ProgArrayMap):
+    """An ArrayOfMaps / HashOfMaps: ``outer[k] = mod.inner`` puts a map in slot ``k``.
+
+    A slot takes a map handle (or a map fd) like the declared template (the kernel
+    refuses another kind, key, value or size); reading a slot gives the kernel's id of
+    the map in it (``Map.id`` tells which handle that is); ``del outer[k]`` empties it.
+    Swapping a slot at run time is one update: programs see the new map from their next
+    lookup.  ``len()``, ``keys()`` and iteration count the filled slots only.
+    """
+
+    _slot_what = "map (mod.inner) or its fd"
+
+
+class SlotMap(Map[Any, Any]):
+    """A DevMap, DevMapHash, CpuMap or XskMap: the targets ``redirect_map()`` sends packets to.
+
+    ``ports[0] = ifindex`` fills a slot (a CpuMap's value is the CPU's queue size, an
+    XskMap's an AF_XDP socket, given as the socket object or its fd); ``del ports[0]``
+    empties it.  ``len()``, ``keys()`` and iteration count the filled slots only: the
+    kernel walks every slot of an array-shaped map.  The kernel does not let user space
+    read an XskMap back.
+    """
+
+    def set(self, key: Any, value: Any, flags: int = BPF_ANY) -> None:
+        fileno = getattr(value, "fileno", None)  # an AF_XDP socket object in an XskMap
+        super().set(key, fileno() if callable(fileno) else value, flags)
+
+    def keys(self, batch: bool = True) -> list[Any]:
+        return [k for k, _ in self.items(batch)]
+
+    def __len__(self) -> int:
+        return len(self.items())
+
+    def __bool__(self) -> bool:
+        return len(self) > 0
+
+
+class _EventMap(Map[None, Ev]):
     """Shared by RingBufferMap and PerfEventArrayMap: ``poll()``, ``consume()``, ``events()``.
 
     The readers are in :mod:`bpfimport.runtime.events` (how they read, and
@@ -855,7 +1052,7 @@ class _EventMap(Map):
     def _reader_class(self) -> type[EventReader]:
         raise NotImplementedError
 
-    def poll(self, callback: Callable[[Any], Any], timeout_ms: int = 100, *,
+    def poll(self, callback: Callable[[Ev], object], timeout_ms: int = 100, *,
              lost: Callable[[int], Any] | None = None) -> int:
         """Wait up to ``timeout_ms`` for events and call ``callback(event)`` for each.
 
@@ -885,12 +1082,12 @@ class _EventMap(Map):
 
         return open_reader(self, self._reader_class)
 
-    def consume(self, callback: Callable[[Any], Any], *,
+    def consume(self, callback: Callable[[Ev], object], *,
                 lost: Callable[[int], Any] | None = None) -> int:
         """Handle the events already in the buffer (one buffer's worth at most) without waiting."""
         return self.poll(callback, 0, lost=lost)
 
-    def events(self, timeout_ms: int = 100) -> Iterator[Any]:
+    def events(self, timeout_ms: int = 100) -> Iterator[Ev]:
         """``for event in m.events(timeout_ms=100)``: the events as they come.
 
         The iteration stops once ``timeout_ms`` passes without an event
@@ -913,7 +1110,7 @@ class _EventMap(Map):
         return self._reader.lost if self._reader is not None else 0
 
 
-class RingBufferMap(_EventMap):
+class RingBufferMap(_EventMap[Ev]):
     """A RingBuffer map: ``poll(callback, timeout_ms=100)`` delivers its events."""
 
     @property
@@ -923,7 +1120,7 @@ class RingBufferMap(_EventMap):
         return RingReader
 
 
-class PerfEventArrayMap(_EventMap):
+class PerfEventArrayMap(_EventMap[Ev]):
     """A PerfEventArray map: ``poll(callback, timeout_ms=100)`` delivers its events.
 
     Perf samples carry padding up to an 8-byte boundary, so an undecoded event
@@ -933,7 +1130,8 @@ class PerfEventArrayMap(_EventMap):
     def __init__(self, obj: BpfObject, spec: MapSpec) -> None:
         super().__init__(obj, spec)
         self._page_cnt = 64  # events.PerfReader.PAGES (not imported: maps.py stays light)
-        self._wakeup_events = 1
+        self._wakeup_events: int | None = None  # by bytes: events.PerfReader.WAKEUP_BYTES
+        self._wakeup_bytes = 4096
         # a perf event array drops what is sent while no reader is open: open one at each
         # load, so events sent before the first poll() are kept
         obj.after_load.append(self._open_reader)
@@ -956,28 +1154,49 @@ class PerfEventArrayMap(_EventMap):
         self._page_cnt = pages
 
     @property
-    def wakeup_events(self) -> int:
-        """Samples per wake-up of a waiting poll (1 by default, as libbpf and bcc).
+    def wakeup_events(self) -> int | None:
+        """Samples per wake-up of a waiting poll; None (the default): by bytes, ``wakeup_bytes``.
 
-        Each wake-up costs the program that sends an interrupt; waking every
-        64 samples lets a flood through many times faster, and a poll then
-        finds the last few samples of a burst within 10 ms instead of at once.
-        Set it before load, as ``page_cnt``.
+        Each wake-up costs the program that sends an interrupt. libbpf and bcc
+        wake at every sample (``wakeup_events = 1``), which bounds a flood at
+        ~120 k samples/s on this VM; waking by bytes (or every N samples) lets
+        it through many times faster, and a waiting poll finds the samples that
+        woke nobody within 10 ms (``LATE_SLICE_MS``).  Set it before load, as
+        ``page_cnt``.
         """
         return self._wakeup_events
 
     @wakeup_events.setter
-    def wakeup_events(self, n: int) -> None:
-        self._check_setting("wakeup_events", n, self._wakeup_events)
-        if n >= 1 << 32:
-            raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+    def wakeup_events(self, n: int | None) -> None:
+        if n is not None:
+            self._check_setting("wakeup_events", n, self._wakeup_events)
+            if n >= 1 << 32:
+                raise ValueError(f"wakeup_events must fit in a u32, got {n}")
+        else:
+            self._check_setting("wakeup_events", None, self._wakeup_events, optional=True)
         self._wakeup_events = n
 
-    def _check_setting(self, name: str, value: Any, current: int) -> None:
-        """A positive int, and a change only while the buffer does not exist."""
-        if isinstance(value, bool) or not isinstance(value, int):
+    @property
+    def wakeup_bytes(self) -> int:
+        """Bytes of samples per wake-up while ``wakeup_events`` is None (4096 by default; at
+        most a quarter of one CPU's ring is used, so a wake-up comes long before it fills)."""
+        return self._wakeup_bytes
+
+    @wakeup_bytes.setter
+    def wakeup_bytes(self, n: int) -> None:
+        self._check_setting("wakeup_bytes", n, self._wakeup_bytes)
+        if n >= 1 << 32:
+            raise ValueError(f"wakeup_bytes must fit in a u32, got {n}")
+        self._wakeup_bytes = n
+
+    def _check_setting(self, name: str, value: Any, current: int | None,
+                       optional: bool = False) -> None:
+        """A positive int (or None, when ``optional``), and a change only while the buffer
+        does not exist."""
+        if not (value is None and optional) and (isinstance(value, bool)
+                                                 or not isinstance(value, int)):
             raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-        if value <= 0:
+        if value is not None and value <= 0:
             raise ValueError(f"{name} must be positive, got {value}")
         reader = self._reader
         if reader is not None and not reader.closed and value != current:
@@ -989,7 +1208,7 @@ class PerfEventArrayMap(_EventMap):
         from .events import PerfReader, open_reader
 
         return open_reader(self, PerfReader, page_cnt=self._page_cnt,
-                           wakeup_events=self._wakeup_events)
+                           wakeup_events=self._wakeup_events, wakeup_bytes=self._wakeup_bytes)
 
     @property
     def _reader_class(self) -> type[EventReader]:
@@ -1000,8 +1219,8 @@ class PerfEventArrayMap(_EventMap):
 
 # The handle classes by name: each map kind names its own (``bpfimport.kinds``, ``handle``).
 HANDLE_CLASSES: dict[str, type[Map]] = {
-    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, RingBufferMap,
-                                  PerfEventArrayMap)
+    cls.__name__: cls for cls in (Map, BloomFilterMap, StackTraceMap, ProgArrayMap, MapOfMapsMap,
+                                  RingBufferMap, PerfEventArrayMap, SlotMap)
 }
 
 
@@ -1010,5 +1229,6 @@ def make_map(obj: BpfObject, spec: MapSpec) -> Map:
     return HANDLE_CLASSES[spec.map_kind.handle](obj, spec)
 
 
-__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "PerfEventArrayMap",
-           "ProgArrayMap", "RingBufferMap", "StackTraceMap", "make_map"]
+__all__ = ["BPF_ANY", "HANDLE_CLASSES", "BloomFilterMap", "Map", "MapError", "MapOfMapsMap",
+           "OwnedMap", "PerfEventArrayMap", "ProgArrayMap", "RingBufferMap", "SlotMap", "StackTraceMap",
+           "make_map"]

@@ -43,13 +43,16 @@ class BpfModule(types.ModuleType):
     __bpf_object__: BpfObject
     __bpf_spec__: ObjectSpec
 
-    def load(self, btf_custom_path: str | None = None) -> BpfModule:
+    def load(self, btf_custom_path: str | None = None, pin_root: str | None = None) -> BpfModule:
         """Load the object into the kernel now (verifier errors surface here).
 
         ``btf_custom_path``: relocate CO-RE reads against this raw BTF file instead of the
         running kernel's (to check an object against another kernel's layouts).
+        ``pin_root``: a folder on bpffs (``/sys/fs/bpf/NAME``): the maps are pinned there
+        by name, and a later load with the same ``pin_root`` (in this process or
+        another) reuses them and what they hold, so a restarted agent keeps its counts.
         """
-        self.__bpf_object__.load(btf_custom_path)
+        self.__bpf_object__.load(btf_custom_path, pin_root)
         return self
 
     def close(self) -> None:

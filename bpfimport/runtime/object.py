@@ -198,6 +198,7 @@ class BpfObject:
         self.after_load: list[Callable[[], object]] = []  # run after each successful load
         self.retired_from: str | None = None  # the module that was rebound to a new object
         self.btf_custom_path: str | None = None  # CO-RE target BTF instead of the kernel's
+        self.pin_root: str | None = None  # maps pinned by name under it (runtime/pinning.py)
 
     @property
     def types(self) -> TypeSystem:
@@ -246,16 +247,25 @@ class BpfObject:
 
     # ---- load ----------------------------------------------------------------
 
-    def load(self, btf_custom_path: str | None = None) -> BpfObject:
+    def load(self, btf_custom_path: str | None = None, pin_root: str | None = None) -> BpfObject:
         """Open and load the object into the kernel (no-op when already loaded).
 
         ``btf_custom_path``: a raw BTF file that CO-RE relocations use instead of the
         running kernel's BTF (libbpf's open option of that name), kept for later loads.
+        ``pin_root``: a folder on bpffs where the maps are pinned by name, and where a
+        later load finds them again (runtime/pinning.py); kept for later loads.
         Raises VerifierError when the verifier rejects a program, BpfError for
         everything else; a failed load leaves no fd open.
         """
         if btf_custom_path is not None:
             self.btf_custom_path = btf_custom_path
+        if pin_root is not None:
+            pin_root = os.path.abspath(os.fspath(pin_root))
+            with self._lock:
+                if self._live is not None and pin_root != self.pin_root:
+                    raise BpfError(f"BPF object '{self.name}' is already loaded without "
+                                   f"pin_root={pin_root!r}: close() it first")
+                self.pin_root = pin_root
         if self._live is not None:
             return self
         with self._lock:
@@ -298,12 +308,23 @@ class BpfObject:
                 maps = self._collect_maps(lb, ptr)
                 if self._sections is not None:  # globals written before load
                     self._sections.apply_pending(maps)
+                if self.pin_root is not None:
+                    from . import pinning
+
+                    pinning.prepare(self.pin_root, self.spec, maps, lb)
                 rc = lb.bpf_object__load(ptr)
             except BaseException:
                 lb.bpf_object__close(ptr)
                 raise
         self.libbpf_log = L.log_text(lines)  # everything, for debugging
         warnings = L.log_text(lines, L.LIBBPF_WARN)  # what errors quote
+        if rc < 0 and self.pin_root is not None:
+            from . import pinning
+
+            mismatch = pinning.reuse_error(self.name, warnings, maps, lb)
+            if mismatch is not None:
+                lb.bpf_object__close(ptr)
+                raise mismatch
         if rc < 0:
             failed = self._failed_from_log()
             ptype = None

@@ -299,22 +299,100 @@ def test_dump_maps_hides_zero_array_entries_including_per_cpu_ones(capsys) -> No
 def test_run_turns_a_poll_error_into_one_line_and_closes(
         tmp_path: Path, kernel: None, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
     from bpfimport.errors import BpfError
-    from bpfimport.runtime.maps import RingBufferMap
+    from bpfimport.runtime.events import EventReader
     from bpfimport.runtime.module import BpfModule
 
     src = tmp_path / "rbrun.bpf.py"
     src.write_text("from bpfimport.lang import *\n\nevents = RingBuffer(max_entries=4096)\n\n\n"
                    "@syscall\ndef prog(ctx) -> int:\n    return 0\n\n\nLICENSE = 'GPL'\n")
 
-    def broken_poll(self, callback, timeout_ms=100):  # type: ignore[no-untyped-def]
+    def broken_poll(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         raise BpfError("RingBuffer poll on map 'events' failed: Bad file descriptor (EBADF)", 9)
 
     closed: list[object] = []
     real_close = BpfModule.close
-    monkeypatch.setattr(RingBufferMap, "poll", broken_poll)
+    monkeypatch.setattr(EventReader, "poll", broken_poll)  # run polls through bpfimport.poll
     monkeypatch.setattr(BpfModule, "close", lambda self: (closed.append(self), real_close(self)))
     assert main(["run", str(src), "--no-trace", "--duration", "5"]) == 1
     err = capsys.readouterr().err
     assert "bpfimport: error: RingBuffer poll on map 'events' failed" in err
     assert "Traceback" not in err
     assert closed and not closed[0].__bpf_object__.loaded  # type: ignore[attr-defined]
+
+
+TWO_STREAMS = """\
+from bpfimport.lang import *
+
+rb = RingBuffer(max_entries=4096)
+perf = PerfEventArray()
+
+
+@struct
+class Hit:
+    tag: u32 = 0
+    pid: u32 = 0
+
+
+@tracepoint("syscalls/sys_enter_getppid")
+def on_getppid(ctx) -> int:
+    if tgid() == TARGET:
+        rb.output(Hit(tag=1, pid=tgid()))
+        perf.output(Hit(tag=2, pid=tgid()))
+    return 0
+
+
+TARGET: Final[u32] = 0
+LICENSE = "GPL"
+"""
+
+
+def test_run_prints_the_events_of_every_event_map_in_one_loop(
+        tmp_path: Path, tracing: None, monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    """A ring buffer and a perf buffer, both streamed by ``run`` through bpfimport.poll."""
+    import threading
+    import time
+
+    from bpfimport.runtime import events as rt_events
+
+    src = tmp_path / "streams2.bpf.py"
+    src.write_text(TWO_STREAMS.replace("TARGET: Final[u32] = 0", f"TARGET: Final[u32] = {os.getpid()}"))
+    polled: list[int] = []
+    real = rt_events.poll_maps
+    monkeypatch.setattr(rt_events, "poll_maps",
+                        lambda cbs, **kw: (polled.append(len(cbs)), real(cbs, **kw))[1])
+    done = threading.Event()
+
+    def poke() -> None:
+        while not done.is_set():
+            os.getppid()
+            time.sleep(0.01)
+
+    t = threading.Thread(target=poke)
+    t.start()
+    try:
+        assert main(["run", str(src), "--no-trace", "--duration", "1.5"]) == 0
+    finally:
+        done.set()
+        t.join()
+    out = capsys.readouterr().out
+    me = os.getpid()
+    assert f"event: Hit(tag=1, pid={me})" in out  # from the ring buffer
+    assert f"event: Hit(tag=2, pid={me})" in out  # from the perf buffer
+    assert polled and set(polled) == {2}  # one poll of both maps per round
+
+
+def test_run_reports_lost_perf_samples(tmp_path: Path, kernel: None,
+                                       monkeypatch: pytest.MonkeyPatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from bpfimport.runtime import events as rt_events
+
+    src = tmp_path / "lossy.bpf.py"
+    src.write_text(TWO_STREAMS)
+
+    def lossy(cbs, timeout_ms, lost):  # type: ignore[no-untyped-def]
+        perf = next(m for m in cbs if m.name == "perf")
+        lost(perf, 3)
+        return 0
+
+    monkeypatch.setattr(rt_events, "poll_maps", lossy)
+    assert main(["run", str(src), "--no-trace", "--duration", "0.05"]) == 0
+    assert "lost: 3 event(s) of perf" in capsys.readouterr().err

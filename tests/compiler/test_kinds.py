@@ -24,7 +24,7 @@ def test_each_map_kind_is_a_lang_class_and_names_its_runtime_handle(name: str) -
     assert kind.name == name and isinstance(getattr(bpfimport.lang, name), type)
     handle = maps.HANDLE_CLASSES[kind.handle]  # what make_map() builds for this kind
     assert isinstance(handle, type) and issubclass(handle, maps.Map)
-    assert kind.family in ("keyed", "ring", "perf", "stack") and kind.ops
+    assert kind.family in ("keyed", "ring", "perf", "stack", "redirect") and kind.ops
     assert kind.events == (kind.family in ("ring", "perf"))
 
 
@@ -37,7 +37,7 @@ def test_each_map_method_has_a_lowering(name: str) -> None:
 
     kind = MAP_KINDS[name]
     table = {"keyed": cg_maps.METHODS, "ring": events.EVENT_METHODS, "perf": events.EVENT_METHODS,
-             "stack": {"get_stackid": None}}[kind.family]
+             "stack": {"get_stackid": None}, "redirect": {"redirect": None}}[kind.family]
     assert set(kind.ops) <= set(table)
 
 

@@ -238,3 +238,22 @@ def test_the_docs_packet_examples_run(tmp_path) -> None:  # noqa: ANN001
         finally:
             sys.modules.pop("drop_dns_bpf", None)
         assert mod.drop_dns.test_run(data=eth(ETH_P_IP) + ipv4(UDP, udp(1, 54))).retval == XDP_PASS
+
+
+# Every length from the Ethernet header to the whole packet: the verdict changes exactly where a
+# header stops fitting. (full packet, [(first length at which the verdict is this, verdict)])
+SWEEPS = [
+    (eth(ETH_P_IP) + ipv4(UDP, udp(1, 53), options=b"\x01" * 8), [(14, 2), (34, 4), (50, 53)]),
+    (eth(ETH_P_8021Q) + vlan(9, ETH_P_IPV6) + ipv6(UDP, udp(1, 54)),
+     [(14, 1), (18, 2), (58, 4), (66, 73)]),
+    (eth(ETH_P_IP) + ipv4(TCP, tcp(1, 2, flags=0x10)), [(14, 2), (34, 4), (54, 26)]),
+]
+
+
+@pytest.mark.parametrize("index", range(len(SWEEPS)))
+def test_every_truncation(pk: ModuleType, index: int) -> None:
+    packet, steps = SWEEPS[index]
+    assert steps[-1][0] == len(packet)
+    for length in range(14, len(packet) + 1):
+        want = [verdict for start, verdict in steps if start <= length][-1]
+        assert run(pk, "classify", packet[:length]) == want, length

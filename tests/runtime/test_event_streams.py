@@ -24,6 +24,7 @@ from bpfimport.errors import BpfError
 from tests.conftest import need, program_module
 
 SYSCALL_TP = "/sys/kernel/tracing/events/syscalls/sys_enter_getppid"
+PAGE = os.sysconf("SC_PAGE_SIZE")
 # pinned to one CPU: a perf buffer is one ring per CPU, and the kernel writes a CPU's
 # lost-sample record before the next sample on that CPU
 CHILD = ("import os, sys\n"
@@ -188,6 +189,61 @@ def test_page_cnt_is_set_before_load(streams):
     assert streams.perf._reader.page_cnt == 16
 
 
+def _woken(reader, wait_s: float = 0.3) -> bool:
+    """Whether the kernel woke the perf buffer's epoll fd (not whether it holds samples)."""
+    import select
+
+    return bool(select.select([reader.epfd], [], [], wait_s)[0])
+
+
+def test_perf_wakes_by_bytes_by_default_and_a_poll_still_finds_a_lone_sample(streams,
+                                                                            producer) -> None:
+    """The default: a wake-up per 4 KiB of samples (a watermark), not per sample; the samples
+    that wake nobody are found by the waiting poll within ~10 ms."""
+    assert streams.perf.wakeup_events is None and streams.perf.wakeup_bytes == 4096
+    with pytest.raises(ValueError, match="must be positive"):
+        streams.perf.wakeup_bytes = 0
+    streams.target.value = producer.pid
+    got: list = []
+    with streams.to_perf.attach():
+        reader = streams.perf._reader
+        assert reader.wakeup_events is None and reader.wakeup_bytes == 4096
+        producer.calls(3)  # ~150 bytes: under the watermark, so no wake-up
+        assert not _woken(reader)
+        assert reader.has_data()
+        start = time.monotonic()
+        assert streams.perf.poll(got.append, timeout_ms=2000) == 3
+        assert time.monotonic() - start < 0.1  # found by the poll's own look, not a wake-up
+        sender = threading.Timer(0.1, producer.calls, (2,))  # while the poll waits
+        sender.start()
+        start = time.monotonic()
+        assert streams.perf.poll(got.append, timeout_ms=2000) == 2
+        took = time.monotonic() - start
+        sender.join()
+        producer.calls(200)  # ~10 KiB: past the watermark, a wake-up
+        assert _woken(reader)
+        _drain(streams.perf, got.append)
+    print(f"by bytes: a lone sample found in {took * 1000:.0f} ms")
+    assert 0.09 < took < 0.5
+    assert len(got) + streams.drops.value == 205
+    streams.close()
+    streams.perf.wakeup_events = 1  # libbpf's and bcc's: a wake-up at every sample
+    streams.perf.page_cnt = 1
+    streams.perf.wakeup_bytes = 1 << 20
+    with streams.to_perf.attach():
+        reader = streams.perf._reader
+        assert reader.wakeup_bytes == PAGE // 4  # capped at a quarter of a ring
+        producer.calls(1)
+        assert _woken(reader)
+    streams.close()
+    streams.perf.wakeup_events = None  # back to bytes, with the ring's quarter as the watermark
+    with streams.to_perf.attach():
+        with pytest.raises(BpfError, match=r"\(made at load, wakeup_events=None\)"):
+            streams.perf.wakeup_events = 2
+        producer.calls(3)
+        assert not _woken(streams.perf._reader)
+
+
 def test_perf_wakeup_events_batches_wakeups_and_a_poll_still_finds_a_lone_sample(streams,
                                                                                  producer):
     with pytest.raises(ValueError, match="must be positive"):
@@ -211,6 +267,10 @@ def test_perf_wakeup_events_batches_wakeups_and_a_poll_still_finds_a_lone_sample
     assert _check_numbered(got, producer.pid) == sorted(set(_check_numbered(got, producer.pid)))
     with pytest.raises(BpfError, match="set wakeup_events before the module loads"):
         streams.perf.wakeup_events = 1
+    with pytest.raises(BpfError, match=r"\(made at load, wakeup_events=64\)"):
+        streams.perf.wakeup_events = None
+    with pytest.raises(TypeError, match="must be an int"):
+        streams.perf.page_cnt = None
 
 
 def test_one_poll_delivers_from_a_ring_and_a_perf_buffer(streams, producer):

@@ -29,6 +29,7 @@ from ..types import (
     BpfType,
     CharType,
     IntType,
+    MapRefType,
     PtrType,
     VoidType,
     common_int,
@@ -399,12 +400,33 @@ class FunctionBuilder:
         return builtin_name(self.model, node)
 
     def map_of(self, node: ast.expr) -> MapDecl | None:
-        """The map an expression names: ``m`` or pythonbpf's ``m()``."""
+        """The map an expression names: ``m`` or pythonbpf's ``m()``; or an inner map of a
+        map of maps: a local holding one, ``outer[k]`` or ``outer.lookup(k)`` (whose
+        operations then run only when it is there: ``maps.when_present``)."""
         if isinstance(node, ast.Call) and not node.args and not node.keywords:
             node = node.func
         if isinstance(node, ast.Name) and node.id not in self.locals:
             return self.model.maps.get(node.id)
-        return None
+        if isinstance(node, ast.Name):
+            local = self.locals[node.id]
+            if isinstance(local.ty, MapRefType):
+                return self._inner_map(local.ty, self.load(local.ty, local.ptr).ref, node.id)
+            return None
+        if isinstance(node, ast.Subscript):
+            outer = self.map_of(node.value)
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                and node.func.attr == "lookup":
+            outer = self.map_of(node.func.value)
+        else:
+            return None
+        if outer is None or not isinstance(outer.value, MapRefType):
+            return None
+        ref = self.expr(node)
+        return self._inner_map(outer.value, ref.ref, ast.unparse(node))
+
+    def _inner_map(self, ty: MapRefType, ref: str, name: str) -> MapDecl:
+        template: MapDecl = ty.template
+        return template.through(ref, name)
 
     def no_args(self, node: ast.Call, name: str) -> None:
         if node.args or node.keywords:

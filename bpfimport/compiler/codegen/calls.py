@@ -37,7 +37,18 @@ from ..types import (
     PtrType,
     StructType,
 )
-from . import context, events, expressions, kernel, maps, memory, packet, stacks, strings
+from . import (
+    context,
+    events,
+    expressions,
+    kernel,
+    maps,
+    memory,
+    packet,
+    packet_helpers,
+    stacks,
+    strings,
+)
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import LitType, StrType, lit, show
@@ -148,6 +159,8 @@ def range_call(fb: FunctionBuilder, node: ast.Call) -> Value:
 
 def cast_call(fb: FunctionBuilder, ty: BpfType, node: ast.Call) -> Value:
     """``u64(x)``, ``c_int32(0)``, ``bool(x)``: explicit conversions (they wrap, never fail)."""
+    if isinstance(ty, StructType):  # a struct of bpfimport.lang: FibLookup(family=AF_INET)
+        return construct(fb, ty, node)
     if ty.aggregate:
         raise fb.err(node, f"{ty} cannot be constructed by a call", "declare a local: buf: c_char * 16")
     if not node.args:
@@ -504,6 +517,7 @@ MAP_FAMILIES: dict[str, Callable[[FunctionBuilder, MapDecl, str, ast.Call], Valu
     "ring": events.event_method,
     "perf": events.event_method,
     "stack": stacks.stack_method,
+    "redirect": packet_helpers.redirect_method,
 }
 # HelperDecl.lower -> lowering, for helpers without arguments
 GENERIC_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl], Value]] = {
@@ -524,6 +538,8 @@ SPECIAL_HELPERS: dict[str, Callable[[FunctionBuilder, HelperDecl, ast.Call], Val
     "read": memory.read_call,
     "get_stackid": stacks.get_stackid_call,
     "get_stack": stacks.get_stack_call,
+    "packet": packet_helpers.packet_call,  # adjust_head, load/store bytes, checksums, redirects...
+    "byteorder": packet_helpers.byteorder_call,  # htons, htonl, ntohs, ntohl
 }
 # Python builtins BPF code may call (besides int() and bool(), which are casts)
 PYTHON_BUILTINS: dict[str, Callable[[FunctionBuilder, ast.Call], Value]] = {

@@ -12,17 +12,22 @@ Event maps are in ``events.py``, stack trace maps in ``stacks.py``.
 from __future__ import annotations
 
 import ast
+from errno import ENOENT
 
 from ...kinds import BLOOM_OPS
 from ..frontend.model import MapDecl
 from ..frontend.resolve import const_int
 from ..helpers import Helper
 from ..tables import BPF_NOEXIST
-from ..types import BOOL, I64, U32, BoolType, BpfType, IntType, PtrType
+from ..types import BOOL, I64, U32, BoolType, BpfType, IntType, MapRefType, PtrType
 from . import operators
 from .builder import FunctionBuilder
 from .ir import Value
 from .values import show
+
+TYPE_CHECKING = False  # not typing's: importing typing costs milliseconds of every compile
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 
 def same_bytes(a: BpfType, b: BpfType) -> bool:
@@ -125,10 +130,47 @@ def operand_ptr(fb: FunctionBuilder, role: str, ty: BpfType, v: Value, node: ast
     return ptr
 
 
+def map_ptr(decl: MapDecl) -> str:
+    """The map a helper works on: a declared map's global, or an inner map's pointer."""
+    return decl.ref if decl.ref is not None else f"@{decl.name}"
+
+
+def when_present(fb: FunctionBuilder, decl: MapDecl, emit: Callable[[], str | None],
+                 llvm: str | None = None, missing: str = "") -> str | None:
+    """Emit an operation on an inner map only when the map of maps held one.
+
+    A map reference is None when its slot is empty, and the verifier refuses a helper
+    call on it untested; so ``inner[k] += 1`` does nothing then, a read gives zero (None
+    for a lookup) and a write or delete returns -ENOENT (``missing``).  After the
+    user's own ``if inner:`` LLVM folds this second test away.
+    """
+    if decl.ref is None:
+        return emit()
+    before = fb.b.block
+    present, done = fb.b.new_block("inner.present"), fb.b.new_block("inner.done")
+    fb.b.cbr(fb.b.icmp("ne", "ptr", decl.ref, "null"), present, done)
+    fb.b.position(present)
+    r = emit()
+    end = fb.b.block
+    fb.b.br(done)
+    fb.b.position(done)
+    if llvm is None or r is None:
+        return None
+    return fb.b.phi(llvm, [(r, end), (missing, before)])
+
+
 def map_lookup(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) -> Value:
+    """A reference to the value, or None; in a map of maps, the inner map (or None)."""
     kty, vty = check_keyed(fb, decl, node)
-    kp = operand_ptr(fb, "key", kty, key, node)
-    r = fb.b.call_helper(Helper.MAP_LOOKUP_ELEM, "ptr", [("ptr", f"@{decl.name}"), ("ptr", kp)])
+
+    def emit() -> str:
+        kp = operand_ptr(fb, "key", kty, key, node)
+        return fb.b.call_helper(Helper.MAP_LOOKUP_ELEM, "ptr", [("ptr", map_ptr(decl)), ("ptr", kp)])
+
+    r = when_present(fb, decl, emit, "ptr", "null")
+    assert r is not None
+    if isinstance(vty, MapRefType):
+        return Value(vty, r)
     return Value(PtrType(vty, nullable=True, space="map"), r)
 
 
@@ -142,10 +184,16 @@ def map_contains(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) 
 
 
 def map_get(fb: FunctionBuilder, decl: MapDecl, key: Value, default: Value | None, node: ast.AST) -> Value:
-    """``m[k]`` / ``m.get(k, d)``: the value, or zero (the default) when missing."""
+    """``m[k]`` / ``m.get(k, d)``: the value, or zero (the default) when missing; in a map of
+    maps ``outer[k]`` is the inner map, or None."""
     p = map_lookup(fb, decl, key, node)
     vty = decl.value
     assert vty is not None
+    if isinstance(vty, MapRefType):
+        if default is not None:
+            raise fb.err(node, f"{decl.kind} '{decl.name}' holds maps: get() has no default",
+                         f"inner = {decl.name}[k], then test it: if inner: ...")
+        return p
     if vty.aggregate:
         out = fb.temp_aggregate(vty, zero=default is None)
         if default is not None:
@@ -173,10 +221,15 @@ def map_get(fb: FunctionBuilder, decl: MapDecl, key: Value, default: Value | Non
 def map_update(fb: FunctionBuilder, decl: MapDecl, key: Value, value: Value, flags: int,
                node: ast.AST) -> Value:
     kty, vty = check_keyed(fb, decl, node, "update")
-    kp = operand_ptr(fb, "key", kty, key, node)
-    vp = operand_ptr(fb, "value", vty, value, node)
-    r = fb.b.call_helper(Helper.MAP_UPDATE_ELEM, "i64",
-                         [("ptr", f"@{decl.name}"), ("ptr", kp), ("ptr", vp), ("i64", str(flags))])
+
+    def emit() -> str:
+        kp = operand_ptr(fb, "key", kty, key, node)
+        vp = operand_ptr(fb, "value", vty, value, node)
+        return fb.b.call_helper(Helper.MAP_UPDATE_ELEM, "i64",
+                                [("ptr", map_ptr(decl)), ("ptr", kp), ("ptr", vp), ("i64", str(flags))])
+
+    r = when_present(fb, decl, emit, "i64", str(-ENOENT))
+    assert r is not None
     return Value(I64, r)
 
 
@@ -185,8 +238,13 @@ def map_delete(fb: FunctionBuilder, decl: MapDecl, key: Value, node: ast.AST) ->
     if decl.is_array:
         raise fb.err(node, f"entries of {decl.kind} '{decl.name}' cannot be deleted",
                      "array maps hold every index; store 0 instead")
-    kp = operand_ptr(fb, "key", kty, key, node)
-    r = fb.b.call_helper(Helper.MAP_DELETE_ELEM, "i64", [("ptr", f"@{decl.name}"), ("ptr", kp)])
+
+    def emit() -> str:
+        kp = operand_ptr(fb, "key", kty, key, node)
+        return fb.b.call_helper(Helper.MAP_DELETE_ELEM, "i64", [("ptr", map_ptr(decl)), ("ptr", kp)])
+
+    r = when_present(fb, decl, emit, "i64", str(-ENOENT))
+    assert r is not None
     return Value(I64, r)
 
 
@@ -196,8 +254,13 @@ def map_augment(fb: FunctionBuilder, decl: MapDecl, key: Value, op: ast.operator
     kty, vty = check_keyed(fb, decl, node, "update")
     if not isinstance(vty, IntType):
         raise fb.err(node, f"'{decl.name}[k] op= ...' needs integer values, not {show(vty)}")
+    when_present(fb, decl, lambda: augment(fb, decl, kty, vty, key, op, value, node))
+
+
+def augment(fb: FunctionBuilder, decl: MapDecl, kty: BpfType, vty: IntType, key: Value,
+            op: ast.operator, value: Value, node: ast.AST) -> None:
     kp = operand_ptr(fb, "key", kty, key, node)
-    mp = f"@{decl.name}"
+    mp = map_ptr(decl)
     p = fb.b.call_helper(Helper.MAP_LOOKUP_ELEM, "ptr", [("ptr", mp), ("ptr", kp)])
     have = fb.b.block
     if not decl.is_array:
@@ -231,7 +294,7 @@ def method_push(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Value:
     vp = operand_ptr(fb, "value", vty, fb.expr(node.args[0]), node.args[0])
     flags = const_flags(fb, node.args[1]) if len(node.args) == 2 else 0
     r = fb.b.call_helper(Helper.MAP_PUSH_ELEM, "i64",
-                         [("ptr", f"@{decl.name}"), ("ptr", vp), ("i64", str(flags))])
+                         [("ptr", map_ptr(decl)), ("ptr", vp), ("i64", str(flags))])
     return Value(I64, r)
 
 
@@ -259,7 +322,7 @@ def take(fb: FunctionBuilder, decl: MapDecl, node: ast.Call, helper: int) -> Val
     vty = check_value(fb, decl, node)
     slot = fb.alloca(vty, "taken")
     fb.b.memset(slot, vty.size, vty.align)
-    rc = fb.b.call_helper(helper, "i64", [("ptr", f"@{decl.name}"), ("ptr", slot)])
+    rc = fb.b.call_helper(helper, "i64", [("ptr", map_ptr(decl)), ("ptr", slot)])
     ok = fb.b.icmp("eq", "i64", rc, "0")
     return Value(PtrType(vty, nullable=True, space="stack"), fb.b.select(ok, "ptr", slot, "null"))
 
@@ -268,7 +331,7 @@ def bloom_peek(fb: FunctionBuilder, decl: MapDecl, value: Value, node: ast.AST) 
     vty = check_value(fb, decl, node)
     vp = operand_ptr(fb, "value", vty, value, node)
     return Value(I64, fb.b.call_helper(Helper.MAP_PEEK_ELEM, "i64",
-                                       [("ptr", f"@{decl.name}"), ("ptr", vp)]))
+                                       [("ptr", map_ptr(decl)), ("ptr", vp)]))
 
 
 def const_flags(fb: FunctionBuilder, node: ast.expr) -> int:
@@ -292,7 +355,7 @@ def method_tail_call(fb: FunctionBuilder, decl: MapDecl, node: ast.Call) -> Valu
                      f"{decl.name}.tail_call(ctx, index)")
     index = fb.coerce(fb.numeric(fb.expr(index_node), index_node), U32, index_node)
     r = fb.b.call_helper(Helper.TAIL_CALL, "i64",
-                         [("ptr", ctx.ref), ("ptr", f"@{decl.name}"), ("i32", index.ref)])
+                         [("ptr", ctx.ref), ("ptr", map_ptr(decl)), ("i32", index.ref)])
     return Value(I64, r)
 
 

@@ -8,8 +8,8 @@ import os
 from ..._version import __version__
 from ...kinds import MAP_KINDS
 from ..debuginfo import DebugInfo
-from ..frontend.model import GlobalDecl, ModuleModel
-from ..types import CHAR, BoolType, IntType, mem_llvm
+from ..frontend.model import GlobalDecl, MapDecl, ModuleModel
+from ..types import CHAR, BoolType, IntType, MapRefType, mem_llvm
 from .builder import FunctionBuilder
 from .function import lower_function, start_function
 from .ir import ir_string
@@ -96,14 +96,32 @@ class ModuleCodegen:
 
     def map_ir(self, name: str) -> str:
         decl = self.model.maps[name]
-        d = self.debug
-        ty = d.map_type(MAP_KINDS[decl.kind].type_id, decl.max_entries, d.type(decl.key), d.type(decl.value),
-                        decl.flags, decl.lineno, decl.key_size, decl.value_size)
+        var = self.debug.global_var(name, self.map_def(decl), decl.lineno)
+        inner = isinstance(decl.value, MapRefType)
         members = 1 + bool(decl.max_entries) + (decl.key is not None or decl.key_size is not None) \
-            + (decl.value is not None or decl.value_size is not None) + bool(decl.flags)
-        var = d.global_var(name, ty, decl.lineno)
-        body = ", ".join(["ptr"] * members)
+            + (decl.value is not None and not inner or decl.value_size is not None) + bool(decl.flags)
+        if decl.initial:
+            # C's `.values = { [0] = &a }`: the global runs past its definition (whose BTF keeps
+            # `values` zero-length); libbpf reads the slots from the pointers' relocations
+            count = decl.initial[-1][0] + 1
+            slots = dict(decl.initial)
+            values = ", ".join(f"ptr @{slots[i]}" if i in slots else "ptr null" for i in range(count))
+            head = ", ".join(["ptr null"] * members)
+            return (f'@{name} = dso_local global {{ {", ".join(["ptr"] * members)}, [{count} x ptr] }} '
+                    f'{{ {head}, [{count} x ptr] [{values}] }}, section ".maps", align 8, !dbg !{var}')
+        body = ", ".join(["ptr"] * members + ["[0 x ptr]"] * inner)
         return f'@{name} = dso_local global {{ {body} }} zeroinitializer, section ".maps", align 8, !dbg !{var}'
+
+    def map_def(self, decl: MapDecl) -> int:
+        """The debug type of a map's definition; a map of maps names its template's."""
+        d = self.debug
+        if isinstance(decl.value, MapRefType):
+            template = decl.value.template
+            assert isinstance(template, MapDecl)
+            return d.map_type(MAP_KINDS[decl.kind].type_id, decl.max_entries, d.type(decl.key), None,
+                              decl.flags, decl.lineno, inner=self.map_def(template))
+        return d.map_type(MAP_KINDS[decl.kind].type_id, decl.max_entries, d.type(decl.key),
+                          d.type(decl.value), decl.flags, decl.lineno, decl.key_size, decl.value_size)
 
     def global_ir(self, g: GlobalDecl) -> str:
         ty = self.debug.type(g.ty)

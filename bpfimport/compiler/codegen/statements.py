@@ -19,6 +19,7 @@ from ..types import (
     BpfType,
     IntType,
     KernelStructType,
+    MapRefType,
     PlaceType,
     PtrType,
 )
@@ -241,6 +242,10 @@ def assign_name(fb: FunctionBuilder, target: ast.Name, value: Value) -> None:
         packet.bound(fb, name, value, local.ty, target)
     elif packet.is_header_ref(Value(local.ty, "")):
         packet.bound(fb, name, value, local.ty, target)
+    elif (isinstance(local.ty, MapRefType) or isinstance(value.ty, MapRefType)) \
+            and local.ty != value.ty and not isinstance(value.ty, NoneType_):
+        raise fb.err(target, f"'{name}' holds a {show(local.ty)} and cannot be rebound to a "
+                     f"{show(value.ty)}", "use another name for the local")
     elif isinstance(local.ty, PtrType) and not local.ty.nullable and local.ty != value.ty \
             and (local.ty.space == "ctx" or _kernel_struct_pointer(local.ty)
                  or _kernel_struct_pointer(value.ty)):

@@ -16,6 +16,7 @@ from ..types import (
     CharType,
     IntType,
     KernelStructType,
+    MapRefType,
     PtrType,
     StructType,
 )
@@ -114,6 +115,8 @@ def show(t: BpfType) -> str:
         return "string"
     if isinstance(t, NoneType_):
         return "None"
+    if isinstance(t, MapRefType):
+        return f"map found in a map of maps (like '{t.template.name}')"
     if isinstance(t, PtrType):
         if t.nullable and t.pointee is not None:
             return f"reference to a map value ({show(t.pointee)})"

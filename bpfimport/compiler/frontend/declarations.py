@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import ast
 
-from ...kinds import MAP_KINDS, PROGRAM_KINDS, MapKind
+from ...kinds import KEYED_OPS, MAP_KINDS, PROGRAM_KINDS, MapKind
+from ..lang_structs import LANG_STRUCTS
 from ..tables import (
     CTYPES_MODULE,
     IGNORED_DECORATORS,
@@ -29,6 +30,7 @@ from ..types import (
     BoolType,
     BpfType,
     IntType,
+    MapRefType,
     PtrType,
     StructType,
 )
@@ -212,6 +214,7 @@ class _Declarations:
         ty = resolve_type(self.model, ann) if ann is not None else I64
         if ty is None:
             raise self.err(ann, f"unknown type for global '{name}'", TYPE_HINT)
+        self.check_local_only(ann, ty, f"global '{name}'")
         initial = self.initial_value(value, ty, name)
         zero = initial == 0 or (isinstance(initial, bytes) and not any(initial))
         section = ".rodata" if final else (".bss" if zero else ".data")
@@ -262,9 +265,12 @@ class _Declarations:
             if kw.arg is None:
                 raise self.err(kw.value, "**kwargs is not supported in a map declaration")
             canonical = {"key_type": "key", "value_type": "value"}.get(kw.arg, kw.arg)
-            if canonical not in ("key", "value", "max_entries", "flags", "key_size", "value_size"):
+            takes_initial = MAP_KINDS[kind].value == "map"
+            if canonical not in ("key", "value", "max_entries", "flags", "key_size", "value_size") \
+                    and not (canonical == "initial" and takes_initial):
                 raise self.err(kw.value, f"{kind}() has no argument '{kw.arg}'",
-                               "use key=, value=, max_entries=, flags=")
+                               "use key=, value=, max_entries=, flags="
+                               + (", initial=" if takes_initial else ""))
             if canonical in args:
                 raise self.err(kw.value, f"{kind}() got '{canonical}' twice")
             args[canonical] = kw.value
@@ -289,7 +295,53 @@ class _Declarations:
             if flags_v is None or not 0 <= flags_v < 1 << 32:
                 raise self.err(args["flags"], "flags must be a constant from 0 to 2**32 - 1")
             flags |= flags_v
-        return MapDecl(name, kind, key, value, max_entries, flags, call.lineno, key_size, value_size)
+        initial: tuple[tuple[int, str], ...] = ()
+        if "initial" in args:
+            assert isinstance(value, MapRefType)
+            initial = self.initial_slots(mk, key, value, max_entries, args["initial"])
+        return MapDecl(name, kind, key, value, max_entries, flags, call.lineno, key_size, value_size,
+                       initial=initial)
+
+    def initial_slots(self, mk: MapKind, key: BpfType | None, template: MapRefType,
+                      max_entries: int, node: ast.expr) -> tuple[tuple[int, str], ...]:
+        """``initial=[a, b]`` (slot i holds the i-th map; None leaves it empty) or
+        ``initial={0: a, 3: b}``: maps declared above, like the template, put in at load
+        (libbpf fills the slots from the relocations of C's ``.values = {...}``)."""
+        hint = f"e.g. initial=[{template.template.name}] or initial={{0: {template.template.name}}}"
+        if isinstance(node, (ast.List, ast.Tuple)):
+            pairs: list[tuple[int, ast.expr, ast.expr]] = [(i, e, e) for i, e in enumerate(node.elts)]
+        elif isinstance(node, ast.Dict):
+            pairs = []
+            for k, v in zip(node.keys, node.values):
+                slot = const_int(self.model, k) if k is not None else None
+                if slot is None or k is None:
+                    raise self.err(k or v, "initial={...} keys must be constant slot numbers", hint)
+                pairs.append((slot, k, v))
+        else:
+            raise self.err(node, f"{mk.name}(initial=...) takes a list or a dict of maps", hint)
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(node, f"initial= needs a {mk.name} with u32 keys (libbpf fills the "
+                           "slots by 4-byte index)", hint)
+        slots: dict[int, str] = {}
+        for slot, knode, vnode in pairs:
+            if isinstance(vnode, ast.Constant) and vnode.value is None:
+                continue
+            if not 0 <= slot < max_entries:
+                raise self.err(knode, f"slot {slot} is outside {mk.name} of max_entries="
+                               f"{max_entries}")
+            if slot in slots:
+                raise self.err(knode, f"slot {slot} is given twice")
+            inner = self.model.maps.get(vnode.id) if isinstance(vnode, ast.Name) else None
+            if inner is None or not isinstance(vnode, ast.Name):
+                raise self.err(vnode, "initial= holds maps declared above the map of maps", hint)
+            t = template.template
+            if (inner.kind, inner.key, inner.value, inner.max_entries, inner.flags) \
+                    != (t.kind, t.key, t.value, t.max_entries, t.flags):
+                raise self.err(vnode, f"'{vnode.id}' is not like the template '{t.name}'",
+                               "an inner map has the template's kind, key, value, max_entries "
+                               "and flags")
+            slots[slot] = vnode.id
+        return tuple(sorted(slots.items()))
 
     def map_entries(self, mk: MapKind, node: ast.expr | None, call: ast.Call) -> int:
         """max_entries: a constant, or 0 for a kind libbpf sizes to the CPU count."""
@@ -312,10 +364,43 @@ class _Declarations:
             if rule == "optional":
                 return None
             raise self.err(call, f"{mk.name}() needs {what}=", f"e.g. {mk.declaration_example()}")
+        if rule == "map":
+            return self.inner_template(mk, node)
         ty = resolve_type(self.model, node)
         if ty is None or isinstance(ty, PtrType):
             raise self.err(node, f"unknown {what} type for {mk.name}", TYPE_HINT)
+        self.check_local_only(node, ty, f"{mk.name}'s {what}")
         return ty
+
+    def inner_template(self, mk: MapKind, node: ast.expr) -> MapRefType:
+        """A map of maps' ``value=``: a map declared above, whose kind, key, value and size
+        every inner map has (libbpf makes a template map of it to create the outer map)."""
+        inner = self.model.maps.get(node.id) if isinstance(node, ast.Name) else None
+        if inner is None:
+            raise self.err(node, f"{mk.name}(value=...) takes a map declared above it, the "
+                           "template of its inner maps", f"e.g. inner = HashMap(key=u32, value=u64, "
+                           f"max_entries=64) and then {mk.declaration_example()}")
+        if inner.map_kind.ops != KEYED_OPS:
+            raise self.err(node, f"a {inner.kind} cannot be the inner map of a {mk.name}",
+                           "inner maps are hash, array, per-CPU, LRU or LPM-trie maps")
+        return MapRefType(inner)
+
+    def array_of_maps_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                            args: dict[str, ast.expr], call: ast.Call) -> None:
+        """An array of maps is indexed like an array: 4-byte slot numbers."""
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(args.get("key", call), f"{mk.name} keys are u32 slot numbers",
+                           f"e.g. {mk.declaration_example()} (or HashOfMaps for other keys)")
+
+    def check_local_only(self, node: ast.expr | None, ty: BpfType, where: str) -> None:
+        """Structs of bpfimport.lang (FibLookup) live in locals only: user space has no class
+        for them, and their overlapping union members have no BTF layout."""
+        while isinstance(ty, ArrayType):
+            ty = ty.elem
+        if isinstance(ty, StructType) and ty.name in LANG_STRUCTS \
+                and self.model.structs.get(ty.name) is not ty:
+            raise self.err(node, f"{ty.name} can only be the type of a local variable, not of "
+                           f"{where}", "copy the fields you keep into a @struct of your own")
 
     def lpm_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
                   args: dict[str, ast.expr], call: ast.Call) -> None:
@@ -338,6 +423,19 @@ class _Declarations:
             raise self.err(args.get("value", call), f"{mk.name} values are arrays of u64 "
                            "addresses", "leave value= out (127 deep), or give the depth: "
                            "value=u64 * 32")
+
+    def redirect_shape(self, mk: MapKind, key: BpfType | None, value: BpfType | None,
+                       args: dict[str, ast.expr], call: ast.Call) -> None:
+        """A redirect map: u32 keys; values the kernel's sizes (a u32 ifindex, queue size or
+        socket fd, or with a program fd after it: uapi's bpf_devmap_val / bpf_cpumap_val)."""
+        if not (isinstance(key, IntType) and key.bits == 32):
+            raise self.err(args.get("key", call), f"{mk.name} keys are u32",
+                           "leave key= out: it is implied")
+        sizes = REDIRECT_VALUE_SIZES[mk.name]
+        if value is None or value.size not in sizes:
+            raise self.err(args.get("value", call), f"{mk.name} values are "
+                           f"{' or '.join(f'{n} bytes' for n in sizes)}",
+                           f"leave value= out (a u32), e.g. {mk.declaration_example()}")
 
     # ------------------------------------------------------------ structs
     def stmt_ClassDef(self, stmt: ast.ClassDef) -> None:
@@ -369,6 +467,7 @@ class _Declarations:
             ftype = resolve_type(self.model, item.annotation)
             if ftype is None or (isinstance(ftype, PtrType)):
                 raise self.err(item.annotation, f"unknown type for field '{fname}'", TYPE_HINT)
+            self.check_local_only(item.annotation, ftype, f"field '{fname}'")
             if item.value is not None:
                 self.check_field_default(stmt.name, fname, item.annotation, ftype, item.value)
             members.append((fname, ftype))
@@ -594,7 +693,11 @@ def _describe(stmt: ast.AST) -> str:
 MAP_SHAPES = {
     "lpm": _Declarations.lpm_shape,
     "stack_trace": _Declarations.stack_trace_shape,
+    "array_of_maps": _Declarations.array_of_maps_shape,
+    "redirect": _Declarations.redirect_shape,
 }
+# The value sizes the kernel takes for each redirect map (4: the u32 alone; 8: with a program fd).
+REDIRECT_VALUE_SIZES = {"DevMap": (4, 8), "DevMapHash": (4, 8), "CpuMap": (4, 8), "XskMap": (4,)}
 
 __all__ = ["analyze_module", "USER_SPACE_HINT"]
 

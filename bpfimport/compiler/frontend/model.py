@@ -34,7 +34,7 @@ class MapDecl(_Final):
     """
 
     __slots__ = ("name", "kind", "key", "value", "max_entries", "flags", "lineno", "key_size",
-                 "value_size", "event_types")
+                 "value_size", "event_types", "ref", "initial")
     name: str
     kind: str
     key: BpfType | None
@@ -45,17 +45,30 @@ class MapDecl(_Final):
     key_size: int | None
     value_size: int | None
     event_types: tuple[BpfType, ...] | None
+    ref: str | None  # an inner map found through a map of maps: the IR value of its pointer
+    initial: tuple[tuple[int, str], ...]  # a map of maps' slots filled at load: (slot, map name)
 
     def __init__(self, name: str, kind: str, key: BpfType | None, value: BpfType | None,
                  max_entries: int, flags: int, lineno: int, key_size: int | None = None,
                  value_size: int | None = None,
-                 event_types: tuple[BpfType, ...] | None = ()) -> None:
+                 event_types: tuple[BpfType, ...] | None = (),
+                 initial: tuple[tuple[int, str], ...] = ()) -> None:
         self._set(name=name, kind=kind, key=key, value=value, max_entries=max_entries, flags=flags,
-                  lineno=lineno, key_size=key_size, value_size=value_size, event_types=event_types)
+                  lineno=lineno, key_size=key_size, value_size=value_size, event_types=event_types,
+                  ref=None, initial=initial)
+
+    def through(self, ref: str, name: str) -> MapDecl:
+        """This declaration as the template of an inner map reached through a map of maps:
+        BPF code uses the map at ``ref`` (an IR pointer, None when the slot is empty), and
+        errors call it ``name`` (the expression that found it)."""
+        decl = MapDecl(name, self.kind, self.key, self.value, self.max_entries, self.flags,
+                       self.lineno, self.key_size, self.value_size, self.event_types)
+        decl._set(ref=ref)
+        return decl
 
     def with_event_types(self, event_types: tuple[BpfType, ...] | None) -> MapDecl:
         return MapDecl(self.name, self.kind, self.key, self.value, self.max_entries, self.flags,
-                       self.lineno, self.key_size, self.value_size, event_types)
+                       self.lineno, self.key_size, self.value_size, event_types, self.initial)
 
     @property
     def map_kind(self) -> MapKind:

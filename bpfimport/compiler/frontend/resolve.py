@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 
+from ..lang_structs import LANG_STRUCTS, lang_struct
 from ..tables import LANG_CONSTANTS, PYTHON_BUILTIN_NAMES, importable
 from ..types import (
     CHAR,
@@ -147,6 +148,8 @@ def resolve_type(model: ModuleModel, node: ast.expr | None) -> BpfType | None:
     name = builtin_name(model, node)
     if name is not None and name in SCALAR_NAMES:
         return SCALAR_NAMES[name]
+    if name is not None and name in LANG_STRUCTS:  # FibLookup: a struct bpfimport.lang provides
+        return lang_struct(name)
     if isinstance(node, ast.Subscript) and builtin_name(model, node.value) == "Annotated":
         return annotated_type(model, node.slice)
     if name in POINTER_MARKERS:  # bare UserPtr / KernelPtr: an address in that memory

@@ -245,6 +245,7 @@ _SIGNATURES: dict[str, tuple[object, list[object]]] = {
     "bpf_map__key_size": (c_uint32, [c_void_p]),
     "bpf_map__max_entries": (c_uint32, [c_void_p]),
     "bpf_obj_get": (c_int, [c_char_p]),
+    "bpf_obj_pin": (c_int, [c_int, c_char_p]),
     "bpf_obj_get_info_by_fd": (c_int, [c_int, c_void_p, ctypes.POINTER(c_uint32)]),
     "bpf_map_create": (c_int, [c_int, c_char_p, c_uint32, c_uint32, c_uint32,
                                ctypes.POINTER(MapCreateOpts)]),

@@ -220,13 +220,33 @@ class OwnLink(Link):
         """Detach in the kernel: 0 or -errno."""
         raise NotImplementedError
 
+    def pin(self, path: str) -> None:
+        """Refused, with the reason: only a kernel link can be pinned (subclasses that are
+        one override this)."""
+        raise BpfError(f"program '{self.program}' on {self.where} cannot be pinned: "
+                       f"{self._unpinnable}")
+
+    _unpinnable = "it is not a kernel link"
+
+    def unpin(self) -> None:
+        """Remove the pin, if any (see :meth:`Link.unpin`)."""
+        with self._lock:
+            path, self._pin_path = self._pin_path, None
+        if path is not None:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+
     def detach(self) -> None:
-        """Detach. Idempotent, and safe against a concurrent detach or close."""
-        with self._obj._lock:
+        """Detach (a pinned link stays attached: only this handle goes). Idempotent, and safe
+        against a concurrent detach or close."""
+        with self._lock:
             ptr, self._ptr = self._ptr, None
             if ptr is None:
                 return
-            self._obj.forget_link(self)
+            if self._obj is not None:
+                self._obj.forget_link(self)
             rc = self._undo()
         if rc < 0:
             raise BpfError(f"detaching program '{self.program}' from {self.where} failed", -rc)

@@ -358,10 +358,35 @@ class FdLink(OwnLink):
 
     @property
     def fd(self) -> int:
-        with self._obj._lock:
+        with self._lock:
             if self._ptr is None:
                 raise BpfError(f"link of program '{self.program}' is detached")
             return self._fd
+
+    def pin(self, path: str) -> None:
+        """Pin the link on bpffs (``bpf_obj_pin``): the program stays attached after this
+        process exits, until the pin is removed (``unpin()``, or ``rm``)."""
+        from . import errors as rterrors
+        from . import libbpf as L
+        from . import pinning
+
+        root = self._obj.pin_root if self._obj is not None else None
+        if root is not None and not os.path.isabs(path):
+            path = os.path.join(root, path)
+        path = os.path.abspath(path)
+        pinning.check_on_bpffs(path, "link pin path")
+        with self._lock:
+            if self._ptr is None:
+                raise BpfError(f"link of program '{self.program}' is detached")
+            if self._pin_path is not None:
+                raise BpfError(f"link of program '{self.program}' is already pinned at "
+                               f"{self._pin_path}")
+            rc = L.lib().bpf_obj_pin(self._fd, os.fsencode(path))
+            if rc >= 0:
+                self._pin_path = path
+                return
+        raise BpfError(f"cannot pin the link of program '{self.program}' at {path}: "
+                       f"{rterrors.strerror(-rc)}", -rc)
 
     def _undo(self) -> int:
         os.close(self._fd)
@@ -378,6 +403,9 @@ class TcLink(OwnLink):
         super().__init__(obj, program, where)
         self.ifindex, self.handle, self.priority = ifindex, handle, priority
         self._point, self._key, self._ns_fd = point, key, ns_fd
+
+    _unpinnable = ("a tc filter is not a kernel link (it stays attached when the process "
+                   "exits anyway; tcx=True attaches a link that can be pinned)")
 
     @property
     def fd(self) -> int:
@@ -413,6 +441,8 @@ class SocketLink(OwnLink):
             except TypeError:
                 pass  # no weak references: fall back to the fd and its inode
         self._fd, self._inode = fd, inode
+
+    _unpinnable = "a socket filter lives as long as its socket"
 
     @property
     def fd(self) -> int:

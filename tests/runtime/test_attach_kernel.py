@@ -102,6 +102,34 @@ def test_xdp_modes_and_ifindex(pk: ModuleType, veth: netns.VethPair) -> None:
     assert xdp_of(veth.host) == ""
 
 
+def test_a_pinned_xdp_link_outlives_the_module(pk: ModuleType, veth: netns.VethPair) -> None:
+    need(os.path.ismount("/sys/fs/bpf"), "bpffs is not mounted at /sys/fs/bpf")
+    path = f"/sys/fs/bpf/{netns.PREFIX}-xdp"
+    link = pk.xdp_count.attach(ifname=veth.host, mode="skb")
+    try:
+        link.pin(path)
+        assert link.pin_path == path and os.path.exists(path)
+        pk.close()  # the module's handle goes; the pin keeps the program attached
+        assert not link.attached and "xdp_count" in xdp_of(veth.host)
+        link.unpin()
+        assert not os.path.exists(path) and xdp_of(veth.host) == ""
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
+def test_tc_and_socket_links_refuse_a_pin(pk: ModuleType, veth: netns.VethPair) -> None:
+    with pk.tc_count.attach(ifname=veth.host) as link:
+        with pytest.raises(BpfError, match="cannot be pinned: a tc filter is not a kernel link "
+                                           ".*tcx=True attaches a link that can be pinned"):
+            link.pin("/sys/fs/bpf/never")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    with sock, pk.sock_drop_all.attach(sock) as link:
+        with pytest.raises(BpfError, match="a socket filter lives as long as its socket"):
+            link.pin("/sys/fs/bpf/never")
+    assert not os.path.exists("/sys/fs/bpf/never")
+
+
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
     ({}, TypeError, "program 'xdp_count' attaches to a network interface: pass "
                     "ifname='eth0' or ifindex=N"),

@@ -469,7 +469,7 @@ def _attach_stream_dump(module: Any, spec: Any, args: argparse.Namespace) -> Non
             getattr(module, p.name).attach()
             attached += 1
             print(f"attached {p.name} ({p.section})", file=sys.stderr)
-        except BpfError as exc:
+        except (BpfError, TypeError) as exc:  # TypeError: a packet program names no target
             print(f"not attached {p.name} ({p.section}): {exc}", file=sys.stderr)
     events = [getattr(module, m.name) for m in spec.maps if m.map_kind.events]
     events = [e for e in events if hasattr(e, "poll")]

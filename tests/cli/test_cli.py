@@ -224,6 +224,11 @@ def not_attachable(ctx) -> int:
     return 0
 
 
+@xdp
+def no_interface(ctx) -> int:
+    return XDP_PASS
+
+
 LICENSE = "GPL"
 """
 
@@ -255,6 +260,8 @@ def test_run_attaches_streams_prints_and_dumps_maps(tmp_path: Path, tracing: Non
     assert r.returncode == 0, r.stderr
     assert "attached on_getppid" in r.stderr
     assert "not attached not_attachable" in r.stderr  # reported, not fatal
+    assert ("not attached no_interface (xdp): program 'no_interface' attaches to a network "
+            "interface: pass ifname='eth0' or ifindex=N") in r.stderr
     assert f"getppid seen {nonce}" in r.stdout
     assert f"stale line {nonce}" not in r.stdout
     assert "counts (HashMap" in r.stdout

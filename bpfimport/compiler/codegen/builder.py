@@ -150,6 +150,9 @@ class FunctionBuilder:
         # header references a packet-changing helper invalidated on some path to this point,
         # with what did it (packet.packet_changed): they must be taken again
         self.stale: dict[str, str] = {}
+        # ctx.header() calls whose reference is tested right away (packet.tested_at_once),
+        # worked out on the first one
+        self.headers_tested_at_once: frozenset[int] | None = None
         self.assigned = _assigned_names(decl.node)  # Python makes these local to the whole function
 
     # ------------------------------------------------------------ dispatch

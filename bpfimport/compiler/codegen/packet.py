@@ -213,9 +213,87 @@ def header_call(fb: FunctionBuilder, ctx: Value, node: ast.Call) -> Value:
         # packet pointer before the test (the verifier refuses an unbounded packet offset)
         start = fb.b.byte_gep_dynamic(data, barrier(fb, "i64", off))
     stop = fb.b.byte_gep(start, ty.size)
-    short = fb.b.cast("zext", "i1", fb.b.icmp("ugt", "ptr", stop, end), "i64")
-    fb.b.cbr(fb.b.icmp("ne", "i64", barrier(fb, "i64", short, pure=True), "0"), missing, found)
+    short = fb.b.icmp("ugt", "ptr", stop, end)
+    if id(node) not in tested_at_once(fb):
+        short = fb.b.cast("zext", "i1", short, "i64")
+        short = fb.b.icmp("ne", "i64", barrier(fb, "i64", short, pure=True), "0")
+    fb.b.cbr(short, missing, found)
     return _join(fb, ty, "packet", start, found, missing, done)
+
+
+def tested_at_once(fb: FunctionBuilder) -> frozenset[int]:
+    """The ``ctx.header()`` calls (by ``id``) whose reference is tested for None right away and
+    nowhere else: ``x = ctx.header(T, off)`` followed by an ``if`` whose test starts with
+    ``x is None`` (``x is not None``, ``not x``, ``x``), with ``x`` assigned only there and
+    read only there and through its fields.
+
+    Those keep the plain pointer comparison (one compare-and-branch, as clang's): LLVM threads
+    the ``is None`` branch into it and the verifier sees the bounds on the path that uses the
+    header.  Every other reference keeps its test's outcome in a register (:func:`barrier`):
+    once another header is tested in between, LLVM may repeat the pointer comparison where the
+    program asks ``is None``, and the verifier does not connect the two comparisons.
+    Computed once per function."""
+    if fb.headers_tested_at_once is None:
+        fb.headers_tested_at_once = _tested_at_once(fb.decl.node)
+    return fb.headers_tested_at_once
+
+
+def _tested_at_once(fn: ast.AST) -> frozenset[int]:
+    stores: dict[str, int] = {}
+    reads: dict[str, int] = {}
+    fields = {id(n.value) for n in ast.walk(fn) if isinstance(n, ast.Attribute)}
+    for n in ast.walk(fn):
+        if isinstance(n, ast.Name):
+            if isinstance(n.ctx, ast.Store):
+                stores[n.id] = stores.get(n.id, 0) + 1
+            elif id(n) not in fields:
+                reads[n.id] = reads.get(n.id, 0) + 1
+    found: set[int] = set()
+    for n in ast.walk(fn):
+        for body in (getattr(n, k, None) for k in ("body", "orelse", "finalbody")):
+            if not isinstance(body, list):
+                continue
+            for stmt, after in zip(body, body[1:]):
+                call = _header_assigned(stmt)
+                if call is None or not isinstance(after, ast.If):
+                    continue
+                name, node = call
+                if _first_tested(after.test) == name and stores.get(name) == 1 \
+                        and reads.get(name) == 1:
+                    found.add(id(node))
+    return frozenset(found)
+
+
+def _header_assigned(stmt: ast.stmt) -> tuple[str, ast.Call] | None:
+    """``x = ctx.header(...)``: the name and the call."""
+    if not (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1):
+        return None
+    target, value = stmt.targets[0], stmt.value
+    if isinstance(target, ast.Name) and isinstance(value, ast.Call) \
+            and isinstance(value.func, ast.Attribute) and value.func.attr == "header":
+        return target.id, value
+    return None
+
+
+def _first_tested(test: ast.expr) -> str | None:
+    """The name a condition tests for None first (``x is None or ...``: ``x``)."""
+    while True:
+        if isinstance(test, ast.BoolOp):
+            test = test.values[0]
+        elif isinstance(test, ast.UnaryOp) and isinstance(test.op, ast.Not):
+            test = test.operand
+        else:
+            break
+    if isinstance(test, ast.Name):
+        return test.id
+    if isinstance(test, ast.Compare) and len(test.ops) == 1 \
+            and isinstance(test.ops[0], (ast.Is, ast.IsNot)):
+        left, right = test.left, test.comparators[0]
+        if isinstance(left, ast.Constant) and left.value is None:
+            left, right = right, left
+        if isinstance(left, ast.Name) and isinstance(right, ast.Constant) and right.value is None:
+            return left.id
+    return None
 
 
 def _copied_header(fb: FunctionBuilder, ctx: Value, ty: HeaderType, offset: Value,

@@ -9,10 +9,11 @@
   ``None`` when the packet is shorter: the compiler emits the
   ``data + off + sizeof(T) > data_end`` test the verifier needs.  A variable offset is
   first tested against the verifier's limit (``MAX_PACKET_OFF`` less the header), so the
-  offset has a known bound whatever it was computed from.  The test's outcome is kept as a
-  0/1 register (an empty asm, :func:`barrier`) that every later ``is None`` branches on:
-  the verifier follows a scalar exactly, but not two comparisons of packet pointers
-  (docs/internals.md, "Packet access").  Socket filters have no direct
+  offset has a known bound whatever it was computed from.  A reference tested right after
+  it is taken (:func:`tested_at_once`) is that one comparison, as clang's; any other keeps the
+  test's outcome as a 0/1 register (an empty asm, :func:`barrier`) that every later
+  ``is None`` branches on: the verifier follows a scalar exactly, but not two comparisons of
+  packet pointers (docs/internals.md, "Packet access").  Socket filters have no direct
   packet access: there the header is copied to the stack with ``bpf_skb_load_bytes``.
 * A reference must be tested for ``None`` before use (``if eth is None: return XDP_PASS``);
   :func:`narrowing` is how the builder knows, statement by statement, which references

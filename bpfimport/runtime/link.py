@@ -81,7 +81,6 @@ class Link:
         taken, or the kernel cannot pin this kind of link.
         """
         from . import errors as rterrors
-        from . import libbpf as L
         from . import pinning
 
         root = self._obj.pin_root if self._obj is not None else None
@@ -95,12 +94,18 @@ class Link:
             if self._pin_path is not None:
                 raise BpfError(f"link of program '{self.program}' is already pinned at "
                                f"{self._pin_path}")
-            rc = L.lib().bpf_link__pin(self._ptr, os.fsencode(path))
+            rc = self._pin_at(os.fsencode(path))
             if rc >= 0:
                 self._pin_path = path
                 return
         raise BpfError(f"cannot pin the link of program '{self.program}' at {path}: "
                        f"{rterrors.strerror(-rc)}", -rc)
+
+    def _pin_at(self, path: bytes) -> int:
+        """Pin the live link at ``path``: 0 or -errno (libbpf's ``bpf_link__pin``)."""
+        from . import libbpf as L
+
+        return int(L.lib().bpf_link__pin(self._ptr, path))
 
     def unpin(self) -> None:
         """Remove the link's pin: once detached here too, the program is detached. Idempotent."""

@@ -363,30 +363,13 @@ class FdLink(OwnLink):
                 raise BpfError(f"link of program '{self.program}' is detached")
             return self._fd
 
-    def pin(self, path: str) -> None:
-        """Pin the link on bpffs (``bpf_obj_pin``): the program stays attached after this
-        process exits, until the pin is removed (``unpin()``, or ``rm``)."""
-        from . import errors as rterrors
-        from . import libbpf as L
-        from . import pinning
+    # a kernel link: pinned as Link pins one, by its fd (bpf_obj_pin)
+    pin = Link.pin
 
-        root = self._obj.pin_root if self._obj is not None else None
-        if root is not None and not os.path.isabs(path):
-            path = os.path.join(root, path)
-        path = os.path.abspath(path)
-        pinning.check_on_bpffs(path, "link pin path")
-        with self._lock:
-            if self._ptr is None:
-                raise BpfError(f"link of program '{self.program}' is detached")
-            if self._pin_path is not None:
-                raise BpfError(f"link of program '{self.program}' is already pinned at "
-                               f"{self._pin_path}")
-            rc = L.lib().bpf_obj_pin(self._fd, os.fsencode(path))
-            if rc >= 0:
-                self._pin_path = path
-                return
-        raise BpfError(f"cannot pin the link of program '{self.program}' at {path}: "
-                       f"{rterrors.strerror(-rc)}", -rc)
+    def _pin_at(self, path: bytes) -> int:
+        from . import libbpf as L
+
+        return int(L.lib().bpf_obj_pin(self._fd, path))
 
     def _undo(self) -> int:
         os.close(self._fd)

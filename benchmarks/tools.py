@@ -124,6 +124,10 @@ class Tool:
         return ["bpftrace", "-B", "line", "-e", program]
 
 
+# bcc's tools that print their first line before attaching: "attached" is then when a
+# perf_event program and a perf event per CPU are open (perf_events_attached)
+BANNER_BEFORE_ATTACH = {"profile"}
+
 TOOLS = [
     Tool("execsnoop", bpftrace="/usr/sbin/execsnoop.bt"),
     Tool("opensnoop", bpftrace="/usr/sbin/opensnoop.bt"),
@@ -220,10 +224,35 @@ def _drain(proc: subprocess.Popen, out: list[bytes], limit: float = 30.0) -> Non
         sel.close()
 
 
+def attached_by_then(check: Any, proc: subprocess.Popen, deadline: float) -> bool:
+    """Poll ``check(pid)`` every millisecond until true (True), the process ends or the deadline."""
+    if check is None:
+        return True
+    while time.perf_counter() < deadline and proc.poll() is None:
+        if check(proc.pid):
+            return True
+        time.sleep(0.001)
+    return False
+
+
+def perf_events_attached(pid: int) -> bool:
+    """A perf_event program loaded and a perf event open per CPU (bcc's profile once attached)."""
+    fds = glob.glob(f"/proc/{pid}/fd/*")
+    events = 0
+    for fd in fds:
+        try:
+            events += os.readlink(fd) == "anon_inode:[perf_event]"
+        except OSError:
+            pass
+    return events >= NCPU and any(i.get("prog_type") == "7" for i in _fdinfo(pid))
+
+
 def run_to_attach(cmd: list[str], env: dict[str, str], *, settle: float = SETTLE,
-                  timeout: float = 60.0, during: Any = None) -> Run:
+                  timeout: float = 60.0, during: Any = None, attached_check: Any = None) -> Run:
     """Start ``cmd``, time exec → its first stdout line, read its peak RSS, then SIGINT it.
 
+    ``attached_check(pid)``, when given, is polled after the first line until it is true, and the
+    time is taken then (a tool that prints its banner before attaching: bcc's profile).
     ``during(pid)``, when given, runs after the first line (and the settle time) and before
     SIGINT; its result goes to ``Run.extra``.
     """
@@ -239,20 +268,21 @@ def run_to_attach(cmd: list[str], env: dict[str, str], *, settle: float = SETTLE
         sel = selectors.DefaultSelector()
         sel.register(proc.stdout, selectors.EVENT_READ)
         buf = b""
-        attached = False
+        attached = eof = False
         deadline = t0 + timeout
         while not attached and time.perf_counter() < deadline:
             if not sel.select(timeout=max(0.0, deadline - time.perf_counter())):
                 continue
             chunk = os.read(proc.stdout.fileno(), 65536)
             if not chunk:
+                eof = True
                 break
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)
                 if not IGNORED_FIRST.match(line.decode(errors="replace")):
-                    run.seconds = time.perf_counter() - t0
-                    attached = True
+                    attached = attached_by_then(attached_check, proc, deadline)
+                    run.seconds = time.perf_counter() - t0 if attached else None
                     break
         sel.close()
         if attached:
@@ -263,8 +293,8 @@ def run_to_attach(cmd: list[str], env: dict[str, str], *, settle: float = SETTLE
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
         else:
-            run.error = "no line in time" if proc.poll() is None else ""
-            if proc.poll() is None:
+            run.error = "" if eof else f"no line within {timeout:g} s"
+            if not eof:
                 proc.kill()
         out = [buf]
         _drain(proc, out)
@@ -318,6 +348,7 @@ class Variant:
     key: str
     command: list[str]
     prepare: Any = None  # called before each run, returns the env to use
+    attached_check: Any = None  # see run_to_attach
 
 
 def variants(tool: Tool, python: str, cache_home: str) -> list[Variant]:
@@ -338,7 +369,8 @@ def variants(tool: Tool, python: str, cache_home: str) -> list[Variant]:
 
     bcc = f"/usr/sbin/{tool.name}-bpfcc"
     out = [Variant("warm", ours, warm), Variant("cold", ours, cold), Variant("first", ours, first),
-           Variant("bcc", [bcc, *tool.bcc], warm)]
+           Variant("bcc", [bcc, *tool.bcc], warm,
+                   perf_events_attached if tool.name in BANNER_BEFORE_ATTACH else None)]
     if shutil.which("bpftrace"):
         out.append(Variant("bpftrace", tool.bpftrace_command(), warm))
     return out
@@ -361,7 +393,8 @@ def startup_row(tools: list[Tool], args: argparse.Namespace) -> dict[str, dict[s
                 for v in order:
                     if v.key in failed:
                         continue
-                    r = run_to_attach(v.command, v.prepare(), settle=args.settle, timeout=args.timeout)
+                    r = run_to_attach(v.command, v.prepare(), settle=args.settle, timeout=args.timeout,
+                                      attached_check=v.attached_check)
                     r.extra.pop("output", None)
                     results[tool.name][v.key].append(r)
                     if r.seconds is None:
@@ -534,7 +567,8 @@ def profile_once(side: str, args: argparse.Namespace) -> Run:
 
     try:
         time.sleep(0.2)
-        return run_to_attach(cmd, base_env(), settle=0.0, timeout=args.timeout, during=during)
+        return run_to_attach(cmd, base_env(), settle=0.0, timeout=args.timeout, during=during,
+                             attached_check=None if side == "ours" else perf_events_attached)
     finally:
         for b in burners:
             b.kill()

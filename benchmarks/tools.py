@@ -663,6 +663,9 @@ def main() -> int:
     if os.geteuid() != 0:
         print("tools.py: run as root (the tools load BPF programs)", file=sys.stderr)
         return 1
+    # started in the background by a shell, this process (and every tool it starts) would
+    # ignore SIGINT: a handler of our own is reset to the default in each child at exec
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     rows = set(args.rows.split(","))
     args.sides = args.sides.split(",")
     args.profile_sides = args.profile_sides.split(",")

@@ -38,6 +38,11 @@ SPEC_FORMAT = 1
 KERNEL_KEY = "kernel"
 LAYOUT_KEY = "kernel_layout"
 CO_RE_KEY = "co_re"  # how many CO-RE relocations an object carries (absent: none)
+# ObjectSpec.extra key of a CO-RE object whose kernel types all came from vmlinux: that BTF's
+# identity (bpfimport.btf.boot.vmlinux_identity()).  On that same kernel the object's own BTF
+# holds the layouts its relocations need, so the runtime gives libbpf that instead of the
+# 5.5 MB vmlinux (BpfObject._load); on any other kernel libbpf relocates against vmlinux.
+CORE_KERNEL_KEY = "co_re_kernel"
 # ObjectSpec.extra key of an object whose code is for one machine's architecture (probe
 # arguments read that architecture's registers): os.uname().machine, which the cache compares.
 MACHINE_KEY = "machine"

@@ -35,8 +35,15 @@ from array import array
 from collections.abc import Callable
 from pathlib import Path
 
-from .._files import write_atomic
 from . import types as t
+from .boot import boot_id as _boot_id
+from .boot import cache_folder as _boot_cache_folder
+from .boot import identity_of
+from .boot import memo_key as _memo_key
+from .boot import memo_lookup as _memo_lookup
+from .boot import memo_store as _memo_store
+from .boot import read_own as _read_own
+from .boot import store as _write_atomic
 from .reader import KERNEL_BTF, BtfFormatError, Index, NameTable, PagedFile, Spec
 
 VMLINUX = KERNEL_BTF / "vmlinux"
@@ -47,7 +54,6 @@ _HEADER = struct.Struct("<8sIIII8sI8s48s")
 _MAGIC = b"BPFIBTF\0"
 _FORMAT = 2
 _EDGE = 1 << 14
-_MEMO = "boot.memo"
 _HASH_KEY = 0x6B62_7466_6964_7831  # any fixed key keeps identities stable across processes
 
 # Which type find() returns for a bare name when several kinds share it: a complete
@@ -79,27 +85,8 @@ class KernelBtfMissing(OSError):
 def cache_folder() -> Path | None:
     """Where index files go: ``$XDG_CACHE_HOME/bpfimport/btf`` (an absolute one, as the XDG spec
     requires) or ``~/.cache/bpfimport/btf``; None when there is no home to put it in."""
-    xdg = os.environ.get("XDG_CACHE_HOME", "")
-    if os.path.isabs(xdg):
-        return Path(xdg, "bpfimport", "btf")
-    home = os.path.expanduser("~")
-    if not os.path.isabs(home):
-        return None
-    return Path(home, ".cache", "bpfimport", "btf")
-
-
-def identity_of(data: bytes) -> str:
-    """A stable id of a BTF blob: its size and a 64-bit keyed SipHash of every byte.
-
-    The bytes themselves, because nothing cheaper identifies a kernel's layout:
-    sysfs gives the file a fresh mtime whenever its inode is made, and two kernels
-    with the same release string can differ in a struct.  The hash is CPython's
-    built-in ``_imp.source_hash`` (the one hash-based ``.pyc`` files use, as
-    bpfimport's object cache does): 1-3 ms for vmlinux's 5.5 MB, against 5 ms for
-    sha256.  The first process of a boot pays it; later ones take the identity from
-    the boot memo (below) and read no more of vmlinux than they decode.
-    """
-    return f"{len(data):x}-{_source_hash(_HASH_KEY, data).hex()}"
+    folder = _boot_cache_folder()
+    return None if folder is None else Path(folder)
 
 
 class KernelBtf:
@@ -230,34 +217,6 @@ def _unpack(data: bytes, identity: str, size: int, edges: Callable[[], bytes]
     return offsets, (name_offs, starts, words[at:])
 
 
-def _read_own(path: Path) -> bytes | None:
-    """A cache file's bytes, if it exists and only this user could have written it."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    except OSError:
-        return None
-    try:
-        st = os.fstat(fd)
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
-            return None  # someone else's file: a compile input the user did not make
-        with open(fd, "rb", closefd=False) as f:
-            return f.read()
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def _write_atomic(path: Path, data: bytes) -> bool:
-    """Store ``data`` atomically (a temporary file, then a rename); False if it can't be written."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        write_atomic(path, data, 0o644)
-    except OSError:
-        return False
-    return True
-
-
 # ---- the boot memo: this boot's identity without hashing -------------------------------
 #
 # A file under /sys/kernel/btf cannot change while the kernel runs (a module's could, by
@@ -266,38 +225,6 @@ def _write_atomic(path: Path, data: bytes) -> bool:
 # lines for the current boot; /proc/sys/kernel/random/boot_id is new at every boot.  A
 # warm start reads the memo and the index, then only the pages of vmlinux it decodes:
 # no 5.5 MB read, no hash.
-
-
-def _boot_id() -> str | None:
-    try:
-        with open("/proc/sys/kernel/random/boot_id", "rb") as f:
-            return f.read().decode("ascii").strip() or None
-    except (OSError, UnicodeDecodeError):
-        return None
-
-
-def _memo_key(path: Path) -> str | None:
-    """Where this boot's memo applies: files of sysfs's BTF folder only (others may change)."""
-    real = os.path.realpath(path)
-    return real if real.startswith("/sys/kernel/btf/") and " " not in real else None
-
-
-def _memo_lookup(cache: Path, boot: str, real: str, size: int) -> str | None:
-    data = _read_own(cache / _MEMO)
-    if data is None:
-        return None
-    for line in data.decode("ascii", "replace").splitlines():
-        fields = line.split(" ", 3)
-        if len(fields) == 4 and fields[0] == boot and fields[1] == str(size) and fields[3] == real:
-            return fields[2]
-    return None
-
-
-def _memo_store(cache: Path, boot: str, real: str, size: int, identity: str) -> None:
-    old = _read_own(cache / _MEMO) or b""
-    keep = [x for x in old.decode("ascii", "replace").splitlines()
-            if x.startswith(boot + " ") and not x.endswith(" " + real)]  # other boots' lines are dead
-    _write_atomic(cache / _MEMO, "".join(f"{x}\n" for x in [*keep, f"{boot} {size} {identity} {real}"]).encode())
 
 
 # ---- opening -------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from ..errors import CompileError, SetupError
 from ..options import CompileOptions
 from ..spec import (
     CO_RE_KEY,
+    CORE_KERNEL_KEY,
     KERNEL_KEY,
     LAYOUT_KEY,
     MACHINE_KEY,
@@ -65,7 +66,7 @@ def compile_source(source: str | bytes, filename: str, module_name: str,
         ir = codegen.generate()
         obj = emit_object(ir, options.cpu, options.opt_level)
         check_stack(obj, model)
-        spec = build_spec(model, obj, codegen.layout_notes, codegen.relocations())
+        spec = build_spec(model, obj, codegen.layout_notes, codegen.relocations(), codegen.core_kernel())
     except (CompileError, SetupError):
         raise
     except RecursionError:
@@ -108,10 +109,11 @@ def map_value_spec(m: MapDecl) -> str | None:
 
 
 def build_spec(model: ModuleModel, obj: bytes, layout_notes: list[str] | None = None,
-               relocations: int = 0) -> ObjectSpec:
+               relocations: int = 0, core_kernel: str | None = None) -> ObjectSpec:
     """The spec of the object; ``layout_notes``: what it reads at this kernel's fixed offsets
     (the spec then names the kernel, ``extra["kernel"]``, and the cache checks it);
-    ``relocations``: how many CO-RE relocations it carries."""
+    ``relocations``: how many CO-RE relocations it carries; ``core_kernel``: the identity of
+    the vmlinux BTF their types came from (``extra["co_re_kernel"]``, see spec.py)."""
     elf = Elf(obj)
     offsets = {s.name: s.value for s in elf.symbols if s.kind == 1}  # STT_OBJECT
     programs = tuple(
@@ -135,6 +137,8 @@ def build_spec(model: ModuleModel, obj: bytes, layout_notes: list[str] | None = 
         for g in model.globals.values()
     )
     extra: dict[str, object] = {CO_RE_KEY: relocations} if relocations else {}
+    if relocations and core_kernel is not None:
+        extra[CORE_KERNEL_KEY] = core_kernel
     if layout_notes:
         from .core import kernel_identity
 

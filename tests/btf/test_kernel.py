@@ -401,3 +401,21 @@ def test_kernel_lookups_import_nothing_heavy(vmlinux_path: Path, tmp_path: Path)
     r = child(code, tmp_path, env=child_env(XDG_CACHE_HOME=str(tmp_path)))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
+
+
+def test_vmlinux_identity_is_hashed_once_a_boot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """``btf.boot.vmlinux_identity`` (what the runtime asks before loading a CO-RE object)
+    agrees with the BTF layer, and after the first call of a boot reads the memo only."""
+    from bpfimport.btf import boot
+
+    need(VMLINUX.exists(), f"the kernel has no BTF ({VMLINUX})")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    first = boot.vmlinux_identity()
+    assert first == identity_of(VMLINUX.read_bytes())
+    assert (tmp_path / "bpfimport" / "btf" / "boot.memo").read_text().split()[2] == first
+
+    def no_hashing(data: bytes) -> str:
+        raise AssertionError("hashed vmlinux again")
+
+    monkeypatch.setattr(boot, "identity_of", no_hashing)
+    assert boot.vmlinux_identity() == first

@@ -282,3 +282,52 @@ def test_field_type_and_enum_relocations_on_this_kernel_and_an_older_one(
     old_kernel_btf(older)
     checks_mod.load(btf_custom_path=str(older))
     assert run_checks(checks_mod) == [0, -1, 0, 123, 1, 77, 0, -1]
+
+
+# ---- on the kernel it was compiled for, the object's own BTF is the CO-RE target ------------
+
+
+def test_the_spec_names_the_kernel_its_relocated_types_came_from() -> None:
+    from bpfimport.btf.boot import vmlinux_identity
+    from bpfimport.spec import CORE_KERNEL_KEY
+
+    core = compile_source(IDS, "/virtual/ids.bpf.py", "ids_bpf").spec
+    plain = compile_source(IDS.replace("t.pid", "1").replace("t.tgid", "2").replace(
+        "    t = current_task()\n", ""), "/virtual/plain.bpf.py", "plain_bpf").spec
+    assert core.extra[CORE_KERNEL_KEY] == vmlinux_identity()
+    assert CORE_KERNEL_KEY not in plain.extra  # no relocations: nothing to name
+
+
+def test_on_that_kernel_libbpf_never_reads_vmlinux(ids_mod: ModuleType) -> None:
+    ids_mod.load()
+    log = ids_mod.__bpf_object__.libbpf_log
+    assert "loading kernel BTF" not in log, log
+    assert "found target candidate" in log  # relocated all the same, against the object's BTF
+    pid, tgid, tid = ids_in_a_thread(ids_mod)
+    assert (pid, tgid) == (tid, os.getpid())  # at the running kernel's offsets
+
+
+def test_on_another_kernel_libbpf_relocates_against_vmlinux(ids_mod: ModuleType) -> None:
+    from bpfimport.spec import CORE_KERNEL_KEY
+
+    ids_mod.__bpf_object__.spec.extra[CORE_KERNEL_KEY] = "0-0000000000000000"  # not this one
+    ids_mod.load()
+    assert "loading kernel BTF '/sys/kernel/btf/vmlinux'" in ids_mod.__bpf_object__.libbpf_log
+    pid, tgid, tid = ids_in_a_thread(ids_mod)
+    assert (pid, tgid) == (tid, os.getpid())
+
+
+def test_a_load_refused_with_the_objects_btf_is_tried_against_vmlinux(
+        ids_mod: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    obj = ids_mod.__bpf_object__
+
+    def unusable() -> int:  # a target BTF libbpf cannot parse
+        fd = os.memfd_create("not-btf")
+        os.write(fd, b"not BTF at all")
+        return fd
+
+    monkeypatch.setattr(obj, "_own_btf", unusable)
+    ids_mod.load()
+    assert "loading kernel BTF '/sys/kernel/btf/vmlinux'" in obj.libbpf_log
+    pid, tgid, tid = ids_in_a_thread(ids_mod)
+    assert (pid, tgid) == (tid, os.getpid())

@@ -6,8 +6,10 @@ says so in one sentence.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -109,3 +111,24 @@ def test_funclatency_help_and_usage_errors() -> None:
     assert "examples:\n" in done.stdout and "./funclatency " in done.stdout
     bad = run_tool("funclatency", "-p", "0", "c:usleep")
     assert bad.returncode == 2 and "error:" in bad.stderr.splitlines()[-1], bad.stderr
+
+
+def test_a_short_library_name_is_found_among_the_mapped_libraries(tmp_path: Path) -> None:
+    """``c:FUNC`` takes libc from the interpreter's own mappings (no ldconfig run): the
+    exact soname or a glibc-versioned name, never a longer name or a deleted file."""
+    from bpfimport.tools.funclatency import find_binary, mapped_library
+
+    maps = tmp_path / "maps"
+    maps.write_text(
+        "7f00-7f01 r--p 00000000 08:01 1 /usr/lib/libcrypto.so.3\n"
+        "7f01-7f02 r--p 00000000 08:01 2 /old/libm.so.6 (deleted)\n"
+        "7f02-7f03 r--p 00000000 08:01 3 /usr/lib/libc-client.so\n"
+        "7f03-7f04 r-xp 00000000 08:01 4 /usr/lib/x86_64-linux-gnu/libc.so.6\n"
+        "7f04-7f05 r-xp 00000000 08:01 5 /lib/libm-2.31.so\n"
+        "7f05-7f06 rw-p 00000000 00:00 0 [heap]\n")
+    assert mapped_library("c", str(maps)) == "/usr/lib/x86_64-linux-gnu/libc.so.6"
+    assert mapped_library("m", str(maps)) == "/lib/libm-2.31.so"
+    assert mapped_library("crypt", str(maps)) is None
+    assert mapped_library("nosuch", str(tmp_path / "absent")) is None
+    libc = find_binary("c")  # this interpreter has libc mapped
+    assert os.path.basename(libc).startswith("libc") and os.path.isabs(libc) and os.path.exists(libc)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import select
+import shutil
 import signal
 import subprocess
 import sys
@@ -238,3 +239,27 @@ def test_syscount_interval(tracing: None) -> None:
     assert tool.proc.returncode == 0, err
     stamps = [line for line in out.decode().splitlines() if line.startswith("[")]
     assert 3 <= len(stamps) <= 4, out
+
+
+def test_a_warm_tool_neither_compiles_nor_reads_the_kernel_btf(tracing: None, tmp_path: Path) -> None:
+    """A tool with a cached object imports no llvmlite, no compiler and no BTF layer, and
+    libbpf does not read vmlinux for its CO-RE reads (its own BTF is the target on the
+    kernel it was compiled for): what keeps a running tool near 15 MB instead of 26."""
+    from tests.runtime.test_module import _imported
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONPYCACHEPREFIX=str(tmp_path / "pycache"),
+               XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    cmd = [sys.executable, "-X", "importtime", "-m", "bpfimport.tools.syscount", "-d", "0.1"]
+    first = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert _imported(first.stderr, "bpfimport.compiler"), "the first run should have compiled"
+    warm = subprocess.run(["strace", "-f", "-e", "trace=openat", *cmd] if shutil.which("strace")
+                          else cmd, capture_output=True, text=True, env=env, timeout=120)
+    assert warm.returncode == 0, warm.stderr
+    assert "Tracing syscalls" in warm.stdout
+    for heavy in ("llvmlite", "bpfimport.compiler", "bpfimport.btf.kernel", "bpfimport.btf.reader"):
+        assert _imported(warm.stderr, heavy) == [], heavy
+    if shutil.which("strace"):
+        assert "openat(" in warm.stderr  # strace saw the opens
+        assert "/sys/kernel/btf/vmlinux" not in warm.stderr  # neither Python nor libbpf opened it

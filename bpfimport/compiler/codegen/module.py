@@ -6,6 +6,7 @@ import ast
 import os
 
 from ..._version import __version__
+from ...btf.boot import VMLINUX as VMLINUX_PATH
 from ...kinds import MAP_KINDS
 from ..debuginfo import DebugInfo
 from ..frontend.model import GlobalDecl, MapDecl, ModuleModel
@@ -60,6 +61,18 @@ class ModuleCodegen:
     def relocations(self) -> int:
         """How many CO-RE relocations the module's code carries."""
         return self._kernel.relocation_count() if self._kernel is not None else 0
+
+    def core_kernel(self) -> str | None:
+        """The identity of the vmlinux BTF the relocated types were written from (the object's
+        own BTF then holds that kernel's layouts: spec.CORE_KERNEL_KEY); None without
+        relocations, or once a kernel module's type was used (a module can be reloaded with
+        another layout while the kernel runs)."""
+        if self._kernel is None or not self._kernel.relocation_count():
+            return None
+        system = self._kernel.system
+        if system.module is not None or str(system.kbtf.path) != VMLINUX_PATH:
+            return None
+        return system.kbtf.identity
 
     def fixed_layout(self, what: str) -> None:
         """Note a read at a fixed offset of this kernel (the object is then kernel-specific)."""

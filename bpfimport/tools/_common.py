@@ -31,13 +31,14 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
 
 import bpfimport  # noqa: F401  (installs the import hook: bpfimport.tools.NAME_bpf)
 from bpfimport.errors import BpfError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from bpfimport.runtime.module import BpfModule
 
 PACKAGE = __name__.rpartition(".")[0]

@@ -294,8 +294,23 @@ def program_module(folder: Path, filename: str, source: str | None = None) -> It
 
 
 def open_fds() -> list[str]:
-    """This process's open file descriptors: compared before/after to catch a leaked fd."""
-    return sorted(os.listdir("/proc/self/fd"))
+    """This process's open file descriptors: compared before/after to catch a leaked fd.
+
+    Leaves out the fds of tests/background.py's runner thread, which starts the next queued
+    command whenever one ends, at any point of a test: its output files (in a
+    ``bpfimport-bg-*`` folder) and the pipe ``subprocess`` opens for an exec.  bpfimport
+    itself opens no pipes.
+    """
+    fds = []
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:  # closed meanwhile (listdir's own fd, or the runner's)
+            continue
+        if target.startswith("pipe:") or "/bpfimport-bg-" in target:
+            continue
+        fds.append(fd)
+    return sorted(fds)
 
 
 @pytest.fixture

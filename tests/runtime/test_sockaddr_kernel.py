@@ -125,3 +125,36 @@ def test_sock_create_refuses_udp_sockets(sa: ModuleType, cgroup: Path) -> None:
         socket.socket(socket.AF_INET, socket.SOCK_DGRAM).close()  # outside: allowed
         assert received(srv) == b"from " + port.encode()
         assert received(srv) == b"from " + port.encode()
+
+
+def every_field_program() -> str:
+    """One program per cgroup hook that reads every field the compiler lets it read and writes
+    every field it lets it write: the verifier then checks uapi.HOOK_ACCESS, hook by hook."""
+    from bpfimport.compiler.uapi import CONTEXT_STRUCTS, HOOK_ACCESS
+    from bpfimport.kinds import PROGRAM_KINDS
+
+    lines = ["from bpfimport.lang import *", "seen = ArrayMap(key=u32, value=u64, max_entries=1)"]
+    for kind in (k for k in PROGRAM_KINDS.values() if k.hooks):
+        for hook in kind.hooks:
+            access = HOOK_ACCESS[hook]
+            fields = [f for f in CONTEXT_STRUCTS[access.struct].values()
+                      if f.name not in access.hidden and f.how != "pointer"]
+            lines += [f'@{kind.decorator}("{hook}")', f"def p_{hook}(ctx) -> int:", "    n: u64 = 0"]
+            for f in fields:
+                for ref in ([f"ctx.{f.name}[{i}]" for i in range(f.count)] if f.how == "array"
+                            else [f"ctx.{f.name}"]):
+                    lines.append(f"    n += {ref}")
+                    if f.name in access.writable:
+                        lines.append(f"    {ref} = {ref}")
+            lines += ["    seen[0] = n", "    return 1"]
+    return "\n".join([*lines, 'LICENSE = "GPL"', ""])
+
+
+def test_every_field_each_hook_may_use_passes_the_verifier(kernel: None, tmp_path: Path) -> None:
+    source = every_field_program()
+    with program_module(tmp_path, "every_field.bpf.py", source) as m:
+        for name in (n for n in dir(m) if n.startswith("p_")):
+            prog = getattr(m, name)
+            assert prog.fd > 0, name
+            assert prog.type in ("cgroup_sock_addr", "cgroup_sock"), name
+        assert source.count("def p_") == 16 and source.count(" = ctx.") > 30

@@ -92,18 +92,23 @@ class Access:
       ``"read"`` (data/data_end, read only), ``"copy"`` (no direct access:
       ``ctx.header()`` copies the bytes with ``bpf_skb_load_bytes``) or ``"none"`` (a
       socket program: no packet at all);
-    * ``start``: what offset 0 of the packet is, for error hints and docs.
+    * ``start``: what offset 0 of the packet is, for error hints and docs;
+    * ``returns``: the values the verifier lets the program return, where the compiler checks a
+      constant ``return`` (None: not checked), and ``meaning``: what they do, for the hint.
     """
 
-    __slots__ = ("struct", "hidden", "writable", "packet", "start")
+    __slots__ = ("struct", "hidden", "writable", "packet", "start", "returns", "meaning")
 
     def __init__(self, struct: str, hidden: frozenset[str], writable: frozenset[str],
-                 packet: str, start: str) -> None:
+                 packet: str, start: str, returns: tuple[int, int] | None = None,
+                 meaning: str = "") -> None:
         self.struct = struct
         self.hidden = hidden
         self.writable = writable
         self.packet = packet
         self.start = start
+        self.returns = returns
+        self.meaning = meaning
 
 
 _SOCK_FIELDS = frozenset({"family", "remote_ip4", "local_ip4", "remote_ip6", "local_ip6",
@@ -128,6 +133,17 @@ ACCESS: dict[str, Access] = {
 }
 
 
+_ALLOW = "1 lets the call go on, 0 refuses it (EPERM)"
+# the verifier's return ranges (check_return_code) where they are not 0..1
+_SOCK_ADDR_RETURNS = {
+    "bind": ((0, 3), _ALLOW + "; 3 also lets it bind a port below 1024 without "
+                     "CAP_NET_BIND_SERVICE"),
+    **dict.fromkeys(("getpeername", "getsockname", "recvmsg"),
+                    ((1, 1), "this hook can only change the address, not refuse the call: "
+                             "return 1")),
+}
+
+
 def _sock_addr(hook: str) -> Access:
     """sock_addr_is_valid_access: the address of the hook's family (user_ip4 or user_ip6)
     and user_port are readable and writable; msg_src_* only in sendmsg of its family;
@@ -140,7 +156,9 @@ def _sock_addr(hook: str) -> Access:
     if hook.startswith("sendmsg"):
         hidden.discard(src)
         writable.add(src)
-    return Access("bpf_sock_addr", frozenset(hidden), frozenset(writable), "none", "")
+    returns, meaning = _SOCK_ADDR_RETURNS.get(hook[:-1], ((0, 1), _ALLOW))
+    return Access("bpf_sock_addr", frozenset(hidden), frozenset(writable), "none", "", returns,
+                  meaning)
 
 
 def _sock(hook: str) -> Access:
@@ -151,8 +169,8 @@ def _sock(hook: str) -> Access:
     bound = {"src_ip4", "src_ip6", "src_port"}
     if hook.startswith("post_bind"):
         hidden = own | {"src_ip6" if hook.endswith("4") else "src_ip4"}
-        return Access("bpf_sock", frozenset(hidden), frozenset(), "none", "")
-    return Access("bpf_sock", frozenset(bound), frozenset(own), "none", "")
+        return Access("bpf_sock", frozenset(hidden), frozenset(), "none", "", (0, 1), _ALLOW)
+    return Access("bpf_sock", frozenset(bound), frozenset(own), "none", "", (0, 1), _ALLOW)
 
 
 # the hooks of cgroup socket programs (bpfimport.kinds SOCK_ADDR_HOOKS, SOCK_HOOKS; the section

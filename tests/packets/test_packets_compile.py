@@ -162,6 +162,15 @@ PROGRAM_ERRORS = [
      "return ctx"),
     ('@cgroup_sock("sock_release")', "    ctx.dst_port = 1\n    return 1\n",
      "ctx.dst_port is read-only", "ctx.dst_port"),
+    # what the verifier lets them return (check_return_code)
+    ('@cgroup_sock_addr("connect6")', "    if ctx.user_port == 1:\n        return 0\n    return 2\n",
+     'programs return 0..1, not 2', "return 2"),
+    ('@cgroup_sock_addr("getpeername4")', "    return 0\n",
+     '@cgroup_sock_addr("getpeername4") programs return 1, not 0', "return 0"),
+    ('@cgroup_sock_addr("recvmsg6")', "    return 0\n", "can only change the address", "return 0"),
+    ('@cgroup_sock_addr("bind4")', "    if ctx.user_port == 1:\n        return 3\n    return 4\n",
+     "return 0..3, not 4", "return 4"),
+    ('@cgroup_sock("sock_create")', "    return -1\n", "return 0..1, not -1", "return -1"),
 ]
 
 

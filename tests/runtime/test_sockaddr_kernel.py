@@ -158,3 +158,32 @@ def test_every_field_each_hook_may_use_passes_the_verifier(kernel: None, tmp_pat
             assert prog.fd > 0, name
             assert prog.type in ("cgroup_sock_addr", "cgroup_sock"), name
         assert source.count("def p_") == 16 and source.count(" = ctx.") > 30
+
+
+# hook -> (returned, the verifier takes it): each range's edges (uapi.Access.returns)
+VERDICTS = {"connect4": [(0, True), (1, True), (2, False)],
+            "getpeername6": [(1, True), (0, False)],
+            "bind4": [(3, True), (4, False)],
+            "sock_create": [(1, True), (2, False)]}
+
+
+@pytest.mark.parametrize("hook", sorted(VERDICTS))
+def test_the_return_values_the_compiler_refuses_are_the_verifiers(kernel: None, tmp_path: Path,
+                                                                   hook: str) -> None:
+    """A constant the compiler would refuse, returned through a local it does not fold: the
+    verifier refuses exactly those (and takes the range's edges)."""
+    from bpfimport import BpfError
+    from bpfimport.compiler.uapi import HOOK_ACCESS
+
+    decorator = "cgroup_sock" if hook == "sock_create" else "cgroup_sock_addr"
+    low, high = HOOK_ACCESS[hook].returns or (0, 0)
+    for value, taken in VERDICTS[hook]:
+        assert taken == (low <= value <= high)
+        source = (f'from bpfimport.lang import *\n@{decorator}("{hook}")\ndef p(ctx) -> int:\n'
+                  f'    n: u32 = {value}\n    return n\nLICENSE = "GPL"\n')
+        with program_module(tmp_path, f"ret_{hook}_{value}.bpf.py", source) as m:
+            if taken:
+                assert m.p.fd > 0
+            else:
+                with pytest.raises(BpfError, match=rf"R0 .* should have been in \[{low}, {high}\]"):
+                    _ = m.p.fd

@@ -198,6 +198,18 @@ def store_context(fb: FunctionBuilder, base: Value, node: ast.Attribute, value: 
     fb.store(value, _UINTS[f.size], at, node)
 
 
+def check_return(fb: FunctionBuilder, value: int, node: ast.AST) -> None:
+    """``return N`` with a constant the verifier would refuse for this program type
+    (check_return_code): a cgroup socket program returns 0 or 1, some hooks only 1."""
+    access = access_of(fb)
+    if access is None or access.returns is None:
+        return
+    low, high = access.returns
+    if not low <= value <= high:
+        what = f"{low}" if low == high else f"{low}..{high}"
+        raise fb.err(node, f"{_program(fb)} programs return {what}, not {value}", access.meaning)
+
+
 def update_context(fb: FunctionBuilder, base: Value, node: ast.Attribute, op: ast.operator,
                    value: Value, stmt: ast.AST) -> None:
     """``ctx.mark |= 1``: read, compute, write (the context is this CPU's: no atomics)."""

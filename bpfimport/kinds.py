@@ -212,6 +212,8 @@ class ProgramKind(_Kind):
       function's arguments, by the host's calling convention), ``"return"`` (one: its return
       value) or ``None`` (the program takes the context only).
     * ``pointers``: the memory a pointer parameter points into (``"kernel"``, ``"user"``).
+    * ``hooks``: the names its one argument may take (``arguments="hook"``): a cgroup hook,
+      whose section (``cgroup/connect4``) also gives libbpf the expected attach type.
     """
 
     decorator: str
@@ -225,8 +227,18 @@ class ProgramKind(_Kind):
     returns = False
     parameters: str | None = None
     pointers: str | None = None
+    hooks: tuple[str, ...] = ()
     _required = frozenset({"decorator", "args", "section", "prog_type", "context"})
-    _fields = _required | {"attach", "test_run", "arguments", "returns", "parameters", "pointers"}
+    _fields = _required | {"attach", "test_run", "arguments", "returns", "parameters", "pointers",
+                           "hooks"}
+
+
+# The cgroup hooks of socket address programs (libbpf's section names cgroup/HOOK; the
+# kernel's BPF_CGROUP_INET{4,6}_{BIND,CONNECT,GETPEERNAME,GETSOCKNAME}, BPF_CGROUP_UDP{4,6}_*MSG)
+SOCK_ADDR_HOOKS = tuple(f"{op}{v}" for op in ("bind", "connect", "getpeername", "getsockname",
+                                              "sendmsg", "recvmsg") for v in (4, 6))
+# ... and of socket programs (BPF_CGROUP_INET_SOCK_CREATE/_RELEASE, BPF_CGROUP_INET{4,6}_POST_BIND)
+SOCK_HOOKS = ("sock_create", "sock_release", "post_bind4", "post_bind6")
 
 
 def _program_kinds(*kinds: ProgramKind) -> dict[str, ProgramKind]:
@@ -262,6 +274,11 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
                 context="u64 * (the hook's arguments)"),
     ProgramKind(decorator="cgroup_skb", args=1, section="cgroup_skb/{0}", prog_type="cgroup_skb",
                 context="struct __sk_buff *", attach="target", test_run="repeat"),
+    ProgramKind(decorator="cgroup_sock_addr", args=1, section="cgroup/{0}",
+                prog_type="cgroup_sock_addr", context="struct bpf_sock_addr *", attach="target",
+                arguments="hook", hooks=SOCK_ADDR_HOOKS),
+    ProgramKind(decorator="cgroup_sock", args=1, section="cgroup/{0}", prog_type="cgroup_sock",
+                context="struct bpf_sock *", attach="target", arguments="hook", hooks=SOCK_HOOKS),
     ProgramKind(decorator="xdp", args=0, section="xdp", prog_type="xdp", context="struct xdp_md *",
                 attach="target", test_run="repeat"),
     ProgramKind(decorator="socket_filter", args=0, section="socket", prog_type="socket_filter",
@@ -275,5 +292,5 @@ PROGRAM_KINDS: dict[str, ProgramKind] = _program_kinds(
 )
 
 __all__ = ["BLOOM_OPS", "KEYED_OPS", "MAP_KINDS", "MAP_OF_MAPS_OPS", "PERF_OPS", "PROGRAM_KINDS",
-           "PROG_ARRAY_OPS", "QUEUE_OPS", "REDIRECT_OPS", "RING_OPS", "STACK_TRACE_OPS", "MapKind",
-           "ProgramKind"]
+           "PROG_ARRAY_OPS", "QUEUE_OPS", "REDIRECT_OPS", "RING_OPS", "SOCK_ADDR_HOOKS", "SOCK_HOOKS",
+           "STACK_TRACE_OPS", "MapKind", "ProgramKind"]

@@ -524,6 +524,14 @@ def cgroup_skb(direction: str) -> Callable[[F], F]:
     return _tag("cgroup_skb", direction)
 
 
+def cgroup_sock_addr(hook: str) -> Callable[[F], F]:
+    return _tag("cgroup_sock_addr", hook)
+
+
+def cgroup_sock(hook: str) -> Callable[[F], F]:
+    return _tag("cgroup_sock", hook)
+
+
 def xdp(fn: F) -> F:
     return fn
 
@@ -773,6 +781,40 @@ class PacketContext:
     def header(self, type_: type[H], offset: int = 0) -> H | None:
         """The header at ``offset`` bytes into the packet, or None when the packet is shorter."""
         raise _kernel_only("ctx.header")
+
+
+class SockAddrContext:
+    """What ``ctx`` is in @cgroup_sock_addr programs (``struct bpf_sock_addr``), for type
+    checkers. ``user_ip4``, ``user_port`` and ``msg_src_ip4`` read and assign as ordinary
+    integers (``ctx.user_port == 53``); the IPv6 addresses are four u32 words as stored."""
+
+    user_family: int
+    user_ip4: int
+    user_ip6: list[int]
+    user_port: int
+    family: int
+    type: int
+    protocol: int
+    msg_src_ip4: int
+    msg_src_ip6: list[int]
+
+
+class SockContext:
+    """What ``ctx`` is in @cgroup_sock programs (``struct bpf_sock``), for type checkers."""
+
+    bound_dev_if: int
+    family: int
+    type: int
+    protocol: int
+    mark: int
+    priority: int
+    src_ip4: int
+    src_ip6: list[int]
+    src_port: int
+    dst_port: int
+    dst_ip4: int
+    dst_ip6: list[int]
+    state: int
 
 
 # pythonbpf spellings, accepted and ignored by the compiler
@@ -1174,7 +1216,8 @@ __all__ = [
     "LruPerCpuHashMap", "LpmTrieMap", "ProgArray", "StackTraceMap", "QueueMap",
     "StackMap", "BloomFilterMap", "ArrayOfMaps", "HashOfMaps", "RingBuffer", "PerfEventArray",
     "section", "tracepoint", "raw_tracepoint", "kprobe", "kretprobe", "uprobe",
-    "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "xdp", "socket_filter", "tc",
+    "uretprobe", "fentry", "fexit", "lsm", "cgroup_skb", "cgroup_sock_addr", "cgroup_sock",
+    "xdp", "socket_filter", "tc",
     "syscall", "perf_event", "struct", "bpf", "map", "bpfglobal", "compile",
     "ktime", "pid", "tgid", "tid", "uid", "gid", "comm", "random", "smp_processor_id",
     "get_current_cgroup_id", "get_current_task", "current_task", "field_exists", "field_size",
@@ -1203,7 +1246,7 @@ __all__ = [
     "PACKET_MULTICAST", "PACKET_OTHERHOST",
     # packets (bpfimport.headers)
     "EthHdr", "VlanHdr", "IpHdr", "Ipv6Hdr", "TcpHdr", "UdpHdr", "IcmpHdr", "Icmp6Hdr",
-    "PacketContext", "ip4", "ip6", "mac",
+    "PacketContext", "SockAddrContext", "SockContext", "ip4", "ip6", "mac",
     "ETH_P_IP", "ETH_P_ARP", "ETH_P_8021Q", "ETH_P_8021AD", "ETH_P_IPV6", "ETH_HLEN", "ETH_ALEN",
     "IPPROTO_IP", "IPPROTO_ICMP", "IPPROTO_TCP", "IPPROTO_UDP", "IPPROTO_IPV6",
     "IPPROTO_ROUTING", "IPPROTO_FRAGMENT", "IPPROTO_GRE", "IPPROTO_ICMPV6", "IPPROTO_NONE",

@@ -71,10 +71,15 @@ def _is_cgroup(ptype: str) -> bool:
 
 
 def section_type(section: str) -> str | None:
-    """libbpf's program type name for a section, from the section's first component."""
-    head = section.split("/", 1)[0]
+    """libbpf's program type name for a section, from the section's first component
+    (``cgroup/HOOK``: from the hook, for the hooks of ``bpfimport.kinds``)."""
+    head, _, rest = section.partition("/")
+    if head == "cgroup":
+        from ..kinds import PROGRAM_KINDS
+
+        return next((k.prog_type for k in PROGRAM_KINDS.values() if rest in k.hooks), None)
     if head.startswith("cgroup") and head != "cgroup_skb":
-        return None  # cgroup/* has many types; ask libbpf
+        return None  # another cgroup section; ask libbpf
     return _SECTION_TYPES.get(head)
 
 

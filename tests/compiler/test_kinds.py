@@ -45,11 +45,26 @@ def test_each_map_method_has_a_lowering(name: str) -> None:
 def test_each_program_kind_agrees_with_the_runtime_section_table(decorator: str) -> None:
     kind = PROGRAM_KINDS[decorator]
     assert callable(getattr(bpfimport.lang, decorator))
-    section = kind.section.format(*["a/b"] * kind.args)
+    section = kind.section.format(*([kind.hooks[0]] if kind.hooks else ["a/b"] * kind.args))
     if kind.prog_type is not None:
         assert program.section_type(section) == kind.prog_type
         assert (kind.test_run in ("once", "ctx_in_place")) == (kind.prog_type in program._RUN_ONCE)
         assert (kind.test_run == "ctx_in_place") == (kind.prog_type in program._CTX_IN_PLACE)
+
+
+@pytest.mark.parametrize("decorator", [d for d, k in PROGRAM_KINDS.items() if k.hooks])
+def test_each_cgroup_hook_is_libbpfs_section_of_its_type(decorator: str) -> None:
+    """libbpf reads the program type (and the expected attach type) from cgroup/HOOK: every
+    hook a decorator takes must be libbpf's section of that type, as the runtime also says."""
+    from bpfimport.runtime import libbpf as L
+
+    kind = PROGRAM_KINDS[decorator]
+    for hook in kind.hooks:
+        section = kind.section.format(hook)
+        tid = L.prog_type_by_section(section)
+        assert tid is not None and L.prog_type_str(tid) == kind.prog_type, section
+        assert program.section_type(section) == kind.prog_type, section
+    assert program.section_type("cgroup/nonsense") is None  # left to libbpf
 
 
 def test_immutable() -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from bpfimport import CompileError
 from bpfimport.compiler import compile_source
-from bpfimport.compiler.uapi import ACCESS, CONTEXT_STRUCTS
+from bpfimport.compiler.uapi import ACCESS, CONTEXT_STRUCTS, HOOK_ACCESS
 from bpfimport.headers import HEADERS, PACKET_CONSTANTS
 from bpfimport.kinds import PROGRAM_KINDS
 from tests.elfread import exec_sections
@@ -129,7 +129,68 @@ PROGRAM_ERRORS = [
     ("@tracepoint('syscalls/sys_enter_getpid')",
      "    h = ctx.header(EthHdr, 0)\n    return 0\n", "only @xdp, @tc, @cgroup_skb and @socket_filter",
      "h = ctx"),
+    # cgroup socket programs: the hook decides (sock_addr_is_valid_access, sock_filter_...)
+    ('@cgroup_sock_addr("connect4")', "    return ctx.user_prot\n",
+     'struct bpf_sock_addr (the context of @cgroup_sock_addr("connect4") programs) has no field '
+     "'user_prot'", "return ctx"),
+    ('@cgroup_sock_addr("connect4")', "    ctx.user_port = 1\n    ctx.family = 2\n    return 1\n",
+     'ctx.family is read-only in @cgroup_sock_addr("connect4") programs', "ctx.family"),
+    ('@cgroup_sock_addr("bind4")', "    ctx.user_family += 1\n    return 1\n",
+     "ctx.user_family is read-only", "ctx.user_family"),
+    ('@cgroup_sock_addr("connect4")', "    return ctx.user_ip6[0]\n",
+     'ctx.user_ip6 is not available to @cgroup_sock_addr("connect4")', "return ctx"),
+    ('@cgroup_sock_addr("connect6")', "    ctx.user_ip6[0] = 1\n    ctx.user_ip4 = 1\n    return 1\n",
+     "ctx.user_ip4 is not available", "ctx.user_ip4 ="),
+    ('@cgroup_sock_addr("connect6")', "    return ctx.msg_src_ip6[0]\n",
+     "ctx.msg_src_ip6 is not available", "return ctx"),
+    ('@cgroup_sock_addr("recvmsg4")', "    ctx.msg_src_ip4 = 1\n    return 1\n",
+     "ctx.msg_src_ip4 is not available", "ctx.msg_src_ip4"),
+    ('@cgroup_sock_addr("connect4")', "    ctx.user_port = 65536\n    return 1\n",
+     "65536 does not fit in u16", "ctx.user_port"),
+    ('@cgroup_sock_addr("connect4")', "    h = ctx.header(IpHdr, 0)\n    return 1\n",
+     '@cgroup_sock_addr("connect4") programs see a socket, not a packet', "h = ctx"),
+    ('@cgroup_sock_addr("connect4")', "    return ctx.len\n", "has no field 'len'", "return ctx"),
+    ('@cgroup_sock_addr("connect4")', "    return ctx.sk\n", "ctx.sk is a pointer to a kernel object",
+     "return ctx"),
+    ('@section("cgroup/sendmsg4")', "    ctx.msg_src_ip4 = 1\n    ctx.type = 1\n    return 1\n",
+     'ctx.type is read-only in @section("cgroup/sendmsg4") programs', "ctx.type"),
+    ('@cgroup_sock("post_bind4")', "    return ctx.mark\n",
+     'ctx.mark is not available to @cgroup_sock("post_bind4")', "return ctx"),
+    ('@cgroup_sock("sock_create")', "    ctx.mark = 1\n    return ctx.src_port\n",
+     "ctx.src_port is not available", "return ctx"),
+    ('@cgroup_sock("post_bind6")', "    return ctx.src_ip4\n", "ctx.src_ip4 is not available",
+     "return ctx"),
+    ('@cgroup_sock("sock_release")', "    ctx.dst_port = 1\n    return 1\n",
+     "ctx.dst_port is read-only", "ctx.dst_port"),
+    # what the verifier lets them return (check_return_code)
+    ('@cgroup_sock_addr("connect6")', "    if ctx.user_port == 1:\n        return 0\n    return 2\n",
+     'programs return 0..1, not 2', "return 2"),
+    ('@cgroup_sock_addr("getpeername4")', "    return 0\n",
+     '@cgroup_sock_addr("getpeername4") programs return 1, not 0', "return 0"),
+    ('@cgroup_sock_addr("recvmsg6")', "    return 0\n", "can only change the address", "return 0"),
+    ('@cgroup_sock_addr("bind4")', "    if ctx.user_port == 1:\n        return 3\n    return 4\n",
+     "return 0..3, not 4", "return 4"),
+    ('@cgroup_sock("sock_create")', "    return -1\n", "return 0..1, not -1", "return -1"),
 ]
+
+
+def test_a_cgroup_hook_must_be_one_of_its_decorators() -> None:
+    e = error("    return 1\n", '@cgroup_sock_addr("connect")')
+    assert "'connect' is not a hook of @cgroup_sock_addr programs" in str(e)
+    assert "connect4, connect6" in str(e) and e.lineno == HEAD.count("\n") + 1
+    e = error("    return 1\n", '@cgroup_sock("connect4")')
+    assert "'connect4' is not a hook of @cgroup_sock programs" in str(e)
+
+
+def test_socket_address_fields_swap_to_network_byte_order() -> None:
+    """``ctx.user_port = 8080`` stores htons(8080) as a u32, ``ctx.user_ip4 = ip4(...)`` the
+    address's bytes in order: the constants the compiler folds, read back from the object."""
+    obj = build("    ctx.user_port = 8080\n    ctx.user_ip4 = ip4('10.1.2.3')\n    return 1\n",
+                '@cgroup_sock_addr("connect4")')
+    code = exec_sections(obj)["cgroup/connect4"]
+    imms = {int.from_bytes(code[i + 4:i + 8], "little", signed=True) for i in range(0, len(code), 8)}
+    assert socket.htons(8080) in imms
+    assert struct.unpack("<i", socket.inet_aton("10.1.2.3"))[0] in imms
 
 
 @pytest.mark.parametrize("index", range(len(PROGRAM_ERRORS)))
@@ -187,6 +248,16 @@ def test_context_offsets_are_the_kernels(struct_name: str) -> None:
 def test_every_packet_program_kind_has_its_context_struct() -> None:
     for decorator, access in ACCESS.items():
         assert PROGRAM_KINDS[decorator].context == f"struct {access.struct} *"
+
+
+def test_every_cgroup_hook_has_its_context_rules() -> None:
+    hooks = [(k, h) for k in PROGRAM_KINDS.values() for h in k.hooks]
+    assert sorted(h for _, h in hooks) == sorted(HOOK_ACCESS)
+    for kind, hook in hooks:
+        access = HOOK_ACCESS[hook]
+        assert kind.context == f"struct {access.struct} *" and access.packet == "none"
+        fields = CONTEXT_STRUCTS[access.struct]
+        assert access.hidden <= fields.keys() and access.writable <= fields.keys() - access.hidden
 
 
 @pytest.mark.parametrize("name", sorted(HEADERS))

@@ -1,10 +1,12 @@
 """Packets: the context fields of packet programs, ``ctx.header(T, offset)``, header fields.
 
-* ``ctx.NAME`` in ``@xdp``, ``@tc``, ``@cgroup_skb`` and ``@socket_filter`` programs is a
+* ``ctx.NAME`` in ``@xdp``, ``@tc``, ``@cgroup_skb`` and ``@socket_filter`` programs (and in
+  the cgroup socket programs, ``@cgroup_sock_addr``/``@cgroup_sock``, which see no packet) is a
   field of the uapi context struct (``compiler/uapi.py``): a plain load at its fixed
   offset, which the verifier rewrites.  ``ctx.data``/``ctx.data_end`` are packet
   pointers; fields the kernel keeps in network byte order read as ordinary integers.
-  Assigning a field (``ctx.mark = 1``) is a store, where the program type may write it.
+  Assigning a field (``ctx.mark = 1``) is a store, where the program type may write it; a
+  network-byte-order field (``ctx.user_port = 53``) is swapped back on the way.
 * ``ctx.header(T, off)`` is a reference to header ``T`` at byte ``off`` of the packet, or
   ``None`` when the packet is shorter: the compiler emits the
   ``data + off + sizeof(T) > data_end`` test the verifier needs.  A variable offset is
@@ -37,7 +39,15 @@ from ..types import (
     HeaderType,
     PtrType,
 )
-from ..uapi import ACCESS, CONTEXT_STRUCTS, SECTION_ACCESS, Access, CtxField
+from ..uapi import (
+    ACCESS,
+    CONTEXT_STRUCTS,
+    HOOK_ACCESS,
+    HOOK_DECORATORS,
+    SECTION_ACCESS,
+    Access,
+    CtxField,
+)
 from .builder import FunctionBuilder
 from .ir import Block, Value
 from .values import LitType, NoneType_, StrType, lit, show
@@ -47,7 +57,7 @@ from .values import LitType, NoneType_, StrType, lit, show
 MAX_PACKET_OFF = 0xFFFF
 SKB_LOAD_BYTES = 26  # BPF_FUNC_skb_load_bytes
 _UINTS = {1: U8, 2: U16, 4: U32, 8: U64}
-PACKET_DECORATORS = tuple(ACCESS)
+PACKET_DECORATORS = (*ACCESS, *HOOK_DECORATORS)  # the kinds whose ctx.NAME this module reads
 
 
 class ContextArray(ArrayType):
@@ -59,6 +69,9 @@ class ContextArray(ArrayType):
 
 def access_of(fb: FunctionBuilder) -> Access | None:
     """The context rules of this function's program type (None: not a packet program)."""
+    head, _, hook = (fb.decl.section or "").partition("/")
+    if head == "cgroup" and hook in HOOK_ACCESS:  # @cgroup_sock_addr("connect4"), @section(...)
+        return HOOK_ACCESS[hook]
     decorator = fb.decl.decorator or ""
     if decorator == "section":  # @section("xdp.frags"), @section("tcx/ingress")...
         decorator = SECTION_ACCESS.get((fb.decl.section or "").split("/")[0], "")
@@ -69,6 +82,8 @@ def _program(fb: FunctionBuilder) -> str:
     """What errors call the program type: its decorator."""
     if fb.decl.decorator == "section":
         return f'@section("{fb.decl.section}")'
+    if fb.decl.decorator in HOOK_DECORATORS:  # the rules are the hook's: @cgroup_sock("sock_create")
+        return f'@{fb.decl.decorator}("{(fb.decl.section or "").partition("/")[2]}")'
     return f"@{fb.decl.decorator}"
 
 
@@ -76,6 +91,15 @@ def _access(fb: FunctionBuilder, node: ast.AST) -> Access:
     access = access_of(fb)
     if access is None:
         raise fb.err(node, "only @xdp, @tc, @cgroup_skb and @socket_filter programs see a packet")
+    return access
+
+
+def _packet_access(fb: FunctionBuilder, node: ast.AST) -> Access:
+    """The context rules of a program that sees a packet."""
+    access = _access(fb, node)
+    if access.packet == "none":
+        raise fb.err(node, f"{_program(fb)} programs see a socket, not a packet",
+                     f"read the socket's fields: ctx.NAME (struct {access.struct})")
     return access
 
 
@@ -107,19 +131,21 @@ def _ctx_field(fb: FunctionBuilder, access: Access, node: ast.Attribute) -> CtxF
     fields = CONTEXT_STRUCTS[access.struct]
     name = node.attr
     dec = _program(fb)
-    if name == "len" and "len" not in fields:
+    if name == "len" and "len" not in fields and access.packet != "none":
         return None
     f = fields.get(name)
     if f is None:
         shown = [n for n in fields if n not in access.hidden]
-        if "len" not in fields:
+        if "len" not in fields and access.packet != "none":
             shown.append("len")
         raise fb.err(node, f"struct {access.struct} (the context of {dec} programs) has no field "
                      f"'{name}'", "its fields: " + ", ".join(shown)
-                     + "; ctx.header(T, offset) reads a packet header")
+                     + ("" if access.packet == "none" else
+                        "; ctx.header(T, offset) reads a packet header"))
     if name in access.hidden:
         hint = ("read the packet with ctx.header(T, offset), which copies the bytes in a "
                 "socket filter" if f.how in ("data", "data_end", "data_meta") else
+                "the kernel gives this field to other hooks only" if access.packet == "none" else
                 "the kernel refuses this field to this program type")
         raise fb.err(node, f"ctx.{name} is not available to {dec} programs", hint)
     if f.how == "pointer":
@@ -160,8 +186,28 @@ def store_context(fb: FunctionBuilder, base: Value, node: ast.Attribute, value: 
     if f.how == "array":
         raise fb.err(node, f"ctx.{node.attr} is an array: assign its elements, "
                      f"ctx.{node.attr}[0] = ...")
-    ty = _UINTS[f.size]
-    fb.store(value, ty, fb.b.byte_gep(base.ref, f.offset), node)
+    at = fb.b.byte_gep(base.ref, f.offset)
+    if f.how in ("be16", "be32"):  # the CPU's order -> the field's (network) order
+        bits = 16 if f.how == "be16" else 32
+        number = fb.coerce(value, _UINTS[bits // 8], node).ref
+        swapped = bswap(fb, number, bits)
+        if bits < 8 * f.size:  # user_port: a __be16 in a u32 written whole
+            swapped = (swapped if swapped.isdigit()
+                       else fb.b.cast("zext", f"i{bits}", swapped, f"i{8 * f.size}"))
+        value = Value(_UINTS[f.size], swapped)
+    fb.store(value, _UINTS[f.size], at, node)
+
+
+def check_return(fb: FunctionBuilder, value: int, node: ast.AST) -> None:
+    """``return N`` with a constant the verifier would refuse for this program type
+    (check_return_code): a cgroup socket program returns 0 or 1, some hooks only 1."""
+    access = access_of(fb)
+    if access is None or access.returns is None:
+        return
+    low, high = access.returns
+    if not low <= value <= high:
+        what = f"{low}" if low == high else f"{low}..{high}"
+        raise fb.err(node, f"{_program(fb)} programs return {what}, not {value}", access.meaning)
 
 
 def update_context(fb: FunctionBuilder, base: Value, node: ast.Attribute, op: ast.operator,
@@ -187,7 +233,7 @@ def header_type(fb: FunctionBuilder, node: ast.expr) -> HeaderType:
 
 def header_call(fb: FunctionBuilder, ctx: Value, node: ast.Call) -> Value:
     """``ctx.header(T, offset)``: a reference to T at ``offset`` bytes into the packet, or None."""
-    access = _access(fb, node)
+    access = _packet_access(fb, node)
     if node.keywords or not 1 <= len(node.args) <= 2:
         raise fb.err(node, "ctx.header() takes a header class and a byte offset",
                      "e.g. eth = ctx.header(EthHdr, 0)")

@@ -72,6 +72,8 @@ def stmt_return(fb: FunctionBuilder, stmt: ast.Return) -> None:
     if isinstance(v.ty, NoneType_):
         fb.return_default()
         return
+    if isinstance(v.ty, LitType):  # a verdict the kernel would refuse (cgroup socket programs)
+        packet.check_return(fb, v.ty.value, stmt.value)
     v = fb.coerce(v, ret, stmt.value, explicit=is_cast_call(fb, stmt.value))
     fb.b.ret(ret.llvm, v.ref)
 

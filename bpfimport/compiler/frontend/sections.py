@@ -50,6 +50,9 @@ def check_arguments(pk: ProgramKind, values: list[str]) -> None:
         _uprobe(pk, values[0], values[1])
     elif pk.arguments == "symbol":
         _symbol(pk, 0, values[0])
+    elif pk.arguments == "hook" and values[0] not in pk.hooks:
+        raise SectionProblem(0, f"'{values[0]}' is not a hook of @{pk.decorator} programs",
+                             "one of " + ", ".join(pk.hooks))
 
 
 def check_section(section: str) -> None:

@@ -279,7 +279,16 @@ def set_socket_filter(fd: int, prog_fd: int | None) -> int:
     to the socket, not to the fd, and this works for any fd the caller hands over.
     """
     try:
-        with socket.socket(fileno=os.dup(fd)) as s:
+        dup = os.dup(fd)
+    except OSError as e:
+        return e.errno or E.EBADF
+    try:
+        s = socket.socket(fileno=dup)  # refuses an fd that is not a socket (ENOTSOCK)
+    except OSError as e:
+        os.close(dup)  # not owned by a socket object yet
+        return e.errno or E.EINVAL
+    try:
+        with s:
             if prog_fd is None:
                 s.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
             else:

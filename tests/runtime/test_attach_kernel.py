@@ -292,8 +292,10 @@ def test_socket_filter_by_fd_and_socket_close(pk: ModuleType) -> None:
         pk.sock_drop_all.attach()
     with pytest.raises(TypeError, match="pass a socket object or its fd, got str"):
         pk.sock_drop_all.attach("eth0")
+    fds = len(os.listdir("/proc/self/fd"))
     with open(os.devnull) as f, pytest.raises(BpfError, match="is not a socket"):
         pk.sock_drop_all.attach(f)
+    assert len(os.listdir("/proc/self/fd")) == fds  # the failed attach left no fd open
 
 
 def test_socket_filter_detached_by_module_close(pk: ModuleType) -> None:

@@ -847,6 +847,13 @@ class _OwnFd:
         self.name = name
         self._finalizer = weakref.finalize(self, os.close, fd)  # if never closed
 
+    pin_root: str | None = None  # a map made from Python is never pinned by name
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the map is still open (``Map.loaded``)."""
+        return self.fd >= 0
+
     def map_fd(self, name: str) -> int:
         if self.fd < 0:
             raise BpfError(f"map '{self.name}' (made with create()) is closed")

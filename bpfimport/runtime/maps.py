@@ -124,7 +124,15 @@ class Map(Generic[K, V]):
     @property
     def pin_path(self) -> str | None:
         """Where the map is pinned: ``PIN_ROOT/NAME`` when the module was loaded with a
-        ``pin_root`` (perf event arrays are never pinned), else None."""
+        ``pin_root`` and the pin is there (perf event arrays are never pinned), else None:
+        after ``unpin()`` until a later load pins the map again."""
+        path = self._pin_target()
+        import os
+
+        return path if path is not None and os.path.lexists(path) else None
+
+    def _pin_target(self) -> str | None:
+        """The path a load with the module's ``pin_root`` pins the map at, or None."""
         root = self._obj.pin_root
         if root is None or self.spec.kind == "PerfEventArray":
             return None
@@ -139,7 +147,7 @@ class Map(Generic[K, V]):
         """
         import os
 
-        path = self.pin_path
+        path = self._pin_target()
         if path is not None:
             try:
                 os.unlink(path)

@@ -132,12 +132,15 @@ def test_unpinned_maps_start_afresh_and_pins_need_bpffs(pin_root, bpf_dir: Path,
         mod.load(pin_root=pin_root)
         mod.calls[0] = 7
         assert os.path.exists(os.path.join(pin_root, "calls"))
+        assert mod.calls.pin_path == os.path.join(pin_root, "calls")
         mod.calls.unpin()
         assert not os.path.exists(os.path.join(pin_root, "calls"))
+        assert mod.calls.pin_path is None  # not pinned any more
         assert mod.calls[0] == 7  # still this process's map
         mod.close()
         mod.load()  # pin_root is kept for later loads: a new map, pinned again
         assert mod.calls[0] == 0 and os.path.exists(os.path.join(pin_root, "calls"))
+        assert mod.calls.pin_path == os.path.join(pin_root, "calls")
         with pytest.raises(BpfError, match="already loaded without pin_root"):
             mod.load(pin_root=pin_root + "x")
         mod.close()

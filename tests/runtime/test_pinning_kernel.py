@@ -200,3 +200,18 @@ def test_unpin_refuses_the_root_of_a_bpffs(private_bpffs: str, bpf_dir: Path) ->
         assert {"calls", "someone_else"} <= pins
         mod.calls.unpin()  # one by one still works
         assert set(os.listdir(private_bpffs)) == pins - {"calls"}
+
+
+def test_from_pin_refuses_a_pinned_map(pin_root, bpf_dir: Path) -> None:
+    """A map's pin is no link: Link.from_pin() says so (and keeps no fd), rather than a Link
+    whose unpin() would remove the map's pin."""
+    with program_module(bpf_dir, "exact_count.bpf.py") as mod:
+        mod.load(pin_root=pin_root)
+        path = os.path.join(pin_root, "calls")
+        fds = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(BpfError, match=r"cannot open the link pinned at .*/calls: it is a "
+                                           r"pinned map, not a link") as e:
+            bpfimport.Link.from_pin(path)
+        assert e.value.errno == errno.EINVAL
+        assert len(os.listdir("/proc/self/fd")) == fds
+        assert os.path.exists(path)

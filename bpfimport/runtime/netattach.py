@@ -18,7 +18,8 @@ process that dies leaves nothing behind (XDP through ``BPF_LINK_CREATE`` rather 
 netlink ``bpf_xdp_attach``, which stays until removed). tc programs are cls_bpf filters on
 a clsact qdisc made through libbpf's netlink tc hooks by default (what ``tc filter show``
 lists, on any kernel); those outlive the process, so a clsact made here is removed again
-when the last filter this process put on it is detached. ``tcx=True`` makes a tcx link
+when the last filter this process put on it is detached (unless another program's filter
+is on it by then: :func:`clsact_has_filters`). ``tcx=True`` makes a tcx link
 instead (Linux >= 6.6): libbpf 1.1 has no ``bpf_program__attach_tcx`` (libbpf 1.3), but
 its ``bpf_link_create`` passes the tcx attach type through to the kernel.
 """
@@ -243,10 +244,57 @@ def _release_clsact(key: tuple[int, int], ifindex: int) -> None:
     if users is None or users[0] > 0:
         return
     del _clsact_users[key]
-    if users[1]:
+    # destroying the clsact removes every filter on it: not while another program's are there
+    # (another process, or `tc filter add`, put one on the clsact made here)
+    if users[1] and not clsact_has_filters(ifindex):
         hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=ifindex,
                         attach_point=L.BPF_TC_INGRESS | L.BPF_TC_EGRESS)
         L.lib().bpf_tc_hook_destroy(ctypes.byref(hook))
+
+
+# rtnetlink (linux/rtnetlink.h, linux/pkt_sched.h): a dump of an interface's tc filters
+_RTM_NEWTFILTER, _RTM_GETTFILTER = 44, 46
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_CLSACT_PARENTS = (0xFFFFFFF2, 0xFFFFFFF3)  # TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS / _EGRESS)
+
+
+def clsact_has_filters(ifindex: int) -> bool:
+    """Whether the interface's clsact (in the calling thread's namespace) holds any filter,
+    either direction; True when netlink cannot tell (a clsact is then kept, never emptied).
+
+    libbpf 1.1 can query one filter by handle and priority, not list them: this is
+    ``tc filter show dev IF ingress/egress``'s dump (``RTM_GETTFILTER``), counting replies.
+    """
+    import struct
+
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as nl:  # NETLINK_ROUTE
+            nl.settimeout(2.0)
+            for seq, parent in enumerate(_CLSACT_PARENTS, 1):
+                tcmsg = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, 0, parent, 0)
+                nl.sendall(struct.pack("=IHHII", 16 + len(tcmsg), _RTM_GETTFILTER,
+                                       _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + tcmsg)
+                done = False
+                while not done:
+                    data = nl.recv(65536)
+                    at = 0
+                    while at + 16 <= len(data):
+                        length, kind, _, got_seq, _ = struct.unpack_from("=IHHII", data, at)
+                        if kind == _RTM_NEWTFILTER and got_seq == seq:
+                            return True
+                        if kind == _NLMSG_ERROR:
+                            (err,) = struct.unpack_from("=i", data, at + 16)
+                            if err != 0:
+                                return True
+                        if kind in (_NLMSG_DONE, _NLMSG_ERROR) and got_seq == seq:
+                            done = True
+                        if length < 16:
+                            return True  # malformed: do not guess
+                        at += (length + 3) & ~3
+    except OSError:
+        return True
+    return False
 
 
 def _tc_error(program: str, ifname: str, direction: str, err: int) -> BpfError:
@@ -480,5 +528,5 @@ class SocketLink(OwnLink):
         return 0 if err in (0, E.ENOENT) else -err
 
 
-__all__ = ["FdLink", "SocketLink", "TC_DIRECTIONS", "TcLink", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc",
+__all__ = ["FdLink", "SocketLink", "TC_DIRECTIONS", "TcLink", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc", "clsact_has_filters",
            "attach_xdp", "detach_tc", "interface_index", "set_socket_filter"]

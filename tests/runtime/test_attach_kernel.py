@@ -191,6 +191,32 @@ def test_tc_keeps_a_clsact_it_did_not_make(pk: ModuleType, veth: netns.VethPair)
         subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
 
 
+def test_tc_leaves_a_clsact_it_made_that_holds_another_programs_filter(
+        pk: ModuleType, veth: netns.VethPair) -> None:
+    """Destroying the clsact removes every filter on it: while another process's filter is on
+    the clsact made here (put there by the kernel's own call, as `tc filter add` would), the
+    last detach here leaves the clsact and that filter alone."""
+    import ctypes
+
+    from bpfimport.runtime import libbpf as L
+
+    try:
+        link = pk.tc_count.attach(ifname=veth.host, direction="egress")  # makes the clsact
+        hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=socket.if_nametoindex(veth.host),
+                        attach_point=L.BPF_TC_INGRESS)
+        opts = L.TcOpts(sz=ctypes.sizeof(L.TcOpts), prog_fd=pk.tc_count.fd)
+        assert L.lib().bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts)) == 0
+        link.detach()
+        assert netns.tc("filter", "show", "dev", veth.host, "egress") == ""
+        assert "tc_count" in netns.tc("filter", "show", "dev", veth.host, "ingress")
+        assert "clsact" in netns.tc("qdisc", "show", "dev", veth.host)
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
+    with pk.tc_count.attach(ifname=veth.host, direction="egress"):  # alone again: removed
+        assert "clsact" in netns.tc("qdisc", "show", "dev", veth.host)
+    assert "clsact" not in netns.tc("qdisc", "show", "dev", veth.host)
+
+
 def test_tc_attached_in_another_namespace_detaches_there(pk: ModuleType,
                                                          veth: netns.VethPair) -> None:
     """A thread inside the test's namespace attaches to the peer end; the main thread (in

@@ -355,15 +355,30 @@ def attach_socket(obj: BpfObject, program: str, target: Any) -> Link:
     except OSError as e:
         raise BpfError(f"cannot attach socket filter '{program}': fd {fd} is not open",
                        e.errno or E.EBADF) from None
+    inode = (st.st_dev, st.st_ino)
     with obj._lock, obj.using(program) as live:
         err = set_socket_filter(fd, live.program_fd(program))
         if not err:
-            link = SocketLink(obj, program, target, fd, (st.st_dev, st.st_ino))
+            link = SocketLink(obj, program, target, fd, inode)
             obj.add_link(link)
-            return link
+    if not err:
+        # a socket has one filter: the one attached before (by any module here) is replaced,
+        # so its link is detached now, and its detach() cannot remove this one
+        with _socket_lock:
+            before = _socket_links.get(inode)
+            _socket_links[inode] = weakref.ref(link)
+        old = before() if before is not None else None
+        if old is not None and old is not link:
+            old.replaced()
+        return link
     if err == E.ENOTSOCK:
         raise BpfError(f"cannot attach socket filter '{program}': fd {fd} is not a socket", err)
     raise BpfError(f"cannot attach socket filter '{program}': {rterrors.strerror(err)}", err)
+
+
+# (st_dev, st_ino) of a socket -> the link of the filter this process last attached to it
+_socket_links: dict[tuple[int, int], weakref.ref[SocketLink]] = {}
+_socket_lock = threading.Lock()
 
 
 def attach_cgroup(obj: BpfObject, program: str, section: str, cgroup: Any) -> Link:
@@ -520,7 +535,21 @@ class SocketLink(OwnLink):
             return -1
         return fd if (st.st_dev, st.st_ino) == self._inode else -1
 
+    def replaced(self) -> None:
+        """Another filter was attached to the socket: this one is gone, so is the link."""
+        if self._current_fd() < 0:
+            return  # another socket that reused the inode number: this one closed already
+        with self._lock:
+            if self._ptr is None:
+                return
+            self._ptr = None
+            if self._obj is not None:
+                self._obj.forget_link(self)
+
     def _undo(self) -> int:
+        with _socket_lock:
+            if (ref := _socket_links.get(self._inode)) is not None and ref() is self:
+                del _socket_links[self._inode]
         fd = self._current_fd()
         if fd < 0:
             return 0  # the socket is closed: its filter went with it

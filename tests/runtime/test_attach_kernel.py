@@ -324,6 +324,22 @@ def test_socket_filter_by_fd_and_socket_close(pk: ModuleType) -> None:
     assert len(os.listdir("/proc/self/fd")) == fds  # the failed attach left no fd open
 
 
+def test_a_second_socket_filter_replaces_the_first(pk: ModuleType) -> None:
+    """A socket has one filter: attaching another detaches the first link, whose detach()
+    then leaves the second in place (SO_DETACH_BPF would have removed it)."""
+    sender, receiver = loopback_pair()
+    with sender, receiver:
+        first = pk.sock_keep_all.attach(receiver)
+        second = pk.sock_drop_all.attach(receiver)
+        assert not first.attached and second.attached
+        first.detach()  # nothing left to undo
+        sender.sendto(b"dropped", receiver.getsockname())
+        assert netns.receive_all(receiver, 0.1) == []  # the second filter still works
+        pk.close()
+        sender.sendto(b"kept", receiver.getsockname())
+        assert netns.receive_all(receiver, 0.1) == [b"kept"]
+
+
 def test_socket_filter_detached_by_module_close(pk: ModuleType) -> None:
     sender, receiver = loopback_pair()
     with sender, receiver:

@@ -848,12 +848,17 @@ class _OwnFd:
 
     def __init__(self, types: Any, fd: int, name: str) -> None:
         import os
+        import threading
         import weakref
 
         self.types = types
         self.fd = fd
         self.name = name
         self._finalizer = weakref.finalize(self, os.close, fd)  # if never closed
+        # as a module's object: an operation in progress holds the fd, so a close() in
+        # another thread cannot free the number for another file to reuse under it
+        self._lock = threading.Lock()
+        self._users = 0
 
     pin_root: str | None = None  # a map made from Python is never pinned by name
 
@@ -867,20 +872,43 @@ class _OwnFd:
             raise BpfError(f"map '{self.name}' (made with create()) is closed")
         return self.fd
 
-    def _acquire(self, name: str, load: bool = True) -> _OwnFd:
-        return self
+    def _acquire(self, name: str, load: bool = True) -> _OwnFd | None:
+        """Hold the fd for one operation; None (``load=False``) or BpfError once closed."""
+        with self._lock:
+            if self.fd < 0:
+                if not load:
+                    return None
+                raise BpfError(f"map '{self.name}' (made with create()) is closed")
+            self._users += 1
+            return self
 
-    def _release(self, live: _OwnFd) -> None:
-        pass
+    def _release(self, live: _OwnFd | None) -> None:
+        if live is None:
+            return
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self.fd < 0:
+                self._finalizer()  # closed meanwhile: the last user closes the fd
 
     def using(self, name: str, load: bool = True) -> Any:
         import contextlib
 
-        return contextlib.nullcontext(self)
+        @contextlib.contextmanager
+        def held() -> Iterator[_OwnFd | None]:
+            live = self._acquire(name, load)
+            try:
+                yield live
+            finally:
+                self._release(live)
+
+        return held()
 
     def close(self) -> None:
-        self.fd = -1
-        self._finalizer()
+        """Close the fd now, or when the operations in progress end. Idempotent."""
+        with self._lock:
+            self.fd = -1
+            if self._users == 0:
+                self._finalizer()
 
 
 class OwnedMap(Map):

@@ -188,10 +188,12 @@ class _Export:
 
 def _exportable(handle: Any) -> str | None:
     """Why a map cannot be exported, or None when it can."""
+    from .kinds import KEYED_OPS
+
     kind = handle.spec.map_kind
     if kind.events or kind.keyless:
         return f"{handle.spec.kind} holds no keyed counts"
-    if handle.spec.kind in ("StackTraceMap", "ProgArray"):
+    if kind.ops != KEYED_OPS:  # stacks, program arrays, maps of maps (ids), redirect slots
         return f"{handle.spec.kind} holds no counts"
     value = handle.spec.value or ""
     if value in _INT_TYPES or (value.startswith("struct ") and _int_fields(handle.value_type)):

@@ -58,13 +58,17 @@ class HeaderField:
 class Header:
     """A header's name in ``bpfimport.lang``, its C name, size and fields."""
 
-    __slots__ = ("name", "c_name", "size", "fields")
+    __slots__ = ("name", "c_name", "size", "fields", "aliased")
 
     def __init__(self, name: str, c_name: str, size: int, fields: tuple[HeaderField, ...]) -> None:
         self.name = name
         self.c_name = c_name
         self.size = size
         self.fields = fields
+        # members of a C union (IcmpHdr's id/sequence, gateway, mtu): fields whose bits
+        # overlap another's, so writing one changes the others
+        self.aliased = frozenset(f.name for f in fields for g in fields
+                                 if f is not g and _bits(f) & _bits(g))
 
     def field(self, name: str) -> HeaderField | None:
         for f in self.fields:
@@ -79,34 +83,44 @@ class Header:
         if len(raw) < self.size:
             raise ValueError(f"{self.name} needs {self.size} bytes at offset {offset}, "
                              f"the data has {len(raw)}")
-        values: dict[str, int | bytes] = {}
-        for f in self.fields:
-            unit = raw[f.offset:f.offset + f.size]
-            if f.array:
-                values[f.name] = unit
-                continue
-            n = int.from_bytes(unit, "big")
-            values[f.name] = (n >> f.shift) & ((1 << f.bits) - 1) if f.bits else n
-        return values
+        return {f.name: self.get(raw, f) for f in self.fields}
+
+    def get(self, raw: bytes | bytearray, f: HeaderField) -> int | bytes:
+        """Field ``f`` of the header's bytes ``raw``."""
+        unit = bytes(raw[f.offset:f.offset + f.size])
+        if f.array:
+            return unit
+        n = int.from_bytes(unit, "big")
+        return (n >> f.shift) & ((1 << f.bits) - 1) if f.bits else n
+
+    def put(self, out: bytearray, f: HeaderField, v: object) -> None:
+        """Write field ``f`` into the header's bytes ``out`` (ValueError when it does not fit)."""
+        if f.array:
+            if not isinstance(v, (bytes, bytearray)) or len(v) > f.size:
+                raise ValueError(f"{self.name}.{f.name} takes up to {f.size} bytes, not {v!r}")
+            out[f.offset:f.offset + f.size] = bytes(v).ljust(f.size, b"\0")
+            return
+        if not isinstance(v, int) or not 0 <= v < (1 << f.width):
+            raise ValueError(f"{self.name}.{f.name} holds a {f.width}-bit unsigned number, "
+                             f"not {v!r}")
+        unit = int.from_bytes(out[f.offset:f.offset + f.size], "big")
+        mask = ((1 << f.bits) - 1) << f.shift if f.bits else (1 << 8 * f.size) - 1
+        unit = (unit & ~mask) | (v << f.shift)
+        out[f.offset:f.offset + f.size] = unit.to_bytes(f.size, "big")
 
     def encode(self, values: dict[str, int | bytes]) -> bytes:
         """The header's bytes with these field values (missing fields are 0)."""
         out = bytearray(self.size)
         for f in self.fields:
-            v = values.get(f.name, b"" if f.array else 0)
-            if f.array:
-                if not isinstance(v, (bytes, bytearray)) or len(v) > f.size:
-                    raise ValueError(f"{self.name}.{f.name} takes up to {f.size} bytes, not {v!r}")
-                out[f.offset:f.offset + f.size] = bytes(v).ljust(f.size, b"\0")
-                continue
-            if not isinstance(v, int) or not 0 <= v < (1 << f.width):
-                raise ValueError(f"{self.name}.{f.name} holds a {f.width}-bit unsigned number, "
-                                 f"not {v!r}")
-            unit = int.from_bytes(out[f.offset:f.offset + f.size], "big")
-            mask = ((1 << f.bits) - 1) << f.shift if f.bits else (1 << 8 * f.size) - 1
-            unit = (unit & ~mask) | (v << f.shift)
-            out[f.offset:f.offset + f.size] = unit.to_bytes(f.size, "big")
+            self.put(out, f, values.get(f.name, b"" if f.array else 0))
         return bytes(out)
+
+
+def _bits(f: HeaderField) -> int:
+    """The bits of the header a field covers, as a mask over the header's bytes."""
+    width = 8 * f.size
+    mask = ((1 << f.bits) - 1) << f.shift if f.bits else (1 << width) - 1
+    return mask << (8 * (64 - f.offset - f.size))  # headers here are < 64 bytes
 
 
 _F = HeaderField

@@ -590,14 +590,33 @@ class _Header:
     """
 
     _name = ""
+    _union: bytearray  # the bytes of a C union's members (headers that have one)
 
     def __init__(self, **fields: Any) -> None:
         layout = _HEADERS[self._name]
         unknown = set(fields) - {f.name for f in layout.fields}
         if unknown:
             raise TypeError(f"{self._name} has no field {sorted(unknown)[0]!r}")
+        if layout.aliased:  # a union's members read its bytes: zero until one is given
+            object.__setattr__(self, "_union", bytearray(layout.size))
         for f in layout.fields:
-            setattr(self, f.name, fields.get(f.name, b"\0" * f.size if f.array else 0))
+            if f.name in fields or f.name not in layout.aliased:
+                setattr(self, f.name, fields.get(f.name, b"\0" * f.size if f.array else 0))
+            elif f.name not in self.__dict__:
+                object.__setattr__(self, f.name, layout.get(self._union, f))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A member of a C union (IcmpHdr's id/sequence, gateway, mtu) writes the bytes the
+        union shares, and the other members read them again, as in the packet."""
+        layout = _HEADERS[self._name]
+        if name not in layout.aliased:
+            object.__setattr__(self, name, value)
+            return
+        raw = self._union
+        layout.put(raw, layout.field(name), value)  # type: ignore[arg-type]
+        for f in layout.fields:
+            if f.name in layout.aliased:
+                object.__setattr__(self, f.name, layout.get(raw, f))
 
     @classmethod
     def parse(cls, data: bytes, offset: int = 0) -> Self:

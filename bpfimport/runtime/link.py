@@ -7,6 +7,7 @@ the process, and a later process opens it again with ``Link.from_pin(path)``
 
 from __future__ import annotations
 
+import errno as E
 import os
 from _thread import RLock
 
@@ -15,6 +16,19 @@ from ..errors import BpfError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from .object import BpfObject
+
+
+def _bpf_fd_kind(fd: int) -> str | None:
+    """What a BPF fd is ("link", "map", "prog": its anon inode is ``bpf_link``, ``bpf-map``,
+    ``bpf-prog``), or None when /proc cannot tell."""
+    try:
+        target = os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+    prefix = "anon_inode:bpf"
+    if not target.startswith(prefix) or target[len(prefix):len(prefix) + 1] not in "-_":
+        return None
+    return target[len(prefix) + 1:] or None
 
 
 class Link:
@@ -46,10 +60,18 @@ class Link:
         from . import errors as rterrors
         from . import libbpf as L
 
-        ptr = L.lib().bpf_link__open(os.fsencode(path))
+        lib = L.lib()
+        ptr = lib.bpf_link__open(os.fsencode(path))
         if not ptr:
             err = L.last_errno()
             raise BpfError(f"cannot open the link pinned at {path}: {rterrors.strerror(err)}", err)
+        # libbpf 1.1 opens any pinned object as a link: a map's or a program's pin would
+        # become a Link whose unpin() removes it
+        kind = _bpf_fd_kind(lib.bpf_link__fd(ptr))
+        if kind not in (None, "link"):
+            lib.bpf_link__destroy(ptr)  # closes the fd (a link opened from a pin owns no more)
+            raise BpfError(f"cannot open the link pinned at {path}: it is a pinned {kind}, "
+                           f"not a link", E.EINVAL)
         link = cls(None, ptr, os.path.basename(path))
         link._pin_path = os.path.abspath(path)
         return link

@@ -124,7 +124,15 @@ class Map(Generic[K, V]):
     @property
     def pin_path(self) -> str | None:
         """Where the map is pinned: ``PIN_ROOT/NAME`` when the module was loaded with a
-        ``pin_root`` (perf event arrays are never pinned), else None."""
+        ``pin_root`` and the pin is there (perf event arrays are never pinned), else None:
+        after ``unpin()`` until a later load pins the map again."""
+        path = self._pin_target()
+        import os
+
+        return path if path is not None and os.path.lexists(path) else None
+
+    def _pin_target(self) -> str | None:
+        """The path a load with the module's ``pin_root`` pins the map at, or None."""
         root = self._obj.pin_root
         if root is None or self.spec.kind == "PerfEventArray":
             return None
@@ -139,7 +147,7 @@ class Map(Generic[K, V]):
         """
         import os
 
-        path = self.pin_path
+        path = self._pin_target()
         if path is not None:
             try:
                 os.unlink(path)
@@ -840,32 +848,67 @@ class _OwnFd:
 
     def __init__(self, types: Any, fd: int, name: str) -> None:
         import os
+        import threading
         import weakref
 
         self.types = types
         self.fd = fd
         self.name = name
         self._finalizer = weakref.finalize(self, os.close, fd)  # if never closed
+        # as a module's object: an operation in progress holds the fd, so a close() in
+        # another thread cannot free the number for another file to reuse under it
+        self._lock = threading.Lock()
+        self._users = 0
+
+    pin_root: str | None = None  # a map made from Python is never pinned by name
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the map is still open (``Map.loaded``)."""
+        return self.fd >= 0
 
     def map_fd(self, name: str) -> int:
         if self.fd < 0:
             raise BpfError(f"map '{self.name}' (made with create()) is closed")
         return self.fd
 
-    def _acquire(self, name: str, load: bool = True) -> _OwnFd:
-        return self
+    def _acquire(self, name: str, load: bool = True) -> _OwnFd | None:
+        """Hold the fd for one operation; None (``load=False``) or BpfError once closed."""
+        with self._lock:
+            if self.fd < 0:
+                if not load:
+                    return None
+                raise BpfError(f"map '{self.name}' (made with create()) is closed")
+            self._users += 1
+            return self
 
-    def _release(self, live: _OwnFd) -> None:
-        pass
+    def _release(self, live: _OwnFd | None) -> None:
+        if live is None:
+            return
+        with self._lock:
+            self._users -= 1
+            if self._users == 0 and self.fd < 0:
+                self._finalizer()  # closed meanwhile: the last user closes the fd
 
     def using(self, name: str, load: bool = True) -> Any:
         import contextlib
 
-        return contextlib.nullcontext(self)
+        @contextlib.contextmanager
+        def held() -> Iterator[_OwnFd | None]:
+            live = self._acquire(name, load)
+            try:
+                yield live
+            finally:
+                self._release(live)
+
+        return held()
 
     def close(self) -> None:
-        self.fd = -1
-        self._finalizer()
+        """Close the fd now, or when the operations in progress end. Idempotent."""
+        with self._lock:
+            self.fd = -1
+            if self._users == 0:
+                self._finalizer()
 
 
 class OwnedMap(Map):

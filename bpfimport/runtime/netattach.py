@@ -18,7 +18,8 @@ process that dies leaves nothing behind (XDP through ``BPF_LINK_CREATE`` rather 
 netlink ``bpf_xdp_attach``, which stays until removed). tc programs are cls_bpf filters on
 a clsact qdisc made through libbpf's netlink tc hooks by default (what ``tc filter show``
 lists, on any kernel); those outlive the process, so a clsact made here is removed again
-when the last filter this process put on it is detached. ``tcx=True`` makes a tcx link
+when the last filter this process put on it is detached (unless another program's filter
+is on it by then: :func:`clsact_has_filters`). ``tcx=True`` makes a tcx link
 instead (Linux >= 6.6): libbpf 1.1 has no ``bpf_program__attach_tcx`` (libbpf 1.3), but
 its ``bpf_link_create`` passes the tcx attach type through to the kernel.
 """
@@ -243,10 +244,57 @@ def _release_clsact(key: tuple[int, int], ifindex: int) -> None:
     if users is None or users[0] > 0:
         return
     del _clsact_users[key]
-    if users[1]:
+    # destroying the clsact removes every filter on it: not while another program's are there
+    # (another process, or `tc filter add`, put one on the clsact made here)
+    if users[1] and not clsact_has_filters(ifindex):
         hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=ifindex,
                         attach_point=L.BPF_TC_INGRESS | L.BPF_TC_EGRESS)
         L.lib().bpf_tc_hook_destroy(ctypes.byref(hook))
+
+
+# rtnetlink (linux/rtnetlink.h, linux/pkt_sched.h): a dump of an interface's tc filters
+_RTM_NEWTFILTER, _RTM_GETTFILTER = 44, 46
+_NLM_F_REQUEST, _NLM_F_DUMP = 0x1, 0x300
+_NLMSG_ERROR, _NLMSG_DONE = 2, 3
+_CLSACT_PARENTS = (0xFFFFFFF2, 0xFFFFFFF3)  # TC_H_MAKE(TC_H_CLSACT, TC_H_MIN_INGRESS / _EGRESS)
+
+
+def clsact_has_filters(ifindex: int) -> bool:
+    """Whether the interface's clsact (in the calling thread's namespace) holds any filter,
+    either direction; True when netlink cannot tell (a clsact is then kept, never emptied).
+
+    libbpf 1.1 can query one filter by handle and priority, not list them: this is
+    ``tc filter show dev IF ingress/egress``'s dump (``RTM_GETTFILTER``), counting replies.
+    """
+    import struct
+
+    try:
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0) as nl:  # NETLINK_ROUTE
+            nl.settimeout(2.0)
+            for seq, parent in enumerate(_CLSACT_PARENTS, 1):
+                tcmsg = struct.pack("=BxxxiIII", socket.AF_UNSPEC, ifindex, 0, parent, 0)
+                nl.sendall(struct.pack("=IHHII", 16 + len(tcmsg), _RTM_GETTFILTER,
+                                       _NLM_F_REQUEST | _NLM_F_DUMP, seq, 0) + tcmsg)
+                done = False
+                while not done:
+                    data = nl.recv(65536)
+                    at = 0
+                    while at + 16 <= len(data):
+                        length, kind, _, got_seq, _ = struct.unpack_from("=IHHII", data, at)
+                        if kind == _RTM_NEWTFILTER and got_seq == seq:
+                            return True
+                        if kind == _NLMSG_ERROR:
+                            (err,) = struct.unpack_from("=i", data, at + 16)
+                            if err != 0:
+                                return True
+                        if kind in (_NLMSG_DONE, _NLMSG_ERROR) and got_seq == seq:
+                            done = True
+                        if length < 16:
+                            return True  # malformed: do not guess
+                        at += (length + 3) & ~3
+    except OSError:
+        return True
+    return False
 
 
 def _tc_error(program: str, ifname: str, direction: str, err: int) -> BpfError:
@@ -279,7 +327,16 @@ def set_socket_filter(fd: int, prog_fd: int | None) -> int:
     to the socket, not to the fd, and this works for any fd the caller hands over.
     """
     try:
-        with socket.socket(fileno=os.dup(fd)) as s:
+        dup = os.dup(fd)
+    except OSError as e:
+        return e.errno or E.EBADF
+    try:
+        s = socket.socket(fileno=dup)  # refuses an fd that is not a socket (ENOTSOCK)
+    except OSError as e:
+        os.close(dup)  # not owned by a socket object yet
+        return e.errno or E.EINVAL
+    try:
+        with s:
             if prog_fd is None:
                 s.setsockopt(socket.SOL_SOCKET, SO_DETACH_BPF, 0)
             else:
@@ -298,15 +355,30 @@ def attach_socket(obj: BpfObject, program: str, target: Any) -> Link:
     except OSError as e:
         raise BpfError(f"cannot attach socket filter '{program}': fd {fd} is not open",
                        e.errno or E.EBADF) from None
+    inode = (st.st_dev, st.st_ino)
     with obj._lock, obj.using(program) as live:
         err = set_socket_filter(fd, live.program_fd(program))
         if not err:
-            link = SocketLink(obj, program, target, fd, (st.st_dev, st.st_ino))
+            link = SocketLink(obj, program, target, fd, inode)
             obj.add_link(link)
-            return link
+    if not err:
+        # a socket has one filter: the one attached before (by any module here) is replaced,
+        # so its link is detached now, and its detach() cannot remove this one
+        with _socket_lock:
+            before = _socket_links.get(inode)
+            _socket_links[inode] = weakref.ref(link)
+        old = before() if before is not None else None
+        if old is not None and old is not link:
+            old.replaced()
+        return link
     if err == E.ENOTSOCK:
         raise BpfError(f"cannot attach socket filter '{program}': fd {fd} is not a socket", err)
     raise BpfError(f"cannot attach socket filter '{program}': {rterrors.strerror(err)}", err)
+
+
+# (st_dev, st_ino) of a socket -> the link of the filter this process last attached to it
+_socket_links: dict[tuple[int, int], weakref.ref[SocketLink]] = {}
+_socket_lock = threading.Lock()
 
 
 def attach_cgroup(obj: BpfObject, program: str, section: str, cgroup: Any) -> Link:
@@ -446,7 +518,21 @@ class SocketLink(OwnLink):
             return -1
         return fd if (st.st_dev, st.st_ino) == self._inode else -1
 
+    def replaced(self) -> None:
+        """Another filter was attached to the socket: this one is gone, so is the link."""
+        if self._current_fd() < 0:
+            return  # another socket that reused the inode number: this one closed already
+        with self._lock:
+            if self._ptr is None:
+                return
+            self._ptr = None
+            if self._obj is not None:
+                self._obj.forget_link(self)
+
     def _undo(self) -> int:
+        with _socket_lock:
+            if (ref := _socket_links.get(self._inode)) is not None and ref() is self:
+                del _socket_links[self._inode]
         fd = self._current_fd()
         if fd < 0:
             return 0  # the socket is closed: its filter went with it
@@ -454,5 +540,5 @@ class SocketLink(OwnLink):
         return 0 if err in (0, E.ENOENT) else -err
 
 
-__all__ = ["FdLink", "SocketLink", "TC_DIRECTIONS", "TcLink", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc",
+__all__ = ["FdLink", "SocketLink", "TC_DIRECTIONS", "TcLink", "XDP_MODES", "attach_cgroup", "attach_socket", "attach_tc", "clsact_has_filters",
            "attach_xdp", "detach_tc", "interface_index", "set_socket_filter"]

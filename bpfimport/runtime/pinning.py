@@ -153,6 +153,13 @@ def unpin_root(pin_root: str) -> list[str]:
     if not os.path.lexists(pin_root):
         return []
     check_on_bpffs(pin_root, "pin_root")
+    if os.path.ismount(pin_root):
+        # pin_root=/sys/fs/bpf (libbpf's own default) is fine for loading, but removing
+        # everything under it would unpin every other program's maps and links
+        raise BpfError(f"pin_root {pin_root!r} is the root of a BPF file system, shared with "
+                       f"every other program that pins: unpin() removes only a folder of the "
+                       f"agent's own (load with pin_root='{pin_root.rstrip('/')}/NAME'); "
+                       f"remove these pins one by one (m.unpin(), link.unpin())", E.EBUSY)
     removed = []
     for dirpath, dirnames, filenames in os.walk(pin_root, topdown=False):
         for f in filenames:

@@ -462,6 +462,9 @@ class Program:
                 hint = ": XDP programs need data of at least 14 bytes (an Ethernet header)"
             elif ptype in ("sched_cls", "socket_filter", "cgroup_skb") and data is None:
                 hint = ": packet programs need data (at least an Ethernet header)"
+            elif ptype in ("sched_cls", "socket_filter", "cgroup_skb") and len(data or b"") < 14:
+                hint = (": packet programs need data of at least 14 bytes (an Ethernet header: "
+                        "the kernel takes the first 14 as one)")
             else:
                 hint = ": the kernel refused these arguments (data/ctx sizes, repeat)"
             return BpfError(f"{what}{hint}", err)

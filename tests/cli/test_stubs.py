@@ -189,3 +189,47 @@ def test_programs_with_every_map_kind_render(program: str) -> None:
     text = stubs.render(path.read_bytes(), str(path), f"{program}_bpf")
     compile(text, f"{program}_bpf.pyi", "exec")  # valid Python
     assert f"# Typed stub of {program}_bpf" in text
+
+
+COLLIDING = '''\
+from bpfimport.lang import HashMap, struct, u32, u64, xdp
+
+@struct
+class _Map:
+    a: u32 = 0
+
+_module = HashMap(key=u32, value=u64, max_entries=4)
+values = HashMap(key=u32, value=_Map, max_entries=4)
+_Any: u64 = 0
+
+@xdp
+def _Program(ctx) -> int:
+    return 2
+
+LICENSE = "GPL"
+'''
+
+
+def test_names_of_the_stubs_own_never_meet_the_modules() -> None:
+    """A module may call a map ``_module`` or a struct ``_Map``: the stub's private names (its
+    imports, the module handle) step aside, so each name is bound once, to the user's thing."""
+    import ast
+
+    text = stubs.render(COLLIDING.encode(), "x.bpf.py", "x_bpf")
+    bound: list[str] = []
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.ImportFrom | ast.Import):
+            bound += [a.asname or a.name for a in node.names]
+        elif isinstance(node, ast.ClassDef):
+            bound.append(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            bound.append(node.target.id)
+        elif isinstance(node, ast.Assign):
+            bound += [t.id for t in node.targets if isinstance(t, ast.Name)]
+    assert sorted(set(bound)) == sorted(bound), text  # nothing bound twice
+    lines = text.splitlines()
+    assert "class _Map(" in text and "values: " in text
+    assert next(x for x in lines if x.startswith("values: ")).endswith("[int, _Map]")
+    assert next(x for x in lines if x.startswith("_module: ")).endswith("[int, int]")
+    assert next(x for x in lines if x.startswith("_Any: ")).endswith("[int]")
+    assert next(x for x in lines if x.startswith("_Program: ")).endswith("Program")

@@ -343,6 +343,28 @@ def test_headers_parse_what_struct_pack_built() -> None:
         UdpHdr(port=1)
 
 
+def test_icmp_union_fields_share_their_bytes_on_the_user_side() -> None:
+    """IcmpHdr's id/sequence, gateway and mtu are one C union (as Icmp6Hdr's): building an
+    echo request or changing a parsed one keeps what was written, and the other members
+    read the same bytes, as in the packet."""
+    from bpfimport.lang import Icmp6Hdr, IcmpHdr
+
+    echo = IcmpHdr(type=8, id=1, sequence=2)
+    assert bytes(echo) == struct.pack("!BBHHH", 8, 0, 0, 1, 2)
+    assert (echo.gateway, echo.mtu) == (0x00010002, 2)
+    parsed = IcmpHdr.parse(bytes(echo))
+    parsed.sequence = 9
+    assert bytes(parsed) == struct.pack("!BBHHH", 8, 0, 0, 1, 9) and parsed.gateway == 0x00010009
+    parsed.gateway = 0x0A000001
+    assert (parsed.id, parsed.sequence, parsed.mtu) == (0x0A00, 1, 1)
+    assert IcmpHdr(gateway=0x0A000001) == IcmpHdr(id=0x0A00, sequence=1)
+    six = Icmp6Hdr(icmp6_type=128, icmp6_identifier=7, icmp6_sequence=3)
+    assert bytes(six) == struct.pack("!BBHHH", 128, 0, 0, 7, 3)
+    assert six.icmp6_mtu == six.icmp6_pointer == 0x00070003
+    with pytest.raises(ValueError, match="16-bit"):
+        IcmpHdr(id=1 << 16)
+
+
 @pytest.mark.parametrize("text, want", [("10.0.0.1", 0x0A000001), ("255.255.255.255", 0xFFFFFFFF),
                                         ("0.0.0.0", 0)])
 def test_ip4(text: str, want: int) -> None:

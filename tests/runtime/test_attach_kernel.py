@@ -191,6 +191,32 @@ def test_tc_keeps_a_clsact_it_did_not_make(pk: ModuleType, veth: netns.VethPair)
         subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
 
 
+def test_tc_leaves_a_clsact_it_made_that_holds_another_programs_filter(
+        pk: ModuleType, veth: netns.VethPair) -> None:
+    """Destroying the clsact removes every filter on it: while another process's filter is on
+    the clsact made here (put there by the kernel's own call, as `tc filter add` would), the
+    last detach here leaves the clsact and that filter alone."""
+    import ctypes
+
+    from bpfimport.runtime import libbpf as L
+
+    try:
+        link = pk.tc_count.attach(ifname=veth.host, direction="egress")  # makes the clsact
+        hook = L.TcHook(sz=ctypes.sizeof(L.TcHook), ifindex=socket.if_nametoindex(veth.host),
+                        attach_point=L.BPF_TC_INGRESS)
+        opts = L.TcOpts(sz=ctypes.sizeof(L.TcOpts), prog_fd=pk.tc_count.fd)
+        assert L.lib().bpf_tc_attach(ctypes.byref(hook), ctypes.byref(opts)) == 0
+        link.detach()
+        assert netns.tc("filter", "show", "dev", veth.host, "egress") == ""
+        assert "tc_count" in netns.tc("filter", "show", "dev", veth.host, "ingress")
+        assert "clsact" in netns.tc("qdisc", "show", "dev", veth.host)
+    finally:
+        subprocess.run(["tc", "qdisc", "del", "dev", veth.host, "clsact"], check=False)
+    with pk.tc_count.attach(ifname=veth.host, direction="egress"):  # alone again: removed
+        assert "clsact" in netns.tc("qdisc", "show", "dev", veth.host)
+    assert "clsact" not in netns.tc("qdisc", "show", "dev", veth.host)
+
+
 def test_tc_attached_in_another_namespace_detaches_there(pk: ModuleType,
                                                          veth: netns.VethPair) -> None:
     """A thread inside the test's namespace attaches to the peer end; the main thread (in
@@ -292,8 +318,26 @@ def test_socket_filter_by_fd_and_socket_close(pk: ModuleType) -> None:
         pk.sock_drop_all.attach()
     with pytest.raises(TypeError, match="pass a socket object or its fd, got str"):
         pk.sock_drop_all.attach("eth0")
+    fds = len(os.listdir("/proc/self/fd"))
     with open(os.devnull) as f, pytest.raises(BpfError, match="is not a socket"):
         pk.sock_drop_all.attach(f)
+    assert len(os.listdir("/proc/self/fd")) == fds  # the failed attach left no fd open
+
+
+def test_a_second_socket_filter_replaces_the_first(pk: ModuleType) -> None:
+    """A socket has one filter: attaching another detaches the first link, whose detach()
+    then leaves the second in place (SO_DETACH_BPF would have removed it)."""
+    sender, receiver = loopback_pair()
+    with sender, receiver:
+        first = pk.sock_keep_all.attach(receiver)
+        second = pk.sock_drop_all.attach(receiver)
+        assert not first.attached and second.attached
+        first.detach()  # nothing left to undo
+        sender.sendto(b"dropped", receiver.getsockname())
+        assert netns.receive_all(receiver, 0.1) == []  # the second filter still works
+        pk.close()
+        sender.sendto(b"kept", receiver.getsockname())
+        assert netns.receive_all(receiver, 0.1) == [b"kept"]
 
 
 def test_socket_filter_detached_by_module_close(pk: ModuleType) -> None:

@@ -81,3 +81,27 @@ def test_key_fields_as_label_values() -> None:
     assert [_label_value(getattr(key, f)) for f, _ in Key._fields_] == [
         "{a=1,name=xy}", "4,5,6", "bäsh", "-3"]
     assert _label_value([1, 2]) == "1,2" and _label_value(b"\xff") == "\ufffd"
+
+
+def test_maps_of_maps_and_redirect_maps_are_not_counts() -> None:
+    """A map of maps holds map ids and a DevMap/CpuMap/XskMap slots (interface indexes, queue
+    sizes, socket fds): a module's export leaves them out, naming one is a ValueError."""
+    from bpfimport.export import MapCollector
+    from tests.runtime_objects import compiled, module_of
+
+    moms = compiled("maps_of_maps.bpf.py", "maps_of_maps_bpf")
+    mod = module_of(moms.object, moms.spec)
+    names = {e.handle.name for e in MapCollector(mod).exports}
+    assert names == {"counts_a", "counts_b", "sel", "out"}
+    with pytest.raises(ValueError, match="map 'by_slot' cannot be exported: ArrayOfMaps holds"):
+        MapCollector(mod.by_slot)
+    with pytest.raises(ValueError, match="map 'by_name' cannot be exported: HashOfMaps holds"):
+        MapCollector([mod.by_name])
+    helpers = compiled("packet_helpers.bpf.py", "packet_helpers_bpf")
+    pmod = module_of(helpers.object, helpers.spec)
+    redirect = [m.name for m in helpers.spec.maps if m.map_kind.family == "redirect"]
+    assert redirect
+    assert not {e.handle.name for e in MapCollector(pmod).exports} & set(redirect)
+    for name in redirect:
+        with pytest.raises(ValueError, match=f"map '{name}' cannot be exported"):
+            MapCollector(getattr(pmod, name))

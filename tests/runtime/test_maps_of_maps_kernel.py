@@ -117,11 +117,24 @@ def test_maps_made_from_python_fill_slots_and_outlive_their_handle(mm) -> None:
         made[1][3] = 5  # a handle like any other: user space reads and writes it
         mm.count.test_run()
         assert made[1][3] == 6
+        # the rest of a map handle's surface: no module, so never pinned, loaded until closed
+        assert made[0].loaded and made[0].pin_path is None
+        made[0].unpin()  # nothing pinned: nothing to do
     finally:
         for m in made:
             m.close()
     with pytest.raises(BpfError, match="closed"):
         made[1].items()
+    assert not made[1].loaded
+    assert made[1].items_if_loaded() is None  # an exporter's read of a closed one: no samples
+    with mm.counts_a.create("held") as held:  # a close() during an operation in another thread
+        fd = held.fd
+        with held._obj.using(held.name) as live:  # what every operation holds
+            held.close()
+            os.fstat(fd)  # still open: the number cannot be reused under the operation
+            assert live is not None and not held.loaded
+        with pytest.raises(OSError):
+            os.fstat(fd)  # closed once the operation ended
     mm.count.test_run()  # the kernel keeps the map while the slot holds it
     assert mm.out[4] == 7
     with mm.sel.create() as arr:  # an ArrayMap like sel: every index, zero

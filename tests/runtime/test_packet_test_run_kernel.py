@@ -47,6 +47,11 @@ def test_socket_filter_and_tc_test_run(pk: ModuleType) -> None:
     assert pk.sock_drop_all.test_run(data=frame).retval == 0
     r = pk.tc_count.test_run(data=frame)
     assert r.retval == 0 and r.data == frame and pk.counts[1] == 1
+    from bpfimport.errors import BpfError
+
+    for prog in (pk.tc_count, pk.sock_keep_all, pk.xdp_count):  # the kernel wants ETH_HLEN
+        with pytest.raises(BpfError, match=r"need data of at least 14 bytes \(an Ethernet header"):
+            prog.test_run(data=frame[:13])
 
 
 # ---------------------------------------------------------------- the packet examples, test-run

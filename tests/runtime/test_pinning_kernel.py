@@ -132,12 +132,15 @@ def test_unpinned_maps_start_afresh_and_pins_need_bpffs(pin_root, bpf_dir: Path,
         mod.load(pin_root=pin_root)
         mod.calls[0] = 7
         assert os.path.exists(os.path.join(pin_root, "calls"))
+        assert mod.calls.pin_path == os.path.join(pin_root, "calls")
         mod.calls.unpin()
         assert not os.path.exists(os.path.join(pin_root, "calls"))
+        assert mod.calls.pin_path is None  # not pinned any more
         assert mod.calls[0] == 7  # still this process's map
         mod.close()
         mod.load()  # pin_root is kept for later loads: a new map, pinned again
         assert mod.calls[0] == 0 and os.path.exists(os.path.join(pin_root, "calls"))
+        assert mod.calls.pin_path == os.path.join(pin_root, "calls")
         with pytest.raises(BpfError, match="already loaded without pin_root"):
             mod.load(pin_root=pin_root + "x")
         mod.close()
@@ -167,3 +170,48 @@ def test_link_pin_errors(tracing, pin_root, bpf_dir: Path, tmp_path: Path) -> No
         link.detach()
         with pytest.raises(BpfError, match="is detached"):
             link.pin(os.path.join(pin_root, "late"))
+
+
+@pytest.fixture
+def private_bpffs(kernel, tmp_path: Path) -> str:
+    """A bpffs of the test's own, mounted on a temporary folder (unmounted on every exit)."""
+    mnt = tmp_path / "bpffs"
+    mnt.mkdir()
+    r = subprocess.run(["mount", "-t", "bpf", "bpf", str(mnt)], capture_output=True, text=True)
+    need(r.returncode == 0, f"cannot mount a bpffs: {r.stderr.strip()}")
+    try:
+        yield str(mnt)
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
+
+
+def test_unpin_refuses_the_root_of_a_bpffs(private_bpffs: str, bpf_dir: Path) -> None:
+    """pin_root=/sys/fs/bpf (libbpf's default pin root) is allowed, but unpin() there would
+    remove every pin of every program on the system: it is refused, and removes nothing."""
+    other = os.path.join(private_bpffs, "someone_else")
+    os.mkdir(other)
+    with program_module(bpf_dir, "exact_count.bpf.py") as mod:
+        mod.load(pin_root=private_bpffs)
+        mod.calls[0] = 3
+        for target in (mod, private_bpffs):
+            with pytest.raises(BpfError, match="is the root of a BPF file system"):
+                bpfimport.unpin(target)
+        pins = set(os.listdir(private_bpffs))  # with the kernel's maps.debug/progs.debug, if any
+        assert {"calls", "someone_else"} <= pins
+        mod.calls.unpin()  # one by one still works
+        assert set(os.listdir(private_bpffs)) == pins - {"calls"}
+
+
+def test_from_pin_refuses_a_pinned_map(pin_root, bpf_dir: Path) -> None:
+    """A map's pin is no link: Link.from_pin() says so (and keeps no fd), rather than a Link
+    whose unpin() would remove the map's pin."""
+    with program_module(bpf_dir, "exact_count.bpf.py") as mod:
+        mod.load(pin_root=pin_root)
+        path = os.path.join(pin_root, "calls")
+        fds = len(os.listdir("/proc/self/fd"))
+        with pytest.raises(BpfError, match=r"cannot open the link pinned at .*/calls: it is a "
+                                           r"pinned map, not a link") as e:
+            bpfimport.Link.from_pin(path)
+        assert e.value.errno == errno.EINVAL
+        assert len(os.listdir("/proc/self/fd")) == fds
+        assert os.path.exists(path)

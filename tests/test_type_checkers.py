@@ -99,7 +99,8 @@ BAD_LINES = {11, 12}  # the wrong field name, the wrong key
 # Four checker runs cover every test below: mypy over the examples folder (its programs and
 # apps, the tests/programs files and BAD, which must fail), mypy over examples/seed/ (a folder
 # with its own tracepipe.py, a second module of that name for mypy), mypy over a copy of the
-# package, and one pyright run over all the files of the first two (both folders on its path).
+# package, and one pyright run over all the files of the first two (both folders on its path)
+# and the typed-stubs app of tests/cli/test_stubs_checkers.py.
 
 @functools.cache
 def _bad_file() -> Path:
@@ -153,8 +154,13 @@ def mypy_run(folder: Path) -> background.Command:
 
 
 def pyright_run() -> background.Command:
-    files = [path for folder in APP_FOLDERS for path in _files_of(folder)]
-    return background.run("pyright", lambda: _pyright(files, APP_FOLDERS))
+    # The typed-stubs app of tests/cli/test_stubs_checkers.py rides along: pyright's start is
+    # most of a run's time (its test reads only that app's folder out of the report).
+    from tests.cli.test_stubs_checkers import app_folder
+    from tests.cli.test_stubs_checkers import checked_files as stub_app_files
+
+    files = [path for folder in APP_FOLDERS for path in _files_of(folder)] + stub_app_files()
+    return background.run("pyright", lambda: _pyright(files, [*APP_FOLDERS, app_folder()]))
 
 
 def package_run() -> background.Command:

@@ -115,12 +115,20 @@ def _files_of(folder: Path) -> list[Path]:
     return apps(folder)
 
 
+@functools.cache
+def _mypy_cache() -> Path:
+    """One incremental cache for the session's mypy runs (they run one at a time): the first
+    run reads typeshed and the package, the others reuse them (~0.2 s instead of ~2.8 s for a
+    small run). mypy checks each cached module against its source, so no result is stale."""
+    return background.scratch_folder("bpfimport-mypy-cache-")
+
+
 def _mypy(paths: list[Path], *extra: str, path: Path | None = None) -> background.Command:
     env = _import_root_env()
     if path is not None:
         env["MYPYPATH"] = os.pathsep.join(filter(None, [str(path), env.get("MYPYPATH")]))
     cmd = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
-           "--no-error-summary", "--cache-dir", os.devnull, "--show-absolute-path",
+           "--no-error-summary", "--cache-dir", str(_mypy_cache()), "--show-absolute-path",
            *extra, *map(str, paths)]
     return background.Command(cmd, env)
 
@@ -140,6 +148,8 @@ def _pyright(paths: list[Path], paths_to_import: list[Path]) -> background.Comma
 
 
 def _mypy_on_package() -> background.Command:
+    if "site-packages" not in PACKAGE.parts:  # a source tree: checked in place, so the runs
+        return _mypy([PACKAGE], path=PACKAGE.parent)  # after it reuse its cache of the package
     # A copy: mypy given files inside site-packages (a wheel install) takes that folder
     # for a source root and trips over every other module there.
     parent = background.scratch_folder("bpfimport-mypy-")
@@ -168,10 +178,10 @@ def package_run() -> background.Command:
 
 
 def start_early() -> None:
+    package_run()  # first: it fills the shared mypy cache (stdlib, the package) the others read
     for folder in APP_FOLDERS:
         mypy_run(folder)
     pyright_run()
-    package_run()
 
 
 # ------------------------------------------------------------------ reading their reports

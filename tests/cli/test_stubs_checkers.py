@@ -105,6 +105,9 @@ def pyright_run() -> background.Command:
 
 
 def start_early() -> None:
+    from tests.test_type_checkers import package_run
+
+    package_run()  # queued first: the mypy run below reads the cache it fills
     mypy_run()
     pyright_run()
 

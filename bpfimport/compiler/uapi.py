@@ -184,10 +184,20 @@ HOOK_ACCESS: dict[str, Access] = {
 # the decorators whose context rules are the hook's
 HOOK_DECORATORS = ("cgroup_sock_addr", "cgroup_sock")
 
-# @section("NAME/...") programs of the same types: the section's first component (libbpf's names)
-SECTION_ACCESS: dict[str, str] = {"xdp": "xdp", "xdp.frags": "xdp", "tc": "tc", "tcx": "tc",
-                                  "classifier": "tc", "socket": "socket_filter",
-                                  "cgroup_skb": "cgroup_skb"}
+# A @section program's type, from the section's first component, for the networking sections
+# (libbpf's names; runtime/program.py's table agrees, tests/compiler/test_packet_helpers.py).
+SECTION_PROGRAM_TYPES: dict[str, str] = {
+    "xdp": "xdp", "xdp.frags": "xdp", "tc": "sched_cls", "tcx": "sched_cls",
+    "classifier": "sched_cls", "action": "sched_act", "socket": "socket_filter",
+    "cgroup_skb": "cgroup_skb",
+}
+# The decorator whose context rules a program type has (sched_act programs have none here).
+_TYPE_ACCESS = {"xdp": "xdp", "sched_cls": "tc", "socket_filter": "socket_filter",
+                "cgroup_skb": "cgroup_skb"}
+# @section("NAME/...") programs get the context rules of their type's decorator
+SECTION_ACCESS: dict[str, str] = {head: _TYPE_ACCESS[ptype]
+                                  for head, ptype in SECTION_PROGRAM_TYPES.items()
+                                  if ptype in _TYPE_ACCESS}
 
 __all__ = ["ACCESS", "CONTEXT_STRUCTS", "HOOK_ACCESS", "HOOK_DECORATORS", "SECTION_ACCESS",
-           "Access", "CtxField"]
+           "SECTION_PROGRAM_TYPES", "Access", "CtxField"]

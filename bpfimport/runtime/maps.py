@@ -158,12 +158,14 @@ class Map(Generic[K, V]):
     def id(self) -> int:
         """The kernel's id of the map: what a map of maps' slot reads back when it holds
         this map (``outer[k] == mod.inner.id``)."""
-        info = (ctypes.c_uint32 * 2)()  # struct bpf_map_info starts: type, id
+        from . import libbpf as L
+
+        info = L.MapInfo()
         size = ctypes.c_uint32(ctypes.sizeof(info))
-        rc = self._call(self._lib().bpf_obj_get_info_by_fd, info, ctypes.byref(size))
+        rc = self._call(self._lib().bpf_obj_get_info_by_fd, ctypes.byref(info), ctypes.byref(size))
         if rc < 0:
             raise self._error("reading the info", -rc)
-        return int(info[1])
+        return int(info.id)
 
     def create(self, name: str | None = None) -> OwnedMap:
         """A new, empty map like this one (kind, key, value, max_entries, flags), made from

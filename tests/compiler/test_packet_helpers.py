@@ -218,7 +218,7 @@ def test_fib_lookup_is_for_locals_only(declaration: str, where: str) -> None:
 
 
 def test_the_section_table_agrees_with_the_runtimes() -> None:
-    from bpfimport.compiler.codegen.packet_helpers import SECTION_PROGRAM_TYPES
+    from bpfimport.compiler.uapi import SECTION_PROGRAM_TYPES
     from bpfimport.runtime.program import section_type
 
     for head, ptype in SECTION_PROGRAM_TYPES.items():

@@ -18,6 +18,7 @@ from ..frontend.model import MapDecl
 from ..helpers import HELPERS, Helper, HelperDecl
 from ..lang_structs import lang_struct
 from ..types import I64, U32, BpfType, IntType, PtrType
+from ..uapi import SECTION_PROGRAM_TYPES
 from . import packet
 from .builder import FunctionBuilder
 from .ir import Value
@@ -75,11 +76,6 @@ REDIRECT_MAP_KINDS = ("DevMap", "DevMapHash", "CpuMap", "XskMap")
 # The struct fib_lookup fills in.
 FIB_LOOKUP_STRUCT = "FibLookup"
 
-# A @section program's type, from the section's first component, for the networking sections
-# (libbpf's names; runtime/program.py's table agrees, tests/compiler/test_packet_helpers.py).
-SECTION_PROGRAM_TYPES = {"xdp": "xdp", "xdp.frags": "xdp", "tc": "sched_cls", "tcx": "sched_cls",
-                         "classifier": "sched_cls", "action": "sched_act",
-                         "socket": "socket_filter", "cgroup_skb": "cgroup_skb"}
 # What each program type is called in errors.
 PROGRAM_TYPE_NAMES = {"xdp": "@xdp", "sched_cls": "@tc", "sched_act": '@section("action")',
                       "socket_filter": "@socket_filter", "cgroup_skb": "@cgroup_skb"}

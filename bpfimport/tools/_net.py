@@ -7,9 +7,11 @@ beside them) and on an address family, and send addresses as 16 bytes in network
 
 from __future__ import annotations
 
-import argparse
 import socket
 from collections.abc import Callable, Sequence
+
+from bpfimport.tools._common import type_error
+from bpfimport.tools._options import Namespace, OptionParser
 
 AF_INET = socket.AF_INET.value
 AF_INET6 = socket.AF_INET6.value
@@ -26,11 +28,11 @@ def port_list(most: int) -> Callable[[str], list[int]]:
         try:
             ports = [int(p) for p in value.split(",")]
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{value!r} is not a comma-separated list of ports") from None
+            raise type_error(f"{value!r} is not a comma-separated list of ports") from None
         if not ports or any(not 0 < p < 65536 for p in ports):
-            raise argparse.ArgumentTypeError(f"{value!r}: ports are 1..65535")
+            raise type_error(f"{value!r}: ports are 1..65535")
         if len(ports) > most:
-            raise argparse.ArgumentTypeError(f"at most {most} ports")
+            raise type_error(f"at most {most} ports")
         return ports
 
     return parse
@@ -42,14 +44,14 @@ def padded(ports: Sequence[int] | None, length: int) -> list[int]:
     return given + [0] * (length - len(given))
 
 
-def add_family(parser: argparse.ArgumentParser) -> None:
+def add_family(parser: OptionParser) -> None:
     """``-4`` / ``-6`` (exclusive): trace one address family only; see :func:`chosen_family`."""
     group = parser.add_mutually_exclusive_group()
     group.add_argument("-4", "--ipv4", action="store_true", help="trace IPv4 family only")
     group.add_argument("-6", "--ipv6", action="store_true", help="trace IPv6 family only")
 
 
-def chosen_family(args: argparse.Namespace) -> int:
+def chosen_family(args: Namespace) -> int:
     """The family ``-4``/``-6`` asked for, as the kernel side's filter: 0 for both."""
     return AF_INET if args.ipv4 else AF_INET6 if args.ipv6 else 0
 

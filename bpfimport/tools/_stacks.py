@@ -7,11 +7,11 @@ and keep the stacks in a ``StackTraceMap``.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Callable
 
 from bpfimport.symbols import ksym, usym
 from bpfimport.tools._common import _seconds, run_events, text
+from bpfimport.tools._options import Namespace, OptionParser
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def print_stacks(stacks: Any, counts: Any, *, folded: bool, delimited: bool = Fa
 # ---------------------------------------------------------------- the tools' shared parts
 
 
-def add_stack_choice(parser: argparse.ArgumentParser) -> None:
+def add_stack_choice(parser: OptionParser) -> None:
     """``-U`` / ``-K`` (exclusive): user or kernel stacks only (``args.user_stacks_only``, ...)."""
     stack = parser.add_mutually_exclusive_group()
     stack.add_argument("-U", "--user-stacks-only", action="store_true",
@@ -99,7 +99,7 @@ def add_stack_choice(parser: argparse.ArgumentParser) -> None:
                        help="show stacks from kernel space only (no user space stacks)")
 
 
-def add_stack_output(parser: argparse.ArgumentParser, folded_help: str) -> None:
+def add_stack_output(parser: OptionParser, folded_help: str) -> None:
     """``-d`` (a ``--`` between kernel and user frames), ``-f`` (folded) and the ``duration``
     positional, read by :func:`announce` and :func:`collect_stacks`."""
     parser.add_argument("-d", "--delimited", action="store_true",
@@ -109,7 +109,7 @@ def add_stack_output(parser: argparse.ArgumentParser, folded_help: str) -> None:
                         help="duration of trace, in seconds (default: until Ctrl-C)")
 
 
-def announce(args: argparse.Namespace, doing: str) -> None:
+def announce(args: Namespace, doing: str) -> None:
     """bcc's first line, ``DOING of TARGET by WHICH stack...``; none for folded output
     (it goes to flamegraph.pl, which reads every line as a stack)."""
     if args.folded:
@@ -121,7 +121,7 @@ def announce(args: argparse.Namespace, doing: str) -> None:
     print(f"{doing} of {target} by {which} stack{until}", flush=True)
 
 
-def collect_stacks(module: Any, args: argparse.Namespace) -> None:
+def collect_stacks(module: Any, args: Namespace) -> None:
     """Count until Ctrl-C, SIGTERM or ``args.duration``, then print the module's stacks and close it.
 
     The programs are detached before the maps are read, so the counts hold still

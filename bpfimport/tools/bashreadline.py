@@ -10,7 +10,6 @@ linked against one.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -25,6 +24,7 @@ from bpfimport.tools._common import (
     tool_module,
     tool_parser,
 )
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ BASH = "/bin/bash"
 DEFAULT_LIBREADLINE = "/lib/libreadline.so"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("bashreadline", "Print entered bash commands from all running shells",
                          EXAMPLES)
     parser.add_argument("-s", "--shared", nargs="?", const=DEFAULT_LIBREADLINE, metavar="LIB",

@@ -9,7 +9,6 @@ return value (0, or -errno) and the arguments (the file name, then argv[1:]).
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from bpfimport.tools._common import (
     text,
     tool_parser,
 )
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ MAXARGS = 20  # what the kernel side records at most
 COLUMNS = Columns(("PCOMM", -16), ("PID", -7), ("PPID", -7), ("RET", 3), ("ARGS", 0))
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("execsnoop", "Trace exec() syscalls", EXAMPLES)
     add_timestamps(parser)
     add_failed(parser, "only show failed exec()s")
@@ -85,7 +85,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Printer:
     """Joins each exec's ARG events with its RET event and prints the line."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: Namespace) -> None:
         self.args = args
         self.stamp = Stamp(args.time, args.timestamp)
         self.pending: dict[int, list[str]] = {}

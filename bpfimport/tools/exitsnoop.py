@@ -9,7 +9,6 @@ age in seconds and how it ended ("0", "code N", or "signal N (NAME)", "core dump
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
@@ -27,6 +26,7 @@ from bpfimport.tools._common import (
     text,
     tool_parser,
 )
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def exit_text(status: int) -> str:
     return f"signal {sig} ({name.removeprefix('SIG')})" + (", core dumped" if status & 0x80 else "")
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("exitsnoop", "Trace all process termination (exit, fatal signal)", EXAMPLES)
     parser.add_argument("-t", "--timestamp", action="store_true",
                         help="include a timestamp (local time by default)")
@@ -77,7 +77,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Printer:
     """Formats each exit as one bcc-like line."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: Namespace) -> None:
         self.args = args
         self.timed = args.timestamp or args.utc
 

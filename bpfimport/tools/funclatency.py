@@ -11,7 +11,6 @@ Ctrl-C, at the end of ``-d``, or every ``-i`` seconds.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -28,6 +27,7 @@ from bpfimport.tools._common import (
     tool_module,
     tool_parser,
 )
+from bpfimport.tools._options import Namespace
 
 EXAMPLES = """
     ./funclatency do_sys_open       # time the do_sys_open() kernel function
@@ -44,7 +44,7 @@ EXAMPLES = """
 UNITS = {"nsecs": 1, "usecs": 1000, "msecs": 1000000}
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("funclatency", "Time functions and print latency as a histogram",
                          EXAMPLES)
     add_pid(parser, "trace this PID only")

@@ -9,7 +9,6 @@ descriptor returned (-1 on failure), the errno (0 on success) and the path as gi
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from bpfimport.tools._common import (
     text,
     tool_parser,
 )
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ EXAMPLES = """
 """
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("opensnoop", "Trace open() syscalls", EXAMPLES)
     parser.add_argument("-T", "--timestamp", action="store_true",
                         help="include a timestamp column (seconds since the tool started)")
@@ -71,7 +71,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Printer:
     """Formats each event as one bcc-like line."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: Namespace) -> None:
         self.args = args
         self.stamp = Stamp(False, args.timestamp)
         columns: list[tuple[str, int]] = []

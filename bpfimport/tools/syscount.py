@@ -10,7 +10,6 @@ header by scripts/gen_syscall_numbers.py); a number it lacks prints as "[unknown
 
 from __future__ import annotations
 
-import argparse
 import errno
 import json
 import os
@@ -29,7 +28,9 @@ from bpfimport.tools._common import (
     run_main,
     text,
     tool_parser,
+    type_error,
 )
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -69,11 +70,11 @@ def _errno(value: str) -> int:
         return int(value)
     number = getattr(errno, value.upper(), None)
     if not isinstance(number, int):
-        raise argparse.ArgumentTypeError(f"{value!r} is not an errno number or name")
+        raise type_error(f"{value!r} is not an errno number or name")
     return number
 
 
-def parse_args(argv: Sequence[str] | None, names: dict[int, str]) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None, names: dict[int, str]) -> Namespace:
     parser = tool_parser("syscount", "Summarize syscall counts and latencies", EXAMPLES)
     add_pid(parser, "trace only this pid")
     add_tid(parser)
@@ -111,7 +112,7 @@ def parse_args(argv: Sequence[str] | None, names: dict[int, str]) -> argparse.Na
 class Report:
     """The summary table: top rows of the kernel's map, bcc's columns."""
 
-    def __init__(self, args: argparse.Namespace, names: dict[int, str]) -> None:
+    def __init__(self, args: Namespace, names: dict[int, str]) -> None:
         self.args = args
         self.names = names
         unit = "ms" if args.milliseconds else "us"

@@ -10,7 +10,6 @@ tracepoint (the socket entering SYN_SENT), which needs neither kprobes nor fentr
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter
 from collections.abc import Sequence
@@ -28,6 +27,7 @@ from bpfimport.tools._common import (
     tool_parser,
 )
 from bpfimport.tools._net import AF_INET, add_family, address, chosen_family, padded, port_list
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ COLUMNS = Columns(("PID", -6), ("COMM", -12), ("IP", -2), ("SADDR", -16), ("DADD
 COUNT_COLUMNS = Columns(("LADDR", -25), ("RADDR", -25), ("RPORT", -20), ("CONNECTS", 0))
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("tcpconnect", "Trace TCP connects", EXAMPLES)
     parser.add_argument("-t", "--timestamp", action="store_true", help="include timestamp on output")
     add_pid(parser, "trace this PID only")
@@ -73,7 +73,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Printer:
     """One bcc-like line per connect, or (``-c``) a count per address pair printed at the end."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: Namespace) -> None:
         self.args = args
         self.stamp = Stamp(wall=False, relative=args.timestamp)
         self.counts: Counter[tuple[str, str, int]] = Counter()

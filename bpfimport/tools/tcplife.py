@@ -11,7 +11,6 @@ kilobytes sent and received, and how long it lived in milliseconds. The kernel s
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from bpfimport.tools._common import (
     tool_parser,
 )
 from bpfimport.tools._net import AF_INET, add_family, address, chosen_family, padded, port_list
+from bpfimport.tools._options import Namespace
 
 TYPE_CHECKING = False  # importing typing costs ~2.5 ms of a tool's start
 if TYPE_CHECKING:
@@ -58,7 +58,7 @@ WIDE = ("{:<5} {:<16.16} {:<2} {:<26} {:<5} {:<26} {:<5} {:>6} {:>6} {}",
 CSV = "{:d},{},{},{:d},{},{:d},{:d},{:d},{:.2f}"
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None) -> Namespace:
     parser = tool_parser("tcplife", "Trace the lifespan of TCP sessions and summarize", EXAMPLES)
     parser.add_argument("-T", "--time", action="store_true",
                         help="include time column on output (HH:MM:SS)")
@@ -80,7 +80,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 class Printer:
     """One bcc-like line (or CSV row) per closed session."""
 
-    def __init__(self, args: argparse.Namespace) -> None:
+    def __init__(self, args: Namespace) -> None:
         self.args = args
         self.first_ts_us: int | None = None
 

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from ..spec import ProgramSpec
     from .link import Link
     from .object import BpfObject
+    from .uprobe import PreparedProbe
 
 # Section prefix -> libbpf's program type name (libbpf_bpf_prog_type_str), so
 # `.type` needs neither libbpf nor the kernel for the common sections.
@@ -215,7 +216,7 @@ class Program:
                sample_freq: int | None = None, sample_period: int | None = None,
                event: str | tuple[int, int] = "cpu-clock", pid: int = -1,
                cpu: int | None = None, binary: str | None = None,
-               symbol: str | None = None) -> Link:
+               symbol: str | None = None, probe: PreparedProbe | None = None) -> Link:
         """Attach where the section says (tracepoint, raw_tracepoint, kprobe, uprobe, ...).
 
         Loads the module's object first if needed.  The link stays attached
@@ -226,6 +227,11 @@ class Program:
         path, or a bare name found as for sections) and ``symbol=`` replace the
         section's, and ``pid=`` limits it to one process.  A kprobe or kretprobe
         takes ``symbol=``, the kernel function.
+
+        ``probe=`` takes a uprobe opened before the module was loaded
+        (:func:`~bpfimport.runtime.uprobe.prepare_uprobe`, which overlaps the kernel's
+        slow first uprobe registration with the load) and attaches this kprobe/uprobe-type
+        program to it; the link owns the probe's perf event from then on.
 
         A ``@perf_event`` program samples instead: ``sample_freq=49`` times a
         second or every ``sample_period`` events of ``event`` (the software
@@ -245,6 +251,13 @@ class Program:
         from . import libbpf as L
         from .link import Link
 
+        if probe is not None:
+            others = (target, ifname, ifindex, mode, direction, cgroup, sample_freq,
+                      sample_period, cpu, binary, symbol)
+            if any(v is not None for v in others) or tcx or pid != -1 or event != "cpu-clock":
+                raise TypeError("attach(probe=...) takes no other argument: the prepared probe "
+                                "says where, and pid= goes to prepare_uprobe()")
+            return self._attach_prepared(probe)
         net = (target, ifname, ifindex, mode, direction, cgroup)
         if any(v is not None for v in net) or tcx or self.type in _NET_ATTACH or _is_cgroup(self.type):
             return self._attach_packet(target, ifname, ifindex, mode, direction, cgroup, tcx)
@@ -350,18 +363,13 @@ class Program:
             except libpath.NotFound as e:
                 raise BpfError(f"cannot attach program '{self.name}' to {path}:{func}: {e}",
                                E.ENOENT) from None
+        if target is not None:
+            offset = target[2] if func == target[1] else 0
+            return self._attach_uprobe(path, func, offset, target[3], pid, kind)
         with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
             prog = live.program_ptr(self.name)
-            if target is None:
-                link = L.lib().bpf_program__attach_kprobe(prog, kind == "kretprobe", func.encode())
-                where = f"{kind}/{func}"
-            else:
-                offset = target[2] if func == target[1] else 0
-                opts = L.UprobeOpts(sz=ctypes.sizeof(L.UprobeOpts), retprobe=target[3],
-                                    func_name=func.encode())
-                link = L.lib().bpf_program__attach_uprobe_opts(prog, pid, os.fsencode(path),
-                                                               offset, ctypes.byref(opts))
-                where = f"{kind}/{path}:{func}"
+            link = L.lib().bpf_program__attach_kprobe(prog, kind == "kretprobe", func.encode())
+            where = f"{kind}/{func}"
             err = L.last_errno() if not link else 0
             if link:
                 handle = Link(self._obj, link, self.name)
@@ -370,6 +378,83 @@ class Program:
         from . import errors as rterrors
 
         raise rterrors.attach_error(self.name, where, err, L.log_text(lines, L.LIBBPF_WARN))
+
+    def _attach_uprobe(self, path: str, func: str, offset: int, retprobe: bool, pid: int,
+                       kind: str) -> Link:
+        """libbpf's uprobe attach (it finds ``func``'s offset, opens the event, attaches)."""
+        from . import libbpf as L
+        from .link import Link
+
+        with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
+            opts = L.UprobeOpts(sz=ctypes.sizeof(L.UprobeOpts), retprobe=retprobe,
+                                func_name=func.encode())
+            link = L.lib().bpf_program__attach_uprobe_opts(live.program_ptr(self.name), pid,
+                                                           os.fsencode(path), offset,
+                                                           ctypes.byref(opts))
+            err = L.last_errno() if not link else 0
+            if link:
+                handle = Link(self._obj, link, self.name)
+                self._obj.add_link(handle)
+                return handle
+        from . import errors as rterrors
+
+        raise rterrors.attach_error(self.name, f"{kind}/{path}:{func}", err,
+                                    L.log_text(lines, L.LIBBPF_WARN))
+
+    def _attach_prepared(self, probe: PreparedProbe) -> Link:
+        """``attach(probe=)``: this program on a uprobe event opened before the load.
+
+        libbpf's ``bpf_program__attach_perf_event`` makes the link; from then on the link
+        owns the event (``bpf_link__destroy`` closes it), and a failed attach leaves it to
+        us, closed here.  A probe without an event attaches through libbpf instead.
+        """
+        from . import libbpf as L
+        from . import libpath
+        from .link import Link
+        from .uprobe import PreparedProbe
+
+        if not isinstance(probe, PreparedProbe):
+            raise TypeError(f"attach(probe=...) takes what prepare_uprobe() returns, got "
+                            f"{type(probe).__name__}")
+        if self.type != "kprobe":
+            raise TypeError(f"attach(probe=...) attaches uprobe and kprobe programs; "
+                            f"'{self.name}' is a {self.type} program")
+        parts = uprobe_parts(self.spec.section)
+        kind = "uretprobe" if probe.retprobe else "uprobe"
+        if parts is not None and parts[3] != probe.retprobe:
+            want = "retprobe=True" if parts[3] else "retprobe=False"
+            raise ValueError(f"program '{self.name}' (section '{self.section}') runs at the "
+                             f"function's {'return' if parts[3] else 'entry'}, but the probe "
+                             f"is a {kind}: prepare it with {want}")
+        try:
+            with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
+                prog = live.program_ptr(self.name)  # loads first: the open overlaps the load
+                pfd = probe.take()
+                if pfd is not None:
+                    link = None
+                    try:
+                        link = L.lib().bpf_program__attach_perf_event(prog, pfd)
+                        err = L.last_errno() if not link else 0
+                    finally:
+                        if not link:
+                            os.close(pfd)  # libbpf leaves a failed attach's event to us
+                    if link:
+                        handle = Link(self._obj, link, self.name)
+                        self._obj.add_link(handle)
+                        return handle
+        finally:
+            probe.close()  # used up, attached or not (a load that failed, say)
+        if pfd is None:  # no event opened here: libbpf does it all, and says what is wrong
+            try:
+                path = libpath.resolve_binary(probe.binary)
+            except libpath.NotFound as e:
+                raise BpfError(f"cannot attach program '{self.name}' to "
+                               f"{probe.binary}:{probe.symbol}: {e}", E.ENOENT) from None
+            return self._attach_uprobe(path, probe.symbol, 0, probe.retprobe, probe.pid, kind)
+        from . import errors as rterrors
+
+        raise rterrors.attach_error(self.name, f"{kind}/{probe.path}:{probe.symbol}", err,
+                                    L.log_text(lines, L.LIBBPF_WARN))
 
     def test_run(
         self,

@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
+from bpfimport.runtime.uprobe import prepare_uprobe
 from bpfimport.tools._common import (
     add_duration,
     emit,
@@ -63,9 +64,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bashreadline: {binary} does not exist, so there is no {what} to trace here.",
               file=sys.stderr)
         return 1
+    # opened while the module compiles and loads (see bpfimport.runtime.uprobe)
+    probe = prepare_uprobe(binary, "readline", retprobe=True)
     skel = tool_module("bashreadline")
     try:
-        skel.on_readline.attach(binary=binary)
+        try:
+            skel.on_readline.attach(probe=probe)
+        finally:
+            probe.close()  # the event, if no link took it
         emit(f"{'TIME':<9} {'PID':<7} COMMAND")
         run_events([(skel.events, print_line)], duration=args.duration)
     finally:

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from bpfimport.errors import BpfError
 from bpfimport.runtime.errors import kprobes_available
+from bpfimport.runtime.uprobe import PreparedProbe, prepare_uprobe
 from bpfimport.tools._common import (
     add_duration,
     add_pid,
@@ -119,21 +120,26 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"function {func!r} cannot be traced; user functions (LIB:FUNC) can.",
               file=sys.stderr)
         return 1
+    probes: list[PreparedProbe] = []
+    if colon:  # opened while the module compiles and loads: see bpfimport.runtime.uprobe
+        binary, pid = find_binary(lib), args.pid or -1
+        probes = [prepare_uprobe(binary, func, retprobe=r, pid=pid) for r in (False, True)]
     skel = tool_module("funclatency")
     skel.TARGET_PID.value = args.pid or 0
     skel.UNIT_NS.value = UNITS[label]
     try:
         if colon:
-            binary = find_binary(lib)
-            pid = args.pid or -1
-            skel.user_entry.attach(binary=binary, symbol=func, pid=pid)
-            skel.user_return.attach(binary=binary, symbol=func, pid=pid)
+            skel.user_entry.attach(probe=probes[0])
+            skel.user_return.attach(probe=probes[1])
         else:
             skel.kernel_entry.attach(symbol=func)
             skel.kernel_return.attach(symbol=func)
     except BpfError:
         skel.close()
         raise
+    finally:
+        for probe in probes:
+            probe.close()  # an event no link took (a failed attach): nothing once attached
     state = {"printed": time.monotonic()}
 
     def summary() -> None:

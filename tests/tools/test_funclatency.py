@@ -132,3 +132,33 @@ def test_a_short_library_name_is_found_among_the_mapped_libraries(tmp_path: Path
     assert mapped_library("nosuch", str(tmp_path / "absent")) is None
     libc = find_binary("c")  # this interpreter has libc mapped
     assert os.path.basename(libc).startswith("libc") and os.path.isabs(libc) and os.path.exists(libc)
+
+
+def test_funclatency_opens_its_uprobes_before_loading(kernel: None,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Both perf events are being opened (bpfimport.runtime.uprobe) before the tool's module is
+    imported, so the kernel's slow first uprobe registration overlaps the compile and load;
+    the links then own them (a prepared probe that fell back to libbpf would have no fd)."""
+    from bpfimport.tools import funclatency
+
+    order: list[str] = []
+    probes = []
+    real_prepare, real_module = funclatency.prepare_uprobe, funclatency.tool_module
+
+    def prepare(*args, **kw):  # type: ignore[no-untyped-def]
+        probes.append(real_prepare(*args, **kw))
+        order.append("uretprobe" if kw.get("retprobe") else "uprobe")
+        return probes[-1]
+
+    def module(name: str):  # type: ignore[no-untyped-def]
+        order.append("module")
+        assert all(p.fd is not None for p in probes)  # opened (waits for the thread)
+        return real_module(name)
+
+    monkeypatch.setattr(funclatency, "prepare_uprobe", prepare)
+    monkeypatch.setattr(funclatency, "tool_module", module)
+    assert funclatency.main(["-d", "0.05", "c:getppid"]) == 0
+    assert order == ["uprobe", "uretprobe", "module"]
+    assert all(p.fd is None for p in probes)  # taken by the links, closed with them
+    assert capsys.readouterr().out.startswith('Tracing 1 functions for "c:getppid"')

@@ -1,0 +1,187 @@
+"""Uprobes opened before their program is loaded: ``prepare_uprobe()``, then ``attach(probe=)``.
+
+Why: the kernel's first uprobe registration on a file sleeps ~10-15 ms (``uprobe_register``
+takes ``dup_mmap_sem`` for writing, which waits for an RCU grace period), and a tool that
+compiles or loads its program first, then attaches, waits for both one after the other.
+The uprobe's perf event needs no program: it is a file, an offset and a process.  So
+:func:`prepare_uprobe` finds the function's file offset (:func:`bpfimport.elf.func_offset`,
+libbpf 1.1's rules) and opens the event in a background thread (the ``syscall()`` through
+ctypes releases the GIL) while the caller goes on loading; ``prog.attach(probe=p)`` then
+hands the ready event to libbpf (``bpf_program__attach_perf_event``), which takes 0.1 ms.
+
+The event is opened as libbpf 1.1 opens a uprobe's (``perf_event_open_probe``): the
+``uprobe`` PMU's type, the ``retprobe`` bit its format names, ``config1`` the path,
+``config2`` the offset; for ``pid == -1`` every process on CPU 0's list (``pid -1, cpu 0``:
+a uprobe fires on any CPU), else that process on any CPU; close-on-exec.
+
+Whenever something is not as expected (a name not found, an offset the reader cannot
+tell, no ``uprobe`` PMU, the open failing), the probe has no event and ``attach(probe=p)``
+attaches through libbpf exactly as ``attach(binary=, symbol=, pid=)`` would, so libbpf
+stays the reference and its error message is the one the user sees.  Part of the
+runtime: no compiler import, no ctypes until the background thread opens the event.
+"""
+
+from __future__ import annotations
+
+import _thread
+import os
+
+UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
+
+_pmu: tuple[int, int] | None | bool = False  # False: not read yet; None: no uprobe PMU
+
+
+def uprobe_pmu(root: str = UPROBE_PMU) -> tuple[int, int] | None:
+    """(perf type, retprobe bit) of the kernel's ``uprobe`` PMU, or None without one (then
+    libbpf would make a legacy tracefs event: that case is left to it)."""
+    global _pmu
+    if _pmu is False or root != UPROBE_PMU:
+        try:
+            with open(os.path.join(root, "type"), encoding="ascii") as f:
+                ptype = int(f.read())
+            with open(os.path.join(root, "format", "retprobe"), encoding="ascii") as f:
+                field, _, bit = f.read().strip().partition(":")  # "config:0"
+            found: tuple[int, int] | None = (ptype, int(bit)) if field == "config" else None
+        except (OSError, ValueError):
+            found = None
+        if root != UPROBE_PMU:
+            return found
+        _pmu = found
+    return _pmu if isinstance(_pmu, tuple) else None
+
+
+class PreparedProbe:
+    """A uprobe or uretprobe's perf event, being opened (or open) before its program is loaded.
+
+    ``prog.attach(probe=p)`` attaches a loaded kprobe/uprobe-type program to it and the
+    returned link owns the event (detaching closes it); one probe serves one attach.
+    ``close()`` closes an event never attached (it waits for the open to finish first);
+    closing after the attach does nothing.  ``fd`` is the event's fd once opened, None
+    when there is none (``error`` then says why, as an errno, when the open failed).
+    """
+
+    __slots__ = ("binary", "symbol", "retprobe", "pid", "path", "offset", "error",
+                 "_fd", "_done", "_lock", "_path_bytes", "__weakref__")
+
+    def __init__(self, binary: str, symbol: str, retprobe: bool, pid: int,
+                 path: str | None = None, offset: int | None = None) -> None:
+        self.binary, self.symbol, self.retprobe, self.pid = binary, symbol, retprobe, pid
+        self.path, self.offset = path, offset  # the file and offset of the event, if any
+        self.error: int | None = None
+        self._fd: int | None = None
+        self._lock = _thread.allocate_lock()
+        self._done = _thread.allocate_lock()  # held while the open runs
+        self._path_bytes = b""
+        if path is not None and offset is not None:
+            self._path_bytes = os.fsencode(path)  # config1 points at it: it must outlive the call
+            self._done.acquire()
+            try:
+                _thread.start_new_thread(self._open, ())
+            except RuntimeError:
+                self._done.release()
+
+    def _open(self) -> None:
+        """The background thread: open the event, keep the fd or the errno."""
+        try:
+            from .perf import PerfEventAttr, perf_event_open
+
+            pmu = uprobe_pmu()
+            assert pmu is not None and self.offset is not None
+            import ctypes
+
+            path = ctypes.create_string_buffer(self._path_bytes)
+            attr = PerfEventAttr(type=pmu[0], size=ctypes.sizeof(PerfEventAttr),
+                                 config=(1 << pmu[1]) if self.retprobe else 0,
+                                 config1=ctypes.addressof(path), config2=self.offset)
+            pid, cpu = (-1, 0) if self.pid == -1 else (self.pid, -1)
+            fd = perf_event_open(attr, pid, cpu)
+            with self._lock:
+                self._fd = fd
+        except OSError as e:
+            self.error = e.errno or 0
+        except BaseException:  # anything else: no event, and the attach goes through libbpf
+            self.error = 0
+        finally:
+            self._done.release()
+
+    def wait(self) -> None:
+        """Wait until the background open has finished (at once when there is none)."""
+        with self._done:
+            pass
+
+    @property
+    def fd(self) -> int | None:
+        self.wait()
+        with self._lock:
+            return self._fd
+
+    def take(self) -> int | None:
+        """The event's fd, which the caller now owns (None when there is none, or when it
+        was taken or closed already): what ``attach(probe=)`` does with it."""
+        self.wait()
+        with self._lock:
+            fd, self._fd = self._fd, None
+        return fd
+
+    def close(self) -> None:
+        """Close the event if it was never attached. Idempotent."""
+        fd = self.take()
+        if fd is not None:
+            os.close(fd)
+
+    def __enter__(self) -> PreparedProbe:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # an unattached event dropped without close(): close it, unless the open still runs
+        # (never wait in a finalizer)
+        try:
+            if self._done.acquire(False):
+                self._done.release()
+                with self._lock:
+                    fd, self._fd = self._fd, None
+                if fd is not None:
+                    os.close(fd)
+        except (AttributeError, OSError):
+            pass
+
+    def __repr__(self) -> str:
+        kind = "uretprobe" if self.retprobe else "uprobe"
+        where = f"{self.path}+{self.offset:#x}" if self.offset is not None else "via libbpf"
+        return f"<PreparedProbe {kind} {self.binary}:{self.symbol} ({where}) pid={self.pid}>"
+
+
+def prepare_uprobe(binary: str, symbol: str, *, retprobe: bool = False,
+                   pid: int = -1) -> PreparedProbe:
+    """Start opening a uprobe (``retprobe=True``: a uretprobe) on ``symbol`` of ``binary``.
+
+    ``binary`` is a path or a bare name found as ``attach(binary=)`` finds it
+    (:func:`~bpfimport.runtime.libpath.resolve_binary`); ``pid`` limits the probe to one
+    process (-1: every process).  It returns at once; the event opens in a background
+    thread while the caller loads its module, and ``prog.attach(probe=p)`` attaches the
+    loaded program to it.  When the function's offset cannot be told here (see
+    :func:`bpfimport.elf.func_offset`) or the open fails, the probe still works: the attach
+    goes through libbpf as ``attach(binary=, symbol=, pid=)`` does, and raises its error.
+    """
+    from ..elf import func_offset
+    from . import libpath
+
+    if not isinstance(binary, str) or not isinstance(symbol, str):
+        raise TypeError("prepare_uprobe(binary, symbol) takes the binary and the function "
+                        "as strings")
+    if isinstance(pid, bool) or not isinstance(pid, int):
+        raise TypeError(f"pid must be a process id, or -1 for every process; got {pid!r}")
+    path = offset = None
+    if pid >= -1 and uprobe_pmu() is not None:
+        try:
+            path = libpath.resolve_binary(binary)
+        except libpath.NotFound:
+            path = None  # the attach says so, through libbpf's path
+        offset = func_offset(path, symbol) if path is not None else None
+    return PreparedProbe(binary, symbol, bool(retprobe), pid, path, offset)
+
+
+__all__ = ["PreparedProbe", "prepare_uprobe", "uprobe_pmu"]

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import importlib
 import os
-import signal
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -42,6 +41,14 @@ if TYPE_CHECKING:
     from bpfimport.runtime.module import BpfModule
 
 PACKAGE = __name__.rpartition(".")[0]
+
+if TYPE_CHECKING:
+    import signal as _signals
+else:
+    try:  # the C module under ``signal``: the same functions, without the enums
+        import _signal as _signals  # ``import signal`` imports enum: ~4 ms of every tool's start
+    except ImportError:  # an interpreter without it
+        import signal as _signals
 
 
 # ---------------------------------------------------------------- loading
@@ -369,7 +376,7 @@ def run_main(main: Callable[[], int | None], name: str = "tool") -> int:
     :class:`~bpfimport.BpfError` (no root, a verifier complaint) is one line on
     stderr and status 1.
     """
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = _signals.signal(_signals.SIGTERM, _on_sigterm)
     try:
         return int(main() or 0)
     except KeyboardInterrupt:
@@ -383,7 +390,7 @@ def run_main(main: Callable[[], int | None], name: str = "tool") -> int:
         print(f"{name}: error: {exc}", file=sys.stderr)
         return 1
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        _signals.signal(_signals.SIGTERM, previous)
 
 
 __all__ = [

@@ -17,7 +17,6 @@ import time
 from collections.abc import Sequence
 
 from bpfimport.errors import BpfError
-from bpfimport.runtime.errors import kprobes_available
 from bpfimport.runtime.uprobe import PreparedProbe, prepare_uprobe
 from bpfimport.tools._common import (
     add_duration,
@@ -107,6 +106,13 @@ def _find_library(lib: str) -> str | None:
     return ctypes.util.find_library(lib)
 
 
+def _kprobes_available() -> bool:
+    """Whether the kernel has kprobes (imported here: a user function needs none of it)."""
+    from bpfimport.runtime.errors import kprobes_available
+
+    return kprobes_available()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     label = "msecs" if args.milliseconds else "usecs" if args.microseconds else "nsecs"
@@ -115,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"funclatency: {args.pattern!r}: give one function by name (wildcards and regular "
               f"expressions are not supported).", file=sys.stderr)
         return 2
-    if not colon and not kprobes_available():
+    if not colon and not _kprobes_available():
         print(f"funclatency: this kernel has no kprobes (CONFIG_KPROBES is off), so the kernel "
               f"function {func!r} cannot be traced; user functions (LIB:FUNC) can.",
               file=sys.stderr)

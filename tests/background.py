@@ -19,14 +19,21 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
+# The queued tools run at a lower priority: none of them is on the suite's critical path
+# (they finish seconds before the tests do), so when the machine's cores are shared with
+# other work the scheduler lets the tests' own thread run first.  ``nice`` execs the tool,
+# so the process started is the tool itself (killed, waited for as before).
+_NICE = ["nice", "-n", "10"] if shutil.which("nice") else []
+
 
 class Command:
     """One command, run once; its output goes to files, so no pipe fills while nobody reads."""
 
     def __init__(self, argv: Sequence[str], env: Mapping[str, str] | None = None,
-                 timeout: float = 600) -> None:
+                 timeout: float = 600, cwd: Path | None = None) -> None:
         self.argv = list(argv)
         self.timeout = timeout
+        self.cwd = cwd
         self._env = dict(env) if env is not None else None
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
@@ -42,8 +49,9 @@ class Command:
             self._folder = Path(tempfile.mkdtemp(prefix="bpfimport-bg-"))
             self._out = open(self._folder / "stdout", "w+")
             self._err = open(self._folder / "stderr", "w+")
-            self._proc = subprocess.Popen(self.argv, stdout=self._out, stderr=self._err,
-                                          stdin=subprocess.DEVNULL, text=True, env=self._env)
+            self._proc = subprocess.Popen([*_NICE, *self.argv], stdout=self._out, stderr=self._err,
+                                          stdin=subprocess.DEVNULL, text=True, env=self._env,
+                                          cwd=self.cwd)
             return True
 
     def wait(self) -> int:
@@ -54,6 +62,16 @@ class Command:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             return self._proc.wait()
+
+    def wait_started(self) -> None:
+        """Wait for the process if it was started and not closed since (the runner's wait)."""
+        with self._lock:
+            proc = None if self._closed else self._proc
+        if proc is not None:
+            try:
+                proc.wait(self.timeout)
+            except subprocess.TimeoutExpired:
+                pass  # the test waiting for it kills it
 
     def result(self) -> subprocess.CompletedProcess[str]:
         """Wait for the command (started now if the runner has not reached it yet)."""
@@ -94,10 +112,15 @@ def _queue(command: Command) -> None:
 
 
 def _run_queued() -> None:
-    """Start the queued commands one at a time (a command a test started itself is skipped)."""
+    """Run the queued commands one at a time, in the order they were queued.
+
+    A command a test already started itself is not started again, but waited for all the
+    same: the next one starts only after it, so commands queued in sequence (one writing
+    a cache, the next reading it) also run in sequence.
+    """
     while (command := _WAITING.get()) is not None:
-        if command.start():
-            command.wait()
+        command.start()
+        command.wait_started()
 
 
 _STARTED: dict[str, Command] = {}

@@ -161,12 +161,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the outside tools of the selected test modules now (see tests/background.py)."""
+    """Start the outside tools of the selected test modules now (see tests/background.py).
+
+    Then move what collection built (every imported module, the test items, their
+    parameters) out of the garbage collector's reach: it all lives until the session ends,
+    yet each full collection walked it again (measured in the non-kernel run: 13 full
+    collections, ~0.8 s; frozen, ~0.3 s).  Only objects alive now are frozen; what the
+    tests make is collected as before.
+    """
+    import gc
+
     modules = {getattr(item, "module", None) for item in session.items}
     for module in sorted(filter(None, modules), key=lambda m: m.__name__):
         start = getattr(module, "start_early", None)
         if start is not None:
             start()
+    gc.collect()  # what collection left in cycles is freed, not frozen
+    gc.freeze()
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

@@ -146,6 +146,12 @@ def child_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def child_argv(code: str, args: tuple[str, ...] = ()) -> list[str]:
+    """The command line :func:`child` runs (for a ``tests.background.Command`` doing the same)."""
+    prelude = "import sys; sys.path.insert(0, '.')\nimport bpfimport\n"
+    return [sys.executable, *args, "-c", prelude + textwrap.dedent(code)]
+
+
 def child(
     code: str,
     cwd: Path | str,
@@ -156,8 +162,7 @@ def child(
     timeout: float = 60,
 ) -> subprocess.CompletedProcess:
     """Run ``code`` in a fresh interpreter in ``cwd`` (on its sys.path); ``user`` runs it as that user."""
-    prelude = "import sys; sys.path.insert(0, '.')\nimport bpfimport\n"
-    cmd = [sys.executable, *args, "-c", prelude + textwrap.dedent(code)]
+    cmd = child_argv(code, args)
     if user:
         cmd = ["setpriv", f"--reuid={user}", "--regid=nogroup", "--clear-groups", *cmd]
         env = dict(env or child_env())

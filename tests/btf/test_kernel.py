@@ -13,7 +13,9 @@ import json
 import os
 import shutil
 import stat
+import sys
 import tempfile
+import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +24,7 @@ import pytest
 from bpfimport.btf import Kind, kernel
 from bpfimport.btf.kernel import KernelBtf, KernelBtfMissing, identity_of, kernel_btf
 from bpfimport.btf.reader import NameTable
+from tests import background
 from tests.btf.conftest import VMLINUX, ColdIndex, RawDump, no_collections, warm_cache
 from tests.btf.test_btf import BASE, BASE_STRINGS, SPLIT
 from tests.conftest import need, open_fds
@@ -386,19 +389,36 @@ def test_every_exported_name_resolves() -> None:
         package.nothing  # noqa: B018
 
 
-def test_kernel_lookups_import_nothing_heavy(vmlinux_path: Path, tmp_path: Path) -> None:
+_LOOKUPS = """
+    import sys
+    import bpfimport
+    from bpfimport.btf.tracepoints import tracepoint_record, kernel_btf
+    k = kernel_btf()
+    assert k.find("task_struct") is not None
+    tracepoint_record("sched", "sched_switch", k)
+    tracepoint_record("syscalls", "sys_enter_openat", k)
+    heavy = {"typing", "dataclasses", "inspect", "difflib", "bpfimport.btf.ext", "bpfimport.btf.objects"}
+    print(sorted(heavy & set(sys.modules)))
+"""
+
+
+def lookups_run() -> background.Command:
+    """A fresh process's kernel lookups, with a cache folder of its own (queued early)."""
+    def make() -> background.Command:
+        cache = background.scratch_folder("bpfimport-btf-lookups-")
+        return background.Command([sys.executable, "-c", textwrap.dedent(_LOOKUPS)],
+                                  env=child_env(XDG_CACHE_HOME=str(cache)), timeout=60)
+
+    return background.run("btf lookups in a child", make)
+
+
+def start_early() -> None:
+    lookups_run()
+
+
+def test_kernel_lookups_import_nothing_heavy(vmlinux_path: Path) -> None:
     """typing, dataclasses (with inspect) and the object reader cost a compile ~10 ms: none is imported."""
-    code = """
-        import sys
-        from bpfimport.btf.tracepoints import tracepoint_record, kernel_btf
-        k = kernel_btf()
-        assert k.find("task_struct") is not None
-        tracepoint_record("sched", "sched_switch", k)
-        tracepoint_record("syscalls", "sys_enter_openat", k)
-        heavy = {"typing", "dataclasses", "inspect", "difflib", "bpfimport.btf.ext", "bpfimport.btf.objects"}
-        print(sorted(heavy & set(sys.modules)))
-    """
-    r = child(code, tmp_path, env=child_env(XDG_CACHE_HOME=str(tmp_path)))
+    r = lookups_run().result()
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "[]"
 

@@ -8,6 +8,7 @@ to write a cache file beside it instead of trying (and failing) to mkdir.
 
 from __future__ import annotations
 
+import functools
 import zipfile
 from pathlib import Path
 
@@ -16,7 +17,15 @@ import pytest
 import bpfimport
 from bpfimport import cache
 from bpfimport.importer import compile_or_read, compile_path, import_file, module_name
-from tests.support import TRIVIAL, child, compile_counter, writable_cache  # noqa: F401 - fixtures
+from tests import background
+from tests.support import (  # noqa: F401 - fixtures
+    TRIVIAL,
+    child,
+    child_argv,
+    child_env,
+    compile_counter,
+    writable_cache,
+)
 
 DASHED = "a-b.bpf.py"
 
@@ -83,18 +92,41 @@ def test_a_zipped_source_is_not_written_beside_itself(tmp_path: Path) -> None:
     assert not any("could not" in ln for ln in said), said
 
 
-def test_a_zipped_source_is_cached_under_pycache_prefix(tmp_path: Path) -> None:
-    """With PYTHONPYCACHEPREFIX the zipped module's object is written there and then read back."""
-    _zipped_app(tmp_path)
-    prefix = tmp_path / "prefix"
-    env = {"PYTHONPYCACHEPREFIX": str(prefix)}
-    from tests.support import child_env
+@functools.cache
+def _prefixed_app() -> Path:
+    """A folder holding the zipped app, for the two imports under PYTHONPYCACHEPREFIX."""
+    folder = background.scratch_folder("bpfimport-zipped-")
+    _zipped_app(folder)
+    return folder
 
-    first = child(IMPORT_ZIPPED, tmp_path, args=("-v",), env=child_env(**env))
+
+def prefixed_import(n: int) -> background.Command:
+    """The ``n``-th (1, 2) verbose import of the zipped app with PYTHONPYCACHEPREFIX.
+
+    Queued early, in order: the first writes the object into the prefix (and the
+    interpreter its .pyc files, ~0.4 s: the prefix starts empty), the second reads it.
+    """
+    def make() -> background.Command:
+        folder = _prefixed_app()
+        return background.Command(child_argv(IMPORT_ZIPPED, ("-v",)), cwd=folder, timeout=60,
+                                  env=child_env(PYTHONPYCACHEPREFIX=str(folder / "prefix")))
+
+    return background.run(f"zipped import {n} under a pycache prefix", make)
+
+
+def start_early() -> None:
+    prefixed_import(1)
+    prefixed_import(2)
+
+
+def test_a_zipped_source_is_cached_under_pycache_prefix() -> None:
+    """With PYTHONPYCACHEPREFIX the zipped module's object is written there and then read back."""
+    prefix = _prefixed_app() / "prefix"
+    first = prefixed_import(1).result()
     assert first.returncode == 0, first.stderr[-2000:]
     written = list(prefix.rglob("counter.bpf.*.o"))
     assert len(written) == 1, first.stderr[-2000:]
-    second = child(IMPORT_ZIPPED, tmp_path, args=("-v",), env=child_env(**env))
+    second = prefixed_import(2).result()
     assert f"# bpfimport: {written[0]} matches its source" in second.stderr
 
 

@@ -9,6 +9,7 @@ did (calls it made, files it wrote), never from a pasted run.
 
 from __future__ import annotations
 
+import functools
 import os
 import select
 import signal
@@ -24,6 +25,7 @@ import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import CompileError
 from bpfimport.compiler import CompileOptions, compile_source
 from bpfimport.errors import VerifierError
+from tests import background
 from tests.conftest import need, open_trace_pipe
 from tests.runtime_objects import module_of
 from tests.support import child_env, readable_packages
@@ -237,24 +239,55 @@ def test_run_stops_on_ctrl_c_and_prints_the_maps(tracing: None, tmp_path: Path) 
 
 # ---------------------------------------------------------------- deployment
 
-def test_compileall_under_pycache_prefix_prefills_a_cache_used_without_llvmlite(tmp_path: Path) -> None:
+@functools.cache
+def _deployed() -> Path:
+    """A folder with ``app/dep.bpf.py`` and an empty ``prefix``: the compileall below fills it."""
+    root = background.scratch_folder("bpfimport-deploy-")
+    (root / "app").mkdir()
+    (root / "app" / "dep.bpf.py").write_text(RUN_SRC)
+    return root
+
+
+_HIT = ("import sys; sys.path.insert(0, '.'); import bpfimport, dep_bpf; "
+        "print(sorted(p.name for p in dep_bpf.__bpf_spec__.programs), "
+        "'llvmlite' in sys.modules, 'bpfimport.compiler' in sys.modules)")
+
+
+def deploy_step(step: str) -> background.Command:
+    """``compileall`` under PYTHONPYCACHEPREFIX, then (``hit``) a ``python -S`` import from that
+    cache with no llvmlite on its path: queued early, in that order."""
+    def make() -> background.Command:
+        root = _deployed()
+        prefix = str(root / "prefix")
+        if step == "compileall":
+            return background.Command(
+                [sys.executable, "-m", "bpfimport", "compileall", str(root / "app")], cwd=root,
+                env=env(PYTHONPYCACHEPREFIX=prefix), timeout=60)
+        return background.Command(
+            [sys.executable, "-S", "-c", _HIT], cwd=root / "app", timeout=60,
+            env=env(PYTHONPYCACHEPREFIX=prefix, PYTHONPATH=str(readable_packages("bpfimport"))))
+
+    return background.run(f"deployment {step}", make)
+
+
+def start_early() -> None:
+    deploy_step("compileall")
+    deploy_step("hit")
+
+
+def test_compileall_under_pycache_prefix_prefills_a_cache_used_without_llvmlite() -> None:
     """compileall writes under PYTHONPYCACHEPREFIX (the mirrored absolute path), and a process
     with no llvmlite at all (python -S: no site-packages) imports from that cache."""
-    app, prefix = tmp_path / "app", tmp_path / "prefix"
-    app.mkdir()
-    (app / "dep.bpf.py").write_text(RUN_SRC)
-    r = python("-m", "bpfimport", "compileall", str(app), cwd=tmp_path, PYTHONPYCACHEPREFIX=str(prefix))
+    root = _deployed()
+    app, prefix = root / "app", root / "prefix"
+    r = deploy_step("compileall").result()
     assert r.returncode == 0, r.stderr
     from bpfimport import __version__
 
     mirrored = prefix / str(app).lstrip("/") / f"dep.bpf.bpfimport-{__version__}.o"
     assert mirrored.is_file(), sorted(str(p) for p in prefix.rglob("*"))
     assert not (app / "__pycache__").exists()
-    check = ("import sys; sys.path.insert(0, '.'); import bpfimport, dep_bpf; "
-             "print(sorted(p.name for p in dep_bpf.__bpf_spec__.programs), "
-             "'llvmlite' in sys.modules, 'bpfimport.compiler' in sys.modules)")
-    hit = python("-S", "-c", check, cwd=app, PYTHONPYCACHEPREFIX=str(prefix),
-                 PYTHONPATH=str(readable_packages("bpfimport")))
+    hit = deploy_step("hit").result()
     assert hit.returncode == 0, hit.stderr
     assert hit.stdout.split("\n")[0] == "['on_getppid'] False False"
 

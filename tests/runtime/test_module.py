@@ -89,6 +89,20 @@ def _imported(importtime: str, prefix: str) -> list[str]:
     return sorted(n for n in names if n == prefix or n.startswith(prefix + "."))
 
 
+@pytest.fixture(scope="module")
+def hot_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder holding ``hot.bpf.py`` and its cached object, filled by a first import.
+
+    Once for the cases below: each of them only reads the cache (a hit writes nothing), so
+    one child compiles instead of one per case.
+    """
+    folder = tmp_path_factory.mktemp("hot")
+    (folder / "hot.bpf.py").write_text(TRIVIAL + "TOTAL: Final[u64] = 3\n")
+    fill = child("import hot_bpf", folder)
+    assert fill.returncode == 0, fill.stderr
+    return folder
+
+
 @pytest.mark.parametrize("use,wanted", [
     ("", []),  # the cache hit itself: binding makes no handle
     ("hot_bpf.prog.section", ["object", "program"]),
@@ -96,17 +110,14 @@ def _imported(importtime: str, prefix: str) -> list[str]:
     ("hot_bpf.TOTAL.final", ["globals", "object"]),
 ])
 def test_first_use_imports_only_the_handle_modules_it_needs(
-        tmp_path: Path, use: str, wanted: list[str]) -> None:
+        hot_cache: Path, use: str, wanted: list[str]) -> None:
     """``-X importtime`` of a cache hit, then of the first use of one handle, in a fresh process.
 
     A hit imports no handle module, no compiler and no llvmlite; the first use
     of a handle imports the object's module and the one defining its class,
     whole: none of ctypes, libbpf or the codecs until the kernel is touched.
     """
-    (tmp_path / "hot.bpf.py").write_text(TRIVIAL + "TOTAL: Final[u64] = 3\n")
-    fill = child("import hot_bpf", tmp_path)
-    assert fill.returncode == 0, fill.stderr
-    r = child(f"import hot_bpf\nassert hot_bpf.__cached__\n{use}\n", tmp_path,
+    r = child(f"import hot_bpf\nassert hot_bpf.__cached__\n{use}\n", hot_cache,
               args=("-X", "importtime"))
     assert r.returncode == 0, r.stderr
     assert _imported(r.stderr, "llvmlite") == [] and _imported(r.stderr, "bpfimport.compiler") == []

@@ -10,6 +10,7 @@ from types import ModuleType
 
 import pytest
 
+from tests import background
 from tests.conftest import program_module
 from tests.scapy_layers import scapy
 
@@ -20,14 +21,25 @@ def pk(kernel: None, tmp_path: Path) -> Iterator[ModuleType]:
         yield m
 
 
+_COLLECTION = ("import sys; sys.path.insert(0, sys.argv[1]); "
+               "import tests.scapy_layers, tests.runtime.test_packet_test_run_kernel; "
+               "print('scapy' in sys.modules)")
+
+
+def collection_run() -> background.Command:
+    """A fresh interpreter importing what collecting this module imports (queued early)."""
+    root = Path(__file__).resolve().parents[2]
+    return background.run("scapy at collection", lambda: background.Command(
+        [sys.executable, "-c", _COLLECTION, str(root)], timeout=60))
+
+
+def start_early() -> None:
+    collection_run()
+
+
 def test_scapy_is_not_imported_by_collection() -> None:
     """Importing the packet test modules does not import scapy (its import takes ~1 s)."""
-    import subprocess
-
-    code = ("import sys, tests.scapy_layers, tests.runtime.test_packet_test_run_kernel; "
-            "print('scapy' in sys.modules)")
-    root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root)
+    out = collection_run().result()
     assert out.stdout.strip() == "False", out.stdout + out.stderr
 
 

@@ -86,11 +86,33 @@ def test_interval_count_positionals() -> None:
         parser.parse_args(["0"])
 
 
+class FakeClock:
+    """``time`` as run_events sees it: ``sleep`` moves the clock on at once.
+
+    The loop's arithmetic (deadline, ticks, each poll's budget) is what these tests check;
+    on the real clock the first one slept 0.55 s of every run.  Each reading moves the clock
+    on by a microsecond, as the loop's own work does: a budget under a millisecond rounds to
+    a poll of 0 ms, which the loop then repeats until the wake-up time is reached.
+    """
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def monotonic(self) -> float:
+        self.now += 1e-6
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        assert seconds >= 0
+        self.now += seconds
+
+
 class FakeRing:
     """A buffer map's poll(): hands over queued events, else waits out its timeout."""
 
-    def __init__(self, events: list[int]) -> None:
+    def __init__(self, events: list[int], clock: FakeClock) -> None:
         self.events = events
+        self.clock = clock
         self.timeouts: list[int] = []
 
     def poll(self, callback: object, timeout_ms: int = 100) -> int:
@@ -98,23 +120,24 @@ class FakeRing:
         if self.events:
             callback(self.events.pop(0))  # type: ignore[operator]
             return 1
-        time.sleep(timeout_ms / 1000)
+        self.clock.sleep(timeout_ms / 1000)
         return 0
 
 
-def test_run_events_duration_and_ticks() -> None:
-    ring = FakeRing([1, 2, 3])
+def test_run_events_duration_and_ticks(monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(_common, "time", clock)
+    ring = FakeRing([1, 2, 3], clock)
     got: list[int] = []
     ticks: list[float] = []
-    start = time.monotonic()
+    start = clock.monotonic()
     _common.run_events([(ring, got.append)], duration=0.55, interval=0.2,
-                       tick=lambda: ticks.append(time.monotonic() - start))
-    took = time.monotonic() - start
+                       tick=lambda: ticks.append(clock.monotonic() - start))
+    took = clock.monotonic() - start
     assert got == [1, 2, 3]
     assert 0.55 <= took < 0.8
     assert len(ticks) == 2 and 0.2 <= ticks[0] < 0.35 and 0.4 <= ticks[1] < 0.55
     assert max(ring.timeouts) <= 200  # each poll bounded by the next wake-up
-
 
 
 def test_run_summaries_stops_after_count(capsys: pytest.CaptureFixture[str]) -> None:

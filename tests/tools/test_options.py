@@ -92,7 +92,7 @@ def test_every_tool_parser_is_taken_by_the_fast_path(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", TOOLS)
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(data=st.data())
 def test_fast_path_agrees_with_argparse(name: str, data: st.DataObject) -> None:
     parser = PARSERS[name]

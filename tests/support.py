@@ -53,6 +53,16 @@ BROKEN_MESSAGE = "an expression statement at module level would run user-space c
 EM_BPF = 247  # e_machine of a BPF ELF object (elf.h)
 
 
+def libc_path() -> str:
+    """The libc this process has mapped (as the kernel resolves uprobes: by file); "" if none."""
+    with open("/proc/self/maps") as maps:
+        for line in maps:
+            path = line.split()[-1]
+            if "/libc.so" in path or "/libc-" in path:
+                return os.path.realpath(path)
+    return ""
+
+
 def is_bpf_object(data: bytes) -> bool:
     """An ELF file whose machine is BPF: what the compiler (never a stand-in) produces."""
     return data[:4] == b"\x7fELF" and len(data) > 20 and struct.unpack_from("<H", data, 18)[0] == EM_BPF

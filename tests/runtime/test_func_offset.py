@@ -17,15 +17,7 @@ from pathlib import Path
 import pytest
 
 from bpfimport.elf import func_offset
-
-
-def libc_path() -> str:
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if "/libc.so" in path or "/libc-" in path:
-                return os.path.realpath(path)
-    pytest.skip("no libc mapped in this process")
+from tests.support import libc_path
 
 
 def elftools_offsets(path: str, table: str) -> dict[str, int]:
@@ -51,7 +43,7 @@ def elftools_offsets(path: str, table: str) -> dict[str, int]:
 
 
 def test_libc_offsets_equal_pyelftools() -> None:
-    libc = libc_path()
+    libc = libc_path() or pytest.skip("no libc mapped in this process")
     expected = elftools_offsets(libc, ".dynsym")
     assert len(expected) > 1000  # the whole of libc's exported functions
     got = {name: func_offset(libc, name) for name in expected}
@@ -83,7 +75,7 @@ def test_pie_executable_offsets_equal_pyelftools() -> None:
 
 
 def test_what_libbpf_would_not_find_gives_none(tmp_path: Path) -> None:
-    libc = libc_path()
+    libc = libc_path() or pytest.skip("no libc mapped in this process")
     assert func_offset(libc, "no_such_function_here") is None
     assert func_offset(libc, "usleep@@GLIBC_2.2.5") is None  # versioned names: libbpf's
     assert func_offset(libc, "") is None

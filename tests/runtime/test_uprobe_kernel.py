@@ -10,17 +10,7 @@ import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
 from tests.conftest import kernel_has_kprobes, need
-
-
-def libc_path() -> str:
-    """The libc this process has mapped, as the kernel resolves uprobes by file."""
-    with open("/proc/self/maps") as maps:
-        for line in maps:
-            path = line.split()[-1]
-            if "/libc.so" in path or "/libc-" in path:
-                return os.path.realpath(path)
-    return ""
-
+from tests.support import libc_path
 
 SOURCE = '''
 from bpfimport.lang import *

@@ -12,6 +12,17 @@ import struct
 
 SHF_EXECINSTR = 0x4
 STT_FUNC = 2
+SHT_SYMTAB = 2
+SHT_DYNSYM = 11
+STB_WEAK = 2
+_SHN_LORESERVE = 0xFF00
+_SYM_SIZE = 24  # sizeof(Elf64_Sym)
+_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr
+_SYM = struct.Struct("<IBBHQQ")  # Elf64_Sym
+
+
+def _is_elf64_le(head: bytes) -> bool:
+    return head[:4] == b"\x7fELF" and head[4:6] == b"\x02\x01"
 
 
 class Section:
@@ -32,15 +43,15 @@ class Symbol:
 
 class Elf:
     def __init__(self, data: bytes) -> None:
-        if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != 1:
+        if not _is_elf64_le(data[:6]):
             raise ValueError("not a little-endian ELF64 object")
         self.data = data
         shoff, = struct.unpack_from("<Q", data, 0x28)
         shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
         raw = []
         for i in range(shnum):
-            name, typ, flags, _addr, off, size, link, _info, _align, _entsize = struct.unpack_from(
-                "<IIQQQQIIQQ", data, shoff + i * shentsize)
+            name, typ, flags, _addr, off, size, link, _info, _align, _entsize = _SHDR.unpack_from(
+                data, shoff + i * shentsize)
             raw.append((name, typ, flags, off, size, link))
         strtab_off = raw[shstrndx][3]
         self.sections = [
@@ -48,11 +59,11 @@ class Elf:
         ]
         self.symbols: list[Symbol] = []
         for r in raw:
-            if r[1] == 2:  # SHT_SYMTAB
+            if r[1] == SHT_SYMTAB:
                 names_off = raw[r[5]][3]
-                for j in range(r[4] // 24):
-                    st_name, st_info, _other, shndx, value, size = struct.unpack_from(
-                        "<IBBHQQ", data, r[3] + j * 24)
+                for j in range(r[4] // _SYM_SIZE):
+                    st_name, st_info, _other, shndx, value, size = _SYM.unpack_from(
+                        data, r[3] + j * _SYM_SIZE)
                     self.symbols.append(Symbol(self._cstr(names_off + st_name), shndx, value, size, st_info & 0xF))
 
     def _cstr(self, offset: int) -> str:
@@ -73,13 +84,6 @@ class Elf:
 
 
 # --- a function's file offset in an executable or shared library, for uprobes ----------------
-
-SHT_SYMTAB = 2
-SHT_DYNSYM = 11
-STB_WEAK = 2
-_SHN_LORESERVE = 0xFF00
-_SYM_SIZE = 24  # sizeof(Elf64_Sym)
-_SHDR = struct.Struct("<IIQQQQIIQQ")  # Elf64_Shdr
 
 
 def func_offset(path: str, name: str) -> int | None:
@@ -118,7 +122,7 @@ def func_offset(path: str, name: str) -> int | None:
 
 def _func_offset(fd: int, name: bytes) -> int | None:
     head = os.pread(fd, 64, 0)
-    if len(head) < 64 or head[:4] != b"\x7fELF" or head[4] != 2 or head[5] != 1:
+    if len(head) < 64 or not _is_elf64_le(head):
         return None
     shoff, = struct.unpack_from("<Q", head, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", head, 0x3A)
@@ -168,8 +172,7 @@ def _search(fd: int, headers: list[tuple[int, ...]], table: tuple[int, ...],
             at = symbols.find(key, at + 1)
     result, last_weak = -1, False
     for index in sorted(matches):
-        _st_name, info, _other, shndx, value, _size = struct.unpack_from(
-            "<IBBHQQ", symbols, index * _SYM_SIZE)
+        _st_name, info, _other, shndx, value, _size = _SYM.unpack_from(symbols, index * _SYM_SIZE)
         if info & 0xF != STT_FUNC:
             continue
         weak = info >> 4 == STB_WEAK

@@ -34,6 +34,7 @@ _KEYWORDS = frozenset({"action", "type", "default", "dest", "metavar", "help", "
                        "choices", "required"})
 _ACTIONS = {None: "store", "store": "store", "store_true": "store_true",
             "store_false": "store_false"}
+_ABSENT = {"store_true": False, "store_false": True}  # an absent option's value (else None)
 # ArgumentParser keywords it understands (the rest change parsing: prefix_chars, allow_abbrev...)
 _PARSER_KEYWORDS = frozenset({"prog", "description", "epilog"})
 
@@ -79,9 +80,7 @@ class _Argument:
             longs = [f[2:] for f in flags if f.startswith("--")]
             derived = (longs[0] if longs else flags[0][1:]).replace("-", "_")
             self.dest = kwargs.get("dest") or derived
-        default = False if self.action == "store_true" else True if self.action == "store_false" \
-            else None
-        self.default = kwargs.get("default", default)
+        self.default = kwargs.get("default", _ABSENT.get(self.action))
         self.understood = (set(kwargs) <= _KEYWORDS and bool(self.action) and bool(flags)
                            and (self.nargs in (None, "?") and group is None if self.positional
                                 else all(len(f) == 2 or f.startswith("--") for f in flags)))
@@ -164,9 +163,6 @@ class OptionParser:
     def error(self, message: str) -> NoReturn:
         """Usage and ``message`` on stderr, exit status 2 (argparse's ``error``)."""
         self.argparse().error(message)
-
-    def format_help(self) -> str:
-        return self.argparse().format_help()
 
     def argparse(self) -> argparse.ArgumentParser:
         """The real parser, built from the recorded calls (help, errors, anything unusual)."""

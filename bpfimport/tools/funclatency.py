@@ -106,13 +106,6 @@ def _find_library(lib: str) -> str | None:
     return ctypes.util.find_library(lib)
 
 
-def _kprobes_available() -> bool:
-    """Whether the kernel has kprobes (imported here: a user function needs none of it)."""
-    from bpfimport.runtime.errors import kprobes_available
-
-    return kprobes_available()
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     label = "msecs" if args.milliseconds else "usecs" if args.microseconds else "nsecs"
@@ -121,11 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"funclatency: {args.pattern!r}: give one function by name (wildcards and regular "
               f"expressions are not supported).", file=sys.stderr)
         return 2
-    if not colon and not _kprobes_available():
-        print(f"funclatency: this kernel has no kprobes (CONFIG_KPROBES is off), so the kernel "
-              f"function {func!r} cannot be traced; user functions (LIB:FUNC) can.",
-              file=sys.stderr)
-        return 1
+    if not colon:
+        from bpfimport.runtime.errors import kprobes_available  # a user function needs none of it
+
+        if not kprobes_available():
+            print(f"funclatency: this kernel has no kprobes (CONFIG_KPROBES is off), so the "
+                  f"kernel function {func!r} cannot be traced; user functions (LIB:FUNC) can.",
+                  file=sys.stderr)
+            return 1
     probes: list[PreparedProbe] = []
     if colon:  # opened while the module compiles and loads: see bpfimport.runtime.uprobe
         binary, pid = find_binary(lib), args.pid or -1

@@ -445,6 +445,8 @@ _TMP_NAME = None  # the compiled pattern, made on first use (re costs ~1 ms to i
 def _tmp_writer(name: str) -> int | None:
     """The writer pid in a name :func:`write_atomic` makes, or None for any other name."""
     global _TMP_NAME
+    if not name.endswith(".tmp"):
+        return None  # most names: no pattern, no re import (a cold import writes, then cleans)
     if _TMP_NAME is None:
         import re
 

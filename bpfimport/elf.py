@@ -91,7 +91,7 @@ def func_offset(path: str, name: str) -> int | None:
 
     Why not ask libbpf: its lookup (``elf_find_func_offset``) runs only inside
     ``bpf_program__attach_uprobe_opts``, which needs the loaded program, and a uprobe's
-    perf event is worth opening before (:mod:`bpfimport.runtime.uprobe`).  Why not
+    perf event is worth opening before (:mod:`bpfimport.runtime.probes`).  Why not
     pyelftools: ~120 ms of import and lookup for libc, more than the whole attach.
 
     The rules are libbpf 1.1.2's: the first ``SHT_DYNSYM`` section is searched, then, only

@@ -26,6 +26,9 @@ def compile_source(
     comes from the caller (the loader's :func:`~bpfimport.importer.module_name`
     rule), so a compiled file and an imported one always agree on it.
     """
+    from .backend import start_loading
+
+    start_loading()  # LLVM loads beside the imports and the frontend below
     from .driver import compile_source as _compile
 
     return _compile(source, filename, module_name, options or DEFAULT_OPTIONS)

@@ -10,6 +10,7 @@ byte-identical objects.  ``BPFIMPORT_LLVMLITE_BINDING=1`` forces the second.
 from __future__ import annotations
 
 import os
+from _thread import allocate_lock, start_new_thread
 
 from ..errors import SetupError
 from .elf import STT_FUNC, Elf, stack_depth
@@ -123,9 +124,10 @@ class _Binding:
         return llvmffi.instrumentation_of(address, self.version, self.llvm.llvm_version_info[0])
 
 
-def _fast_lib() -> Any:
+def _fast_lib(unlocked: bool = False) -> Any:
     """:class:`.llvmffi.Lib` on the installed llvmlite's library, or None when it is not one
-    of the verified versions (or the library is missing, or lacks a function)."""
+    of the verified versions (or the library is missing, or lacks a function).  ``unlocked``:
+    load the library without holding the GIL (for :func:`start_loading`'s thread)."""
     from .._host import installed  # finds llvmlite's folder without importing it
 
     found = installed()
@@ -135,13 +137,84 @@ def _fast_lib() -> Any:
 
     if not found.version.startswith(llvmffi.VERIFIED):
         return None
+    path = found.library()
     try:
-        return llvmffi.Lib(found.library(), found.version)
+        handle = llvmffi.dlopen_unlocked(path) if unlocked else None
+        return llvmffi.Lib(path, found.version, handle)
     except (OSError, AttributeError):
         return None
 
 
 _backend: Any = None
+# start_loading's thread: (the pid that started it, a lock held until it is done, what it made)
+_loading: tuple[int, Any] | None = None
+_loaded: Any = None
+
+
+def start_loading() -> None:
+    """Load and initialise LLVM in a background thread while the compiler's Python half runs.
+
+    A compile imports the compiler's modules, then parses and generates IR (~15 ms
+    of Python) before it needs LLVM.  Loading llvmlite's library meanwhile — 10-15
+    ms of ``dlopen``, LLVM's static constructors and target set-up, with the GIL
+    released (:func:`.llvmffi.dlopen_unlocked`) — takes it off a cold import's
+    critical path on a machine with a second core.  Only the default backend is
+    loaded this way; when the thread cannot, :func:`backend` does it in the
+    foreground as before and reports what went wrong.
+    """
+    global _loading
+    if (_backend is not None or (_loading is not None and _loading[0] == os.getpid())
+            or os.environ.get("BPFIMPORT_LLVMLITE_BINDING")):
+        return
+    lock = allocate_lock()
+    lock.acquire()
+    _loading = (os.getpid(), lock)
+    import atexit
+
+    atexit.register(_wait_for_loading)  # never exit while LLVM's constructors run in the thread
+    start_new_thread(_load_in_background, (lock,))
+
+
+def _load_in_background(lock: Any) -> None:
+    global _loaded
+    try:
+        impl = _fast_lib(unlocked=True)
+        if impl is not None:
+            _initialise(impl)
+        _loaded = impl
+    except Exception:  # noqa: BLE001 - backend() tries again in the foreground and reports it
+        _loaded = None
+    finally:
+        lock.release()
+
+
+def _wait_for_loading() -> Any:
+    """What :func:`start_loading`'s thread made, once it is done (None: nothing, or it failed).
+
+    A forked child has no such thread (its copy of the lock may be held for good).
+    """
+    if _loading is None or _loading[0] != os.getpid():
+        return None
+    with _loading[1]:
+        return _loaded
+
+
+def _take_loaded() -> Any:
+    """:func:`_wait_for_loading`, once: a later :func:`backend` call starts afresh."""
+    global _loading, _loaded
+    impl = _wait_for_loading()
+    _loading = _loaded = None
+    return impl
+
+
+def _initialise(impl: Any) -> None:
+    impl.initialize()
+    try:
+        impl.target(TRIPLE)
+    except RuntimeError as e:
+        raise no_bpf_target(impl.version_info()) from e
+    for option in OPTIONS:
+        impl.set_option("bpfimport", option)
 
 
 def backend(kind: str | None = None) -> Any:
@@ -150,8 +223,11 @@ def backend(kind: str | None = None) -> Any:
     ``kind`` ("llvmffi" or "llvmlite.binding") asks for one (tests compare them).
     """
     global _backend
-    if kind is None and _backend is not None:
-        return _backend
+    if kind is None:
+        if _backend is None:
+            _backend = _take_loaded()
+        if _backend is not None:
+            return _backend
     impl = None
     if kind != "llvmlite.binding" and (kind == "llvmffi" or not os.environ.get("BPFIMPORT_LLVMLITE_BINDING")):
         impl = _fast_lib()
@@ -159,13 +235,7 @@ def backend(kind: str | None = None) -> Any:
             raise SetupError("the installed llvmlite is not one llvmffi was checked against")
     if impl is None:
         impl = _Binding()
-    impl.initialize()
-    try:
-        impl.target(TRIPLE)
-    except RuntimeError as e:
-        raise no_bpf_target(impl.version_info()) from e
-    for option in OPTIONS:
-        impl.set_option("bpfimport", option)
+    _initialise(impl)
     if kind is None:
         _backend = impl
     return impl

@@ -7,7 +7,6 @@ being compiled, so a user never sees a traceback from the compiler's guts.
 
 from __future__ import annotations
 
-import ast
 import os
 import warnings
 
@@ -26,6 +25,7 @@ from ..spec import (
     ProgramSpec,
     StructSpec,
 )
+from . import pyast as ast
 from .backend import BackendError, deepest_stack, emit_object
 from .codegen.module import DEFAULT_LICENSE, ModuleCodegen
 from .compiled import CompiledModule

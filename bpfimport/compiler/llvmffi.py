@@ -35,6 +35,23 @@ VERIFIED = ("0.50.",)
 
 
 
+def dlopen_unlocked(path: str) -> int | None:
+    """``dlopen(path)`` as ``ctypes.CDLL(path)`` does it, but without holding the GIL.
+
+    ``ctypes.CDLL`` keeps the GIL through the whole ``dlopen``, which for llvmlite's
+    library is 7-15 ms of mapping and of LLVM's static constructors: other threads
+    wait.  libc's ``dlopen`` called as a ctypes function releases it, so the load
+    can run beside Python code.  None where libc's ``dlopen`` is not found or
+    fails (the caller then goes the usual way, which reports the error).
+    """
+    try:
+        fn = ctypes.CDLL(None).dlopen
+    except AttributeError:
+        return None
+    fn.argtypes, fn.restype = [c_char_p, c_int], c_void_p
+    return fn(os.fsencode(path), os.RTLD_NOW | os.RTLD_LOCAL) or None
+
+
 class InvalidIR(RuntimeError):
     """LLVM could not parse or verify the IR (llvmlite raises a plain RuntimeError, same text)."""
 
@@ -117,8 +134,8 @@ class Lib:
     DisposeNewModulePassManger: Callable[..., None]
     DisposeMemoryBuffer: Callable[..., None]
 
-    def __init__(self, path: str, llvmlite_version: str = "") -> None:
-        dll = ctypes.CDLL(path)
+    def __init__(self, path: str, llvmlite_version: str = "", handle: int | None = None) -> None:
+        dll = ctypes.CDLL(path, handle=handle)  # a handle from dlopen_unlocked(path), or a dlopen here
         self.path = path
         self.llvmlite_version = llvmlite_version  # the llvmlite release the library comes with
         self.lock = allocate_lock()

@@ -14,13 +14,13 @@ Files are the loader's business (:func:`bpfimport.importer.write_stub`).
 
 from __future__ import annotations
 
-import ast
 import os
 import warnings
 
 from .._stubs import stub_header
 from ..errors import CompileError
 from ..kinds import MAP_KINDS
+from . import pyast as ast
 from .frontend import ModuleModel, analyze_module
 from .frontend.model import MapDecl, Source
 from .types import ArrayType, BoolType, BpfType, CharType, IntType, StructType

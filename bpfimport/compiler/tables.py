@@ -102,6 +102,22 @@ def importable(module: str) -> bool:
     return module in LANG_MODULES or module == CTYPES_MODULE or module in TYPING_MODULES
 
 
+def _string_list(text: str) -> list[str]:
+    """The strings of a list display of string literals (``ast.literal_eval`` without
+    importing ``ast``; see :mod:`.pyast`); ValueError for anything else."""
+    from .pyast import Constant, List, parse
+
+    tree = parse(text, mode="eval").body
+    if not isinstance(tree, List):
+        raise ValueError("not a list")
+    names = []
+    for e in tree.elts:
+        if not isinstance(e, Constant) or not isinstance(e.value, str):
+            raise ValueError("not a list of strings")
+        names.append(e.value)
+    return names
+
+
 def _lang_names() -> frozenset[str]:
     """Every name ``bpfimport.lang`` exports: its ``__all__``, the one list of them.
 
@@ -119,9 +135,7 @@ def _lang_names() -> frozenset[str]:
                       encoding="utf-8") as f:
                 text = f.read()
             start = text.index("\n__all__ = [") + len("\n__all__ = ")
-            import ast
-
-            return frozenset(ast.literal_eval(text[start : text.index("]", start) + 1]))
+            return frozenset(_string_list(text[start : text.index("]", start) + 1]))
         except (OSError, ValueError, SyntaxError):  # not a plain file (a zip): import it after all
             from .. import lang as imported
 

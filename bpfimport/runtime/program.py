@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from ..spec import ProgramSpec
     from .link import Link
     from .object import BpfObject
-    from .uprobe import PreparedProbe
+    from .probes import PreparedProbe
 
 # Section prefix -> libbpf's program type name (libbpf_bpf_prog_type_str), so
 # `.type` needs neither libbpf nor the kernel for the common sections.
@@ -228,10 +228,12 @@ class Program:
         section's, and ``pid=`` limits it to one process.  A kprobe or kretprobe
         takes ``symbol=``, the kernel function.
 
-        ``probe=`` takes a uprobe opened before the module was loaded
-        (:func:`~bpfimport.runtime.uprobe.prepare_uprobe`, which overlaps the kernel's
-        slow first uprobe registration with the load) and attaches this kprobe/uprobe-type
-        program to it; the link owns the probe's perf event from then on.
+        ``probe=`` takes a uprobe or kprobe opened before the module was loaded
+        (:func:`~bpfimport.runtime.probes.prepare_uprobe`, which overlaps the kernel's
+        slow first uprobe registration with the load, or
+        :func:`~bpfimport.runtime.probes.prepare_kprobe`) and attaches this
+        kprobe/uprobe-type program to it (either kind of probe: they are one program type);
+        the link owns the probe's perf event from then on.
 
         A ``@perf_event`` program samples instead: ``sample_freq=49`` times a
         second or every ``sample_period`` events of ``event`` (the software
@@ -338,9 +340,7 @@ class Program:
 
     def _attach_probe(self, binary: str | None, symbol: str | None, pid: int) -> Link:
         """``attach(binary=, symbol=, pid=)`` of a uprobe, ``attach(symbol=)`` of a kprobe."""
-        from . import libbpf as L
         from . import libpath
-        from .link import Link
 
         target = uprobe_parts(self.spec.section)
         kind = self.spec.section.split("/", 1)[0]
@@ -366,10 +366,16 @@ class Program:
         if target is not None:
             offset = target[2] if func == target[1] else 0
             return self._attach_uprobe(path, func, offset, target[3], pid, kind)
+        return self._attach_kprobe(func, kind == "kretprobe")
+
+    def _attach_kprobe(self, func: str, retprobe: bool) -> Link:
+        """libbpf's kprobe attach (it opens the event on kernel function ``func``, attaches)."""
+        from . import libbpf as L
+        from .link import Link
+
         with self._obj._lock, self._obj.using(self.name) as live, L.capture() as lines:
             prog = live.program_ptr(self.name)
-            link = L.lib().bpf_program__attach_kprobe(prog, kind == "kretprobe", func.encode())
-            where = f"{kind}/{func}"
+            link = L.lib().bpf_program__attach_kprobe(prog, retprobe, func.encode())
             err = L.last_errno() if not link else 0
             if link:
                 handle = Link(self._obj, link, self.name)
@@ -377,6 +383,7 @@ class Program:
                 return handle
         from . import errors as rterrors
 
+        where = f"{'kretprobe' if retprobe else 'kprobe'}/{func}"
         raise rterrors.attach_error(self.name, where, err, L.log_text(lines, L.LIBBPF_WARN))
 
     def _attach_uprobe(self, path: str, func: str, offset: int, retprobe: bool, pid: int,
@@ -402,7 +409,7 @@ class Program:
                                     L.log_text(lines, L.LIBBPF_WARN))
 
     def _attach_prepared(self, probe: PreparedProbe) -> Link:
-        """``attach(probe=)``: this program on a uprobe event opened before the load.
+        """``attach(probe=)``: this program on a uprobe or kprobe event opened before the load.
 
         libbpf's ``bpf_program__attach_perf_event`` makes the link; from then on the link
         owns the event (``bpf_link__destroy`` closes it), and a failed attach leaves it to
@@ -411,16 +418,18 @@ class Program:
         from . import libbpf as L
         from . import libpath
         from .link import Link
-        from .uprobe import PreparedProbe
+        from .probes import PreparedProbe
 
         if not isinstance(probe, PreparedProbe):
-            raise TypeError(f"attach(probe=...) takes what prepare_uprobe() returns, got "
+            raise TypeError(f"attach(probe=...) takes what prepare_uprobe() or prepare_kprobe() returns, got "
                             f"{type(probe).__name__}")
         if self.type != "kprobe":
             raise TypeError(f"attach(probe=...) attaches uprobe and kprobe programs; "
                             f"'{self.name}' is a {self.type} program")
         parts = uprobe_parts(self.spec.section)
-        kind = "uretprobe" if probe.retprobe else "uprobe"
+        kind = probe.kind
+        if parts is None and self.spec.section.split("/", 1)[0] in ("kprobe", "kretprobe"):
+            parts = ("", "", 0, self.spec.section.startswith("kretprobe"))
         if parts is not None and parts[3] != probe.retprobe:
             want = "retprobe=True" if parts[3] else "retprobe=False"
             raise ValueError(f"program '{self.name}' (section '{self.section}') runs at the "
@@ -444,7 +453,9 @@ class Program:
                         return handle
         finally:
             probe.close()  # used up, attached or not (a load that failed, say)
-        if pfd is None:  # no event opened here: libbpf does it all, and says what is wrong
+        if pfd is None and probe.kernel:  # no event opened here: libbpf does it all
+            return self._attach_kprobe(probe.symbol, probe.retprobe)
+        if pfd is None:
             try:
                 path = libpath.resolve_binary(probe.binary)
             except libpath.NotFound as e:
@@ -453,8 +464,8 @@ class Program:
             return self._attach_uprobe(path, probe.symbol, 0, probe.retprobe, probe.pid, kind)
         from . import errors as rterrors
 
-        raise rterrors.attach_error(self.name, f"{kind}/{probe.path}:{probe.symbol}", err,
-                                    L.log_text(lines, L.LIBBPF_WARN))
+        where = f"{kind}/{probe.symbol}" if probe.kernel else f"{kind}/{probe.path}:{probe.symbol}"
+        raise rterrors.attach_error(self.name, where, err, L.log_text(lines, L.LIBBPF_WARN))
 
     def test_run(
         self,

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from bpfimport.runtime.uprobe import prepare_uprobe
+from bpfimport.runtime.probes import prepare_uprobe
 from bpfimport.tools._common import (
     add_duration,
     emit,
@@ -64,7 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bashreadline: {binary} does not exist, so there is no {what} to trace here.",
               file=sys.stderr)
         return 1
-    # opened while the module compiles and loads (see bpfimport.runtime.uprobe)
+    # opened while the module compiles and loads (see bpfimport.runtime.probes)
     probe = prepare_uprobe(binary, "readline", retprobe=True)
     skel = tool_module("bashreadline")
     try:

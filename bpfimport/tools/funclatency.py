@@ -14,10 +14,9 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Sequence
 
 from bpfimport.errors import BpfError
-from bpfimport.runtime.uprobe import PreparedProbe, prepare_uprobe
+from bpfimport.runtime.probes import PreparedProbe, prepare_kprobe, prepare_uprobe
 from bpfimport.tools._common import (
     add_duration,
     add_pid,
@@ -28,6 +27,10 @@ from bpfimport.tools._common import (
     tool_parser,
 )
 from bpfimport.tools._options import Namespace
+
+TYPE_CHECKING = False  # not typing's (milliseconds of every start)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
 
 EXAMPLES = """
     ./funclatency do_sys_open       # time the do_sys_open() kernel function
@@ -122,20 +125,20 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"kernel function {func!r} cannot be traced; user functions (LIB:FUNC) can.",
                   file=sys.stderr)
             return 1
-    probes: list[PreparedProbe] = []
-    if colon:  # opened while the module compiles and loads: see bpfimport.runtime.uprobe
+    # opened while the module compiles and loads (see bpfimport.runtime.probes); one pair of
+    # programs serves a user function's uprobes and a kernel function's kprobes
+    probes: list[PreparedProbe]
+    if colon:
         binary, pid = find_binary(lib), args.pid or -1
         probes = [prepare_uprobe(binary, func, retprobe=r, pid=pid) for r in (False, True)]
+    else:
+        probes = [prepare_kprobe(func, retprobe=r) for r in (False, True)]
     skel = tool_module("funclatency")
     skel.TARGET_PID.value = args.pid or 0
     skel.UNIT_NS.value = UNITS[label]
     try:
-        if colon:
-            skel.user_entry.attach(probe=probes[0])
-            skel.user_return.attach(probe=probes[1])
-        else:
-            skel.kernel_entry.attach(symbol=func)
-            skel.kernel_return.attach(symbol=func)
+        skel.on_entry.attach(probe=probes[0])
+        skel.on_return.attach(probe=probes[1])
     except BpfError:
         skel.close()
         raise

@@ -137,7 +137,7 @@ def test_a_short_library_name_is_found_among_the_mapped_libraries(tmp_path: Path
 def test_funclatency_opens_its_uprobes_before_loading(kernel: None,
                                                       monkeypatch: pytest.MonkeyPatch,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    """Both perf events are being opened (bpfimport.runtime.uprobe) before the tool's module is
+    """Both perf events are being opened (bpfimport.runtime.probes) before the tool's module is
     imported, so the kernel's slow first uprobe registration overlaps the compile and load;
     the links then own them (a prepared probe that fell back to libbpf would have no fd)."""
     from bpfimport.tools import funclatency

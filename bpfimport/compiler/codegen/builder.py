@@ -12,8 +12,7 @@ values.  ``function.py`` assembles the tables and drives one function.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.model import FunctionDecl, ModuleModel
 from ..frontend.resolve import builtin_name
 from ..tables import STACK_HINT, STACK_LIMIT

@@ -8,9 +8,8 @@ Map methods go to the module of the map's family (:data:`MAP_FAMILIES`).
 
 from __future__ import annotations
 
-import ast
-
 from ...headers import ADDRESS_FUNCTIONS
+from .. import pyast as ast
 from ..core import (
     ENUM_VALUE,
     ENUM_VALUE_EXISTS,

@@ -17,8 +17,7 @@ files, the syscall table); this module only lowers the reads.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..core import KernelTypeError, closest_first, show_names
 from ..types import (
     BOOL,

@@ -10,8 +10,7 @@ callback instances of them; what is sent here is checked against them.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.model import MapDecl
 from ..frontend.resolve import const_int, resolve_type
 from ..helpers import Helper

@@ -8,8 +8,7 @@ signed and unsigned operands.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.resolve import const_value
 from ..tables import PYTHON_BUILTIN_NAMES
 from ..types import (

@@ -8,8 +8,7 @@ function in its family's module and a row in its table.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.model import FunctionDecl, ProbeArg
 from ..types import BoolType, PtrType
 from .builder import FunctionBuilder

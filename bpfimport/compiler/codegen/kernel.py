@@ -11,8 +11,7 @@ are ``compiler/core.py``'s.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..core import (
     ENUM_VALUE_EXISTS,
     FIELD_BYTE_OFFSET,

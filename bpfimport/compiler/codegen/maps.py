@@ -11,10 +11,10 @@ Event maps are in ``events.py``, stack trace maps in ``stacks.py``.
 
 from __future__ import annotations
 
-import ast
 from errno import ENOENT
 
 from ...kinds import BLOOM_OPS
+from .. import pyast as ast
 from ..frontend.model import MapDecl
 from ..frontend.resolve import const_int
 from ..helpers import Helper

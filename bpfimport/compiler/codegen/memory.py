@@ -18,9 +18,8 @@ pointer's space names.
 
 from __future__ import annotations
 
-import ast
-
 from ...kinds import PROGRAM_KINDS
+from .. import pyast as ast
 from ..frontend.resolve import resolve_type
 from ..helpers import Helper, HelperDecl
 from ..types import (

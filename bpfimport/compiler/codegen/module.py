@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import ast
 import os
 
 from ..._version import __version__
 from ...btf.boot import VMLINUX as VMLINUX_PATH
 from ...kinds import MAP_KINDS
+from .. import pyast as ast
 from ..debuginfo import DebugInfo
 from ..frontend.model import GlobalDecl, MapDecl, ModuleModel
 from ..types import CHAR, BoolType, IntType, MapRefType, mem_llvm

@@ -9,8 +9,7 @@ are lowered to unsigned division, so they compile for every BPF CPU version.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.resolve import FOLD_BINOPS
 from ..types import U64, AddrType, BpfType, IntType
 from .builder import FunctionBuilder

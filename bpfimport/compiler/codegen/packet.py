@@ -27,9 +27,8 @@
 
 from __future__ import annotations
 
-import ast
-
 from ...headers import ADDRESS_FUNCTIONS, HEADERS, HeaderField
+from .. import pyast as ast
 from ..types import (
     U8,
     U16,

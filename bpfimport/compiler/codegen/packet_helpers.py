@@ -11,9 +11,8 @@ program types that can make it: the verifier's "unknown func" says much less.
 
 from __future__ import annotations
 
-import ast
-
 from ...kinds import PROGRAM_KINDS
+from .. import pyast as ast
 from ..frontend.model import MapDecl
 from ..helpers import HELPERS, Helper, HelperDecl
 from ..lang_structs import lang_struct

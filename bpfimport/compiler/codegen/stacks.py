@@ -10,8 +10,7 @@ context, which the kernel reads the registers from.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.model import MapDecl
 from ..helpers import Helper, HelperDecl
 from ..types import I64, U64, PtrType

@@ -6,8 +6,7 @@ maps statement types to them (the builder dispatches through it).
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..frontend.resolve import resolve_type
 from ..types import (
     BOOL,

@@ -10,8 +10,7 @@ with the text compared, not with the arrays.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..types import BOOL, ArrayType, CharType, PtrType
 from .builder import FunctionBuilder
 from .ir import Block, Value

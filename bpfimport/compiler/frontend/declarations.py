@@ -6,9 +6,8 @@ is user-space code, which belongs in the Python module that imports this one.
 
 from __future__ import annotations
 
-import ast
-
 from ...kinds import KEYED_OPS, MAP_KINDS, PROGRAM_KINDS, MapKind
+from .. import pyast as ast
 from ..lang_structs import LANG_STRUCTS
 from ..tables import (
     CTYPES_MODULE,

@@ -12,8 +12,7 @@ disagreement is an internal error, never a wrong decoder.
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..helpers import HELPERS
 from ..types import (
     BOOL,

@@ -13,9 +13,8 @@ can make a program fail to compile.
 
 from __future__ import annotations
 
-import ast
-
 from ...spec import slot_field
+from .. import pyast as ast
 from ..types import IntType, StructType
 from .model import ModuleModel
 from .resolve import builtin_name

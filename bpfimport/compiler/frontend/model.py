@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import ast
-
 from ...errors import CompileError
 from ...kinds import MAP_KINDS, MapKind
+from .. import pyast as ast
 from ..types import BpfType, StructType
 
 

@@ -16,10 +16,10 @@ the annotation says (``UserPtr[c_char]`` for a kernel function's ``__user`` argu
 
 from __future__ import annotations
 
-import ast
 import os
 
 from ...kinds import ProgramKind
+from .. import pyast as ast
 from ..types import BoolType, BpfType, CharType, IntType, PtrType
 from .model import ModuleModel, ProbeArg, Source
 from .resolve import resolve_type

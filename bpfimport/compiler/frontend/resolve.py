@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import ast
-
+from .. import pyast as ast
 from ..lang_structs import LANG_STRUCTS, lang_struct
 from ..tables import LANG_CONSTANTS, PYTHON_BUILTIN_NAMES, importable
 from ..types import (

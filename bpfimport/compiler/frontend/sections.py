@@ -10,8 +10,6 @@ attaching somewhere else or failing at run time.
 
 from __future__ import annotations
 
-import re
-
 from ...kinds import ProgramKind
 
 # What libbpf (1.0 on) reads as a kprobe/uprobe symbol: sscanf("%m[a-zA-Z0-9_.]+%li") — any
@@ -82,6 +80,8 @@ def _uprobe(pk: ProgramKind, path: str, symbol: str) -> None:
 
 
 def _symbol(pk: ProgramKind, index: int, text: str) -> None:
+    import re  # here: only a probe section with a symbol needs it (~1.5 ms of a compile)
+
     kind = pk.decorator
     head = re.match(_SYMBOL, text)
     rest = text[head.end():] if head else text

@@ -1,4 +1,5 @@
-"""Uprobes opened before their program is loaded: ``prepare_uprobe()``, then ``attach(probe=)``.
+"""Probes opened before their program is loaded: ``prepare_uprobe()`` / ``prepare_kprobe()``,
+then ``attach(probe=)``.
 
 Why: the kernel's first uprobe registration on a file sleeps ~10-15 ms (``uprobe_register``
 takes ``dup_mmap_sem`` for writing, which waits for an RCU grace period), and a tool that
@@ -8,17 +9,22 @@ The uprobe's perf event needs no program: it is a file, an offset and a process.
 libbpf 1.1's rules) and opens the event in a background thread (the ``syscall()`` through
 ctypes releases the GIL) while the caller goes on loading; ``prog.attach(probe=p)`` then
 hands the ready event to libbpf (``bpf_program__attach_perf_event``), which takes 0.1 ms.
+A kprobe's event is a kernel function's name: :func:`prepare_kprobe` opens it the same way,
+and one pair of programs serves both (uprobe and kprobe programs are one BPF program type:
+a tool that traces either compiles one pair, not two).
 
-The event is opened as libbpf 1.1 opens a uprobe's (``perf_event_open_probe``): the
-``uprobe`` PMU's type, the ``retprobe`` bit its format names, ``config1`` the path,
-``config2`` the offset; for ``pid == -1`` every process on CPU 0's list (``pid -1, cpu 0``:
-a uprobe fires on any CPU), else that process on any CPU; close-on-exec.
+The events are opened as libbpf 1.1 opens them (``perf_event_open_probe``): the ``uprobe``
+or ``kprobe`` PMU's type, the ``retprobe`` bit its format names, ``config1`` the path (the
+function's name for a kprobe), ``config2`` the offset (0 for a kprobe: its entry); for
+``pid == -1`` every process on CPU 0's list (``pid -1, cpu 0``: a probe fires on any CPU),
+else that process on any CPU; close-on-exec.
 
 Whenever something is not as expected (a name not found, an offset the reader cannot
-tell, no ``uprobe`` PMU, the open failing), the probe has no event and ``attach(probe=p)``
-attaches through libbpf exactly as ``attach(binary=, symbol=, pid=)`` would, so libbpf
-stays the reference and its error message is the one the user sees.  Part of the
-runtime: no compiler import, no ctypes until the background thread opens the event.
+tell, no such PMU, the open failing), the probe has no event and ``attach(probe=p)``
+attaches through libbpf exactly as ``attach(binary=, symbol=, pid=)`` (or, for a kprobe,
+``bpf_program__attach_kprobe``) would, so libbpf stays the reference and its error message
+is the one the user sees.  Part of the runtime: no compiler import, no ctypes until the
+background thread opens the event.
 """
 
 from __future__ import annotations
@@ -27,31 +33,44 @@ import _thread
 import os
 
 UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
+KPROBE_PMU = "/sys/bus/event_source/devices/kprobe"
 
-_pmu: tuple[int, int] | None | bool = False  # False: not read yet; None: no uprobe PMU
+_pmus: dict[str, tuple[int, int] | None] = {}  # PMU folder -> what probe_pmu() read there
+
+
+def probe_pmu(root: str) -> tuple[int, int] | None:
+    """(perf type, retprobe bit) of the probe PMU at ``root`` (:data:`UPROBE_PMU`,
+    :data:`KPROBE_PMU`), or None without one (then libbpf would make a legacy tracefs
+    event: that case is left to it).  The kernel's folders are read once."""
+    if root in _pmus:
+        return _pmus[root]
+    try:
+        with open(os.path.join(root, "type"), encoding="ascii") as f:
+            ptype = int(f.read())
+        with open(os.path.join(root, "format", "retprobe"), encoding="ascii") as f:
+            field, _, bit = f.read().strip().partition(":")  # "config:0"
+        found: tuple[int, int] | None = (ptype, int(bit)) if field == "config" else None
+    except (OSError, ValueError):
+        found = None
+    if root in (UPROBE_PMU, KPROBE_PMU):
+        _pmus[root] = found
+    return found
 
 
 def uprobe_pmu(root: str = UPROBE_PMU) -> tuple[int, int] | None:
-    """(perf type, retprobe bit) of the kernel's ``uprobe`` PMU, or None without one (then
-    libbpf would make a legacy tracefs event: that case is left to it)."""
-    global _pmu
-    if _pmu is False or root != UPROBE_PMU:
-        try:
-            with open(os.path.join(root, "type"), encoding="ascii") as f:
-                ptype = int(f.read())
-            with open(os.path.join(root, "format", "retprobe"), encoding="ascii") as f:
-                field, _, bit = f.read().strip().partition(":")  # "config:0"
-            found: tuple[int, int] | None = (ptype, int(bit)) if field == "config" else None
-        except (OSError, ValueError):
-            found = None
-        if root != UPROBE_PMU:
-            return found
-        _pmu = found
-    return _pmu if isinstance(_pmu, tuple) else None
+    """:func:`probe_pmu` of the ``uprobe`` PMU."""
+    return probe_pmu(root)
+
+
+def kprobe_pmu(root: str = KPROBE_PMU) -> tuple[int, int] | None:
+    """:func:`probe_pmu` of the ``kprobe`` PMU (absent where the kernel has no kprobes)."""
+    return probe_pmu(root)
 
 
 class PreparedProbe:
-    """A uprobe or uretprobe's perf event, being opened (or open) before its program is loaded.
+    """A uprobe's or kprobe's perf event (or a return probe's), being opened (or open) before
+    its program is loaded.  ``kernel``: a kprobe on the kernel function ``symbol`` (``binary``
+    is then "").
 
     ``prog.attach(probe=p)`` attaches a loaded kprobe/uprobe-type program to it and the
     returned link owns the event (detaching closes it); one probe serves one attach.
@@ -60,20 +79,25 @@ class PreparedProbe:
     when there is none (``error`` then says why, as an errno, when the open failed).
     """
 
-    __slots__ = ("binary", "symbol", "retprobe", "pid", "path", "offset", "error",
+    __slots__ = ("binary", "symbol", "retprobe", "pid", "path", "offset", "kernel", "error",
                  "_fd", "_done", "_lock", "_path_bytes", "__weakref__")
 
     def __init__(self, binary: str, symbol: str, retprobe: bool, pid: int,
-                 path: str | None = None, offset: int | None = None) -> None:
+                 path: str | None = None, offset: int | None = None, *,
+                 kernel: bool = False) -> None:
         self.binary, self.symbol, self.retprobe, self.pid = binary, symbol, retprobe, pid
         self.path, self.offset = path, offset  # the file and offset of the event, if any
+        self.kernel = kernel
         self.error: int | None = None
         self._fd: int | None = None
         self._lock = _thread.allocate_lock()
         self._done = _thread.allocate_lock()  # held while the open runs
         self._path_bytes = b""
-        if path is not None and offset is not None:
+        if kernel and offset is not None:
+            self._path_bytes = symbol.encode()  # config1: the kernel function's name
+        elif path is not None and offset is not None:
             self._path_bytes = os.fsencode(path)  # config1 points at it: it must outlive the call
+        if self._path_bytes:
             self._done.acquire()
             try:
                 _thread.start_new_thread(self._open, ())
@@ -85,7 +109,7 @@ class PreparedProbe:
         try:
             from .perf import PerfEventAttr, perf_event_open
 
-            pmu = uprobe_pmu()
+            pmu = kprobe_pmu() if self.kernel else uprobe_pmu()
             assert pmu is not None and self.offset is not None
             import ctypes
 
@@ -148,10 +172,17 @@ class PreparedProbe:
         except (AttributeError, OSError):
             pass
 
+    @property
+    def kind(self) -> str:
+        """"uprobe", "uretprobe", "kprobe" or "kretprobe"."""
+        return ("k" if self.kernel else "u") + ("retprobe" if self.retprobe else "probe")
+
     def __repr__(self) -> str:
-        kind = "uretprobe" if self.retprobe else "uprobe"
+        if self.kernel:
+            where = "perf event" if self.offset is not None else "via libbpf"
+            return f"<PreparedProbe {self.kind} {self.symbol} ({where})>"
         where = f"{self.path}+{self.offset:#x}" if self.offset is not None else "via libbpf"
-        return f"<PreparedProbe {kind} {self.binary}:{self.symbol} ({where}) pid={self.pid}>"
+        return f"<PreparedProbe {self.kind} {self.binary}:{self.symbol} ({where}) pid={self.pid}>"
 
 
 def prepare_uprobe(binary: str, symbol: str, *, retprobe: bool = False,
@@ -184,4 +215,19 @@ def prepare_uprobe(binary: str, symbol: str, *, retprobe: bool = False,
     return PreparedProbe(binary, symbol, bool(retprobe), pid, path, offset)
 
 
-__all__ = ["PreparedProbe", "prepare_uprobe", "uprobe_pmu"]
+def prepare_kprobe(function: str, *, retprobe: bool = False) -> PreparedProbe:
+    """Start opening a kprobe (``retprobe=True``: a kretprobe) on the kernel function ``function``.
+
+    As :func:`prepare_uprobe`: it returns at once, the event opens in a background thread,
+    and ``prog.attach(probe=p)`` attaches a loaded uprobe- or kprobe-type program to it.
+    Without a ``kprobe`` PMU (a kernel without kprobes) or when the open fails, the attach
+    goes through libbpf's ``bpf_program__attach_kprobe``, and raises its error.
+    """
+    if not isinstance(function, str) or not function:
+        raise TypeError(f"prepare_kprobe(function) takes the kernel function's name; got {function!r}")
+    opened = kprobe_pmu() is not None and "\0" not in function
+    return PreparedProbe("", function, bool(retprobe), -1, None, 0 if opened else None, kernel=True)
+
+
+__all__ = ["KPROBE_PMU", "UPROBE_PMU", "PreparedProbe", "kprobe_pmu", "prepare_kprobe",
+           "prepare_uprobe", "probe_pmu", "uprobe_pmu"]

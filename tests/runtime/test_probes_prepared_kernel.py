@@ -1,8 +1,11 @@
-"""Uprobes opened before the load (``prepare_uprobe``) and attached after (``attach(probe=)``).
+"""Probes opened before the load (``prepare_uprobe``, ``prepare_kprobe``) and attached after
+(``attach(probe=)``).
 
-Each test loads a real program and calls a libc function through ctypes; the counts the
-program keeps say where it ran.  The offset the prepared probe uses is compared with the
-one libbpf chooses itself, read back from the kernel's link info.
+Each test loads a real program and calls a libc function through ctypes (or, for kprobes,
+a system call); the counts the program keeps say where it ran.  The offset the prepared
+probe uses is compared with the one libbpf chooses itself, read back from the kernel's link
+info.  Kprobes: where the kernel has them, they count; where it has none, the attach fails
+with libbpf's error and leaves no fd behind (the branch from conftest's own probe).
 """
 
 from __future__ import annotations
@@ -19,8 +22,14 @@ import pytest
 
 import bpfimport  # noqa: F401 - installs the import hook
 from bpfimport import BpfError
-from bpfimport.runtime.uprobe import PreparedProbe, prepare_uprobe, uprobe_pmu
-from tests.conftest import need, open_fds
+from bpfimport.runtime.probes import (
+    PreparedProbe,
+    kprobe_pmu,
+    prepare_kprobe,
+    prepare_uprobe,
+    uprobe_pmu,
+)
+from tests.conftest import kernel_has_kprobes, need, open_fds
 
 SOURCE = '''
 from bpfimport.lang import *
@@ -48,6 +57,14 @@ def on_return(ctx) -> int:
 
 @tracepoint("syscalls/sys_enter_getppid")
 def not_a_uprobe(ctx) -> int:
+    return 0
+
+
+@section("kretprobe")
+def kernel_return(ctx) -> int:
+    global exits
+    if tid() == THREAD:
+        exits += 1
     return 0
 '''
 
@@ -233,3 +250,51 @@ def test_probe_is_closed_when_the_load_fails(calls: ModuleType,
         calls.on_call.attach(probe=probe)
     assert probe.fd is None
     assert open_fds() == before
+
+
+def test_a_kprobe_section_program_takes_a_prepared_uprobe(calls: ModuleType) -> None:
+    """One program type: a kretprobe program counts a prepared uretprobe's calls, and is
+    refused an entry probe as a uretprobe program is."""
+    with prepare_uprobe(LIBC, "getppid") as entry:
+        with pytest.raises(ValueError, match="runs at the function's return.*retprobe=True"):
+            calls.kernel_return.attach(probe=entry)
+    getppid = ctypes.CDLL(LIBC).getppid
+    with calls.kernel_return.attach(probe=prepare_uprobe(LIBC, "getppid", retprobe=True)):
+        for _ in range(4):
+            getppid()
+    assert calls.exits.value == 4
+
+
+def test_prepared_kprobe_counts_calls_or_fails_with_libbpfs_error(calls: ModuleType) -> None:
+    """A kernel function's kprobe pair on the uprobe-section programs: getppid(2) counted where
+    the kernel has kprobes; elsewhere no event is opened and libbpf's attach says why."""
+    calls.on_call.attach(binary=LIBC, symbol="getppid").detach()  # loaded: its fds are there
+    func = "__x64_sys_getppid" if os.uname().machine == "x86_64" else "__arm64_sys_getppid"
+    entry, ret = prepare_kprobe(func), prepare_kprobe(func, retprobe=True)
+    assert (entry.kind, ret.kind) == ("kprobe", "kretprobe") and entry.kernel
+    before = open_fds()
+    if not kernel_has_kprobes():
+        assert kprobe_pmu() is None and entry.fd is None and entry.offset is None
+        with pytest.raises(BpfError) as e:
+            calls.on_call.attach(probe=entry)
+        assert "on_call" in str(e.value) and f"kprobe/{func}" in str(e.value)
+        ret.close()
+        assert open_fds() == before
+        return
+    assert entry.fd is not None and ret.fd is not None  # opened here, not by libbpf
+    with calls.on_call.attach(probe=entry), calls.on_return.attach(probe=ret):
+        for _ in range(9):
+            os.getppid()
+        assert (calls.entries.value, calls.exits.value) == (9, 9)
+    os.getppid()
+    assert (calls.entries.value, calls.exits.value) == (9, 9)
+    assert open_fds() == before
+
+
+def test_prepare_kprobe_refuses_what_is_not_a_function_name() -> None:
+    for bad in ("", 3, None):
+        with pytest.raises(TypeError, match="kernel function's name"):
+            prepare_kprobe(bad)  # type: ignore[arg-type]
+    probe = prepare_kprobe("vfs_read", retprobe=True)
+    assert repr(probe).startswith("<PreparedProbe kretprobe vfs_read (")
+    probe.close()

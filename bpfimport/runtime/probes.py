@@ -45,11 +45,12 @@ def probe_pmu(root: str) -> tuple[int, int] | None:
     if root in _pmus:
         return _pmus[root]
     try:
-        with open(os.path.join(root, "type"), encoding="ascii") as f:
+        # read as bytes: a text file's codec import costs a tool's start ~0.2 ms
+        with open(os.path.join(root, "type"), "rb") as f:
             ptype = int(f.read())
-        with open(os.path.join(root, "format", "retprobe"), encoding="ascii") as f:
-            field, _, bit = f.read().strip().partition(":")  # "config:0"
-        found: tuple[int, int] | None = (ptype, int(bit)) if field == "config" else None
+        with open(os.path.join(root, "format", "retprobe"), "rb") as f:
+            field, _, bit = f.read().strip().partition(b":")  # "config:0"
+        found: tuple[int, int] | None = (ptype, int(bit)) if field == b"config" else None
     except (OSError, ValueError):
         found = None
     if root in (UPROBE_PMU, KPROBE_PMU):

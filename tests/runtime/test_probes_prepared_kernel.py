@@ -298,3 +298,18 @@ def test_prepare_kprobe_refuses_what_is_not_a_function_name() -> None:
     probe = prepare_kprobe("vfs_read", retprobe=True)
     assert repr(probe).startswith("<PreparedProbe kretprobe vfs_read (")
     probe.close()
+
+
+def test_probe_pmu_reads_the_type_and_the_retprobe_bit(tmp_path: Path) -> None:
+    from bpfimport.runtime.probes import probe_pmu
+
+    (tmp_path / "format").mkdir()
+    (tmp_path / "type").write_text("8\n")
+    (tmp_path / "format" / "retprobe").write_text("config:0\n")
+    assert probe_pmu(str(tmp_path)) == (8, 0)
+    (tmp_path / "format" / "retprobe").write_text("config1:3\n")
+    assert probe_pmu(str(tmp_path)) is None  # not a bit of config: not a layout libbpf knows
+    assert probe_pmu(str(tmp_path / "absent")) is None
+    (tmp_path / "format" / "retprobe").write_text("config:1\n")
+    (tmp_path / "type").write_text("x\n")
+    assert probe_pmu(str(tmp_path)) is None

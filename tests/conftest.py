@@ -262,12 +262,22 @@ def tracing(kernel: None) -> None:
 
 @pytest.fixture
 def bpf_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh folder on sys.path for .bpf.py files; modules imported from it are forgotten after."""
+    """A fresh folder on sys.path for .bpf.py files; modules imported from it are forgotten after.
+
+    Only those: bpfimport's own modules that a test happened to import first stay, as they
+    would in any process (forgetting them would leave two copies of, say, ``bpfimport.spec``,
+    whose classes other modules still hold: isinstance() then fails across them).
+    """
     monkeypatch.syspath_prepend(str(tmp_path))
     before = set(sys.modules)
     yield tmp_path
+    folder = str(tmp_path)
     for name in set(sys.modules) - before:
-        mod = sys.modules.pop(name)
+        mod = sys.modules[name]
+        where = getattr(mod, "__file__", None) or ""
+        if not (name.endswith("_bpf") or where.startswith(folder + os.sep)):
+            continue
+        del sys.modules[name]
         close = getattr(mod, "close", None)
         if name.endswith("_bpf") and callable(close):
             close()

@@ -130,18 +130,16 @@ def make_attr(event: str | tuple[int, int], sample_freq: int | None,
     return attr
 
 
-_libc: ctypes.CDLL | None = None
+_MACHINE = os.uname().machine
+_syscall = ctypes.CDLL(None, use_errno=True).syscall  # libc's (no wrapper in libbpf 1.1)
 
 
 def perf_event_open(attr: PerfEventAttr, pid: int, cpu: int) -> int:
     """A perf event's fd (close-on-exec), or OSError with the kernel's errno."""
-    global _libc
-    nr = _PERF_EVENT_OPEN.get(os.uname().machine)
+    nr = _PERF_EVENT_OPEN.get(_MACHINE)
     if nr is None:
-        raise BpfError(f"perf_event_open: unknown system call number on {os.uname().machine}")
-    if _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)
-    fd = _libc.syscall(nr, ctypes.byref(attr), pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)
+        raise BpfError(f"perf_event_open: unknown system call number on {_MACHINE}")
+    fd = _syscall(nr, ctypes.byref(attr), pid, cpu, -1, PERF_FLAG_FD_CLOEXEC)
     if fd < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err))

@@ -32,6 +32,10 @@ from __future__ import annotations
 import _thread
 import os
 
+TYPE_CHECKING = False  # not typing's (milliseconds of a tool's start)
+if TYPE_CHECKING:
+    from typing import Any
+
 UPROBE_PMU = "/sys/bus/event_source/devices/uprobe"
 KPROBE_PMU = "/sys/bus/event_source/devices/kprobe"
 
@@ -101,24 +105,36 @@ class PreparedProbe:
         if self._path_bytes:
             self._done.acquire()
             try:
-                _thread.start_new_thread(self._open, ())
-            except RuntimeError:
+                _thread.start_new_thread(self._open, self._open_call())
+            except BaseException:  # no event (the attach goes through libbpf)
+                self.error = 0
                 self._done.release()
 
-    def _open(self) -> None:
+    def _open_call(self) -> tuple[object, ...]:
+        """The ``perf_event_open`` call's arguments, made here, in the caller's thread.
+
+        The thread then only makes the system call: importing ctypes and the attribute's
+        struct there took it ~3-9 ms before the kernel's ~10-15 ms wait could begin, as
+        it competed for the GIL with the caller's import and load (which need ctypes next
+        anyway).
+        """
+        import ctypes
+
+        from .perf import PerfEventAttr, perf_event_open
+
+        pmu = kprobe_pmu() if self.kernel else uprobe_pmu()
+        assert pmu is not None and self.offset is not None
+        path = ctypes.create_string_buffer(self._path_bytes)  # config1: kept alive with attr
+        attr = PerfEventAttr(type=pmu[0], size=ctypes.sizeof(PerfEventAttr),
+                             config=(1 << pmu[1]) if self.retprobe else 0,
+                             config1=ctypes.addressof(path), config2=self.offset)
+        pid, cpu = (-1, 0) if self.pid == -1 else (self.pid, -1)
+        return perf_event_open, attr, path, pid, cpu
+
+    def _open(self, *call: Any) -> None:
         """The background thread: open the event, keep the fd or the errno."""
+        perf_event_open, attr, _path, pid, cpu = call
         try:
-            from .perf import PerfEventAttr, perf_event_open
-
-            pmu = kprobe_pmu() if self.kernel else uprobe_pmu()
-            assert pmu is not None and self.offset is not None
-            import ctypes
-
-            path = ctypes.create_string_buffer(self._path_bytes)
-            attr = PerfEventAttr(type=pmu[0], size=ctypes.sizeof(PerfEventAttr),
-                                 config=(1 << pmu[1]) if self.retprobe else 0,
-                                 config1=ctypes.addressof(path), config2=self.offset)
-            pid, cpu = (-1, 0) if self.pid == -1 else (self.pid, -1)
             fd = perf_event_open(attr, pid, cpu)
             with self._lock:
                 self._fd = fd

@@ -44,9 +44,11 @@ def burning_samples(out: str) -> int:
 def test_profile_folded_names_the_burning_function(tracing: None, burner: subprocess.Popen) -> None:
     args = ["-F", "99", "-f", "-p", str(burner.pid), "2"]
     status, out, err = run_tool("profile", args)
-    if status == 0 and burning_samples(out) <= 100:
-        # While other suites start on this machine, the CPU clock's sampling has been seen to
-        # stall for seconds (one sample in 2 s, for every process): measure once more
+    for _ in range(2):
+        if status != 0 or burning_samples(out) > 100:
+            break
+        # On this VM the CPU clock's sampling has been seen to stall for seconds (one sample
+        # in 2 s, for every process; twice in a row in one CI run): measure again
         status, out, err = run_tool("profile", args)
     assert status == 0, err
     lines = out.splitlines()

@@ -149,6 +149,8 @@ _backend: Any = None
 # start_loading's thread: (the pid that started it, a lock held until it is done, what it made)
 _loading: tuple[int, Any] | None = None
 _loaded: Any = None
+_start_lock = allocate_lock()
+_init_lock = allocate_lock()
 
 
 def start_loading() -> None:
@@ -163,16 +165,20 @@ def start_loading() -> None:
     foreground as before and reports what went wrong.
     """
     global _loading
-    if (_backend is not None or (_loading is not None and _loading[0] == os.getpid())
-            or os.environ.get("BPFIMPORT_LLVMLITE_BINDING")):
-        return
-    lock = allocate_lock()
-    lock.acquire()
-    _loading = (os.getpid(), lock)
+    with _start_lock:  # two threads compiling at once start one load
+        if (_backend is not None or (_loading is not None and _loading[0] == os.getpid())
+                or os.environ.get("BPFIMPORT_LLVMLITE_BINDING")):
+            return
+        lock = allocate_lock()
+        lock.acquire()
+        try:
+            start_new_thread(_load_in_background, (lock,))
+        except RuntimeError:  # no new threads (interpreter shutdown): backend() loads it here
+            return
+        _loading = (os.getpid(), lock)
     import atexit
 
     atexit.register(_wait_for_loading)  # never exit while LLVM's constructors run in the thread
-    start_new_thread(_load_in_background, (lock,))
 
 
 def _load_in_background(lock: Any) -> None:
@@ -208,13 +214,17 @@ def _take_loaded() -> Any:
 
 
 def _initialise(impl: Any) -> None:
-    impl.initialize()
-    try:
-        impl.target(TRIPLE)
-    except RuntimeError as e:
-        raise no_bpf_target(impl.version_info()) from e
-    for option in OPTIONS:
-        impl.set_option("bpfimport", option)
+    """Register LLVM's targets and set the backend's options, one thread at a time: LLVM's
+    target registry is not thread-safe (two threads registering a target at once can link it
+    into its list twice), and the background load may run beside a foreground one."""
+    with _init_lock:
+        impl.initialize()
+        try:
+            impl.target(TRIPLE)
+        except RuntimeError as e:
+            raise no_bpf_target(impl.version_info()) from e
+        for option in OPTIONS:
+            impl.set_option("bpfimport", option)
 
 
 def backend(kind: str | None = None) -> Any:

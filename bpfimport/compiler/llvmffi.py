@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 VERIFIED = ("0.50.",)
 
 
-
 def dlopen_unlocked(path: str) -> int | None:
     """``dlopen(path)`` as ``ctypes.CDLL(path)`` does it, but without holding the GIL.
 

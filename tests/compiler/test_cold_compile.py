@@ -127,6 +127,31 @@ def test_llvm_loads_in_another_thread_and_compiles_the_same(fresh_backend: None,
     assert B.emit_object(compiled.ir, "v3", 2, loaded) == B.emit_object(compiled.ir, "v3", 2, reference)
 
 
+def test_threads_compiling_at_once_start_one_load(fresh_backend: None,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[int] = []
+    load = B._load_in_background
+
+    def spy(lock: object) -> None:
+        started.append(threading.get_ident())
+        load(lock)
+
+    monkeypatch.setattr(B, "_load_in_background", spy)
+    go = threading.Barrier(4)
+
+    def compile_soon() -> None:
+        go.wait()
+        B.start_loading()
+
+    threads = [threading.Thread(target=compile_soon) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert B.backend().kind == "llvmffi"
+    assert len(started) == 1
+
+
 def test_a_failed_background_load_leaves_it_to_the_foreground(fresh_backend: None,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The thread's failure is not the user's error: backend() loads again and reports."""

@@ -639,9 +639,39 @@ def machine(python: str) -> str:
     py = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
                         capture_output=True, text=True).stdout.strip()
     load = os.getloadavg()
+    wait = first_uprobe_wait(python)
     return (f"{datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC, {cpu}, {NCPU} CPUs, "
             f"kernel {platform.release()}, Python {py} ({python}), {bt}, "
-            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
+            f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}, "
+            f"first uprobe registration {wait}")
+
+
+# A fresh process opens a uprobe on libc's getpid and times the open: the kernel's first uprobe
+# registration waits for an RCU grace period, which bounds funclatency's and bashreadline's
+# start-up and varies with the machine's state (10-27 ms on the development VM on one day).
+_UPROBE_WAIT = """
+import time
+import bpfimport.elf, bpfimport.runtime.libpath, bpfimport.runtime.perf  # imports: not the wait
+from bpfimport.runtime.probes import prepare_uprobe
+t = time.perf_counter()
+probe = prepare_uprobe("libc.so.6", "getpid")
+probe.wait()
+print(f"{(time.perf_counter() - t) * 1000:.1f}" if probe.fd is not None else "n/a")
+probe.close()
+"""
+
+
+def first_uprobe_wait(python: str, runs: int = 5) -> str:
+    """The median time a fresh process takes to open its first uprobe (see above)."""
+    times = []
+    for _ in range(runs):
+        out = subprocess.run([python, "-c", _UPROBE_WAIT], capture_output=True, text=True).stdout.strip()
+        try:
+            times.append(float(out))
+        except ValueError:
+            return "n/a"
+        time.sleep(0.2)  # the kernel's state returns to idle one grace period after the close
+    return f"{statistics.median(times):.1f} ms (median of {runs}: {min(times):.1f}-{max(times):.1f})"
 
 
 def main() -> int:

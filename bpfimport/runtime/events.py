@@ -79,6 +79,7 @@ import time
 from _queue import SimpleQueue
 from _thread import allocate_lock, get_ident
 from collections import deque
+from functools import partial
 from itertools import chain, compress, count, islice, repeat, starmap
 from operator import length_hint, methodcaller
 
@@ -199,9 +200,13 @@ class _Worker:
         if self.inline():
             task.run()
             return
+        self.spawn()
+        self.put(task)
+
+    def spawn(self) -> None:
+        """Start the thread unless it runs."""
         if self._ident is None:
             self._spawn()
-        self.put(task)
 
     def call(self, fn: Callable[[], Any]) -> Any:
         task = _Task(fn)
@@ -254,9 +259,20 @@ def open_reader(m: _EventMap, cls: type[EventReader], **options: Any) -> EventRe
             fd = m.fd
             reader = cls(m, map_ptr, **options)
             obj.add_resource(reader)
-            m._reader = reader
-            reader.opening = _Task(lambda: reader._open_on_worker(fd))
-            WORKER.start(reader.opening)
+            task = _Task(partial(reader._open_on_worker, fd))
+            if WORKER.inline():
+                reader.opening, m._reader = task, reader
+                task.run()
+            else:
+                WORKER.spawn()
+                # One C call, which no signal handler's exception can split: the reader gets
+                # its task, the map the reader, the thread the task.  (Split, a map could keep
+                # a reader whose open never started: the next call then used it unopened, or
+                # waited for it for ever.)  Interrupted before it, the map has no new reader,
+                # and the next call makes one; the object closes this one.
+                _sink.extend(map(_call, (partial(setattr, reader, "opening", task),
+                                         partial(setattr, m, "_reader", reader),
+                                         partial(WORKER.put, task))))
         # also when a call before this one was interrupted while the thread opened it:
         # a reader is used only once it is open
         err = reader.opening.wait()

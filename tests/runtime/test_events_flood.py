@@ -266,6 +266,37 @@ def test_interrupted_first_poll_leaks_nothing(flood, alarms, unraisable):
     assert unraisable == []
 
 
+def test_an_open_interrupted_before_it_was_queued_is_made_again(flood, monkeypatch):
+    """An exception (a signal handler's) as the first poll makes its reader's open task: the map
+    must not keep a reader whose open never started (the next poll used it unopened); the next
+    poll opens one and gets every event.  From the task on, giving the reader its task, the map
+    its reader and the thread the task is one C call, which no signal handler can split."""
+    from bpfimport.runtime import events
+
+    class Interrupt(Exception):
+        pass
+
+    real_task = events._Task
+    armed = [True]
+
+    def task(fn):  # type: ignore[no-untyped-def]
+        if armed.pop() if armed else False:
+            raise Interrupt
+        return real_task(fn)
+
+    flood.load()  # the perf array's reader opens at the load: not the one interrupted here
+    monkeypatch.setattr(events, "_Task", task)
+    with pytest.raises(Interrupt):
+        flood.ring.poll(lambda e: None, timeout_ms=0)
+    assert flood.ring._reader is None
+    total = _produce(flood, 2)
+    seen: list = []
+    deadline = time.monotonic() + 30
+    while len(seen) < total and time.monotonic() < deadline:
+        flood.ring.poll(seen.append, timeout_ms=100)
+    assert len(seen) == total
+
+
 def test_poll_from_its_own_callback_is_refused(flood):
     _produce(flood, 1)
     errors: list[BaseException] = []

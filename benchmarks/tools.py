@@ -393,6 +393,8 @@ def startup_row(tools: list[Tool], args: argparse.Namespace) -> dict[str, dict[s
                 for v in order:
                     if v.key in failed:
                         continue
+                    if args.back_memory:
+                        back_memory(args.back_memory)
                     r = run_to_attach(v.command, v.prepare(), settle=args.settle, timeout=args.timeout,
                                       attached_check=v.attached_check)
                     r.extra.pop("output", None)
@@ -661,6 +663,22 @@ print(f"{(time.perf_counter() - t) / 2000 * 1e6:.1f}")
 """
 
 
+def back_memory(megabytes: int) -> None:
+    """Touch ``megabytes`` of new memory and free it, so that the next process's new pages are
+    ones the VM host backs (``--back-memory``): without it a run that follows a large process
+    (bcc's, or a compile) starts on freshly freed memory and one that follows a small one does
+    not, and the order of the variants moves their times."""
+    import mmap
+
+    size = megabytes << 20
+    m = mmap.mmap(-1, size)
+    try:
+        for i in range(0, size, mmap.PAGESIZE):
+            m[i] = 1
+    finally:
+        m.close()
+
+
 def fresh_page_cost(python: str) -> str:
     out = subprocess.run([python, "-c", _FRESH_PAGES], capture_output=True, text=True).stdout.strip()
     return f"{out} us" if out else "n/a"
@@ -704,6 +722,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=5.0, help="sampling window of a profile run")
     ap.add_argument("--hz", type=int, default=999, help="profile's sampling frequency")
     ap.add_argument("--profile-sides", default="ours,bcc")
+    ap.add_argument("--back-memory", type=int, default=0, metavar="MB",
+                    help="before each start-up run, touch and free this much memory (a VM whose "
+                         "host takes back free memory: see back_memory); 0: do not")
     ap.add_argument("--settle", type=float, default=SETTLE,
                     help="seconds a tool runs after its first line before its RSS is read")
     ap.add_argument("--timeout", type=float, default=60.0, help="seconds a tool may take to attach")

@@ -105,17 +105,23 @@ def fresh_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("BPFIMPORT_LLVMLITE_BINDING", raising=False)
 
 
-def test_llvm_loads_in_another_thread_and_compiles_the_same(fresh_backend: None,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    reference = B.backend("llvmffi")
-    ran_in: list[int] = []
+@pytest.fixture
+def loads(fresh_backend: None, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The threads that ran a background load, in order."""
+    threads: list[int] = []
     load = B._load_in_background
 
     def spy(lock: object) -> None:
-        ran_in.append(threading.get_ident())
+        threads.append(threading.get_ident())
         load(lock)
 
     monkeypatch.setattr(B, "_load_in_background", spy)
+    return threads
+
+
+def test_llvm_loads_in_another_thread_and_compiles_the_same(loads: list[int]) -> None:
+    reference = B.backend("llvmffi")
+    ran_in = loads
     B.start_loading()
     B.start_loading()  # once per process
     loaded = B.backend()
@@ -127,16 +133,8 @@ def test_llvm_loads_in_another_thread_and_compiles_the_same(fresh_backend: None,
     assert B.emit_object(compiled.ir, "v3", 2, loaded) == B.emit_object(compiled.ir, "v3", 2, reference)
 
 
-def test_threads_compiling_at_once_start_one_load(fresh_backend: None,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    started: list[int] = []
-    load = B._load_in_background
-
-    def spy(lock: object) -> None:
-        started.append(threading.get_ident())
-        load(lock)
-
-    monkeypatch.setattr(B, "_load_in_background", spy)
+def test_threads_compiling_at_once_start_one_load(loads: list[int]) -> None:
+    started = loads
     go = threading.Barrier(4)
 
     def compile_soon() -> None:

@@ -23,8 +23,8 @@ Whenever something is not as expected (a name not found, an offset the reader ca
 tell, no such PMU, the open failing), the probe has no event and ``attach(probe=p)``
 attaches through libbpf exactly as ``attach(binary=, symbol=, pid=)`` (or, for a kprobe,
 ``bpf_program__attach_kprobe``) would, so libbpf stays the reference and its error message
-is the one the user sees.  Part of the runtime: no compiler import, no ctypes until the
-background thread opens the event.
+is the one the user sees.  Part of the runtime: no compiler import; ctypes is imported when
+an event is about to be opened (by the caller, so that the thread only makes the system call).
 """
 
 from __future__ import annotations

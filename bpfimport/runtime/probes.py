@@ -106,15 +106,17 @@ class PreparedProbe:
             self._done.acquire()
             try:
                 _thread.start_new_thread(self._open, self._open_call())
-            except BaseException:  # no event (the attach goes through libbpf)
+            except BaseException as e:  # no event (the attach goes through libbpf)
                 self.error = 0
                 self._done.release()
+                if not isinstance(e, Exception):
+                    raise  # Ctrl-C: nothing is left waiting for an open that never started
 
     def _open_call(self) -> tuple[object, ...]:
         """The ``perf_event_open`` call's arguments, made here, in the caller's thread.
 
         The thread then only makes the system call: importing ctypes and the attribute's
-        struct there took it ~3-9 ms before the kernel's ~10-15 ms wait could begin, as
+        struct there took it 3-10 ms before the kernel's ~10-15 ms wait could begin, as
         it competed for the GIL with the caller's import and load (which need ctypes next
         anyway).
         """
@@ -133,8 +135,8 @@ class PreparedProbe:
 
     def _open(self, *call: Any) -> None:
         """The background thread: open the event, keep the fd or the errno."""
-        perf_event_open, attr, _path, pid, cpu = call
         try:
+            perf_event_open, attr, _path, pid, cpu = call
             fd = perf_event_open(attr, pid, cpu)
             with self._lock:
                 self._fd = fd

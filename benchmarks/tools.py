@@ -112,6 +112,7 @@ class Tool:
     args: tuple[str, ...] = ()
     bpftrace: str = ""
     bcc_args: tuple[str, ...] | None = None
+    floor: tuple[str, str] | None = None  # (file, function) of the uprobes floor.py opens
 
     @property
     def bcc(self) -> tuple[str, ...]:
@@ -142,7 +143,7 @@ TOOLS = [
     Tool("tcpconnect"),
     Tool("tcplife"),
     Tool("bashreadline", bpftrace="/usr/sbin/bashreadline.bt"),
-    Tool("funclatency", args=("c:usleep",)),
+    Tool("funclatency", args=("c:usleep",), floor=(LIBC, "usleep")),
 ]
 
 # ---------------------------------------------------------------- running one command to "attached"
@@ -373,7 +374,37 @@ def variants(tool: Tool, python: str, cache_home: str) -> list[Variant]:
                    perf_events_attached if tool.name in BANNER_BEFORE_ATTACH else None)]
     if shutil.which("bpftrace"):
         out.append(Variant("bpftrace", tool.bpftrace_command(), warm))
+    if tool.floor is not None:
+        offset, ir_file = floor_inputs(tool, python, cache_home)
+        # run as the tools are, with -m (runpy's imports cost a start-up ~2.5 ms)
+        floor = [python, "-m", "floor", tool.floor[0], offset]
+        floor_env = {**env, "PYTHONPATH": os.pathsep.join(
+            p for p in (str(HERE), env.get("PYTHONPATH", "")) if p)}
+        out += [Variant("floor", floor, lambda: floor_env),
+                Variant("floor cold", [*floor, "--compile", ir_file], lambda: floor_env)]
     return out
+
+
+# The uprobe's offset and the module's LLVM IR, as the tool computes them (floor.py's input)
+_FLOOR_INPUTS = """
+import os, sys
+import bpfimport.tools
+from bpfimport.elf import func_offset
+from bpfimport.importer import compile_path
+path, func, name, out = sys.argv[1:]
+with open(out, "w") as f:
+    f.write(compile_path(os.path.join(bpfimport.tools.__path__[0], name + ".bpf.py")).ir)
+print(hex(func_offset(path, func)))
+"""
+
+
+def floor_inputs(tool: Tool, python: str, folder: str) -> tuple[str, str]:
+    """(offset, IR file) for floor.py: the function's offset in its file, and the tool's IR."""
+    assert tool.floor is not None
+    ir_file = os.path.join(folder, f"{tool.name}.ll")
+    done = subprocess.run([python, "-c", _FLOOR_INPUTS, *tool.floor, tool.name, ir_file],
+                          capture_output=True, text=True, check=True)
+    return done.stdout.strip(), ir_file
 
 
 def startup_row(tools: list[Tool], args: argparse.Namespace) -> dict[str, dict[str, list[Run]]]:
@@ -431,10 +462,11 @@ def _ratio(a: list[Run], b: list[Run], attr: str = "seconds") -> float | None:
 
 def _why(runs: list[Run]) -> str:
     err = next((r.error for r in runs if r.error), "")
-    if "kprobe_events" in err or "get_kprobe_functions" in err or "attach_kprobe" in err:
-        return "n/a (needs kprobes)"
-    if "Operation not permitted" in err:
-        return "n/a (fentry refused: lockdown)"
+    if any(s in err for s in ("kprobe_events", "get_kprobe_functions", "attach_kprobe",
+                              "kprobes/blacklist", "to kprobe")):
+        return "n/a: kprobes (absent)"
+    if "Operation not permitted" in err or "Need super-user privileges" in err:
+        return "n/a: fentry refused (lockdown)"
     return f"n/a ({err})" if err else "n/a"
 
 
@@ -476,6 +508,25 @@ def startup_table(results: dict[str, dict[str, list[Run]]]) -> str:
             rss, _cell_mb(get("cold")), _cell_mb(get("bcc")), _cell_mb(get("bpftrace")),
         ]) + " |")
     return "\n".join(lines)
+
+
+def floor_table(results: dict[str, dict[str, list[Run]]]) -> str:
+    """The tools with a floor (floor.py): what the machine allows next to what the tool takes."""
+    head = ("| tool | floor | warm | floor cold | cold | bcc | floor ÷ bcc | warm ÷ bcc (≤ 0.1×) "
+            "| floor cold ÷ bcc | cold ÷ bcc (≤ 0.2×) |")
+    lines = [head, "|" + "---|" * 10]
+    for name, runs in results.items():
+        if "floor" not in runs:
+            continue
+        def get(k: str, runs: dict[str, list[Run]] = runs) -> list[Run]:
+            return runs.get(k, [])
+        lines.append("| " + " | ".join([
+            f"`{name}`", _cell_s(get("floor")), _cell_s(get("warm")), _cell_s(get("floor cold")),
+            _cell_s(get("cold")), _cell_s(get("bcc")),
+            _cell_x(_ratio(get("floor"), get("bcc"))), _cell_x(_ratio(get("warm"), get("bcc")), 0.1),
+            _cell_x(_ratio(get("floor cold"), get("bcc"))), _cell_x(_ratio(get("cold"), get("bcc")), 0.2),
+        ]) + " |")
+    return "\n".join(lines) if len(lines) > 2 else ""
 
 
 # ---------------------------------------------------------------- the profile row
@@ -717,7 +768,8 @@ def main() -> int:
     ap.add_argument("--rows", default="startup,profile", help="startup, profile (comma-separated)")
     ap.add_argument("--tools", default=",".join(t.name for t in TOOLS), help="the tools of the startup row")
     ap.add_argument("--rounds", type=int, default=3, help="counted rounds per tool in the startup row")
-    ap.add_argument("--sides", default="warm,cold,first,bcc,bpftrace", help="startup variants to run")
+    ap.add_argument("--sides", default="warm,cold,first,bcc,bpftrace,floor,floor cold",
+                    help="startup variants to run (floor: see floor.py; only for funclatency)")
     ap.add_argument("--runs", type=int, default=3, help="runs per side of the profile row")
     ap.add_argument("--seconds", type=float, default=5.0, help="sampling window of a profile run")
     ap.add_argument("--hz", type=int, default=999, help="profile's sampling frequency")
@@ -753,6 +805,11 @@ def main() -> int:
         print(f"Start-up to attached and peak RSS, {args.rounds} rounds, medians "
               f"({time.monotonic() - start:.0f} s):\n")
         print(startup_table(res) + "\n")
+        floors = floor_table(res)
+        if floors:
+            print("What the machine allows (benchmarks/floor.py: a Python process that only opens the "
+                  "tool's uprobes; cold: while LLVM compiles the tool's IR), same rounds:\n")
+            print(floors + "\n")
         raw["startup"] = {t: {k: [r.__dict__ for r in rs] for k, rs in v.items()} for t, v in res.items()}
     if "profile" in rows:
         start = time.monotonic()

@@ -7,11 +7,20 @@ import sys
 
 from tests.tools.tools2_support import run_tool
 
-SLEEPER = "import time\nfor _ in range(2000):\n    time.sleep(0.01)\n"
+# prints a line once it is sleeping, so the tool traces sleeps, not the interpreter's start
+# (a CI run once caught only a start-up preemption in its 2 s window, under load)
+SLEEPER = ("import sys, time\ntime.sleep(0.01)\nprint('sleeping', flush=True)\n"
+           "for _ in range(2000):\n    time.sleep(0.01)\n")
+
+
+def start_sleeper() -> subprocess.Popen[bytes]:
+    child = subprocess.Popen([sys.executable, "-c", SLEEPER], stdout=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline() == b"sleeping\n"
+    return child
 
 
 def test_offcputime_folded_shows_the_sleep(tracing: None) -> None:
-    child = subprocess.Popen([sys.executable, "-c", SLEEPER])
+    child = start_sleeper()
     try:
         status, out, err = run_tool("offcputime", ["-K", "-f", "-p", str(child.pid), "2"])
     finally:
@@ -27,7 +36,7 @@ def test_offcputime_folded_shows_the_sleep(tracing: None) -> None:
 
 
 def test_offcputime_stacks_start_at_the_scheduler(tracing: None) -> None:
-    child = subprocess.Popen([sys.executable, "-c", SLEEPER])
+    child = start_sleeper()
     try:
         status, out, err = run_tool("offcputime", ["-p", str(child.pid), "2"])
     finally:

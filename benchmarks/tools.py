@@ -374,8 +374,9 @@ def variants(tool: Tool, python: str, cache_home: str) -> list[Variant]:
                    perf_events_attached if tool.name in BANNER_BEFORE_ATTACH else None)]
     if shutil.which("bpftrace"):
         out.append(Variant("bpftrace", tool.bpftrace_command(), warm))
-    if tool.floor is not None:
-        offset, ir_file = floor_inputs(tool, python, cache_home)
+    inputs = floor_inputs(tool, python, cache_home) if tool.floor is not None else None
+    if tool.floor is not None and inputs is not None:
+        offset, ir_file = inputs
         # run as the tools are, with -m (runpy's imports cost a start-up ~2.5 ms)
         floor = [python, "-m", "floor", tool.floor[0], offset]
         floor_env = {**env, "PYTHONPATH": os.pathsep.join(
@@ -398,12 +399,16 @@ print(hex(func_offset(path, func)))
 """
 
 
-def floor_inputs(tool: Tool, python: str, folder: str) -> tuple[str, str]:
-    """(offset, IR file) for floor.py: the function's offset in its file, and the tool's IR."""
+def floor_inputs(tool: Tool, python: str, folder: str) -> tuple[str, str] | None:
+    """(offset, IR file) for floor.py: the function's offset in its file, and the tool's IR;
+    None (and no floor variants) when ``python`` cannot make them."""
     assert tool.floor is not None
     ir_file = os.path.join(folder, f"{tool.name}.ll")
     done = subprocess.run([python, "-c", _FLOOR_INPUTS, *tool.floor, tool.name, ir_file],
-                          capture_output=True, text=True, check=True)
+                          capture_output=True, text=True)
+    if done.returncode != 0 or not done.stdout.strip().startswith("0x"):
+        print(f"# {tool.name}: no floor variants: {done.stderr.strip()[-300:]}", file=sys.stderr)
+        return None
     return done.stdout.strip(), ir_file
 
 

@@ -29,7 +29,10 @@ PMU = "/sys/bus/event_source/devices/uprobe"
 
 
 class PerfEventAttr(ctypes.Structure):
-    """The leading fields of ``struct perf_event_attr`` up to ``config2`` (PERF_ATTR_SIZE_VER1)."""
+    """The leading fields of ``struct perf_event_attr`` up to ``config2`` (PERF_ATTR_SIZE_VER1).
+
+    A copy of ``bpfimport.runtime.perf``'s, on purpose: importing that imports the bpfimport
+    package, which the floor must not pay."""
     _fields_ = [("type", ctypes.c_uint32), ("size", ctypes.c_uint32), ("config", ctypes.c_uint64),
                 ("sample_period", ctypes.c_uint64), ("sample_type", ctypes.c_uint64),
                 ("read_format", ctypes.c_uint64), ("flags", ctypes.c_uint64),
@@ -37,12 +40,12 @@ class PerfEventAttr(ctypes.Structure):
                 ("config1", ctypes.c_uint64), ("config2", ctypes.c_uint64)]
 
 
-def _open(libc: ctypes.CDLL, attr: PerfEventAttr, result: list[int], done: object) -> None:
+def _open(libc: ctypes.CDLL, attr: PerfEventAttr, result: list[int], done: _thread.LockType) -> None:
     try:
         fd = libc.syscall(SYS_PERF_EVENT_OPEN, ctypes.byref(attr), -1, 0, -1, 8)  # CLOEXEC
         result.append(fd if fd >= 0 else -ctypes.get_errno())
     finally:
-        done.release()  # type: ignore[attr-defined]
+        done.release()
 
 
 def main(argv: list[str]) -> int:

@@ -69,15 +69,19 @@ def main(argv: list[str]) -> int:
         done.acquire()
         _thread.start_new_thread(_open, (libc, attr, results, done))
         waits.append((done, attr))
-    if len(argv) == 4:
-        from bpfimport.compiler.backend import emit_object
-        from bpfimport.options import DEFAULT_OPTIONS
+    try:
+        if len(argv) == 4:
+            from bpfimport.compiler.backend import emit_object
+            from bpfimport.options import DEFAULT_OPTIONS
 
-        with open(argv[3]) as f:
-            ir = f.read()
-        emit_object(ir, DEFAULT_OPTIONS.cpu, DEFAULT_OPTIONS.opt_level)
-    for done, _attr in waits:
-        done.acquire()
+            with open(argv[3]) as f:
+                ir = f.read()
+            emit_object(ir, DEFAULT_OPTIONS.cpu, DEFAULT_OPTIONS.opt_level)
+    finally:
+        # never exit while a thread is inside the open, even on a failed compile: the exit
+        # kills it there, and the kernel then logs "failed to unregister, leaking uprobe"
+        for done, _attr in waits:
+            done.acquire()
     failed = [-r for r in results if r < 0]
     if failed:
         print(f"floor.py: perf_event_open: {os.strerror(failed[0])}", file=sys.stderr)

@@ -41,6 +41,39 @@ KPROBE_PMU = "/sys/bus/event_source/devices/kprobe"
 
 _pmus: dict[str, tuple[int, int] | None] = {}  # PMU folder -> what probe_pmu() read there
 
+# The opens running now (their ``_done`` locks), and the process that started them.
+_opening: set[Any] = set()
+_opening_pid: int | None = None
+
+
+def _track_open(done: Any) -> None:
+    """Remember an open about to start, so that the interpreter's exit waits for it.
+
+    A process that exits while a thread is inside ``perf_event_open`` kills that thread in
+    the kernel's uprobe registration, which then cannot undo itself: the kernel logs
+    "failed to unregister, leaking uprobe" and keeps the uprobe for good.  That happens
+    to a program that prepares a probe and ends (an exception, say) before the open is
+    done: the wait is the kernel's grace period, tens of milliseconds at most.
+    """
+    global _opening_pid
+    if _opening_pid != os.getpid():  # the first open here, or in a forked child
+        if _opening_pid is None:
+            import atexit
+
+            atexit.register(_wait_for_opens)
+        _opening.clear()  # a parent's opens: their threads are not in this process
+        _opening_pid = os.getpid()
+    _opening.add(done)
+
+
+def _wait_for_opens() -> None:
+    """At exit: wait until no open of this process is running (see :func:`_track_open`)."""
+    if _opening_pid != os.getpid():
+        return
+    for done in list(_opening):
+        with done:
+            pass
+
 
 def probe_pmu(root: str) -> tuple[int, int] | None:
     """(perf type, retprobe bit) of the probe PMU at ``root`` (:data:`UPROBE_PMU`,
@@ -105,9 +138,11 @@ class PreparedProbe:
         if self._path_bytes:
             self._done.acquire()
             try:
+                _track_open(self._done)
                 _thread.start_new_thread(self._open, self._open_call())
             except BaseException as e:  # no event (the attach goes through libbpf)
                 self.error = 0
+                _opening.discard(self._done)
                 self._done.release()
                 if not isinstance(e, Exception):
                     raise  # Ctrl-C: nothing is left waiting for an open that never started
@@ -145,6 +180,7 @@ class PreparedProbe:
         except BaseException:  # anything else: no event, and the attach goes through libbpf
             self.error = 0
         finally:
+            _opening.discard(self._done)
             self._done.release()
 
     def wait(self) -> None:

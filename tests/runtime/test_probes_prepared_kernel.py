@@ -14,6 +14,8 @@ import ctypes
 import errno
 import os
 import struct
+import subprocess
+import sys
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -194,6 +196,34 @@ def test_unused_probe_closed_leaks_no_fd(kernel: None) -> None:
     with prepare_uprobe(LIBC, "getpid"):
         pass
     assert open_fds() == before
+
+
+# A child whose open takes 0.5 s (perf_event_open slowed down, then done for real) and which
+# ends at once: its exit must wait for the open, or the kernel is left holding the uprobe
+EXITS_DURING_OPEN = """
+import sys, time
+import bpfimport.runtime.perf as perf
+real = perf.perf_event_open
+def slow_open(*args):
+    time.sleep(0.5)
+    fd = real(*args)
+    with open(sys.argv[1], "w") as f:
+        f.write("opened")
+    return fd
+perf.perf_event_open = slow_open
+from bpfimport.runtime.probes import prepare_uprobe
+prepare_uprobe("libc.so.6", "getppid")
+raise SystemExit(3)
+"""
+
+
+def test_the_exit_waits_for_an_open_still_running(kernel: None, tmp_path: Path) -> None:
+    need(uprobe_pmu() is not None, "this kernel has no uprobe PMU")
+    marker = tmp_path / "opened"
+    done = subprocess.run([sys.executable, "-c", EXITS_DURING_OPEN, str(marker)],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 3, done.stderr
+    assert marker.read_text() == "opened"
 
 
 def test_failed_attach_leaks_no_fd(calls: ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
